@@ -1,0 +1,657 @@
+/* clip.c -- what commands do to clips, and quantised state changes.
+ *
+ * Session-view semantics, as in Luppp and Ableton Live: a press queues the
+ * clip's next state at the next quantisation boundary (empty -> record,
+ * recording -> play, playing -> stop, stopped -> play); one clip plays per
+ * track; a scene launch queues a whole row. A queued change is kept as
+ * (queued, queued_at) and applied by clip_apply_due() at exactly that frame.
+ * Runs on the real-time thread: no allocation, no waiting.
+ */
+#include "engine_internal.h"
+
+#include <math.h>
+
+static int64_t boundary(const struct engine *e, int64_t f)
+{
+	int64_t b = f;
+	if (e->quantise == QUANTISE_BEAT)
+		b = transport_next_beat(&e->tr, f);
+	else if (e->quantise == QUANTISE_BAR)
+		b = transport_next_bar(&e->tr, f);
+	return b == INT64_MAX ? f : b; /* no tempo yet: nothing to wait for */
+}
+
+static void request(struct engine *e, uint8_t type, int slot, uint32_t nchunks,
+		    int64_t frames)
+{
+	struct mem_request rq = {.type = type,
+				 .slot = (uint8_t)slot,
+				 .gen = e->clips[slot].gen,
+				 .nchunks = nchunks,
+				 .frames = frames};
+	engine_request(e, &rq);
+}
+
+/* ---- voices ----------------------------------------------------------- */
+
+static void voice_stop(struct engine *e, int t, int64_t at)
+{
+	struct track *tr = &e->tracks[t];
+	if (tr->main.slot < 0)
+		return;
+	tr->fading = tr->main;
+	tr->fading.stop_at = at;
+	tr->main.slot = -1;
+}
+
+/* The track's playing clip (if any) stops at `at`, fading out from there. */
+static void track_release(struct engine *e, int t, int64_t at)
+{
+	int old = e->tracks[t].main.slot;
+	if (old < 0)
+		return;
+	struct clip *o = &e->clips[old];
+	if (o->state == CLIP_PLAYING || o->state == CLIP_OVERDUBBING) {
+		if (o->od_writing && o->od_in_end == GL_NEVER)
+			o->od_in_end = at + e->cfg.latency_frames;
+		o->state = CLIP_STOPPED;
+		if (o->queued == CLIP_STOPPED || o->queued == CLIP_PLAYING) {
+			o->queued = 0;
+			o->queued_at = GL_NEVER;
+		}
+		clip_report(e, old, at);
+	}
+	voice_stop(e, t, at);
+}
+
+static void voice_start(struct engine *e, int t, int slot, int64_t at)
+{
+	struct track *tr = &e->tracks[t];
+	if (tr->main.slot != slot)
+		track_release(e, t, at);
+	else
+		voice_stop(e, t, at); /* relaunch: the old pass fades out */
+	tr->main = (struct voice){.slot = (int8_t)slot, .launch = at, .stop_at = GL_NEVER};
+}
+
+/* Cut a voice at once (the clip is going away): the track's last sample
+ * values ramp to zero instead, so the cut does not click. */
+static void voice_cut(struct engine *e, int slot)
+{
+	struct track *tr = &e->tracks[track_of(slot)];
+	struct voice *vs[2] = {&tr->main, &tr->fading};
+	for (int i = 0; i < 2; i++) {
+		if (vs[i]->slot != slot)
+			continue;
+		tr->declick[0] = vs[i]->last[0];
+		tr->declick[1] = vs[i]->last[1];
+		tr->declick_left = e->cfg.fade_frames;
+		vs[i]->slot = -1;
+	}
+}
+
+/* ---- recording -------------------------------------------------------- */
+
+static void clip_clear(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	voice_cut(e, slot);
+	bool had_memory = c->state != CLIP_EMPTY || c->nchunks > 1;
+	c->state = CLIP_EMPTY;
+	c->queued = 0;
+	c->queued_at = GL_NEVER;
+	c->rec_writing = c->rec_short = false;
+	c->od_writing = c->swapping = false;
+	c->can_undo = c->can_redo = false;
+	c->undo_ready = false;
+	c->length = c->written = 0;
+	if (had_memory) {
+		/* New generation: late answers about the old take are dropped.
+		 * The keeper frees the take and arms the slot again. */
+		c->gen++;
+		c->nchunks = 0;
+		c->grow_pending = true;
+		c->grow_failed = false;
+		request(e, MEM_RELEASE, slot, 1, 0);
+	}
+	clip_report(e, slot, f);
+}
+
+static int fit_bars(const struct engine *e, int64_t frames)
+{
+	/* The first loop becomes 1, 2, 4... bars, whichever puts the tempo
+	 * nearest a playable 80..160 BPM. */
+	double bpm1 = 60.0 * e->cfg.rate * e->tr.beats_per_bar / (double)frames;
+	int bars = 1;
+	while (bpm1 * bars < 80.0 && bars < 64)
+		bars *= 2;
+	return bars;
+}
+
+/* The recording ends at output frame `end` (maybe already past) and the clip
+ * then becomes `then` (PLAYING or STOPPED). */
+static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	int64_t length = end - c->rec_start;
+	if (length <= 0) {
+		clip_clear(e, slot, f);
+		return;
+	}
+	if (!e->tr.has_tempo) {
+		transport_fit(&e->tr, c->rec_start, length, fit_bars(e, length));
+		e->next_beat = transport_next_beat(&e->tr, f);
+		engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000),
+			    (int32_t)e->tr.beats_per_bar);
+	}
+	c->length = length;
+	c->queued = then;
+	c->queued_at = end;
+	clip_report(e, slot, f);
+}
+
+/* A press (or scene launch) ends a recording: with a tempo, at a whole
+ * number of bars from its start (the next such line with quantisation on,
+ * the nearest one with it off). */
+static void record_end_decide(struct engine *e, int slot, int64_t f, uint8_t then)
+{
+	struct clip *c = &e->clips[slot];
+	int64_t end = f;
+	if (e->tr.has_tempo) {
+		double bar = transport_bar_frames(&e->tr);
+		double elapsed = (double)(f - c->rec_start);
+		int64_t k;
+		if (e->quantise == QUANTISE_OFF) {
+			k = llround(elapsed / bar);
+		} else {
+			k = (int64_t)ceil(elapsed / bar);
+			while (k > 1 && c->rec_start + llround((double)(k - 1) * bar) >= f)
+				k--;
+			while (c->rec_start + llround((double)k * bar) < f)
+				k++;
+		}
+		if (k < 1)
+			k = 1;
+		end = c->rec_start + llround((double)k * bar);
+	}
+	record_set_end(e, slot, end, then, f);
+}
+
+static int recording_on_track(const struct engine *e, int t, int except)
+{
+	for (int s = 0; s < GL_SCENES; s++) {
+		int slot = slot_of(t, s);
+		const struct clip *c = &e->clips[slot];
+		if (slot != except && c->state == CLIP_RECORDING && c->queued == 0)
+			return slot;
+	}
+	return -1;
+}
+
+static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	int t = track_of(slot);
+	if (c->nchunks == 0) {
+		if (c->grow_pending) {
+			/* Arming still under way (a clear a moment ago): try again
+			 * a little later rather than lose the first frames. */
+			c->queued_at = f + GL_MIN_PERIOD;
+			return;
+		}
+		engine_emit(e, EV_ERROR, slot, f, ERR_OUT_OF_MEMORY, 0);
+		c->queued = 0;
+		c->queued_at = GL_NEVER;
+		c->grow_pending = true;
+		request(e, MEM_GROW, slot, 1, 0);
+		clip_report(e, slot, f);
+		return;
+	}
+	int other = recording_on_track(e, t, slot);
+	if (other >= 0)
+		record_end_decide(e, other, at, CLIP_STOPPED);
+	track_release(e, t, at);
+	c->state = CLIP_RECORDING;
+	c->queued = 0;
+	c->queued_at = GL_NEVER;
+	c->rec_start = at;
+	c->written = 0;
+	c->length = 0;
+	c->rec_writing = true;
+	c->rec_short = false;
+	clip_report(e, slot, f);
+}
+
+void clip_finish_short(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->rec_short = false;
+	engine_emit(e, EV_ERROR, slot, f, c->grow_failed ? ERR_OUT_OF_MEMORY : ERR_MEMORY_LATE,
+		    0);
+	int64_t keep = c->written;
+	if (e->tr.has_tempo) {
+		/* Whole bars where there is at least one; else all of it. */
+		double bar = transport_bar_frames(&e->tr);
+		int64_t k = (int64_t)floor((double)keep / bar);
+		while (k > 0 && llround((double)k * bar) > keep)
+			k--;
+		if (k >= 1)
+			keep = llround((double)k * bar);
+	}
+	uint8_t then = c->queued ? c->queued : CLIP_PLAYING;
+	if (c->length == 0 || keep < c->length)
+		record_set_end(e, slot, c->rec_start + keep, then, f);
+}
+
+/* ---- queued changes --------------------------------------------------- */
+
+static void cancel_queued_on_track(struct engine *e, int t, int except)
+{
+	for (int s = 0; s < GL_SCENES; s++) {
+		int slot = slot_of(t, s);
+		struct clip *c = &e->clips[slot];
+		if (slot == except)
+			continue;
+		if ((c->queued == CLIP_PLAYING && c->state != CLIP_RECORDING) ||
+		    c->queued == CLIP_RECORDING) {
+			c->queued = 0;
+			c->queued_at = GL_NEVER;
+			clip_report(e, slot, e->now);
+		}
+	}
+}
+
+static void queue(struct engine *e, int slot, uint8_t target, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (target != CLIP_STOPPED)
+		cancel_queued_on_track(e, track_of(slot), slot);
+	c->queued = target;
+	c->queued_at = boundary(e, f);
+	clip_report(e, slot, f);
+}
+
+static void overdub_end(struct engine *e, struct clip *c, int64_t f, bool cut)
+{
+	if (c->state != CLIP_OVERDUBBING)
+		return;
+	c->state = CLIP_PLAYING;
+	if (cut) /* undo: nothing more of this pass goes in */
+		c->od_in_end = f;
+	else /* the input still in flight belongs to the pass; fade it out */
+		c->od_in_end = f + e->cfg.latency_frames + e->cfg.fade_frames;
+}
+
+static void apply(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	int t = track_of(slot);
+	uint8_t target = c->queued;
+	int64_t at = c->queued_at;
+	c->queued = 0;
+	c->queued_at = GL_NEVER;
+	switch (target) {
+	case CLIP_RECORDING:
+		c->queued = CLIP_RECORDING; /* record_start may postpone */
+		c->queued_at = at;
+		record_start(e, slot, at, f);
+		return;
+	case CLIP_PLAYING: {
+		int rec = recording_on_track(e, t, slot);
+		if (rec >= 0)
+			record_end_decide(e, rec, at, CLIP_STOPPED);
+		overdub_end(e, c, at, false);
+		voice_start(e, t, slot, at);
+		c->state = CLIP_PLAYING;
+		c->launch = at;
+		break;
+	}
+	case CLIP_STOPPED:
+		overdub_end(e, c, at, false);
+		if (e->tracks[t].main.slot == slot)
+			voice_stop(e, t, at);
+		c->state = CLIP_STOPPED;
+		break;
+	default:
+		break;
+	}
+	clip_report(e, slot, f);
+}
+
+void clip_apply_due(struct engine *e, int64_t f)
+{
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (e->clips[s].queued && e->clips[s].queued_at <= f)
+			apply(e, s, f);
+}
+
+int64_t clip_next_due(const struct engine *e, int64_t after)
+{
+	int64_t next = GL_NEVER;
+	for (int s = 0; s < GL_SLOTS; s++) {
+		const struct clip *c = &e->clips[s];
+		if (c->queued && c->queued_at > after && c->queued_at < next)
+			next = c->queued_at;
+	}
+	return next;
+}
+
+/* ---- overdub, undo, redo ---------------------------------------------- */
+
+static void overdub_start(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
+		return;
+	if (!c->undo_ready)
+		engine_emit(e, EV_ERROR, slot, f, ERR_NO_UNDO, 0);
+	c->state = CLIP_OVERDUBBING;
+	c->od_in_start = f + e->cfg.latency_frames;
+	c->od_in_end = GL_NEVER;
+	c->od_writing = true;
+	c->od_covered = 0;
+	c->can_undo = c->can_redo = false;
+	clip_report(e, slot, f);
+}
+
+/* Swap the clip's audio with the undo buffer over the pass's region,
+ * starting at the play head and moving ahead of it faster than it plays, so
+ * what is heard is always the restored audio. */
+void clip_swap_step(struct engine *e, int slot, int64_t budget)
+{
+	struct clip *c = &e->clips[slot];
+	int64_t L = c->length, C = e->chunk_frames;
+	while (budget > 0 && c->swap_done < c->rg_len) {
+		int64_t o = (c->swap_from + c->swap_done) % c->rg_len;
+		int64_t pos = (c->rg_start + o) % L;
+		/* A run: contiguous in the region, in the clip and in a chunk. */
+		int64_t run = c->rg_len - o;
+		if (run > L - pos)
+			run = L - pos;
+		if (run > C - pos % C)
+			run = C - pos % C;
+		if (run > c->rg_len - c->swap_done)
+			run = c->rg_len - c->swap_done;
+		if (run > budget)
+			run = budget;
+		for (int ch = 0; ch < c->channels; ch++) {
+			float *a = c->table[ch][pos / C] + pos % C;
+			float *u = c->undo[ch][pos / C] + pos % C;
+			for (int64_t i = 0; i < run; i++) {
+				float tmp = a[i];
+				a[i] = u[i];
+				u[i] = tmp;
+			}
+		}
+		c->swap_done += run;
+		budget -= run;
+	}
+	if (c->swap_done >= c->rg_len) {
+		c->swapping = false;
+		engine_emit(e, EV_OVERDUB_DONE, slot, e->now, c->length, 0);
+	}
+}
+
+static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->swapping)
+		return;
+	if (!redo && c->od_writing) {
+		/* Undo during a pass: the pass ends here and is undone. */
+		overdub_end(e, c, f, true);
+		c->od_writing = false;
+		c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
+		c->can_undo = c->undo_ready && c->rg_len > 0;
+		clip_report(e, slot, f);
+	}
+	if (redo ? !c->can_redo : !c->can_undo)
+		return;
+	c->can_undo = redo;
+	c->can_redo = !redo;
+	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
+			       ? pos_mod(f - c->launch, c->length)
+			       : c->rg_start;
+	int64_t d = pos_mod(head - c->rg_start, c->length);
+	c->swap_from = d < c->rg_len ? d : 0;
+	c->swap_done = 0;
+	c->swapping = true;
+	int64_t budget = 4 * (int64_t)e->cfg.max_period;
+	clip_swap_step(e, slot, budget < 8192 ? 8192 : budget);
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static void press(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	switch (c->state) {
+	case CLIP_EMPTY:
+		if (c->queued == CLIP_RECORDING) {
+			c->queued = 0;
+			c->queued_at = GL_NEVER;
+			clip_report(e, slot, f);
+		} else {
+			queue(e, slot, CLIP_RECORDING, f);
+		}
+		break;
+	case CLIP_RECORDING:
+		if (c->queued == 0)
+			record_end_decide(e, slot, f, CLIP_PLAYING);
+		break;
+	case CLIP_PLAYING:
+		if (c->queued) {
+			c->queued = 0;
+			c->queued_at = GL_NEVER;
+			clip_report(e, slot, f);
+		} else {
+			queue(e, slot, CLIP_STOPPED, f);
+		}
+		break;
+	case CLIP_OVERDUBBING:
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+		break;
+	case CLIP_STOPPED:
+		if (c->queued == CLIP_PLAYING) {
+			c->queued = 0;
+			c->queued_at = GL_NEVER;
+			clip_report(e, slot, f);
+		} else {
+			queue(e, slot, CLIP_PLAYING, f);
+		}
+		break;
+	}
+}
+
+static void stop_clip(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->state == CLIP_RECORDING) {
+		if (c->queued == 0)
+			record_end_decide(e, slot, f, CLIP_STOPPED);
+		else
+			c->queued = CLIP_STOPPED, clip_report(e, slot, f);
+	} else if (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING) {
+		if (c->queued != CLIP_STOPPED)
+			queue(e, slot, CLIP_STOPPED, f);
+	} else if (c->queued) {
+		c->queued = 0;
+		c->queued_at = GL_NEVER;
+		clip_report(e, slot, f);
+	}
+}
+
+static void stop_track(struct engine *e, int t, int64_t f)
+{
+	for (int s = 0; s < GL_SCENES; s++)
+		stop_clip(e, slot_of(t, s), f);
+}
+
+static void launch_scene(struct engine *e, int scene, int64_t f)
+{
+	for (int t = 0; t < GL_TRACKS; t++) {
+		int slot = slot_of(t, scene);
+		struct clip *c = &e->clips[slot];
+		int rec = recording_on_track(e, t, -1);
+		if (c->state == CLIP_EMPTY) {
+			/* Never cut a take short by accident: an empty slot
+			 * leaves a recording track alone, and stops playback. */
+			if (c->queued != CLIP_RECORDING && rec < 0) {
+				int playing = e->tracks[t].main.slot;
+				if (playing >= 0 && e->clips[playing].queued != CLIP_STOPPED)
+					queue(e, playing, CLIP_STOPPED, f);
+				cancel_queued_on_track(e, t, -1);
+			}
+		} else if (c->state == CLIP_RECORDING) {
+			if (c->queued == 0)
+				record_end_decide(e, slot, f, CLIP_PLAYING);
+		} else {
+			queue(e, slot, CLIP_PLAYING, f);
+			if (rec >= 0)
+				record_end_decide(e, rec, f, CLIP_STOPPED);
+		}
+	}
+}
+
+static void tempo_changed(struct engine *e, int64_t f)
+{
+	e->next_beat = transport_next_beat(&e->tr, f);
+	engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000), (int32_t)e->tr.beats_per_bar);
+}
+
+static bool needs_slot(uint8_t type)
+{
+	return type == CMD_PRESS || type == CMD_STOP_CLIP || type == CMD_CLEAR ||
+	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO;
+}
+
+static bool needs_track(uint8_t type)
+{
+	return needs_slot(type) || type == CMD_STOP_TRACK || type == CMD_TRACK_VOLUME ||
+	       type == CMD_MUTE || type == CMD_MONITOR;
+}
+
+static float clamp_gain(float v)
+{
+	return v < 0 ? 0 : v > 2 ? 2 : v;
+}
+
+void clip_command(struct engine *e, const struct command *cmd, int64_t f)
+{
+	if (cmd->type >= CMD_TYPE_COUNT || (needs_track(cmd->type) && cmd->track >= GL_TRACKS) ||
+	    ((needs_slot(cmd->type) || cmd->type == CMD_LAUNCH_SCENE) &&
+	     cmd->scene >= GL_SCENES)) {
+		engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+		return;
+	}
+	int slot = slot_of(cmd->track % GL_TRACKS, cmd->scene % GL_SCENES);
+	struct track *tr = &e->tracks[cmd->track % GL_TRACKS];
+	switch ((enum command_type)cmd->type) {
+	case CMD_PRESS:
+		press(e, slot, f);
+		break;
+	case CMD_LAUNCH_SCENE:
+		launch_scene(e, cmd->scene, f);
+		break;
+	case CMD_STOP_CLIP:
+		stop_clip(e, slot, f);
+		break;
+	case CMD_STOP_TRACK:
+		stop_track(e, cmd->track, f);
+		break;
+	case CMD_STOP_ALL:
+		for (int t = 0; t < GL_TRACKS; t++)
+			stop_track(e, t, f);
+		break;
+	case CMD_CLEAR:
+		clip_clear(e, slot, f);
+		break;
+	case CMD_OVERDUB:
+		if (e->clips[slot].state == CLIP_OVERDUBBING) {
+			overdub_end(e, &e->clips[slot], f, false);
+			clip_report(e, slot, f);
+		} else {
+			overdub_start(e, slot, f);
+		}
+		break;
+	case CMD_UNDO:
+		undo_redo(e, slot, false, f);
+		break;
+	case CMD_REDO:
+		undo_redo(e, slot, true, f);
+		break;
+	case CMD_TAP_TEMPO:
+		if (transport_tap(&e->tr, f))
+			tempo_changed(e, f);
+		break;
+	case CMD_SET_TEMPO:
+		if (cmd->value < TEMPO_MIN || cmd->value > TEMPO_MAX) {
+			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
+		transport_set_tempo(&e->tr, cmd->value, f);
+		tempo_changed(e, f);
+		break;
+	case CMD_SET_METER:
+		if (cmd->value < 1 || cmd->value > 16) {
+			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
+		transport_set_meter(&e->tr, (uint32_t)cmd->value, f);
+		if (e->tr.has_tempo)
+			tempo_changed(e, f);
+		break;
+	case CMD_SET_QUANTISE:
+		if (cmd->value >= 0 && cmd->value <= QUANTISE_BAR)
+			e->quantise = (enum quantise)(int)cmd->value;
+		break;
+	case CMD_TRACK_VOLUME:
+		tr->gain_target = clamp_gain(cmd->value);
+		break;
+	case CMD_MUTE:
+		tr->mute = cmd->value != 0;
+		break;
+	case CMD_MASTER_VOLUME:
+		e->master_target = clamp_gain(cmd->value);
+		break;
+	case CMD_MONITOR:
+		tr->monitor = cmd->value != 0;
+		break;
+	case CMD_METRONOME:
+		e->metronome = cmd->value != 0;
+		break;
+	case CMD_TYPE_COUNT:
+		break;
+	}
+}
+
+/* ---- after each period: closing windows, asking for memory ------------ */
+
+void clip_after_period(struct engine *e, int64_t end)
+{
+	const int64_t lat = e->cfg.latency_frames;
+	for (int s = 0; s < GL_SLOTS; s++) {
+		struct clip *c = &e->clips[s];
+		if (c->rec_writing && c->length > 0 && end >= c->rec_start + c->length + lat) {
+			/* The last input of the take is in: the audio is final. */
+			c->rec_writing = false;
+			request(e, MEM_FINISH, s, c->nchunks, c->length);
+			engine_emit(e, EV_RECORD_DONE, s, end, c->length, 0);
+		}
+		if (c->rec_writing && !c->grow_pending && !c->grow_failed) {
+			int64_t capacity = (int64_t)c->nchunks * e->chunk_frames;
+			bool enough = c->length > 0 && capacity >= c->length;
+			if (!enough && capacity - c->written < e->lead_frames) {
+				c->grow_pending = true;
+				request(e, MEM_GROW, s, c->nchunks + 1, 0);
+			}
+		}
+		if (c->od_writing && c->od_in_end != GL_NEVER && end >= c->od_in_end) {
+			c->od_writing = false;
+			c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
+			c->can_undo = c->undo_ready && c->rg_len > 0;
+			engine_emit(e, EV_OVERDUB_DONE, s, end, c->length, 0);
+		}
+	}
+}

@@ -1,0 +1,62 @@
+/* clipmem.h -- the messages between the engine and the buffer keeper.
+ *
+ * A clip's audio lives in chunks of chunk_frames floats per channel, found
+ * through a chunk table per channel. The keeper owns the tables and the
+ * chunks (it maps, locks, trims and frees them); the engine writes and reads
+ * the audio inside chunks it has been given. Everything the keeper hands over
+ * is written before the reply that announces it is pushed, so the queue's
+ * release/acquire pair publishes it (spsc.h).
+ *
+ * Generations: clearing a clip bumps its generation on the engine side.
+ * Replies carry the generation of the request they answer; the engine drops
+ * replies of an older generation, so a late answer never lands in a new take.
+ */
+#ifndef GRIDLOOP_CLIPMEM_H
+#define GRIDLOOP_CLIPMEM_H
+
+#include <stdint.h>
+
+/* Chunk geometry for a given grow increment: chunks are 3/4 of it and the
+ * engine asks for the next one when 1/4 is left, so memory committed but not
+ * yet written never exceeds one increment. */
+static inline uint32_t clipmem_chunk_frames(uint32_t grow_frames)
+{
+	return grow_frames - grow_frames / 4;
+}
+static inline uint32_t clipmem_lead_frames(uint32_t grow_frames)
+{
+	return grow_frames / 4;
+}
+
+enum mem_request_type {
+	MEM_GROW,         /* give slot `slot` chunk number `nchunks` (one more) */
+	MEM_FINISH,       /* recording done at `frames`: trim, and make undo room */
+	MEM_RELEASE,      /* clip cleared: free all but a fresh first chunk */
+	MEM_RETIRE_TABLE, /* the engine stopped using tables[]: free them */
+};
+
+enum mem_reply_type {
+	MEM_GROWN,       /* tables[] hold nchunks usable chunks */
+	MEM_GROW_FAILED, /* no memory (or over the limit) */
+	MEM_UNDO_READY,  /* undo tables[] hold room for the whole clip */
+	MEM_UNDO_FAILED,
+};
+
+struct mem_request {
+	uint8_t type;
+	uint8_t slot;
+	uint32_t gen;
+	uint32_t nchunks;
+	int64_t frames;
+	float **tables[2]; /* MEM_RETIRE_TABLE */
+};
+
+struct mem_reply {
+	uint8_t type;
+	uint8_t slot;
+	uint32_t gen;
+	uint32_t nchunks;
+	float **tables[2];
+};
+
+#endif

@@ -1,0 +1,177 @@
+/* engine.h -- the real-time looping engine: an 8 x 10 grid of clips, a
+ * transport, and the mix, advanced one period at a time.
+ *
+ * The engine is pure: no ALSA, no files, no threads, no locks, no allocation
+ * after engine_create(). Whoever owns the audio device calls engine_process()
+ * once per period on the real-time thread; everybody else talks to it through
+ * lock-free SPSC queues (spsc.h):
+ *
+ *   command queues (one per producer) --> engine --> event queue
+ *   engine --> memory requests --> keeper (keeper.h) --> memory replies --> engine
+ *
+ * Time is counted in frames since engine_create() ("engine frames"). A frame
+ * number names the output frame generated at that time; an input frame that
+ * arrives at time t is what the player played while hearing output frame
+ * t - latency_frames (round-trip latency compensation).
+ */
+#ifndef GRIDLOOP_ENGINE_H
+#define GRIDLOOP_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spsc.h"
+
+#define GL_TRACKS         8
+#define GL_SCENES         10
+#define GL_SLOTS          (GL_TRACKS * GL_SCENES)
+#define GL_MAX_IN_CH      32 /* input channels of the audio interface */
+#define GL_OUT_CH         2  /* the engine's output is always stereo */
+#define GL_CMD_SOURCES    4  /* command producers: see enum command_source */
+#define GL_MIN_PERIOD     16
+#define GL_MAX_PERIOD     2048
+#define GL_NEVER          INT64_MAX
+
+enum clip_state {
+	CLIP_EMPTY,
+	CLIP_RECORD_QUEUED,
+	CLIP_RECORDING,
+	CLIP_PLAY_QUEUED, /* also: recording, ending at the next boundary */
+	CLIP_PLAYING,
+	CLIP_OVERDUBBING,
+	CLIP_STOP_QUEUED,
+	CLIP_STOPPED,
+	CLIP_STATE_COUNT
+};
+
+enum quantise { QUANTISE_OFF, QUANTISE_BEAT, QUANTISE_BAR };
+
+/* Who sends commands. Each source has its own SPSC queue, so each has
+ * exactly one producer thread. */
+enum command_source {
+	SOURCE_CONTROLLER, /* the sequencer thread */
+	SOURCE_SCRIPT,     /* --script lines, the demo, tests */
+	SOURCE_SYSTEM,     /* supervisor: restore, export, config */
+	SOURCE_SPARE,
+};
+
+enum command_type {
+	CMD_PRESS,         /* track, scene: next state, session-view style */
+	CMD_LAUNCH_SCENE,  /* scene */
+	CMD_STOP_CLIP,     /* track, scene */
+	CMD_STOP_TRACK,    /* track */
+	CMD_STOP_ALL,
+	CMD_CLEAR,         /* track, scene */
+	CMD_OVERDUB,       /* track, scene: toggle overdub on a playing clip */
+	CMD_UNDO,          /* track, scene: undo the last overdub pass */
+	CMD_REDO,          /* track, scene */
+	CMD_TAP_TEMPO,     /* at the command's frame */
+	CMD_SET_TEMPO,     /* value = BPM (30..300) */
+	CMD_SET_METER,     /* value = beats per bar (1..16) */
+	CMD_SET_QUANTISE,  /* value = enum quantise */
+	CMD_TRACK_VOLUME,  /* track, value = gain 0..2 */
+	CMD_MUTE,          /* track, value = 0/1 */
+	CMD_MASTER_VOLUME, /* value = gain 0..2 */
+	CMD_MONITOR,       /* track, value = 0/1: input monitoring */
+	CMD_METRONOME,     /* value = 0/1 */
+	CMD_TYPE_COUNT
+};
+
+struct command {
+	int64_t frame; /* engine frame to act at; <= now means "at once" */
+	float value;
+	uint8_t type;  /* enum command_type */
+	uint8_t track; /* 0..7 */
+	uint8_t scene; /* 0..9 */
+};
+
+enum event_type {
+	EV_CLIP_STATE,   /* track, scene, state = enum clip_state */
+	EV_RECORD_DONE,  /* track, scene, value = length in frames: audio final */
+	EV_OVERDUB_DONE, /* track, scene: an overdub pass ended, audio final */
+	EV_TEMPO,        /* value = BPM x 1000, aux = beats per bar */
+	EV_BAR,          /* value = bar number (from 0), at a bar's first frame */
+	EV_ERROR,        /* value = enum engine_error, track/scene where it applies */
+};
+
+enum engine_error {
+	ERR_OUT_OF_MEMORY = 1, /* a recording stopped early: no memory */
+	ERR_MEMORY_LATE,       /* the keeper did not keep up: recording stopped */
+	ERR_NO_UNDO,           /* overdub without an undo buffer */
+	ERR_BAD_COMMAND,       /* out-of-range field: ignored */
+	ERR_QUEUE_FULL,        /* a memory request could not be queued */
+};
+
+struct event {
+	int64_t frame; /* engine frame it happened at */
+	int64_t value;
+	int32_t aux;
+	uint8_t type;  /* enum event_type */
+	uint8_t track;
+	uint8_t scene;
+	uint8_t state;
+};
+
+struct track_input {
+	uint8_t first_channel; /* 0-based input channel */
+	uint8_t stereo;        /* 1: first_channel and the next one */
+};
+
+struct engine_config {
+	uint32_t rate;           /* 44100, 48000 or 96000 */
+	uint32_t max_period;     /* largest period engine_process() will get */
+	uint32_t input_channels; /* interleaved channels of engine_process() input */
+	struct track_input track_input[GL_TRACKS];
+	uint32_t latency_frames; /* round trip, compensated when recording */
+	uint32_t fade_frames;    /* fades at loop seams, launches and stops */
+	uint32_t grow_frames;    /* recording memory increment (default 1 s) */
+	double tempo;            /* 0: unknown until the first loop sets it */
+	uint32_t beats_per_bar;  /* default 4 */
+	enum quantise quantise;  /* default bar */
+	bool metronome;
+};
+
+/* Fills in defaults for a rate (48 kHz, 4/4, bar quantise, 1 s growth,
+ * 3 ms fades, mono input channel t on track t). */
+void engine_config_defaults(struct engine_config *cfg, uint32_t rate);
+
+/* Not real-time safe: allocates the engine and its queues. NULL on a bad
+ * config (message in *why) or no memory. */
+struct engine *engine_create(const struct engine_config *cfg, const char **why);
+void engine_destroy(struct engine *e);
+
+/* The real-time entry point. in: frames x input_channels interleaved floats;
+ * out: frames x 2 interleaved floats, overwritten. frames <= max_period. */
+void engine_process(struct engine *e, const float *in, float *out, uint32_t frames);
+
+/* Queues (see the top of this file). */
+struct spsc *engine_commands(struct engine *e, enum command_source src);
+struct spsc *engine_events(struct engine *e);
+struct spsc *engine_memory_requests(struct engine *e);
+struct spsc *engine_memory_replies(struct engine *e);
+
+/* Convenience for non-real-time producers: fill and push a command. */
+bool engine_send(struct engine *e, enum command_source src, enum command_type type,
+		 int track, int scene, float value, int64_t frame);
+
+/* ---- Read-only views, for tests, the demo and the SD writer. -------------
+ * Safe from the real-time thread itself, or from another thread only for a
+ * clip whose EV_RECORD_DONE / EV_OVERDUB_DONE it has seen and which it has
+ * not asked to change since. */
+int64_t engine_now(const struct engine *e); /* first frame of the next period */
+const struct engine_config *engine_config(const struct engine *e);
+enum clip_state engine_clip_state(const struct engine *e, int track, int scene);
+int64_t engine_clip_length(const struct engine *e, int track, int scene);
+int engine_clip_channels(const struct engine *e, int track, int scene);
+/* Copies frames [from, from+n) of one channel of a clip's stored audio out;
+ * returns frames copied. Stored audio is exact: fades are applied on
+ * playback, never written into it. */
+int64_t engine_clip_read(const struct engine *e, int track, int scene, int channel,
+			 int64_t from, float *dst, int64_t n);
+double engine_tempo(const struct engine *e); /* 0 when not known yet */
+uint32_t engine_beats_per_bar(const struct engine *e);
+/* Committed recording memory not yet written, summed over recording clips. */
+int64_t engine_unused_recording_bytes(const struct engine *e);
+uint32_t engine_events_dropped(const struct engine *e);
+
+#endif

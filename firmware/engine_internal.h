@@ -1,0 +1,133 @@
+/* engine_internal.h -- the engine's state, shared by the engine's own files
+ * (engine.c: queues and the period loop; clip.c: clip state changes;
+ * mix.c: rendering and recording). Nobody outside the engine includes it.
+ */
+#ifndef GRIDLOOP_ENGINE_INTERNAL_H
+#define GRIDLOOP_ENGINE_INTERNAL_H
+
+#include "clipmem.h"
+#include "engine.h"
+#include "transport.h"
+
+#define PENDING_MAX 256 /* commands waiting for their frame */
+#define OUTBOX_MAX  256 /* memory requests waiting for room in the queue */
+
+struct clip {
+	uint8_t state;    /* settled: EMPTY, RECORDING, PLAYING, OVERDUBBING, STOPPED */
+	uint8_t queued;   /* 0, or the state it becomes at queued_at */
+	uint8_t reported; /* public state last sent as an event */
+	uint8_t channels;
+	int64_t queued_at;
+
+	/* Memory, as handed over by the keeper (clipmem.h). */
+	uint32_t gen;
+	float **table[2];
+	uint32_t nchunks;
+	bool grow_pending;
+	bool grow_failed;
+	float **undo[2];
+	bool undo_ready;
+
+	/* Recording: output-time frames; input arrives latency frames later. */
+	int64_t rec_start;
+	int64_t written;  /* frames stored so far */
+	bool rec_writing; /* the input window is still open (tail included) */
+	bool rec_short;   /* memory ran out: finish with what is there */
+	int64_t length;   /* loop length; known once the end is decided */
+	int64_t launch;   /* output frame at which position 0 played */
+
+	/* Overdub: the input-time window being summed in, and the pass. */
+	int64_t od_in_start, od_in_end;
+	bool od_writing;
+	int64_t od_covered; /* frames of this pass written (undo saved < length) */
+	int64_t od_first_pos;
+
+	/* Undo/redo: the region the undo buffer holds, and a swap in progress. */
+	int64_t rg_start, rg_len;
+	bool can_undo, can_redo;
+	int64_t swap_from, swap_done; /* offsets into the region */
+	bool swapping;
+};
+
+struct voice {
+	int8_t slot; /* -1: silent */
+	int64_t launch;
+	int64_t stop_at; /* GL_NEVER while playing; fades out from here */
+	float last[2];   /* last sample values, for a declick when cut */
+};
+
+struct track {
+	struct voice main, fading;
+	float gain, gain_target;
+	bool mute, monitor;
+	float declick[2];
+	uint32_t declick_left;
+};
+
+struct engine {
+	struct engine_config cfg;
+	uint32_t chunk_frames, lead_frames;
+	int64_t now;
+	struct transport tr;
+	enum quantise quantise;
+	bool metronome;
+	int64_t next_beat;
+	int64_t bar_count;
+
+	struct clip clips[GL_SLOTS];
+	struct track tracks[GL_TRACKS];
+	float master, master_target;
+
+	/* Metronome click in progress. */
+	uint32_t click_left;
+	float click_phase, click_step;
+
+	struct command pending[PENDING_MAX];
+	int npending;
+	struct mem_request outbox[OUTBOX_MAX];
+	int noutbox;
+
+	float *scratch; /* one track's stereo render, max_period x 2 */
+
+	struct spsc commands[GL_CMD_SOURCES];
+	struct spsc events;
+	struct spsc mem_requests;
+	struct spsc mem_replies;
+};
+
+static inline int slot_of(int track, int scene)
+{
+	return scene * GL_TRACKS + track;
+}
+static inline int track_of(int slot)
+{
+	return slot % GL_TRACKS;
+}
+static inline int scene_of(int slot)
+{
+	return slot / GL_TRACKS;
+}
+static inline int64_t pos_mod(int64_t a, int64_t m)
+{
+	int64_t r = a % m;
+	return r < 0 ? r + m : r;
+}
+/* engine.c */
+void engine_emit(struct engine *e, uint8_t type, int slot, int64_t frame, int64_t value,
+		 int32_t aux);
+void engine_request(struct engine *e, const struct mem_request *rq);
+void clip_report(struct engine *e, int slot, int64_t frame);
+
+/* clip.c */
+void clip_command(struct engine *e, const struct command *cmd, int64_t f);
+void clip_apply_due(struct engine *e, int64_t f);
+int64_t clip_next_due(const struct engine *e, int64_t after);
+void clip_finish_short(struct engine *e, int slot, int64_t f);
+void clip_after_period(struct engine *e, int64_t end);
+void clip_swap_step(struct engine *e, int slot, int64_t budget);
+
+/* mix.c */
+void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
+void mix_click_start(struct engine *e, bool downbeat);
+
+#endif

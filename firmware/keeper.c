@@ -1,0 +1,410 @@
+/* keeper.c -- the buffer keeper (see keeper.h): maps, locks, pre-faults,
+ * trims and frees recording memory, off the real-time thread.
+ *
+ * Memory comes straight from mmap, page-aligned, so a chunk's unused tail can
+ * be given back with munmap, and each piece is locked and touched here, not
+ * faulted in later by the real-time thread.
+ */
+#include "keeper.h"
+
+#include "clipmem.h"
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TABLE_HEADER 16 /* bytes before a table: its mapped size */
+#define MAX_TABLES   40 /* tables alive per slot and channel (they double) */
+
+struct keeper_slot {
+	int channels;
+	float **table[2];
+	uint32_t cap;     /* entries in the current tables */
+	uint32_t nchunks; /* chunks mapped */
+	size_t last_bytes; /* mapped bytes of the last chunk (trimmed at finish) */
+	float **undo[2];
+	uint32_t undo_n;
+	/* Every table handed over and not yet retired, to free at the end. */
+	float **alive[2][MAX_TABLES];
+};
+
+struct keeper {
+	struct engine *e;
+	struct keeper_config cfg;
+	struct spsc *requests, *replies;
+	uint32_t chunk_frames;
+	size_t chunk_bytes, page;
+	struct keeper_slot slots[GL_SLOTS];
+
+	pthread_t thread;
+	atomic_bool running;
+	bool started;
+
+	atomic_uint_fast64_t bytes_mapped, chunks_mapped, grows, grow_failures,
+		pointer_bytes_copied, bytes_trimmed;
+	atomic_bool lock_failed;
+};
+
+void keeper_config_defaults(struct keeper_config *cfg)
+{
+	cfg->memory_limit = 0;
+	cfg->lock_memory = true;
+	cfg->poll_interval_us = 2000;
+}
+
+static size_t round_page(const struct keeper *k, size_t bytes)
+{
+	return (bytes + k->page - 1) / k->page * k->page;
+}
+
+/* Map, lock and fault in. NULL when the system or the limit says no. */
+static void *map_ready(struct keeper *k, size_t bytes)
+{
+	if (k->cfg.memory_limit && atomic_load(&k->bytes_mapped) + bytes > k->cfg.memory_limit)
+		return NULL;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (k->cfg.lock_memory && mlock(p, bytes) != 0 && !atomic_exchange(&k->lock_failed, true))
+		fprintf(stderr,
+			"gridloop: keeper: cannot lock recording memory (%s); "
+			"recording continues, but pages may be swapped out\n",
+			strerror(errno));
+	/* Write every page: a read would map the shared zero page, and the
+	 * real-time thread's first write would still fault. */
+	for (size_t off = 0; off < bytes; off += k->page)
+		((volatile char *)p)[off] = 0;
+	atomic_fetch_add(&k->bytes_mapped, bytes);
+	return p;
+}
+
+static void unmap(struct keeper *k, void *p, size_t bytes)
+{
+	if (!p || !bytes)
+		return;
+	munmap(p, bytes);
+	atomic_fetch_sub(&k->bytes_mapped, bytes);
+}
+
+static float **table_new(struct keeper *k, uint32_t entries)
+{
+	size_t bytes = round_page(k, TABLE_HEADER + entries * sizeof(float *));
+	char *base = map_ready(k, bytes);
+	if (!base)
+		return NULL;
+	memset(base, 0, bytes);
+	*(size_t *)base = bytes;
+	return (float **)(base + TABLE_HEADER);
+}
+
+static void table_free(struct keeper *k, float **t)
+{
+	if (!t)
+		return;
+	char *base = (char *)t - TABLE_HEADER;
+	unmap(k, base, *(size_t *)base);
+}
+
+static void alive_add(struct keeper_slot *s, int ch, float **t)
+{
+	for (int i = 0; i < MAX_TABLES; i++)
+		if (!s->alive[ch][i]) {
+			s->alive[ch][i] = t;
+			return;
+		}
+}
+
+static void alive_remove(struct keeper_slot *s, int ch, float **t)
+{
+	for (int i = 0; i < MAX_TABLES; i++)
+		if (s->alive[ch][i] == t)
+			s->alive[ch][i] = NULL;
+}
+
+static void reply(struct keeper *k, uint8_t type, int slot, uint32_t gen, uint32_t n,
+		  float **t0, float **t1)
+{
+	struct mem_reply r = {.type = type,
+			      .slot = (uint8_t)slot,
+			      .gen = gen,
+			      .nchunks = n,
+			      .tables = {t0, t1}};
+	/* The engine drains replies every period; waiting here costs only the
+	 * keeper's time, never the real-time thread's. */
+	while (!spsc_push(k->replies, &r)) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Make room for one more entry: a table twice the size, pointers copied. */
+static bool tables_grow(struct keeper *k, struct keeper_slot *s)
+{
+	uint32_t cap = s->cap ? s->cap * 2 : 16;
+	float **fresh[2] = {NULL, NULL};
+	for (int ch = 0; ch < s->channels; ch++) {
+		fresh[ch] = table_new(k, cap);
+		if (!fresh[ch]) {
+			table_free(k, fresh[0]);
+			return false;
+		}
+		if (s->table[ch])
+			memcpy(fresh[ch], s->table[ch], s->nchunks * sizeof(float *));
+	}
+	atomic_fetch_add(&k->pointer_bytes_copied,
+			 (uint64_t)s->nchunks * s->channels * sizeof(float *));
+	for (int ch = 0; ch < s->channels; ch++) {
+		s->table[ch] = fresh[ch];
+		alive_add(s, ch, fresh[ch]);
+	}
+	s->cap = cap;
+	return true;
+}
+
+static bool chunk_add(struct keeper *k, struct keeper_slot *s)
+{
+	if (s->nchunks == s->cap && !tables_grow(k, s))
+		return false;
+	float *c[2] = {NULL, NULL};
+	for (int ch = 0; ch < s->channels; ch++) {
+		c[ch] = map_ready(k, k->chunk_bytes);
+		if (!c[ch]) {
+			if (ch)
+				unmap(k, c[0], k->chunk_bytes);
+			return false;
+		}
+	}
+	for (int ch = 0; ch < s->channels; ch++)
+		s->table[ch][s->nchunks] = c[ch];
+	s->nchunks++;
+	s->last_bytes = k->chunk_bytes;
+	atomic_fetch_add(&k->chunks_mapped, 1);
+	return true;
+}
+
+static void chunks_free_from(struct keeper *k, struct keeper_slot *s, uint32_t keep)
+{
+	while (s->nchunks > keep) {
+		uint32_t i = --s->nchunks;
+		for (int ch = 0; ch < s->channels; ch++) {
+			/* Only the last chunk can be trimmed; the rest are whole. */
+			unmap(k, s->table[ch][i], s->last_bytes);
+			s->table[ch][i] = NULL;
+		}
+		s->last_bytes = k->chunk_bytes;
+		atomic_fetch_sub(&k->chunks_mapped, 1);
+	}
+}
+
+static void undo_free(struct keeper *k, struct keeper_slot *s)
+{
+	for (int ch = 0; ch < 2; ch++) {
+		if (!s->undo[ch])
+			continue;
+		for (uint32_t i = 0; i < s->undo_n; i++)
+			unmap(k, s->undo[ch][i],
+			      i + 1 == s->undo_n ? s->last_bytes : k->chunk_bytes);
+		table_free(k, s->undo[ch]);
+		s->undo[ch] = NULL;
+	}
+	s->undo_n = 0;
+}
+
+static void serve_grow(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	bool ok = true;
+	while (ok && s->nchunks < rq->nchunks)
+		ok = chunk_add(k, s);
+	if (ok) {
+		atomic_fetch_add(&k->grows, 1);
+		reply(k, MEM_GROWN, rq->slot, rq->gen, s->nchunks, s->table[0], s->table[1]);
+	} else {
+		atomic_fetch_add(&k->grow_failures, 1);
+		reply(k, MEM_GROW_FAILED, rq->slot, rq->gen, s->nchunks, s->table[0],
+		      s->table[1]);
+	}
+}
+
+/* The take is final: give back whole chunks past its end and the unused
+ * pages of its last chunk, then make the undo room for overdubs. */
+static void serve_finish(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	uint64_t C = k->chunk_frames;
+	uint32_t keep = (uint32_t)((rq->frames + C - 1) / C);
+	if (keep < 1)
+		keep = 1;
+	if (keep > s->nchunks)
+		keep = s->nchunks;
+	chunks_free_from(k, s, keep);
+	uint64_t tail_frames = (uint64_t)rq->frames - (uint64_t)(keep - 1) * C;
+	size_t used = round_page(k, tail_frames * sizeof(float));
+	if (used < s->last_bytes) {
+		for (int ch = 0; ch < s->channels; ch++)
+			unmap(k, (char *)s->table[ch][keep - 1] + used, s->last_bytes - used);
+		atomic_fetch_add(&k->bytes_trimmed, (s->last_bytes - used) * s->channels);
+		s->last_bytes = used;
+	}
+
+	undo_free(k, s);
+	bool ok = true;
+	for (int ch = 0; ch < s->channels && ok; ch++) {
+		s->undo[ch] = table_new(k, keep);
+		ok = s->undo[ch] != NULL;
+		for (uint32_t i = 0; ok && i < keep; i++) {
+			s->undo[ch][i] = map_ready(k, i + 1 == keep ? s->last_bytes : k->chunk_bytes);
+			ok = s->undo[ch][i] != NULL;
+			s->undo_n = i + 1 > s->undo_n ? i + 1 : s->undo_n;
+		}
+	}
+	if (!ok) {
+		/* Partly made: undo_free() skips the entries still NULL. */
+		undo_free(k, s);
+		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
+		return;
+	}
+	reply(k, MEM_UNDO_READY, rq->slot, rq->gen, keep, s->undo[0], s->undo[1]);
+}
+
+static void serve_release(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	undo_free(k, s);
+	chunks_free_from(k, s, 0);
+	serve_grow(k, rq); /* arm again: one fresh chunk */
+}
+
+static void serve_retire(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	for (int ch = 0; ch < 2; ch++) {
+		if (!rq->tables[ch])
+			continue;
+		alive_remove(s, ch, rq->tables[ch]);
+		table_free(k, rq->tables[ch]);
+	}
+}
+
+int keeper_service(struct keeper *k)
+{
+	struct mem_request rq;
+	int served = 0;
+	while (spsc_pop(k->requests, &rq)) {
+		served++;
+		if (rq.slot >= GL_SLOTS)
+			continue;
+		switch (rq.type) {
+		case MEM_GROW:
+			serve_grow(k, &rq);
+			break;
+		case MEM_FINISH:
+			serve_finish(k, &rq);
+			break;
+		case MEM_RELEASE:
+			serve_release(k, &rq);
+			break;
+		case MEM_RETIRE_TABLE:
+			serve_retire(k, &rq);
+			break;
+		}
+	}
+	return served;
+}
+
+struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,
+			     const char **why)
+{
+	struct keeper *k = calloc(1, sizeof(*k));
+	if (!k) {
+		*why = "out of memory";
+		return NULL;
+	}
+	const struct engine_config *ec = engine_config(e);
+	k->e = e;
+	k->cfg = *cfg;
+	k->requests = engine_memory_requests(e);
+	k->replies = engine_memory_replies(e);
+	k->page = (size_t)sysconf(_SC_PAGESIZE);
+	k->chunk_frames = clipmem_chunk_frames(ec->grow_frames);
+	k->chunk_bytes = round_page(k, k->chunk_frames * sizeof(float));
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		struct keeper_slot *s = &k->slots[slot];
+		s->channels = ec->track_input[slot % GL_TRACKS].stereo ? 2 : 1;
+		if (!chunk_add(k, s)) {
+			*why = "not enough memory to arm the clip slots";
+			keeper_destroy(k);
+			return NULL;
+		}
+		reply(k, MEM_GROWN, slot, 0, 1, s->table[0], s->table[1]);
+	}
+	return k;
+}
+
+static void *keeper_main(void *arg)
+{
+	struct keeper *k = arg;
+	while (atomic_load_explicit(&k->running, memory_order_acquire)) {
+		if (keeper_service(k) == 0) {
+			struct timespec ts = {0, (long)k->cfg.poll_interval_us * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+int keeper_start(struct keeper *k)
+{
+	atomic_store(&k->running, true);
+	int err = pthread_create(&k->thread, NULL, keeper_main, k);
+	if (err) {
+		atomic_store(&k->running, false);
+		return -err;
+	}
+	pthread_setname_np(k->thread, "gl-keeper");
+	k->started = true;
+	return 0;
+}
+
+void keeper_stop(struct keeper *k)
+{
+	if (!k->started)
+		return;
+	atomic_store_explicit(&k->running, false, memory_order_release);
+	pthread_join(k->thread, NULL);
+	k->started = false;
+}
+
+void keeper_destroy(struct keeper *k)
+{
+	if (!k)
+		return;
+	keeper_service(k); /* tables the engine gave back */
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		struct keeper_slot *s = &k->slots[slot];
+		undo_free(k, s);
+		chunks_free_from(k, s, 0);
+		for (int ch = 0; ch < 2; ch++)
+			for (int i = 0; i < MAX_TABLES; i++)
+				table_free(k, s->alive[ch][i]);
+	}
+	free(k);
+}
+
+void keeper_get_stats(struct keeper *k, struct keeper_stats *st)
+{
+	st->bytes_mapped = atomic_load(&k->bytes_mapped);
+	st->chunks_mapped = atomic_load(&k->chunks_mapped);
+	st->grows = atomic_load(&k->grows);
+	st->grow_failures = atomic_load(&k->grow_failures);
+	st->pointer_bytes_copied = atomic_load(&k->pointer_bytes_copied);
+	st->bytes_trimmed = atomic_load(&k->bytes_trimmed);
+	st->lock_failed = atomic_load(&k->lock_failed);
+}
