@@ -104,16 +104,20 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	c->od_writing = c->swapping = false;
 	c->can_undo = c->can_redo = false;
 	c->undo_ready = false;
-	c->length = c->written = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
-		 * The keeper frees the take and arms the slot again. */
+		 * The keeper frees the take but its first chunk, which stays
+		 * armed, so the slot can record again at once; only a take
+		 * shorter than a chunk had it trimmed, and waits for a new one. */
+		bool keep_first = !c->finished || c->length >= e->chunk_frames;
 		c->gen++;
-		c->nchunks = 0;
-		c->grow_pending = true;
+		c->nchunks = keep_first ? 1 : 0;
+		c->grow_pending = !keep_first;
 		c->grow_failed = false;
-		request(e, MEM_RELEASE, slot, 1, 0);
+		request(e, MEM_RELEASE, slot, keep_first ? 1 : 0, 0);
 	}
+	c->finished = false;
+	c->length = c->written = 0;
 	clip_report(e, slot, f);
 }
 
@@ -636,6 +640,7 @@ void clip_after_period(struct engine *e, int64_t end)
 		if (c->rec_writing && c->length > 0 && end >= c->rec_start + c->length + lat) {
 			/* The last input of the take is in: the audio is final. */
 			c->rec_writing = false;
+			c->finished = true;
 			request(e, MEM_FINISH, s, c->nchunks, c->length);
 			engine_emit(e, EV_RECORD_DONE, s, end, c->length, 0);
 		}

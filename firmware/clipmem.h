@@ -16,22 +16,26 @@
 
 #include <stdint.h>
 
-/* Chunk geometry for a given grow increment: chunks are 3/4 of it and the
- * engine asks for the next one when 1/4 is left, so memory committed but not
- * yet written never exceeds one increment. */
+/* Chunk geometry for a given grow increment: a chunk is 3/4 of it, and the
+ * engine asks for the next one when the rest (the lead) is all that is left,
+ * so memory committed but not yet written never exceeds one increment.
+ * Chunks are whole 4 KiB pages of floats where they can be (1024 frames),
+ * so page rounding wastes nothing. */
 static inline uint32_t clipmem_chunk_frames(uint32_t grow_frames)
 {
-	return grow_frames - grow_frames / 4;
+	uint32_t c = grow_frames - grow_frames / 4;
+	return c >= 1024 ? c / 1024 * 1024 : c;
 }
 static inline uint32_t clipmem_lead_frames(uint32_t grow_frames)
 {
-	return grow_frames / 4;
+	return grow_frames - clipmem_chunk_frames(grow_frames);
 }
 
 enum mem_request_type {
 	MEM_GROW,         /* give slot `slot` chunk number `nchunks` (one more) */
 	MEM_FINISH,       /* recording done at `frames`: trim, and make undo room */
-	MEM_RELEASE,      /* clip cleared: free all but a fresh first chunk */
+	MEM_RELEASE,      /* clip cleared: free all but the first chunk (nchunks
+			   * 1: keep it as it is; 0: it was trimmed, map a new one) */
 	MEM_RETIRE_TABLE, /* the engine stopped using tables[]: free them */
 };
 

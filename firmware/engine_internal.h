@@ -33,6 +33,7 @@ struct clip {
 	int64_t written;  /* frames stored so far */
 	bool rec_writing; /* the input window is still open (tail included) */
 	bool rec_short;   /* memory ran out: finish with what is there */
+	bool finished;    /* MEM_FINISH sent: the keeper may have trimmed */
 	int64_t length;   /* loop length; known once the end is decided */
 	int64_t launch;   /* output frame at which position 0 played */
 

@@ -278,8 +278,10 @@ static void serve_release(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
 	undo_free(k, s);
-	chunks_free_from(k, s, 0);
-	serve_grow(k, rq); /* arm again: one fresh chunk */
+	chunks_free_from(k, s, rq->nchunks); /* 1: the engine kept chunk 0 */
+	struct mem_request arm = *rq;
+	arm.nchunks = 1;
+	serve_grow(k, &arm); /* armed again (nothing to do if chunk 0 stayed) */
 }
 
 static void serve_retire(struct keeper *k, const struct mem_request *rq)
@@ -407,4 +409,12 @@ void keeper_get_stats(struct keeper *k, struct keeper_stats *st)
 	st->pointer_bytes_copied = atomic_load(&k->pointer_bytes_copied);
 	st->bytes_trimmed = atomic_load(&k->bytes_trimmed);
 	st->lock_failed = atomic_load(&k->lock_failed);
+}
+
+uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene)
+{
+	const struct keeper_slot *s = &k->slots[scene * GL_TRACKS + track];
+	if (s->nchunks == 0)
+		return 0;
+	return ((uint64_t)(s->nchunks - 1) * k->chunk_bytes + s->last_bytes) * s->channels;
 }

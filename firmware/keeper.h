@@ -58,4 +58,8 @@ struct keeper_stats {
 };
 void keeper_get_stats(struct keeper *k, struct keeper_stats *st);
 
+/* Bytes of audio memory mapped for one clip (all channels, undo excluded):
+ * shows what trimming gave back. Keeper thread, or while it is stopped. */
+uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene);
+
 #endif

@@ -1,0 +1,680 @@
+/* test_engine.c -- the engine, fed one period at a time: clip states,
+ * frame-exact quantisation, recording memory, overdub and undo, fades,
+ * latency compensation, tempo. Every scenario runs engine_process() inside
+ * the real-time guard's marks (see engine_rig.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "engine_rig.h"
+#include "transport.h"
+
+#define BAR120 96000 /* frames per 4/4 bar at 120 BPM, 48 kHz */
+
+static float *clip_copy(struct rig *r, int track, int scene, int ch, int64_t *len)
+{
+	*len = engine_clip_length(r->e, track, scene);
+	float *buf = calloc((size_t)*len + 1, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, track, scene, ch, 0, buf, *len), *len);
+	return buf;
+}
+
+static float out_l(struct rig *r, int64_t f)
+{
+	return r->out[2 * f];
+}
+static float out_r(struct rig *r, int64_t f)
+{
+	return r->out[2 * f + 1];
+}
+
+static int64_t event_frame(struct rig *r, uint8_t type, int track, int scene, int state)
+{
+	for (int i = 0; i < r->nev; i++) {
+		struct event *ev = &r->ev[i];
+		if (ev->type == type && (track < 0 || (ev->track == track && ev->scene == scene)) &&
+		    (state < 0 || (int)ev->value == state))
+			return ev->frame;
+	}
+	return -1;
+}
+
+/* ---- transport -------------------------------------------------------- */
+
+static void test_transport_grid_exact(void **state)
+{
+	(void)state;
+	struct transport t;
+	transport_init(&t, 48000, 137.3, 4);
+	/* Boundaries from beat_at/next_beat agree with beat_frame over hours. */
+	for (int64_t k = 0; k < 200000; k += 97) {
+		int64_t f = transport_beat_frame(&t, k);
+		assert_int_equal(transport_beat_at(&t, f), k);
+		assert_int_equal(transport_beat_at(&t, f - 1), k - 1);
+		assert_int_equal(transport_next_beat(&t, f), f);
+		assert_int_equal(transport_next_beat(&t, f + 1), transport_beat_frame(&t, k + 1));
+	}
+	transport_init(&t, 48000, 120, 4);
+	assert_int_equal(transport_next_bar(&t, 1), BAR120);
+	assert_int_equal(transport_next_bar(&t, BAR120), BAR120);
+	assert_int_equal(transport_next_beat(&t, 24001), 48000);
+	/* 7/8-style meters: 7 beats a bar. */
+	transport_set_meter(&t, 7, 0);
+	assert_int_equal(transport_next_bar(&t, 1), 7 * 24000);
+}
+
+static void test_tap_tempo(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	assert_non_null(r);
+	for (int i = 0; i < 4; i++)
+		rig_cmd(r, CMD_TAP_TEMPO, 0, 0, 0, 1000 + i * 24000);
+	rig_run_to(r, 80000);
+	assert_true(fabs(engine_tempo(r->e) - 120.0) < 1e-9);
+	/* The last tap is a beat. */
+	assert_true(rig_count_events(r, EV_TEMPO, 120000) >= 1);
+	rig_free(r);
+}
+
+/* ---- recording -------------------------------------------------------- */
+
+static void test_recording_exact_across_hundreds_of_regrows(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0); /* grow 1024 frames: 768-frame chunks */
+	assert_non_null(r);
+	const int64_t start = 100, len = 300000;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, start); /* no tempo yet: records at once */
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, start + len);
+	rig_run_to(r, start + len + 64);
+	assert_true(rig_count_events(r, EV_RECORD_DONE, len) == 1);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), start);
+	assert_int_equal(rig_state(r, 0, 0), CLIP_PLAYING);
+
+	struct keeper_stats ks;
+	keeper_get_stats(r->k, &ks);
+	assert_true(ks.grows >= 300 + GL_SLOTS);
+
+	int64_t got;
+	float *clip = clip_copy(r, 0, 0, 0, &got);
+	assert_int_equal(got, len);
+	for (int64_t i = 0; i < len; i++)
+		if (clip[i] != rig_signal(start + i, 0))
+			fail_msg("frame %lld differs", (long long)i);
+
+	/* It loops from the frame the recording ended, on both channels. */
+	rig_run(r, len + 1000);
+	for (int64_t f = start + len; f < r->frames; f++) {
+		float want = clip[(f - start - len) % len];
+		if (out_l(r, f) != want || out_r(r, f) != want)
+			fail_msg("output frame %lld differs", (long long)f);
+	}
+	free(clip);
+	rig_free(r);
+}
+
+static void test_tempo_from_first_loop(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 5000);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 5000 + BAR120); /* 2 s: one 4/4 bar at 120 */
+	rig_run_to(r, 5000 + 3 * BAR120 + 64);
+	assert_true(fabs(engine_tempo(r->e) - 120.0) < 1e-9);
+	/* Bars start where the recording started. */
+	assert_int_equal(event_frame(r, EV_BAR, -1, 0, 2), 5000 + 2 * BAR120);
+	rig_free(r);
+
+	/* 5 s is slow for one bar (48 BPM): it becomes two bars at 96. */
+	r = rig_new(64, 0, 0);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 0);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 240000);
+	rig_run_to(r, 240064);
+	assert_true(fabs(engine_tempo(r->e) - 96.0) < 1e-9);
+	/* After that, recordings snap to whole bars (quantised: to the next
+	 * bar line counted from their start). */
+	int64_t bar = 120000;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, 250000);     /* queued: starts at bar 3 */
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, 3 * bar + 10); /* ends one bar later */
+	rig_run_to(r, 4 * bar + 64);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), bar);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 1, 0, CLIP_RECORDING), 3 * bar);
+	rig_free(r);
+}
+
+static void test_quantised_start_mid_period_is_frame_exact(void **state)
+{
+	(void)state;
+	/* 70-frame periods: the bar line at 96000 falls 30 frames into one. */
+	struct rig *r = rig_new(70, 0, 120);
+	assert_non_null(r);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 1000);
+	rig_run_to(r, 2000);
+	assert_int_equal(rig_state(r, 0, 0), CLIP_RECORD_QUEUED);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 150000);
+	rig_run_to(r, 150100);
+	assert_int_equal(rig_state(r, 0, 0), CLIP_PLAY_QUEUED); /* recording, end queued */
+	rig_run_to(r, 2 * BAR120 + 3 * BAR120);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), BAR120);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_PLAYING), 2 * BAR120);
+
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	assert_int_equal(len, BAR120);
+	for (int64_t i = 0; i < len; i++)
+		assert_true(clip[i] == rig_signal(BAR120 + i, 0));
+	assert_true(out_l(r, 2 * BAR120 - 1) == 0.0f);
+	for (int64_t f = 2 * BAR120; f < r->frames; f++)
+		assert_true(out_l(r, f) == clip[(f - 2 * BAR120) % len]);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_latency_compensation(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.fade_frames = 0;
+	cfg.tempo = 120;
+	cfg.latency_frames = 300;
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, BAR120 + 10);
+	rig_run_to(r, 2 * BAR120 + 100);
+	/* The take is complete only once the last input frame arrived. */
+	assert_int_equal(rig_count_events(r, EV_RECORD_DONE, -1), 0);
+	rig_run_to(r, 2 * BAR120 + 400);
+	assert_int_equal(rig_count_events(r, EV_RECORD_DONE, BAR120), 1);
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	/* What the player played while hearing frame BAR120 arrived 300 later. */
+	for (int64_t i = 0; i < len; i++)
+		assert_true(clip[i] == rig_signal(BAR120 + 300 + i, 0));
+	free(clip);
+
+	/* Overdub input lines up the same way. */
+	int64_t od = 2 * BAR120 + 1000;
+	rig_run_to(r, od - 64);
+	float before[2];
+	engine_clip_read(r->e, 0, 0, 0, 1000, before, 2);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od + 10);
+	rig_run_to(r, od + 2000);
+	float after[2];
+	engine_clip_read(r->e, 0, 0, 0, 1000, after, 2);
+	/* Clip position 1000 played at frame od; its overdub arrived at od+300. */
+	assert_true(after[0] == before[0] + rig_signal(od + 300, 0));
+	assert_true(after[1] == before[1] + rig_signal(od + 301, 0));
+	rig_free(r);
+}
+
+static void test_stereo_track(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 44100);
+	cfg.max_period = 32;
+	cfg.fade_frames = 0;
+	cfg.input_channels = 4;
+	cfg.track_input[3] = (struct track_input){.first_channel = 2, .stereo = 1};
+	struct rig *r = rig_new_with(&cfg, NULL, 32);
+	assert_non_null(r);
+	rig_cmd(r, CMD_PRESS, 3, 9, 0, 7);
+	rig_cmd(r, CMD_PRESS, 3, 9, 0, 7 + 44100);
+	rig_run_to(r, 3 * 44100);
+	assert_int_equal(engine_clip_channels(r->e, 3, 9), 2);
+	int64_t len;
+	float *l = clip_copy(r, 3, 9, 0, &len), *rr = clip_copy(r, 3, 9, 1, &len);
+	for (int64_t i = 0; i < len; i++) {
+		assert_true(l[i] == rig_signal(7 + i, 2));
+		assert_true(rr[i] == rig_signal(7 + i, 3));
+	}
+	int64_t f = 7 + 44100 + 1234;
+	assert_true(out_l(r, f) == l[1234] && out_r(r, f) == rr[1234]);
+	free(l);
+	free(rr);
+	rig_free(r);
+}
+
+/* ---- clip states ------------------------------------------------------ */
+
+static void expect_state(struct rig *r, int t, int s, enum clip_state st)
+{
+	if (rig_state(r, t, s) != st)
+		fail_msg("clip %d,%d: state %d, expected %d at frame %lld", t, s, rig_state(r, t, s),
+			 st, (long long)engine_now(r->e));
+}
+
+static void test_every_press_transition(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	int64_t f = 100;
+#define PRESS_AND_SEE(st)                                                                  \
+	do {                                                                               \
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, f);                                         \
+		f += 128;                                                                  \
+		rig_run_to(r, f);                                                          \
+		expect_state(r, 0, 0, st);                                                 \
+	} while (0)
+	PRESS_AND_SEE(CLIP_RECORD_QUEUED);
+	PRESS_AND_SEE(CLIP_EMPTY); /* a second press cancels */
+	PRESS_AND_SEE(CLIP_RECORD_QUEUED);
+	f = BAR120 + 64;
+	rig_run_to(r, f);
+	expect_state(r, 0, 0, CLIP_RECORDING);
+	PRESS_AND_SEE(CLIP_PLAY_QUEUED); /* recording, ending at the bar line */
+	PRESS_AND_SEE(CLIP_PLAY_QUEUED); /* pressing again changes nothing */
+	f = 2 * BAR120 + 64;
+	rig_run_to(r, f);
+	expect_state(r, 0, 0, CLIP_PLAYING);
+	PRESS_AND_SEE(CLIP_STOP_QUEUED);
+	PRESS_AND_SEE(CLIP_PLAYING); /* cancel the stop */
+	PRESS_AND_SEE(CLIP_STOP_QUEUED);
+	f = 3 * BAR120 + 64;
+	rig_run_to(r, f);
+	expect_state(r, 0, 0, CLIP_STOPPED);
+	PRESS_AND_SEE(CLIP_PLAY_QUEUED);
+	PRESS_AND_SEE(CLIP_STOPPED); /* cancel the launch */
+	PRESS_AND_SEE(CLIP_PLAY_QUEUED);
+	f = 4 * BAR120 + 64;
+	rig_run_to(r, f);
+	expect_state(r, 0, 0, CLIP_PLAYING);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, f);
+	f += 128;
+	rig_run_to(r, f);
+	expect_state(r, 0, 0, CLIP_OVERDUBBING);
+	PRESS_AND_SEE(CLIP_PLAYING); /* a press ends the overdub at once */
+#undef PRESS_AND_SEE
+	/* Every public change was announced, in order, with its frame. */
+	int changes = 0;
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 && r->ev[i].scene == 0)
+			changes++;
+	assert_int_equal(changes, 16);
+	rig_free(r);
+}
+
+/* Records one bar into (t,s) starting at the bar line at `bar` (in bars). */
+static void record_bar(struct rig *r, int t, int s, int bar)
+{
+	rig_cmd(r, CMD_PRESS, t, s, 0, (int64_t)bar * BAR120 - 1000);
+	rig_cmd(r, CMD_PRESS, t, s, 0, (int64_t)bar * BAR120 + 1000);
+	rig_run_to(r, (int64_t)(bar + 1) * BAR120 + 64);
+}
+
+static void test_one_clip_per_track_and_scenes(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	record_bar(r, 0, 0, 1); /* playing from bar 2 */
+	expect_state(r, 0, 0, CLIP_PLAYING);
+	/* Recording another clip on the track stops the playing one. */
+	record_bar(r, 0, 1, 3);
+	expect_state(r, 0, 0, CLIP_STOPPED);
+	expect_state(r, 0, 1, CLIP_PLAYING);
+	/* Launching (0,0) stops (0,1) at the same bar line. */
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 5 * BAR120 - 5);
+	rig_run_to(r, 5 * BAR120 + 64);
+	expect_state(r, 0, 0, CLIP_PLAYING);
+	expect_state(r, 0, 1, CLIP_STOPPED);
+
+	/* Scene launch while recording: track 1 records in scene 2 and has a
+	 * clip in scene 3. Launching scene 3 ends the take at its bar line
+	 * (kept, stopped) and plays (1,3); track 0 has nothing in scene 3 and
+	 * stops. */
+	record_bar(r, 1, 3, 6);
+	expect_state(r, 1, 3, CLIP_PLAYING);
+	rig_cmd(r, CMD_PRESS, 1, 2, 0, 8 * BAR120 - 100);
+	rig_run_to(r, 8 * BAR120 + 5000);
+	expect_state(r, 1, 2, CLIP_RECORDING);
+	expect_state(r, 1, 3, CLIP_STOPPED);
+	rig_cmd(r, CMD_LAUNCH_SCENE, 0, 3, 0, 8 * BAR120 + 5000);
+	rig_run_to(r, 8 * BAR120 + 6000);
+	expect_state(r, 1, 2, CLIP_STOP_QUEUED);
+	expect_state(r, 1, 3, CLIP_PLAY_QUEUED);
+	expect_state(r, 0, 0, CLIP_STOP_QUEUED);
+	rig_run_to(r, 9 * BAR120 + 64);
+	expect_state(r, 1, 2, CLIP_STOPPED);
+	assert_int_equal(engine_clip_length(r->e, 1, 2), BAR120);
+	expect_state(r, 1, 3, CLIP_PLAYING);
+	expect_state(r, 0, 0, CLIP_STOPPED);
+
+	/* Stop all: at the next bar line. */
+	rig_cmd(r, CMD_STOP_ALL, 0, 0, 0, 9 * BAR120 + 100);
+	rig_run_to(r, 9 * BAR120 + 200);
+	expect_state(r, 1, 3, CLIP_STOP_QUEUED);
+	rig_run_to(r, 10 * BAR120 + 64);
+	expect_state(r, 1, 3, CLIP_STOPPED);
+	for (int64_t f = 10 * BAR120; f < r->frames; f++)
+		assert_true(out_l(r, f) == 0.0f);
+	rig_free(r);
+}
+
+static void test_clear_while_playing(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	record_bar(r, 2, 5, 1);
+	expect_state(r, 2, 5, CLIP_PLAYING);
+	rig_run_to(r, 2 * BAR120 + 10000);
+	int64_t at = engine_now(r->e) + 17; /* inside the next period */
+	rig_cmd(r, CMD_CLEAR, 2, 5, 0, at);
+	rig_run_to(r, at + 1000);
+	expect_state(r, 2, 5, CLIP_EMPTY);
+	assert_true(out_l(r, at - 1) != 0.0f);
+	for (int64_t f = at; f < r->frames; f++)
+		assert_true(out_l(r, f) == 0.0f);
+	/* The slot records again at once (armed again by the keeper). */
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, at + 2000);
+	rig_cmd(r, CMD_PRESS, 2, 5, 0, at + 2000);
+	rig_cmd(r, CMD_PRESS, 2, 5, 0, at + 2000 + BAR120);
+	rig_run_to(r, at + 2000 + BAR120 + 64);
+	int64_t len;
+	float *clip = clip_copy(r, 2, 5, 0, &len);
+	assert_int_equal(len, BAR120);
+	for (int64_t i = 0; i < len; i++)
+		assert_true(clip[i] == rig_signal(at + 2000 + i, 0));
+	free(clip);
+	rig_free(r);
+}
+
+static void test_bad_commands_are_reported(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	rig_cmd(r, CMD_PRESS, 8, 0, 0, 0);
+	rig_cmd(r, CMD_PRESS, 0, 10, 0, 0);
+	rig_cmd(r, CMD_SET_TEMPO, 0, 0, 500, 0);
+	struct command c = {.type = 200};
+	spsc_push(engine_commands(r->e, SOURCE_CONTROLLER), &c);
+	rig_run(r, 64);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_BAD_COMMAND), 4);
+	assert_true(engine_tempo(r->e) == 0);
+	rig_free(r);
+}
+
+/* ---- overdub and undo ------------------------------------------------- */
+
+static void test_overdub_sums_and_undo_restores_exactly(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	record_bar(r, 0, 0, 1); /* launch = 2 bars */
+	const int64_t launch = 2 * BAR120, L = BAR120;
+	int64_t len;
+	float *orig = clip_copy(r, 0, 0, 0, &len);
+	assert_int_equal(len, L);
+
+	/* One and a half loops of overdub: positions covered twice get both. */
+	int64_t od0 = launch + 12345, od1 = od0 + L + L / 2;
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od0);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od1);
+	rig_run_to(r, od1 + 64);
+	assert_int_equal(rig_count_events(r, EV_OVERDUB_DONE, -1), 1);
+	float *want = malloc((size_t)L * sizeof(float));
+	memcpy(want, orig, (size_t)L * sizeof(float));
+	for (int64_t t = od0; t < od1; t++)
+		want[(t - launch) % L] += rig_signal(t, 0);
+	float *dubbed = clip_copy(r, 0, 0, 0, &len);
+	assert_memory_equal(dubbed, want, (size_t)L * sizeof(float));
+
+	/* Undo: the exact audio from before the pass, and from the next frame
+	 * on that is what plays. */
+	int64_t u = od1 + 3000 + 21;
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, u);
+	rig_run_to(r, u + 2 * L);
+	float *undone = clip_copy(r, 0, 0, 0, &len);
+	assert_memory_equal(undone, orig, (size_t)L * sizeof(float));
+	for (int64_t f = u; f < u + L; f++)
+		assert_true(out_l(r, f) == orig[(f - launch) % L]);
+	/* Redo brings the pass back; a second undo takes it away again. */
+	rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 4096);
+	float *redone = clip_copy(r, 0, 0, 0, &len);
+	assert_memory_equal(redone, want, (size_t)L * sizeof(float));
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 4096);
+	free(undone);
+	undone = clip_copy(r, 0, 0, 0, &len);
+	assert_memory_equal(undone, orig, (size_t)L * sizeof(float));
+
+	/* Undo in the middle of a pass ends it and undoes what it wrote. */
+	int64_t p0 = engine_now(r->e) + 10;
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, p0);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, p0 + 5000);
+	rig_run(r, 10000);
+	expect_state(r, 0, 0, CLIP_PLAYING);
+	free(undone);
+	undone = clip_copy(r, 0, 0, 0, &len);
+	assert_memory_equal(undone, orig, (size_t)L * sizeof(float));
+	free(orig);
+	free(want);
+	free(dubbed);
+	free(undone);
+	free(redone);
+	rig_free(r);
+}
+
+/* ---- fades ------------------------------------------------------------ */
+
+static void test_fades_at_seams_and_stops(void **state)
+{
+	(void)state;
+	const int F = 48;
+	struct rig *r = rig_new(64, F, 120);
+	record_bar(r, 0, 0, 1);
+	const int64_t launch = 2 * BAR120, L = BAR120;
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	/* The stored take is not faded. */
+	for (int64_t i = 0; i < L; i++)
+		assert_true(clip[i] == rig_signal(BAR120 + i, 0));
+	rig_run_to(r, launch + 2 * L + 64);
+	/* Volume starts at 0 on a launch and at every seam, rises over F. */
+	for (int loop = 0; loop < 2; loop++) {
+		int64_t s = launch + loop * L;
+		for (int i = 0; i < F; i++)
+			assert_float_equal(out_l(r, s + i), clip[i] * (float)i / F, 1e-7);
+		for (int i = 1; i <= F; i++)
+			assert_float_equal(out_l(r, s - i),
+					   loop ? clip[L - i] * (float)i / F : 0.0f, 1e-7);
+		assert_true(out_l(r, s + F + 10) == clip[F + 10]);
+	}
+	/* Stop: from the bar line down to silence within F frames. */
+	rig_cmd(r, CMD_STOP_CLIP, 0, 0, 0, engine_now(r->e));
+	int64_t stop = launch + 3 * L;
+	rig_run_to(r, stop + 1000);
+	for (int i = 0; i < F; i++)
+		assert_float_equal(out_l(r, stop + i), clip[i] * (float)i / F * (float)(F - i) / F,
+				   1e-7);
+	for (int64_t f = stop + F; f < r->frames; f++)
+		assert_true(out_l(r, f) == 0.0f);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_clear_declicks(void **state)
+{
+	(void)state;
+	const int F = 48;
+	struct rig *r = rig_new(64, F, 120);
+	record_bar(r, 0, 0, 1);
+	int64_t at = 2 * BAR120 + 5000;
+	rig_cmd(r, CMD_CLEAR, 0, 0, 0, at);
+	rig_run_to(r, at + 200);
+	float last = out_l(r, at - 1);
+	assert_true(fabsf(last) > 0);
+	/* A ramp from the last value down to nothing, no jump. */
+	for (int i = 0; i < F; i++)
+		assert_float_equal(out_l(r, at + i), last * (float)(F - i) / F, 1e-6);
+	assert_true(out_l(r, at + F) == 0.0f);
+	rig_free(r);
+}
+
+static void test_track_volume_mute_master_monitor(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	record_bar(r, 0, 0, 1);
+	int64_t f = 2 * BAR120 + 640;
+	rig_cmd(r, CMD_TRACK_VOLUME, 0, 0, 0.5f, f);
+	rig_cmd(r, CMD_MASTER_VOLUME, 0, 0, 0.5f, f + 64);
+	rig_cmd(r, CMD_MUTE, 0, 0, 1, f + 128);
+	rig_cmd(r, CMD_MUTE, 0, 0, 0, f + 192);
+	rig_cmd(r, CMD_MONITOR, 1, 0, 1, f + 256);
+	rig_run_to(r, f + 512);
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	float c = clip[f + 10 - 2 * BAR120];
+	assert_true(out_l(r, f + 10) == c * 0.5f);
+	assert_true(out_l(r, f + 74) == c * 0.5f * 0.5f * 0 + clip[f + 74 - 2 * BAR120] * 0.25f);
+	assert_true(out_l(r, f + 130) == 0.0f);
+	assert_true(out_l(r, f + 200) == clip[f + 200 - 2 * BAR120] * 0.25f);
+	/* Monitoring adds track 1's input (channel 0 here) at its volume. */
+	assert_true(out_l(r, f + 300) ==
+		    (clip[f + 300 - 2 * BAR120] * 0.5f + rig_signal(f + 300, 0)) * 0.5f);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_metronome_clicks_on_beats(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	rig_cmd(r, CMD_METRONOME, 0, 0, 1, 0);
+	rig_run_to(r, 2 * BAR120);
+	for (int beat = 1; beat < 8; beat++) {
+		int64_t b = beat * 24000;
+		assert_true(out_l(r, b - 1) == 0.0f);
+		assert_true(fabsf(out_l(r, b + 5)) > 0.01f);
+	}
+	rig_cmd(r, CMD_METRONOME, 0, 0, 0, engine_now(r->e));
+	rig_run(r, BAR120);
+	for (int64_t f = 2 * BAR120 + 24000; f < r->frames; f++)
+		assert_true(out_l(r, f) == 0.0f);
+	rig_free(r);
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+static void test_waste_bounded_and_tail_trimmed(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.fade_frames = 0;
+	cfg.grow_frames = 48000;
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 0);
+	int64_t most = 0;
+	for (int i = 0; i < 10 * 48000 / 64; i++) {
+		rig_run(r, 64);
+		int64_t w = engine_unused_recording_bytes(r->e);
+		most = w > most ? w : most;
+	}
+	assert_true(most <= 48000 * (int64_t)sizeof(float));
+	assert_true(most > 0);
+	int64_t len = 10 * 48000 + 4321;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, len);
+	rig_run_to(r, len + 128);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), len);
+	uint64_t bytes = keeper_clip_bytes(r->k, 0, 0);
+	long page = sysconf(_SC_PAGESIZE);
+	assert_true(bytes >= (uint64_t)len * sizeof(float));
+	assert_true(bytes - (uint64_t)len * sizeof(float) < (uint64_t)page);
+	rig_free(r);
+}
+
+static void test_out_of_memory_stops_recording_cleanly(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.fade_frames = 0;
+	cfg.grow_frames = 4096; /* 3072-frame chunks */
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+
+	/* Room for the armed slots and three more chunks, nothing else. */
+	kc.memory_limit = st.bytes_mapped + 3 * 12288 + 100;
+	struct rig *r = rig_new_with(&cfg, &kc, 64);
+	rig_cmd(r, CMD_PRESS, 4, 0, 0, 0);
+	rig_run(r, 48000);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_OUT_OF_MEMORY), 1);
+	/* It kept what it had (4 chunks) and plays it as a loop. */
+	expect_state(r, 4, 0, CLIP_PLAYING);
+	int64_t len;
+	float *clip = clip_copy(r, 4, 0, 0, &len);
+	assert_int_equal(len, 4 * 3072);
+	for (int64_t i = 0; i < len; i++)
+		assert_true(clip[i] == rig_signal(i, 0));
+	assert_true(engine_tempo(r->e) > 0);
+	/* Audio goes on: the loop is heard. */
+	int64_t f = r->frames - 100;
+	int64_t end = event_frame(r, EV_CLIP_STATE, 4, 0, CLIP_PLAYING);
+	assert_true(end >= 0);
+	assert_true(out_l(r, f) == clip[(f - len) % len]);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_late_keeper_stops_recording_cleanly(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	rig_cmd(r, CMD_PRESS, 1, 1, 0, 0);
+	r->keeper_paused = true;
+	rig_run(r, 10000);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_MEMORY_LATE), 1);
+	expect_state(r, 1, 1, CLIP_PLAYING);
+	assert_int_equal(engine_clip_length(r->e, 1, 1), 768);
+	r->keeper_paused = false;
+	rig_run(r, 64);
+	rig_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transport_grid_exact),
+		cmocka_unit_test(test_tap_tempo),
+		cmocka_unit_test(test_recording_exact_across_hundreds_of_regrows),
+		cmocka_unit_test(test_tempo_from_first_loop),
+		cmocka_unit_test(test_quantised_start_mid_period_is_frame_exact),
+		cmocka_unit_test(test_latency_compensation),
+		cmocka_unit_test(test_stereo_track),
+		cmocka_unit_test(test_every_press_transition),
+		cmocka_unit_test(test_one_clip_per_track_and_scenes),
+		cmocka_unit_test(test_clear_while_playing),
+		cmocka_unit_test(test_bad_commands_are_reported),
+		cmocka_unit_test(test_overdub_sums_and_undo_restores_exactly),
+		cmocka_unit_test(test_fades_at_seams_and_stops),
+		cmocka_unit_test(test_clear_declicks),
+		cmocka_unit_test(test_track_volume_mute_master_monitor),
+		cmocka_unit_test(test_metronome_clicks_on_beats),
+		cmocka_unit_test(test_waste_bounded_and_tail_trimmed),
+		cmocka_unit_test(test_out_of_memory_stops_recording_cleanly),
+		cmocka_unit_test(test_late_keeper_stops_recording_cleanly),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
