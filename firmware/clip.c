@@ -71,7 +71,8 @@ static void voice_start(struct engine *e, int t, int slot, int64_t at)
 		track_release(e, t, at);
 	else
 		voice_stop(e, t, at); /* relaunch: the old pass fades out */
-	tr->main = (struct voice){.slot = (int8_t)slot, .launch = at, .stop_at = GL_NEVER};
+	tr->main =
+	    (struct voice){.slot = (int8_t)slot, .launch = at, .stop_at = GL_NEVER};
 }
 
 /* Cut a voice at once (the clip is going away): the track's last sample
@@ -134,7 +135,8 @@ static int fit_bars(const struct engine *e, int64_t frames)
 
 /* The recording ends at output frame `end` (maybe already past) and the clip
  * then becomes `then` (PLAYING or STOPPED). */
-static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then, int64_t f)
+static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then,
+			   int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	int64_t length = end - c->rec_start;
@@ -169,7 +171,8 @@ static void record_end_decide(struct engine *e, int slot, int64_t f, uint8_t the
 			k = llround(elapsed / bar);
 		} else {
 			k = (int64_t)ceil(elapsed / bar);
-			while (k > 1 && c->rec_start + llround((double)(k - 1) * bar) >= f)
+			while (k > 1 &&
+			       c->rec_start + llround((double)(k - 1) * bar) >= f)
 				k--;
 			while (c->rec_start + llround((double)k * bar) < f)
 				k++;
@@ -185,8 +188,10 @@ static int recording_on_track(const struct engine *e, int t, int except)
 {
 	for (int s = 0; s < GL_SCENES; s++) {
 		int slot = slot_of(t, s);
+		if (slot == except)
+			continue;
 		const struct clip *c = &e->clips[slot];
-		if (slot != except && c->state == CLIP_RECORDING && c->queued == 0)
+		if (c->state == CLIP_RECORDING && c->queued == 0)
 			return slot;
 	}
 	return -1;
@@ -230,8 +235,8 @@ void clip_finish_short(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	c->rec_short = false;
-	engine_emit(e, EV_ERROR, slot, f, c->grow_failed ? ERR_OUT_OF_MEMORY : ERR_MEMORY_LATE,
-		    0);
+	engine_emit(e, EV_ERROR, slot, f,
+		    c->grow_failed ? ERR_OUT_OF_MEMORY : ERR_MEMORY_LATE, 0);
 	int64_t keep = c->written;
 	if (e->tr.has_tempo) {
 		/* Whole bars where there is at least one; else all of it. */
@@ -253,9 +258,9 @@ static void cancel_queued_on_track(struct engine *e, int t, int except)
 {
 	for (int s = 0; s < GL_SCENES; s++) {
 		int slot = slot_of(t, s);
-		struct clip *c = &e->clips[slot];
 		if (slot == except)
 			continue;
+		struct clip *c = &e->clips[slot];
 		if ((c->queued == CLIP_PLAYING && c->state != CLIP_RECORDING) ||
 		    c->queued == CLIP_RECORDING) {
 			c->queued = 0;
@@ -414,8 +419,8 @@ static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
 	c->can_undo = redo;
 	c->can_redo = !redo;
 	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
-			       ? pos_mod(f - c->launch, c->length)
-			       : c->rg_start;
+			   ? pos_mod(f - c->launch, c->length)
+			   : c->rg_start;
 	int64_t d = pos_mod(head - c->rg_start, c->length);
 	c->swap_from = d < c->rg_len ? d : 0;
 	c->swap_done = 0;
@@ -503,7 +508,8 @@ static void launch_scene(struct engine *e, int scene, int64_t f)
 			 * leaves a recording track alone, and stops playback. */
 			if (c->queued != CLIP_RECORDING && rec < 0) {
 				int playing = e->tracks[t].main.slot;
-				if (playing >= 0 && e->clips[playing].queued != CLIP_STOPPED)
+				if (playing >= 0 &&
+				    e->clips[playing].queued != CLIP_STOPPED)
 					queue(e, playing, CLIP_STOPPED, f);
 				cancel_queued_on_track(e, t, -1);
 			}
@@ -521,7 +527,8 @@ static void launch_scene(struct engine *e, int scene, int64_t f)
 static void tempo_changed(struct engine *e, int64_t f)
 {
 	e->next_beat = transport_next_beat(&e->tr, f);
-	engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000), (int32_t)e->tr.beats_per_bar);
+	engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000),
+		    (int32_t)e->tr.beats_per_bar);
 }
 
 static bool needs_slot(uint8_t type)
@@ -543,7 +550,8 @@ static float clamp_gain(float v)
 
 void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 {
-	if (cmd->type >= CMD_TYPE_COUNT || (needs_track(cmd->type) && cmd->track >= GL_TRACKS) ||
+	if (cmd->type >= CMD_TYPE_COUNT ||
+	    (needs_track(cmd->type) && cmd->track >= GL_TRACKS) ||
 	    ((needs_slot(cmd->type) || cmd->type == CMD_LAUNCH_SCENE) &&
 	     cmd->scene >= GL_SCENES)) {
 		engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
@@ -637,7 +645,8 @@ void clip_after_period(struct engine *e, int64_t end)
 	const int64_t lat = e->cfg.latency_frames;
 	for (int s = 0; s < GL_SLOTS; s++) {
 		struct clip *c = &e->clips[s];
-		if (c->rec_writing && c->length > 0 && end >= c->rec_start + c->length + lat) {
+		if (c->rec_writing && c->length > 0 &&
+		    end >= c->rec_start + c->length + lat) {
 			/* The last input of the take is in: the audio is final. */
 			c->rec_writing = false;
 			c->finished = true;

@@ -32,17 +32,17 @@ static inline uint32_t clipmem_lead_frames(uint32_t grow_frames)
 }
 
 enum mem_request_type {
-	MEM_GROW,         /* give slot `slot` chunk number `nchunks` (one more) */
-	MEM_FINISH,       /* recording done at `frames`: trim, and make undo room */
-	MEM_RELEASE,      /* clip cleared: free all but the first chunk (nchunks
+	MEM_GROW,	  /* give slot `slot` chunk number `nchunks` (one more) */
+	MEM_FINISH,	  /* recording done at `frames`: trim, and make undo room */
+	MEM_RELEASE,	  /* clip cleared: free all but the first chunk (nchunks
 			   * 1: keep it as it is; 0: it was trimmed, map a new one) */
 	MEM_RETIRE_TABLE, /* the engine stopped using tables[]: free them */
 };
 
 enum mem_reply_type {
-	MEM_GROWN,       /* tables[] hold nchunks usable chunks */
+	MEM_GROWN,	 /* tables[] hold nchunks usable chunks */
 	MEM_GROW_FAILED, /* no memory (or over the limit) */
-	MEM_UNDO_READY,  /* undo tables[] hold room for the whole clip */
+	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip */
 	MEM_UNDO_FAILED,
 };
 

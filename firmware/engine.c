@@ -19,7 +19,8 @@ void engine_config_defaults(struct engine_config *cfg, uint32_t rate)
 	cfg->max_period = 1024;
 	cfg->input_channels = 2;
 	for (int t = 0; t < GL_TRACKS; t++)
-		cfg->track_input[t] = (struct track_input){.first_channel = 0, .stereo = 0};
+		cfg->track_input[t] =
+		    (struct track_input){.first_channel = 0, .stereo = 0};
 	cfg->latency_frames = 0;
 	cfg->fade_frames = cfg->rate * 3 / 1000;
 	cfg->grow_frames = cfg->rate;
@@ -38,7 +39,8 @@ static const char *config_problem(const struct engine_config *c)
 	if (c->input_channels < 1 || c->input_channels > GL_MAX_IN_CH)
 		return "input channels must be 1..32";
 	for (int t = 0; t < GL_TRACKS; t++) {
-		unsigned last = c->track_input[t].first_channel + (c->track_input[t].stereo ? 1 : 0);
+		unsigned last =
+		    c->track_input[t].first_channel + (c->track_input[t].stereo ? 1 : 0);
 		if (last >= c->input_channels)
 			return "a track's input channel is beyond the input channels";
 	}
@@ -186,12 +188,14 @@ static void flush_outbox(struct engine *e)
 	while (sent < e->noutbox && spsc_push(&e->mem_requests, &e->outbox[sent]))
 		sent++;
 	if (sent) {
-		memmove(e->outbox, e->outbox + sent, (size_t)(e->noutbox - sent) * sizeof(e->outbox[0]));
+		memmove(e->outbox, e->outbox + sent,
+			(size_t)(e->noutbox - sent) * sizeof(e->outbox[0]));
 		e->noutbox -= sent;
 	}
 }
 
-static void take_tables(struct engine *e, struct clip *c, int slot, float **const tables[2])
+static void take_tables(struct engine *e, struct clip *c, int slot,
+			float **const tables[2])
 {
 	/* Tables belong to the slot, whatever the generation: adopt a new one
 	 * and give the old back, or the keeper would write into a table the
@@ -385,8 +389,8 @@ int64_t engine_clip_read(const struct engine *e, int track, int scene, int chann
 	if (c->state == CLIP_EMPTY || channel < 0 || channel >= c->channels || from < 0)
 		return 0;
 	int64_t have = c->written < engine_clip_length(e, track, scene)
-			       ? c->written
-			       : engine_clip_length(e, track, scene);
+			   ? c->written
+			   : engine_clip_length(e, track, scene);
 	if (from >= have)
 		return 0;
 	if (n > have - from)
@@ -420,7 +424,8 @@ int64_t engine_unused_recording_bytes(const struct engine *e)
 	for (int s = 0; s < GL_SLOTS; s++) {
 		const struct clip *c = &e->clips[s];
 		if (c->state == CLIP_RECORDING || c->rec_writing) {
-			int64_t unused = (int64_t)c->nchunks * e->chunk_frames - c->written;
+			int64_t unused =
+			    (int64_t)c->nchunks * e->chunk_frames - c->written;
 			if (unused > 0)
 				total += unused * c->channels * (int64_t)sizeof(float);
 		}

@@ -22,15 +22,15 @@
 
 #include "spsc.h"
 
-#define GL_TRACKS         8
-#define GL_SCENES         10
-#define GL_SLOTS          (GL_TRACKS * GL_SCENES)
-#define GL_MAX_IN_CH      32 /* input channels of the audio interface */
-#define GL_OUT_CH         2  /* the engine's output is always stereo */
-#define GL_CMD_SOURCES    4  /* command producers: see enum command_source */
-#define GL_MIN_PERIOD     16
-#define GL_MAX_PERIOD     2048
-#define GL_NEVER          INT64_MAX
+#define GL_TRACKS      8
+#define GL_SCENES      10
+#define GL_SLOTS       (GL_TRACKS * GL_SCENES)
+#define GL_MAX_IN_CH   32 /* input channels of the audio interface */
+#define GL_OUT_CH      2  /* the engine's output is always stereo */
+#define GL_CMD_SOURCES 4  /* command producers: see enum command_source */
+#define GL_MIN_PERIOD  16
+#define GL_MAX_PERIOD  2048
+#define GL_NEVER       INT64_MAX
 
 enum clip_state {
 	CLIP_EMPTY,
@@ -50,30 +50,30 @@ enum quantise { QUANTISE_OFF, QUANTISE_BEAT, QUANTISE_BAR };
  * exactly one producer thread. */
 enum command_source {
 	SOURCE_CONTROLLER, /* the sequencer thread */
-	SOURCE_SCRIPT,     /* --script lines, the demo, tests */
-	SOURCE_SYSTEM,     /* supervisor: restore, export, config */
+	SOURCE_SCRIPT,	   /* --script lines, the demo, tests */
+	SOURCE_SYSTEM,	   /* supervisor: restore, export, config */
 	SOURCE_SPARE,
 };
 
 enum command_type {
-	CMD_PRESS,         /* track, scene: next state, session-view style */
-	CMD_LAUNCH_SCENE,  /* scene */
-	CMD_STOP_CLIP,     /* track, scene */
-	CMD_STOP_TRACK,    /* track */
+	CMD_PRESS,	  /* track, scene: next state, session-view style */
+	CMD_LAUNCH_SCENE, /* scene */
+	CMD_STOP_CLIP,	  /* track, scene */
+	CMD_STOP_TRACK,	  /* track */
 	CMD_STOP_ALL,
-	CMD_CLEAR,         /* track, scene */
-	CMD_OVERDUB,       /* track, scene: toggle overdub on a playing clip */
-	CMD_UNDO,          /* track, scene: undo the last overdub pass */
-	CMD_REDO,          /* track, scene */
-	CMD_TAP_TEMPO,     /* at the command's frame */
-	CMD_SET_TEMPO,     /* value = BPM (30..300) */
-	CMD_SET_METER,     /* value = beats per bar (1..16) */
+	CMD_CLEAR,	   /* track, scene */
+	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip */
+	CMD_UNDO,	   /* track, scene: undo the last overdub pass */
+	CMD_REDO,	   /* track, scene */
+	CMD_TAP_TEMPO,	   /* at the command's frame */
+	CMD_SET_TEMPO,	   /* value = BPM (30..300) */
+	CMD_SET_METER,	   /* value = beats per bar (1..16) */
 	CMD_SET_QUANTISE,  /* value = enum quantise */
 	CMD_TRACK_VOLUME,  /* track, value = gain 0..2 */
-	CMD_MUTE,          /* track, value = 0/1 */
+	CMD_MUTE,	   /* track, value = 0/1 */
 	CMD_MASTER_VOLUME, /* value = gain 0..2 */
-	CMD_MONITOR,       /* track, value = 0/1: input monitoring */
-	CMD_METRONOME,     /* value = 0/1 */
+	CMD_MONITOR,	   /* track, value = 0/1: input monitoring */
+	CMD_METRONOME,	   /* value = 0/1 */
 	CMD_TYPE_COUNT
 };
 
@@ -86,27 +86,27 @@ struct command {
 };
 
 enum event_type {
-	EV_CLIP_STATE,   /* track, scene, state = enum clip_state */
-	EV_RECORD_DONE,  /* track, scene, value = length in frames: audio final */
+	EV_CLIP_STATE,	 /* track, scene, state = enum clip_state */
+	EV_RECORD_DONE,	 /* track, scene, value = length in frames: audio final */
 	EV_OVERDUB_DONE, /* track, scene: an overdub pass ended, audio final */
-	EV_TEMPO,        /* value = BPM x 1000, aux = beats per bar */
-	EV_BAR,          /* value = bar number (from 0), at a bar's first frame */
-	EV_ERROR,        /* value = enum engine_error, track/scene where it applies */
+	EV_TEMPO,	 /* value = BPM x 1000, aux = beats per bar */
+	EV_BAR,		 /* value = bar number (from 0), at a bar's first frame */
+	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
 };
 
 enum engine_error {
 	ERR_OUT_OF_MEMORY = 1, /* a recording stopped early: no memory */
 	ERR_MEMORY_LATE,       /* the keeper did not keep up: recording stopped */
-	ERR_NO_UNDO,           /* overdub without an undo buffer */
+	ERR_NO_UNDO,	       /* overdub without an undo buffer */
 	ERR_BAD_COMMAND,       /* out-of-range field: ignored */
-	ERR_QUEUE_FULL,        /* a memory request could not be queued */
+	ERR_QUEUE_FULL,	       /* a memory request could not be queued */
 };
 
 struct event {
 	int64_t frame; /* engine frame it happened at */
 	int64_t value;
 	int32_t aux;
-	uint8_t type;  /* enum event_type */
+	uint8_t type; /* enum event_type */
 	uint8_t track;
 	uint8_t scene;
 	uint8_t state;
@@ -114,20 +114,20 @@ struct event {
 
 struct track_input {
 	uint8_t first_channel; /* 0-based input channel */
-	uint8_t stereo;        /* 1: first_channel and the next one */
+	uint8_t stereo;	       /* 1: first_channel and the next one */
 };
 
 struct engine_config {
-	uint32_t rate;           /* 44100, 48000 or 96000 */
-	uint32_t max_period;     /* largest period engine_process() will get */
+	uint32_t rate;		 /* 44100, 48000 or 96000 */
+	uint32_t max_period;	 /* largest period engine_process() will get */
 	uint32_t input_channels; /* interleaved channels of engine_process() input */
 	struct track_input track_input[GL_TRACKS];
 	uint32_t latency_frames; /* round trip, compensated when recording */
-	uint32_t fade_frames;    /* fades at loop seams, launches and stops */
-	uint32_t grow_frames;    /* recording memory increment (default 1 s) */
-	double tempo;            /* 0: unknown until the first loop sets it */
-	uint32_t beats_per_bar;  /* default 4 */
-	enum quantise quantise;  /* default bar */
+	uint32_t fade_frames;	 /* fades at loop seams, launches and stops */
+	uint32_t grow_frames;	 /* recording memory increment (default 1 s) */
+	double tempo;		 /* 0: unknown until the first loop sets it */
+	uint32_t beats_per_bar;	 /* default 4 */
+	enum quantise quantise;	 /* default bar */
 	bool metronome;
 };
 

@@ -13,8 +13,8 @@
 #define OUTBOX_MAX  256 /* memory requests waiting for room in the queue */
 
 struct clip {
-	uint8_t state;    /* settled: EMPTY, RECORDING, PLAYING, OVERDUBBING, STOPPED */
-	uint8_t queued;   /* 0, or the state it becomes at queued_at */
+	uint8_t state;	  /* settled: EMPTY, RECORDING, PLAYING, OVERDUBBING, STOPPED */
+	uint8_t queued;	  /* 0, or the state it becomes at queued_at */
 	uint8_t reported; /* public state last sent as an event */
 	uint8_t channels;
 	int64_t queued_at;
@@ -32,10 +32,10 @@ struct clip {
 	int64_t rec_start;
 	int64_t written;  /* frames stored so far */
 	bool rec_writing; /* the input window is still open (tail included) */
-	bool rec_short;   /* memory ran out: finish with what is there */
-	bool finished;    /* MEM_FINISH sent: the keeper may have trimmed */
-	int64_t length;   /* loop length; known once the end is decided */
-	int64_t launch;   /* output frame at which position 0 played */
+	bool rec_short;	  /* memory ran out: finish with what is there */
+	bool finished;	  /* MEM_FINISH sent: the keeper may have trimmed */
+	int64_t length;	  /* loop length; known once the end is decided */
+	int64_t launch;	  /* output frame at which position 0 played */
 
 	/* Overdub: the input-time window being summed in, and the pass. */
 	int64_t od_in_start, od_in_end;
@@ -54,7 +54,7 @@ struct voice {
 	int8_t slot; /* -1: silent */
 	int64_t launch;
 	int64_t stop_at; /* GL_NEVER while playing; fades out from here */
-	float last[2];   /* last sample values, for a declick when cut */
+	float last[2];	 /* last sample values, for a declick when cut */
 };
 
 struct track {

@@ -26,8 +26,8 @@
 struct keeper_slot {
 	int channels;
 	float **table[2];
-	uint32_t cap;     /* entries in the current tables */
-	uint32_t nchunks; /* chunks mapped */
+	uint32_t cap;	   /* entries in the current tables */
+	uint32_t nchunks;  /* chunks mapped */
 	size_t last_bytes; /* mapped bytes of the last chunk (trimmed at finish) */
 	float **undo[2];
 	uint32_t undo_n;
@@ -48,7 +48,7 @@ struct keeper {
 	bool started;
 
 	atomic_uint_fast64_t bytes_mapped, chunks_mapped, grows, grow_failures,
-		pointer_bytes_copied, bytes_trimmed;
+	    pointer_bytes_copied, bytes_trimmed;
 	atomic_bool lock_failed;
 };
 
@@ -67,12 +67,15 @@ static size_t round_page(const struct keeper *k, size_t bytes)
 /* Map, lock and fault in. NULL when the system or the limit says no. */
 static void *map_ready(struct keeper *k, size_t bytes)
 {
-	if (k->cfg.memory_limit && atomic_load(&k->bytes_mapped) + bytes > k->cfg.memory_limit)
+	if (k->cfg.memory_limit &&
+	    atomic_load(&k->bytes_mapped) + bytes > k->cfg.memory_limit)
 		return NULL;
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p =
+	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	if (k->cfg.lock_memory && mlock(p, bytes) != 0 && !atomic_exchange(&k->lock_failed, true))
+	if (k->cfg.lock_memory && mlock(p, bytes) != 0 &&
+	    !atomic_exchange(&k->lock_failed, true))
 		fprintf(stderr,
 			"gridloop: keeper: cannot lock recording memory (%s); "
 			"recording continues, but pages may be swapped out\n",
@@ -225,7 +228,8 @@ static void serve_grow(struct keeper *k, const struct mem_request *rq)
 		ok = chunk_add(k, s);
 	if (ok) {
 		atomic_fetch_add(&k->grows, 1);
-		reply(k, MEM_GROWN, rq->slot, rq->gen, s->nchunks, s->table[0], s->table[1]);
+		reply(k, MEM_GROWN, rq->slot, rq->gen, s->nchunks, s->table[0],
+		      s->table[1]);
 	} else {
 		atomic_fetch_add(&k->grow_failures, 1);
 		reply(k, MEM_GROW_FAILED, rq->slot, rq->gen, s->nchunks, s->table[0],
@@ -249,7 +253,8 @@ static void serve_finish(struct keeper *k, const struct mem_request *rq)
 	size_t used = round_page(k, tail_frames * sizeof(float));
 	if (used < s->last_bytes) {
 		for (int ch = 0; ch < s->channels; ch++)
-			unmap(k, (char *)s->table[ch][keep - 1] + used, s->last_bytes - used);
+			unmap(k, (char *)s->table[ch][keep - 1] + used,
+			      s->last_bytes - used);
 		atomic_fetch_add(&k->bytes_trimmed, (s->last_bytes - used) * s->channels);
 		s->last_bytes = used;
 	}
@@ -260,7 +265,8 @@ static void serve_finish(struct keeper *k, const struct mem_request *rq)
 		s->undo[ch] = table_new(k, keep);
 		ok = s->undo[ch] != NULL;
 		for (uint32_t i = 0; ok && i < keep; i++) {
-			s->undo[ch][i] = map_ready(k, i + 1 == keep ? s->last_bytes : k->chunk_bytes);
+			s->undo[ch][i] =
+			    map_ready(k, i + 1 == keep ? s->last_bytes : k->chunk_bytes);
 			ok = s->undo[ch][i] != NULL;
 			s->undo_n = i + 1 > s->undo_n ? i + 1 : s->undo_n;
 		}
@@ -416,5 +422,6 @@ uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene)
 	const struct keeper_slot *s = &k->slots[scene * GL_TRACKS + track];
 	if (s->nchunks == 0)
 		return 0;
-	return ((uint64_t)(s->nchunks - 1) * k->chunk_bytes + s->last_bytes) * s->channels;
+	return ((uint64_t)(s->nchunks - 1) * k->chunk_bytes + s->last_bytes) *
+	       s->channels;
 }

@@ -25,8 +25,9 @@
 struct engine;
 
 struct keeper_config {
-	uint64_t memory_limit;   /* bytes of recording memory at most; 0 = no limit but RAM */
-	bool lock_memory;        /* mlock each chunk (warns once if not permitted) */
+	uint64_t
+	    memory_limit; /* bytes of recording memory at most; 0 = no limit but RAM */
+	bool lock_memory; /* mlock each chunk (warns once if not permitted) */
 	unsigned poll_interval_us; /* how often the thread looks at the queue */
 };
 
@@ -43,18 +44,18 @@ void keeper_destroy(struct keeper *k); /* stop first */
  * loop on its own low-priority thread. */
 int keeper_service(struct keeper *k);
 
-int keeper_start(struct keeper *k);   /* 0 or -errno */
+int keeper_start(struct keeper *k); /* 0 or -errno */
 void keeper_stop(struct keeper *k);
 
 /* Figures for statistics and the benchmark. */
 struct keeper_stats {
-	uint64_t bytes_mapped;   /* recording memory held now */
+	uint64_t bytes_mapped; /* recording memory held now */
 	uint64_t chunks_mapped;
-	uint64_t grows;          /* chunks handed over */
-	uint64_t grow_failures;  /* out of memory or over the limit */
+	uint64_t grows;		       /* chunks handed over */
+	uint64_t grow_failures;	       /* out of memory or over the limit */
 	uint64_t pointer_bytes_copied; /* chunk-table pointers copied when tables grew */
 	uint64_t bytes_trimmed;
-	bool lock_failed;        /* mlock was refused at least once */
+	bool lock_failed; /* mlock was refused at least once */
 };
 void keeper_get_stats(struct keeper *k, struct keeper_stats *st);
 

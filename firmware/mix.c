@@ -58,8 +58,9 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	}
 }
 
-static void write_recording(struct engine *e, struct clip *c, const struct track_input *ti,
-			    const float *in, int64_t f0, uint32_t n)
+static void write_recording(struct engine *e, struct clip *c,
+			    const struct track_input *ti, const float *in, int64_t f0,
+			    uint32_t n)
 {
 	const int64_t C = e->chunk_frames, ich = e->cfg.input_channels;
 	const int64_t ws = c->rec_start + e->cfg.latency_frames;
@@ -119,8 +120,8 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 	}
 }
 
-static void add_input(const struct engine *e, const struct track_input *ti, const float *in,
-		      float *trk, uint32_t n)
+static void add_input(const struct engine *e, const struct track_input *ti,
+		      const float *in, float *trk, uint32_t n)
 {
 	const uint32_t ich = e->cfg.input_channels;
 	for (uint32_t i = 0; i < n; i++) {
@@ -149,7 +150,8 @@ void mix_click_start(struct engine *e, bool downbeat)
 {
 	e->click_left = e->cfg.rate / 40; /* 25 ms */
 	e->click_phase = 0;
-	e->click_step = 2.0f * (float)M_PI * (downbeat ? 1760.0f : 880.0f) / (float)e->cfg.rate;
+	e->click_step =
+	    2.0f * (float)M_PI * (downbeat ? 1760.0f : 880.0f) / (float)e->cfg.rate;
 }
 
 static void render_click(struct engine *e, float *out, uint32_t n)

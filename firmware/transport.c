@@ -8,9 +8,11 @@ static double clamp_bpm(double bpm)
 	return bpm < TEMPO_MIN ? TEMPO_MIN : bpm > TEMPO_MAX ? TEMPO_MAX : bpm;
 }
 
-void transport_init(struct transport *t, uint32_t rate, double bpm, uint32_t beats_per_bar)
+void transport_init(struct transport *t, uint32_t rate, double bpm,
+		    uint32_t beats_per_bar)
 {
-	*t = (struct transport){.rate = rate, .beats_per_bar = beats_per_bar ? beats_per_bar : 4};
+	*t = (struct transport){.rate = rate,
+				.beats_per_bar = beats_per_bar ? beats_per_bar : 4};
 	if (bpm > 0)
 		transport_set_tempo(t, bpm, 0);
 }
@@ -22,7 +24,8 @@ int64_t transport_beat_frame(const struct transport *t, int64_t beat)
 
 int64_t transport_beat_at(const struct transport *t, int64_t f)
 {
-	int64_t k = t->origin_beat + (int64_t)floor((double)(f - t->origin) / t->frames_per_beat);
+	int64_t k =
+	    t->origin_beat + (int64_t)floor((double)(f - t->origin) / t->frames_per_beat);
 	/* floor() of the quotient and llround() of the product can disagree by
 	 * one at a boundary: settle it against the boundary function itself. */
 	while (transport_beat_frame(t, k) > f)

@@ -20,14 +20,15 @@ struct transport {
 	double bpm;
 	double frames_per_beat;
 	uint32_t beats_per_bar;
-	int64_t origin;      /* frame of beat origin_beat */
+	int64_t origin;	     /* frame of beat origin_beat */
 	int64_t origin_beat; /* beat 0 is the first beat of bar 0 */
 	/* tap tempo */
 	int64_t taps[4];
 	int ntaps;
 };
 
-void transport_init(struct transport *t, uint32_t rate, double bpm, uint32_t beats_per_bar);
+void transport_init(struct transport *t, uint32_t rate, double bpm,
+		    uint32_t beats_per_bar);
 
 /* Frame at which beat k starts. */
 int64_t transport_beat_frame(const struct transport *t, int64_t beat);

@@ -28,7 +28,7 @@ struct rig {
 	struct keeper *k;
 	uint32_t period;
 	int64_t frames; /* output frames kept */
-	float *out;     /* stereo, every frame since 0 */
+	float *out;	/* stereo, every frame since 0 */
 	int64_t cap;
 	float *in, *pout;
 	struct event ev[4096];
@@ -100,7 +100,8 @@ static inline void rig_run(struct rig *r, int64_t frames)
 		int64_t t0 = engine_now(r->e);
 		for (uint32_t i = 0; i < r->period; i++)
 			for (uint32_t c = 0; c < cfg->input_channels; c++)
-				r->in[i * cfg->input_channels + c] = r->input(t0 + i, (int)c);
+				r->in[i * cfg->input_channels + c] =
+				    r->input(t0 + i, (int)c);
 		rt_mark_begin();
 		engine_process(r->e, r->in, r->pout, r->period);
 		rt_mark_end();
@@ -108,7 +109,8 @@ static inline void rig_run(struct rig *r, int64_t frames)
 			r->cap = r->cap ? r->cap * 2 : 1 << 16;
 			r->out = realloc(r->out, (size_t)r->cap * 2 * sizeof(float));
 		}
-		memcpy(r->out + r->frames * 2, r->pout, (size_t)r->period * 2 * sizeof(float));
+		memcpy(r->out + r->frames * 2, r->pout,
+		       (size_t)r->period * 2 * sizeof(float));
 		r->frames += r->period;
 		if (!r->keeper_paused)
 			keeper_service(r->k);

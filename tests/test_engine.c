@@ -39,7 +39,8 @@ static int64_t event_frame(struct rig *r, uint8_t type, int track, int scene, in
 {
 	for (int i = 0; i < r->nev; i++) {
 		struct event *ev = &r->ev[i];
-		if (ev->type == type && (track < 0 || (ev->track == track && ev->scene == scene)) &&
+		if (ev->type == type &&
+		    (track < 0 || (ev->track == track && ev->scene == scene)) &&
 		    (state < 0 || (int)ev->value == state))
 			return ev->frame;
 	}
@@ -59,7 +60,8 @@ static void test_transport_grid_exact(void **state)
 		assert_int_equal(transport_beat_at(&t, f), k);
 		assert_int_equal(transport_beat_at(&t, f - 1), k - 1);
 		assert_int_equal(transport_next_beat(&t, f), f);
-		assert_int_equal(transport_next_beat(&t, f + 1), transport_beat_frame(&t, k + 1));
+		assert_int_equal(transport_next_beat(&t, f + 1),
+				 transport_beat_frame(&t, k + 1));
 	}
 	transport_init(&t, 48000, 120, 4);
 	assert_int_equal(transport_next_bar(&t, 1), BAR120);
@@ -142,7 +144,7 @@ static void test_tempo_from_first_loop(void **state)
 	/* After that, recordings snap to whole bars (quantised: to the next
 	 * bar line counted from their start). */
 	int64_t bar = 120000;
-	rig_cmd(r, CMD_PRESS, 1, 0, 0, 250000);     /* queued: starts at bar 3 */
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, 250000);	      /* queued: starts at bar 3 */
 	rig_cmd(r, CMD_PRESS, 1, 0, 0, 3 * bar + 10); /* ends one bar later */
 	rig_run_to(r, 4 * bar + 64);
 	assert_int_equal(engine_clip_length(r->e, 1, 0), bar);
@@ -161,7 +163,8 @@ static void test_quantised_start_mid_period_is_frame_exact(void **state)
 	assert_int_equal(rig_state(r, 0, 0), CLIP_RECORD_QUEUED);
 	rig_cmd(r, CMD_PRESS, 0, 0, 0, 150000);
 	rig_run_to(r, 150100);
-	assert_int_equal(rig_state(r, 0, 0), CLIP_PLAY_QUEUED); /* recording, end queued */
+	assert_int_equal(rig_state(r, 0, 0),
+			 CLIP_PLAY_QUEUED); /* recording, end queued */
 	rig_run_to(r, 2 * BAR120 + 3 * BAR120);
 	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), BAR120);
 	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_PLAYING), 2 * BAR120);
@@ -251,8 +254,8 @@ static void test_stereo_track(void **state)
 static void expect_state(struct rig *r, int t, int s, enum clip_state st)
 {
 	if (rig_state(r, t, s) != st)
-		fail_msg("clip %d,%d: state %d, expected %d at frame %lld", t, s, rig_state(r, t, s),
-			 st, (long long)engine_now(r->e));
+		fail_msg("clip %d,%d: state %d, expected %d at frame %lld", t, s,
+			 rig_state(r, t, s), st, (long long)engine_now(r->e));
 }
 
 static void test_every_press_transition(void **state)
@@ -260,12 +263,12 @@ static void test_every_press_transition(void **state)
 	(void)state;
 	struct rig *r = rig_new(64, 0, 120);
 	int64_t f = 100;
-#define PRESS_AND_SEE(st)                                                                  \
-	do {                                                                               \
-		rig_cmd(r, CMD_PRESS, 0, 0, 0, f);                                         \
-		f += 128;                                                                  \
-		rig_run_to(r, f);                                                          \
-		expect_state(r, 0, 0, st);                                                 \
+#define PRESS_AND_SEE(st)                                                                \
+	do {                                                                             \
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, f);                                       \
+		f += 128;                                                                \
+		rig_run_to(r, f);                                                        \
+		expect_state(r, 0, 0, st);                                               \
 	} while (0)
 	PRESS_AND_SEE(CLIP_RECORD_QUEUED);
 	PRESS_AND_SEE(CLIP_EMPTY); /* a second press cancels */
@@ -299,7 +302,8 @@ static void test_every_press_transition(void **state)
 	/* Every public change was announced, in order, with its frame. */
 	int changes = 0;
 	for (int i = 0; i < r->nev; i++)
-		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 && r->ev[i].scene == 0)
+		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 &&
+		    r->ev[i].scene == 0)
 			changes++;
 	assert_int_equal(changes, 16);
 	rig_free(r);
@@ -488,7 +492,8 @@ static void test_fades_at_seams_and_stops(void **state)
 			assert_float_equal(out_l(r, s + i), clip[i] * (float)i / F, 1e-7);
 		for (int i = 1; i <= F; i++)
 			assert_float_equal(out_l(r, s - i),
-					   loop ? clip[L - i] * (float)i / F : 0.0f, 1e-7);
+					   loop ? clip[L - i] * (float)i / F : 0.0f,
+					   1e-7);
 		assert_true(out_l(r, s + F + 10) == clip[F + 10]);
 	}
 	/* Stop: from the bar line down to silence within F frames. */
@@ -496,8 +501,8 @@ static void test_fades_at_seams_and_stops(void **state)
 	int64_t stop = launch + 3 * L;
 	rig_run_to(r, stop + 1000);
 	for (int i = 0; i < F; i++)
-		assert_float_equal(out_l(r, stop + i), clip[i] * (float)i / F * (float)(F - i) / F,
-				   1e-7);
+		assert_float_equal(out_l(r, stop + i),
+				   clip[i] * (float)i / F * (float)(F - i) / F, 1e-7);
 	for (int64_t f = stop + F; f < r->frames; f++)
 		assert_true(out_l(r, f) == 0.0f);
 	free(clip);
@@ -538,7 +543,8 @@ static void test_track_volume_mute_master_monitor(void **state)
 	float *clip = clip_copy(r, 0, 0, 0, &len);
 	float c = clip[f + 10 - 2 * BAR120];
 	assert_true(out_l(r, f + 10) == c * 0.5f);
-	assert_true(out_l(r, f + 74) == c * 0.5f * 0.5f * 0 + clip[f + 74 - 2 * BAR120] * 0.25f);
+	assert_true(out_l(r, f + 74) ==
+		    c * 0.5f * 0.5f * 0 + clip[f + 74 - 2 * BAR120] * 0.25f);
 	assert_true(out_l(r, f + 130) == 0.0f);
 	assert_true(out_l(r, f + 200) == clip[f + 200 - 2 * BAR120] * 0.25f);
 	/* Monitoring adds track 1's input (channel 0 here) at its volume. */
@@ -656,25 +662,25 @@ static void test_late_keeper_stops_recording_cleanly(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_transport_grid_exact),
-		cmocka_unit_test(test_tap_tempo),
-		cmocka_unit_test(test_recording_exact_across_hundreds_of_regrows),
-		cmocka_unit_test(test_tempo_from_first_loop),
-		cmocka_unit_test(test_quantised_start_mid_period_is_frame_exact),
-		cmocka_unit_test(test_latency_compensation),
-		cmocka_unit_test(test_stereo_track),
-		cmocka_unit_test(test_every_press_transition),
-		cmocka_unit_test(test_one_clip_per_track_and_scenes),
-		cmocka_unit_test(test_clear_while_playing),
-		cmocka_unit_test(test_bad_commands_are_reported),
-		cmocka_unit_test(test_overdub_sums_and_undo_restores_exactly),
-		cmocka_unit_test(test_fades_at_seams_and_stops),
-		cmocka_unit_test(test_clear_declicks),
-		cmocka_unit_test(test_track_volume_mute_master_monitor),
-		cmocka_unit_test(test_metronome_clicks_on_beats),
-		cmocka_unit_test(test_waste_bounded_and_tail_trimmed),
-		cmocka_unit_test(test_out_of_memory_stops_recording_cleanly),
-		cmocka_unit_test(test_late_keeper_stops_recording_cleanly),
+	    cmocka_unit_test(test_transport_grid_exact),
+	    cmocka_unit_test(test_tap_tempo),
+	    cmocka_unit_test(test_recording_exact_across_hundreds_of_regrows),
+	    cmocka_unit_test(test_tempo_from_first_loop),
+	    cmocka_unit_test(test_quantised_start_mid_period_is_frame_exact),
+	    cmocka_unit_test(test_latency_compensation),
+	    cmocka_unit_test(test_stereo_track),
+	    cmocka_unit_test(test_every_press_transition),
+	    cmocka_unit_test(test_one_clip_per_track_and_scenes),
+	    cmocka_unit_test(test_clear_while_playing),
+	    cmocka_unit_test(test_bad_commands_are_reported),
+	    cmocka_unit_test(test_overdub_sums_and_undo_restores_exactly),
+	    cmocka_unit_test(test_fades_at_seams_and_stops),
+	    cmocka_unit_test(test_clear_declicks),
+	    cmocka_unit_test(test_track_volume_mute_master_monitor),
+	    cmocka_unit_test(test_metronome_clicks_on_beats),
+	    cmocka_unit_test(test_waste_bounded_and_tail_trimmed),
+	    cmocka_unit_test(test_out_of_memory_stops_recording_cleanly),
+	    cmocka_unit_test(test_late_keeper_stops_recording_cleanly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

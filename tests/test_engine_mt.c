@@ -93,7 +93,8 @@ static void test_clear_and_retake_while_keeper_runs(void **state)
 		assert_int_equal(engine_clip_read(r->e, 2, 1, 0, 0, clip, got), got);
 		for (int64_t i = 0; i < got && i < len; i++)
 			if (clip[i] != rig_signal(f + i, 0))
-				fail_msg("take %d frame %lld differs", take, (long long)i);
+				fail_msg("take %d frame %lld differs", take,
+					 (long long)i);
 		free(clip);
 		f = engine_now(r->e) + 100;
 		rig_cmd(r, CMD_CLEAR, 2, 1, 0, f);
@@ -107,8 +108,8 @@ static void test_clear_and_retake_while_keeper_runs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_long_take_with_keeper_thread),
-		cmocka_unit_test(test_clear_and_retake_while_keeper_runs),
+	    cmocka_unit_test(test_long_take_with_keeper_thread),
+	    cmocka_unit_test(test_clear_and_retake_while_keeper_runs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
