@@ -44,14 +44,19 @@ static inline struct rig *rig_new_with(const struct engine_config *cfg,
 	const char *why = NULL;
 	rt_mark_init();
 	r->e = engine_create(cfg, &why);
-	if (!r->e)
+	if (!r->e) {
+		free(r);
 		return NULL;
+	}
 	struct keeper_config kdef;
 	keeper_config_defaults(&kdef);
 	kdef.lock_memory = false; /* tests run without RLIMIT_MEMLOCK room */
 	r->k = keeper_create(r->e, kc ? kc : &kdef, &why);
-	if (!r->k)
+	if (!r->k) {
+		engine_destroy(r->e);
+		free(r);
 		return NULL;
+	}
 	r->period = period;
 	r->in = calloc((size_t)period * cfg->input_channels, sizeof(float));
 	r->pout = calloc((size_t)period * 2, sizeof(float));
