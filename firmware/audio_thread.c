@@ -1,0 +1,335 @@
+/* audio_thread.c -- the real-time audio thread and its duplex loop (see
+ * audio_thread.h). The thread's own work between the PCM calls is bracketed
+ * by rt_mark_begin/end, so test runs under the real-time guard prove it
+ * never allocates, locks or does I/O. */
+#include "audio_thread.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "rt_mark.h"
+#include "spsc.h"
+
+#define AUDIO_STACK_BYTES    (512 * 1024)
+#define AUDIO_STACK_PREFAULT (128 * 1024) /* touched at start, so never faulted later */
+#define REPORT_QUEUE_SIZE    256
+#define GATE_POLL_NS	     50000L	  /* offline script gate */
+#define GATE_GIVE_UP_NS	     2000000000LL /* a stuck feeder must not hang the run */
+
+struct audio_thread {
+	struct audio_thread_config cfg;
+	struct audio_alsa *pcm;
+	float *in;  /* period x input_channels */
+	float *out; /* period x 2 */
+	struct spsc reports;
+	pthread_t thread;
+	bool started;
+	const atomic_int_least64_t *gate;
+
+	atomic_bool stop;
+	atomic_bool running;
+	atomic_int ending; /* enum audio_ending */
+	atomic_bool realtime;
+	atomic_int_least64_t stop_frame;
+	atomic_int_least64_t now;
+	atomic_uint_least64_t periods;
+	atomic_uint_least64_t xruns;
+	atomic_uint_least64_t slow_periods;
+	atomic_uint_least64_t worst_ns;
+	atomic_uint_least64_t busy_ns;
+};
+
+struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
+{
+	struct audio_thread *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = *cfg;
+	size_t in_bytes = (size_t)cfg->period * cfg->input_channels * sizeof(float);
+	size_t out_bytes = (size_t)cfg->period * GL_OUT_CH * sizeof(float);
+	t->in = malloc(in_bytes);
+	t->out = malloc(out_bytes);
+	if (!t->in || !t->out ||
+	    spsc_init(&t->reports, REPORT_QUEUE_SIZE, sizeof(struct audio_report))) {
+		free(t->in);
+		free(t->out);
+		free(t);
+		return NULL;
+	}
+	/* Touch every page now, not on the real-time thread. */
+	memset(t->in, 0, in_bytes);
+	memset(t->out, 0, out_bytes);
+	atomic_init(&t->stop_frame, GL_NEVER);
+	return t;
+}
+
+void audio_thread_destroy(struct audio_thread *t)
+{
+	if (!t)
+		return;
+	spsc_free(&t->reports);
+	free(t->in);
+	free(t->out);
+	free(t);
+}
+
+void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame)
+{
+	atomic_store(&t->stop_frame, frame);
+}
+
+void audio_thread_set_script_gate(struct audio_thread *t,
+				  const atomic_int_least64_t *horizon)
+{
+	t->gate = horizon;
+}
+
+const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t)
+{
+	return &t->now;
+}
+
+bool audio_thread_pop_report(struct audio_thread *t, struct audio_report *r)
+{
+	return spsc_pop(&t->reports, r);
+}
+
+void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s)
+{
+	s->frames = atomic_load(&t->now);
+	s->periods = atomic_load(&t->periods);
+	s->xruns = atomic_load(&t->xruns);
+	s->slow_periods = atomic_load(&t->slow_periods);
+	s->worst_ns = atomic_load(&t->worst_ns);
+	s->busy_ns = atomic_load(&t->busy_ns);
+	s->realtime = atomic_load(&t->realtime);
+}
+
+bool audio_thread_running(const struct audio_thread *t)
+{
+	return atomic_load(&t->running);
+}
+
+/* ---- the real-time side --------------------------------------------------- */
+
+static void report(struct audio_thread *t, uint8_t type, int64_t value)
+{
+	struct audio_report r = {
+	    .frame = engine_now(t->cfg.engine), .value = value, .type = type};
+	spsc_push(&t->reports, &r); /* full: counted as dropped, never waits */
+}
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Fault in the stack the loop will use while we may still take the time. */
+static __attribute__((noinline)) void prefault_stack(void)
+{
+	volatile unsigned char stack[AUDIO_STACK_PREFAULT];
+	for (size_t i = 0; i < sizeof(stack); i += 4096)
+		stack[i] = 0;
+}
+
+/* Offline runs: hold the period until the script commands due in it are
+ * queued. Outside the real-time marks: this is the PCM's pace, not work. */
+static void wait_for_script(struct audio_thread *t, int64_t period_end)
+{
+	const struct timespec poll = {0, GATE_POLL_NS};
+	int64_t waited = 0;
+	while (atomic_load_explicit(t->gate, memory_order_acquire) < period_end &&
+	       !atomic_load_explicit(&t->stop, memory_order_relaxed) &&
+	       waited < GATE_GIVE_UP_NS) {
+		nanosleep(&poll, NULL);
+		waited += GATE_POLL_NS;
+	}
+}
+
+/* An xrun or a suspend: count it, then do what latency.c does. false when
+ * the device cannot be restarted. */
+static bool recover(struct audio_thread *t, int err)
+{
+	atomic_fetch_add_explicit(&t->xruns, 1, memory_order_relaxed);
+	report(t, AUDIO_XRUN, err);
+	int rc = audio_alsa_restart(t->pcm);
+	if (rc < 0) {
+		report(t, AUDIO_DEVICE_ERROR, rc);
+		return false;
+	}
+	return true;
+}
+
+/* The end of the loop for a PCM error other than an xrun. */
+static enum audio_ending pcm_failed(struct audio_thread *t, int err)
+{
+	if (err == -ENODATA) {
+		report(t, AUDIO_INPUT_ENDED, err);
+		return AUDIO_ENDED_INPUT_ENDED;
+	}
+	report(t, AUDIO_DEVICE_ERROR, err);
+	return AUDIO_ENDED_DEVICE_LOST;
+}
+
+static void account(struct audio_thread *t, uint64_t ns, uint32_t frames)
+{
+	atomic_fetch_add_explicit(&t->busy_ns, ns, memory_order_relaxed);
+	if (ns > atomic_load_explicit(&t->worst_ns, memory_order_relaxed))
+		atomic_store_explicit(&t->worst_ns, ns, memory_order_relaxed);
+	uint64_t period_ns = (uint64_t)frames * 1000000000u / t->cfg.rate;
+	if (ns > period_ns) {
+		atomic_fetch_add_explicit(&t->slow_periods, 1, memory_order_relaxed);
+		report(t, AUDIO_SLOW_PERIOD, (int64_t)ns);
+	}
+}
+
+static enum audio_ending duplex_loop(struct audio_thread *t)
+{
+	struct engine *e = t->cfg.engine;
+	int err = audio_alsa_start(t->pcm);
+	if (err < 0)
+		return pcm_failed(t, err);
+	while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
+		int64_t now = engine_now(e);
+		int64_t stop_at =
+		    atomic_load_explicit(&t->stop_frame, memory_order_relaxed);
+		if (now >= stop_at) {
+			report(t, AUDIO_FINISHED, now);
+			return AUDIO_ENDED_FINISHED;
+		}
+		uint32_t n = t->cfg.period;
+		if (stop_at - now < (int64_t)n)
+			n = (uint32_t)(stop_at - now);
+		if (t->gate)
+			wait_for_script(t, now + n);
+
+		err = audio_alsa_read(t->pcm, n);
+		if (audio_alsa_is_xrun(err)) {
+			if (!recover(t, err))
+				return AUDIO_ENDED_DEVICE_LOST;
+			continue;
+		}
+		if (err < 0)
+			return pcm_failed(t, err);
+
+		rt_mark_begin();
+		uint64_t t0 = clock_ns();
+		audio_alsa_capture_to_float(t->pcm, t->in, n);
+		engine_process(e, t->in, t->out, n);
+		audio_alsa_float_to_playback(t->pcm, t->out, n);
+		account(t, clock_ns() - t0, n);
+		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);
+		atomic_fetch_add_explicit(&t->periods, 1, memory_order_release);
+		rt_mark_end();
+
+		err = audio_alsa_write(t->pcm, n);
+		if (audio_alsa_is_xrun(err)) {
+			if (!recover(t, err))
+				return AUDIO_ENDED_DEVICE_LOST;
+		} else if (err < 0) {
+			return pcm_failed(t, err);
+		}
+	}
+	return AUDIO_ENDED_STOPPED;
+}
+
+static void *audio_main(void *arg)
+{
+	struct audio_thread *t = arg;
+	prefault_stack();
+	int policy;
+	struct sched_param sp;
+	atomic_store(&t->realtime,
+		     pthread_getschedparam(pthread_self(), &policy, &sp) == 0 &&
+			 policy == SCHED_FIFO);
+	atomic_store(&t->ending, duplex_loop(t));
+	atomic_store(&t->running, false);
+	return NULL;
+}
+
+/* ---- the non-real-time side --------------------------------------------- */
+
+static int spawn(struct audio_thread *t, bool realtime)
+{
+	pthread_attr_t attr;
+	int rc = pthread_attr_init(&attr);
+	if (rc)
+		return rc;
+	rc = pthread_attr_setstacksize(&attr, AUDIO_STACK_BYTES);
+	if (!rc && realtime) {
+		/* Explicit: without it the new thread inherits our policy and
+		 * silently ignores the attributes below. */
+		struct sched_param sp = {.sched_priority = t->cfg.priority};
+		rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+		if (!rc)
+			rc = pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+		if (!rc)
+			rc = pthread_attr_setschedparam(&attr, &sp);
+	}
+	if (!rc) {
+		atomic_store(&t->running, true);
+		rc = pthread_create(&t->thread, &attr, audio_main, t);
+		if (rc)
+			atomic_store(&t->running, false);
+	}
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_refused,
+		       char *why, size_t whylen)
+{
+	t->pcm = pcm;
+	atomic_store(&t->stop, false);
+	*rt_refused = false;
+	int rc = spawn(t, true);
+	if (rc == EPERM) {
+		*rt_refused = true;
+		if (t->cfg.require_rt) {
+			snprintf(why, whylen,
+				 "SCHED_FIFO priority %d refused (EPERM) and require_rt "
+				 "is set",
+				 t->cfg.priority);
+			return -EPERM;
+		}
+		rc = spawn(t, false);
+	}
+	if (rc) {
+		snprintf(why, whylen, "cannot start the audio thread: %s", strerror(rc));
+		return -rc;
+	}
+	t->started = true;
+	return 0;
+}
+
+void audio_thread_request_stop(struct audio_thread *t)
+{
+	atomic_store(&t->stop, true);
+}
+
+enum audio_ending audio_thread_join(struct audio_thread *t)
+{
+	if (t->started) {
+		pthread_join(t->thread, NULL);
+		t->started = false;
+	}
+	return (enum audio_ending)atomic_load(&t->ending);
+}
+
+int audio_lock_memory(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno; /* EPERM, ENOMEM: RLIMIT_MEMLOCK */
+	/* A kernel before MCL_ONFAULT (4.4). */
+	return mlockall(MCL_CURRENT) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,101 @@
+/* audio_thread.h -- the real-time audio thread: SCHED_FIFO with explicit
+ * scheduling attributes, a pre-faulted stack, and the duplex loop
+ *
+ *     read a period -> convert -> engine_process() -> convert -> write it
+ *
+ * It never logs, allocates or locks: whatever happens (xruns, a lost device,
+ * the end of an offline run) goes into an SPSC report queue and a few atomic
+ * counters that the supervisor reads. Its only blocking points are the PCM
+ * read and write. When the device fails, the thread ends; the supervisor
+ * reopens the device and starts a new one on the same engine.
+ */
+#ifndef GRIDLOOP_AUDIO_THREAD_H
+#define GRIDLOOP_AUDIO_THREAD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio_alsa.h"
+#include "engine.h"
+
+enum audio_report_type {
+	AUDIO_XRUN,	    /* value = -EPIPE or -ESTRPIPE; restarted at once */
+	AUDIO_SLOW_PERIOD,  /* value = ns of processing, longer than the period */
+	AUDIO_DEVICE_ERROR, /* value = -errno; the thread ends */
+	AUDIO_INPUT_ENDED,  /* a file input ran out; the thread ends */
+	AUDIO_FINISHED,	    /* the stop frame was reached; the thread ends */
+};
+
+struct audio_report {
+	int64_t frame; /* engine frame */
+	int64_t value;
+	uint8_t type; /* enum audio_report_type */
+};
+
+/* Why a thread ended (audio_thread_join). */
+enum audio_ending {
+	AUDIO_ENDED_STOPPED,	 /* audio_thread_request_stop() */
+	AUDIO_ENDED_FINISHED,	 /* stop frame reached */
+	AUDIO_ENDED_DEVICE_LOST, /* reopen the device and start again */
+	AUDIO_ENDED_INPUT_ENDED,
+};
+
+struct audio_thread_config {
+	struct engine *engine;
+	uint32_t rate;
+	uint32_t period;
+	uint32_t input_channels;
+	int priority;	 /* SCHED_FIFO 1..99 */
+	bool require_rt; /* fail instead of running without SCHED_FIFO */
+};
+
+struct audio_stats {
+	int64_t frames; /* engine frames processed */
+	uint64_t periods;
+	uint64_t xruns;
+	uint64_t slow_periods;
+	uint64_t worst_ns; /* longest processing time of one period */
+	uint64_t busy_ns;  /* processing time, summed */
+	bool realtime;	   /* the running thread got SCHED_FIFO */
+};
+
+struct audio_thread;
+
+/* Not real-time safe: allocates the buffers and the report queue. */
+struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg);
+void audio_thread_destroy(struct audio_thread *t); /* join first */
+
+/* Starts the loop on pcm (which stays the caller's). 0, or -errno with a
+ * message in why. When SCHED_FIFO is refused the thread runs on normal
+ * priority and *rt_refused is set, unless require_rt: then -EPERM. */
+int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_refused,
+		       char *why, size_t whylen);
+void audio_thread_request_stop(struct audio_thread *t);
+enum audio_ending audio_thread_join(struct audio_thread *t);
+bool audio_thread_running(const struct audio_thread *t);
+
+/* The run ends at this engine frame (GL_NEVER: runs on). Periods are cut
+ * short to end on it exactly. Set before start. */
+void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame);
+
+/* Offline runs only: before each period, wait until every script command due
+ * in it has been queued (horizon: frame of the first command not queued
+ * yet), so that the output does not depend on thread timing when the PCM is
+ * not paced. A live run never waits. NULL: no gate. Set before start. */
+void audio_thread_set_script_gate(struct audio_thread *t,
+				  const atomic_int_least64_t *horizon);
+
+/* The engine frame reached, updated after every period. */
+const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t);
+
+bool audio_thread_pop_report(struct audio_thread *t, struct audio_report *r);
+void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s);
+
+/* mlockall: MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT, or MCL_CURRENT alone on
+ * kernels without MCL_ONFAULT (locking every future mapping at once would
+ * fault it in whole). Call after allocating. 0 or -errno. */
+int audio_lock_memory(void);
+
+#endif

@@ -1,0 +1,91 @@
+/* options.h -- gridloop's settings: built-in defaults, then the config file
+ * (INI, /etc/gridloop.conf unless --config names another), then the command
+ * line on top. board/gridloop.conf documents every key.
+ *
+ * Every error message names where the bad value came from ("FILE:LINE:
+ * [section] key: ..." or "option --rate: ..."); the caller exits with status
+ * 2 on any of them.
+ */
+#ifndef GRIDLOOP_OPTIONS_H
+#define GRIDLOOP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "audio_alsa.h"
+#include "engine.h"
+#include "keeper.h"
+
+#define GRIDLOOP_VERSION       "0.1.0"
+#define OPTIONS_DEFAULT_CONFIG "/etc/gridloop.conf"
+#define OPTIONS_DEFAULT_DEVICE "default"
+#define OPTIONS_LATENCY_AUTO   (-1)
+
+struct options {
+	/* [audio] */
+	char *capture_device;
+	char *playback_device;
+	char *alsa_config; /* extra ALSA configuration file, or NULL */
+	uint32_t rate;
+	uint32_t period;	  /* frames per period */
+	uint32_t periods;	  /* periods per buffer */
+	uint32_t input_channels;  /* of the capture device */
+	uint32_t output_channels; /* of the playback device (engine: 2) */
+	enum sample_format format;
+	int64_t latency_frames; /* OPTIONS_LATENCY_AUTO: period x periods */
+	bool wait_for_device;	/* at start, wait for a missing device */
+	/* [realtime] */
+	int priority;	 /* SCHED_FIFO priority of the audio thread */
+	bool require_rt; /* refuse to run without SCHED_FIFO + mlock */
+	bool lock_memory;
+	/* [looper] */
+	double fade_ms;
+	double grow_seconds;
+	double tempo; /* 0: set by the first loop */
+	uint32_t beats_per_bar;
+	enum quantise quantise;
+	bool metronome;
+	uint64_t memory_limit_mb; /* 0: no limit but RAM */
+	/* [track1] .. [track8] */
+	struct track_input track_input[GL_TRACKS];
+	char *track_origin[GL_TRACKS]; /* "FILE:LINE" of an explicit input, or NULL */
+	/* command line only */
+	char *config_path;    /* the file read (default OPTIONS_DEFAULT_CONFIG) */
+	bool config_explicit; /* named by --config: must exist */
+	char *script_path;    /* --script, or NULL */
+	int64_t frames;	      /* --frames: stop after this many; 0 = run on */
+	bool verbose;	      /* log every engine event */
+};
+
+enum options_result {
+	OPTIONS_ERROR = -1, /* message in err: exit 2 */
+	OPTIONS_RUN = 0,
+	OPTIONS_DONE = 1, /* --help or --version printed: exit 0 */
+};
+
+void options_defaults(struct options *o);
+void options_free(struct options *o);
+
+/* Reads the config file (o->config_path, or the one --config names) and then
+ * applies the command line. --help and --version print to out. */
+enum options_result options_parse(struct options *o, int argc, char **argv, FILE *out,
+				  char *err, size_t errlen);
+
+/* Applies one config file on top of o. A missing file is an error only when
+ * must_exist. 0 or -1 (message in err). */
+int options_load_file(struct options *o, const char *path, bool must_exist, char *err,
+		      size_t errlen);
+
+/* The round trip the engine compensates, in frames. */
+uint32_t options_latency_frames(const struct options *o);
+
+/* The settings in the forms the engine, the keeper and the PCM take. */
+void options_engine_config(const struct options *o, struct engine_config *cfg);
+void options_keeper_config(const struct options *o, struct keeper_config *cfg);
+void options_audio_params(const struct options *o, struct audio_alsa_params *p);
+
+void options_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,485 @@
+/* script.c -- parses --script files into frame-stamped engine commands, and
+ * the feeder thread that queues them for the engine (see script.h). */
+#include "script.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "midi_map.h"
+
+#define MAX_WORDS 64 /* a `midi` line may carry several messages */
+
+/* What follows a command word. */
+enum args {
+	ARGS_NONE,
+	ARGS_TRACK_SCENE,
+	ARGS_SCENE,
+	ARGS_TEMPO,
+	ARGS_METER,
+	ARGS_QUANTISE,
+	ARGS_TRACK_GAIN,
+	ARGS_GAIN,
+	ARGS_TRACK_SWITCH,
+	ARGS_SWITCH,
+	ARGS_STOP, /* none, track, or track and scene */
+	ARGS_MIDI,
+	ARGS_EXIT,
+};
+
+struct word {
+	const char *name;
+	uint8_t args;	 /* enum args */
+	uint8_t command; /* enum command_type, where the word has one */
+};
+
+static const struct word words[] = {
+    {"press", ARGS_TRACK_SCENE, CMD_PRESS},
+    {"scene", ARGS_SCENE, CMD_LAUNCH_SCENE},
+    {"stop", ARGS_STOP, CMD_STOP_ALL},
+    {"clear", ARGS_TRACK_SCENE, CMD_CLEAR},
+    {"overdub", ARGS_TRACK_SCENE, CMD_OVERDUB},
+    {"undo", ARGS_TRACK_SCENE, CMD_UNDO},
+    {"redo", ARGS_TRACK_SCENE, CMD_REDO},
+    {"tap", ARGS_NONE, CMD_TAP_TEMPO},
+    {"tempo", ARGS_TEMPO, CMD_SET_TEMPO},
+    {"meter", ARGS_METER, CMD_SET_METER},
+    {"quantise", ARGS_QUANTISE, CMD_SET_QUANTISE},
+    {"quantize", ARGS_QUANTISE, CMD_SET_QUANTISE},
+    {"volume", ARGS_TRACK_GAIN, CMD_TRACK_VOLUME},
+    {"master", ARGS_GAIN, CMD_MASTER_VOLUME},
+    {"mute", ARGS_TRACK_SWITCH, CMD_MUTE},
+    {"monitor", ARGS_TRACK_SWITCH, CMD_MONITOR},
+    {"metronome", ARGS_SWITCH, CMD_METRONOME},
+    {"midi", ARGS_MIDI, 0},
+    {"exit", ARGS_EXIT, 0},
+};
+
+/* Argument counts per enum args, for the "needs" message. */
+static const char *const usage[] = {
+    [ARGS_NONE] = "",
+    [ARGS_TRACK_SCENE] = " TRACK SCENE",
+    [ARGS_SCENE] = " SCENE",
+    [ARGS_TEMPO] = " BPM (30..300)",
+    [ARGS_METER] = " BEATS_PER_BAR (1..16)",
+    [ARGS_QUANTISE] = " off|beat|bar",
+    [ARGS_TRACK_GAIN] = " TRACK GAIN (0..2)",
+    [ARGS_GAIN] = " GAIN (0..2)",
+    [ARGS_TRACK_SWITCH] = " TRACK on|off",
+    [ARGS_SWITCH] = " on|off",
+    [ARGS_STOP] = " [TRACK [SCENE]]",
+    [ARGS_MIDI] = " HEX_BYTE...",
+    [ARGS_EXIT] = "",
+};
+
+struct parser {
+	struct script *s;
+	const char *name;
+	int line;
+	char *err;
+	size_t errlen;
+	int64_t frame; /* the current line's frame */
+	int exit_line; /* 0 until an `exit` line */
+};
+
+static int fail(struct parser *p, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->name, p->line);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static bool parse_long(const char *text, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_float(const char *text, double lo, double hi, float *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	/* Written as !(in range) so that NaN is refused too. */
+	if (errno || end == text || *end || !(v >= lo && v <= hi))
+		return false;
+	*out = (float)v;
+	return true;
+}
+
+static int parse_track(struct parser *p, const char *text, struct command *cmd)
+{
+	long v;
+	if (!parse_long(text, 0, GL_TRACKS - 1, &v))
+		return fail(p, "track '%s' is not 0..%d", text, GL_TRACKS - 1);
+	cmd->track = (uint8_t)v;
+	return 0;
+}
+
+static int parse_scene(struct parser *p, const char *text, struct command *cmd)
+{
+	long v;
+	if (!parse_long(text, 0, GL_SCENES - 1, &v))
+		return fail(p, "scene '%s' is not 0..%d", text, GL_SCENES - 1);
+	cmd->scene = (uint8_t)v;
+	return 0;
+}
+
+static int parse_switch(struct parser *p, const char *text, struct command *cmd)
+{
+	if (!strcmp(text, "on") || !strcmp(text, "1"))
+		cmd->value = 1.0f;
+	else if (!strcmp(text, "off") || !strcmp(text, "0"))
+		cmd->value = 0.0f;
+	else
+		return fail(p, "'%s' is not on or off", text);
+	return 0;
+}
+
+static int parse_gain(struct parser *p, const char *text, struct command *cmd)
+{
+	if (!parse_float(text, 0.0, 2.0, &cmd->value))
+		return fail(p, "gain '%s' is not a number from 0 to 2", text);
+	return 0;
+}
+
+static int add_entry(struct parser *p, const struct command *cmd)
+{
+	struct script *s = p->s;
+	if (s->count == s->capacity) {
+		size_t cap = s->capacity ? s->capacity * 2 : 64;
+		struct script_entry *grown = realloc(s->entries, cap * sizeof(*grown));
+		if (!grown)
+			return fail(p, "out of memory");
+		s->entries = grown;
+		s->capacity = cap;
+	}
+	s->entries[s->count].cmd = *cmd;
+	s->entries[s->count].cmd.frame = p->frame;
+	s->entries[s->count].line = p->line;
+	s->count++;
+	return 0;
+}
+
+static int parse_midi(struct parser *p, char **argv, int argc)
+{
+	uint8_t bytes[MAX_WORDS];
+	for (int i = 0; i < argc; i++) {
+		char *end;
+		unsigned long v = strtoul(argv[i], &end, 16);
+		if (end == argv[i] || *end || v > 0xFF)
+			return fail(p, "midi: '%s' is not a hex byte (00..ff)", argv[i]);
+		bytes[i] = (uint8_t)v;
+	}
+	struct command cmds[MAX_WORDS];
+	const char *why = NULL;
+	int n = midi_map_bytes(bytes, (size_t)argc, cmds, MAX_WORDS, &why);
+	if (n < 0)
+		return fail(p, "midi: %s", why);
+	for (int i = 0; i < n; i++)
+		if (add_entry(p, &cmds[i]))
+			return -1;
+	return 0;
+}
+
+static int parse_arguments(struct parser *p, const struct word *w, char **argv, int argc)
+{
+	struct command cmd = {.type = w->command};
+	static const int want[] = {
+	    [ARGS_NONE] = 0,	   [ARGS_TRACK_SCENE] = 2, [ARGS_SCENE] = 1,
+	    [ARGS_TEMPO] = 1,	   [ARGS_METER] = 1,	   [ARGS_QUANTISE] = 1,
+	    [ARGS_TRACK_GAIN] = 2, [ARGS_GAIN] = 1,	   [ARGS_TRACK_SWITCH] = 2,
+	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,
+	};
+	bool count_ok;
+	if (w->args == ARGS_STOP)
+		count_ok = argc <= 2;
+	else if (w->args == ARGS_MIDI)
+		count_ok = argc >= 1;
+	else
+		count_ok = argc == want[w->args];
+	if (!count_ok)
+		return fail(p, "usage: %s%s", w->name, usage[w->args]);
+
+	long v;
+	switch (w->args) {
+	case ARGS_NONE:
+		break;
+	case ARGS_TRACK_SCENE:
+		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd))
+			return -1;
+		break;
+	case ARGS_SCENE:
+		if (parse_scene(p, argv[0], &cmd))
+			return -1;
+		break;
+	case ARGS_TEMPO:
+		if (!parse_float(argv[0], 30.0, 300.0, &cmd.value))
+			return fail(p, "tempo '%s' is not 30..300 BPM", argv[0]);
+		break;
+	case ARGS_METER:
+		if (!parse_long(argv[0], 1, 16, &v))
+			return fail(p, "beats per bar '%s' is not 1..16", argv[0]);
+		cmd.value = (float)v;
+		break;
+	case ARGS_QUANTISE:
+		if (!strcmp(argv[0], "off"))
+			cmd.value = QUANTISE_OFF;
+		else if (!strcmp(argv[0], "beat"))
+			cmd.value = QUANTISE_BEAT;
+		else if (!strcmp(argv[0], "bar"))
+			cmd.value = QUANTISE_BAR;
+		else
+			return fail(p, "quantise '%s' is not off, beat or bar", argv[0]);
+		break;
+	case ARGS_TRACK_GAIN:
+		if (parse_track(p, argv[0], &cmd) || parse_gain(p, argv[1], &cmd))
+			return -1;
+		break;
+	case ARGS_GAIN:
+		if (parse_gain(p, argv[0], &cmd))
+			return -1;
+		break;
+	case ARGS_TRACK_SWITCH:
+		if (parse_track(p, argv[0], &cmd) || parse_switch(p, argv[1], &cmd))
+			return -1;
+		break;
+	case ARGS_SWITCH:
+		if (parse_switch(p, argv[0], &cmd))
+			return -1;
+		break;
+	case ARGS_STOP:
+		cmd.type = argc == 0   ? CMD_STOP_ALL
+			   : argc == 1 ? CMD_STOP_TRACK
+				       : CMD_STOP_CLIP;
+		if (argc >= 1 && parse_track(p, argv[0], &cmd))
+			return -1;
+		if (argc == 2 && parse_scene(p, argv[1], &cmd))
+			return -1;
+		break;
+	case ARGS_MIDI:
+		return parse_midi(p, argv, argc);
+	case ARGS_EXIT:
+		p->exit_line = p->line;
+		p->s->exit_frame = p->frame;
+		return 0;
+	}
+	return add_entry(p, &cmd);
+}
+
+static int parse_line(struct parser *p, char *text)
+{
+	char *hash = strchr(text, '#');
+	if (hash)
+		*hash = '\0';
+	char *argv[MAX_WORDS + 2];
+	int argc = 0;
+	for (char *save = NULL, *tok = strtok_r(text, " \t\r\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (argc == MAX_WORDS + 2)
+			return fail(p, "too many words (at most %d)", MAX_WORDS + 1);
+		argv[argc++] = tok;
+	}
+	if (argc == 0)
+		return 0;
+	if (p->exit_line)
+		return fail(p, "nothing may follow 'exit' (line %d)", p->exit_line);
+
+	int first = 0;
+	if (argv[0][0] == '@') {
+		char *end;
+		errno = 0;
+		long long f = strtoll(argv[0] + 1, &end, 10);
+		if (errno || end == argv[0] + 1 || *end || f < 0)
+			return fail(
+			    p, "'%s' is not a frame stamp (@ and a frame number >= 0)",
+			    argv[0]);
+		if (f < p->frame)
+			return fail(
+			    p,
+			    "@%lld is before the line above (@%lld): lines must be in "
+			    "time order",
+			    f, (long long)p->frame);
+		p->frame = f;
+		first = 1;
+		if (argc == 1)
+			return fail(p, "a frame stamp needs a command after it");
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(argv[first], words[i].name))
+			return parse_arguments(p, &words[i], argv + first + 1,
+					       argc - first - 1);
+	return fail(p, "unknown command '%s'", argv[first]);
+}
+
+int script_parse_text(struct script *s, const char *text, const char *name, char *err,
+		      size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->exit_frame = GL_NEVER;
+	struct parser p = {.s = s, .name = name, .err = err, .errlen = errlen};
+	char *copy = strdup(text);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	int rc = 0;
+	char *line = copy;
+	while (line && rc == 0) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		p.line++;
+		rc = parse_line(&p, line);
+		line = next;
+	}
+	free(copy);
+	if (rc)
+		script_free(s);
+	return rc;
+}
+
+int script_parse_file(struct script *s, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open the script: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	char *text = NULL;
+	size_t size = 0;
+	FILE *mem = open_memstream(&text, &size);
+	int c;
+	while (mem && (c = getc(f)) != EOF)
+		putc(c, mem);
+	bool read_error = ferror(f);
+	fclose(f);
+	if (!mem || fclose(mem) || read_error) {
+		free(text);
+		snprintf(err, errlen, "%s: cannot read the script", path);
+		return -1;
+	}
+	int rc = script_parse_text(s, text, path, err, errlen);
+	free(text);
+	return rc;
+}
+
+void script_free(struct script *s)
+{
+	free(s->entries);
+	s->entries = NULL;
+	s->count = s->capacity = 0;
+}
+
+/* ---- The feeder ------------------------------------------------------- */
+
+struct script_feeder {
+	const struct script *s;
+	struct spsc *queue;
+	const atomic_int_least64_t *now;
+	size_t next; /* first entry not pushed yet; only the feeding thread */
+	atomic_int_least64_t horizon;
+	atomic_uint_least64_t late;
+	atomic_bool stop;
+	bool running;
+	pthread_t thread;
+};
+
+/* The feeder looks at the queue this often: long before it could run dry,
+ * since queued commands span far more time than that. */
+#define FEED_INTERVAL_NS 2000000L
+
+struct script_feeder *script_feeder_create(const struct script *s, struct spsc *queue,
+					   const atomic_int_least64_t *now)
+{
+	struct script_feeder *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->s = s;
+	f->queue = queue;
+	f->now = now;
+	atomic_init(&f->horizon, s->count ? s->entries[0].cmd.frame : GL_NEVER);
+	atomic_init(&f->late, 0);
+	atomic_init(&f->stop, false);
+	return f;
+}
+
+size_t script_feeder_fill(struct script_feeder *f)
+{
+	/* Only this thread pushes, so the count can only fall under our feet:
+	 * room seen here is room at the push. */
+	while (f->next < f->s->count && spsc_count(f->queue) < spsc_capacity(f->queue)) {
+		const struct command *cmd = &f->s->entries[f->next].cmd;
+		if (cmd->frame < atomic_load_explicit(f->now, memory_order_acquire))
+			atomic_fetch_add_explicit(&f->late, 1, memory_order_relaxed);
+		spsc_push(f->queue, cmd);
+		f->next++;
+	}
+	/* Release: the commands are in the queue before the gate opens. */
+	atomic_store_explicit(&f->horizon,
+			      f->next < f->s->count ? f->s->entries[f->next].cmd.frame
+						    : GL_NEVER,
+			      memory_order_release);
+	return f->s->count - f->next;
+}
+
+static void *feeder_main(void *arg)
+{
+	struct script_feeder *f = arg;
+	const struct timespec interval = {0, FEED_INTERVAL_NS};
+	while (!atomic_load(&f->stop) && script_feeder_fill(f) > 0)
+		nanosleep(&interval, NULL);
+	return NULL;
+}
+
+int script_feeder_start(struct script_feeder *f)
+{
+	int rc = pthread_create(&f->thread, NULL, feeder_main, f);
+	if (rc)
+		return -rc;
+	f->running = true;
+	return 0;
+}
+
+void script_feeder_stop(struct script_feeder *f)
+{
+	if (!f->running)
+		return;
+	atomic_store(&f->stop, true);
+	pthread_join(f->thread, NULL);
+	f->running = false;
+}
+
+const atomic_int_least64_t *script_feeder_horizon(const struct script_feeder *f)
+{
+	return &f->horizon;
+}
+
+uint64_t script_feeder_late(const struct script_feeder *f)
+{
+	return atomic_load_explicit(&f->late, memory_order_relaxed);
+}
+
+void script_feeder_destroy(struct script_feeder *f)
+{
+	if (!f)
+		return;
+	script_feeder_stop(f);
+	free(f);
+}

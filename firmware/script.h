@@ -1,0 +1,78 @@
+/* script.h -- the --script file: frame-stamped engine commands for tests,
+ * the demo and offline runs, and the feeder that hands them to the engine.
+ *
+ * One command per line, optionally stamped with the engine frame it acts at:
+ *
+ *   @96000 press 0 0      # track 0, scene 0: record / play / overdub ...
+ *   midi 90 35 7f         # raw MIDI bytes (hex) through midi_map.h
+ *   @480000 exit          # stop the program at this frame
+ *
+ * A line without a stamp acts at the frame of the line before it (0 at the
+ * top). Stamps never go back in time: the engine takes a source's commands
+ * in queue order. Tracks (0..7) and scenes (0..9) count from 0, as in the
+ * engine and as MIDI channels do. `#` starts a comment.
+ *
+ * Words: press T S, scene S, stop [T [S]], clear T S, overdub T S, undo T S,
+ * redo T S, tap, tempo BPM, meter BEATS, quantise off|beat|bar, volume T GAIN,
+ * master GAIN, mute T on|off, monitor T on|off, metronome on|off,
+ * midi HEX..., exit.
+ */
+#ifndef GRIDLOOP_SCRIPT_H
+#define GRIDLOOP_SCRIPT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct script_entry {
+	struct command cmd; /* cmd.frame: when */
+	int line;	    /* where it came from, for messages */
+};
+
+struct script {
+	struct script_entry *entries; /* in frame order */
+	size_t count;
+	size_t capacity;
+	int64_t exit_frame; /* GL_NEVER without an `exit` line */
+};
+
+/* Parse a whole script before anything runs. 0, or -1 with a message that
+ * names the file and line in err. */
+int script_parse_file(struct script *s, const char *path, char *err, size_t errlen);
+/* The same from text in memory; name stands for the file in messages. */
+int script_parse_text(struct script *s, const char *text, const char *name, char *err,
+		      size_t errlen);
+void script_free(struct script *s);
+
+/* ---- The feeder ----------------------------------------------------------
+ * Pushes the script's commands into the engine's SOURCE_SCRIPT queue ahead
+ * of time, as many as the queue has room for, in order: the engine holds
+ * commands whose frame has not come yet, so a command pushed early still
+ * acts at its exact frame. It never pushes into a full queue (a refused push
+ * would count as a dropped command). */
+struct script_feeder;
+
+/* now: the engine frame the audio thread has reached (read to spot commands
+ * pushed too late to act at their frame). */
+struct script_feeder *script_feeder_create(const struct script *s, struct spsc *queue,
+					   const atomic_int_least64_t *now);
+void script_feeder_destroy(struct script_feeder *f); /* stops it first */
+
+/* Pushes what fits now; returns the number of commands still to push.
+ * Called once before the audio starts, so short scripts are queued whole. */
+size_t script_feeder_fill(struct script_feeder *f);
+
+/* A thread that keeps filling until everything is pushed. 0 or -errno. */
+int script_feeder_start(struct script_feeder *f);
+void script_feeder_stop(struct script_feeder *f);
+
+/* Every command whose frame is before this one is in the queue (GL_NEVER
+ * once all are): the offline gate of audio_thread.h waits on it. */
+const atomic_int_least64_t *script_feeder_horizon(const struct script_feeder *f);
+
+/* Commands pushed after their frame had already been processed. */
+uint64_t script_feeder_late(const struct script_feeder *f);
+
+#endif

@@ -1,0 +1,483 @@
+/* supervisor.c -- the non-real-time keeper of the audio: device (re)opening,
+ * logging of engine events and audio reports, statistics, signals and
+ * systemd (see supervisor.h). */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "rt_mark.h"
+
+#define TICK_NS		     10000000L /* how often the loop looks at the queues */
+#define REOPEN_INTERVAL_NS   500000000LL
+#define XRUN_LOG_INTERVAL_NS 1000000000LL /* one xrun line a second at most */
+
+struct supervisor {
+	struct supervisor_config cfg;
+	struct audio_alsa *pcm;
+	bool memory_locked;
+	bool memory_lock_tried;
+	bool rt_warned;
+	bool ready_sent;
+	uint64_t reopens;
+	int64_t last_xrun_log_ns;
+	uint64_t xruns_logged;
+	char last_open_error[256];
+
+	/* The watchdog thread reads these. */
+	atomic_bool waiting_for_device;
+	atomic_bool watchdog_stop;
+	pthread_t watchdog;
+	bool watchdog_running;
+	uint64_t watchdog_interval_us;
+};
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("gridloop: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
+void supervisor_block_signals(void)
+{
+	sigset_t set;
+	signal_set(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* ---- logging what happened ---------------------------------------------- */
+
+static const char *const state_names[CLIP_STATE_COUNT] = {
+    [CLIP_EMPTY] = "empty",
+    [CLIP_RECORD_QUEUED] = "record queued",
+    [CLIP_RECORDING] = "recording",
+    [CLIP_PLAY_QUEUED] = "play queued",
+    [CLIP_PLAYING] = "playing",
+    [CLIP_OVERDUBBING] = "overdubbing",
+    [CLIP_STOP_QUEUED] = "stop queued",
+    [CLIP_STOPPED] = "stopped",
+};
+
+static const char *engine_error_text(int64_t err)
+{
+	switch (err) {
+	case ERR_OUT_OF_MEMORY:
+		return "out of recording memory: the recording stopped early";
+	case ERR_MEMORY_LATE:
+		return "recording memory came too late: the recording stopped early";
+	case ERR_NO_UNDO:
+		return "overdub without an undo buffer (this pass cannot be undone)";
+	case ERR_BAD_COMMAND:
+		return "a command with an out-of-range field was ignored";
+	case ERR_QUEUE_FULL:
+		return "a memory request could not be queued";
+	default:
+		return "unknown engine error";
+	}
+}
+
+static void log_event(const struct supervisor *s, const struct event *ev)
+{
+	long long f = (long long)ev->frame;
+	bool v = s->cfg.verbose;
+	switch (ev->type) {
+	case EV_CLIP_STATE:
+		if (v)
+			say("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
+			    ev->value < CLIP_STATE_COUNT ? state_names[ev->value] : "?");
+		break;
+	case EV_RECORD_DONE:
+		if (v)
+			say("@%lld track %u scene %u: recorded %lld frames", f, ev->track,
+			    ev->scene, (long long)ev->value);
+		break;
+	case EV_OVERDUB_DONE:
+		if (v)
+			say("@%lld track %u scene %u: overdub pass done", f, ev->track,
+			    ev->scene);
+		break;
+	case EV_TEMPO:
+		if (v)
+			say("@%lld tempo %.3f BPM, %d beats per bar", f,
+			    (double)ev->value / 1000.0, ev->aux);
+		break;
+	case EV_BAR:
+		if (v)
+			say("@%lld bar %lld", f, (long long)ev->value);
+		break;
+	case EV_ERROR:
+		say("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
+		    engine_error_text(ev->value));
+		break;
+	}
+}
+
+static void drain_events(struct supervisor *s)
+{
+	struct event ev;
+	while (spsc_pop(engine_events(s->cfg.engine), &ev))
+		log_event(s, &ev);
+}
+
+static void drain_reports(struct supervisor *s)
+{
+	struct audio_report r;
+	while (audio_thread_pop_report(s->cfg.audio, &r)) {
+		long long f = (long long)r.frame;
+		switch (r.type) {
+		case AUDIO_XRUN: {
+			s->xruns_logged++;
+			int64_t t = mono_ns();
+			if (t - s->last_xrun_log_ns >= XRUN_LOG_INTERVAL_NS) {
+				s->last_xrun_log_ns = t;
+				say("@%lld xrun (%s): streams restarted; %llu so far", f,
+				    r.value == -ESTRPIPE ? "suspended" : "over/underrun",
+				    (unsigned long long)s->xruns_logged);
+			}
+			break;
+		}
+		case AUDIO_SLOW_PERIOD:
+			if (s->cfg.verbose)
+				say("@%lld a period took %.3f ms to process", f,
+				    (double)r.value / 1e6);
+			break;
+		case AUDIO_DEVICE_ERROR:
+			say("@%lld audio device error: %s", f, strerror((int)-r.value));
+			break;
+		case AUDIO_INPUT_ENDED:
+			say("@%lld the capture input ended", f);
+			break;
+		case AUDIO_FINISHED:
+			if (s->cfg.verbose)
+				say("@%lld end of the run", f);
+			break;
+		}
+	}
+}
+
+/* ---- the device ------------------------------------------------------- */
+
+static void warn_memory_lock(struct supervisor *s)
+{
+	if (s->memory_lock_tried || !s->cfg.lock_memory)
+		return;
+	s->memory_lock_tried = true;
+	int err = audio_lock_memory();
+	s->memory_locked = err == 0;
+	if (!s->memory_locked)
+		say("memory locking refused (mlockall: %s): audio memory may be paged "
+		    "out. "
+		    "Raise the limit (LimitMEMLOCK=infinity, or memlock in "
+		    "limits.conf)%s",
+		    strerror(-err), s->cfg.require_rt ? "" : "; running on anyway");
+}
+
+/* 0, 1 = not there (wait), -1 = failed for good. */
+static int open_device(struct supervisor *s, bool quiet_if_same)
+{
+	char why[256];
+	int err = audio_alsa_open(&s->pcm, &s->cfg.pcm, why, sizeof(why));
+	if (err == 0) {
+		s->last_open_error[0] = '\0';
+		return 0;
+	}
+	if (!quiet_if_same || strcmp(why, s->last_open_error))
+		say("%s", why);
+	snprintf(s->last_open_error, sizeof(s->last_open_error), "%s", why);
+	return audio_alsa_is_absent(err) ? 1 : -1;
+}
+
+static void describe_setup(struct supervisor *s)
+{
+	struct audio_alsa_setup st;
+	struct audio_stats as;
+	audio_alsa_get_setup(s->pcm, &st);
+	audio_thread_get_stats(s->cfg.audio, &as);
+	const struct audio_alsa_params *p = &s->cfg.pcm;
+	say("audio: capture '%s' (%s, %u ch), playback '%s' (%s, %u ch), %u Hz, %u x %u "
+	    "frames, %s; latency compensation %u frames",
+	    p->capture_device, audio_alsa_format_name(st.capture_format),
+	    p->capture_channels, p->playback_device,
+	    audio_alsa_format_name(st.playback_format), p->playback_channels, p->rate,
+	    p->periods, p->period,
+	    st.linked ? "streams linked" : "streams started one after the other",
+	    s->cfg.latency_frames);
+}
+
+/* 0, or 1 after logging why not. */
+static int start_audio(struct supervisor *s)
+{
+	bool refused = false;
+	char why[256];
+	int err = audio_thread_start(s->cfg.audio, s->pcm, &refused, why, sizeof(why));
+	if (refused && !s->rt_warned) {
+		s->rt_warned = true;
+		if (err == 0)
+			say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio "
+			    "thread "
+			    "runs at normal priority and may drop out under load. Allow "
+			    "it "
+			    "(LimitRTPRIO=95, or rtprio in limits.conf), or use "
+			    "--require-rt to "
+			    "refuse to run like this");
+	}
+	if (err) {
+		say("%s", why);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- systemd -------------------------------------------------------------- */
+
+static void *watchdog_main(void *arg)
+{
+	struct supervisor *s = arg;
+	uint64_t last = UINT64_MAX;
+	const struct timespec slice = {0, 50000000L};
+	while (!atomic_load(&s->watchdog_stop)) {
+		for (uint64_t slept = 0;
+		     slept < s->watchdog_interval_us && !atomic_load(&s->watchdog_stop);
+		     slept += 50000)
+			nanosleep(&slice, NULL);
+		struct audio_stats as;
+		audio_thread_get_stats(s->cfg.audio, &as);
+		/* Alive: the audio thread finished periods since the last
+		 * look, or we know why it does not run (no device yet). */
+		if (as.periods != last || atomic_load(&s->waiting_for_device))
+			sd_notify(0, "WATCHDOG=1");
+		last = as.periods;
+	}
+	return NULL;
+}
+
+static void start_watchdog(struct supervisor *s)
+{
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return;
+	s->watchdog_interval_us = usec / 2;
+	if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
+		s->watchdog_running = true;
+	else
+		say("cannot start the watchdog thread");
+}
+
+static void stop_watchdog(struct supervisor *s)
+{
+	if (!s->watchdog_running)
+		return;
+	atomic_store(&s->watchdog_stop, true);
+	pthread_join(s->watchdog, NULL);
+	s->watchdog_running = false;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+struct supervisor *supervisor_create(const struct supervisor_config *cfg)
+{
+	struct supervisor *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	atomic_init(&s->waiting_for_device, false);
+	atomic_init(&s->watchdog_stop, false);
+	return s;
+}
+
+void supervisor_destroy(struct supervisor *s)
+{
+	if (!s)
+		return;
+	stop_watchdog(s);
+	audio_alsa_close(s->pcm);
+	free(s);
+}
+
+static void close_device(struct supervisor *s)
+{
+	audio_alsa_close(s->pcm);
+	s->pcm = NULL;
+}
+
+/* The audio thread has ended: why, and what now. Returns -1 to go on
+ * (device lost: wait for it), else the exit status. */
+static int audio_ended(struct supervisor *s)
+{
+	enum audio_ending how = audio_thread_join(s->cfg.audio);
+	drain_reports(s);
+	switch (how) {
+	case AUDIO_ENDED_FINISHED:
+	case AUDIO_ENDED_STOPPED:
+		return 0;
+	case AUDIO_ENDED_INPUT_ENDED:
+		say("the capture input ran out before the end of the run");
+		return 1;
+	case AUDIO_ENDED_DEVICE_LOST:
+		break;
+	}
+	close_device(s);
+	say("audio device lost at frame %lld: waiting for it; the session is kept",
+	    (long long)atomic_load(audio_thread_now(s->cfg.audio)));
+	sd_notify(0, "STATUS=Waiting for the audio device");
+	atomic_store(&s->waiting_for_device, true);
+	return -1;
+}
+
+/* The device is open: lock memory the first time (everything is allocated
+ * by now), then start the audio thread. 0, or the exit status. */
+static int go(struct supervisor *s, bool first)
+{
+	if (first) {
+		warn_memory_lock(s);
+		if (!s->memory_locked && s->cfg.lock_memory && s->cfg.require_rt)
+			return 1;
+	} else {
+		s->reopens++;
+		say("audio device back: resuming at frame %lld",
+		    (long long)atomic_load(audio_thread_now(s->cfg.audio)));
+		sd_notify(0, "STATUS=Running");
+	}
+	describe_setup(s);
+	if (start_audio(s))
+		return 1;
+	atomic_store(&s->waiting_for_device, false);
+	return 0;
+}
+
+int supervisor_run(struct supervisor *s)
+{
+	sigset_t set;
+	signal_set(&set);
+	const struct timespec tick = {0, TICK_NS};
+
+	int rc = open_device(s, false);
+	if (rc < 0)
+		return 1; /* there, but refuses the settings: waiting will not help */
+	if (rc > 0 && !s->cfg.wait_for_device) {
+		say("the audio device is not there (--wait, or wait_for_device = yes, "
+		    "waits "
+		    "for it)");
+		return 1;
+	}
+	if (rc > 0) {
+		say("waiting for the audio device");
+		sd_notify(0, "STATUS=Waiting for the audio device");
+	}
+	atomic_store(&s->waiting_for_device, rc > 0);
+	start_watchdog(s);
+
+	bool started = false, ever_started = false;
+	int64_t next_open = mono_ns() + REOPEN_INTERVAL_NS;
+	int status = -1;
+	while (status < 0) {
+		if (!s->pcm && mono_ns() >= next_open) {
+			/* Lost or not there yet: try again every so often. A device
+			 * that comes back with other abilities is awaited too. */
+			next_open = mono_ns() + REOPEN_INTERVAL_NS;
+			open_device(s, true);
+		}
+		if (s->pcm && !started) {
+			if (go(s, !ever_started)) {
+				status = 1;
+				break;
+			}
+			started = ever_started = true;
+		}
+
+		siginfo_t info;
+		int sig = sigtimedwait(&set, &info, &tick);
+		if (sig == SIGINT || sig == SIGTERM) {
+			say("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			sd_notify(0, "STOPPING=1");
+			status = 0;
+		} else if (sig == SIGUSR1) {
+			supervisor_print_stats(s, stderr);
+		} else if (sig == SIGHUP) {
+			say("SIGHUP ignored: settings are read at start");
+		}
+
+		drain_events(s);
+		drain_reports(s);
+		struct audio_stats as;
+		audio_thread_get_stats(s->cfg.audio, &as);
+		if (!s->ready_sent && as.periods > 0) {
+			s->ready_sent = true;
+			sd_notify(0, "READY=1\nSTATUS=Running");
+		}
+		if (status < 0 && started && !audio_thread_running(s->cfg.audio)) {
+			status = audio_ended(s);
+			started = false;
+		}
+	}
+	audio_thread_request_stop(s->cfg.audio);
+	audio_thread_join(s->cfg.audio);
+	stop_watchdog(s);
+	drain_events(s);
+	drain_reports(s);
+	close_device(s);
+	return status;
+}
+
+void supervisor_print_stats(struct supervisor *s, FILE *out)
+{
+	struct audio_stats as;
+	struct keeper_stats ks;
+	audio_thread_get_stats(s->cfg.audio, &as);
+	keeper_get_stats(s->cfg.keeper, &ks);
+	double rate = s->cfg.pcm.rate;
+	double period_ms = 1000.0 * s->cfg.pcm.period / rate;
+	double seconds = (double)as.frames / rate;
+	double load = seconds > 0 ? 100.0 * (double)as.busy_ns / (seconds * 1e9) : 0.0;
+	double worst_ms = (double)as.worst_ns / 1e6;
+	fprintf(out,
+		"gridloop: statistics: %lld frames (%.1f s) in %llu periods; xruns %llu; "
+		"periods over time %llu; worst period %.3f ms of %.3f ms (%.1f %%); "
+		"average load %.2f %%\n",
+		(long long)as.frames, seconds, (unsigned long long)as.periods,
+		(unsigned long long)as.xruns, (unsigned long long)as.slow_periods,
+		worst_ms, period_ms, 100.0 * worst_ms / period_ms, load);
+	fprintf(
+	    out,
+	    "gridloop: statistics: device reopens %llu; late script commands %llu; "
+	    "engine "
+	    "events dropped %u; recording memory %.1f MiB in %llu chunks (grows %llu, "
+	    "failures %llu)\n",
+	    (unsigned long long)s->reopens,
+	    (unsigned long long)(s->cfg.feeder ? script_feeder_late(s->cfg.feeder) : 0),
+	    engine_events_dropped(s->cfg.engine), (double)ks.bytes_mapped / 1048576.0,
+	    (unsigned long long)ks.chunks_mapped, (unsigned long long)ks.grows,
+	    (unsigned long long)ks.grow_failures);
+	fprintf(
+	    out, "gridloop: statistics: audio thread %s; memory %s; real-time guard %s\n",
+	    as.realtime ? "SCHED_FIFO" : "not real-time",
+	    s->memory_locked ? "locked" : "not locked", rt_mark_guarded() ? "on" : "off");
+	fflush(out);
+}

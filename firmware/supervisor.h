@@ -1,0 +1,51 @@
+/* supervisor.h -- the non-real-time side of a running gridloop: owns the
+ * PCM, keeps the audio thread going, and tells the world how it goes.
+ *
+ * It opens the device (waiting for it when asked to), locks memory, starts
+ * the audio thread and then, until a stop signal or the end of an offline
+ * run: drains the engine's events and the audio thread's reports and logs
+ * them, reopens a device that was lost (the engine and its clips live on:
+ * only the PCM is new), prints statistics on SIGUSR1 and at exit, and talks
+ * to systemd (READY=1 once audio runs; watchdog pings only while the audio
+ * thread's period counter moves).
+ */
+#ifndef GRIDLOOP_SUPERVISOR_H
+#define GRIDLOOP_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "audio_alsa.h"
+#include "audio_thread.h"
+#include "engine.h"
+#include "keeper.h"
+#include "script.h"
+
+struct supervisor_config {
+	struct engine *engine;
+	struct keeper *keeper;
+	struct audio_thread *audio;
+	struct script_feeder *feeder; /* or NULL */
+	struct audio_alsa_params pcm;
+	uint32_t latency_frames; /* as configured, for the start-up line */
+	bool wait_for_device;	 /* at start; a device lost later is always awaited */
+	bool lock_memory;
+	bool require_rt; /* memory locking refused: fail */
+	bool verbose;	 /* log every engine event */
+};
+
+/* Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread, so that
+ * every thread started afterwards inherits the mask and the supervisor alone
+ * takes them (sigtimedwait). Call first thing in main(). */
+void supervisor_block_signals(void);
+
+struct supervisor *supervisor_create(const struct supervisor_config *cfg);
+void supervisor_destroy(struct supervisor *s); /* closes the PCM */
+
+/* Runs until SIGINT/SIGTERM, the end of an offline run, or a failure.
+ * Returns the exit status: 0, or 1 (the message is logged). */
+int supervisor_run(struct supervisor *s);
+
+void supervisor_print_stats(struct supervisor *s, FILE *out);
+
+#endif
