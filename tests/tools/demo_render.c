@@ -147,13 +147,14 @@ static void load_vocal(const char *path)
 	}
 	float *frames =
 	    malloc((size_t)info.frames * (size_t)info.channels * sizeof(float));
-	vocal = malloc((size_t)info.frames * sizeof(float));
-	sf_count_t n = sf_readf_float(sf, frames, info.frames);
+	sf_count_t n = frames ? sf_readf_float(sf, frames, info.frames) : 0;
 	/* Resample naively to 48 kHz (nearest frame): a demo input, not audio
 	 * processing under test. */
 	double ratio = (double)info.samplerate / RATE;
 	vocal_frames = (int64_t)((double)n / ratio);
-	vocal = realloc(vocal, (size_t)vocal_frames * sizeof(float));
+	vocal = malloc((size_t)vocal_frames * sizeof(float) + 1);
+	if (!vocal)
+		vocal_frames = 0;
 	for (int64_t i = 0; i < vocal_frames; i++)
 		vocal[i] = frames[(int64_t)((double)i * ratio) * info.channels];
 	free(frames);
