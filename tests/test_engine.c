@@ -249,6 +249,58 @@ static void test_stereo_track(void **state)
 	rig_free(r);
 }
 
+static void loop_exact_at(uint32_t rate, uint32_t period)
+{
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, rate);
+	cfg.max_period = period;
+	cfg.fade_frames = 0;
+	cfg.grow_frames = 4 * period > rate / 4 ? 4 * period : rate / 4;
+	struct rig *r = rig_new_with(&cfg, NULL, period);
+	assert_non_null(r);
+	int64_t start = 3, len = rate + 17;
+	rig_cmd(r, CMD_PRESS, 7, 9, 0, start);
+	rig_cmd(r, CMD_PRESS, 7, 9, 0, start + len);
+	rig_run_to(r, start + 3 * len);
+	int64_t got;
+	float *clip = clip_copy(r, 7, 9, 0, &got);
+	assert_int_equal(got, len);
+	for (int64_t i = 0; i < len; i++)
+		assert_true(clip[i] == rig_signal(start + i, 0));
+	for (int64_t f = start + len; f < start + 3 * len; f++)
+		assert_true(out_r(r, f) == clip[(f - start - len) % len]);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_rates_and_period_sizes(void **state)
+{
+	(void)state;
+	loop_exact_at(96000, 16);
+	loop_exact_at(44100, 2048);
+	loop_exact_at(48000, 333);
+}
+
+static void test_beat_quantise_and_meter(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	rig_cmd(r, CMD_SET_METER, 0, 0, 3, 0); /* 3/4: a bar is 72000 frames */
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_BEAT, 0);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 30000); /* next beat: 48000 */
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 50000); /* whole bars from the start */
+	rig_run_to(r, 48000 + 72000 + 64);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), 48000);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), 72000);
+	assert_int_equal(event_frame(r, EV_BAR, -1, 0, 1), 72000);
+	/* Quantise off: at the command's own frame. */
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, 130001);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 130001);
+	rig_run_to(r, 131000);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_STOPPED), 130001);
+	rig_free(r);
+}
+
 /* ---- clip states ------------------------------------------------------ */
 
 static void expect_state(struct rig *r, int t, int s, enum clip_state st)
@@ -669,6 +721,8 @@ int main(void)
 	    cmocka_unit_test(test_quantised_start_mid_period_is_frame_exact),
 	    cmocka_unit_test(test_latency_compensation),
 	    cmocka_unit_test(test_stereo_track),
+	    cmocka_unit_test(test_rates_and_period_sizes),
+	    cmocka_unit_test(test_beat_quantise_and_meter),
 	    cmocka_unit_test(test_every_press_transition),
 	    cmocka_unit_test(test_one_clip_per_track_and_scenes),
 	    cmocka_unit_test(test_clear_while_playing),
