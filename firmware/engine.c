@@ -256,13 +256,17 @@ static void gather_commands(struct engine *e)
 {
 	struct command c;
 	for (int src = 0; src < GL_CMD_SOURCES; src++) {
-		while (e->npending < PENDING_MAX && spsc_pop(&e->commands[src], &c)) {
+		while (e->pending_of[src] < PENDING_PER_SOURCE &&
+		       spsc_pop(&e->commands[src], &c)) {
 			int i = e->npending++;
 			while (i > 0 && e->pending[i - 1].frame > c.frame) {
 				e->pending[i] = e->pending[i - 1];
+				e->pending_src[i] = e->pending_src[i - 1];
 				i--;
 			}
 			e->pending[i] = c;
+			e->pending_src[i] = (uint8_t)src;
+			e->pending_of[src]++;
 		}
 	}
 }
@@ -270,11 +274,15 @@ static void gather_commands(struct engine *e)
 static void apply_commands(struct engine *e, int64_t f)
 {
 	int done = 0;
-	while (done < e->npending && e->pending[done].frame <= f)
+	while (done < e->npending && e->pending[done].frame <= f) {
+		e->pending_of[e->pending_src[done]]--;
 		clip_command(e, &e->pending[done++], f);
+	}
 	if (done) {
 		memmove(e->pending, e->pending + done,
 			(size_t)(e->npending - done) * sizeof(e->pending[0]));
+		memmove(e->pending_src, e->pending_src + done,
+			(size_t)(e->npending - done));
 		e->npending -= done;
 	}
 }
@@ -320,7 +328,7 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 
 		int64_t next = end;
 		if (e->npending && e->pending[0].frame < next)
-			next = e->pending[0].frame > f ? e->pending[0].frame : f + 1;
+			next = e->pending[0].frame; /* > f: due ones were applied */
 		int64_t due = clip_next_due(e, f);
 		if (due < next)
 			next = due;

@@ -10,7 +10,10 @@
 #include "transport.h"
 
 #define PENDING_MAX 256 /* commands waiting for their frame */
-#define OUTBOX_MAX  256 /* memory requests waiting for room in the queue */
+/* Each source may hold at most its share of them, so a script queued far
+ * ahead never keeps the controller's presses out. */
+#define PENDING_PER_SOURCE (PENDING_MAX / GL_CMD_SOURCES)
+#define OUTBOX_MAX	   256 /* memory requests waiting for room in the queue */
 
 struct clip {
 	uint8_t state;	  /* settled: EMPTY, RECORDING, PLAYING, OVERDUBBING, STOPPED */
@@ -84,7 +87,9 @@ struct engine {
 	float click_phase, click_step;
 
 	struct command pending[PENDING_MAX];
+	uint8_t pending_src[PENDING_MAX];
 	int npending;
+	int pending_of[GL_CMD_SOURCES];
 	struct mem_request outbox[OUTBOX_MAX];
 	int noutbox;
 

@@ -460,6 +460,21 @@ static void test_bad_commands_are_reported(void **state)
 	rig_free(r);
 }
 
+static void test_script_far_ahead_does_not_block_presses(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	/* A script fills its queue with commands for much later... */
+	for (int i = 0; i < 300; i++)
+		rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, 10000000 + i);
+	rig_run(r, 64);
+	/* ...and a pad press still lands on its frame. */
+	engine_send(r->e, SOURCE_CONTROLLER, CMD_PRESS, 0, 0, 0, 200);
+	rig_run_to(r, 1000);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), 200);
+	rig_free(r);
+}
+
 /* ---- overdub and undo ------------------------------------------------- */
 
 static void test_overdub_sums_and_undo_restores_exactly(void **state)
@@ -727,6 +742,7 @@ int main(void)
 	    cmocka_unit_test(test_one_clip_per_track_and_scenes),
 	    cmocka_unit_test(test_clear_while_playing),
 	    cmocka_unit_test(test_bad_commands_are_reported),
+	    cmocka_unit_test(test_script_far_ahead_does_not_block_presses),
 	    cmocka_unit_test(test_overdub_sums_and_undo_restores_exactly),
 	    cmocka_unit_test(test_fades_at_seams_and_stops),
 	    cmocka_unit_test(test_clear_declicks),
