@@ -138,7 +138,10 @@ int main(int argc, char **argv)
 	int status = build(&p);
 	if (status == 0) {
 		status = supervisor_run(p.supervisor);
-		supervisor_print_stats(p.supervisor, stderr);
+		struct audio_stats as;
+		audio_thread_get_stats(p.audio, &as);
+		if (as.periods > 0) /* nothing to tell if audio never ran */
+			supervisor_print_stats(p.supervisor, stderr);
 	}
 	tear_down(&p);
 	return status;

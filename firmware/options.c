@@ -602,6 +602,19 @@ enum options_result options_parse(struct options *o, int argc, char **argv, FILE
 	return OPTIONS_RUN;
 }
 
+const char *options_config_key(size_t i, const char **section)
+{
+	for (size_t k = 0; k < NKEYS; k++) {
+		if (!keys[k].section)
+			continue;
+		if (i-- == 0) {
+			*section = keys[k].section;
+			return keys[k].name;
+		}
+	}
+	return NULL;
+}
+
 /* ---- Conversions for the parts ------------------------------------------ */
 
 uint32_t options_latency_frames(const struct options *o)

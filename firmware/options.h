@@ -88,4 +88,8 @@ void options_audio_params(const struct options *o, struct audio_alsa_params *p);
 
 void options_print_help(FILE *out);
 
+/* The config file's keys, i = 0, 1, ... until NULL: for documentation
+ * checks. *section is "track" for the [track1]..[track8] keys. */
+const char *options_config_key(size_t i, const char **section);
+
 #endif

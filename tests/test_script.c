@@ -1,0 +1,275 @@
+/* test_script.c -- the --script language (every word, frame stamps, every
+ * error naming its line) and the feeder that queues the commands ahead of
+ * time without overflowing the engine's queue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "script.h"
+
+static struct script parse_ok(const char *text)
+{
+	struct script s;
+	char err[256] = "";
+	if (script_parse_text(&s, text, "set.txt", err, sizeof(err)))
+		fail_msg("unexpected error: %s", err);
+	return s;
+}
+
+static void assert_parse_error(const char *text, const char *expected)
+{
+	struct script s;
+	char err[256] = "";
+	assert_int_equal(script_parse_text(&s, text, "set.txt", err, sizeof(err)), -1);
+	if (strcmp(err, expected))
+		fail_msg("error '%s', expected '%s'", err, expected);
+	assert_null(s.entries);
+}
+
+static void assert_cmd(const struct script *s, size_t i, int64_t frame, int type,
+		       int track, int scene, float value)
+{
+	assert_true(i < s->count);
+	const struct command *c = &s->entries[i].cmd;
+	assert_true(c->frame == frame);
+	assert_int_equal(c->type, type);
+	assert_int_equal(c->track, track);
+	assert_int_equal(c->scene, scene);
+	assert_true(c->value == value);
+}
+
+static void test_every_word(void **state)
+{
+	(void)state;
+	struct script s = parse_ok("# a set\n"
+				   "@0 tempo 120\n"
+				   "meter 3\n"
+				   "quantise beat\n"
+				   "quantize off\n"
+				   "@96000 press 0 0   # record\n"
+				   "@192000 scene 2\n"
+				   "stop\n"
+				   "stop 3\n"
+				   "stop 3 4\n"
+				   "clear 7 9\n"
+				   "overdub 1 2\n"
+				   "undo 1 2\n"
+				   "redo 1 2\n"
+				   "tap\n"
+				   "volume 2 0.5\n"
+				   "master 1.5\n"
+				   "mute 4 on\n"
+				   "monitor 5 1\n"
+				   "metronome off\n"
+				   "\n"
+				   "   @240000    midi 90 35 7f\n"
+				   "@480000 exit\n");
+	assert_int_equal(s.count, 20);
+	assert_true(s.exit_frame == 480000);
+	size_t i = 0;
+	assert_cmd(&s, i++, 0, CMD_SET_TEMPO, 0, 0, 120.0f);
+	assert_cmd(&s, i++, 0, CMD_SET_METER, 0, 0, 3.0f);
+	assert_cmd(&s, i++, 0, CMD_SET_QUANTISE, 0, 0, QUANTISE_BEAT);
+	assert_cmd(&s, i++, 0, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF);
+	assert_cmd(&s, i++, 96000, CMD_PRESS, 0, 0, 0);
+	assert_cmd(&s, i++, 192000, CMD_LAUNCH_SCENE, 0, 2, 0);
+	/* Unstamped lines act at the frame of the line before. */
+	assert_cmd(&s, i++, 192000, CMD_STOP_ALL, 0, 0, 0);
+	assert_cmd(&s, i++, 192000, CMD_STOP_TRACK, 3, 0, 0);
+	assert_cmd(&s, i++, 192000, CMD_STOP_CLIP, 3, 4, 0);
+	assert_cmd(&s, i++, 192000, CMD_CLEAR, 7, 9, 0);
+	assert_cmd(&s, i++, 192000, CMD_OVERDUB, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_UNDO, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_REDO, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_TAP_TEMPO, 0, 0, 0);
+	assert_cmd(&s, i++, 192000, CMD_TRACK_VOLUME, 2, 0, 0.5f);
+	assert_cmd(&s, i++, 192000, CMD_MASTER_VOLUME, 0, 0, 1.5f);
+	assert_cmd(&s, i++, 192000, CMD_MUTE, 4, 0, 1.0f);
+	assert_cmd(&s, i++, 192000, CMD_MONITOR, 5, 0, 1.0f);
+	assert_cmd(&s, i++, 192000, CMD_METRONOME, 0, 0, 0.0f);
+	/* MIDI through the APC40 map: note 0x35 = 53 on channel 0. */
+	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
+	assert_int_equal(s.entries[19].line, 22);
+	script_free(&s);
+}
+
+static void test_empty_script(void **state)
+{
+	(void)state;
+	struct script s = parse_ok("# nothing\n\n");
+	assert_int_equal(s.count, 0);
+	assert_true(s.exit_frame == GL_NEVER);
+	script_free(&s);
+}
+
+static void test_errors_name_the_line(void **state)
+{
+	(void)state;
+	assert_parse_error("tempo 120\n\nprss 0 0\n",
+			   "set.txt:3: unknown command 'prss'");
+	assert_parse_error("press 8 0\n", "set.txt:1: track '8' is not 0..7");
+	assert_parse_error("press 0 10\n", "set.txt:1: scene '10' is not 0..9");
+	assert_parse_error("press 0\n", "set.txt:1: usage: press TRACK SCENE");
+	assert_parse_error("stop 1 2 3\n", "set.txt:1: usage: stop [TRACK [SCENE]]");
+	assert_parse_error("tap 1\n", "set.txt:1: usage: tap");
+	assert_parse_error("tempo 301\n", "set.txt:1: tempo '301' is not 30..300 BPM");
+	assert_parse_error("meter 0\n", "set.txt:1: beats per bar '0' is not 1..16");
+	assert_parse_error("quantise half\n",
+			   "set.txt:1: quantise 'half' is not off, beat or bar");
+	assert_parse_error("volume 0 3\n",
+			   "set.txt:1: gain '3' is not a number from 0 to 2");
+	assert_parse_error("master nan\n",
+			   "set.txt:1: gain 'nan' is not a number from 0 to 2");
+	assert_parse_error("mute 0 maybe\n", "set.txt:1: 'maybe' is not on or off");
+	assert_parse_error(
+	    "@x press 0 0\n",
+	    "set.txt:1: '@x' is not a frame stamp (@ and a frame number >= 0)");
+	assert_parse_error(
+	    "@-5 press 0 0\n",
+	    "set.txt:1: '@-5' is not a frame stamp (@ and a frame number >= 0)");
+	assert_parse_error("@100\n", "set.txt:1: a frame stamp needs a command after it");
+	assert_parse_error(
+	    "@200 tap\n@100 tap\n",
+	    "set.txt:2: @100 is before the line above (@200): lines must be in "
+	    "time order");
+	assert_parse_error("@10 exit\n@20 tap\n",
+			   "set.txt:2: nothing may follow 'exit' (line 1)");
+	assert_parse_error("midi 90 zz 7f\n",
+			   "set.txt:1: midi: 'zz' is not a hex byte (00..ff)");
+	assert_parse_error("midi 90 35\n", "set.txt:1: midi: incomplete MIDI message");
+	assert_parse_error("midi\n", "set.txt:1: usage: midi HEX_BYTE...");
+}
+
+static void test_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_script.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char text[] = "@48000 press 1 1\n@96000 press 1 1\n";
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	struct script s;
+	char err[256] = "";
+	assert_int_equal(script_parse_file(&s, path, err, sizeof(err)), 0);
+	assert_int_equal(s.count, 2);
+	assert_cmd(&s, 1, 96000, CMD_PRESS, 1, 1, 0);
+	script_free(&s);
+	unlink(path);
+	assert_int_equal(script_parse_file(&s, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot open the script: No such file or directory"));
+}
+
+static struct script numbered(int n)
+{
+	char text[4096] = "";
+	for (int i = 0; i < n; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "@%d volume 0 1\n", 1000 * (i + 1));
+	return parse_ok(text);
+}
+
+/* The feeder fills the queue to the brim, never past it, in order, and says
+ * up to where everything is queued. */
+static void test_feeder_fills_without_overflow(void **state)
+{
+	(void)state;
+	struct script s = numbered(10);
+	struct spsc q;
+	assert_int_equal(spsc_init(&q, 4, sizeof(struct command)), 0);
+	atomic_int_least64_t now;
+	atomic_init(&now, 0);
+	struct script_feeder *f = script_feeder_create(&s, &q, &now);
+	assert_non_null(f);
+	assert_true(atomic_load(script_feeder_horizon(f)) == 1000);
+
+	assert_int_equal(script_feeder_fill(f), 6);
+	assert_int_equal(spsc_count(&q), 4);
+	assert_true(atomic_load(script_feeder_horizon(f)) == 5000);
+	assert_int_equal(script_feeder_fill(f), 6); /* full: nothing more */
+
+	struct command c;
+	assert_true(spsc_pop(&q, &c));
+	assert_true(c.frame == 1000);
+	assert_true(spsc_pop(&q, &c));
+	assert_int_equal(script_feeder_fill(f), 4);
+	int64_t expect = 3000;
+	while (spsc_pop(&q, &c)) {
+		assert_true(c.frame == expect);
+		expect += 1000;
+	}
+	assert_true(expect == 7000);
+	assert_int_equal(script_feeder_fill(f), 0);
+	assert_true(atomic_load(script_feeder_horizon(f)) == GL_NEVER);
+	assert_int_equal(atomic_load(&q.dropped), 0);
+	assert_int_equal(script_feeder_late(f), 0);
+	script_feeder_destroy(f);
+	spsc_free(&q);
+	script_free(&s);
+}
+
+static void test_feeder_counts_late_commands(void **state)
+{
+	(void)state;
+	struct script s = numbered(5);
+	struct spsc q;
+	assert_int_equal(spsc_init(&q, 8, sizeof(struct command)), 0);
+	atomic_int_least64_t now;
+	atomic_init(&now, 3500); /* the audio is past frames 1000..3000 */
+	struct script_feeder *f = script_feeder_create(&s, &q, &now);
+	assert_int_equal(script_feeder_fill(f), 0);
+	assert_int_equal(script_feeder_late(f), 3);
+	script_feeder_destroy(f);
+	spsc_free(&q);
+	script_free(&s);
+}
+
+/* The feeder thread keeps a small queue topped up until everything is in. */
+static void test_feeder_thread(void **state)
+{
+	(void)state;
+	struct script s = numbered(40);
+	struct spsc q;
+	assert_int_equal(spsc_init(&q, 4, sizeof(struct command)), 0);
+	atomic_int_least64_t now;
+	atomic_init(&now, 0);
+	struct script_feeder *f = script_feeder_create(&s, &q, &now);
+	assert_int_equal(script_feeder_start(f), 0);
+	int64_t expect = 1000;
+	for (int spins = 0; expect <= 40000 && spins < 100000; spins++) {
+		struct command c;
+		if (spsc_pop(&q, &c)) {
+			assert_true(c.frame == expect);
+			expect += 1000;
+		} else {
+			usleep(100);
+		}
+	}
+	assert_true(expect == 41000);
+	script_feeder_stop(f);
+	assert_int_equal(atomic_load(&q.dropped), 0);
+	script_feeder_destroy(f);
+	spsc_free(&q);
+	script_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_every_word),
+	    cmocka_unit_test(test_empty_script),
+	    cmocka_unit_test(test_errors_name_the_line),
+	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_feeder_fills_without_overflow),
+	    cmocka_unit_test(test_feeder_counts_late_commands),
+	    cmocka_unit_test(test_feeder_thread),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
