@@ -359,13 +359,17 @@ int audio_alsa_restart(struct audio_alsa *a)
 int audio_alsa_read(struct audio_alsa *a, uint32_t frames)
 {
 	unsigned char *buf = a->capture_raw;
+	/* The null PCM (under the file plugin) leaves the buffer as it was, and
+	 * so does alsa-lib 1.2.8's file plugin once its input has run out:
+	 * silence then, not the last period again. */
+	memset(buf, 0, (size_t)frames * a->capture_frame_bytes);
 	while (frames > 0) {
 		snd_pcm_sframes_t n = snd_pcm_readi(a->capture, buf, frames);
 		if (n == -EAGAIN || n == -EINTR)
 			continue;
 		if (n < 0)
 			return (int)n;
-		if (n == 0) /* only a file plugin's input at its end does this */
+		if (n == 0) /* a newer file plugin's input at its end */
 			return -ENODATA;
 		buf += (size_t)n * a->capture_frame_bytes;
 		frames -= (uint32_t)n;

@@ -30,7 +30,8 @@ struct audio_thread {
 	struct spsc reports;
 	pthread_t thread;
 	bool started;
-	const atomic_int_least64_t *gate;
+	const atomic_int_least64_t *gate; /* offline: the script feeder's horizon */
+	struct keeper *keeper;		  /* offline: served between periods */
 
 	atomic_bool stop;
 	atomic_bool running;
@@ -84,10 +85,12 @@ void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame)
 	atomic_store(&t->stop_frame, frame);
 }
 
-void audio_thread_set_script_gate(struct audio_thread *t,
-				  const atomic_int_least64_t *horizon)
+void audio_thread_set_offline(struct audio_thread *t,
+			      const atomic_int_least64_t *script_horizon,
+			      struct keeper *keeper)
 {
-	t->gate = horizon;
+	t->gate = script_horizon;
+	t->keeper = keeper;
 }
 
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t)
@@ -237,6 +240,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		} else if (err < 0) {
 			return pcm_failed(t, err);
 		}
+		if (t->keeper)
+			keeper_service(t->keeper);
 	}
 	return AUDIO_ENDED_STOPPED;
 }

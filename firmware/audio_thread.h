@@ -19,6 +19,7 @@
 
 #include "audio_alsa.h"
 #include "engine.h"
+#include "keeper.h"
 
 enum audio_report_type {
 	AUDIO_XRUN,	    /* value = -EPIPE or -ESTRPIPE; restarted at once */
@@ -80,12 +81,18 @@ bool audio_thread_running(const struct audio_thread *t);
  * short to end on it exactly. Set before start. */
 void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame);
 
-/* Offline runs only: before each period, wait until every script command due
- * in it has been queued (horizon: frame of the first command not queued
- * yet), so that the output does not depend on thread timing when the PCM is
- * not paced. A live run never waits. NULL: no gate. Set before start. */
-void audio_thread_set_script_gate(struct audio_thread *t,
-				  const atomic_int_least64_t *horizon);
+/* Offline runs (the run ends by itself, the PCM may not be paced: alsa-lib's
+ * file plugin runs as fast as the CPU) must give the same output every time,
+ * whatever the threads' timing. So, outside the real-time marks:
+ *  - script_horizon: before each period, wait until every script command
+ *    due in it has been queued (the feeder's horizon, script.h);
+ *  - keeper: serve the buffer keeper after each period (keeper_service), in
+ *    place of the keeper's own thread, so that recording memory is never
+ *    late. Either may be NULL. A live run sets neither: it never waits. Set
+ *    before start. */
+void audio_thread_set_offline(struct audio_thread *t,
+			      const atomic_int_least64_t *script_horizon,
+			      struct keeper *keeper);
 
 /* The engine frame reached, updated after every period. */
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t);

@@ -47,9 +47,15 @@ static int build(struct program *p)
 	p->keeper = keeper_create(p->engine, &kc, &why);
 	if (!p->keeper)
 		return fail(1, "cannot set up the buffer keeper", why);
-	if (keeper_start(p->keeper))
-		return fail(1, "cannot start the buffer keeper thread", NULL);
-	p->keeper_running = true;
+	int64_t stop = p->opt.frames > 0 ? p->opt.frames : GL_NEVER;
+	if (p->script.exit_frame < stop)
+		stop = p->script.exit_frame;
+	bool offline = stop != GL_NEVER; /* see audio_thread_set_offline() */
+	if (!offline) {
+		if (keeper_start(p->keeper))
+			return fail(1, "cannot start the buffer keeper thread", NULL);
+		p->keeper_running = true;
+	}
 
 	struct audio_thread_config ac = {
 	    .engine = p->engine,
@@ -62,9 +68,6 @@ static int build(struct program *p)
 	p->audio = audio_thread_create(&ac);
 	if (!p->audio)
 		return fail(1, "cannot set up the audio thread", "out of memory");
-	int64_t stop = p->opt.frames > 0 ? p->opt.frames : GL_NEVER;
-	if (p->script.exit_frame < stop)
-		stop = p->script.exit_frame;
 	audio_thread_set_stop_frame(p->audio, stop);
 
 	if (p->script.count > 0) {
@@ -77,12 +80,11 @@ static int build(struct program *p)
 		 * first period; a longer one is fed as the queue empties. */
 		if (script_feeder_fill(p->feeder) > 0 && script_feeder_start(p->feeder))
 			return fail(1, "cannot start the script feeder thread", NULL);
-		/* An offline run (it ends by itself) must not depend on how fast
-		 * the feeder is: the PCM is not paced, so gate the periods. */
-		if (stop != GL_NEVER)
-			audio_thread_set_script_gate(p->audio,
-						     script_feeder_horizon(p->feeder));
 	}
+	if (offline)
+		audio_thread_set_offline(
+		    p->audio, p->feeder ? script_feeder_horizon(p->feeder) : NULL,
+		    p->keeper);
 
 	struct supervisor_config sc = {
 	    .engine = p->engine,

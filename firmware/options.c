@@ -98,7 +98,8 @@ static const struct key keys[] = {
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
      "config file (default " OPTIONS_DEFAULT_CONFIG ", if it exists)"},
     {NULL, NULL, "script", 's', "FILE", K_SCRIPT, "frame-stamped commands to play"},
-    {NULL, NULL, "frames", 'F', "N", K_FRAMES, "stop after N frames (offline runs)"},
+    {NULL, NULL, "frames", 'F', "N", K_FRAMES,
+     "stop after N frames: an offline run (below)"},
     {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event"},
     {NULL, NULL, "help", 'h', NULL, K_HELP, "this help"},
     {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version"},
@@ -514,7 +515,12 @@ void options_print_help(FILE *out)
 	    "\nEvery option of the first group is also a key of the config file; the\n"
 	    "file has more (see the example gridloop.conf). The command line wins.\n"
 	    "Exit status: 0 after SIGTERM/SIGINT or the end of an offline run, 2 for a\n"
-	    "bad option, config file or script, 1 for anything else.\n");
+	    "bad option, config file or script, 1 for anything else.\n"
+	    "\nAn offline run (--frames, or a script's exit line) gives the same output\n"
+	    "every time, also on a PCM that is not paced (alsa-lib's file plugin runs "
+	    "as\n"
+	    "fast as the CPU): the audio thread waits for the script's commands and\n"
+	    "serves the recording memory itself between periods. Not for live use.\n");
 }
 
 enum options_result options_parse(struct options *o, int argc, char **argv, FILE *out,
