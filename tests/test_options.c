@@ -15,6 +15,7 @@
 #include "options.h"
 
 #define NO_FILE "/nonexistent/gridloop.conf"
+#define END	((char *)NULL) /* ends parse()'s argument list */
 
 struct fixture {
 	struct options o;
@@ -84,7 +85,7 @@ static void assert_error(struct fixture *f, enum options_result r, const char *e
 static void test_defaults(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(parse(f, NULL), OPTIONS_RUN);
+	assert_int_equal(parse(f, END), OPTIONS_RUN);
 	assert_string_equal(f->o.capture_device, "default");
 	assert_string_equal(f->o.playback_device, "default");
 	assert_int_equal(f->o.rate, 48000);
@@ -131,7 +132,7 @@ static void test_config_file_sets_every_key(void **state)
 			"[track3]\n"
 			"input = 3\n"
 			"stereo = yes\n");
-	assert_int_equal(parse(f, "--config", f->path, NULL), OPTIONS_RUN);
+	assert_int_equal(parse(f, "--config", f->path, END), OPTIONS_RUN);
 	struct options *o = &f->o;
 	assert_string_equal(o->capture_device, "cap");
 	assert_string_equal(o->playback_device, "play");
@@ -190,7 +191,7 @@ static void test_command_line_wins(void **state)
 	assert_int_equal(parse(f, "-r", "96000", "--config", f->path, "--capture", "c2",
 			       "--priority=90", "--require-rt", "-w", "-F", "4800", "-s",
 			       "set.txt", "--memory-limit", "64", "-l", "auto", "-v",
-			       NULL),
+			       END),
 			 OPTIONS_RUN);
 	assert_int_equal(f->o.rate, 96000); /* command line */
 	assert_int_equal(f->o.period, 512); /* file */
@@ -213,7 +214,7 @@ static void test_bad_value_names_file_line_and_key(void **state)
 	char want[128];
 	snprintf(want, sizeof(want),
 		 "%s:4: [audio] rate: '4410' is not 44100, 48000 or 96000", f->path);
-	assert_error(f, parse(f, "-c", f->path, NULL), want);
+	assert_error(f, parse(f, "-c", f->path, END), want);
 }
 
 static void test_bad_values(void **state)
@@ -238,7 +239,7 @@ static void test_bad_values(void **state)
 		options_free(&f->o);
 		options_defaults(&f->o);
 		write_config(f, cases[i][0]);
-		assert_error(f, parse(f, "-c", f->path, NULL), cases[i][1]);
+		assert_error(f, parse(f, "-c", f->path, END), cases[i][1]);
 	}
 }
 
@@ -246,18 +247,18 @@ static void test_unknown_keys_and_sections(void **state)
 {
 	struct fixture *f = *state;
 	write_config(f, "[audio]\nrate = 48000\n[looper]\nrate = 48000\n");
-	assert_error(f, parse(f, "-c", f->path, NULL),
+	assert_error(f, parse(f, "-c", f->path, END),
 		     ":4: [looper] rate: unknown key (it belongs in [audio])");
 	write_config(f, "[audio]\nsample_rate = 48000\n");
-	assert_error(f, parse(f, "-c", f->path, NULL),
+	assert_error(f, parse(f, "-c", f->path, END),
 		     ":2: [audio] sample_rate: unknown key");
 	write_config(f, "rate = 48000\n");
-	assert_error(f, parse(f, "-c", f->path, NULL),
+	assert_error(f, parse(f, "-c", f->path, END),
 		     ":1: key 'rate' is outside any [section]");
 	write_config(f, "[track9]\ninput = 1\n");
-	assert_error(f, parse(f, "-c", f->path, NULL), ":2: unknown section [track9]");
+	assert_error(f, parse(f, "-c", f->path, END), ":2: unknown section [track9]");
 	write_config(f, "[audio]\ninput = 1\n");
-	assert_error(f, parse(f, "-c", f->path, NULL), "(it belongs in [trackN])");
+	assert_error(f, parse(f, "-c", f->path, END), "(it belongs in [trackN])");
 }
 
 static void test_syntax_error_line(void **state)
@@ -265,10 +266,10 @@ static void test_syntax_error_line(void **state)
 	struct fixture *f = *state;
 	write_config(f,
 		     "[audio]\nrate = 48000\nthis line has no equals sign\nperiod = 9\n");
-	assert_error(f, parse(f, "-c", f->path, NULL), ":3: syntax error");
+	assert_error(f, parse(f, "-c", f->path, END), ":3: syntax error");
 	/* The first error is the one reported, whatever its kind. */
 	write_config(f, "[audio]\nperiod = 9\nno equals\n");
-	assert_error(f, parse(f, "-c", f->path, NULL), ":2: [audio] period:");
+	assert_error(f, parse(f, "-c", f->path, END), ":2: [audio] period:");
 }
 
 static void test_track_input_beyond_the_channels(void **state)
@@ -279,12 +280,12 @@ static void test_track_input_beyond_the_channels(void **state)
 	char want[128];
 	snprintf(want, sizeof(want),
 		 "%s:5: [track2] input 4 (stereo: and the next) is beyond", f->path);
-	assert_error(f, parse(f, "-c", f->path, NULL), want);
+	assert_error(f, parse(f, "-c", f->path, END), want);
 	/* The command line can take channels away from under the file. */
 	options_free(&f->o);
 	options_defaults(&f->o);
 	write_config(f, "[track1]\ninput = 2\n");
-	assert_error(f, parse(f, "-c", f->path, "--input-channels", "1", NULL),
+	assert_error(f, parse(f, "-c", f->path, "--input-channels", "1", END),
 		     ":2: [track1] input 2 is beyond the 1 input channels");
 }
 
@@ -292,33 +293,33 @@ static void test_config_file_missing(void **state)
 {
 	struct fixture *f = *state;
 	/* The default file may be absent ... */
-	assert_int_equal(parse(f, NULL), OPTIONS_RUN);
+	assert_int_equal(parse(f, END), OPTIONS_RUN);
 	/* ... a named one may not. */
-	assert_error(f, parse(f, "--config", NO_FILE, NULL),
+	assert_error(f, parse(f, "--config", NO_FILE, END),
 		     NO_FILE ": cannot read the config file: No such file or directory");
 }
 
 static void test_command_line_errors(void **state)
 {
 	struct fixture *f = *state;
-	assert_error(f, parse(f, "--rate", "1", NULL), "option --rate: '1' is not 44100");
-	assert_error(f, parse(f, "-p", "x", NULL),
+	assert_error(f, parse(f, "--rate", "1", END), "option --rate: '1' is not 44100");
+	assert_error(f, parse(f, "-p", "x", END),
 		     "option --period: 'x' is not a whole number");
-	assert_error(f, parse(f, "--frames", "0", NULL), "option --frames:");
-	assert_error(f, parse(f, "--bogus", NULL), "unknown option '--bogus'");
-	assert_error(f, parse(f, "-Z", NULL), "unknown option -Z");
-	assert_error(f, parse(f, "--rate", NULL), "option --rate needs an argument");
-	assert_error(f, parse(f, "stray", NULL), "unexpected argument 'stray'");
+	assert_error(f, parse(f, "--frames", "0", END), "option --frames:");
+	assert_error(f, parse(f, "--bogus", END), "unknown option '--bogus'");
+	assert_error(f, parse(f, "-Z", END), "unknown option -Z");
+	assert_error(f, parse(f, "--rate", END), "option --rate needs an argument");
+	assert_error(f, parse(f, "stray", END), "unexpected argument 'stray'");
 }
 
 static void test_help_and_version(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(parse(f, "--rate", "1", "--help", NULL), OPTIONS_DONE);
+	assert_int_equal(parse(f, "--rate", "1", "--help", END), OPTIONS_DONE);
 	assert_non_null(strstr(f->out, "Usage: gridloop"));
 	assert_non_null(strstr(f->out, "--config FILE"));
 	assert_non_null(strstr(f->out, "--require-rt"));
-	assert_int_equal(parse(f, "-V", NULL), OPTIONS_DONE);
+	assert_int_equal(parse(f, "-V", END), OPTIONS_DONE);
 	assert_string_equal(f->out, "gridloop " GRIDLOOP_VERSION "\n");
 }
 
