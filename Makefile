@@ -30,6 +30,9 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 
+# Keep object files of test and tool binaries between runs.
+.SECONDARY:
+
 .PHONY: all setup program tests tools benches check check-unit check-asan \
         check-tsan check-arm64 check-alsa check-vm demo bench format lint clean
 
@@ -91,9 +94,9 @@ check-tsan:
 
 check-arm64:
 	@scripts/setup-host cross
-	@$(MAKE) --no-print-directory O=build/arm64 CC=aarch64-linux-gnu-gcc \
-	    PKG_CONFIG_PATH=/usr/lib/aarch64-linux-gnu/pkgconfig \
+	@PKG_CONFIG_PATH=/usr/lib/aarch64-linux-gnu/pkgconfig \
 	    PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
+	    $(MAKE) --no-print-directory O=build/arm64 CC=aarch64-linux-gnu-gcc \
 	    program tests
 	@scripts/run-tests build/arm64 arm64
 

@@ -1,15 +1,20 @@
 /* spsc.c -- lock-free single-producer/single-consumer queue (see spsc.h). */
 #include "spsc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int spsc_init(struct spsc *q, size_t capacity, size_t elem_size)
 {
 	size_t cap = 1;
+	memset(q, 0, sizeof(*q));
+	/* Above the largest power of two, rounding up would overflow to 0 and
+	 * loop forever. */
+	if (capacity > SIZE_MAX / 2 + 1)
+		return -1;
 	while (cap < capacity)
 		cap <<= 1;
-	memset(q, 0, sizeof(*q));
 	q->slots = calloc(cap, elem_size);
 	if (!q->slots)
 		return -1;
@@ -58,9 +63,21 @@ bool spsc_pop(struct spsc *q, void *elem)
 
 size_t spsc_count(struct spsc *q)
 {
-	size_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+	/* Loading head then tail lets a third thread see tail move past the
+	 * head it loaded ("head - tail" wraps to a huge count); tail then head
+	 * lets it see head run more than a capacity ahead. A tail that did not
+	 * change around the load of head was the tail when head was loaded, so
+	 * the difference is a fill level the queue really had. For either end
+	 * one index is its own: the consumer never retries, the producer at
+	 * most until the consumer has emptied the queue. */
 	size_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-	return head - tail;
+	for (;;) {
+		size_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+		size_t again = atomic_load_explicit(&q->tail, memory_order_acquire);
+		if (again == tail)
+			return head - tail;
+		tail = again;
+	}
 }
 
 size_t spsc_capacity(const struct spsc *q)

@@ -27,7 +27,7 @@ struct spsc {
 	/* Each index on its own cache line: the two threads write one each. */
 	_Alignas(64) atomic_size_t head; /* next slot to write; producer owns */
 	_Alignas(64) atomic_size_t tail; /* next slot to read; consumer owns */
-	_Alignas(64) size_t mask;        /* capacity - 1 */
+	_Alignas(64) size_t mask;	 /* capacity - 1 */
 	size_t elem_size;
 	unsigned char *slots;
 	atomic_uint dropped; /* pushes refused because the queue was full */
