@@ -196,7 +196,9 @@ static void warn_memory_lock(struct supervisor *s)
 		    "out. "
 		    "Raise the limit (LimitMEMLOCK=infinity, or memlock in "
 		    "limits.conf)%s",
-		    strerror(-err), s->cfg.require_rt ? "" : "; running on anyway");
+		    strerror(-err),
+		    s->cfg.require_rt ? "; require_rt is set: not running"
+				      : "; running on anyway");
 }
 
 /* 0, 1 = not there (wait), -1 = failed for good. */
@@ -237,16 +239,14 @@ static int start_audio(struct supervisor *s)
 	bool refused = false;
 	char why[256];
 	int err = audio_thread_start(s->cfg.audio, s->pcm, &refused, why, sizeof(why));
-	if (refused && !s->rt_warned) {
+	if (refused && !s->rt_warned && err == 0) {
 		s->rt_warned = true;
-		if (err == 0)
-			say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio "
-			    "thread "
-			    "runs at normal priority and may drop out under load. Allow "
-			    "it "
-			    "(LimitRTPRIO=95, or rtprio in limits.conf), or use "
-			    "--require-rt to "
-			    "refuse to run like this");
+		say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio thread "
+		    "runs at "
+		    "normal priority and may drop out under load. Allow it "
+		    "(LimitRTPRIO=95, or "
+		    "rtprio in limits.conf), or use --require-rt to refuse to run like "
+		    "this");
 	}
 	if (err) {
 		say("%s", why);

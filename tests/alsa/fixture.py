@@ -13,6 +13,10 @@ looper written from the rules, not from the code.
   fixture.py expect IN OUT FORMAT PREFILL LATENCY
                                        compare OUT with the model, sample for
                                        sample; exit 0 when equal
+  fixture.py expect-replug IN OUT1 OUT2 PREFILL LATENCY UNPLUG END
+                                       the same for tests/alsa/replug.txt,
+                                       whose device is lost at frame UNPLUG:
+                                       OUT1 before, OUT2 after (FLOAT)
 
 Files are raw interleaved stereo in FORMAT: FLOAT (float32), S32, S24_3LE
 or S16, little-endian: what alsa-lib's file plugin reads and writes.
@@ -226,6 +230,48 @@ def cmd_expect(in_path, out_path, fmt, prefill, lat):
     return 0
 
 
+def compare(got, want, what):
+    """Sample-for-sample comparison of stereo output with a mono model."""
+    if len(got) != 2 * len(want):
+        print("%s has %d frames, expected %d" % (what, len(got) // 2, len(want)))
+        return 1
+    bad = 0
+    for i, w in enumerate(want):
+        for ch in (0, 1):
+            if got[2 * i + ch] != w:
+                if bad < 5:
+                    print("%s frame %d channel %d: got %r, expected %r"
+                          % (what, i, ch, got[2 * i + ch], w))
+                bad += 1
+    if bad:
+        print("%s: %d samples differ" % (what, bad))
+    return 1 if bad else 0
+
+
+def cmd_expect_replug(in_path, out1, out2, prefill, lat, unplug, end):
+    """tests/alsa/replug.txt: a one-bar take on track 0 from 48000, looping
+    from 96000. The device goes at engine frame `unplug` and comes back; the
+    engine carries on from that frame, so the reopened device's file is its
+    own prefill, then the loop from exactly where it was."""
+    with open(in_path, "rb") as f:
+        in0 = decode(f.read(), "FLOAT")[0::2]
+    a = array.array("f", in0[BAR + lat:2 * BAR + lat])
+
+    def loop(f):
+        return a[(f - 2 * BAR) % BAR] if f >= 2 * BAR else 0.0
+
+    want1 = [0.0] * prefill + [loop(f) for f in range(unplug)]
+    want2 = [0.0] * prefill + [loop(f) for f in range(unplug, end)]
+    with open(out1, "rb") as f:
+        got1 = ints(f.read(), "FLOAT")
+    with open(out2, "rb") as f:
+        got2 = ints(f.read(), "FLOAT")
+    if compare(got1, want1, "before") or compare(got2, want2, "after"):
+        return 1
+    print("%d frames before, %d after: equal" % (len(want1), len(want2)))
+    return 0
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "signal" and len(argv) == 5:
@@ -238,6 +284,8 @@ def main(argv):
         return cmd_last_sound(argv[2], argv[3])
     if cmd == "first-sound" and len(argv) == 4:
         return cmd_first_sound(argv[2], argv[3])
+    if cmd == "expect-replug" and len(argv) == 9:
+        return cmd_expect_replug(argv[2], argv[3], argv[4], *map(int, argv[5:9]))
     if cmd == "expect" and len(argv) == 7:
         return cmd_expect(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]))
     sys.exit(__doc__)

@@ -1,0 +1,82 @@
+/* unplug.c -- pulls the cable of the test PCMs for scripts/test-alsa: an
+ * LD_PRELOAD library that makes alsa-lib answer as it does for a USB
+ * interface unplugged mid-run (-ENODEV on read, write and open), until the
+ * test plugs it back. Built and preloaded by scripts/test-alsa only; never
+ * part of the program.
+ *
+ *   UNPLUG_AT_READ=N   the N-th snd_pcm_readi() (counting from 1) finds the
+ *                      device gone
+ *   UNPLUG_BACK=PATH   the device is back (for good) once PATH exists
+ */
+#include <alsa/asoundlib.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static atomic_long reads;
+static atomic_bool gone;
+static atomic_bool back; /* plugged back: no second unplug */
+
+static void *real(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+static bool absent(void)
+{
+	if (!atomic_load(&gone))
+		return false;
+	const char *path = getenv("UNPLUG_BACK");
+	if (path && access(path, F_OK) == 0) {
+		atomic_store(&back, true);
+		atomic_store(&gone, false);
+		return false;
+	}
+	return true;
+}
+
+snd_pcm_sframes_t snd_pcm_readi(snd_pcm_t *pcm, void *buffer, snd_pcm_uframes_t size)
+{
+	const char *at = getenv("UNPLUG_AT_READ");
+	if (atomic_load(&gone))
+		return -ENODEV;
+	if (at && !atomic_load(&back) && atomic_fetch_add(&reads, 1) + 1 == atol(at)) {
+		atomic_store(&gone, true);
+		return -ENODEV;
+	}
+	snd_pcm_sframes_t (*f)(snd_pcm_t *, void *, snd_pcm_uframes_t) =
+	    real("snd_pcm_readi");
+	return f(pcm, buffer, size);
+}
+
+snd_pcm_sframes_t snd_pcm_writei(snd_pcm_t *pcm, const void *buffer,
+				 snd_pcm_uframes_t size)
+{
+	if (atomic_load(&gone))
+		return -ENODEV;
+	snd_pcm_sframes_t (*f)(snd_pcm_t *, const void *, snd_pcm_uframes_t) =
+	    real("snd_pcm_writei");
+	return f(pcm, buffer, size);
+}
+
+int snd_pcm_open(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream, int mode)
+{
+	if (absent())
+		return -ENODEV;
+	int (*f)(snd_pcm_t **, const char *, snd_pcm_stream_t, int) =
+	    real("snd_pcm_open");
+	return f(pcm, name, stream, mode);
+}
+
+int snd_pcm_open_lconf(snd_pcm_t **pcm, const char *name, snd_pcm_stream_t stream,
+		       int mode, snd_config_t *lconf)
+{
+	if (absent())
+		return -ENODEV;
+	int (*f)(snd_pcm_t **, const char *, snd_pcm_stream_t, int, snd_config_t *) =
+	    real("snd_pcm_open_lconf");
+	return f(pcm, name, stream, mode, lconf);
+}
