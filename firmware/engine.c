@@ -292,6 +292,7 @@ static void beat(struct engine *e, int64_t f)
 	int64_t k = transport_beat_at(&e->tr, f);
 	int64_t bpb = e->tr.beats_per_bar;
 	bool downbeat = (k % bpb + bpb) % bpb == 0;
+	engine_emit(e, EV_BEAT, -1, f, k, (int32_t)((k % bpb + bpb) % bpb));
 	if (downbeat)
 		engine_emit(e, EV_BAR, -1, f, k / bpb, (int32_t)bpb);
 	if (e->metronome)

@@ -92,6 +92,8 @@ enum event_type {
 	EV_TEMPO,	 /* value = BPM x 1000, aux = beats per bar */
 	EV_BAR,		 /* value = bar number (from 0), at a bar's first frame */
 	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
+	EV_BEAT, /* value = beat index (from 0), aux = beat within the bar (0 = downbeat),
+		    at a beat's first frame: the MIDI clock out's anchor */
 };
 
 enum engine_error {
