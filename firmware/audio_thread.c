@@ -300,10 +300,10 @@ int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_
 		*rt_refused = true;
 		if (t->cfg.require_rt) {
 			snprintf(why, whylen,
-				 "real-time scheduling refused (SCHED_FIFO priority %d: "
-				 "EPERM) "
-				 "and require_rt is set: not running. Allow it "
-				 "(LimitRTPRIO=95, or rtprio in limits.conf)",
+				 "real-time scheduling refused (SCHED_FIFO "
+				 "priority %d: EPERM) and require_rt is set: not "
+				 "running. Allow it (LimitRTPRIO=95, or rtprio in "
+				 "limits.conf)",
 				 t->cfg.priority);
 			return -EPERM;
 		}

@@ -517,10 +517,10 @@ void options_print_help(FILE *out)
 	    "Exit status: 0 after SIGTERM/SIGINT or the end of an offline run, 2 for a\n"
 	    "bad option, config file or script, 1 for anything else.\n"
 	    "\nAn offline run (--frames, or a script's exit line) gives the same output\n"
-	    "every time, also on a PCM that is not paced (alsa-lib's file plugin runs "
-	    "as\n"
-	    "fast as the CPU): the audio thread waits for the script's commands and\n"
-	    "serves the recording memory itself between periods. Not for live use.\n");
+	    "every time, also on a PCM that is not paced (alsa-lib's file plugin\n"
+	    "runs as fast as the CPU): the audio thread waits for the script's commands\n"
+	    "and serves the recording memory itself between periods. Not for live "
+	    "use.\n");
 }
 
 enum options_result options_parse(struct options *o, int argc, char **argv, FILE *out,
@@ -597,9 +597,8 @@ enum options_result options_parse(struct options *o, int argc, char **argv, FILE
 		unsigned last = in->first_channel + (in->stereo ? 1u : 0u);
 		if (last >= o->input_channels)
 			return bad(err, errlen,
-				   "%s: [track%d] input %u%s is beyond the %u input "
-				   "channels "
-				   "(input_channels)",
+				   "%s: [track%d] input %u%s is beyond the %u "
+				   "input channels (input_channels)",
 				   o->track_origin[t], t + 1, in->first_channel + 1u,
 				   in->stereo ? " (stereo: and the next)" : "",
 				   o->input_channels),

@@ -192,10 +192,9 @@ static void warn_memory_lock(struct supervisor *s)
 	int err = audio_lock_memory();
 	s->memory_locked = err == 0;
 	if (!s->memory_locked)
-		say("memory locking refused (mlockall: %s): audio memory may be paged "
-		    "out. "
-		    "Raise the limit (LimitMEMLOCK=infinity, or memlock in "
-		    "limits.conf)%s",
+		say("memory locking refused (mlockall: %s): audio memory may be "
+		    "paged out. Raise the limit (LimitMEMLOCK=infinity, or memlock "
+		    "in limits.conf)%s",
 		    strerror(-err),
 		    s->cfg.require_rt ? "; require_rt is set: not running"
 				      : "; running on anyway");
@@ -241,12 +240,10 @@ static int start_audio(struct supervisor *s)
 	int err = audio_thread_start(s->cfg.audio, s->pcm, &refused, why, sizeof(why));
 	if (refused && !s->rt_warned && err == 0) {
 		s->rt_warned = true;
-		say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio thread "
-		    "runs at "
-		    "normal priority and may drop out under load. Allow it "
-		    "(LimitRTPRIO=95, or "
-		    "rtprio in limits.conf), or use --require-rt to refuse to run like "
-		    "this");
+		say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio "
+		    "thread runs at normal priority and may drop out under load. "
+		    "Allow it (LimitRTPRIO=95, or rtprio in limits.conf), or use "
+		    "--require-rt to refuse to run like this");
 	}
 	if (err) {
 		say("%s", why);
@@ -382,9 +379,8 @@ int supervisor_run(struct supervisor *s)
 	if (rc < 0)
 		return 1; /* there, but refuses the settings: waiting will not help */
 	if (rc > 0 && !s->cfg.wait_for_device) {
-		say("the audio device is not there (--wait, or wait_for_device = yes, "
-		    "waits "
-		    "for it)");
+		say("the audio device is not there (--wait, or wait_for_device = "
+		    "yes, waits for it)");
 		return 1;
 	}
 	if (rc > 0) {
