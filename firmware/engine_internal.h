@@ -9,7 +9,7 @@
 #include "engine.h"
 #include "transport.h"
 
-#define PENDING_MAX 256 /* commands waiting for their frame */
+#define PENDING_MAX 1024 /* commands waiting for their frame */
 /* Each source may hold at most its share of them, so a script queued far
  * ahead never keeps the controller's presses out. */
 #define PENDING_PER_SOURCE (PENDING_MAX / GL_CMD_SOURCES)
