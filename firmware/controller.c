@@ -1,0 +1,539 @@
+/* controller.c -- a pad controller or foot switch driven by a profile: MIDI
+ * bytes to engine commands, clip states to LED messages (see controller.h;
+ * the pad and foot switch tables are in board/profiles/README.md). */
+#include "controller.h"
+
+#include <string.h>
+
+#define LED_UNKNOWN UINT32_MAX
+
+/* ---- setup ------------------------------------------------------------------ */
+
+void controller_refresh(struct controller *c)
+{
+	c->intro_pending = c->profile->intro_len > 0;
+	memset(c->pad_sent, 0xFF, sizeof(c->pad_sent));
+	memset(c->scene_sent, 0xFF, sizeof(c->scene_sent));
+	c->arm_sent = c->metronome_sent = LED_UNKNOWN;
+}
+
+void controller_init(struct controller *c, const struct profile *p,
+		     const struct time_map *time)
+{
+	memset(c, 0, sizeof(*c));
+	c->profile = p;
+	c->time = *time;
+	c->overdub_track = c->overdub_scene = -1;
+	controller_refresh(c);
+}
+
+/* ---- engine commands -------------------------------------------------------- */
+
+static void send(struct controller *c, const struct command_sink *sink,
+		 enum command_type type, int track, int scene, float value, int64_t frame)
+{
+	struct command cmd = {.frame = frame,
+			      .value = value,
+			      .type = (uint8_t)type,
+			      .track = (uint8_t)track,
+			      .scene = (uint8_t)scene};
+	if (sink && sink->push && sink->push(sink->ctx, &cmd))
+		c->stats.commands++;
+	else
+		c->stats.commands_refused++;
+}
+
+static int max_bank(const struct controller *c)
+{
+	int rows = c->profile->rows;
+	return rows >= GL_SCENES ? 0 : GL_SCENES - rows;
+}
+
+static void move_bank(struct controller *c, int by)
+{
+	int b = c->bank + by;
+	c->bank = b < 0 ? 0 : b > max_bank(c) ? max_bank(c) : b;
+}
+
+/* Keeps the selected scene in the window, so a foot switch user who steps
+ * through scenes sees the clip the switch acts on. */
+static void show_selected_scene(struct controller *c)
+{
+	int rows = c->profile->rows;
+	if (rows == 0)
+		return;
+	if (c->selected_scene < c->bank)
+		move_bank(c, c->selected_scene - c->bank);
+	else if (c->selected_scene >= c->bank + rows)
+		move_bank(c, c->selected_scene - (c->bank + rows - 1));
+}
+
+/* ---- the foot switch -------------------------------------------------------- */
+
+static void foot_hold(struct controller *c, int64_t frame,
+		      const struct command_sink *sink)
+{
+	struct controller_foot *f = &c->foot;
+	f->hold_done = true;
+	f->tap_open = false;
+	f->overdub_waiting = false;
+	switch (f->before) {
+	case CLIP_PLAYING:     /* the tap's overdub never started: undo the last */
+	case CLIP_OVERDUBBING: /* the press ended the pass: undo it */
+		send(c, sink, CMD_UNDO, f->track, f->scene, 0, frame);
+		break;
+	case CLIP_STOPPED:
+		send(c, sink, CMD_CLEAR, f->track, f->scene, 0, frame);
+		break;
+	default: /* a take being made or starting: a hold adds nothing */
+		break;
+	}
+}
+
+static void foot_press(struct controller *c, bool has_release, int64_t us, int64_t frame,
+		       const struct command_sink *sink)
+{
+	struct controller_foot *f = &c->foot;
+	if (f->down)
+		return; /* pressed again without a release: one press */
+	int track = c->selected_track, scene = c->selected_scene;
+	int64_t since = us - f->tap_us;
+	if (f->tap_open && since >= 0 &&
+	    since <= (int64_t)c->profile->double_tap_ms * 1000 && f->track == track &&
+	    f->scene == scene) {
+		/* Double tap: stop. What the first tap started is taken back
+		 * first: a take it began is discarded, an overdub pass it began
+		 * is undone. */
+		f->tap_open = false;
+		f->down = has_release;
+		f->down_us = us;
+		f->hold_done = true;
+		if (f->before == CLIP_EMPTY || f->before == CLIP_RECORD_QUEUED) {
+			send(c, sink, CMD_CLEAR, track, scene, 0, frame);
+			return;
+		}
+		if (f->overdub_started)
+			send(c, sink, CMD_UNDO, track, scene, 0, frame);
+		send(c, sink, CMD_STOP_CLIP, track, scene, 0, frame);
+		return;
+	}
+	*f = (struct controller_foot){.down = has_release,
+				      .down_us = us,
+				      .hold_done = !has_release,
+				      .tap_open = true,
+				      .tap_us = us,
+				      .before = c->clip_state[track][scene],
+				      .track = (uint8_t)track,
+				      .scene = (uint8_t)scene};
+	if (f->before == CLIP_PLAYING) {
+		if (has_release) {
+			/* Could still become a hold (undo the last pass), and
+			 * starting a pass now would lose that undo: wait for the
+			 * release. */
+			f->overdub_waiting = true;
+		} else {
+			send(c, sink, CMD_OVERDUB, track, scene, 0, frame);
+			f->overdub_started = true;
+		}
+		return;
+	}
+	/* Every other step acts at once, on the frame it was played. */
+	send(c, sink, CMD_PRESS, track, scene, 0, frame);
+}
+
+static void foot_release(struct controller *c, int64_t us, int64_t frame,
+			 const struct command_sink *sink)
+{
+	struct controller_foot *f = &c->foot;
+	if (!f->down)
+		return;
+	f->down = false;
+	if (f->hold_done)
+		return;
+	int64_t hold_us = (int64_t)c->profile->hold_ms * 1000;
+	if (us - f->down_us >= hold_us) {
+		foot_hold(c, time_map_frame(&c->time, f->down_us + hold_us), sink);
+		return;
+	}
+	f->hold_done = true;
+	if (f->overdub_waiting) {
+		f->overdub_waiting = false;
+		f->overdub_started = true;
+		send(c, sink, CMD_OVERDUB, f->track, f->scene, 0, frame);
+	}
+}
+
+void controller_poll(struct controller *c, int64_t now_us,
+		     const struct command_sink *sink)
+{
+	struct controller_foot *f = &c->foot;
+	int64_t hold_us = (int64_t)c->profile->hold_ms * 1000;
+	if (f->down && !f->hold_done && now_us - f->down_us >= hold_us)
+		foot_hold(c, time_map_frame(&c->time, f->down_us + hold_us), sink);
+}
+
+/* ---- controls ---------------------------------------------------------------- */
+
+static int expr_value(const struct profile_expr *e, int channel, int number)
+{
+	int v = e->term == TERM_CHANNEL ? channel : e->term == TERM_NUMBER ? number : 0;
+	return v + e->offset;
+}
+
+static const struct profile_rule *find_rule(const struct profile *p, bool shift,
+					    uint8_t kind, int channel, int number)
+{
+	for (int i = 0; i < p->nrules; i++) {
+		const struct profile_rule *r = &p->rules[i];
+		if (r->shift == shift && r->kind == kind && number >= r->first &&
+		    number <= r->last && channel >= r->first_ch && channel <= r->last_ch)
+			return r;
+	}
+	return NULL;
+}
+
+static bool clip_active(uint8_t s)
+{
+	return s != CLIP_EMPTY && s != CLIP_STOPPED;
+}
+
+static void press(struct controller *c, const struct profile_rule *r, int x, int y,
+		  int64_t us, int64_t frame, const struct command_sink *sink)
+{
+	int scene = c->bank + y;
+	bool in_grid = x >= 0 && x < GL_TRACKS && scene >= 0 && scene < GL_SCENES;
+	switch ((enum profile_action)r->action) {
+	case ACT_PAD:
+		if (!in_grid) {
+			c->stats.outside++;
+			break;
+		}
+		c->selected_track = x;
+		c->selected_scene = scene;
+		if (c->shift) {
+			send(c, sink, CMD_CLEAR, x, scene, 0, frame);
+		} else if (c->armed && c->clip_state[x][scene] == CLIP_PLAYING) {
+			c->armed = false;
+			send(c, sink, CMD_OVERDUB, x, scene, 0, frame);
+		} else {
+			send(c, sink, CMD_PRESS, x, scene, 0, frame);
+		}
+		break;
+	case ACT_SCENE:
+		if (scene < 0 || scene >= GL_SCENES) {
+			c->stats.outside++;
+			break;
+		}
+		c->selected_scene = scene;
+		send(c, sink, CMD_LAUNCH_SCENE, 0, scene, 0, frame);
+		break;
+	case ACT_STOP_CLIP:
+		if (!in_grid) {
+			c->stats.outside++;
+			break;
+		}
+		send(c, sink, CMD_STOP_CLIP, x, scene, 0, frame);
+		break;
+	case ACT_STOP_TRACK:
+		send(c, sink, CMD_STOP_TRACK, x, 0, 0, frame);
+		break;
+	case ACT_STOP_ALL:
+		send(c, sink, CMD_STOP_ALL, 0, 0, 0, frame);
+		break;
+	case ACT_BANK_UP:
+	case ACT_BANK_DOWN: {
+		/* Shift pages, unless shift is how this bank button is reached. */
+		int step = c->shift && !r->shift ? c->profile->rows : 1;
+		move_bank(c, r->action == ACT_BANK_UP ? -step : step);
+		break;
+	}
+	case ACT_SHIFT:
+		c->shift = true;
+		break;
+	case ACT_RECORD_ARM:
+		c->armed = !c->armed;
+		break;
+	case ACT_TAP_TEMPO:
+		send(c, sink, CMD_TAP_TEMPO, 0, 0, 0, frame);
+		break;
+	case ACT_METRONOME:
+		c->metronome = !c->metronome;
+		send(c, sink, CMD_METRONOME, 0, 0, c->metronome ? 1.0f : 0.0f, frame);
+		break;
+	case ACT_UNDO:
+	case ACT_REDO: {
+		bool last = c->overdub_track >= 0;
+		send(c, sink, r->action == ACT_UNDO ? CMD_UNDO : CMD_REDO,
+		     last ? c->overdub_track : c->selected_track,
+		     last ? c->overdub_scene : c->selected_scene, 0, frame);
+		break;
+	}
+	case ACT_FOOT:
+		foot_press(c, r->kind != KIND_PROGRAM, us, frame, sink);
+		break;
+	case ACT_SELECT_TRACK:
+		c->selected_track = x;
+		break;
+	case ACT_NEXT_TRACK:
+		c->selected_track = (c->selected_track + 1) % GL_TRACKS;
+		break;
+	case ACT_PREV_TRACK:
+		c->selected_track = (c->selected_track + GL_TRACKS - 1) % GL_TRACKS;
+		break;
+	case ACT_NEXT_SCENE:
+		c->selected_scene = (c->selected_scene + 1) % GL_SCENES;
+		show_selected_scene(c);
+		break;
+	case ACT_PREV_SCENE:
+		c->selected_scene = (c->selected_scene + GL_SCENES - 1) % GL_SCENES;
+		show_selected_scene(c);
+		break;
+	case ACT_VOLUME: /* faders: handled with their value */
+	case ACT_MASTER:
+	case ACT_COUNT:
+		break;
+	}
+}
+
+/* A whole channel message. */
+static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2,
+		    int64_t us, const struct command_sink *sink)
+{
+	c->stats.messages++;
+	uint8_t kind;
+	bool pressed;
+	switch (status & 0xF0) {
+	case 0x80:
+		kind = KIND_NOTE;
+		pressed = false;
+		break;
+	case 0x90: /* velocity 0 is a release */
+		kind = KIND_NOTE;
+		pressed = d2 > 0;
+		break;
+	case 0xB0: /* switches send 127 down, 0 up */
+		kind = KIND_CC;
+		pressed = d2 >= 64;
+		break;
+	case 0xC0: /* a program change is a press with no release */
+		kind = KIND_PROGRAM;
+		pressed = true;
+		break;
+	default: /* aftertouch, pitch bend: nothing here uses them */
+		c->stats.unmapped++;
+		return;
+	}
+	int channel = status & 0x0F;
+	const struct profile_rule *r = NULL;
+	if (c->shift)
+		r = find_rule(c->profile, true, kind, channel, d1);
+	if (!r)
+		r = find_rule(c->profile, false, kind, channel, d1);
+	if (!r) {
+		c->stats.unmapped++;
+		return;
+	}
+	int64_t frame = time_map_frame(&c->time, us);
+	int x = expr_value(&r->x, channel, d1), y = expr_value(&r->y, channel, d1);
+	if (r->action == ACT_VOLUME) {
+		if (x >= 0 && x < GL_TRACKS)
+			send(c, sink, CMD_TRACK_VOLUME, x, 0, (float)d2 / 127.0f, frame);
+	} else if (r->action == ACT_MASTER) {
+		send(c, sink, CMD_MASTER_VOLUME, 0, 0, (float)d2 / 127.0f, frame);
+	} else if (pressed) {
+		press(c, r, x, y, us, frame, sink);
+	} else if (r->action == ACT_SHIFT) {
+		c->shift = false;
+	} else if (r->action == ACT_FOOT) {
+		foot_release(c, us, frame, sink);
+	}
+}
+
+/* Data bytes after a status byte. */
+static uint8_t data_length(uint8_t status)
+{
+	switch (status & 0xF0) {
+	case 0xC0:
+	case 0xD0:
+		return 1;
+	case 0xF0:
+		return status == 0xF2 ? 2 : (status == 0xF1 || status == 0xF3) ? 1 : 0;
+	default:
+		return 2;
+	}
+}
+
+void controller_midi_in(struct controller *c, const uint8_t *bytes, size_t len,
+			int64_t us, const struct command_sink *sink)
+{
+	struct controller_stats *st = &c->stats;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t b = bytes[i];
+		if (b >= 0xF8) { /* real-time bytes may sit anywhere */
+			st->realtime++;
+			continue;
+		}
+		if (c->in_sysex) {
+			if (b == 0xF7) {
+				c->in_sysex = false;
+				st->sysex++;
+				continue;
+			}
+			if (b < 0x80)
+				continue;
+			c->in_sysex = false; /* a status byte ends it, and counts */
+			st->sysex_unterminated++;
+		}
+		if (b & 0x80) {
+			if (c->need) {
+				st->truncated++;
+				c->need = 0;
+			}
+			if (b == 0xF0) {
+				c->in_sysex = true;
+				c->running_status = 0;
+			} else if (b == 0xF7) {
+				st->stray_end++;
+			} else if (b > 0xF0) {
+				/* System common: cancels running status. */
+				c->running_status = 0;
+				c->status = b;
+				c->have = 0;
+				c->need = data_length(b);
+				if (c->need == 0)
+					st->system++;
+			} else {
+				c->running_status = c->status = b;
+				c->have = 0;
+				c->need = data_length(b);
+			}
+			continue;
+		}
+		if (!c->need) {
+			if (!c->running_status) {
+				st->stray_data++;
+				continue;
+			}
+			c->status = c->running_status;
+			c->have = 0;
+			c->need = data_length(c->status);
+		}
+		c->data[c->have++] = b;
+		if (c->have < c->need)
+			continue;
+		uint8_t n = c->need;
+		c->need = 0;
+		if (c->status >= 0xF0)
+			st->system++;
+		else
+			message(c, c->status, c->data[0], n == 2 ? c->data[1] : 0, us,
+				sink);
+	}
+}
+
+/* ---- engine events and LEDs -------------------------------------------------- */
+
+void controller_engine_event(struct controller *c, const struct event *ev)
+{
+	if (ev->type != EV_CLIP_STATE || ev->track >= GL_TRACKS ||
+	    ev->scene >= GL_SCENES || ev->state >= CLIP_STATE_COUNT)
+		return;
+	c->clip_state[ev->track][ev->scene] = ev->state;
+	if (ev->state == CLIP_OVERDUBBING) {
+		c->overdub_track = ev->track;
+		c->overdub_scene = ev->scene;
+	} else if (ev->state == CLIP_EMPTY && c->overdub_track == ev->track &&
+		   c->overdub_scene == ev->scene) {
+		c->overdub_track = c->overdub_scene = -1; /* cleared: nothing to undo */
+	}
+}
+
+static uint32_t led_message(const struct profile_control *ctl, struct profile_led led)
+{
+	uint32_t status = (ctl->kind == KIND_NOTE ? 0x90u : 0xB0u) |
+			  (uint32_t)(led.channel >= 0 ? led.channel : ctl->channel);
+	return status << 16 | (uint32_t)ctl->number << 8 | led.velocity;
+}
+
+static uint32_t pad_led(const struct controller *c, int x, int y)
+{
+	const struct profile *p = c->profile;
+	int scene = c->bank + y;
+	if (x >= GL_TRACKS || scene >= GL_SCENES)
+		return led_message(&p->pad_out[y][x], p->outside_led);
+	return led_message(&p->pad_out[y][x], p->state_led[c->clip_state[x][scene]]);
+}
+
+/* A scene button blinks while a clip of its row is queued, is lit while one
+ * plays (or records), and is dark otherwise. */
+static enum profile_button_led scene_led(const struct controller *c, int scene)
+{
+	if (scene >= GL_SCENES)
+		return BUTTON_OFF;
+	bool active = false;
+	for (int t = 0; t < GL_TRACKS; t++) {
+		uint8_t s = c->clip_state[t][scene];
+		if (s == CLIP_RECORD_QUEUED || s == CLIP_PLAY_QUEUED ||
+		    s == CLIP_STOP_QUEUED)
+			return BUTTON_BLINK;
+		active |= clip_active(s);
+	}
+	return active ? BUTTON_ON : BUTTON_OFF;
+}
+
+struct writer {
+	uint8_t *out;
+	size_t cap, n;
+};
+
+/* Sends one LED message if it differs from what was sent; false when the
+ * buffer is full. */
+static bool update(struct writer *w, uint32_t *sent, uint32_t msg)
+{
+	if (*sent == msg)
+		return true;
+	if (w->cap - w->n < 3)
+		return false;
+	w->out[w->n++] = (uint8_t)(msg >> 16);
+	w->out[w->n++] = (uint8_t)(msg >> 8);
+	w->out[w->n++] = (uint8_t)msg;
+	*sent = msg;
+	return true;
+}
+
+size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
+{
+	const struct profile *p = c->profile;
+	struct writer w = {.out = out, .cap = cap};
+	if (c->intro_pending) {
+		if (cap < (size_t)p->intro_len)
+			return 0;
+		memcpy(out, p->intro, (size_t)p->intro_len);
+		w.n = (size_t)p->intro_len;
+		c->intro_pending = false;
+	}
+	int rows = p->rows < PROFILE_MAX_ROWS ? p->rows : PROFILE_MAX_ROWS;
+	for (int y = 0; y < rows; y++)
+		for (int x = 0; x < PROFILE_COLUMNS; x++)
+			if (p->pad_out[y][x].present &&
+			    !update(&w, &c->pad_sent[y][x], pad_led(c, x, y)))
+				return w.n;
+	if (!p->has_button_leds)
+		return w.n;
+	for (int y = 0; y < rows; y++)
+		if (p->scene_out[y].present &&
+		    !update(&w, &c->scene_sent[y],
+			    led_message(&p->scene_out[y],
+					p->button_led[scene_led(c, c->bank + y)])))
+			return w.n;
+	if (p->record_arm_out.present &&
+	    !update(&w, &c->arm_sent,
+		    led_message(&p->record_arm_out,
+				p->button_led[c->armed ? BUTTON_ON : BUTTON_OFF])))
+		return w.n;
+	if (p->metronome_out.present)
+		update(&w, &c->metronome_sent,
+		       led_message(&p->metronome_out,
+				   p->button_led[c->metronome ? BUTTON_ON : BUTTON_OFF]));
+	return w.n;
+}

@@ -1,0 +1,879 @@
+/* profile.c -- the controller profile parser and profile lookup (see
+ * profile.h; the file format is described in board/profiles/README.md).
+ *
+ * One line at a time, with a cursor over a copy of the line: every token is
+ * checked where it is read, so a message can say exactly what is wrong and
+ * where. Checks that need the whole file (rows versus pad rules, overlapping
+ * rules, LEDs for every state) run at the end and name the line concerned.
+ */
+#include "profile.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_CHARS 255
+
+static const char *const action_names[ACT_COUNT] = {
+    [ACT_PAD] = "pad",
+    [ACT_SCENE] = "scene",
+    [ACT_STOP_CLIP] = "stop_clip",
+    [ACT_STOP_TRACK] = "stop_track",
+    [ACT_STOP_ALL] = "stop_all",
+    [ACT_BANK_UP] = "bank_up",
+    [ACT_BANK_DOWN] = "bank_down",
+    [ACT_SHIFT] = "shift",
+    [ACT_RECORD_ARM] = "record_arm",
+    [ACT_TAP_TEMPO] = "tap_tempo",
+    [ACT_METRONOME] = "metronome",
+    [ACT_UNDO] = "undo",
+    [ACT_REDO] = "redo",
+    [ACT_VOLUME] = "volume",
+    [ACT_MASTER] = "master",
+    [ACT_FOOT] = "foot",
+    [ACT_SELECT_TRACK] = "select_track",
+    [ACT_NEXT_TRACK] = "next_track",
+    [ACT_PREV_TRACK] = "prev_track",
+    [ACT_NEXT_SCENE] = "next_scene",
+    [ACT_PREV_SCENE] = "prev_scene",
+};
+
+static const char *const state_names[CLIP_STATE_COUNT] = {
+    [CLIP_EMPTY] = "empty",
+    [CLIP_RECORD_QUEUED] = "record_queued",
+    [CLIP_RECORDING] = "recording",
+    [CLIP_PLAY_QUEUED] = "play_queued",
+    [CLIP_PLAYING] = "playing",
+    [CLIP_OVERDUBBING] = "overdubbing",
+    [CLIP_STOP_QUEUED] = "stop_queued",
+    [CLIP_STOPPED] = "stopped",
+};
+
+static const char *const button_led_names[BUTTON_LED_COUNT] = {
+    [BUTTON_OFF] = "button_off",
+    [BUTTON_ON] = "button_on",
+    [BUTTON_BLINK] = "button_blink",
+};
+
+static const char *const kind_names[] = {
+    [KIND_NOTE] = "note",
+    [KIND_CC] = "cc",
+    [KIND_PROGRAM] = "pc",
+};
+
+const char *profile_action_name(enum profile_action a)
+{
+	return (unsigned)a < ACT_COUNT ? action_names[a] : "?";
+}
+
+const char *profile_state_name(enum clip_state s)
+{
+	return (unsigned)s < CLIP_STATE_COUNT ? state_names[s] : "?";
+}
+
+/* Which of x and y an action needs; it may have no other. */
+static bool needs_x(uint8_t action)
+{
+	return action == ACT_PAD || action == ACT_STOP_CLIP || action == ACT_STOP_TRACK ||
+	       action == ACT_VOLUME || action == ACT_SELECT_TRACK;
+}
+
+static bool needs_y(uint8_t action)
+{
+	return action == ACT_PAD || action == ACT_SCENE || action == ACT_STOP_CLIP;
+}
+
+enum section { SEC_NONE, SEC_CONTROLLER, SEC_MAP, SEC_LEDS, SEC_COUNT };
+
+static const char *const section_names[SEC_COUNT] = {
+    [SEC_CONTROLLER] = "controller",
+    [SEC_MAP] = "map",
+    [SEC_LEDS] = "leds",
+};
+
+enum controller_key {
+	KEY_NAME,
+	KEY_PORT,
+	KEY_INQUIRY,
+	KEY_INTRO,
+	KEY_ROWS,
+	KEY_DOUBLE_TAP_MS,
+	KEY_HOLD_MS,
+	KEY_COUNT
+};
+
+static const char *const key_names[KEY_COUNT] = {
+    [KEY_NAME] = "name",       [KEY_PORT] = "port", [KEY_INQUIRY] = "inquiry",
+    [KEY_INTRO] = "intro",     [KEY_ROWS] = "rows", [KEY_DOUBLE_TAP_MS] = "double_tap_ms",
+    [KEY_HOLD_MS] = "hold_ms",
+};
+
+struct parser {
+	struct profile *p;
+	const char *file;
+	int line;
+	char *err;
+	size_t err_size;
+	bool failed;
+	enum section section;
+	int section_line[SEC_COUNT]; /* 0: not seen */
+	int key_line[KEY_COUNT];
+	int state_line[CLIP_STATE_COUNT];
+	int outside_line;
+	int button_line[BUTTON_LED_COUNT];
+	const char *s; /* cursor in the current line */
+};
+
+/* Records the first error as "file:line: message"; returns false so that
+ * callers can write `return fail(...)`. */
+__attribute__((format(printf, 3, 4))) static bool fail_at(struct parser *ps, int line,
+							  const char *fmt, ...)
+{
+	if (ps->failed)
+		return false;
+	ps->failed = true;
+	char msg[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ps->err_size)
+		snprintf(ps->err, ps->err_size, "%s:%d: %s", ps->file, line, msg);
+	return false;
+}
+
+#define fail(ps, ...) fail_at((ps), (ps)->line, __VA_ARGS__)
+
+/* ---- the cursor --------------------------------------------------------- */
+
+static void skip_spaces(struct parser *ps)
+{
+	while (*ps->s == ' ' || *ps->s == '\t')
+		ps->s++;
+}
+
+static bool at_end(struct parser *ps)
+{
+	skip_spaces(ps);
+	return *ps->s == '\0';
+}
+
+/* A word: a letter or '_' then letters, digits and '_'. */
+static bool read_word(struct parser *ps, char *word, size_t size)
+{
+	skip_spaces(ps);
+	size_t n = 0;
+	if (!isalpha((unsigned char)*ps->s) && *ps->s != '_')
+		return false;
+	while (isalnum((unsigned char)*ps->s) || *ps->s == '_') {
+		if (n + 1 < size)
+			word[n++] = *ps->s;
+		ps->s++;
+	}
+	word[n] = '\0';
+	return true;
+}
+
+static bool accept(struct parser *ps, const char *token)
+{
+	skip_spaces(ps);
+	size_t n = strlen(token);
+	if (strncmp(ps->s, token, n) != 0)
+		return false;
+	ps->s += n;
+	return true;
+}
+
+/* A decimal or 0x-hex integer in [lo, hi]; what names it in messages. */
+static bool read_int(struct parser *ps, long lo, long hi, long *out, const char *what)
+{
+	skip_spaces(ps);
+	const char *start = ps->s;
+	int base = 10;
+	if (start[0] == '0' && (start[1] == 'x' || start[1] == 'X')) {
+		base = 16;
+		ps->s += 2;
+	}
+	long v = 0;
+	int digits = 0;
+	for (;; ps->s++, digits++) {
+		int d;
+		char ch = *ps->s;
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (base == 16 && isxdigit((unsigned char)ch))
+			d = tolower((unsigned char)ch) - 'a' + 10;
+		else
+			break;
+		if (v > 1000000)
+			return fail(ps, "%s: number too large", what);
+		v = v * base + d;
+	}
+	if (digits == 0 || isalnum((unsigned char)*ps->s) || *ps->s == '_')
+		return fail(ps, "%s: expected a number at \"%.20s\"", what, start);
+	if (v < lo || v > hi)
+		return fail(ps, "%s %ld is out of range %ld..%ld", what, v, lo, hi);
+	*out = v;
+	return true;
+}
+
+/* N or N..M, both in [lo, hi], N <= M. */
+static bool read_range(struct parser *ps, long lo, long hi, uint8_t *first, uint8_t *last,
+		       const char *what)
+{
+	long a, b;
+	if (!read_int(ps, lo, hi, &a, what))
+		return false;
+	b = a;
+	if (accept(ps, "..") && !read_int(ps, lo, hi, &b, what))
+		return false;
+	if (b < a)
+		return fail(ps, "%s range %ld..%ld runs backwards", what, a, b);
+	*first = (uint8_t)a;
+	*last = (uint8_t)b;
+	return true;
+}
+
+/* Bytes written as two hex digits each: F0 47 7F ... */
+static bool read_hex_bytes(struct parser *ps, uint8_t *out, int max, int *n,
+			   const char *what)
+{
+	*n = 0;
+	while (!at_end(ps)) {
+		const char *s = ps->s;
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) ||
+		    (s[2] != '\0' && s[2] != ' ' && s[2] != '\t'))
+			return fail(ps,
+				    "%s: expected hex bytes like \"F0 47\" at \"%.20s\"",
+				    what, s);
+		if (*n == max)
+			return fail(ps, "%s: more than %d bytes", what, max);
+		out[(*n)++] = (uint8_t)strtol((char[]){s[0], s[1], '\0'}, NULL, 16);
+		ps->s += 2;
+	}
+	if (*n == 0)
+		return fail(ps, "%s: no bytes", what);
+	return true;
+}
+
+/* ---- [controller] -------------------------------------------------------- */
+
+static bool copy_text(struct parser *ps, char *dst, size_t size, const char *what)
+{
+	skip_spaces(ps);
+	size_t n = strlen(ps->s);
+	while (n > 0 && (ps->s[n - 1] == ' ' || ps->s[n - 1] == '\t'))
+		n--;
+	if (n == 0)
+		return fail(ps, "%s is empty", what);
+	if (n >= size)
+		return fail(ps, "%s is longer than %zu characters", what, size - 1);
+	memcpy(dst, ps->s, n);
+	dst[n] = '\0';
+	return true;
+}
+
+static bool controller_line(struct parser *ps, const char *key)
+{
+	struct profile *p = ps->p;
+	int k = 0;
+	while (k < KEY_COUNT && strcmp(key, key_names[k]) != 0)
+		k++;
+	if (k == KEY_COUNT)
+		return fail(ps,
+			    "unknown key \"%s\" in [controller] (name, port, inquiry, "
+			    "intro, rows, double_tap_ms, hold_ms)",
+			    key);
+	if (k != KEY_PORT && ps->key_line[k])
+		return fail(ps, "\"%s\" given twice (first on line %d)", key,
+			    ps->key_line[k]);
+	ps->key_line[k] = ps->line;
+	long v;
+	switch ((enum controller_key)k) {
+	case KEY_NAME:
+		return copy_text(ps, p->name, sizeof(p->name), "name");
+	case KEY_PORT:
+		if (p->nports == PROFILE_MAX_PORTS)
+			return fail(ps, "more than %d port patterns", PROFILE_MAX_PORTS);
+		return copy_text(ps, p->ports[p->nports++], PROFILE_MAX_PATTERN,
+				 "port pattern");
+	case KEY_INQUIRY:
+		if (!read_hex_bytes(ps, p->inquiry, (int)sizeof(p->inquiry),
+				    &p->inquiry_len, "inquiry"))
+			return false;
+		for (int i = 0; i < p->inquiry_len; i++)
+			if (p->inquiry[i] >= 0x80)
+				return fail(ps, "inquiry: %02X is not a data byte",
+					    p->inquiry[i]);
+		return true;
+	case KEY_INTRO:
+		if (!read_hex_bytes(ps, p->intro, PROFILE_MAX_SYSEX, &p->intro_len,
+				    "intro"))
+			return false;
+		if (p->intro_len < 2 || p->intro[0] != 0xF0 ||
+		    p->intro[p->intro_len - 1] != 0xF7)
+			return fail(ps, "intro must be one SysEx message: F0 ... F7");
+		for (int i = 1; i < p->intro_len - 1; i++)
+			if (p->intro[i] >= 0x80)
+				return fail(ps,
+					    "intro: byte %d (%02X) is not a data byte",
+					    i + 1, p->intro[i]);
+		return true;
+	case KEY_ROWS:
+		if (!read_int(ps, 1, PROFILE_MAX_ROWS, &v, "rows"))
+			return false;
+		p->rows = (int)v;
+		break;
+	case KEY_DOUBLE_TAP_MS:
+		if (!read_int(ps, 50, 2000, &v, "double_tap_ms"))
+			return false;
+		p->double_tap_ms = (uint32_t)v;
+		break;
+	case KEY_HOLD_MS:
+		if (!read_int(ps, 200, 10000, &v, "hold_ms"))
+			return false;
+		p->hold_ms = (uint32_t)v;
+		break;
+	case KEY_COUNT:
+		break;
+	}
+	return at_end(ps) || fail(ps, "unexpected \"%.20s\" after %s", ps->s, key);
+}
+
+/* ---- [leds] --------------------------------------------------------------- */
+
+static bool read_led(struct parser *ps, struct profile_led *led, const char *what)
+{
+	long v, ch = -1;
+	if (!read_int(ps, 0, 127, &v, what))
+		return false;
+	char word[8];
+	skip_spaces(ps);
+	const char *save = ps->s;
+	if (read_word(ps, word, sizeof(word))) {
+		if (strcmp(word, "ch") != 0) {
+			ps->s = save;
+			return fail(ps, "%s: expected \"ch <channel>\" at \"%.20s\"",
+				    what, ps->s);
+		}
+		if (!read_int(ps, 0, 15, &ch, "LED channel"))
+			return false;
+	}
+	if (!at_end(ps))
+		return fail(ps, "unexpected \"%.20s\" after %s", ps->s, what);
+	led->velocity = (uint8_t)v;
+	led->channel = (int8_t)ch;
+	return true;
+}
+
+static bool leds_line(struct parser *ps, const char *key)
+{
+	struct profile *p = ps->p;
+	for (int s = 0; s < CLIP_STATE_COUNT; s++)
+		if (strcmp(key, state_names[s]) == 0) {
+			if (ps->state_line[s])
+				return fail(ps,
+					    "LED for %s given twice (first on line %d)",
+					    key, ps->state_line[s]);
+			ps->state_line[s] = ps->line;
+			return read_led(ps, &p->state_led[s], key);
+		}
+	for (int b = 0; b < BUTTON_LED_COUNT; b++)
+		if (strcmp(key, button_led_names[b]) == 0) {
+			if (ps->button_line[b])
+				return fail(ps, "%s given twice (first on line %d)", key,
+					    ps->button_line[b]);
+			ps->button_line[b] = ps->line;
+			return read_led(ps, &p->button_led[b], key);
+		}
+	if (strcmp(key, "outside") == 0) {
+		if (ps->outside_line)
+			return fail(ps, "LED for outside given twice (first on line %d)",
+				    ps->outside_line);
+		ps->outside_line = ps->line;
+		return read_led(ps, &p->outside_led, key);
+	}
+	return fail(ps,
+		    "unknown key \"%s\" in [leds] (a clip state: empty, record_queued, "
+		    "recording, play_queued, playing, overdubbing, stop_queued, stopped; "
+		    "or outside, button_off, button_on, button_blink)",
+		    key);
+}
+
+/* ---- [map] ---------------------------------------------------------------- */
+
+static bool read_expr(struct parser *ps, const struct profile_rule *r,
+		      struct profile_expr *e, const char *axis)
+{
+	char word[8];
+	long v;
+	skip_spaces(ps);
+	if (isdigit((unsigned char)*ps->s)) {
+		if (!read_int(ps, 0, 127, &v, axis))
+			return false;
+		e->term = TERM_CONST;
+		e->offset = (int16_t)v;
+		return true;
+	}
+	if (!read_word(ps, word, sizeof(word)))
+		return fail(ps, "%s: expected a number, \"ch\" or \"%s\" at \"%.20s\"",
+			    axis, kind_names[r->kind], ps->s);
+	if (strcmp(word, "ch") == 0)
+		e->term = TERM_CHANNEL;
+	else if (strcmp(word, kind_names[r->kind]) == 0)
+		e->term = TERM_NUMBER;
+	else
+		return fail(ps, "%s: \"%s\" is neither \"ch\" nor \"%s\"", axis, word,
+			    kind_names[r->kind]);
+	e->offset = 0;
+	bool minus = accept(ps, "-");
+	if (minus || accept(ps, "+")) {
+		if (!read_int(ps, 0, 127, &v, axis))
+			return false;
+		e->offset = (int16_t)(minus ? -v : v);
+	}
+	return true;
+}
+
+static bool map_line(struct parser *ps, const char *first_word)
+{
+	struct profile *p = ps->p;
+	struct profile_rule r = {.line = ps->line};
+	char word[24];
+	const char *action = first_word;
+	if (strcmp(first_word, "shift") == 0 && accept(ps, "+")) {
+		r.shift = true;
+		if (!read_word(ps, word, sizeof(word)))
+			return fail(ps, "expected an action after \"shift+\"");
+		action = word;
+	}
+	int a = 0;
+	while (a < ACT_COUNT && strcmp(action, action_names[a]) != 0)
+		a++;
+	if (a == ACT_COUNT)
+		return fail(ps, "unknown action \"%s\"", action);
+	if (r.shift && a == ACT_SHIFT)
+		return fail(ps, "shift+shift means nothing");
+	r.action = (uint8_t)a;
+
+	char kind[8];
+	if (!read_word(ps, kind, sizeof(kind)))
+		return fail(ps, "%s: expected note, cc or pc", action_names[a]);
+	if (strcmp(kind, "note") == 0)
+		r.kind = KIND_NOTE;
+	else if (strcmp(kind, "cc") == 0)
+		r.kind = KIND_CC;
+	else if (strcmp(kind, "pc") == 0)
+		r.kind = KIND_PROGRAM;
+	else
+		return fail(ps, "%s: \"%s\" is not note, cc or pc", action_names[a],
+			    kind);
+	if ((a == ACT_VOLUME || a == ACT_MASTER) && r.kind != KIND_CC)
+		return fail(ps, "%s needs a cc (a fader)", action_names[a]);
+	if (!read_range(ps, 0, 127, &r.first, &r.last, kind_names[r.kind]))
+		return false;
+	if (!read_word(ps, word, sizeof(word)) || strcmp(word, "ch") != 0)
+		return fail(ps,
+			    "expected \"ch <channel>\" or \"ch <first>..<last>\" at "
+			    "\"%.20s\"",
+			    ps->s);
+	if (!read_range(ps, 0, 15, &r.first_ch, &r.last_ch, "channel"))
+		return false;
+
+	if (accept(ps, "->")) {
+		do {
+			char axis[4];
+			if (!read_word(ps, axis, sizeof(axis)) ||
+			    (strcmp(axis, "x") != 0 && strcmp(axis, "y") != 0))
+				return fail(ps,
+					    "expected \"x =\" or \"y =\" at \"%.20s\"",
+					    ps->s);
+			struct profile_expr *e = axis[0] == 'x' ? &r.x : &r.y;
+			if (e->term != TERM_NONE)
+				return fail(ps, "%s given twice", axis);
+			if (!accept(ps, "="))
+				return fail(ps, "expected \"=\" after %s", axis);
+			if (!read_expr(ps, &r, e, axis))
+				return false;
+		} while (accept(ps, ","));
+	}
+	if (!at_end(ps))
+		return fail(ps, "unexpected \"%.20s\"", ps->s);
+	if (needs_x(r.action) != (r.x.term != TERM_NONE))
+		return fail(ps,
+			    needs_x(r.action) ? "%s needs \"-> x = ...\" (the track)"
+					      : "%s takes no x",
+			    action_names[a]);
+	if (needs_y(r.action) != (r.y.term != TERM_NONE))
+		return fail(ps,
+			    needs_y(r.action) ? "%s needs \"y = ...\" (the row)"
+					      : "%s takes no y",
+			    action_names[a]);
+	if (p->nrules == PROFILE_MAX_RULES)
+		return fail(ps, "more than %d rules", PROFILE_MAX_RULES);
+	p->rules[p->nrules++] = r;
+	return true;
+}
+
+/* ---- lines ----------------------------------------------------------------- */
+
+static bool section_line(struct parser *ps)
+{
+	char word[16];
+	ps->s++; /* '[' */
+	if (!read_word(ps, word, sizeof(word)) || !accept(ps, "]") || !at_end(ps))
+		return fail(ps, "expected a section header like [map]");
+	int s = SEC_CONTROLLER;
+	while (s < SEC_COUNT && strcmp(word, section_names[s]) != 0)
+		s++;
+	if (s == SEC_COUNT)
+		return fail(ps, "unknown section [%s] ([controller], [map] or [leds])",
+			    word);
+	if (ps->section_line[s])
+		return fail(ps, "section [%s] appears twice (first on line %d)", word,
+			    ps->section_line[s]);
+	ps->section_line[s] = ps->line;
+	ps->section = (enum section)s;
+	return true;
+}
+
+static bool parse_line(struct parser *ps, char *line)
+{
+	char *hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	ps->s = line;
+	if (at_end(ps))
+		return true;
+	if (*ps->s == '[')
+		return section_line(ps);
+	char word[24];
+	if (!read_word(ps, word, sizeof(word)))
+		return fail(ps, "expected a key or an action at \"%.20s\"", ps->s);
+	switch (ps->section) {
+	case SEC_NONE:
+		return fail(ps, "\"%s\" outside any section: start with [controller]",
+			    word);
+	case SEC_CONTROLLER:
+		if (!accept(ps, "="))
+			return fail(ps, "expected \"=\" after %s", word);
+		return controller_line(ps, word);
+	case SEC_LEDS:
+		if (!accept(ps, "="))
+			return fail(ps, "expected \"=\" after %s", word);
+		return leds_line(ps, word);
+	case SEC_MAP:
+		return map_line(ps, word);
+	case SEC_COUNT:
+		break;
+	}
+	return false;
+}
+
+/* ---- whole-file checks ------------------------------------------------------ */
+
+/* The smallest and largest value of x or y over a rule's messages. */
+static void expr_bounds(const struct profile_rule *r, const struct profile_expr *e,
+			int *lo, int *hi)
+{
+	int a = 0, b = 0;
+	if (e->term == TERM_CHANNEL) {
+		a = r->first_ch;
+		b = r->last_ch;
+	} else if (e->term == TERM_NUMBER) {
+		a = r->first;
+		b = r->last;
+	}
+	*lo = a + e->offset;
+	*hi = b + e->offset;
+}
+
+static int expr_value(const struct profile_expr *e, int channel, int number)
+{
+	int v = e->term == TERM_CHANNEL ? channel : e->term == TERM_NUMBER ? number : 0;
+	return v + e->offset;
+}
+
+static bool check_rules(struct parser *ps)
+{
+	struct profile *p = ps->p;
+	if (p->nrules == 0)
+		return fail_at(ps,
+			       ps->section_line[SEC_MAP] ? ps->section_line[SEC_MAP] : 1,
+			       "no rules: a profile maps at least one control in [map]");
+	for (int i = 0; i < p->nrules; i++) {
+		const struct profile_rule *r = &p->rules[i];
+		int lo, hi;
+		if (needs_x(r->action)) {
+			expr_bounds(r, &r->x, &lo, &hi);
+			if (lo < 0 || hi >= PROFILE_COLUMNS)
+				return fail_at(ps, r->line,
+					       "x runs %d..%d: tracks are 0..%d", lo, hi,
+					       PROFILE_COLUMNS - 1);
+		}
+		if (needs_y(r->action)) {
+			if (p->rows == 0)
+				return fail_at(ps, r->line,
+					       "%s needs \"rows = N\" in [controller]",
+					       action_names[r->action]);
+			expr_bounds(r, &r->y, &lo, &hi);
+			if (lo < 0 || hi >= p->rows)
+				return fail_at(ps, r->line,
+					       "y runs %d..%d: rows are 0..%d", lo, hi,
+					       p->rows - 1);
+		}
+		for (int j = 0; j < p->nrules; j++) {
+			const struct profile_rule *o = &p->rules[j];
+			/* The shift button itself has no shift+ meaning: its
+			 * release would find that instead, and shift would
+			 * stay held. */
+			if (r->shift && o->action == ACT_SHIFT && o->kind == r->kind &&
+			    o->first <= r->last && r->first <= o->last &&
+			    o->first_ch <= r->last_ch && r->first_ch <= o->last_ch)
+				return fail_at(
+				    ps, r->line,
+				    "shift+%s is on the shift button (line %d)",
+				    action_names[r->action], o->line);
+			if (j >= i || o->shift != r->shift || o->kind != r->kind ||
+			    o->first > r->last || r->first > o->last ||
+			    o->first_ch > r->last_ch || r->first_ch > o->last_ch)
+				continue;
+			return fail_at(
+			    ps, r->line, "%s %d ch %d is already mapped on line %d",
+			    kind_names[r->kind],
+			    r->first > o->first ? r->first : o->first,
+			    r->first_ch > o->first_ch ? r->first_ch : o->first_ch,
+			    o->line);
+		}
+	}
+	return true;
+}
+
+static bool check_leds(struct parser *ps)
+{
+	struct profile *p = ps->p;
+	bool lit = false; /* a control that shows clip states */
+	for (int i = 0; i < p->nrules; i++)
+		if (p->rules[i].action == ACT_PAD && p->rules[i].kind != KIND_PROGRAM)
+			lit = true;
+	int at = ps->section_line[SEC_LEDS] ? ps->section_line[SEC_LEDS] : 1;
+	if (lit)
+		for (int s = 0; s < CLIP_STATE_COUNT; s++)
+			if (!ps->state_line[s])
+				return fail_at(ps, at, "[leds] has no LED for %s",
+					       state_names[s]);
+	if (!ps->outside_line)
+		p->outside_led = p->state_led[CLIP_EMPTY];
+	int buttons = 0;
+	for (int b = 0; b < BUTTON_LED_COUNT; b++)
+		buttons += ps->button_line[b] != 0;
+	if (buttons != 0 && buttons != BUTTON_LED_COUNT)
+		return fail_at(ps, at,
+			       "button LEDs need all of button_off, button_on and "
+			       "button_blink");
+	p->has_button_leds = buttons == BUTTON_LED_COUNT;
+	return true;
+}
+
+/* Where each LED is: the first plain (not shift+) rule that puts a control
+ * there. Program changes have no LED. */
+static void derive_outputs(struct profile *p)
+{
+	for (int i = 0; i < p->nrules; i++) {
+		const struct profile_rule *r = &p->rules[i];
+		if (r->shift || r->kind == KIND_PROGRAM)
+			continue;
+		for (int ch = r->first_ch; ch <= r->last_ch; ch++)
+			for (int n = r->first; n <= r->last; n++) {
+				struct profile_control c = {.present = true,
+							    .kind = r->kind,
+							    .channel = (uint8_t)ch,
+							    .number = (uint8_t)n};
+				struct profile_control *slot = NULL;
+				if (r->action == ACT_PAD)
+					slot = &p->pad_out[expr_value(&r->y, ch, n)]
+							  [expr_value(&r->x, ch, n)];
+				else if (r->action == ACT_SCENE)
+					slot = &p->scene_out[expr_value(&r->y, ch, n)];
+				else if (r->action == ACT_RECORD_ARM)
+					slot = &p->record_arm_out;
+				else if (r->action == ACT_METRONOME)
+					slot = &p->metronome_out;
+				if (slot && !slot->present)
+					*slot = c;
+			}
+	}
+}
+
+const char *profile_parse(struct profile *p, const char *file, const char *text,
+			  size_t len, char *err, size_t err_size)
+{
+	*p = (struct profile){.double_tap_ms = 300, .hold_ms = 1000};
+	struct parser ps = {.p = p, .file = file, .err = err, .err_size = err_size};
+	if (err_size)
+		err[0] = '\0';
+	size_t at = 0;
+	while (at < len && !ps.failed) {
+		ps.line++;
+		size_t end = at;
+		while (end < len && text[end] != '\n')
+			end++;
+		size_t n = end - at;
+		if (n > 0 && text[end - 1] == '\r')
+			n--; /* files written on Windows */
+		char line[LINE_MAX_CHARS + 1];
+		if (n > LINE_MAX_CHARS) {
+			fail(&ps, "line longer than %d characters", LINE_MAX_CHARS);
+			break;
+		}
+		memcpy(line, text + at, n);
+		line[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
+				fail(&ps, "control character 0x%02X in the line",
+				     (unsigned char)line[i]);
+				break;
+			} else if ((unsigned char)line[i] >= 0x80 &&
+				   !memchr(line, '#', i)) {
+				/* Non-ASCII text is fine in comments only. */
+				fail(&ps, "non-ASCII character outside a comment");
+				break;
+			}
+		if (!ps.failed)
+			parse_line(&ps, line);
+		at = end + 1;
+	}
+	if (!ps.failed && !ps.section_line[SEC_CONTROLLER])
+		fail_at(&ps, 1, "no [controller] section");
+	if (!ps.failed && !ps.key_line[KEY_NAME])
+		fail_at(&ps, ps.section_line[SEC_CONTROLLER], "[controller] has no name");
+	if (!ps.failed && check_rules(&ps) && check_leds(&ps))
+		derive_outputs(p);
+	return ps.failed ? err : NULL;
+}
+
+const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		*p = (struct profile){0};
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		return err;
+	}
+	char *text = malloc(PROFILE_MAX_FILE_SIZE + 1);
+	if (!text) {
+		fclose(f);
+		*p = (struct profile){0};
+		snprintf(err, err_size, "%s: out of memory", path);
+		return err;
+	}
+	size_t n = fread(text, 1, PROFILE_MAX_FILE_SIZE + 1, f);
+	bool bad = ferror(f) != 0;
+	fclose(f);
+	const char *why;
+	if (bad) {
+		*p = (struct profile){0};
+		snprintf(err, err_size, "%s: read error", path);
+		why = err;
+	} else if (n > PROFILE_MAX_FILE_SIZE) {
+		*p = (struct profile){0};
+		snprintf(err, err_size, "%s: larger than %d bytes: not a profile", path,
+			 PROFILE_MAX_FILE_SIZE);
+		why = err;
+	} else {
+		why = profile_parse(p, path, text, n, err, err_size);
+	}
+	free(text);
+	return why;
+}
+
+static int is_profile_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 8 && strcmp(d->d_name + n - 8, ".profile") == 0;
+}
+
+int profile_load_dir(const char *dir, struct profile *out, int max,
+		     void (*complain)(void *ctx, const char *message), void *ctx)
+{
+	struct dirent **names;
+	char msg[512];
+	int n = scandir(dir, &names, is_profile_file, alphasort);
+	if (n < 0) {
+		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
+		if (complain)
+			complain(ctx, msg);
+		return -1;
+	}
+	int loaded = 0;
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		if (loaded == max) {
+			snprintf(msg, sizeof(msg),
+				 "%s/%s: skipped, more than %d profiles", dir,
+				 names[i]->d_name, max);
+			if (complain)
+				complain(ctx, msg);
+		} else if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+					    names[i]->d_name) >= sizeof(path)) {
+			snprintf(msg, sizeof(msg), "%s: path too long", names[i]->d_name);
+			if (complain)
+				complain(ctx, msg);
+		} else if (profile_load(&out[loaded], path, msg, sizeof(msg))) {
+			if (complain)
+				complain(ctx, msg);
+		} else {
+			loaded++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return loaded;
+}
+
+/* Literal characters of a pattern: how specific a match is. */
+static int specificity(const char *pattern)
+{
+	int n = 0;
+	for (const char *c = pattern; *c; c++)
+		if (!strchr("*?[]", *c))
+			n++;
+	return n;
+}
+
+int profile_match_port(const struct profile *profiles, int n, const char *port_name)
+{
+	int best = -1, best_score = -1;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < profiles[i].nports; k++) {
+			const char *pat = profiles[i].ports[k];
+			if (fnmatch(pat, port_name, FNM_CASEFOLD) != 0)
+				continue;
+			int score = specificity(pat);
+			if (score > best_score) {
+				best = i;
+				best_score = score;
+			}
+		}
+	return best;
+}
+
+int profile_match_inquiry(const struct profile *profiles, int n, const uint8_t *reply,
+			  size_t len)
+{
+	if (len < 7 || reply[0] != 0xF0 || reply[1] != 0x7E || reply[3] != 0x06 ||
+	    reply[4] != 0x02)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const struct profile *p = &profiles[i];
+		if (p->inquiry_len > 0 && len >= 5 + (size_t)p->inquiry_len &&
+		    memcmp(reply + 5, p->inquiry, (size_t)p->inquiry_len) == 0)
+			return i;
+	}
+	return -1;
+}

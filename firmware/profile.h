@@ -1,0 +1,145 @@
+/* profile.h -- controller profiles as data: what a pad controller's notes,
+ * CCs and program changes mean, and what it shows for each clip state.
+ *
+ * A profile is a small text file (board/profiles/<model>.profile, format in
+ * board/profiles/README.md), so a user adds or changes a controller without
+ * recompiling. The parser is strict: every line is understood or the file is
+ * refused with "file:line: what is wrong", and a refused file never stops the
+ * other profiles from loading. Parsing happens at start; a parsed profile is
+ * plain data of fixed size (no pointers), read by controller.c on the
+ * sequencer thread without allocating.
+ */
+#ifndef GRIDLOOP_PROFILE_H
+#define GRIDLOOP_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define PROFILE_MAX_RULES     128
+#define PROFILE_MAX_PORTS     4
+#define PROFILE_MAX_ROWS      16 /* rows of pads a controller may show at once */
+#define PROFILE_COLUMNS	      GL_TRACKS
+#define PROFILE_MAX_SYSEX     64
+#define PROFILE_MAX_NAME      48
+#define PROFILE_MAX_PATTERN   64
+#define PROFILE_MAX_FILE_SIZE (64 * 1024)
+
+/* The MIDI message a rule listens to. */
+enum profile_kind { KIND_NOTE, KIND_CC, KIND_PROGRAM };
+
+/* What a control does (see the action table in board/profiles/README.md). */
+enum profile_action {
+	ACT_PAD,	  /* x, y: the clip at track x, scene bank + y */
+	ACT_SCENE,	  /* y: launch scene bank + y */
+	ACT_STOP_CLIP,	  /* x, y */
+	ACT_STOP_TRACK,	  /* x */
+	ACT_STOP_ALL,	  /* */
+	ACT_BANK_UP,	  /* window one row up (with shift: a whole window) */
+	ACT_BANK_DOWN,	  /* */
+	ACT_SHIFT,	  /* held: pads clear, bank pages, shift+ rules apply */
+	ACT_RECORD_ARM,	  /* toggles: the next press on a playing clip overdubs */
+	ACT_TAP_TEMPO,	  /* */
+	ACT_METRONOME,	  /* toggles the click */
+	ACT_UNDO,	  /* the last overdubbed clip, else the selected one */
+	ACT_REDO,	  /* */
+	ACT_VOLUME,	  /* x: track gain = value / 127 */
+	ACT_MASTER,	  /* master gain = value / 127 */
+	ACT_FOOT,	  /* one-button looping on the selected clip */
+	ACT_SELECT_TRACK, /* x */
+	ACT_NEXT_TRACK,	  /* */
+	ACT_PREV_TRACK,	  /* */
+	ACT_NEXT_SCENE,	  /* */
+	ACT_PREV_SCENE,	  /* */
+	ACT_COUNT
+};
+
+/* x or y of a rule: term + offset, where term is a constant 0, the
+ * message's channel, or its number (note, CC or program). */
+enum profile_term { TERM_NONE, TERM_CONST, TERM_CHANNEL, TERM_NUMBER };
+
+struct profile_expr {
+	uint8_t term; /* enum profile_term; TERM_NONE: not given */
+	int16_t offset;
+};
+
+struct profile_rule {
+	uint8_t action;		   /* enum profile_action */
+	uint8_t kind;		   /* enum profile_kind */
+	uint8_t first, last;	   /* note/CC/program numbers */
+	uint8_t first_ch, last_ch; /* MIDI channels 0..15 */
+	bool shift;		   /* only while shift is held */
+	struct profile_expr x, y;
+	int line; /* where it was written, for messages */
+};
+
+/* One LED message's values: note-on (or CC) velocity, and the channel to
+ * send it on, or -1 for the control's own channel. */
+struct profile_led {
+	uint8_t velocity;
+	int8_t channel;
+};
+
+/* Where a control's LED is addressed: the message it sends. */
+struct profile_control {
+	bool present;
+	uint8_t kind; /* KIND_NOTE or KIND_CC */
+	uint8_t channel, number;
+};
+
+enum profile_button_led { BUTTON_OFF, BUTTON_ON, BUTTON_BLINK, BUTTON_LED_COUNT };
+
+struct profile {
+	char name[PROFILE_MAX_NAME];
+	char ports[PROFILE_MAX_PORTS][PROFILE_MAX_PATTERN]; /* fnmatch, any case */
+	int nports;
+	uint8_t inquiry[4]; /* device-inquiry reply bytes after F0 7E <ch> 06 02 */
+	int inquiry_len;    /* 0: no inquiry reply identifies it */
+	uint8_t intro[PROFILE_MAX_SYSEX]; /* sent on connection, before LEDs */
+	int intro_len;
+	int rows;			 /* pad rows shown at once (0: no pads) */
+	uint32_t double_tap_ms, hold_ms; /* foot switch gestures */
+	struct profile_rule rules[PROFILE_MAX_RULES];
+	int nrules;
+	struct profile_led state_led[CLIP_STATE_COUNT];
+	struct profile_led outside_led; /* pads showing no clip of the grid */
+	struct profile_led button_led[BUTTON_LED_COUNT];
+	bool has_button_leds;
+	/* Derived from the rules: where each LED is. */
+	struct profile_control pad_out[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
+	struct profile_control scene_out[PROFILE_MAX_ROWS];
+	struct profile_control record_arm_out, metronome_out;
+};
+
+/* Parses a profile from text[0..len). file names it in messages. Returns
+ * NULL, or the message "file:line: what is wrong" written to err (also
+ * returned). *p is filled either way; only a NULL return makes it usable. */
+const char *profile_parse(struct profile *p, const char *file, const char *text,
+			  size_t len, char *err, size_t err_size);
+
+/* Reads and parses one file. Same return as profile_parse. */
+const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size);
+
+/* Loads every *.profile file of a directory in name order into out[0..max).
+ * A broken file is reported through complain (its message) and skipped.
+ * Returns the number loaded, or -1 when the directory cannot be read. */
+int profile_load_dir(const char *dir, struct profile *out, int max,
+		     void (*complain)(void *ctx, const char *message), void *ctx);
+
+/* The profile whose port pattern matches an ALSA port or client name; when
+ * several match, the most specific pattern (most literal characters) wins.
+ * -1: none. */
+int profile_match_port(const struct profile *profiles, int n, const char *port_name);
+
+/* The profile a device-inquiry reply (F0 7E <ch> 06 02 <manufacturer>
+ * <product> ... F7) identifies; -1: none. */
+int profile_match_inquiry(const struct profile *profiles, int n, const uint8_t *reply,
+			  size_t len);
+
+/* Names, as written in profile files. */
+const char *profile_action_name(enum profile_action a);
+const char *profile_state_name(enum clip_state s);
+
+#endif

@@ -1,0 +1,52 @@
+# apc40.profile -- Akai APC40 (mk1), host-controlled ("Ableton") mode.
+#
+# Notes, CCs and LED values: Ableton's APC40 remote script and Luppp's
+# akai_apc.ctlr (see FACTS.md, "Akai APC controllers"). Nudge +/- (100/101)
+# as in the mossgrabers APC driver. MIDI channels are written 0..15, as on
+# the wire: the APC40's track 1 sends on channel 0.
+
+[controller]
+name    = APC40 mk1
+port    = *APC40*
+inquiry = 47 73                               # Akai, APC40
+intro   = F0 47 7F 73 60 00 04 41 01 00 00 F7 # mode 41 (Ableton), version 1.0.0:
+                                              # without it the APC40 lights pads itself
+rows    = 5
+
+[map]
+pad          note 53..57 ch 0..7 -> x = ch, y = note - 53
+scene        note 82..86 ch 0    -> y = note - 82
+stop_track   note 52 ch 0..7     -> x = ch   # clip stop
+select_track note 51 ch 0..7     -> x = ch   # track select
+stop_all     note 81 ch 0                    # stop all clips
+stop_all     note 92 ch 0                    # transport stop
+record_arm   note 93 ch 0                    # rec
+bank_up      note 94 ch 0
+bank_down    note 95 ch 0
+next_track   note 96 ch 0                    # bank right
+prev_track   note 97 ch 0                    # bank left
+shift        note 98 ch 0
+tap_tempo    note 99 ch 0
+shift+metronome note 99 ch 0                 # shift + tap
+redo         note 100 ch 0                   # nudge +
+undo         note 101 ch 0                   # nudge -
+volume       cc 7 ch 0..7        -> x = ch   # track faders
+master       cc 14 ch 0
+foot         cc 64 ch 0                      # foot switch jack 1
+next_scene   cc 67 ch 0                      # foot switch jack 2
+
+[leds]
+# clip pads: 0 off, 1 green, 2 green blink, 3 red, 4 red blink, 5 amber,
+# 6 amber blink (the mk1 has no other colours: overdub shows red)
+empty         = 0
+stopped       = 5
+playing       = 1
+recording     = 3
+overdubbing   = 3
+record_queued = 4
+play_queued   = 2
+stop_queued   = 6
+# scene launch, rec: off, on, blink
+button_off    = 0
+button_on     = 1
+button_blink  = 2

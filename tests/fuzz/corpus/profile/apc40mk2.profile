@@ -1,0 +1,53 @@
+# apc40mk2.profile -- Akai APC40 mkII, host-controlled ("Ableton Live") mode.
+#
+# Pads all on channel 0, note = 32 + track - 8 * row (top row 32..39), RGB:
+# velocity = palette colour, channel = animation (0 solid, 6..10 pulse,
+# 11..15 blink). Source: Ableton's APC40_MkII remote script (FACTS.md). The
+# mkII's nudge buttons are 100 (nudge -) and 101 (nudge +), the other way
+# round from the mk1, as in the mossgrabers APC driver.
+
+[controller]
+name    = APC40 mkII
+port    = *APC40 mkII*
+inquiry = 47 29                               # Akai, APC40 mkII
+intro   = F0 47 7F 29 60 00 04 41 01 00 00 F7 # mode 41 (Ableton Live)
+rows    = 5
+
+[map]
+pad          note 32..39 ch 0 -> x = note - 32, y = 0
+pad          note 24..31 ch 0 -> x = note - 24, y = 1
+pad          note 16..23 ch 0 -> x = note - 16, y = 2
+pad          note 8..15 ch 0  -> x = note - 8,  y = 3
+pad          note 0..7 ch 0   -> x = note,      y = 4
+scene        note 82..86 ch 0 -> y = note - 82
+stop_track   note 52 ch 0..7  -> x = ch        # clip stop
+select_track note 51 ch 0..7  -> x = ch        # track select
+stop_all     note 81 ch 0                      # stop all clips
+metronome    note 90 ch 0
+record_arm   note 102 ch 0                     # session record
+bank_up      note 94 ch 0
+bank_down    note 95 ch 0
+next_track   note 96 ch 0                      # right
+prev_track   note 97 ch 0                      # left
+shift        note 98 ch 0
+tap_tempo    note 99 ch 0
+undo         note 100 ch 0                     # nudge -
+redo         note 101 ch 0                     # nudge +
+volume       cc 7 ch 0..7     -> x = ch
+master       cc 14 ch 0
+foot         cc 64 ch 0                        # foot switch jack
+
+[leds]
+# palette: 0 black, 5 red, 9 amber, 21 green; ch 8 pulses, ch 14 blinks
+empty         = 0
+stopped       = 9
+playing       = 21
+recording     = 5
+overdubbing   = 5 ch 8
+record_queued = 5 ch 14
+play_queued   = 21 ch 14
+stop_queued   = 9 ch 14
+# scene launch, metronome, session record: off, on, blink
+button_off    = 0
+button_on     = 1
+button_blink  = 2

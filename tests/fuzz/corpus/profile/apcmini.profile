@@ -1,0 +1,56 @@
+# apcmini.profile -- Akai APC mini (mk1).
+#
+# 8 x 8 pads, notes 0..63 with 0 at the bottom left (top row 56..63); scene
+# buttons 82..89, track buttons 64..71, shift 98, faders CC 48..55, master
+# CC 56. LEDs as the APC40 mk1. Source: Ableton's APC_mini remote script and
+# Luppp's akai_apc_mini.ctlr (FACTS.md). The mini has no bank or transport
+# buttons: they are shift chords on the track and scene buttons, laid out as
+# in Ableton's script (shift + track 1..4 = up, down, left, right; shift +
+# scene 3 = record arm, shift + scene 8 = stop all clips).
+
+[controller]
+name    = APC mini
+port    = *APC MINI*
+inquiry = 47 28             # Akai, APC mini
+rows    = 8
+
+[map]
+pad        note 56..63 ch 0 -> x = note - 56, y = 0
+pad        note 48..55 ch 0 -> x = note - 48, y = 1
+pad        note 40..47 ch 0 -> x = note - 40, y = 2
+pad        note 32..39 ch 0 -> x = note - 32, y = 3
+pad        note 24..31 ch 0 -> x = note - 24, y = 4
+pad        note 16..23 ch 0 -> x = note - 16, y = 5
+pad        note 8..15 ch 0  -> x = note - 8,  y = 6
+pad        note 0..7 ch 0   -> x = note,      y = 7
+scene      note 82..89 ch 0 -> y = note - 82
+stop_track note 64..71 ch 0 -> x = note - 64    # track buttons: clip stop
+shift      note 98 ch 0
+shift+bank_up    note 64 ch 0
+shift+bank_down  note 65 ch 0
+shift+prev_track note 66 ch 0
+shift+next_track note 67 ch 0
+shift+undo       note 68 ch 0
+shift+redo       note 69 ch 0
+shift+tap_tempo  note 70 ch 0
+shift+metronome  note 71 ch 0
+shift+record_arm note 84 ch 0
+shift+stop_all   note 89 ch 0
+volume     cc 48..55 ch 0   -> x = cc - 48
+master     cc 56 ch 0
+
+[leds]
+# 0 off, 1 green, 2 green blink, 3 red, 4 red blink, 5 amber (yellow on the
+# mini), 6 amber blink
+empty         = 0
+stopped       = 5
+playing       = 1
+recording     = 3
+overdubbing   = 3
+record_queued = 4
+play_queued   = 2
+stop_queued   = 6
+# scene buttons: off, on, blink
+button_off    = 0
+button_on     = 1
+button_blink  = 2

@@ -1,0 +1,54 @@
+# apcminimk2.profile -- Akai APC mini mk2.
+#
+# 8 x 8 RGB pads, notes 0..63 with 0 at the bottom left; scene buttons
+# 112..119, track buttons 100..107, shift 122, faders CC 48..55, master CC 56
+# (FACTS.md). Pad LEDs: velocity = palette colour, channel = effect (6 full
+# brightness, 10 pulse, 14 blink); buttons: 1 on, 2 blink. The inquiry
+# product byte 4F is the mk2's USB product id (the other models' inquiry
+# bytes equal theirs too). Shift chords as on the APC mini.
+
+[controller]
+name    = APC mini mk2
+port    = *APC mini mk2*
+inquiry = 47 4F             # Akai, APC mini mk2
+rows    = 8
+
+[map]
+pad        note 56..63 ch 0   -> x = note - 56, y = 0
+pad        note 48..55 ch 0   -> x = note - 48, y = 1
+pad        note 40..47 ch 0   -> x = note - 40, y = 2
+pad        note 32..39 ch 0   -> x = note - 32, y = 3
+pad        note 24..31 ch 0   -> x = note - 24, y = 4
+pad        note 16..23 ch 0   -> x = note - 16, y = 5
+pad        note 8..15 ch 0    -> x = note - 8,  y = 6
+pad        note 0..7 ch 0     -> x = note,      y = 7
+scene      note 112..119 ch 0 -> y = note - 112
+stop_track note 100..107 ch 0 -> x = note - 100  # track buttons: clip stop
+shift      note 122 ch 0
+shift+bank_up    note 100 ch 0
+shift+bank_down  note 101 ch 0
+shift+prev_track note 102 ch 0
+shift+next_track note 103 ch 0
+shift+undo       note 104 ch 0
+shift+redo       note 105 ch 0
+shift+tap_tempo  note 106 ch 0
+shift+metronome  note 107 ch 0
+shift+record_arm note 114 ch 0
+shift+stop_all   note 119 ch 0
+volume     cc 48..55 ch 0     -> x = cc - 48
+master     cc 56 ch 0
+
+[leds]
+# palette: 0 black, 5 red, 9 amber, 21 green; ch 6 solid, 10 pulse, 14 blink
+empty         = 0 ch 6
+stopped       = 9 ch 6
+playing       = 21 ch 6
+recording     = 5 ch 6
+overdubbing   = 5 ch 10
+record_queued = 5 ch 14
+play_queued   = 21 ch 14
+stop_queued   = 9 ch 14
+# scene buttons: off, on, blink (on their own channel, 0)
+button_off    = 0
+button_on     = 1
+button_blink  = 2

@@ -1,0 +1,882 @@
+/* test_controller.c -- a controller driven by each built-in profile: MIDI
+ * bytes in -> the exact engine commands (frames from the event timestamps),
+ * clip states -> the exact LED bytes, only what changed; banking, shift
+ * chords, record arm -> overdub, undo targets, faders; the foot switch's
+ * tap / double tap / hold from timestamped events; and bad MIDI, which is
+ * counted and skipped. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+
+#define MAXCMD 64
+#define MS     1000 /* microseconds */
+
+/* Each built-in profile and what its controller sends and shows. */
+struct model {
+	const char *file;
+	int rows;
+	bool track_channels; /* APC40 mk1: pad channel = track */
+	int pad_base;	     /* note of the top-left pad */
+	int row_step;	     /* note difference from one row to the next below */
+	int scene_base;
+	int shift_note;
+	struct profile_led led[CLIP_STATE_COUNT]; /* velocity, channel or -1 */
+};
+
+static const struct model models[] = {
+    {"apc40.profile",
+     5,
+     true,
+     53,
+     1,
+     82,
+     98,
+     {{0, -1}, {4, -1}, {3, -1}, {2, -1}, {1, -1}, {3, -1}, {6, -1}, {5, -1}}},
+    {"apc40mk2.profile",
+     5,
+     false,
+     32,
+     -8,
+     82,
+     98,
+     {{0, -1}, {5, 14}, {5, -1}, {21, 14}, {21, -1}, {5, 8}, {9, 14}, {9, -1}}},
+    {"apcmini.profile",
+     8,
+     false,
+     56,
+     -8,
+     82,
+     98,
+     {{0, -1}, {4, -1}, {3, -1}, {2, -1}, {1, -1}, {3, -1}, {6, -1}, {5, -1}}},
+    {"apcminimk2.profile",
+     8,
+     false,
+     56,
+     -8,
+     112,
+     122,
+     {{0, 6}, {5, 14}, {5, 6}, {21, 14}, {21, 6}, {5, 10}, {9, 14}, {9, 6}}},
+};
+#define NMODELS (int)(sizeof(models) / sizeof(models[0]))
+
+static struct profile profiles[NMODELS + 1]; /* the models, then the foot switch */
+
+struct rig {
+	struct controller c;
+	struct command cmd[MAXCMD];
+	int n;
+	bool refuse;
+	struct command_sink sink;
+	uint8_t out[8192];
+	size_t nout;
+};
+
+static bool capture(void *ctx, const struct command *cmd)
+{
+	struct rig *r = ctx;
+	if (r->refuse || r->n == MAXCMD)
+		return false;
+	r->cmd[r->n++] = *cmd;
+	return true;
+}
+
+static const struct time_map time48k = {.ref_us = 0, .ref_frame = 0, .rate = 48000};
+
+static struct rig *rig_for(const struct profile *p)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	controller_init(&r->c, p, &time48k);
+	r->sink = (struct command_sink){.push = capture, .ctx = r};
+	return r;
+}
+
+static void send_bytes(struct rig *r, int64_t us, const uint8_t *b, size_t n)
+{
+	controller_midi_in(&r->c, b, n, us, &r->sink);
+}
+#define MIDI(r, us, ...)                                                                 \
+	send_bytes((r), (us), (const uint8_t[]){__VA_ARGS__},                            \
+		   sizeof((const uint8_t[]){__VA_ARGS__}))
+
+static void set_state(struct rig *r, int track, int scene, enum clip_state s)
+{
+	struct event ev = {.type = EV_CLIP_STATE,
+			   .track = (uint8_t)track,
+			   .scene = (uint8_t)scene,
+			   .state = (uint8_t)s,
+			   .value = s};
+	controller_engine_event(&r->c, &ev);
+}
+
+/* Everything controller_output has to send now, in small calls. */
+static size_t drain(struct rig *r)
+{
+	r->nout = 0;
+	for (;;) {
+		size_t n =
+		    controller_output(&r->c, r->out + r->nout, CONTROLLER_MIN_OUTPUT);
+		if (n == 0)
+			return r->nout;
+		r->nout += n;
+		assert_true(r->nout + CONTROLLER_MIN_OUTPUT <= sizeof(r->out));
+	}
+}
+
+static void assert_cmd(const struct rig *r, int i, int type, int track, int scene,
+		       int64_t frame)
+{
+	assert_true(i < r->n);
+	assert_int_equal(r->cmd[i].type, type);
+	assert_int_equal(r->cmd[i].track, track);
+	assert_int_equal(r->cmd[i].scene, scene);
+	assert_int_equal(r->cmd[i].frame, frame);
+}
+
+static void assert_one(struct rig *r, int type, int track, int scene, int64_t frame)
+{
+	assert_int_equal(r->n, 1);
+	assert_cmd(r, 0, type, track, scene, frame);
+	r->n = 0;
+}
+
+static void assert_none(struct rig *r)
+{
+	assert_int_equal(r->n, 0);
+}
+
+static void assert_out(struct rig *r, const uint8_t *expected, size_t n)
+{
+	assert_int_equal(drain(r), n);
+	assert_memory_equal(r->out, expected, n);
+}
+#define OUT(r, ...)                                                                      \
+	assert_out((r), (const uint8_t[]){__VA_ARGS__},                                  \
+		   sizeof((const uint8_t[]){__VA_ARGS__}))
+
+/* A model's pad (x, y): its channel and note. */
+static void pad_of(const struct model *m, int x, int y, uint8_t *status, uint8_t *note)
+{
+	*status = (uint8_t)(0x90 | (m->track_channels ? x : 0));
+	*note = (uint8_t)(m->pad_base + y * m->row_step + (m->track_channels ? 0 : x));
+}
+
+static void press_pad(struct rig *r, const struct model *m, int x, int y, int64_t us)
+{
+	uint8_t status, note;
+	pad_of(m, x, y, &status, &note);
+	MIDI(r, us, status, note, 127, (uint8_t)((status & 0x0F) | 0x80), note, 0);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	char err[512], path[128];
+	for (int i = 0; i <= NMODELS; i++) {
+		snprintf(path, sizeof(path), "board/profiles/%s",
+			 i < NMODELS ? models[i].file : "footswitch.profile");
+		if (profile_load(&profiles[i], path, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- every built-in pad profile ------------------------------------------- */
+
+static void test_presses_map_to_exact_commands(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < NMODELS; mi++) {
+		const struct model *m = &models[mi];
+		struct rig *r = rig_for(&profiles[mi]);
+		int64_t us = 0;
+		for (int y = 0; y < m->rows; y++)
+			for (int x = 0; x < 8; x++) {
+				us += 10 * MS;
+				press_pad(r, m, x, y, us);
+				/* Press on the frame it was played; release: nothing. */
+				assert_one(r, CMD_PRESS, x, y, us / MS * 48);
+			}
+		for (int i = 0; i < m->rows; i++) {
+			MIDI(r, 5 * MS, 0x90, (uint8_t)(m->scene_base + i), 127);
+			assert_one(r, CMD_LAUNCH_SCENE, 0, i, 240);
+		}
+		/* Faders: CC 7 per channel on the APC40s, CC 48.. on the minis. */
+		if (m->track_channels || m->pad_base == 32)
+			MIDI(r, 0, 0xB3, 7, 127);
+		else
+			MIDI(r, 0, 0xB0, 51, 127);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->cmd[0].type, CMD_TRACK_VOLUME);
+		assert_int_equal(r->cmd[0].track, 3);
+		assert_true(r->cmd[0].value == 1.0f);
+		r->n = 0;
+		MIDI(r, 0, 0xB0, m->pad_base == 56 ? 56 : 14, 0);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->cmd[0].type, CMD_MASTER_VOLUME);
+		assert_true(r->cmd[0].value == 0.0f);
+		assert_int_equal(r->c.stats.unmapped, 0);
+		free(r);
+	}
+}
+
+static enum profile_button_led scene_led_for(enum clip_state s)
+{
+	if (s == CLIP_RECORD_QUEUED || s == CLIP_PLAY_QUEUED || s == CLIP_STOP_QUEUED)
+		return BUTTON_BLINK;
+	return s == CLIP_EMPTY || s == CLIP_STOPPED ? BUTTON_OFF : BUTTON_ON;
+}
+
+static void test_states_give_exact_led_bytes(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < NMODELS; mi++) {
+		const struct model *m = &models[mi];
+		const struct profile *p = &profiles[mi];
+		struct rig *r = rig_for(p);
+
+		/* Connection: the introduction, then every pad, dark. */
+		uint8_t expected[1024];
+		size_t n = 0;
+		memcpy(expected, p->intro, (size_t)p->intro_len);
+		n += (size_t)p->intro_len;
+		for (int y = 0; y < m->rows; y++)
+			for (int x = 0; x < 8; x++) {
+				uint8_t status, note;
+				pad_of(m, x, y, &status, &note);
+				int ch = m->led[CLIP_EMPTY].channel;
+				expected[n++] = ch >= 0 ? (uint8_t)(0x90 | ch) : status;
+				expected[n++] = note;
+				expected[n++] = m->led[CLIP_EMPTY].velocity;
+			}
+		for (int y = 0; y < m->rows; y++) {
+			expected[n++] = 0x90;
+			expected[n++] = (uint8_t)(m->scene_base + y);
+			expected[n++] = 0;
+		}
+		if (p->record_arm_out.present) {
+			expected[n++] = 0x90;
+			expected[n++] = p->record_arm_out.number;
+			expected[n++] = 0;
+		}
+		if (p->metronome_out.present) {
+			expected[n++] = 0x90;
+			expected[n++] = p->metronome_out.number;
+			expected[n++] = 0;
+		}
+		assert_out(r, expected, n);
+		assert_int_equal(drain(r), 0); /* nothing changed since */
+
+		/* Every state on clip (2, 1): one pad message, and the scene
+		 * button of row 1 when its LED changes. */
+		enum profile_button_led scene_was = BUTTON_OFF;
+		for (int s = 1; s <= CLIP_STATE_COUNT; s++) {
+			enum clip_state st = (enum clip_state)(s % CLIP_STATE_COUNT);
+			set_state(r, 2, 1, st);
+			uint8_t status, note;
+			pad_of(m, 2, 1, &status, &note);
+			int ch = m->led[st].channel;
+			n = 0;
+			expected[n++] = ch >= 0 ? (uint8_t)(0x90 | ch) : status;
+			expected[n++] = note;
+			expected[n++] = m->led[st].velocity;
+			if (scene_led_for(st) != scene_was) {
+				scene_was = scene_led_for(st);
+				expected[n++] = 0x90;
+				expected[n++] = (uint8_t)(m->scene_base + 1);
+				expected[n++] = (uint8_t)scene_was; /* 0, 1, 2 */
+			}
+			assert_out(r, expected, n);
+			set_state(r, 2, 1, st); /* again: no change, no bytes */
+			assert_int_equal(drain(r), 0);
+		}
+		free(r);
+	}
+}
+
+static void test_refresh_and_partial_output(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[0]); /* APC40 mk1 */
+	size_t full = drain(r);
+	assert_int_equal(full, 12 + 3 * 40 + 3 * 5 + 3);
+	uint8_t first[256];
+	memcpy(first, r->out, full);
+	set_state(r, 7, 4, CLIP_PLAYING);
+	controller_refresh(&r->c);
+	/* Everything again, with the new state in it. */
+	assert_int_equal(drain(r), full);
+	assert_memory_equal(r->out, first, 12);
+	uint8_t pad[] = {0x97, 57, 1};
+	assert_memory_equal(r->out + 12 + 3 * 39, pad, 3);
+
+	/* A buffer too small for the introduction gets nothing; a small
+	 * buffer gets whole messages and the rest comes next time. */
+	controller_refresh(&r->c);
+	uint8_t buf[16];
+	assert_int_equal(controller_output(&r->c, buf, 11), 0);
+	assert_int_equal(controller_output(&r->c, buf, 16), 15);
+	assert_memory_equal(buf, first, 12);
+	size_t total = 15, got;
+	while ((got = controller_output(&r->c, buf, 7)) > 0) {
+		assert_true(got == 6 || (got == 3 && total + got == full));
+		total += got;
+	}
+	assert_int_equal(total, full);
+	free(r);
+}
+
+/* ---- the window onto the grid --------------------------------------------- */
+
+static void test_banking(void **state)
+{
+	(void)state;
+	const struct model *m = &models[0];
+	struct rig *r = rig_for(&profiles[0]);
+	drain(r);
+	set_state(r, 0, 5, CLIP_PLAYING); /* below the window: nothing to show */
+	assert_int_equal(drain(r), 0);
+
+	MIDI(r, 0, 0x90, 95, 127, 0x80, 95, 0); /* bank down */
+	assert_none(r);
+	assert_int_equal(r->c.bank, 1);
+	/* Only what changed: pad (0, 4) now shows scene 5, and its row's
+	 * scene button lights. */
+	OUT(r, 0x90, 57, 1, 0x90, 86, 1);
+	press_pad(r, m, 0, 4, 0);
+	assert_one(r, CMD_PRESS, 0, 5, 0);
+	MIDI(r, 0, 0x90, 82, 127);
+	assert_one(r, CMD_LAUNCH_SCENE, 0, 1, 0);
+
+	for (int i = 0; i < 10; i++)
+		MIDI(r, 0, 0x90, 95, 127);
+	assert_int_equal(r->c.bank, 5); /* clamped: scenes 5..9 shown */
+	press_pad(r, m, 3, 4, 0);
+	assert_one(r, CMD_PRESS, 3, 9, 0);
+	MIDI(r, 0, 0x90, 86, 127);
+	assert_one(r, CMD_LAUNCH_SCENE, 0, 9, 0);
+	OUT(r, 0x90, 53, 1, 0x90, 57, 0, 0x90, 82, 1, 0x90, 86, 0);
+
+	/* Shift + bank: a window at a time, clamped. */
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 94, 127);
+	assert_int_equal(r->c.bank, 0);
+	MIDI(r, 0, 0x90, 95, 127);
+	assert_int_equal(r->c.bank, 5);
+	MIDI(r, 0, 0x90, 94, 127, 0x90, 94, 127, 0x80, 98, 0);
+	assert_int_equal(r->c.bank, 0);
+	MIDI(r, 0, 0x90, 94, 127);
+	assert_int_equal(r->c.bank, 0);
+	assert_none(r);
+	free(r);
+
+	/* The APC mini: 8 rows, banked with shift + track buttons 1 and 2. */
+	r = rig_for(&profiles[2]);
+	MIDI(r, 0, 0x90, 65, 127); /* no shift: clip stop on track 2 */
+	assert_one(r, CMD_STOP_TRACK, 1, 0, 0);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 65, 127, 0x80, 98, 0);
+	assert_int_equal(r->c.bank, 1);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 65, 127, 0x90, 65, 127, 0x80, 98, 0);
+	assert_int_equal(r->c.bank, 2); /* 8 of 10 rows: at most 2 down */
+	press_pad(r, &models[2], 0, 7, 0);
+	assert_one(r, CMD_PRESS, 0, 9, 0);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 64, 127, 0x80, 98, 0);
+	assert_int_equal(r->c.bank, 1);
+	free(r);
+}
+
+static void test_outside_pads_are_off(void **state)
+{
+	(void)state;
+	/* A 12-row controller shows scenes 0..9 and two rows beyond the grid. */
+	static struct profile big;
+	char err[256];
+	const char *text = "[controller]\nname = big\nrows = 12\n[map]\n"
+			   "pad note 0..11 ch 0..7 -> x = ch, y = note\n"
+			   "[leds]\nempty = 0\nrecord_queued = 4\nrecording = 3\n"
+			   "play_queued = 2\nplaying = 1\noverdubbing = 3\n"
+			   "stop_queued = 6\nstopped = 5\noutside = 7\n";
+	assert_null(profile_parse(&big, "big", text, strlen(text), err, sizeof(err)));
+	struct rig *r = rig_for(&big);
+	assert_int_equal(drain(r), 3 * 8 * 12);
+	assert_int_equal(r->out[3 * 8 * 10 + 2], 7);
+	assert_int_equal(r->out[3 * 8 * 12 - 1], 7);
+	MIDI(r, 0, 0x90, 10, 127);
+	assert_none(r);
+	assert_int_equal(r->c.stats.outside, 1);
+	free(r);
+}
+
+/* ---- shift, record arm, undo ------------------------------------------------ */
+
+static void test_shift_chords(void **state)
+{
+	(void)state;
+	const struct model *m = &models[0];
+	struct rig *r = rig_for(&profiles[0]);
+	MIDI(r, 0, 0x90, 98, 127); /* shift down */
+	press_pad(r, m, 4, 2, 1000 * MS);
+	assert_one(r, CMD_CLEAR, 4, 2, 48000);
+	MIDI(r, 0, 0x90, 99, 127); /* shift + tap = metronome */
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->cmd[0].type, CMD_METRONOME);
+	assert_true(r->cmd[0].value == 1.0f);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 98, 0); /* shift up (note on, velocity 0) */
+	press_pad(r, m, 4, 2, 0);
+	assert_one(r, CMD_PRESS, 4, 2, 0);
+	MIDI(r, 0, 0x90, 99, 127);
+	assert_one(r, CMD_TAP_TEMPO, 0, 0, 0);
+	free(r);
+
+	/* APC mini: the shift layer first, the plain control without shift. */
+	r = rig_for(&profiles[2]);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 89, 127);
+	assert_one(r, CMD_STOP_ALL, 0, 0, 0);
+	MIDI(r, 0, 0x90, 70, 127);
+	assert_one(r, CMD_TAP_TEMPO, 0, 0, 0);
+	MIDI(r, 0, 0x80, 98, 0, 0x90, 89, 127);
+	assert_one(r, CMD_LAUNCH_SCENE, 0, 7, 0);
+	MIDI(r, 0, 0x90, 70, 127);
+	assert_one(r, CMD_STOP_TRACK, 6, 0, 0);
+	free(r);
+}
+
+static void test_record_arm_turns_next_press_into_overdub(void **state)
+{
+	(void)state;
+	const struct model *m = &models[0];
+	struct rig *r = rig_for(&profiles[0]);
+	drain(r);
+	set_state(r, 1, 2, CLIP_PLAYING);
+	drain(r);
+	MIDI(r, 0, 0x90, 93, 127, 0x80, 93, 0); /* rec */
+	assert_true(r->c.armed);
+	OUT(r, 0x90, 93, 1);
+	press_pad(r, m, 0, 0, 0); /* an empty clip: records as always */
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	assert_true(r->c.armed);
+	press_pad(r, m, 1, 2, 500 * MS);
+	assert_one(r, CMD_OVERDUB, 1, 2, 24000);
+	assert_false(r->c.armed);
+	OUT(r, 0x90, 93, 0);
+	set_state(r, 1, 2, CLIP_OVERDUBBING);
+	press_pad(r, m, 1, 2, 0); /* ends the overdub: the engine's press */
+	assert_one(r, CMD_PRESS, 1, 2, 0);
+	set_state(r, 1, 2, CLIP_PLAYING);
+	press_pad(r, m, 1, 2, 0); /* not armed: stop */
+	assert_one(r, CMD_PRESS, 1, 2, 0);
+	/* Arming twice disarms. */
+	MIDI(r, 0, 0x90, 93, 127, 0x90, 93, 127);
+	press_pad(r, m, 1, 2, 0);
+	assert_one(r, CMD_PRESS, 1, 2, 0);
+	free(r);
+
+	/* The APC mini arms with shift + scene 3; the mkII with session rec. */
+	r = rig_for(&profiles[2]);
+	set_state(r, 5, 7, CLIP_PLAYING);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 84, 127, 0x80, 98, 0);
+	press_pad(r, &models[2], 5, 7, 0);
+	assert_one(r, CMD_OVERDUB, 5, 7, 0);
+	free(r);
+	r = rig_for(&profiles[1]);
+	set_state(r, 0, 4, CLIP_PLAYING);
+	MIDI(r, 0, 0x90, 102, 127);
+	press_pad(r, &models[1], 0, 4, 0);
+	assert_one(r, CMD_OVERDUB, 0, 4, 0);
+	free(r);
+}
+
+static void test_undo_redo_targets(void **state)
+{
+	(void)state;
+	const struct model *m = &models[0];
+	struct rig *r = rig_for(&profiles[0]);
+	press_pad(r, m, 3, 1, 0);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 101, 127); /* nudge -: undo the selected clip */
+	assert_one(r, CMD_UNDO, 3, 1, 0);
+	set_state(r, 5, 2, CLIP_OVERDUBBING);
+	set_state(r, 5, 2, CLIP_PLAYING);
+	MIDI(r, 0, 0x90, 101, 127); /* the last overdubbed clip */
+	assert_one(r, CMD_UNDO, 5, 2, 0);
+	MIDI(r, 0, 0x90, 100, 127);
+	assert_one(r, CMD_REDO, 5, 2, 0);
+	set_state(r, 5, 2, CLIP_EMPTY); /* cleared: back to the selection */
+	MIDI(r, 0, 0x90, 101, 127);
+	assert_one(r, CMD_UNDO, 3, 1, 0);
+	free(r);
+}
+
+static void test_metronome_and_selection(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[1]); /* APC40 mkII */
+	drain(r);
+	MIDI(r, 0, 0x90, 90, 127);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->cmd[0].type, CMD_METRONOME);
+	assert_true(r->cmd[0].value == 1.0f);
+	OUT(r, 0x90, 90, 1);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 90, 127);
+	assert_true(r->cmd[0].value == 0.0f);
+	OUT(r, 0x90, 90, 0);
+	r->n = 0;
+	/* Track select, left/right. */
+	MIDI(r, 0, 0x95, 51, 127);
+	assert_int_equal(r->c.selected_track, 5);
+	MIDI(r, 0, 0x90, 96, 127, 0x90, 96, 127, 0x90, 96, 127);
+	assert_int_equal(r->c.selected_track, 0); /* wraps */
+	MIDI(r, 0, 0x90, 97, 127);
+	assert_int_equal(r->c.selected_track, 7);
+	MIDI(r, 0, 0x92, 52, 127);
+	assert_one(r, CMD_STOP_TRACK, 2, 0, 0);
+	MIDI(r, 0, 0x90, 81, 127);
+	assert_one(r, CMD_STOP_ALL, 0, 0, 0);
+	free(r);
+
+	/* The mk1's second foot jack steps the selected scene and the window
+	 * follows it. */
+	r = rig_for(&profiles[0]);
+	for (int i = 0; i < 6; i++)
+		MIDI(r, 0, 0xB0, 67, 127, 0xB0, 67, 0);
+	assert_int_equal(r->c.selected_scene, 6);
+	assert_int_equal(r->c.bank, 2);
+	MIDI(r, 0, 0xB0, 64, 127); /* its foot switch acts on the selection */
+	assert_one(r, CMD_PRESS, 0, 6, 0);
+	free(r);
+}
+
+/* ---- the foot switch ---------------------------------------------------------- */
+
+static struct rig *foot_rig(void)
+{
+	return rig_for(&profiles[NMODELS]);
+}
+
+static void down(struct rig *r, int64_t ms)
+{
+	MIDI(r, ms * MS, 0xB0, 64, 127);
+}
+
+static void up(struct rig *r, int64_t ms)
+{
+	MIDI(r, ms * MS, 0xB0, 64, 0);
+}
+
+static void test_foot_tap_cycle(void **state)
+{
+	(void)state;
+	struct rig *r = foot_rig();
+	/* empty: record at once, on the press's frame */
+	down(r, 1000);
+	assert_one(r, CMD_PRESS, 0, 0, 48000);
+	up(r, 1100);
+	assert_none(r);
+	set_state(r, 0, 0, CLIP_RECORDING);
+	/* recording: play */
+	down(r, 3000);
+	assert_one(r, CMD_PRESS, 0, 0, 144000);
+	up(r, 3090);
+	set_state(r, 0, 0, CLIP_PLAYING);
+	/* playing: overdub, on the release (a hold would be undo) */
+	down(r, 5000);
+	assert_none(r);
+	up(r, 5120);
+	assert_one(r, CMD_OVERDUB, 0, 0, 5120 * 48);
+	set_state(r, 0, 0, CLIP_OVERDUBBING);
+	/* overdubbing: play (ends the pass) */
+	down(r, 7000);
+	assert_one(r, CMD_PRESS, 0, 0, 7000 * 48);
+	up(r, 7100);
+	set_state(r, 0, 0, CLIP_PLAYING);
+	/* and again overdub */
+	down(r, 9000);
+	up(r, 9050);
+	assert_one(r, CMD_OVERDUB, 0, 0, 9050 * 48);
+	/* a stopped clip plays */
+	set_state(r, 0, 0, CLIP_STOPPED);
+	down(r, 11000);
+	assert_one(r, CMD_PRESS, 0, 0, 11000 * 48);
+	up(r, 11100);
+	free(r);
+}
+
+static void test_foot_double_tap_stops(void **state)
+{
+	(void)state;
+	/* On a playing clip: the first tap's overdub is undone, then stop. */
+	struct rig *r = foot_rig();
+	set_state(r, 0, 0, CLIP_PLAYING);
+	down(r, 0);
+	up(r, 80);
+	assert_one(r, CMD_OVERDUB, 0, 0, 80 * 48);
+	down(r, 250);
+	assert_int_equal(r->n, 2);
+	assert_cmd(r, 0, CMD_UNDO, 0, 0, 250 * 48);
+	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 250 * 48);
+	r->n = 0;
+	up(r, 330);
+	controller_poll(&r->c, 2000 * MS, &r->sink); /* a second tap never holds */
+	assert_none(r);
+	free(r);
+
+	/* On an empty clip: the take the first tap began is thrown away. */
+	r = foot_rig();
+	down(r, 0);
+	up(r, 60);
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	set_state(r, 0, 0, CLIP_RECORD_QUEUED);
+	down(r, 300); /* the window is 300 ms, inclusive */
+	assert_one(r, CMD_CLEAR, 0, 0, 300 * 48);
+	up(r, 350);
+	free(r);
+
+	/* While recording: the take ends (kept) and stops. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_RECORDING);
+	down(r, 0);
+	up(r, 60);
+	down(r, 200);
+	assert_int_equal(r->n, 2);
+	assert_cmd(r, 0, CMD_PRESS, 0, 0, 0);
+	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
+	free(r);
+
+	/* While overdubbing: the pass ends (kept) and the clip stops. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_OVERDUBBING);
+	down(r, 0);
+	up(r, 60);
+	down(r, 200);
+	assert_int_equal(r->n, 2);
+	assert_cmd(r, 0, CMD_PRESS, 0, 0, 0);
+	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
+	free(r);
+
+	/* A second tap after the window is a new first tap. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_RECORDING);
+	down(r, 0);
+	up(r, 60);
+	r->n = 0;
+	set_state(r, 0, 0, CLIP_PLAY_QUEUED);
+	down(r, 301);
+	assert_one(r, CMD_PRESS, 0, 0, 301 * 48);
+	free(r);
+}
+
+static void test_foot_hold(void **state)
+{
+	(void)state;
+	/* Held on a playing clip: undo the last pass, no new overdub. The
+	 * poll acts while the switch is down, at the frame 1 s after the press. */
+	struct rig *r = foot_rig();
+	set_state(r, 0, 0, CLIP_PLAYING);
+	down(r, 2000);
+	controller_poll(&r->c, 2999 * MS, &r->sink);
+	assert_none(r);
+	controller_poll(&r->c, 3000 * MS, &r->sink);
+	assert_one(r, CMD_UNDO, 0, 0, 3000 * 48);
+	controller_poll(&r->c, 3500 * MS, &r->sink);
+	up(r, 3600);
+	assert_none(r);
+	free(r);
+
+	/* Without a poll the release tells: stamped 1 s after the press. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_PLAYING);
+	down(r, 0);
+	up(r, 1500);
+	assert_one(r, CMD_UNDO, 0, 0, 48000);
+	free(r);
+
+	/* Held on a stopped clip: its play was queued at once, then clear. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_STOPPED);
+	down(r, 0);
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	controller_poll(&r->c, 1000 * MS, &r->sink);
+	assert_one(r, CMD_CLEAR, 0, 0, 48000);
+	up(r, 1200);
+	assert_none(r);
+	free(r);
+
+	/* Held to end an overdub: the pass is ended, then undone. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_OVERDUBBING);
+	down(r, 0);
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	controller_poll(&r->c, 1000 * MS, &r->sink);
+	assert_one(r, CMD_UNDO, 0, 0, 48000);
+	free(r);
+
+	/* Held while a take starts: just the take. */
+	r = foot_rig();
+	down(r, 0);
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	controller_poll(&r->c, 5000 * MS, &r->sink);
+	up(r, 5000);
+	assert_none(r);
+	/* A tap after a hold is a first tap, whatever the time. */
+	set_state(r, 0, 0, CLIP_RECORDING);
+	down(r, 5100);
+	assert_one(r, CMD_PRESS, 0, 0, 5100 * 48);
+	free(r);
+}
+
+static void test_foot_target_and_program_changes(void **state)
+{
+	(void)state;
+	struct rig *r = foot_rig();
+	MIDI(r, 0, 0xB5, 66, 127, 0xB5, 66, 0); /* next track, any channel */
+	MIDI(r, 0, 0xB5, 67, 127, 0xB5, 67, 0); /* next scene */
+	down(r, 0);
+	assert_one(r, CMD_PRESS, 1, 1, 0);
+	up(r, 50);
+	MIDI(r, 0, 0xB0, 65, 127, 0xB0, 65, 127); /* previous track twice */
+	assert_int_equal(r->c.selected_track, 7);
+	/* A new target is a new first tap even inside the window. */
+	down(r, 100);
+	assert_one(r, CMD_PRESS, 7, 1, 100 * 48);
+	up(r, 150);
+	free(r);
+
+	/* Program changes: no release, so the overdub starts at once and
+	 * two within the window still stop. */
+	r = foot_rig();
+	set_state(r, 0, 0, CLIP_PLAYING);
+	MIDI(r, 0, 0xC3, 0);
+	assert_one(r, CMD_OVERDUB, 0, 0, 0);
+	MIDI(r, 200 * MS, 0xC3, 0);
+	assert_int_equal(r->n, 2);
+	assert_cmd(r, 0, CMD_UNDO, 0, 0, 200 * 48);
+	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
+	r->n = 0;
+	controller_poll(&r->c, 5000 * MS, &r->sink);
+	assert_none(r);
+	MIDI(r, 0, 0xC0, 1, 0xC0, 3);
+	assert_int_equal(r->c.selected_track, 1);
+	assert_int_equal(r->c.selected_scene, 1);
+	/* A press repeated without a release is one press. */
+	set_state(r, 1, 1, CLIP_STOPPED);
+	down(r, 9000);
+	down(r, 9100);
+	assert_one(r, CMD_PRESS, 1, 1, 9000 * 48);
+	free(r);
+}
+
+/* ---- time and bad MIDI -------------------------------------------------------- */
+
+static void test_frames_follow_the_time_map(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[0]);
+	r->c.time =
+	    (struct time_map){.ref_us = 5000000, .ref_frame = 1000, .rate = 44100};
+	MIDI(r, 5000000 + 10 * MS, 0x90, 53, 127);
+	assert_one(r, CMD_PRESS, 0, 0, 1000 + 441);
+	MIDI(r, 5000000 - 10 * MS, 0x90, 53, 127); /* before the reference */
+	assert_one(r, CMD_PRESS, 0, 0, 1000 - 441);
+	free(r);
+}
+
+static void test_bad_midi_is_counted_and_skipped(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[0]);
+	const struct controller_stats *st = &r->c.stats;
+
+	MIDI(r, 0, 0x90, 53, 0x91, 53, 127); /* truncated by a new status */
+	assert_int_equal(st->truncated, 1);
+	assert_one(r, CMD_PRESS, 1, 0, 0);
+
+	MIDI(r, 0, 0x90, 53, 127, 54, 127, 53, 0); /* running status */
+	assert_int_equal(r->n, 2);
+	assert_cmd(r, 1, CMD_PRESS, 0, 1, 0);
+	r->n = 0;
+
+	MIDI(r, 0, 0x90, 0xF8, 55, 0xFE, 127, 0xF8, 56, 127); /* real-time inside */
+	assert_int_equal(st->realtime, 3);
+	assert_int_equal(r->n, 2);
+	r->n = 0;
+
+	MIDI(r, 0, 0x90); /* split over calls */
+	MIDI(r, 0, 57);
+	assert_none(r);
+	MIDI(r, 0, 127);
+	assert_one(r, CMD_PRESS, 0, 4, 0);
+
+	controller_init(&r->c, &profiles[0], &time48k);
+	MIDI(r, 0, 0x35, 0x40); /* stray data */
+	assert_int_equal(st->stray_data, 2);
+	MIDI(r, 0, 0xF7);
+	assert_int_equal(st->stray_end, 1);
+	MIDI(r, 0, 0x90, 10, 127, 0xA0, 53, 10, 0xE0, 0, 64, 0xD0, 5);
+	assert_int_equal(st->unmapped, 4); /* unknown note, aftertouch, bend */
+	MIDI(r, 0, 0xF2, 1, 2, 0x35, 0xF6, 0xF1, 3, 0xF4);
+	assert_int_equal(st->system, 4);
+	assert_int_equal(st->stray_data, 3); /* system common ends running status */
+	assert_none(r);
+
+	/* A SysEx flood, split over calls, then an unterminated one. */
+	static uint8_t flood[100000];
+	memset(flood, 0x11, sizeof(flood));
+	flood[0] = 0xF0;
+	send_bytes(r, 0, flood, sizeof(flood));
+	send_bytes(r, 0, flood + 1, sizeof(flood) - 1);
+	MIDI(r, 0, 0xF7);
+	assert_int_equal(st->sysex, 1);
+	MIDI(r, 0, 0xF0, 0x47, 0x01, 0x90, 53, 127);
+	assert_int_equal(st->sysex_unterminated, 1);
+	assert_one(r, CMD_PRESS, 0, 0, 0);
+	MIDI(r, 0, 0xF0, 0x01, 0xF7, 54, 127); /* SysEx cancels running status */
+	assert_none(r);
+	assert_int_equal(st->sysex, 2);
+
+	/* A full queue refuses; the controller counts it and goes on. */
+	r->refuse = true;
+	MIDI(r, 0, 0x90, 53, 127);
+	assert_int_equal(st->commands_refused, 1);
+	r->refuse = false;
+	MIDI(r, 0, 0x90, 53, 127);
+	assert_int_equal(st->commands, 2);
+	/* Events out of range change nothing. */
+	struct event bad = {.type = EV_CLIP_STATE, .track = 8, .scene = 0, .state = 4};
+	controller_engine_event(&r->c, &bad);
+	bad = (struct event){.type = EV_CLIP_STATE, .track = 0, .scene = 0, .state = 9};
+	controller_engine_event(&r->c, &bad);
+	assert_int_equal(r->c.clip_state[0][0], CLIP_EMPTY);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_presses_map_to_exact_commands),
+	    cmocka_unit_test(test_states_give_exact_led_bytes),
+	    cmocka_unit_test(test_refresh_and_partial_output),
+	    cmocka_unit_test(test_banking),
+	    cmocka_unit_test(test_outside_pads_are_off),
+	    cmocka_unit_test(test_shift_chords),
+	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),
+	    cmocka_unit_test(test_undo_redo_targets),
+	    cmocka_unit_test(test_metronome_and_selection),
+	    cmocka_unit_test(test_foot_tap_cycle),
+	    cmocka_unit_test(test_foot_double_tap_stops),
+	    cmocka_unit_test(test_foot_hold),
+	    cmocka_unit_test(test_foot_target_and_program_changes),
+	    cmocka_unit_test(test_frames_follow_the_time_map),
+	    cmocka_unit_test(test_bad_midi_is_counted_and_skipped),
+	};
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

@@ -1,0 +1,397 @@
+/* test_profile.c -- the controller profile format: the built-in profiles
+ * load and mean what their controllers send, every kind of mistake is
+ * refused with "file:line: what", a broken file does not stop the others
+ * from loading, and ports and inquiry replies find the right profile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "profile.h"
+
+#define PROFILES "board/profiles"
+
+static struct profile prof;
+static char err[512];
+
+static const char *parse(const char *text)
+{
+	return profile_parse(&prof, "t.profile", text, strlen(text), err, sizeof(err));
+}
+
+static void load_builtin(const char *name)
+{
+	char path[256];
+	snprintf(path, sizeof(path), PROFILES "/%s", name);
+	const char *why = profile_load(&prof, path, err, sizeof(err));
+	if (why)
+		fail_msg("%s", why);
+}
+
+/* A minimal valid profile around some [map] lines. */
+static const char *parse_map(const char *map)
+{
+	static char text[2048];
+	snprintf(text, sizeof(text),
+		 "[controller]\nname = T\nrows = 5\n[map]\n%s\n[leds]\n"
+		 "empty = 0\nrecord_queued = 4\nrecording = 3\nplay_queued = 2\n"
+		 "playing = 1\noverdubbing = 3\nstop_queued = 6\nstopped = 5\n",
+		 map);
+	return parse(text);
+}
+
+static void assert_refused(const char *why, const char *expected)
+{
+	assert_non_null(why);
+	assert_ptr_equal(why, err);
+	assert_string_equal(why, expected);
+}
+
+static void assert_control(const struct profile_control *c, int kind, int channel,
+			   int number)
+{
+	assert_true(c->present);
+	assert_int_equal(c->kind, kind);
+	assert_int_equal(c->channel, channel);
+	assert_int_equal(c->number, number);
+}
+
+static void test_apc40_mk1(void **state)
+{
+	(void)state;
+	load_builtin("apc40.profile");
+	assert_string_equal(prof.name, "APC40 mk1");
+	assert_int_equal(prof.rows, 5);
+	static const uint8_t intro[] = {0xF0, 0x47, 0x7F, 0x73, 0x60, 0x00,
+					0x04, 0x41, 0x01, 0x00, 0x00, 0xF7};
+	assert_int_equal(prof.intro_len, sizeof(intro));
+	assert_memory_equal(prof.intro, intro, sizeof(intro));
+	assert_int_equal(prof.inquiry_len, 2);
+	assert_int_equal(prof.inquiry[1], 0x73);
+	/* Pads: note 53 + row on the track's channel. */
+	for (int y = 0; y < 5; y++)
+		for (int x = 0; x < 8; x++)
+			assert_control(&prof.pad_out[y][x], KIND_NOTE, x, 53 + y);
+	assert_false(prof.pad_out[5][0].present);
+	assert_control(&prof.scene_out[4], KIND_NOTE, 0, 86);
+	assert_control(&prof.record_arm_out, KIND_NOTE, 0, 93);
+	assert_false(prof.metronome_out.present); /* only a shift chord */
+	assert_int_equal(prof.state_led[CLIP_STOPPED].velocity, 5);
+	assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].velocity, 2);
+	assert_int_equal(prof.state_led[CLIP_PLAYING].channel, -1);
+	assert_true(prof.has_button_leds);
+}
+
+static void test_apc40_mk2(void **state)
+{
+	(void)state;
+	load_builtin("apc40mk2.profile");
+	assert_int_equal(prof.rows, 5);
+	assert_int_equal(prof.intro[3], 0x29);
+	/* note = 32 + track - 8 * row, all on channel 0. */
+	for (int y = 0; y < 5; y++)
+		for (int x = 0; x < 8; x++)
+			assert_control(&prof.pad_out[y][x], KIND_NOTE, 0, 32 + x - 8 * y);
+	assert_control(&prof.metronome_out, KIND_NOTE, 0, 90);
+	assert_int_equal(prof.state_led[CLIP_PLAYING].velocity, 21);
+	assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].channel, 14);
+}
+
+static void test_apc_minis(void **state)
+{
+	(void)state;
+	load_builtin("apcmini.profile");
+	assert_int_equal(prof.rows, 8);
+	assert_int_equal(prof.intro_len, 0);
+	for (int y = 0; y < 8; y++)
+		for (int x = 0; x < 8; x++)
+			assert_control(&prof.pad_out[y][x], KIND_NOTE, 0, 56 + x - 8 * y);
+	assert_control(&prof.scene_out[7], KIND_NOTE, 0, 89);
+	load_builtin("apcminimk2.profile");
+	assert_control(&prof.pad_out[7][0], KIND_NOTE, 0, 0);
+	assert_control(&prof.scene_out[0], KIND_NOTE, 0, 112);
+	assert_int_equal(prof.state_led[CLIP_EMPTY].channel, 6);
+	assert_int_equal(prof.state_led[CLIP_OVERDUBBING].channel, 10);
+}
+
+static void test_footswitch(void **state)
+{
+	(void)state;
+	load_builtin("footswitch.profile");
+	assert_int_equal(prof.rows, 0);
+	assert_int_equal(prof.double_tap_ms, 300);
+	assert_int_equal(prof.hold_ms, 1000);
+	assert_int_equal(prof.rules[0].action, ACT_FOOT);
+	assert_int_equal(prof.rules[0].kind, KIND_CC);
+	assert_int_equal(prof.rules[0].first_ch, 0);
+	assert_int_equal(prof.rules[0].last_ch, 15);
+	assert_int_equal(prof.rules[4].kind, KIND_PROGRAM);
+}
+
+static void test_rule_syntax(void **state)
+{
+	(void)state;
+	assert_null(parse_map("shift+undo note 1 ch 0\n"
+			      "pad note 53..57 ch 0..7 -> y = note - 53, x = ch\n"
+			      "pad cc 10..17 ch 9 -> x=cc-10,y=4 # compact, commented\n"
+			      "volume cc 0x30..0x37 ch 2 -> x = cc - 48\n"));
+	assert_int_equal(prof.nrules, 4);
+	const struct profile_rule *r = &prof.rules[0];
+	assert_true(r->shift);
+	assert_int_equal(r->action, ACT_UNDO);
+	r = &prof.rules[1];
+	assert_int_equal(r->first, 53);
+	assert_int_equal(r->last, 57);
+	assert_int_equal(r->last_ch, 7);
+	assert_int_equal(r->y.term, TERM_NUMBER);
+	assert_int_equal(r->y.offset, -53);
+	assert_int_equal(r->x.term, TERM_CHANNEL);
+	/* The first rule that reaches a cell gives its LED. */
+	assert_control(&prof.pad_out[4][3], KIND_NOTE, 3, 57);
+	assert_int_equal(prof.rules[3].first, 48);
+	/* outside defaults to empty's LED; \r\n line ends are fine. */
+	assert_int_equal(prof.outside_led.velocity, 0);
+	assert_null(parse("[controller]\r\nname = T\r\n[map]\r\nfoot pc 0 ch 0\r\n"));
+}
+
+static void test_errors_name_file_and_line(void **state)
+{
+	(void)state;
+	assert_refused(
+	    parse("name = x\n"),
+	    "t.profile:1: \"name\" outside any section: start with [controller]");
+	assert_refused(parse("[controller]\nname = T\ncolour = red\n"),
+		       "t.profile:3: unknown key \"colour\" in [controller] (name, port, "
+		       "inquiry, intro, rows, double_tap_ms, hold_ms)");
+	assert_refused(parse("[controller]\nname = T\nname = U\n"),
+		       "t.profile:3: \"name\" given twice (first on line 2)");
+	assert_refused(parse("[controller]\nname = T\nrows = 17\n"),
+		       "t.profile:3: rows 17 is out of range 1..16");
+	assert_refused(parse("[controller]\nname = T\nrows = five\n"),
+		       "t.profile:3: rows: expected a number at \"five\"");
+	assert_refused(parse("[controller]\nname = T\nrows = 5 6\n"),
+		       "t.profile:3: unexpected \"6\" after rows");
+	assert_refused(parse("[controller]\nname = T\nintro = 47 7F\n"),
+		       "t.profile:3: intro must be one SysEx message: F0 ... F7");
+	assert_refused(parse("[controller]\nname = T\nintro = F0 80 F7\n"),
+		       "t.profile:3: intro: byte 2 (80) is not a data byte");
+	assert_refused(
+	    parse("[controller]\nname = T\nintro = F0 4 F7\n"),
+	    "t.profile:3: intro: expected hex bytes like \"F0 47\" at \"4 F7\"");
+	assert_refused(parse("[controller]\nname = T\n[mapping]\n"),
+		       "t.profile:3: unknown section [mapping] ([controller], [map] or "
+		       "[leds])");
+	assert_refused(
+	    parse("[controller]\nname = T\n[controller]\n"),
+	    "t.profile:3: section [controller] appears twice (first on line 1)");
+	assert_refused(parse("[controller]\n[map]\nfoot cc 64 ch 0\n"),
+		       "t.profile:1: [controller] has no name");
+	assert_refused(parse("[map]\nfoot cc 64 ch 0\n"),
+		       "t.profile:1: no [controller] section");
+	assert_refused(
+	    parse("[controller]\nname = T\n[map]\n"),
+	    "t.profile:3: no rules: a profile maps at least one control in [map]");
+	assert_refused(parse("[controller]\nname = T\n\tname\x01 = x\n"),
+		       "t.profile:3: control character 0x01 in the line");
+	assert_refused(parse("[controller]\nname = T\xc3\xa9\n"),
+		       "t.profile:2: non-ASCII character outside a comment");
+	char longline[400];
+	memset(longline, 'a', sizeof(longline));
+	memcpy(longline, "# ", 2);
+	longline[sizeof(longline) - 1] = '\0';
+	assert_refused(parse(longline), "t.profile:1: line longer than 255 characters");
+}
+
+static void test_rule_errors(void **state)
+{
+	(void)state;
+	/* parse_map puts the [map] lines from line 5 on. */
+	assert_refused(parse_map("jump note 1 ch 0"),
+		       "t.profile:5: unknown action \"jump\"");
+	assert_refused(parse_map("undo key 1 ch 0"),
+		       "t.profile:5: undo: \"key\" is not note, cc or pc");
+	assert_refused(parse_map("undo note 128 ch 0"),
+		       "t.profile:5: note 128 is out of range 0..127");
+	assert_refused(parse_map("undo note 5..3 ch 0"),
+		       "t.profile:5: note range 5..3 runs backwards");
+	assert_refused(
+	    parse_map("undo note 1"),
+	    "t.profile:5: expected \"ch <channel>\" or \"ch <first>..<last>\" at "
+	    "\"\"");
+	assert_refused(parse_map("undo note 1 ch 16"),
+		       "t.profile:5: channel 16 is out of range 0..15");
+	assert_refused(parse_map("pad note 1 ch 0 -> x = 1"),
+		       "t.profile:5: pad needs \"y = ...\" (the row)");
+	assert_refused(parse_map("scene note 1 ch 0 -> x = 1, y = 0"),
+		       "t.profile:5: scene takes no x");
+	assert_refused(parse_map("undo note 1 ch 0 -> x = 1"),
+		       "t.profile:5: undo takes no x");
+	assert_refused(parse_map("pad note 1 ch 0 -> x = 1, x = 2"),
+		       "t.profile:5: x given twice");
+	assert_refused(parse_map("pad note 1 ch 0 -> x = vel, y = 0"),
+		       "t.profile:5: x: \"vel\" is neither \"ch\" nor \"note\"");
+	assert_refused(parse_map("pad note 1 ch 0 -> x = cc - 1, y = 0"),
+		       "t.profile:5: x: \"cc\" is neither \"ch\" nor \"note\"");
+	assert_refused(parse_map("volume note 1 ch 0 -> x = 0"),
+		       "t.profile:5: volume needs a cc (a fader)");
+	assert_refused(parse_map("shift+shift note 1 ch 0"),
+		       "t.profile:5: shift+shift means nothing");
+	assert_refused(parse_map("undo note 1 ch 0 redo"),
+		       "t.profile:5: unexpected \"redo\"");
+	/* Whole-file checks name the rule's line. */
+	assert_refused(
+	    parse_map("undo note 1 ch 0\npad note 53..57 ch 0..8 -> x = ch, y = "
+		      "note - 53"),
+	    "t.profile:6: x runs 0..8: tracks are 0..7");
+	assert_refused(parse_map("pad note 53..58 ch 0 -> x = 0, y = note - 53"),
+		       "t.profile:5: y runs 0..5: rows are 0..4");
+	assert_refused(parse_map("undo note 1..10 ch 0..3\nredo note 10 ch 3..4"),
+		       "t.profile:6: note 10 ch 3 is already mapped on line 5");
+	assert_refused(parse_map("shift note 98 ch 0\nshift+undo note 98 ch 0"),
+		       "t.profile:6: shift+undo is on the shift button (line 5)");
+	/* The shift layer and other kinds do not overlap. */
+	assert_null(
+	    parse_map("undo note 10 ch 0\nshift+redo note 10 ch 0\nredo cc 10 ch 0"));
+	assert_refused(
+	    parse("[controller]\nname = T\n[map]\nscene note 1 ch 0 -> y = 0\n"),
+	    "t.profile:4: scene needs \"rows = N\" in [controller]");
+}
+
+static void test_led_errors(void **state)
+{
+	(void)state;
+	assert_refused(parse("[controller]\nname = T\nrows = 1\n[map]\n"
+			     "pad note 1 ch 0 -> x = 0, y = 0\n[leds]\nempty = 0\n"),
+		       "t.profile:6: [leds] has no LED for record_queued");
+	assert_refused(
+	    parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
+		  "blinking = 2\n"),
+	    "t.profile:6: unknown key \"blinking\" in [leds] (a clip state: "
+	    "empty, record_queued, recording, play_queued, playing, overdubbing, "
+	    "stop_queued, stopped; or outside, button_off, button_on, "
+	    "button_blink)");
+	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
+			     "empty = 0 chan 3\n"),
+		       "t.profile:6: empty: expected \"ch <channel>\" at \"chan 3\"");
+	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
+			     "empty = 128\n"),
+		       "t.profile:6: empty 128 is out of range 0..127");
+	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
+			     "button_on = 1\n"),
+		       "t.profile:5: button LEDs need all of button_off, button_on and "
+		       "button_blink");
+	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
+			     "stopped = 1\nstopped = 2\n"),
+		       "t.profile:7: LED for stopped given twice (first on line 6)");
+}
+
+static void complain(void *ctx, const char *message)
+{
+	char *log = ctx;
+	strncat(log, message, 1023 - strlen(log));
+	strncat(log, "\n", 1023 - strlen(log));
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_load_dir_skips_broken_files(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_profile.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char a[64], b[64], c[64];
+	snprintf(a, sizeof(a), "%s/a.profile", dir);
+	snprintf(b, sizeof(b), "%s/b.profile", dir);
+	snprintf(c, sizeof(c), "%s/notes.txt", dir);
+	write_file(a,
+		   "[controller]\nname = A\n[map]\nfoot cc 64 ch 0\nundo cc 65 ch 0 x\n");
+	write_file(b, "[controller]\nname = B\n[map]\nfoot cc 64 ch 0\n");
+	write_file(c, "not a profile");
+	static struct profile ps[4];
+	char log[1024] = "";
+	assert_int_equal(profile_load_dir(dir, ps, 4, complain, log), 1);
+	assert_string_equal(ps[0].name, "B");
+	char expected[256];
+	snprintf(expected, sizeof(expected), "%s:5: unexpected \"x\"\n", a);
+	assert_string_equal(log, expected);
+
+	/* Every built-in profile loads. */
+	log[0] = '\0';
+	static struct profile builtin[8];
+	assert_int_equal(profile_load_dir(PROFILES, builtin, 8, complain, log), 5);
+	assert_string_equal(log, "");
+
+	unlink(a);
+	unlink(b);
+	unlink(c);
+	rmdir(dir);
+	assert_int_equal(profile_load_dir(dir, ps, 4, complain, log), -1);
+	assert_non_null(strstr(log, "No such file or directory"));
+	assert_non_null(profile_load(&prof, a, err, sizeof(err)));
+	assert_non_null(strstr(err, "test_profile."));
+}
+
+static void test_match_port_and_inquiry(void **state)
+{
+	(void)state;
+	static struct profile ps[8];
+	int n = profile_load_dir(PROFILES, ps, 8, NULL, NULL);
+	assert_int_equal(n, 5);
+	/* Name order: apc40, apc40mk2, apcmini, apcminimk2, footswitch. */
+	assert_int_equal(profile_match_port(ps, n, "Akai APC40 MIDI 1"), 0);
+	/* "*APC40*" matches the mkII too; its own pattern is more specific. */
+	assert_int_equal(profile_match_port(ps, n, "APC40 mkII MIDI 1"), 1);
+	assert_int_equal(profile_match_port(ps, n, "APC MINI MIDI 1"), 2);
+	assert_int_equal(profile_match_port(ps, n, "APC mini mk2 Control"), 3);
+	assert_int_equal(profile_match_port(ps, n, "USB Footswitch"), 4);
+	assert_int_equal(profile_match_port(ps, n, "Midi Through Port-0"), -1);
+
+	static const uint8_t mk2[] = {0xF0, 0x7E, 0x00, 0x06, 0x02, 0x47, 0x29,
+				      0x00, 0x19, 0x00, 0x01, 0x00, 0x00, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, mk2, sizeof(mk2)), 1);
+	static const uint8_t mini[] = {0xF0, 0x7E, 0x05, 0x06, 0x02, 0x47, 0x28, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, mini, sizeof(mini)), 2);
+	static const uint8_t other[] = {0xF0, 0x7E, 0x00, 0x06, 0x02, 0x41, 0x29, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, other, sizeof(other)), -1);
+	static const uint8_t not_reply[] = {0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, not_reply, sizeof(not_reply)), -1);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(profile_action_name(ACT_RECORD_ARM), "record_arm");
+	assert_string_equal(profile_action_name(ACT_COUNT), "?");
+	assert_string_equal(profile_state_name(CLIP_STOP_QUEUED), "stop_queued");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_apc40_mk1),
+	    cmocka_unit_test(test_apc40_mk2),
+	    cmocka_unit_test(test_apc_minis),
+	    cmocka_unit_test(test_footswitch),
+	    cmocka_unit_test(test_rule_syntax),
+	    cmocka_unit_test(test_errors_name_file_and_line),
+	    cmocka_unit_test(test_rule_errors),
+	    cmocka_unit_test(test_led_errors),
+	    cmocka_unit_test(test_load_dir_skips_broken_files),
+	    cmocka_unit_test(test_match_port_and_inquiry),
+	    cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
