@@ -134,7 +134,9 @@ check "bytes written to /dev/snd/midiC1D0 arrive as sequencer events (note on, c
 		grep -q "Control change *2, controller 7, value 64" "$o/seqdump.txt" &&
 		grep -q "Note off *0, note 60" "$o/seqdump.txt"'
 
-info "xruns, jiffies clock (default), 256 x 2 frames, 3 s: $(grep -c underrun "$o/jiffies-aplay.err" 2>/dev/null) underruns (aplay), $(grep -c overrun "$o/jiffies-arecord.err" 2>/dev/null) overruns (arecord)$([ -e "$o/jiffies-stalled.txt" ] && echo "; arecord stalled after the playback stopped")"
+jiffies_under=$(grep -c underrun "$o/jiffies-aplay.err" 2>/dev/null || true)
+jiffies_over=$(grep -c overrun "$o/jiffies-arecord.err" 2>/dev/null || true)
+info "xruns, jiffies clock (default), 256 x 2 frames, SCHED_FIFO 80, 3 s: ${jiffies_under:-?} underruns (aplay), ${jiffies_over:-?} overruns (arecord)$([ -e "$o/jiffies-stalled.txt" ] && echo "; arecord stalled after the playback stopped")"
 
 # ---- boot 2: hrtimer clock, 256-frame periods, xruns ------------------------
 mkdir -p "$tmp/in2" "$tmp/out2"
@@ -161,9 +163,16 @@ check "--hrtimer 256: arecord got all $((play + 1)) s and ended$([ -e "$o/stalle
 under=$(grep -c underrun "$o/aplay.err" 2>/dev/null || true)
 over=$(grep -c overrun "$o/arecord.err" 2>/dev/null || true)
 info "xruns, hrtimer clock, 256 x 2 frames, SCHED_FIFO 80, $play s: ${under:-?} underruns (aplay), ${over:-?} overruns (arecord)"
-# The jiffies clock gives thousands here; a working hrtimer clock a handful.
-check "--hrtimer 256: fewer than 100 xruns in $play s ($((${under:-0} + ${over:-0})))" \
-	eval '[ -n "$under" ] && [ -n "$over" ] && [ $((under + over)) -lt 100 ]'
+# How many xruns depends on how busy the host is (a fuzzer on one of the two
+# cores took the hrtimer figure from about 1/s to 28/s), so no fixed bound:
+# the hrtimer clock must at least halve the rate of the jiffies clock, which
+# xruns at every few ticks by construction (4 ms ticks, 5.3 ms periods; seen
+# 220/s and more). A clock that is not in effect fails this.
+hrate=$(awk -v n="$((${under:-0} + ${over:-0}))" -v s=$play 'BEGIN { printf "%.1f", n / s }')
+jrate=$(awk -v n="$((${jiffies_under:-0} + ${jiffies_over:-0}))" -v s=3 'BEGIN { printf "%.1f", n / s }')
+check "--hrtimer 256: at most half the xruns per second of the jiffies clock ($hrate/s against $jrate/s)" \
+	eval '[ -n "$under" ] && [ -n "$over" ] && [ -n "$jiffies_under" ] && [ -n "$jiffies_over" ] &&
+		awk -v h="$hrate" -v j="$jrate" "BEGIN { exit !(2 * h < j) }"'
 
 # ---- boot 3: a command that overruns --timeout ------------------------------
 rc=0
