@@ -6,6 +6,10 @@
 # its exit status come back, timeouts and a failing qemu are reported, and
 # measures the xruns of 256-frame periods. Prints PASS/FAIL/INFO lines and
 # ends with "N passed, N failed". Run by scripts/test-virtual-board.
+#
+# The checks pass single-quoted conditions to eval on purpose: they expand
+# when the check runs.
+# shellcheck disable=SC2016
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
