@@ -394,6 +394,11 @@ int main(void)
 		waste = ours[i].waste_max > waste ? ours[i].waste_max : waste;
 		trim = ours[i].waste_after_trim > trim ? ours[i].waste_after_trim : trim;
 	}
+	for (int i = 0; i < 3; i++)
+		printf("gridloop %2.0f min: %ld periods took a new chunk: mean %.2f us, "
+		       "max %.2f us\n",
+		       ours[i].minutes, ours[i].regrows, ours[i].regrow_mean_us,
+		       ours[i].regrow_max_us);
 	printf("\n");
 	printf("rt_max_us_1min: %.2f\n", ours[0].max_us);
 	printf("rt_max_us_10min: %.2f\n", ours[1].max_us);
@@ -403,11 +408,6 @@ int main(void)
 	printf("rt_quiet_max_us_60min: %.2f\n", ours[2].max_quiet_us);
 	printf("rt_quiet_max_ratio_60min_vs_1min: %.3f\n",
 	       ours[2].max_quiet_us / ours[0].max_quiet_us);
-	for (int i = 0; i < 3; i++)
-		printf("gridloop %2.0f min: %ld periods took a new chunk: mean %.2f us, "
-		       "max %.2f us\n",
-		       ours[i].minutes, ours[i].regrows, ours[i].regrow_mean_us,
-		       ours[i].regrow_max_us);
 	printf("rt_regrow_period_mean_us_1min: %.2f\n", ours[0].regrow_mean_us);
 	printf("rt_regrow_period_mean_us_60min: %.2f\n", ours[2].regrow_mean_us);
 	printf("rt_regrow_period_max_us_1min: %.2f\n", ours[0].regrow_max_us);
