@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,7 +372,16 @@ static void *keeper_main(void *arg)
 int keeper_start(struct keeper *k)
 {
 	atomic_store(&k->running, true);
-	int err = pthread_create(&k->thread, NULL, keeper_main, k);
+	/* A low-priority thread whoever starts it: explicit attributes, or it
+	 * would inherit SCHED_FIFO from a real-time creator. */
+	pthread_attr_t attr;
+	struct sched_param sp = {.sched_priority = 0};
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &sp);
+	int err = pthread_create(&k->thread, &attr, keeper_main, k);
+	pthread_attr_destroy(&attr);
 	if (err) {
 		atomic_store(&k->running, false);
 		return -err;
