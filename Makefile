@@ -6,6 +6,8 @@
 #                   binary on alsa-lib's file plugin, and the virtual board
 #   make demo       the scripted looping set, rendered to a WAV file
 #   make bench      benchmarks that print figures (never timed assertions)
+#   make install    the program and the controller profiles (DESTDIR, PREFIX,
+#                   PROFILE_DIR)
 #
 # Every firmware/*.c except main.c is linked into the tests, so a new module
 # needs no Makefile change. Variants live side by side under build/<variant>.
@@ -15,8 +17,11 @@ CC       ?= cc
 SAN      ?=
 OPT      ?= -O2
 PKGS     := alsa inih sndfile libsystemd
+PREFIX      ?= /usr
+PROFILE_DIR ?= $(PREFIX)/share/gridloop/profiles
 CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
             -Wstrict-prototypes -Wmissing-prototypes -pthread -Ifirmware $(SAN) \
+            -DGRIDLOOP_PROFILE_DIR='"$(PROFILE_DIR)"' \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SAN) $(EXTRA_LDFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -34,7 +39,8 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 .SECONDARY:
 
 .PHONY: all setup program tests tools benches check check-unit check-asan \
-        check-tsan check-arm64 check-alsa check-vm demo bench format lint clean
+        check-tsan check-arm64 check-alsa check-vm demo bench format lint clean \
+        install
 
 all: setup
 	@$(MAKE) --no-print-directory program tests tools benches
@@ -73,6 +79,13 @@ $(O)/rtguard.so: tests/rtguard/rtguard.c tests/rtguard/rtguard.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared \
 	    -pthread -o $@ tests/rtguard/rtguard.c -ldl
+
+# Where the program looks for profiles (GRIDLOOP_PROFILE_DIR) is where they
+# are installed; a binary run from the tree falls back to board/profiles.
+install: program
+	install -D -m 755 $(O)/gridloop $(DESTDIR)$(PREFIX)/bin/gridloop
+	install -d $(DESTDIR)$(PROFILE_DIR)
+	install -m 644 board/profiles/*.profile $(DESTDIR)$(PROFILE_DIR)/
 
 # ---- checks --------------------------------------------------------------
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alsa_log.h"
+
 struct audio_alsa {
 	snd_pcm_t *capture;
 	snd_pcm_t *playback;
@@ -63,33 +65,17 @@ bool audio_alsa_is_absent(int err)
 	return err == -ENOENT || err == -ENODEV || err == -ENXIO || err == -EBUSY;
 }
 
-/* alsa-lib's own error messages (it prints them to stderr by default, also
- * from the audio thread): kept per thread, and added to ours when an open
- * or a negotiation fails, so that a missing device awaited for minutes
- * does not repeat the same line twice a second. */
-static _Thread_local char alsa_lib_said[160];
-
-static void keep_alsa_lib_message(const char *file, int line, const char *function,
-				  int err, const char *fmt, ...)
-{
-	(void)file;
-	(void)line;
-	(void)function;
-	(void)err;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(alsa_lib_said, sizeof(alsa_lib_said), fmt, ap);
-	va_end(ap);
-}
-
 static int say(char *why, size_t whylen, int err, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
-	if (alsa_lib_said[0] && n >= 0 && (size_t)n < whylen)
-		snprintf(why + n, whylen - (size_t)n, " (alsa-lib: %s)", alsa_lib_said);
+	/* What alsa-lib said about it (alsa_log.h), instead of its own line
+	 * on stderr: a device awaited for minutes repeats nothing. */
+	const char *said = alsa_log_last();
+	if (said[0] && n >= 0 && (size_t)n < whylen)
+		snprintf(why + n, whylen - (size_t)n, " (alsa-lib: %s)", said);
 	return err;
 }
 
@@ -239,8 +225,8 @@ int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, 
 	if (!a)
 		return say(why, whylen, -ENOMEM, "out of memory");
 	a->params = *p;
-	snd_lib_error_set_handler(keep_alsa_lib_message);
-	alsa_lib_said[0] = '\0';
+	alsa_log_install();
+	alsa_log_clear();
 	int err = 0;
 	if (p->alsa_config)
 		err = load_config(p->alsa_config, &a->config, why, whylen);

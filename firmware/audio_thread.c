@@ -44,6 +44,10 @@ struct audio_thread {
 	atomic_uint_least64_t slow_periods;
 	atomic_uint_least64_t worst_ns;
 	atomic_uint_least64_t busy_ns;
+	/* audio_thread_clock(): odd while the audio thread writes the pair. */
+	atomic_uint_least64_t clock_seq; /* 64 bits: never wraps back to 0 */
+	atomic_int_least64_t clock_ns;
+	atomic_int_least64_t clock_frame;
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -98,6 +102,29 @@ const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t)
 	return &t->now;
 }
 
+bool audio_thread_clock(const struct audio_thread *t, int64_t *mono_ns, int64_t *frame)
+{
+	/* The writer never waits; a reader that catches it mid-write tries
+	 * again (a handful of instructions: it soon succeeds). */
+	for (int tries = 0; tries < 1000; tries++) {
+		uint64_t before =
+		    atomic_load_explicit(&t->clock_seq, memory_order_acquire);
+		if (before & 1)
+			continue;
+		int64_t ns = atomic_load_explicit(&t->clock_ns, memory_order_relaxed);
+		int64_t f = atomic_load_explicit(&t->clock_frame, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&t->clock_seq, memory_order_relaxed) != before)
+			continue;
+		if (before == 0)
+			return false; /* no period yet */
+		*mono_ns = ns;
+		*frame = f;
+		return true;
+	}
+	return false;
+}
+
 bool audio_thread_pop_report(struct audio_thread *t, struct audio_report *r)
 {
 	return spsc_pop(&t->reports, r);
@@ -133,6 +160,18 @@ static uint64_t clock_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Publishes the pair audio_thread_clock() reads (a sequence lock: the
+ * count is odd while the pair changes). */
+static void publish_clock(struct audio_thread *t, uint64_t ns, int64_t frame)
+{
+	uint64_t seq = atomic_load_explicit(&t->clock_seq, memory_order_relaxed);
+	atomic_store_explicit(&t->clock_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&t->clock_ns, (int64_t)ns, memory_order_relaxed);
+	atomic_store_explicit(&t->clock_frame, frame, memory_order_relaxed);
+	atomic_store_explicit(&t->clock_seq, seq + 2, memory_order_release);
 }
 
 /* Fault in the stack the loop will use while we may still take the time. */
@@ -225,6 +264,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 
 		rt_mark_begin();
 		uint64_t t0 = clock_ns();
+		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
 		engine_process(e, t->in, t->out, n);
 		audio_alsa_float_to_playback(t->pcm, t->out, n);

@@ -97,6 +97,12 @@ void audio_thread_set_offline(struct audio_thread *t,
 /* The engine frame reached, updated after every period. */
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t);
 
+/* The stream's clock, for timestamped MIDI: the CLOCK_MONOTONIC time (ns)
+ * at which the last period's capture had been read, and that period's first
+ * engine frame. Written by the audio thread without waiting (a sequence
+ * lock), read from any thread; false before the first period. */
+bool audio_thread_clock(const struct audio_thread *t, int64_t *mono_ns, int64_t *frame);
+
 bool audio_thread_pop_report(struct audio_thread *t, struct audio_report *r);
 void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s);
 

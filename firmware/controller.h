@@ -20,7 +20,7 @@
  *    controller_refresh);
  *  - the foot switch gesture in progress;
  *  - counters of ignored input.
- * The exact pad and foot switch tables are in board/profiles/README.md.
+ * The exact pad and foot switch tables are in README.md, "Controllers".
  */
 #ifndef GRIDLOOP_CONTROLLER_H
 #define GRIDLOOP_CONTROLLER_H

@@ -1,19 +1,34 @@
-/* main.c -- the gridloop program: reads the settings and the script, builds
- * the engine, the buffer keeper and the audio thread, and hands over to the
- * supervisor until the run ends. Exit status: 0 after SIGTERM/SIGINT or the
+/* main.c -- the gridloop program: reads the settings, the controller
+ * profiles and the script, builds the engine, the buffer keeper, the audio
+ * thread and the sequencer thread, and hands over to the supervisor until
+ * the run ends. Exit status: 0 after SIGTERM/SIGINT or the
  * end of an offline run, 2 for a bad option, config file or script, 1 for
  * anything else. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "audio_thread.h"
 #include "engine.h"
+#include "fanout.h"
 #include "keeper.h"
 #include "options.h"
+#include "profile.h"
 #include "script.h"
+#include "seq_alsa.h"
 #include "supervisor.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE	 2
+#define MAX_PROFILES	 32
+#define FANOUT_EVENTS	 4096 /* engine events on their way to the LEDs */
+#define SEQ_PRIORITY_GAP 10   /* the sequencer thread runs this far below audio */
+#define SEQ_RETRY_MS	 5000 /* a missing sequencer is looked for this often */
 
 struct program {
 	struct options opt;
@@ -24,12 +39,162 @@ struct program {
 	struct audio_thread *audio;
 	struct script_feeder *feeder;
 	struct supervisor *supervisor;
+	struct profile *profiles;
+	int nprofiles;
+	char profile_dir[PATH_MAX];	  /* where they came from */
+	char profile_why[PATH_MAX + 128]; /* when none: why */
+	struct fanout fanout;
+	bool fanout_ready;
+	struct seq_alsa *seq;
 };
 
 static int fail(int status, const char *what, const char *why)
 {
 	fprintf(stderr, "gridloop: %s%s%s\n", what, why ? ": " : "", why ? why : "");
 	return status;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The source tree's board/profiles, seen from a binary built in it
+ * (build/<variant>/gridloop): a run from the tree needs no install. */
+static bool tree_profiles(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	char dir[PATH_MAX + 32];
+	snprintf(dir, sizeof(dir), "%s/../../board/profiles", dirname(exe));
+	return realpath(dir, out) && (strlen(out) < len) && is_dir(out);
+}
+
+static void complain(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "gridloop: controller profile skipped: %s\n", message);
+}
+
+/* Loads the profiles: from [controller] profiles when given, else from the
+ * installed directory, else from the source tree. A broken file is named
+ * (file:line) and skipped; no profiles at all only means no controllers. */
+static int load_profiles(struct program *p)
+{
+	const char *dir = p->opt.profile_dir;
+	if (!dir) {
+		if (is_dir(GRIDLOOP_PROFILE_DIR))
+			dir = GRIDLOOP_PROFILE_DIR;
+		else if (tree_profiles(p->profile_dir, sizeof(p->profile_dir)))
+			dir = p->profile_dir;
+	}
+	if (!dir)
+		snprintf(p->profile_why, sizeof(p->profile_why),
+			 "no controller profiles: %s does not exist (set [controller] "
+			 "profiles)",
+			 GRIDLOOP_PROFILE_DIR);
+	else if (!is_dir(dir))
+		snprintf(p->profile_why, sizeof(p->profile_why),
+			 "no controller profiles: %s: %s", dir, strerror(errno));
+	if (p->profile_why[0]) {
+		fprintf(stderr, "gridloop: %s; running without controllers\n",
+			p->profile_why);
+		return 0;
+	}
+	if (dir != p->profile_dir)
+		snprintf(p->profile_dir, sizeof(p->profile_dir), "%s", dir);
+	p->profiles = calloc(MAX_PROFILES, sizeof(*p->profiles));
+	if (!p->profiles)
+		return fail(1, "cannot load the controller profiles", "out of memory");
+	int n = profile_load_dir(dir, p->profiles, MAX_PROFILES, complain, NULL);
+	if (n <= 0) {
+		snprintf(p->profile_why, sizeof(p->profile_why),
+			 "no controller profiles loaded from %s", dir);
+		fprintf(stderr, "gridloop: %s; running without controllers\n",
+			p->profile_why);
+		n = 0;
+	}
+	p->nprofiles = n;
+	if (n > 0)
+		fprintf(stderr, "gridloop: controller profiles: %d from %s\n", n, dir);
+	return 0;
+}
+
+/* The loaded profile of that name (any case), or -1. */
+static int find_profile(const struct program *p, const char *name)
+{
+	for (int i = 0; name && i < p->nprofiles; i++)
+		if (!strcasecmp(p->profiles[i].name, name))
+			return i;
+	return -1;
+}
+
+static int parse_script(struct program *p, char *err, size_t errlen)
+{
+	char missing[sizeof(p->profile_why) + 128];
+	int i = find_profile(p, p->opt.script_profile);
+	if (i < 0 && p->nprofiles > 0)
+		snprintf(missing, sizeof(missing),
+			 "[controller] script_profile '%s' is none of the %d profiles "
+			 "loaded from %s",
+			 p->opt.script_profile, p->nprofiles, p->profile_dir);
+	else
+		snprintf(missing, sizeof(missing), "%s", p->profile_why);
+	struct script_midi midi = {
+	    .profile = i >= 0 ? &p->profiles[i] : NULL,
+	    .missing = missing,
+	    .rate = p->opt.rate,
+	};
+	return script_parse_file(&p->script, p->opt.script_path, &midi, err, errlen);
+}
+
+/* The sequencer thread and the fan-out of engine events it lives on. */
+static int build_seq(struct program *p)
+{
+	if (fanout_init(&p->fanout, FANOUT_EVENTS))
+		return fail(1, "cannot set up the MIDI event queue", "out of memory");
+	p->fanout_ready = true;
+	uint32_t latency = options_latency_frames(&p->opt);
+	int priority = p->opt.priority - SEQ_PRIORITY_GAP;
+	struct seq_alsa_config qc = {
+	    .commands = engine_commands(p->engine, SOURCE_CONTROLLER),
+	    .events = &p->fanout,
+	    .audio = p->audio,
+	    .hub =
+		{
+		    .profiles = p->profiles,
+		    .nprofiles = p->nprofiles,
+		    .fallback_profile = find_profile(p, p->opt.port_profile),
+		    .rate = p->opt.rate,
+		    .period = p->opt.period,
+		    .tempo = p->opt.tempo,
+		    .beats_per_bar = p->opt.beats_per_bar,
+		    .metronome = p->opt.metronome,
+		    .clock_out = !p->opt.clock_external,
+		    .song_position = p->opt.song_position,
+		    .clock_in = p->opt.clock_external,
+		},
+	    .device = "default",
+	    .ports = (const char *const *)p->opt.ports,
+	    .nports = p->opt.nports,
+	    .clock_in_port = p->opt.clock_in_port,
+	    .clock_out_port = p->opt.clock_out_port,
+	    /* A frame is heard once the playback buffer ahead of it has
+	     * played: the round trip less the period being captured. */
+	    .output_delay_frames = latency > p->opt.period ? latency - p->opt.period : 0,
+	    .priority = priority < 1 ? 1 : priority,
+	    .retry_ms = SEQ_RETRY_MS,
+	};
+	p->seq = seq_alsa_create(&qc);
+	if (!p->seq)
+		return fail(1, "cannot set up the sequencer thread", "out of memory");
+	if (seq_alsa_start(p->seq))
+		return fail(1, "cannot start the sequencer thread", NULL);
+	return 0;
 }
 
 static int build(struct program *p)
@@ -85,12 +250,17 @@ static int build(struct program *p)
 		audio_thread_set_offline(
 		    p->audio, p->feeder ? script_feeder_horizon(p->feeder) : NULL,
 		    p->keeper);
+	int rc = build_seq(p);
+	if (rc)
+		return rc;
 
 	struct supervisor_config sc = {
 	    .engine = p->engine,
 	    .keeper = p->keeper,
 	    .audio = p->audio,
 	    .feeder = p->feeder,
+	    .fanout = &p->fanout,
+	    .seq = p->seq,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
 	    .lock_memory = p->opt.lock_memory,
@@ -108,12 +278,16 @@ static void tear_down(struct program *p)
 {
 	script_feeder_destroy(p->feeder);
 	supervisor_destroy(p->supervisor);
+	seq_alsa_destroy(p->seq); /* reads the audio thread's clock: first */
+	if (p->fanout_ready)
+		fanout_free(&p->fanout);
 	audio_thread_destroy(p->audio);
 	if (p->keeper_running)
 		keeper_stop(p->keeper);
 	keeper_destroy(p->keeper);
 	engine_destroy(p->engine);
 	script_free(&p->script);
+	free(p->profiles);
 	options_free(&p->opt);
 }
 
@@ -131,13 +305,11 @@ int main(int argc, char **argv)
 		options_free(&p.opt);
 		return r == OPTIONS_DONE ? 0 : fail(EXIT_USAGE, err, NULL);
 	}
-	if (p.opt.script_path &&
-	    script_parse_file(&p.script, p.opt.script_path, err, sizeof(err))) {
-		options_free(&p.opt);
-		return fail(EXIT_USAGE, err, NULL);
-	}
-
-	int status = build(&p);
+	int status = load_profiles(&p);
+	if (status == 0 && p.opt.script_path && parse_script(&p, err, sizeof(err)))
+		status = fail(EXIT_USAGE, err, NULL);
+	if (status == 0)
+		status = build(&p);
 	if (status == 0) {
 		status = supervisor_run(p.supervisor);
 		struct audio_stats as;

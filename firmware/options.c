@@ -35,6 +35,14 @@ enum key_id {
 	K_QUANTISE,
 	K_METRONOME,
 	K_MEMORY_LIMIT_MB,
+	K_PROFILES,
+	K_PORTS,
+	K_PORT_PROFILE,
+	K_SCRIPT_PROFILE,
+	K_CLOCK,
+	K_CLOCK_IN_PORT,
+	K_CLOCK_OUT_PORT,
+	K_SONG_POSITION,
 	K_TRACK_INPUT,	/* [trackN] */
 	K_TRACK_STEREO, /* [trackN] */
 	/* command line only */
@@ -93,6 +101,16 @@ static const struct key keys[] = {
     {"looper", "metronome", NULL, 0, "BOOL", K_METRONOME, NULL},
     {"looper", "memory_limit_mb", "memory-limit", 0, "MB", K_MEMORY_LIMIT_MB,
      "recording memory limit in MiB (default 0: all RAM)"},
+    {"controller", "profiles", "profiles", 0, "DIR", K_PROFILES,
+     "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)"},
+    {"controller", "ports", NULL, 0, "PATTERNS", K_PORTS, NULL},
+    {"controller", "port_profile", NULL, 0, "NAME", K_PORT_PROFILE, NULL},
+    {"controller", "script_profile", NULL, 0, "NAME", K_SCRIPT_PROFILE, NULL},
+    {"sync", "clock", "clock", 0, "SOURCE", K_CLOCK,
+     "internal (default: send MIDI clock) or external (follow MIDI clock in)"},
+    {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL},
+    {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL},
+    {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL},
     {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL},
     {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL},
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
@@ -124,6 +142,8 @@ void options_defaults(struct options *o)
 	o->grow_seconds = 1.0;
 	o->beats_per_bar = 4;
 	o->quantise = QUANTISE_BAR;
+	o->port_profile = strdup(OPTIONS_DEFAULT_PROFILE);
+	o->script_profile = strdup(OPTIONS_DEFAULT_PROFILE);
 	o->config_path = strdup(OPTIONS_DEFAULT_CONFIG);
 }
 
@@ -134,6 +154,13 @@ void options_free(struct options *o)
 	free(o->alsa_config);
 	free(o->config_path);
 	free(o->script_path);
+	free(o->profile_dir);
+	for (int i = 0; i < o->nports; i++)
+		free(o->ports[i]);
+	free(o->port_profile);
+	free(o->script_profile);
+	free(o->clock_in_port);
+	free(o->clock_out_port);
 	for (int t = 0; t < GL_TRACKS; t++)
 		free(o->track_origin[t]);
 	memset(o, 0, sizeof(*o));
@@ -201,6 +228,50 @@ static int get_string(const char *v, char **out, char *why, size_t whylen)
 		return bad(why, whylen, "out of memory");
 	free(*out);
 	*out = copy;
+	return 0;
+}
+
+/* A comma-separated list of port name patterns; it replaces the one before. */
+static int get_ports(struct options *o, const char *v, char *why, size_t whylen)
+{
+	char *list[OPTIONS_MAX_PORTS];
+	int n = 0;
+	const char *p = v;
+	int rc = 0;
+	while (!rc) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0)
+			rc = bad(why, whylen, "an empty port pattern in '%s'", v);
+		else if (len > OPTIONS_MAX_PATTERN)
+			rc = bad(why, whylen, "a port pattern longer than %d characters",
+				 OPTIONS_MAX_PATTERN);
+		else if (n == OPTIONS_MAX_PORTS)
+			rc = bad(why, whylen, "more than %d port patterns",
+				 OPTIONS_MAX_PORTS);
+		else if (!(list[n] = strndup(p, len)))
+			rc = bad(why, whylen, "out of memory");
+		else
+			n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (rc) {
+		while (n > 0)
+			free(list[--n]);
+		return rc;
+	}
+	for (int i = 0; i < o->nports; i++)
+		free(o->ports[i]);
+	memcpy(o->ports, list, (size_t)n * sizeof(list[0]));
+	o->nports = n;
 	return 0;
 }
 
@@ -305,6 +376,28 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 		rc = get_int(v, 0, 1 << 24, &i, why, whylen);
 		o->memory_limit_mb = rc ? o->memory_limit_mb : (uint64_t)i;
 		break;
+	case K_PROFILES:
+		return get_string(v, &o->profile_dir, why, whylen);
+	case K_PORTS:
+		return get_ports(o, v, why, whylen);
+	case K_PORT_PROFILE:
+		return get_string(v, &o->port_profile, why, whylen);
+	case K_SCRIPT_PROFILE:
+		return get_string(v, &o->script_profile, why, whylen);
+	case K_CLOCK:
+		if (!strcasecmp(v, "internal"))
+			o->clock_external = false;
+		else if (!strcasecmp(v, "external"))
+			o->clock_external = true;
+		else
+			return bad(why, whylen, "'%s' is not internal or external", v);
+		break;
+	case K_CLOCK_IN_PORT:
+		return get_string(v, &o->clock_in_port, why, whylen);
+	case K_CLOCK_OUT_PORT:
+		return get_string(v, &o->clock_out_port, why, whylen);
+	case K_SONG_POSITION:
+		return get_bool(v, &o->song_position, why, whylen);
 	case K_TRACK_INPUT:
 		rc = get_int(v, 1, GL_MAX_IN_CH, &i, why, whylen);
 		if (rc)

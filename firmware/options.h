@@ -22,6 +22,15 @@
 #define OPTIONS_DEFAULT_CONFIG "/etc/gridloop.conf"
 #define OPTIONS_DEFAULT_DEVICE "default"
 #define OPTIONS_LATENCY_AUTO   (-1)
+#define OPTIONS_MAX_PORTS      8   /* [controller] ports: patterns */
+#define OPTIONS_MAX_PATTERN    127 /* characters of one port pattern */
+
+/* Where controller profiles are installed (make install); a build may move
+ * it with -DGRIDLOOP_PROFILE_DIR=... */
+#ifndef GRIDLOOP_PROFILE_DIR
+#define GRIDLOOP_PROFILE_DIR "/usr/share/gridloop/profiles"
+#endif
+#define OPTIONS_DEFAULT_PROFILE "APC40 mk1"
 
 struct options {
 	/* [audio] */
@@ -48,6 +57,17 @@ struct options {
 	enum quantise quantise;
 	bool metronome;
 	uint64_t memory_limit_mb; /* 0: no limit but RAM */
+	/* [controller] */
+	char *profile_dir; /* NULL: GRIDLOOP_PROFILE_DIR, else the source tree's */
+	char *ports[OPTIONS_MAX_PORTS]; /* port name patterns to connect to */
+	int nports;
+	char *port_profile;   /* profile of those no pattern identifies */
+	char *script_profile; /* profile the script's `midi` lines go through */
+	/* [sync] */
+	bool clock_external;  /* follow MIDI clock in instead of sending it */
+	char *clock_in_port;  /* pattern, or NULL: any port */
+	char *clock_out_port; /* pattern, or NULL: subscribers only */
+	bool song_position;
 	/* [track1] .. [track8] */
 	struct track_input track_input[GL_TRACKS];
 	char *track_origin[GL_TRACKS]; /* "FILE:LINE" of an explicit input, or NULL */

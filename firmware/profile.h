@@ -2,7 +2,7 @@
  * CCs and program changes mean, and what it shows for each clip state.
  *
  * A profile is a small text file (board/profiles/<model>.profile, format in
- * board/profiles/README.md), so a user adds or changes a controller without
+ * README.md, "Controllers"), so a user adds or changes a controller without
  * recompiling. The parser is strict: every line is understood or the file is
  * refused with "file:line: what is wrong", and a refused file never stops the
  * other profiles from loading. Parsing happens at start; a parsed profile is
@@ -30,7 +30,7 @@
 /* The MIDI message a rule listens to. */
 enum profile_kind { KIND_NOTE, KIND_CC, KIND_PROGRAM };
 
-/* What a control does (see the action table in board/profiles/README.md). */
+/* What a control does (see the action table in README.md, "Controllers"). */
 enum profile_action {
 	ACT_PAD,	  /* x, y: the clip at track x, scene bank + y */
 	ACT_SCENE,	  /* y: launch scene bank + y */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "midi_map.h"
+#include "controller.h"
 
 #define MAX_WORDS 64 /* a `midi` line may carry several messages */
 
@@ -85,6 +85,10 @@ struct parser {
 	size_t errlen;
 	int64_t frame; /* the current line's frame */
 	int exit_line; /* 0 until an `exit` line */
+	const struct script_midi *midi;
+	struct controller ctl; /* maps the `midi` lines, once there is one */
+	bool ctl_ready;
+	bool out_of_memory; /* a midi line's command could not be added */
 };
 
 static int fail(struct parser *p, const char *fmt, ...)
@@ -176,6 +180,17 @@ static int add_entry(struct parser *p, const struct command *cmd)
 	return 0;
 }
 
+/* The controller's commands, each at the line's frame. */
+static bool take_command(void *ctx, const struct command *cmd)
+{
+	struct parser *p = ctx;
+	if (add_entry(p, cmd)) {
+		p->out_of_memory = true;
+		return false;
+	}
+	return true;
+}
+
 static int parse_midi(struct parser *p, char **argv, int argc)
 {
 	uint8_t bytes[MAX_WORDS];
@@ -186,14 +201,37 @@ static int parse_midi(struct parser *p, char **argv, int argc)
 			return fail(p, "midi: '%s' is not a hex byte (00..ff)", argv[i]);
 		bytes[i] = (uint8_t)v;
 	}
-	struct command cmds[MAX_WORDS];
-	const char *why = NULL;
-	int n = midi_map_bytes(bytes, (size_t)argc, cmds, MAX_WORDS, &why);
-	if (n < 0)
-		return fail(p, "midi: %s", why);
-	for (int i = 0; i < n; i++)
-		if (add_entry(p, &cmds[i]))
-			return -1;
+	if (!p->midi || !p->midi->profile)
+		return fail(p, "midi: no controller profile to map it (%s)",
+			    p->midi && p->midi->missing ? p->midi->missing
+							: "none loaded");
+	if (!p->ctl_ready) {
+		struct time_map t = {.rate = p->midi->rate ? p->midi->rate : 48000};
+		controller_init(&p->ctl, p->midi->profile, &t);
+		p->ctl_ready = true;
+	}
+	struct controller *c = &p->ctl;
+	struct controller_stats before = c->stats;
+	struct command_sink sink = {.push = take_command, .ctx = p};
+	int64_t us = time_map_us(&c->time, p->frame);
+	controller_poll(c, us, &sink); /* a foot switch held since a line before */
+	controller_midi_in(c, bytes, (size_t)argc, us, &sink);
+	if (p->out_of_memory)
+		return -1; /* add_entry said why */
+	/* A connected controller skips bad bytes; a script is text someone
+	 * wrote, so the line is refused instead. */
+	if (c->stats.stray_data != before.stray_data)
+		return fail(p, "midi: data byte without a status byte");
+	if (c->stats.truncated != before.truncated)
+		return fail(p, "midi: status byte inside a MIDI message");
+	if (c->stats.sysex_unterminated != before.sysex_unterminated)
+		return fail(p, "midi: SysEx cut short by a status byte");
+	if (c->stats.stray_end != before.stray_end)
+		return fail(p, "midi: F7 without a SysEx before it");
+	if (c->need)
+		return fail(p, "midi: incomplete MIDI message");
+	if (c->in_sysex)
+		return fail(p, "midi: SysEx without its end byte F7");
 	return 0;
 }
 
@@ -327,12 +365,13 @@ static int parse_line(struct parser *p, char *text)
 	return fail(p, "unknown command '%s'", argv[first]);
 }
 
-int script_parse_text(struct script *s, const char *text, const char *name, char *err,
-		      size_t errlen)
+int script_parse_text(struct script *s, const char *text, const char *name,
+		      const struct script_midi *midi, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->exit_frame = GL_NEVER;
-	struct parser p = {.s = s, .name = name, .err = err, .errlen = errlen};
+	struct parser p = {
+	    .s = s, .name = name, .err = err, .errlen = errlen, .midi = midi};
 	char *copy = strdup(text);
 	if (!copy) {
 		snprintf(err, errlen, "%s: out of memory", name);
@@ -354,7 +393,8 @@ int script_parse_text(struct script *s, const char *text, const char *name, char
 	return rc;
 }
 
-int script_parse_file(struct script *s, const char *path, char *err, size_t errlen)
+int script_parse_file(struct script *s, const char *path, const struct script_midi *midi,
+		      char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -375,7 +415,7 @@ int script_parse_file(struct script *s, const char *path, char *err, size_t errl
 		snprintf(err, errlen, "%s: cannot read the script", path);
 		return -1;
 	}
-	int rc = script_parse_text(s, text, path, err, errlen);
+	int rc = script_parse_text(s, text, path, midi, err, errlen);
 	free(text);
 	return rc;
 }

@@ -4,7 +4,7 @@
  * One command per line, optionally stamped with the engine frame it acts at:
  *
  *   @96000 press 0 0      # track 0, scene 0: record / play / overdub ...
- *   midi 90 35 7f         # raw MIDI bytes (hex) through midi_map.h
+ *   midi 90 35 7f         # raw MIDI bytes (hex) through a controller profile
  *   @480000 exit          # stop the program at this frame
  *
  * A line without a stamp acts at the frame of the line before it (0 at the
@@ -16,6 +16,16 @@
  * redo T S, tap, tempo BPM, meter BEATS, quantise off|beat|bar, volume T GAIN,
  * master GAIN, mute T on|off, monitor T on|off, metronome on|off,
  * midi HEX..., exit.
+ *
+ * `midi` lines go through the same profile-driven mapping as a connected
+ * controller (controller.h, with the profile [controller] script_profile
+ * names), so a script plays a controller's presses, shift chords and bank
+ * moves. They are mapped when the script is read, before anything runs:
+ * the controller keeps its own state from line to line (shift, window,
+ * record arm, selection, foot switch timing from the lines' frames) but
+ * sees no engine events, so its idea of the clips is "all empty" and the
+ * engine's press table decides what a press does (record arm + pad and the
+ * foot switch, which depend on the clip's state, act as on an empty clip).
  */
 #ifndef GRIDLOOP_SCRIPT_H
 #define GRIDLOOP_SCRIPT_H
@@ -25,6 +35,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "profile.h"
 
 struct script_entry {
 	struct command cmd; /* cmd.frame: when */
@@ -38,12 +49,21 @@ struct script {
 	int64_t exit_frame; /* GL_NEVER without an `exit` line */
 };
 
+/* How `midi` lines are mapped. */
+struct script_midi {
+	const struct profile *profile; /* NULL: midi lines are refused */
+	const char *missing;	       /* then: why there is none, for the message */
+	uint32_t rate; /* frames per second: the lines' times for gestures */
+};
+
 /* Parse a whole script before anything runs. 0, or -1 with a message that
- * names the file and line in err. */
-int script_parse_file(struct script *s, const char *path, char *err, size_t errlen);
+ * names the file and line in err. midi may be NULL when there is no
+ * profile. */
+int script_parse_file(struct script *s, const char *path, const struct script_midi *midi,
+		      char *err, size_t errlen);
 /* The same from text in memory; name stands for the file in messages. */
-int script_parse_text(struct script *s, const char *text, const char *name, char *err,
-		      size_t errlen);
+int script_parse_text(struct script *s, const char *text, const char *name,
+		      const struct script_midi *midi, char *err, size_t errlen);
 void script_free(struct script *s);
 
 /* ---- The feeder ----------------------------------------------------------

@@ -15,7 +15,9 @@
 
 #include "rt_mark.h"
 
-#define TICK_NS		     10000000L /* how often the loop looks at the queues */
+/* How often the loop looks at the queues: engine events reach the LEDs and
+ * the MIDI clock (through the sequencer thread) within a tick. */
+#define TICK_NS		     2000000L
 #define REOPEN_INTERVAL_NS   500000000LL
 #define XRUN_LOG_INTERVAL_NS 1000000000LL /* one xrun line a second at most */
 
@@ -141,9 +143,27 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 
 static void drain_events(struct supervisor *s)
 {
+	/* Read before draining: every event below this frame is then among
+	 * those drained, which is what the fan-out's horizon promises. */
+	int64_t horizon =
+	    atomic_load_explicit(audio_thread_now(s->cfg.audio), memory_order_acquire);
 	struct event ev;
-	while (spsc_pop(engine_events(s->cfg.engine), &ev))
+	while (spsc_pop(engine_events(s->cfg.engine), &ev)) {
 		log_event(s, &ev);
+		/* This thread stays the engine queue's one consumer; the
+		 * sequencer thread gets copies. */
+		if (s->cfg.fanout)
+			fanout_push(s->cfg.fanout, &ev);
+	}
+	if (s->cfg.fanout)
+		fanout_publish(s->cfg.fanout, horizon);
+}
+
+static void drain_seq_reports(struct supervisor *s)
+{
+	char text[256];
+	while (s->cfg.seq && seq_alsa_pop_report(s->cfg.seq, text, sizeof(text)))
+		say("%s", text);
 }
 
 static void drain_reports(struct supervisor *s)
@@ -422,6 +442,7 @@ int supervisor_run(struct supervisor *s)
 
 		drain_events(s);
 		drain_reports(s);
+		drain_seq_reports(s);
 		struct audio_stats as;
 		audio_thread_get_stats(s->cfg.audio, &as);
 		if (!s->ready_sent && as.periods > 0) {
@@ -438,6 +459,7 @@ int supervisor_run(struct supervisor *s)
 	stop_watchdog(s);
 	drain_events(s);
 	drain_reports(s);
+	drain_seq_reports(s);
 	close_device(s);
 	return status;
 }
@@ -471,6 +493,20 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 	    engine_events_dropped(s->cfg.engine), (double)ks.bytes_mapped / 1048576.0,
 	    (unsigned long long)ks.chunks_mapped, (unsigned long long)ks.grows,
 	    (unsigned long long)ks.grow_failures);
+	if (s->cfg.seq) {
+		struct seq_alsa_stats q;
+		seq_alsa_get_stats(s->cfg.seq, &q);
+		fprintf(
+		    out,
+		    "gridloop: statistics: MIDI: sequencer %s, thread %s, input stamped "
+		    "%s; controllers %d; commands %u (refused %u); engine events %u "
+		    "(dropped %u); sent %u (clock %u); lost: in %u, out %u\n",
+		    q.open ? "open" : "absent",
+		    q.realtime ? "SCHED_FIFO" : "not real-time",
+		    q.queue_stamps ? "by the queue" : "on receipt", q.controllers,
+		    q.commands, q.commands_refused, q.events, q.events_dropped, q.sent,
+		    q.clock_messages, q.input_lost, q.output_lost);
+	}
 	fprintf(
 	    out, "gridloop: statistics: audio thread %s; memory %s; real-time guard %s\n",
 	    as.realtime ? "SCHED_FIFO" : "not real-time",

@@ -4,7 +4,8 @@
  * It opens the device (waiting for it when asked to), locks memory, starts
  * the audio thread and then, until a stop signal or the end of an offline
  * run: drains the engine's events and the audio thread's reports and logs
- * them, reopens a device that was lost (the engine and its clips live on:
+ * them (and passes the events on to the sequencer thread, fanout.h, and its
+ * messages to the log), reopens a device that was lost (the engine and its clips live on:
  * only the PCM is new), prints statistics on SIGUSR1 and at exit, and talks
  * to systemd (READY=1 once audio runs; watchdog pings only while the audio
  * thread's period counter moves).
@@ -18,14 +19,18 @@
 #include "audio_alsa.h"
 #include "audio_thread.h"
 #include "engine.h"
+#include "fanout.h"
 #include "keeper.h"
 #include "script.h"
+#include "seq_alsa.h"
 
 struct supervisor_config {
 	struct engine *engine;
 	struct keeper *keeper;
 	struct audio_thread *audio;
 	struct script_feeder *feeder; /* or NULL */
+	struct fanout *fanout; /* engine events for the sequencer thread, or NULL */
+	struct seq_alsa *seq;  /* its messages and statistics, or NULL */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */

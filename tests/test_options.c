@@ -94,6 +94,14 @@ static void test_defaults(void **state)
 	assert_int_equal(f->o.priority, 80);
 	assert_false(f->o.require_rt);
 	assert_int_equal(options_latency_frames(&f->o), 256);
+	assert_null(f->o.profile_dir); /* installed, else the source tree's */
+	assert_int_equal(f->o.nports, 0);
+	assert_string_equal(f->o.port_profile, "APC40 mk1");
+	assert_string_equal(f->o.script_profile, "APC40 mk1");
+	assert_false(f->o.clock_external);
+	assert_null(f->o.clock_in_port);
+	assert_null(f->o.clock_out_port);
+	assert_false(f->o.song_position);
 	/* Unlisted tracks take the two inputs in turn, mono. */
 	for (int t = 0; t < GL_TRACKS; t++) {
 		assert_int_equal(f->o.track_input[t].first_channel, t % 2);
@@ -129,6 +137,17 @@ static void test_config_file_sets_every_key(void **state)
 			"quantise = beat\n"
 			"metronome = on\n"
 			"memory_limit_mb = 512\n"
+			"[controller]\n"
+			"profiles = /opt/profiles\n"
+			"ports = first,second\n"
+			"ports =  Virtual Raw MIDI 1-0 , *pedal* ,x\n"
+			"port_profile = APC mini mk1\n"
+			"script_profile = APC40 mkII\n"
+			"[sync]\n"
+			"clock = External\n"
+			"clock_in_port = Midi Through*\n"
+			"clock_out_port = USB*\n"
+			"song_position = yes\n"
 			"[track3]\n"
 			"input = 3\n"
 			"stereo = yes\n");
@@ -153,6 +172,18 @@ static void test_config_file_sets_every_key(void **state)
 	assert_int_equal(o->quantise, QUANTISE_BEAT);
 	assert_true(o->metronome);
 	assert_int_equal(o->memory_limit_mb, 512);
+	assert_string_equal(o->profile_dir, "/opt/profiles");
+	/* A list set again replaces the one before; blanks around go. */
+	assert_int_equal(o->nports, 3);
+	assert_string_equal(o->ports[0], "Virtual Raw MIDI 1-0");
+	assert_string_equal(o->ports[1], "*pedal*");
+	assert_string_equal(o->ports[2], "x");
+	assert_string_equal(o->port_profile, "APC mini mk1");
+	assert_string_equal(o->script_profile, "APC40 mkII");
+	assert_true(o->clock_external);
+	assert_string_equal(o->clock_in_port, "Midi Through*");
+	assert_string_equal(o->clock_out_port, "USB*");
+	assert_true(o->song_position);
 	assert_int_equal(o->track_input[2].first_channel, 2);
 	assert_int_equal(o->track_input[2].stereo, 1);
 	/* The others, unlisted, take the four inputs in turn. */
@@ -191,7 +222,7 @@ static void test_command_line_wins(void **state)
 	assert_int_equal(parse(f, "-r", "96000", "--config", f->path, "--capture", "c2",
 			       "--priority=90", "--require-rt", "-w", "-F", "4800", "-s",
 			       "set.txt", "--memory-limit", "64", "-l", "auto", "-v",
-			       END),
+			       "--profiles", "here", "--clock", "external", END),
 			 OPTIONS_RUN);
 	assert_int_equal(f->o.rate, 96000); /* command line */
 	assert_int_equal(f->o.period, 512); /* file */
@@ -205,6 +236,8 @@ static void test_command_line_wins(void **state)
 	assert_int_equal(f->o.memory_limit_mb, 64);
 	assert_int_equal(options_latency_frames(&f->o), 1024);
 	assert_true(f->o.verbose);
+	assert_string_equal(f->o.profile_dir, "here");
+	assert_true(f->o.clock_external);
 }
 
 static void test_bad_value_names_file_line_and_key(void **state)
@@ -234,6 +267,22 @@ static void test_bad_values(void **state)
 	    {"[looper]\nbeats_per_bar = 17\n", ":2: [looper] beats_per_bar:"},
 	    {"[track2]\ninput = 0\n", ":2: [track2] input:"},
 	    {"[audio]\nrate = 48000x\n", "'48000x'"},
+	    {"[sync]\nclock = midi\n",
+	     ":2: [sync] clock: 'midi' is not internal or external"},
+	    {"[sync]\nsong_position = 2\n", ":2: [sync] song_position: '2' is not yes"},
+	    {"[controller]\nports = a,,b\n",
+	     ":2: [controller] ports: an empty port pattern in 'a,,b'"},
+	    {"[controller]\nports = a,\n",
+	     ":2: [controller] ports: an empty port pattern"},
+	    {"[controller]\nports = 1,2,3,4,5,6,7,8,9\n",
+	     ":2: [controller] ports: more than 8 port patterns"},
+	    {"[controller]\nports = "
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "xxxxxx"
+	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+	     ":2: [controller] ports: a port pattern longer than 127 characters"},
+	    {"[controller]\nscript_profile =\n",
+	     ":2: [controller] script_profile: must not be empty"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		options_free(&f->o);

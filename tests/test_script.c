@@ -1,6 +1,8 @@
 /* test_script.c -- the --script language (every word, frame stamps, every
- * error naming its line) and the feeder that queues the commands ahead of
- * time without overflowing the engine's queue. */
+ * error naming its line), `midi` lines through a controller profile (the
+ * APC40 mk1 by default, as a connected controller would map them), and the
+ * feeder that queues the commands ahead of time without overflowing the
+ * engine's queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,23 +16,48 @@
 
 #include "script.h"
 
-static struct script parse_ok(const char *text)
+/* The profiles midi lines go through: the program's default, and another. */
+static struct profile apc40, apc40mk2;
+static struct script_midi midi = {.profile = &apc40, .rate = 48000};
+
+static int load_profiles(void **state)
+{
+	(void)state;
+	char err[256];
+	if (profile_load(&apc40, "board/profiles/apc40.profile", err, sizeof(err)) ||
+	    profile_load(&apc40mk2, "board/profiles/apc40mk2.profile", err, sizeof(err)))
+		fail_msg("%s", err);
+	return 0;
+}
+
+static struct script parse_with(const char *text, const struct script_midi *m)
 {
 	struct script s;
 	char err[256] = "";
-	if (script_parse_text(&s, text, "set.txt", err, sizeof(err)))
+	if (script_parse_text(&s, text, "set.txt", m, err, sizeof(err)))
 		fail_msg("unexpected error: %s", err);
 	return s;
 }
 
-static void assert_parse_error(const char *text, const char *expected)
+static struct script parse_ok(const char *text)
+{
+	return parse_with(text, &midi);
+}
+
+static void assert_parse_error_with(const char *text, const struct script_midi *m,
+				    const char *expected)
 {
 	struct script s;
 	char err[256] = "";
-	assert_int_equal(script_parse_text(&s, text, "set.txt", err, sizeof(err)), -1);
+	assert_int_equal(script_parse_text(&s, text, "set.txt", m, err, sizeof(err)), -1);
 	if (strcmp(err, expected))
 		fail_msg("error '%s', expected '%s'", err, expected);
 	assert_null(s.entries);
+}
+
+static void assert_parse_error(const char *text, const char *expected)
+{
+	assert_parse_error_with(text, &midi, expected);
 }
 
 static void assert_cmd(const struct script *s, size_t i, int64_t frame, int type,
@@ -94,7 +121,8 @@ static void test_every_word(void **state)
 	assert_cmd(&s, i++, 192000, CMD_MUTE, 4, 0, 1.0f);
 	assert_cmd(&s, i++, 192000, CMD_MONITOR, 5, 0, 1.0f);
 	assert_cmd(&s, i++, 192000, CMD_METRONOME, 0, 0, 0.0f);
-	/* MIDI through the APC40 map: note 0x35 = 53 on channel 0. */
+	/* MIDI through the APC40 mk1 profile: pad note 0x35 = 53 on channel 0
+	 * is track 0, scene 0 (tests/alsa/set.txt relies on it). */
 	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
 	assert_int_equal(s.entries[19].line, 22);
 	script_free(&s);
@@ -145,6 +173,81 @@ static void test_errors_name_the_line(void **state)
 			   "set.txt:1: midi: 'zz' is not a hex byte (00..ff)");
 	assert_parse_error("midi 90 35\n", "set.txt:1: midi: incomplete MIDI message");
 	assert_parse_error("midi\n", "set.txt:1: usage: midi HEX_BYTE...");
+	assert_parse_error("midi 35 7f\n",
+			   "set.txt:1: midi: data byte without a status byte");
+	assert_parse_error("midi 90 35 90 35 7f\n",
+			   "set.txt:1: midi: status byte inside a MIDI message");
+	assert_parse_error("midi f0 47 01\n",
+			   "set.txt:1: midi: SysEx without its end byte F7");
+	assert_parse_error("midi f0 47 90 35 7f\n",
+			   "set.txt:1: midi: SysEx cut short by a status byte");
+	assert_parse_error("midi f7\n", "set.txt:1: midi: F7 without a SysEx before it");
+}
+
+/* midi lines act as the profile's controller does: shift chords, the bank
+ * window, faders, running status, several messages a line; the controller's
+ * state carries from line to line, and everything lands on the line's
+ * frame. */
+static void test_midi_through_the_profile(void **state)
+{
+	(void)state;
+	struct script s =
+	    parse_ok("@100 midi 90 35 7f 80 35 00 # press, release\n"
+		     "@200 midi 90 62 7f          # shift down\n"
+		     "@300 midi 90 37 7f          # shift + pad: clear\n"
+		     "@400 midi 80 62 00 90 5f 7f # shift up, bank down\n"
+		     "@500 midi 91 35 7f          # track 1, row 0: scene 1\n"
+		     "@600 midi 90 52 7f 53 7f    # scenes, running status\n"
+		     "@700 midi b2 07 40          # fader of track 2\n"
+		     "@800 midi 90 63 7f          # tap tempo\n"
+		     "@900 midi 90 7f 7f          # nothing there: nothing\n");
+	size_t i = 0;
+	assert_cmd(&s, i++, 100, CMD_PRESS, 0, 0, 0);
+	assert_cmd(&s, i++, 300, CMD_CLEAR, 0, 2, 0);
+	assert_cmd(&s, i++, 500, CMD_PRESS, 1, 1, 0);
+	assert_cmd(&s, i++, 600, CMD_LAUNCH_SCENE, 0, 1, 0);
+	assert_cmd(&s, i++, 600, CMD_LAUNCH_SCENE, 0, 2, 0);
+	assert_cmd(&s, i++, 700, CMD_TRACK_VOLUME, 2, 0, 64.0f / 127.0f);
+	assert_cmd(&s, i++, 800, CMD_TAP_TEMPO, 0, 0, 0);
+	assert_int_equal(s.count, i);
+	assert_int_equal(s.entries[1].line, 3);
+	script_free(&s);
+}
+
+/* Another profile maps the same bytes its own way: the APC40 mkII's pads
+ * are all on channel 0, note 32 + track - 8 x row. */
+static void test_midi_profile_chosen(void **state)
+{
+	(void)state;
+	struct script_midi mk2 = {.profile = &apc40mk2, .rate = 48000};
+	const char *text = "@10 midi 90 20 7f\n@20 midi 90 1a 7f\n@30 midi 90 35 7f\n";
+	struct script s = parse_with(text, &mk2);
+	assert_int_equal(s.count, 2);
+	assert_cmd(&s, 0, 10, CMD_PRESS, 0, 0, 0);
+	assert_cmd(&s, 1, 20, CMD_PRESS, 2, 1, 0);
+	script_free(&s);
+	/* The mk1 has no pad on note 32 or 26; its note 53 is a pad. */
+	s = parse_ok(text);
+	assert_int_equal(s.count, 1);
+	assert_cmd(&s, 0, 30, CMD_PRESS, 0, 0, 0);
+	script_free(&s);
+}
+
+/* Without a profile a midi line cannot be mapped: the script is refused
+ * with the reason the program gives, and lines without midi still work. */
+static void test_midi_without_a_profile(void **state)
+{
+	(void)state;
+	struct script_midi none = {.missing = "no profiles loaded from /nowhere"};
+	assert_parse_error_with("tap\n@10 midi 90 35 7f\n", &none,
+				"set.txt:2: midi: no controller profile to map it (no "
+				"profiles loaded from /nowhere)");
+	assert_parse_error_with("midi 90 35 7f\n", NULL,
+				"set.txt:1: midi: no controller profile to map it (none "
+				"loaded)");
+	struct script s = parse_with("@5 tap\n", NULL);
+	assert_int_equal(s.count, 1);
+	script_free(&s);
 }
 
 static void test_file(void **state)
@@ -158,12 +261,12 @@ static void test_file(void **state)
 	close(fd);
 	struct script s;
 	char err[256] = "";
-	assert_int_equal(script_parse_file(&s, path, err, sizeof(err)), 0);
+	assert_int_equal(script_parse_file(&s, path, &midi, err, sizeof(err)), 0);
 	assert_int_equal(s.count, 2);
 	assert_cmd(&s, 1, 96000, CMD_PRESS, 1, 1, 0);
 	script_free(&s);
 	unlink(path);
-	assert_int_equal(script_parse_file(&s, path, err, sizeof(err)), -1);
+	assert_int_equal(script_parse_file(&s, path, &midi, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open the script: No such file or directory"));
 }
 
@@ -266,10 +369,13 @@ int main(void)
 	    cmocka_unit_test(test_every_word),
 	    cmocka_unit_test(test_empty_script),
 	    cmocka_unit_test(test_errors_name_the_line),
+	    cmocka_unit_test(test_midi_through_the_profile),
+	    cmocka_unit_test(test_midi_profile_chosen),
+	    cmocka_unit_test(test_midi_without_a_profile),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_feeder_fills_without_overflow),
 	    cmocka_unit_test(test_feeder_counts_late_commands),
 	    cmocka_unit_test(test_feeder_thread),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, load_profiles, NULL);
 }
