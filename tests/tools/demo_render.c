@@ -10,6 +10,16 @@
  * between periods.
  *
  *   demo_render OUT.wav [VOCAL.wav]
+ *
+ * With --board, it renders nothing: it writes what scripts/demo needs to
+ * play the same set through the real gridloop on the virtual board, LEAD
+ * seconds later (the board's time to settle):
+ *
+ *   demo_render --board LEAD IN.wav SET.txt [VOCAL.wav]
+ *
+ * IN.wav is the musician (mono, 32-bit float): LEAD seconds of silence,
+ * then what they play, on the set's timeline; SET.txt is the set as a
+ * gridloop --script, each step's text as its comment.
  */
 #include "engine.h"
 #include "keeper.h"
@@ -135,6 +145,76 @@ static const struct step set[] = {
 #define SET_LEN	 (sizeof(set) / sizeof(set[0]))
 #define END_SECS 41.0
 
+/* The step as the words of a gridloop --script line. */
+static void script_words(const struct step *st, char *buf, size_t len)
+{
+	switch (st->type) {
+	case CMD_MASTER_VOLUME:
+		snprintf(buf, len, "master %.2f", (double)st->value);
+		break;
+	case CMD_PRESS:
+		snprintf(buf, len, "press %d %d", st->track, st->scene);
+		break;
+	case CMD_OVERDUB:
+		snprintf(buf, len, "overdub %d %d", st->track, st->scene);
+		break;
+	case CMD_UNDO:
+		snprintf(buf, len, "undo %d %d", st->track, st->scene);
+		break;
+	case CMD_LAUNCH_SCENE:
+		snprintf(buf, len, "scene %d", st->scene);
+		break;
+	case CMD_STOP_ALL:
+		snprintf(buf, len, "stop");
+		break;
+	default:
+		snprintf(buf, len, "# (no script word for command %d)", (int)st->type);
+		break;
+	}
+}
+
+static int write_board_files(double lead, const char *in_path, const char *set_path)
+{
+	const int64_t lead_frames = (int64_t)(lead * RATE);
+	const int64_t frames = lead_frames + (int64_t)(END_SECS * RATE);
+	SF_INFO info = {
+	    .samplerate = RATE, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+	SNDFILE *sf = sf_open(in_path, SFM_WRITE, &info);
+	if (!sf) {
+		fprintf(stderr, "demo: cannot write %s: %s\n", in_path,
+			sf_strerror(NULL));
+		return 1;
+	}
+	float buf[4096];
+	for (int64_t f = 0; f < frames;) {
+		int n = 0;
+		for (; n < 4096 && f < frames; n++, f++)
+			buf[n] = f < lead_frames ? 0.0f : musician(f - lead_frames);
+		sf_writef_float(sf, buf, n);
+	}
+	sf_close(sf);
+
+	FILE *out = fopen(set_path, "w");
+	if (!out) {
+		perror(set_path);
+		return 1;
+	}
+	fprintf(
+	    out,
+	    "# The gridloop demo set (tests/tools/demo_render.c), %.1f s later than\n"
+	    "# in the offline render: the musician (the board's input) starts then.\n",
+	    lead);
+	for (size_t i = 0; i < SET_LEN; i++) {
+		char words[64];
+		script_words(&set[i], words, sizeof(words));
+		fprintf(out, "@%lld %s # %s\n",
+			(long long)(lead_frames + (int64_t)(set[i].at_s * RATE)), words,
+			set[i].what);
+	}
+	fclose(out);
+	return 0;
+}
+
 static void load_vocal(const char *path)
 {
 	SF_INFO info = {0};
@@ -177,8 +257,17 @@ static void print_bar(struct engine *e, int64_t bar, int64_t frame)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: demo_render OUT.wav [VOCAL.wav]\n");
+	if (argc >= 5 && !strcmp(argv[1], "--board")) {
+		if (argc > 5)
+			load_vocal(argv[5]);
+		int rc = write_board_files(atof(argv[2]), argv[3], argv[4]);
+		free(vocal);
+		return rc;
+	}
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr,
+			"usage: demo_render OUT.wav [VOCAL.wav]\n"
+			"       demo_render --board LEAD IN.wav SET.txt [VOCAL.wav]\n");
 		return 2;
 	}
 	if (argc > 2)
