@@ -366,8 +366,12 @@ static void overdub_start(struct engine *e, int slot, int64_t f)
 /* Swap the clip's audio with the undo buffer over the pass's region,
  * starting at the play head and moving ahead of it faster than it plays, so
  * what is heard is always the restored audio. */
-void clip_swap_step(struct engine *e, int slot, int64_t budget)
+void clip_swap_step(struct engine *e, int slot)
 {
+	/* Frames swapped per period: well ahead of any period's play head. */
+	int64_t budget = 4 * (int64_t)e->cfg.max_period;
+	if (budget < 8192)
+		budget = 8192;
 	struct clip *c = &e->clips[slot];
 	int64_t L = c->length, C = e->chunk_frames;
 	while (budget > 0 && c->swap_done < c->rg_len) {
@@ -425,8 +429,7 @@ static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
 	c->swap_from = d < c->rg_len ? d : 0;
 	c->swap_done = 0;
 	c->swapping = true;
-	int64_t budget = 4 * (int64_t)e->cfg.max_period;
-	clip_swap_step(e, slot, budget < 8192 ? 8192 : budget);
+	clip_swap_step(e, slot);
 }
 
 /* ---- commands --------------------------------------------------------- */

@@ -309,12 +309,9 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 	memset(out, 0, (size_t)frames * GL_OUT_CH * sizeof(float));
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
-	int64_t budget = 4 * (int64_t)e->cfg.max_period;
-	if (budget < 8192)
-		budget = 8192;
 	for (int s = 0; s < GL_SLOTS; s++)
 		if (e->clips[s].swapping)
-			clip_swap_step(e, s, budget);
+			clip_swap_step(e, s);
 
 	int64_t f = start;
 	while (f < end) {

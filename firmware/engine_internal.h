@@ -130,7 +130,7 @@ void clip_apply_due(struct engine *e, int64_t f);
 int64_t clip_next_due(const struct engine *e, int64_t after);
 void clip_finish_short(struct engine *e, int slot, int64_t f);
 void clip_after_period(struct engine *e, int64_t end);
-void clip_swap_step(struct engine *e, int slot, int64_t budget);
+void clip_swap_step(struct engine *e, int slot);
 
 /* mix.c */
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
