@@ -16,7 +16,7 @@ O        ?= build/native
 CC       ?= cc
 SAN      ?=
 OPT      ?= -O2
-PKGS     := alsa inih sndfile libsystemd
+PKGS     := alsa inih sndfile libsystemd libcjson samplerate
 PREFIX      ?= /usr
 PROFILE_DIR ?= $(PREFIX)/share/gridloop/profiles
 CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \

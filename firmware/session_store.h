@@ -1,0 +1,57 @@
+/* session_store.h -- the session directory on the SD card's data partition.
+ *
+ *   DIR/session.json                  the manifest (manifest.h)
+ *   DIR/clip-t1-s01-000042.wav        one file per clip: 32-bit float WAV at
+ *                                     the session's rate, exactly the audio
+ *                                     the engine holds (never a lossy copy)
+ *
+ * Power-cut safe by construction: a clip file, once written, never changes;
+ * new audio goes to a file with a new name (the serial number grows). A save
+ * writes the new clip files first (each atomically, atomic_file.h), then the
+ * manifest atomically, and only then removes the files the new manifest no
+ * longer lists. Killed at any moment, the directory holds the old manifest
+ * with all its files or the new one with all of its files; files nobody
+ * lists (and temporaries) are swept at the next load.
+ */
+#ifndef GRIDLOOP_SESSION_STORE_H
+#define GRIDLOOP_SESSION_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session.h"
+
+/* Creates DIR (and its parent) if missing. 0 or -errno (message in err). */
+int session_store_prepare(const char *dir, char *err, size_t errlen);
+
+/* Writes clip `slot` of s (its audio must be set) as a new file with a name
+ * not used in dir before (serial taken from and advanced in *serial), and
+ * puts that name in the clip's `file`. The manifest is not touched: the
+ * file is not part of the session until session_store_commit(). 0 or
+ * -errno (message in err). */
+int session_store_write_clip(const char *dir, struct session *s, int slot,
+			     uint64_t *serial, char *err, size_t errlen);
+
+/* Writes s's manifest atomically, then removes clip files it does not list.
+ * Every present clip must name a file already in dir. 0 or -errno. */
+int session_store_commit(const char *dir, const struct session *s, char *err,
+			 size_t errlen);
+
+/* Reads the manifest of dir into s (no audio): 0; 1 when dir holds no
+ * session yet (a fresh card: not an error); -1 on a missing directory, a
+ * corrupt manifest or one from a newer gridloop (message in err). Also
+ * sweeps temporaries and files no manifest lists. *serial is set past the
+ * highest serial in use. */
+int session_store_load(const char *dir, struct session *s, uint64_t *serial, char *err,
+		       size_t errlen);
+
+/* Reads clip `slot`'s file into its audio (malloc'ed, per channel),
+ * converted to `rate` (libsamplerate, best quality) when the session was
+ * saved at another rate, and to `channels` (mono to both sides, stereo to
+ * their average). Sets the clip's frames to the converted length. A file
+ * that is missing, unreadable, of the wrong rate, channels or length is
+ * refused with a message naming it: 0 or -1. */
+int session_store_read_clip(const char *dir, struct session *s, int slot, uint32_t rate,
+			    int channels, char *err, size_t errlen);
+
+#endif
