@@ -96,6 +96,7 @@ static void voice_cut(struct engine *e, int slot)
 static void clip_clear(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
+	clip_audio_changing(e, slot);
 	voice_cut(e, slot);
 	bool had_memory = c->state != CLIP_EMPTY || c->nchunks > 1;
 	c->state = CLIP_EMPTY;
@@ -220,6 +221,7 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	if (other >= 0)
 		record_end_decide(e, other, at, CLIP_STOPPED);
 	track_release(e, t, at);
+	clip_audio_changing(e, slot);
 	c->state = CLIP_RECORDING;
 	c->queued = 0;
 	c->queued_at = GL_NEVER;
@@ -354,6 +356,7 @@ static void overdub_start(struct engine *e, int slot, int64_t f)
 		return;
 	if (!c->undo_ready)
 		engine_emit(e, EV_ERROR, slot, f, ERR_NO_UNDO, 0);
+	clip_audio_changing(e, slot);
 	c->state = CLIP_OVERDUBBING;
 	c->od_in_start = f + e->cfg.latency_frames;
 	c->od_in_end = GL_NEVER;
@@ -401,6 +404,7 @@ void clip_swap_step(struct engine *e, int slot)
 	}
 	if (c->swap_done >= c->rg_len) {
 		c->swapping = false;
+		clip_settle(e, slot);
 		engine_emit(e, EV_OVERDUB_DONE, slot, e->now, c->length, 0);
 	}
 }
@@ -418,8 +422,10 @@ static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
 		c->can_undo = c->undo_ready && c->rg_len > 0;
 		clip_report(e, slot, f);
 	}
-	if (redo ? !c->can_redo : !c->can_undo)
+	if (redo ? !c->can_redo : !c->can_undo) {
+		clip_settle(e, slot); /* a pass cut short with nothing to undo */
 		return;
+	}
 	c->can_undo = redo;
 	c->can_redo = !redo;
 	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
@@ -429,6 +435,7 @@ static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
 	c->swap_from = d < c->rg_len ? d : 0;
 	c->swap_done = 0;
 	c->swapping = true;
+	clip_audio_changing(e, slot);
 	clip_swap_step(e, slot);
 }
 
@@ -546,6 +553,19 @@ static bool needs_track(uint8_t type)
 	       type == CMD_MUTE || type == CMD_MONITOR;
 }
 
+/* Settings that are not clip states still go out as events, so that the
+ * SD writer saves what the musician set. */
+static void setting_changed(struct engine *e, const struct command *cmd, int track,
+			    double value, int64_t f)
+{
+	struct event ev = {.frame = f,
+			   .value = llround(value * 1e6),
+			   .aux = cmd->type,
+			   .type = EV_SETTING,
+			   .track = (uint8_t)(track < 0 ? 0 : track)};
+	spsc_push(&e->events, &ev);
+}
+
 static float clamp_gain(float v)
 {
 	return v < 0 ? 0 : v > 2 ? 2 : v;
@@ -618,23 +638,33 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 			tempo_changed(e, f);
 		break;
 	case CMD_SET_QUANTISE:
-		if (cmd->value >= 0 && cmd->value <= QUANTISE_BAR)
+		if (cmd->value >= 0 && cmd->value <= QUANTISE_BAR) {
 			e->quantise = (enum quantise)(int)cmd->value;
+			setting_changed(e, cmd, -1, e->quantise, f);
+		}
 		break;
 	case CMD_TRACK_VOLUME:
 		tr->gain_target = clamp_gain(cmd->value);
+		setting_changed(e, cmd, cmd->track, tr->gain_target, f);
 		break;
 	case CMD_MUTE:
 		tr->mute = cmd->value != 0;
+		setting_changed(e, cmd, cmd->track, tr->mute, f);
 		break;
 	case CMD_MASTER_VOLUME:
 		e->master_target = clamp_gain(cmd->value);
+		setting_changed(e, cmd, -1, e->master_target, f);
 		break;
 	case CMD_MONITOR:
 		tr->monitor = cmd->value != 0;
+		setting_changed(e, cmd, cmd->track, tr->monitor, f);
 		break;
 	case CMD_METRONOME:
 		e->metronome = cmd->value != 0;
+		setting_changed(e, cmd, -1, e->metronome, f);
+		break;
+	case CMD_REQUEST:
+		engine_emit(e, EV_REQUEST, -1, f, (int64_t)cmd->value, 0);
 		break;
 	case CMD_TYPE_COUNT:
 		break;
@@ -654,6 +684,7 @@ void clip_after_period(struct engine *e, int64_t end)
 			c->rec_writing = false;
 			c->finished = true;
 			request(e, MEM_FINISH, s, c->nchunks, c->length);
+			clip_settle(e, s);
 			engine_emit(e, EV_RECORD_DONE, s, end, c->length, 0);
 		}
 		if (c->rec_writing && !c->grow_pending && !c->grow_failed) {
@@ -668,7 +699,83 @@ void clip_after_period(struct engine *e, int64_t end)
 			c->od_writing = false;
 			c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
 			c->can_undo = c->undo_ready && c->rg_len > 0;
+			clip_settle(e, s);
 			engine_emit(e, EV_OVERDUB_DONE, s, end, c->length, 0);
 		}
 	}
+}
+
+/* ---- clip versions (engine.h) ----------------------------------------- */
+
+/* Before the stored audio may change: the version goes odd. A seqlock's
+ * writer side: a reader that copied anything written after this sees the
+ * version moved and throws its copy away. */
+void clip_audio_changing(struct engine *e, int slot)
+{
+	unsigned v = atomic_load_explicit(&e->clip_version[slot], memory_order_relaxed);
+	if (v & 1)
+		return;
+	atomic_store_explicit(&e->clip_version[slot], v + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+/* When nothing writes the stored audio any more: the version goes even and
+ * publishes the length (release: the audio before it). */
+void clip_settle(struct engine *e, int slot)
+{
+	const struct clip *c = &e->clips[slot];
+	if (c->state == CLIP_EMPTY || c->length <= 0 || c->rec_writing || c->od_writing ||
+	    c->swapping)
+		return;
+	unsigned v = atomic_load_explicit(&e->clip_version[slot], memory_order_relaxed);
+	if (!(v & 1))
+		return;
+	atomic_store_explicit(&e->clip_final_length[slot], c->length,
+			      memory_order_relaxed);
+	atomic_store_explicit(&e->clip_version[slot], v + 1, memory_order_release);
+}
+
+/* ---- restored takes ---------------------------------------------------- */
+
+/* The keeper offers a take loaded from the card. Only a slot that is still
+ * empty and idle takes it: a musician who started recording there since
+ * keeps the new take, and the offered one goes back to be freed. */
+void clip_adopt(struct engine *e, const struct mem_reply *r)
+{
+	int slot = r->slot;
+	struct clip *c = &e->clips[slot];
+	struct mem_request rq = {.slot = r->slot,
+				 .nchunks = r->nchunks,
+				 .frames = r->frames,
+				 .tables = {r->tables[0], r->tables[1]}};
+	bool idle = c->state == CLIP_EMPTY && c->queued == 0 && !c->grow_pending &&
+		    !c->rec_writing && r->frames > 0 && r->nchunks > 0;
+	if (!idle) {
+		rq.type = MEM_ADOPT_REFUSED;
+		rq.gen = c->gen;
+		engine_request(e, &rq);
+		engine_emit(e, EV_RESTORED, slot, e->now, r->frames, 0);
+		return;
+	}
+	/* A new generation, and every table reply older than it is about the
+	 * replaced memory, which the keeper frees on MEM_ADOPTED. */
+	c->gen++;
+	c->table_floor = c->gen;
+	c->table[0] = r->tables[0];
+	c->table[1] = r->tables[1];
+	c->nchunks = r->nchunks;
+	c->grow_failed = false;
+	c->undo[0] = c->undo[1] = NULL;
+	c->undo_ready = c->can_undo = c->can_redo = false;
+	c->od_writing = c->swapping = c->rec_short = false;
+	c->length = c->written = r->frames;
+	c->finished = true;
+	c->launch = e->now;
+	c->state = CLIP_STOPPED;
+	rq.type = MEM_ADOPTED;
+	rq.gen = c->gen;
+	engine_request(e, &rq);
+	clip_settle(e, slot);
+	engine_emit(e, EV_RESTORED, slot, e->now, r->frames, 1);
+	clip_report(e, slot, e->now);
 }

@@ -7,6 +7,11 @@
  * is written before the reply that announces it is pushed, so the queue's
  * release/acquire pair publishes it (spsc.h).
  *
+ * Restoring: a take loaded from the SD card is built by the keeper and
+ * offered (MEM_ADOPT); the engine takes it only into a slot that is still
+ * empty and says which (MEM_ADOPTED or MEM_ADOPT_REFUSED), so a musician
+ * who started recording there meanwhile never loses the new take.
+ *
  * Generations: clearing a clip bumps its generation on the engine side.
  * Replies carry the generation of the request they answer; the engine drops
  * replies of an older generation, so a late answer never lands in a new take.
@@ -32,11 +37,15 @@ static inline uint32_t clipmem_lead_frames(uint32_t grow_frames)
 }
 
 enum mem_request_type {
-	MEM_GROW,	  /* give slot `slot` chunk number `nchunks` (one more) */
-	MEM_FINISH,	  /* recording done at `frames`: trim, and make undo room */
-	MEM_RELEASE,	  /* clip cleared: free all but the first chunk (nchunks
-			   * 1: keep it as it is; 0: it was trimmed, map a new one) */
-	MEM_RETIRE_TABLE, /* the engine stopped using tables[]: free them */
+	MEM_GROW,	   /* give slot `slot` chunk number `nchunks` (one more) */
+	MEM_FINISH,	   /* recording done at `frames`: trim, and make undo room */
+	MEM_RELEASE,	   /* clip cleared: free all but the first chunk (nchunks
+			    * 1: keep it as it is; 0: it was trimmed, map a new one) */
+	MEM_RETIRE_TABLE,  /* the engine stopped using tables[]: free them */
+	MEM_ADOPTED,	   /* the offered take (MEM_ADOPT) is the slot's now, gen
+			    * its generation: free the slot's old memory, then
+			    * as MEM_FINISH at `frames` (undo room) */
+	MEM_ADOPT_REFUSED, /* the slot was not empty: free the offered take */
 };
 
 enum mem_reply_type {
@@ -44,6 +53,8 @@ enum mem_reply_type {
 	MEM_GROW_FAILED, /* no memory (or over the limit) */
 	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip */
 	MEM_UNDO_FAILED,
+	MEM_ADOPT, /* a restored take for an empty slot: tables[] hold nchunks
+		    * chunks with `frames` frames of final audio */
 };
 
 struct mem_request {
@@ -60,6 +71,7 @@ struct mem_reply {
 	uint8_t slot;
 	uint32_t gen;
 	uint32_t nchunks;
+	int64_t frames; /* MEM_ADOPT */
 	float **tables[2];
 };
 

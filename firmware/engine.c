@@ -86,6 +86,8 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 		c->state = c->reported = CLIP_EMPTY;
 		c->channels = cfg->track_input[track_of(s)].stereo ? 2 : 1;
 		c->queued_at = GL_NEVER;
+		atomic_init(&e->clip_version[s], 1); /* odd: nothing final yet */
+		atomic_init(&e->clip_final_length[s], 0);
 	}
 	e->scratch = calloc((size_t)cfg->max_period * GL_OUT_CH, sizeof(float));
 	if (!e->scratch)
@@ -224,6 +226,8 @@ static void drain_replies(struct engine *e)
 		struct clip *c = &e->clips[r.slot];
 		switch (r.type) {
 		case MEM_GROWN:
+			if (r.gen < c->table_floor)
+				break; /* the replaced take's: the keeper frees it */
 			take_tables(e, c, r.slot, r.tables);
 			if (r.gen == c->gen) {
 				c->nchunks = r.nchunks;
@@ -245,6 +249,9 @@ static void drain_replies(struct engine *e)
 			}
 			break;
 		case MEM_UNDO_FAILED:
+			break;
+		case MEM_ADOPT:
+			clip_adopt(e, &r);
 			break;
 		}
 	}
@@ -412,6 +419,33 @@ int64_t engine_clip_read(const struct engine *e, int track, int scene, int chann
 		i += run;
 	}
 	return n;
+}
+
+uint32_t engine_clip_version(const struct engine *e, int track, int scene)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 1;
+	return atomic_load_explicit(&e->clip_version[slot_of(track, scene)],
+				    memory_order_acquire);
+}
+
+int64_t engine_clip_final_length(const struct engine *e, int track, int scene)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 0;
+	return atomic_load_explicit(&e->clip_final_length[slot_of(track, scene)],
+				    memory_order_relaxed);
+}
+
+bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return false;
+	/* The copy's reads may not move below this load (seqlock reader). */
+	atomic_thread_fence(memory_order_acquire);
+	return (v & 1) == 0 &&
+	       v == atomic_load_explicit(&e->clip_version[slot_of(track, scene)],
+					 memory_order_relaxed);
 }
 
 double engine_tempo(const struct engine *e)

@@ -51,8 +51,8 @@ enum quantise { QUANTISE_OFF, QUANTISE_BEAT, QUANTISE_BAR };
 enum command_source {
 	SOURCE_CONTROLLER, /* the sequencer thread */
 	SOURCE_SCRIPT,	   /* --script lines, the demo, tests */
-	SOURCE_SYSTEM,	   /* supervisor: restore, export, config */
-	SOURCE_SPARE,
+	SOURCE_SYSTEM,	   /* the supervisor: signals (export) */
+	SOURCE_SESSION,	   /* the session loader: restored settings */
 };
 
 enum command_type {
@@ -74,7 +74,17 @@ enum command_type {
 	CMD_MASTER_VOLUME, /* value = gain 0..2 */
 	CMD_MONITOR,	   /* track, value = 0/1: input monitoring */
 	CMD_METRONOME,	   /* value = 0/1 */
+	CMD_REQUEST,	   /* value = enum user_request: passed on as EV_REQUEST,
+			    * at its frame, to whoever acts on it (SD writer) */
 	CMD_TYPE_COUNT
+};
+
+/* What a musician asks of the appliance beyond the loops: the engine only
+ * passes these on (EV_REQUEST), so a controller chord, a script line and a
+ * signal all take the same road. */
+enum user_request {
+	REQUEST_EXPORT = 1, /* write the clips to a new export folder */
+	REQUEST_SAVE,	    /* save the session now */
 };
 
 struct command {
@@ -94,6 +104,13 @@ enum event_type {
 	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
 	EV_BEAT, /* value = beat index (from 0), aux = beat within the bar (0 = downbeat),
 		    at a beat's first frame: the MIDI clock out's anchor */
+	EV_SETTING,  /* aux = the command type that changed it (CMD_TRACK_VOLUME,
+			CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
+			CMD_MONITOR), track where it applies, value = new value x 1e6 */
+	EV_RESTORED, /* track, scene, value = length: a restored take offered by
+			the keeper; aux = 1 taken into the empty slot, 0 refused
+			(the slot was no longer empty) */
+	EV_REQUEST,  /* value = enum user_request (CMD_REQUEST) */
 };
 
 enum engine_error {
@@ -170,6 +187,23 @@ int engine_clip_channels(const struct engine *e, int track, int scene);
  * playback, never written into it. */
 int64_t engine_clip_read(const struct engine *e, int track, int scene, int channel,
 			 int64_t from, float *dst, int64_t n);
+
+/* ---- Clip versions: copying a clip out while the engine runs. ---------
+ * A clip's version is even while its stored audio is final and unchanged,
+ * and odd while it is empty or may be changing (recording, an overdub pass,
+ * an undo or redo swap); every change makes it move. Any thread may read
+ * it. To copy a clip without stopping anything (the SD writer):
+ *
+ *   v = engine_clip_version(e, t, s);           odd: try again later
+ *   n = engine_clip_final_length(e, t, s);
+ *   ... copy n frames (keeper_clip_copy: memory that cannot go away) ...
+ *   keep the copy only if engine_clip_version_still(e, t, s, v)
+ *
+ * The real-time thread never waits for a reader; a reader that raced with
+ * a change throws its copy away. */
+uint32_t engine_clip_version(const struct engine *e, int track, int scene);
+int64_t engine_clip_final_length(const struct engine *e, int track, int scene);
+bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v);
 double engine_tempo(const struct engine *e); /* 0 when not known yet */
 uint32_t engine_beats_per_bar(const struct engine *e);
 /* Committed recording memory not yet written, summed over recording clips. */

@@ -5,6 +5,8 @@
 #ifndef GRIDLOOP_ENGINE_INTERNAL_H
 #define GRIDLOOP_ENGINE_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "clipmem.h"
 #include "engine.h"
 #include "transport.h"
@@ -24,6 +26,9 @@ struct clip {
 
 	/* Memory, as handed over by the keeper (clipmem.h). */
 	uint32_t gen;
+	uint32_t table_floor; /* MEM_GROWN tables of an older generation than
+				 this belong to a take replaced by a restored
+				 one: the keeper frees them, the engine ignores them */
 	float **table[2];
 	uint32_t nchunks;
 	bool grow_pending;
@@ -79,6 +84,9 @@ struct engine {
 	int64_t bar_count;
 
 	struct clip clips[GL_SLOTS];
+	/* Clip versions (engine.h): written by the real-time thread only. */
+	atomic_uint clip_version[GL_SLOTS];
+	atomic_int_least64_t clip_final_length[GL_SLOTS];
 	struct track tracks[GL_TRACKS];
 	float master, master_target;
 
@@ -131,6 +139,9 @@ int64_t clip_next_due(const struct engine *e, int64_t after);
 void clip_finish_short(struct engine *e, int slot, int64_t f);
 void clip_after_period(struct engine *e, int64_t end);
 void clip_swap_step(struct engine *e, int slot);
+void clip_audio_changing(struct engine *e, int slot);
+void clip_settle(struct engine *e, int slot);
+void clip_adopt(struct engine *e, const struct mem_reply *r);
 
 /* mix.c */
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);

@@ -24,8 +24,20 @@
 #define TABLE_HEADER 16 /* bytes before a table: its mapped size */
 #define MAX_TABLES   40 /* tables alive per slot and channel (they double) */
 
+/* A restored clip on its way into a slot (keeper.h). */
+struct keeper_take {
+	int slot, channels;
+	uint32_t nchunks, cap;
+	int64_t frames;
+	size_t last_bytes;
+	float **table[2];
+	uint32_t chunk_frames;
+	struct keeper_take *next; /* in the keeper's list of pending offers */
+};
+
 struct keeper_slot {
 	int channels;
+	struct keeper_take *offered; /* sent to the engine, not answered yet */
 	float **table[2];
 	uint32_t cap;	   /* entries in the current tables */
 	uint32_t nchunks;  /* chunks mapped */
@@ -48,8 +60,15 @@ struct keeper {
 	atomic_bool running;
 	bool started;
 
+	/* Taken while a request is served, an offer is queued or the SD writer
+	 * copies a clip: all of them threads that may wait (never the real-time
+	 * one). */
+	pthread_mutex_t lock;
+	struct keeper_take *pending; /* offers not yet sent, oldest first */
+
 	atomic_uint_fast64_t bytes_mapped, chunks_mapped, grows, grow_failures,
-	    pointer_bytes_copied, bytes_trimmed;
+	    pointer_bytes_copied, bytes_trimmed, takes_offered, takes_adopted,
+	    takes_refused;
 	atomic_bool lock_failed;
 };
 
@@ -302,14 +321,110 @@ static void serve_retire(struct keeper *k, const struct mem_request *rq)
 	}
 }
 
+static void take_unmap(struct keeper *k, struct keeper_take *t)
+{
+	for (int ch = 0; ch < t->channels; ch++) {
+		if (!t->table[ch])
+			continue;
+		for (uint32_t i = 0; i < t->nchunks; i++)
+			unmap(k, t->table[ch][i],
+			      i + 1 == t->nchunks ? t->last_bytes : k->chunk_bytes);
+		table_free(k, t->table[ch]);
+	}
+	free(t);
+}
+
+/* The engine took the offered take: the slot's old memory goes (the engine
+ * no longer reads any of it), the take becomes the slot's, and it gets its
+ * undo room as a finished recording does. */
+static void serve_adopted(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	struct keeper_take *t = s->offered;
+	if (!t || t->table[0] != rq->tables[0])
+		return; /* cannot happen: one offer per slot at a time */
+	s->offered = NULL;
+	undo_free(k, s);
+	chunks_free_from(k, s, 0);
+	for (int ch = 0; ch < 2; ch++)
+		for (int i = 0; i < MAX_TABLES; i++) {
+			table_free(k, s->alive[ch][i]);
+			s->alive[ch][i] = NULL;
+		}
+	for (int ch = 0; ch < 2; ch++) {
+		s->table[ch] = t->table[ch];
+		if (t->table[ch])
+			alive_add(s, ch, t->table[ch]);
+	}
+	s->cap = t->cap;
+	s->nchunks = t->nchunks;
+	s->last_bytes = t->last_bytes;
+	atomic_fetch_add(&k->chunks_mapped, t->nchunks);
+	atomic_fetch_add(&k->takes_adopted, 1);
+	free(t);
+	serve_finish(k, rq);
+}
+
+static void serve_adopt_refused(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	struct keeper_take *t = s->offered;
+	if (!t || t->table[0] != rq->tables[0])
+		return;
+	s->offered = NULL;
+	atomic_fetch_add(&k->takes_refused, 1);
+	take_unmap(k, t);
+}
+
+/* Pending offers go out, one per slot at a time (the answer names the
+ * slot, and the keeper must know which take it is about). */
+static void send_offers(struct keeper *k)
+{
+	struct keeper_take **pp = &k->pending;
+	while (*pp) {
+		struct keeper_take *t = *pp;
+		struct keeper_slot *s = &k->slots[t->slot];
+		if (s->offered) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		t->next = NULL;
+		s->offered = t;
+		atomic_fetch_add(&k->takes_offered, 1);
+		struct mem_reply r = {.type = MEM_ADOPT,
+				      .slot = (uint8_t)t->slot,
+				      .nchunks = t->nchunks,
+				      .frames = t->frames,
+				      .tables = {t->table[0], t->table[1]}};
+		while (!spsc_push(k->replies, &r)) {
+			struct timespec ts = {0, 200000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
 int keeper_service(struct keeper *k)
 {
 	struct mem_request rq;
 	int served = 0;
-	while (spsc_pop(k->requests, &rq)) {
+	pthread_mutex_lock(&k->lock);
+	if (k->pending) {
+		send_offers(k);
 		served++;
-		if (rq.slot >= GL_SLOTS)
+	}
+	pthread_mutex_unlock(&k->lock);
+	for (;;) {
+		pthread_mutex_lock(&k->lock);
+		if (!spsc_pop(k->requests, &rq)) {
+			pthread_mutex_unlock(&k->lock);
+			break;
+		}
+		served++;
+		if (rq.slot >= GL_SLOTS) {
+			pthread_mutex_unlock(&k->lock);
 			continue;
+		}
 		switch (rq.type) {
 		case MEM_GROW:
 			serve_grow(k, &rq);
@@ -323,7 +438,14 @@ int keeper_service(struct keeper *k)
 		case MEM_RETIRE_TABLE:
 			serve_retire(k, &rq);
 			break;
+		case MEM_ADOPTED:
+			serve_adopted(k, &rq);
+			break;
+		case MEM_ADOPT_REFUSED:
+			serve_adopt_refused(k, &rq);
+			break;
 		}
+		pthread_mutex_unlock(&k->lock);
 	}
 	return served;
 }
@@ -337,6 +459,7 @@ struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,
 		return NULL;
 	}
 	const struct engine_config *ec = engine_config(e);
+	pthread_mutex_init(&k->lock, NULL);
 	k->e = e;
 	k->cfg = *cfg;
 	k->requests = engine_memory_requests(e);
@@ -405,14 +528,22 @@ void keeper_destroy(struct keeper *k)
 	if (!k)
 		return;
 	keeper_service(k); /* tables the engine gave back */
+	while (k->pending) {
+		struct keeper_take *t = k->pending;
+		k->pending = t->next;
+		take_unmap(k, t);
+	}
 	for (int slot = 0; slot < GL_SLOTS; slot++) {
 		struct keeper_slot *s = &k->slots[slot];
+		if (s->offered) /* offered, never answered: the engine is gone too */
+			take_unmap(k, s->offered);
 		undo_free(k, s);
 		chunks_free_from(k, s, 0);
 		for (int ch = 0; ch < 2; ch++)
 			for (int i = 0; i < MAX_TABLES; i++)
 				table_free(k, s->alive[ch][i]);
 	}
+	pthread_mutex_destroy(&k->lock);
 	free(k);
 }
 
@@ -425,6 +556,9 @@ void keeper_get_stats(struct keeper *k, struct keeper_stats *st)
 	st->pointer_bytes_copied = atomic_load(&k->pointer_bytes_copied);
 	st->bytes_trimmed = atomic_load(&k->bytes_trimmed);
 	st->lock_failed = atomic_load(&k->lock_failed);
+	st->takes_offered = atomic_load(&k->takes_offered);
+	st->takes_adopted = atomic_load(&k->takes_adopted);
+	st->takes_refused = atomic_load(&k->takes_refused);
 }
 
 uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene)
@@ -434,4 +568,126 @@ uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene)
 		return 0;
 	return ((uint64_t)(s->nchunks - 1) * k->chunk_bytes + s->last_bytes) *
 	       s->channels;
+}
+
+/* ---- copying a clip out ------------------------------------------------ */
+
+/* The copy may race with the real-time thread writing the same audio (an
+ * overdub begun a moment ago): that is what the engine's clip versions are
+ * for, and the copy is then thrown away. Only the memory must stay, and the
+ * lock sees to that. A seqlock reader, so not for ThreadSanitizer's eyes. */
+#if defined(__clang__) || defined(__GNUC__)
+__attribute__((no_sanitize("thread")))
+#endif
+static void
+copy_floats(float *dst, const float *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i];
+}
+
+int64_t keeper_clip_copy(struct keeper *k, int track, int scene, int channel,
+			 int64_t from, float *dst, int64_t n)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES ||
+	    channel < 0 || from < 0 || n <= 0)
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	const struct keeper_slot *s = &k->slots[scene * GL_TRACKS + track];
+	int64_t C = k->chunk_frames, done = 0;
+	if (channel < s->channels && s->nchunks > 0) {
+		int64_t have = (int64_t)(s->nchunks - 1) * C +
+			       (int64_t)(s->last_bytes / sizeof(float));
+		if (have > (int64_t)s->nchunks * C)
+			have = (int64_t)s->nchunks * C;
+		while (done < n && from + done < have) {
+			int64_t pos = from + done, off = pos % C;
+			int64_t run = C - off;
+			if (run > n - done)
+				run = n - done;
+			if (run > have - pos)
+				run = have - pos;
+			copy_floats(dst + done, s->table[channel][pos / C] + off,
+				    (size_t)run);
+			done += run;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
+	return done;
+}
+
+/* ---- restored takes ---------------------------------------------------- */
+
+struct keeper_take *keeper_take_new(struct keeper *k, int track, int scene,
+				    int64_t frames)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES ||
+	    frames <= 0)
+		return NULL;
+	struct keeper_take *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	int64_t C = k->chunk_frames;
+	t->slot = scene * GL_TRACKS + track;
+	t->channels = k->slots[t->slot].channels;
+	t->frames = frames;
+	t->chunk_frames = k->chunk_frames;
+	t->cap = t->nchunks = (uint32_t)((frames + C - 1) / C);
+	/* The last chunk only as long as the audio, as a trimmed take. */
+	t->last_bytes = round_page(k, (size_t)(frames - (int64_t)(t->nchunks - 1) * C) *
+					  sizeof(float));
+	bool ok = true;
+	for (int ch = 0; ch < t->channels && ok; ch++) {
+		t->table[ch] = table_new(k, t->cap);
+		ok = t->table[ch] != NULL;
+		for (uint32_t i = 0; ok && i < t->nchunks; i++) {
+			t->table[ch][i] = map_ready(
+			    k, i + 1 == t->nchunks ? t->last_bytes : k->chunk_bytes);
+			ok = t->table[ch][i] != NULL;
+		}
+	}
+	if (!ok) {
+		/* unmap() skips the entries still NULL. */
+		take_unmap(k, t);
+		return NULL;
+	}
+	return t;
+}
+
+int keeper_take_channels(const struct keeper_take *t)
+{
+	return t->channels;
+}
+
+void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const float *src,
+		       int64_t n)
+{
+	if (channel < 0 || channel >= t->channels || from < 0)
+		return;
+	if (n > t->frames - from)
+		n = t->frames - from;
+	int64_t C = t->chunk_frames;
+	for (int64_t i = 0; i < n;) {
+		int64_t pos = from + i, off = pos % C;
+		int64_t run = C - off < n - i ? C - off : n - i;
+		memcpy(t->table[channel][pos / C] + off, src + i,
+		       (size_t)run * sizeof(float));
+		i += run;
+	}
+}
+
+void keeper_offer_take(struct keeper *k, struct keeper_take *t)
+{
+	pthread_mutex_lock(&k->lock);
+	struct keeper_take **pp = &k->pending;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = t;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void keeper_take_free(struct keeper *k, struct keeper_take *t)
+{
+	if (t)
+		take_unmap(k, t);
 }

@@ -12,6 +12,11 @@
  * is full the keeper builds a bigger one (copying pointers, off the real-time
  * thread) and hands it over; the old table comes back to be freed.
  *
+ * Two more jobs, for the SD card: keeper_clip_copy() lets the SD writer copy a
+ * clip out of memory that cannot be unmapped while it copies, and takes
+ * (keeper_take_new ... keeper_offer_take) carry restored audio into empty
+ * slots (clipmem.h, "Restoring").
+ *
  * The keeper also trims the last chunk when a recording ends (the unused
  * tail pages go back to the system), allocates the undo buffer for overdubs,
  * and releases a cleared clip's memory once the engine no longer reads it.
@@ -56,11 +61,39 @@ struct keeper_stats {
 	uint64_t pointer_bytes_copied; /* chunk-table pointers copied when tables grew */
 	uint64_t bytes_trimmed;
 	bool lock_failed; /* mlock was refused at least once */
+	uint64_t takes_offered, takes_adopted, takes_refused;
 };
 void keeper_get_stats(struct keeper *k, struct keeper_stats *st);
 
 /* Bytes of audio memory mapped for one clip (all channels, undo excluded):
  * shows what trimming gave back. Keeper thread, or while it is stopped. */
 uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene);
+
+/* ---- Copying a clip out (the SD writer) ---------------------------------
+ * Copies frames [from, from + n) of one channel of a slot's audio into dst,
+ * from the memory the keeper holds for the slot, and never past what is
+ * mapped: safe from any thread at any moment (the keeper's own work waits
+ * for the copy). Whether what was copied is the clip's final audio is for
+ * the engine's clip versions to say (engine.h). Returns frames copied. */
+int64_t keeper_clip_copy(struct keeper *k, int track, int scene, int channel,
+			 int64_t from, float *dst, int64_t n);
+
+/* ---- Restoring (the session loader) -------------------------------------
+ * A take is a clip's audio built off the real-time thread: mapped, locked
+ * and faulted in like recording memory, filled by the loader, then offered:
+ * the keeper's thread hands it to the engine, which takes it only into a
+ * slot that is still empty (EV_RESTORED says whether it did); a refused take
+ * is freed. Any thread but the real-time one. */
+struct keeper_take;
+/* NULL when there is not enough memory (or the limit says no). The take has
+ * the slot's channels (its track's input: 1 or 2). */
+struct keeper_take *keeper_take_new(struct keeper *k, int track, int scene,
+				    int64_t frames);
+int keeper_take_channels(const struct keeper_take *t);
+/* Copies n frames of one channel into the take, from frame `from`. */
+void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const float *src,
+		       int64_t n);
+void keeper_offer_take(struct keeper *k, struct keeper_take *t); /* the keeper's now */
+void keeper_take_free(struct keeper *k, struct keeper_take *t);	 /* never offered */
 
 #endif
