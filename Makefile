@@ -49,7 +49,7 @@ setup:
 	@scripts/setup-host
 
 program: $(O)/gridloop
-tests: $(TEST_BIN) $(O)/rtguard.so
+tests: $(TEST_BIN) $(O)/rtguard.so $(O)/fsfault.so
 tools: $(TOOL_BIN)
 benches: $(BENCH_BIN)
 
@@ -79,6 +79,13 @@ $(O)/rtguard.so: tests/rtguard/rtguard.c tests/rtguard/rtguard.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared \
 	    -pthread -o $@ tests/rtguard/rtguard.c -ldl
+
+# The SD card fault shim (tests/fsfault/fsfault.c), preloaded by the tests
+# of atomic_file.c and session_store.c into children of their own.
+$(O)/fsfault.so: tests/fsfault/fsfault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared \
+	    -o $@ tests/fsfault/fsfault.c -ldl
 
 # Where the program looks for profiles (GRIDLOOP_PROFILE_DIR) is where they
 # are installed; a binary run from the tree falls back to board/profiles.
