@@ -111,6 +111,20 @@ enum event_type {
 			the keeper; aux = 1 taken into the empty slot, 0 refused
 			(the slot was no longer empty) */
 	EV_REQUEST,  /* value = enum user_request (CMD_REQUEST) */
+	EV_STORAGE,  /* never from the engine: the supervisor passes the SD
+			writer's state on with the engine's events, to the LEDs.
+			value = enum storage_status */
+};
+
+enum storage_status {
+	STORAGE_IDLE,	       /* nothing going on; the card is fine */
+	STORAGE_RESTORING,     /* the last session is loading */
+	STORAGE_SAVING,	       /* a save is being written */
+	STORAGE_EXPORTING,     /* an export is being written */
+	STORAGE_EXPORTED,      /* the export finished (shown a few seconds) */
+	STORAGE_EXPORT_FAILED, /* the export failed (shown until the next one) */
+	STORAGE_FAULT,	       /* the card is missing, read-only or full: nothing
+				  is saved until it is back (audio unaffected) */
 };
 
 enum engine_error {
