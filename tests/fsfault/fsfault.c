@@ -13,6 +13,10 @@
  *   erofs                opening for writing, renaming, unlinking and
  *                        mkdir fail with EROFS
  *   fsync_eio            fsync and fdatasync fail with EIO
+ *   short_writes=N       every write writes at most N bytes (not a failure:
+ *                        callers must loop)
+ *   eintr                every other write and fsync fails with EINTR first
+ *                        (not a failure: callers must retry)
  *   kill_after_ops=N     the process gets SIGKILL just before its N-th
  *                        operation that changes the directory (open with
  *                        O_CREAT, write, fsync, rename, unlink): a power cut
@@ -43,7 +47,9 @@ static struct {
 	bool active; /* FSFAULT and FSFAULT_DIR set */
 	char dir[PATH_MAX];
 	long long enospc_after, eio_after; /* -1: off */
-	bool erofs, fsync_eio;
+	bool erofs, fsync_eio, eintr;
+	long long short_writes;	  /* -1: off */
+	unsigned long calls;	  /* for eintr */
 	long long kill_after_ops; /* 0: off */
 	long long written, ops;
 	unsigned char tracked[FS_MAX_FDS];
@@ -70,6 +76,8 @@ static void fs_init(void)
 	fs.eio_after = number_after(spec, "eio_after=");
 	fs.erofs = strstr(spec, "erofs") != NULL;
 	fs.fsync_eio = strstr(spec, "fsync_eio") != NULL;
+	fs.eintr = strstr(spec, "eintr") != NULL;
+	fs.short_writes = number_after(spec, "short_writes=");
 	long long k = number_after(spec, "kill_after_ops=");
 	fs.kill_after_ops = k > 0 ? k : 0;
 	fs.active = true;
@@ -283,11 +291,25 @@ int close(int fd)
 }
 
 /* write and pwrite: the budget, the count, the kill. */
+/* Whether this call is the one of two that a signal interrupts. */
+static bool interrupted(void)
+{
+	if (fs.eintr && fs.calls++ % 2 == 0) {
+		errno = EINTR;
+		return true;
+	}
+	return false;
+}
+
 static ssize_t before_write(int fd, size_t *n)
 {
 	if (!ours_fd(fd))
 		return 0;
+	if (interrupted())
+		return -1;
 	step();
+	if (fs.short_writes > 0 && *n > (size_t)fs.short_writes)
+		*n = (size_t)fs.short_writes;
 	ssize_t allowed = write_budget(*n);
 	if (allowed < 0)
 		return -1;
@@ -331,6 +353,8 @@ static bool refuse_sync(int fd)
 {
 	if (!ours_fd(fd))
 		return false;
+	if (interrupted())
+		return true;
 	step();
 	if (fs.fsync_eio) {
 		errno = EIO;
