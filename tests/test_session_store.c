@@ -1,0 +1,843 @@
+/* test_session_store.c -- firmware/session_store.c: sessions saved on the
+ * card come back bit for bit, whatever moment the power goes, and damaged
+ * or foreign clip files are refused by name.
+ *
+ * Card faults and power cuts come from the fsfault shim
+ * (tests/fsfault/fsfault.c), preloaded into a child that is this program
+ * again: "test_session_store --child save-b DIR" saves session B over
+ * whatever is in DIR. The shim's path is $FSFAULT_SO (scripts/run-tests
+ * sets it), else fsfault.so next to the tests/ directory holding this
+ * binary; without it those tests are skipped.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "manifest.h"
+#include "session.h"
+#include "session_store.h"
+
+static char self[PATH_MAX];	 /* this binary, for the children */
+static char shim[PATH_MAX + 32]; /* fsfault.so, "" when not found */
+static char dir[PATH_MAX];	 /* the session directory of the test */
+static char err[512];
+
+/* ---- the scratch directory ---------------------------------------------------- */
+
+static int make_dir(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/test_session_store.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static void empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) != 0 && errno == EISDIR) {
+			char sub[PATH_MAX + 300];
+			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+			empty_dir(sub);
+			unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+		}
+	closedir(d);
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	empty_dir(dir);
+	return rmdir(dir);
+}
+
+static void path_in(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "%s/%s", dir, name);
+}
+
+/* Entries of dir, and how many are clip files. */
+static int count_entries(int *clips, int *temporaries)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	*clips = *temporaries = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		n++;
+		*clips += strncmp(e->d_name, "clip-", 5) == 0;
+		*temporaries += e->d_name[0] == '.';
+	}
+	closedir(d);
+	return n;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* ---- sessions A and B ---------------------------------------------------------- */
+
+/* Audio that tells clips apart, with values a lossy path would change:
+ * full scale, over full scale, a denormal, minus zero. */
+static void fill(float *x, int64_t frames, unsigned seed)
+{
+	uint32_t r = seed * 2654435761u + 7;
+	for (int64_t i = 0; i < frames; i++) {
+		r = r * 1664525u + 1013904223u;
+		x[i] = (float)((double)r / 4294967296.0 * 2.0 - 1.0);
+	}
+	static const float special[] = {1.0f, -1.0f, 1.5f, 1e-40f, -0.0f};
+	for (size_t i = 0; i < 5 && (int64_t)i < frames; i++)
+		x[i] = special[i];
+}
+
+static void set_clip(struct session *s, int slot, int channels, int64_t frames,
+		     unsigned seed)
+{
+	struct session_clip *c = &s->clips[slot];
+	c->present = true;
+	c->channels = channels;
+	c->frames = frames;
+	for (int ch = 0; ch < channels; ch++) {
+		c->audio[ch] = malloc((size_t)frames * sizeof(float));
+		assert_non_null(c->audio[ch]);
+		fill(c->audio[ch], frames, seed * 2 + (unsigned)ch);
+	}
+}
+
+#define SLOT(track, scene) (((scene)-1) * GL_TRACKS + (track)-1)
+
+static void session_a(struct session *s)
+{
+	session_init(s, 48000);
+	s->tempo = 120;
+	s->master_volume = 0.8f;
+	s->tracks[1].mute = true;
+	set_clip(s, SLOT(1, 1), 1, 2000, 1);
+	set_clip(s, SLOT(2, 2), 2, 1500, 2);
+	set_clip(s, SLOT(8, 10), 1, 777, 3);
+}
+
+/* B keeps A's first clip (same file), drops one, changes one, adds one. */
+static void session_b(struct session *s)
+{
+	session_init(s, 48000);
+	s->tempo = 90.5;
+	s->beats_per_bar = 3;
+	s->metronome = true;
+	s->tracks[4].volume = 0.25f;
+	set_clip(s, SLOT(1, 1), 1, 2000, 1);
+	set_clip(s, SLOT(8, 10), 2, 3000, 4);
+	set_clip(s, SLOT(3, 5), 1, 2500, 5);
+}
+
+static int save(struct session *s, bool commit, char *why, size_t whylen)
+{
+	struct session old;
+	uint64_t serial = 0;
+	int r = session_store_load(dir, &old, &serial, why, whylen);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < GL_SLOTS; i++) {
+		if (!s->clips[i].present)
+			continue;
+		/* An unchanged clip keeps its file: only B's first clip is. */
+		if (r == 0 && i == SLOT(1, 1) && old.clips[i].present &&
+		    old.clips[i].frames == s->clips[i].frames &&
+		    old.clips[i].channels == s->clips[i].channels) {
+			memcpy(s->clips[i].file, old.clips[i].file,
+			       sizeof(s->clips[i].file));
+			continue;
+		}
+		if ((r = session_store_write_clip(dir, s, i, &serial, why, whylen)) != 0)
+			return r;
+	}
+	return commit ? session_store_commit(dir, s, why, whylen) : 0;
+}
+
+static void save_ok(struct session *s)
+{
+	if (save(s, true, err, sizeof(err)) != 0) {
+		print_message("save: %s\n", err);
+		fail();
+	}
+}
+
+/* Whether dir holds exactly want (settings, clips, audio bit for bit);
+ * why says what differs. */
+static bool holds(const struct session *want, char *why, size_t whylen)
+{
+	struct session s;
+	uint64_t serial = 0;
+	int r = session_store_load(dir, &s, &serial, why, whylen);
+	if (r != 0) {
+		if (r == 1)
+			snprintf(why, whylen, "no session");
+		return false;
+	}
+	bool same = s.rate == want->rate && s.tempo == want->tempo &&
+		    s.beats_per_bar == want->beats_per_bar &&
+		    s.quantise == want->quantise && s.metronome == want->metronome &&
+		    s.master_volume == want->master_volume;
+	for (int t = 0; t < GL_TRACKS; t++)
+		same = same && s.tracks[t].volume == want->tracks[t].volume &&
+		       s.tracks[t].mute == want->tracks[t].mute;
+	if (!same)
+		snprintf(why, whylen, "settings differ");
+	for (int i = 0; same && i < GL_SLOTS; i++) {
+		const struct session_clip *w = &want->clips[i];
+		struct session_clip *c = &s.clips[i];
+		if (c->present != w->present ||
+		    (w->present &&
+		     (c->frames != w->frames || c->channels != w->channels))) {
+			snprintf(why, whylen, "slot %d differs", i);
+			same = false;
+		} else if (w->present &&
+			   (session_store_read_clip(dir, &s, i, s.rate, w->channels, why,
+						    whylen) != 0 ||
+			    memcmp(c->audio[0], w->audio[0], (size_t)w->frames * 4) !=
+				0 ||
+			    (w->channels == 2 && memcmp(c->audio[1], w->audio[1],
+							(size_t)w->frames * 4) != 0))) {
+			if (!strstr(why, ".wav"))
+				snprintf(why, whylen, "slot %d's audio differs", i);
+			same = false;
+		}
+	}
+	session_free_audio(&s);
+	return same;
+}
+
+static void expect_holds(const struct session *want)
+{
+	char why[512] = "";
+	if (!holds(want, why, sizeof(why))) {
+		print_message("the directory does not hold the session: %s\n", why);
+		fail();
+	}
+}
+
+/* ---- children under the shim --------------------------------------------------- */
+
+struct outcome {
+	int status;
+	char err[4096];
+};
+
+/* Runs this program as "--child args..." with the shim and FSFAULT=fault
+ * on dir. false when the shim is not there (the caller skips). */
+static bool run_faulty(const char *fault, char *const args[], struct outcome *o)
+{
+	if (!shim[0])
+		return false;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char preload[2 * PATH_MAX + 64], asan[1024];
+		const char *old = getenv("LD_PRELOAD"), *aopt = getenv("ASAN_OPTIONS");
+		snprintf(preload, sizeof(preload), "%s%s%s", old ? old : "",
+			 old && *old ? ":" : "", shim);
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+			 aopt ? aopt : "", aopt && *aopt ? ":" : "");
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("ASAN_OPTIONS", asan, 1);
+		setenv("FSFAULT", fault, 1);
+		setenv("FSFAULT_DIR", dir, 1);
+		close(fds[0]);
+		if (dup2(fds[1], 2) < 0)
+			_exit(126);
+		close(fds[1]);
+		char *argv[16] = {self, "--child"};
+		for (int i = 0; i < 13 && args[i]; i++)
+			argv[i + 2] = args[i];
+		execv(self, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(fds[0], o->err + len, sizeof(o->err) - 1 - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (len += (size_t)r) == sizeof(o->err) - 1)
+			break;
+	}
+	o->err[len] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &o->status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	if (WIFEXITED(o->status) && WEXITSTATUS(o->status) == 127) {
+		print_message("cannot start %s under the shim\n", self);
+		return false;
+	}
+	return true;
+}
+
+/* The child: "save-b DIR". Exit 0, or 1 with the message on stderr. */
+static int child_main(int argc, char **argv)
+{
+	if (argc != 4 || strcmp(argv[2], "save-b") != 0)
+		return 2;
+	snprintf(dir, sizeof(dir), "%s", argv[3]);
+	struct session b;
+	session_b(&b);
+	int r = save(&b, true, err, sizeof(err));
+	session_free_audio(&b);
+	if (r != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static bool save_b_faulty(const char *fault, struct outcome *o)
+{
+	char *args[] = {"save-b", dir, NULL};
+	return run_faulty(fault, args, o);
+}
+
+static bool exited(const struct outcome *o, int code)
+{
+	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
+}
+
+/* ---- saving and loading ---------------------------------------------------------- */
+
+static void test_save_and_load_bit_exact(void **state)
+{
+	(void)state;
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	expect_holds(&a);
+	int clips, temporaries;
+	assert_int_equal(count_entries(&clips, &temporaries), 4);
+	assert_int_equal(clips, 3);
+	assert_int_equal(temporaries, 0);
+	session_free_audio(&a);
+}
+
+static void test_names_and_serials(void **state)
+{
+	(void)state;
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	assert_string_equal(a.clips[SLOT(1, 1)].file, "clip-t1-s01-000001.wav");
+	assert_string_equal(a.clips[SLOT(2, 2)].file, "clip-t2-s02-000002.wav");
+	assert_string_equal(a.clips[SLOT(8, 10)].file, "clip-t8-s10-000003.wav");
+	struct session s;
+	uint64_t serial = 0;
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), 0);
+	assert_int_equal(serial, 4);
+	/* A name that is taken is never written over. */
+	char path[PATH_MAX + 64];
+	path_in(path, sizeof(path), "clip-t1-s01-000004.wav");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(
+	    session_store_write_clip(dir, &a, SLOT(1, 1), &serial, err, sizeof(err)), 0);
+	assert_string_equal(a.clips[SLOT(1, 1)].file, "clip-t1-s01-000005.wav");
+	assert_int_equal(serial, 6);
+	session_free_audio(&a);
+}
+
+static void test_resave_removes_old_files(void **state)
+{
+	(void)state;
+	struct session a, b;
+	session_a(&a);
+	session_b(&b);
+	save_ok(&a);
+	save_ok(&b);
+	assert_string_equal(b.clips[SLOT(1, 1)].file, a.clips[SLOT(1, 1)].file);
+	expect_holds(&b);
+	int clips, temporaries;
+	assert_int_equal(count_entries(&clips, &temporaries), 4);
+	assert_int_equal(clips, 3);
+	session_free_audio(&a);
+	session_free_audio(&b);
+}
+
+/* Clips written, manifest not: the old session, and the orphans go. */
+static void test_interrupted_save_keeps_the_old_session(void **state)
+{
+	(void)state;
+	struct session a, b;
+	session_a(&a);
+	session_b(&b);
+	save_ok(&a);
+	assert_int_equal(save(&b, false, err, sizeof(err)), 0);
+	char tmp[PATH_MAX + 64];
+	path_in(tmp, sizeof(tmp), ".clip-t1-s01-000099.wav.tmp");
+	FILE *f = fopen(tmp, "w");
+	assert_non_null(f);
+	fclose(f);
+	int clips, temporaries;
+	assert_int_equal(count_entries(&clips, &temporaries), 7);
+	expect_holds(&a);
+	assert_int_equal(count_entries(&clips, &temporaries), 4);
+	assert_int_equal(clips, 3);
+	assert_int_equal(temporaries, 0);
+	session_free_audio(&a);
+	session_free_audio(&b);
+}
+
+static void test_fresh_directory(void **state)
+{
+	(void)state;
+	struct session s;
+	session_init(&s, 48000);
+	uint64_t serial = 0;
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), 1);
+	assert_int_equal(serial, 1);
+	/* Clips of a first save that never got its manifest are kept (no
+	 * manifest says they are not wanted), and never reused. */
+	struct session a;
+	session_a(&a);
+	assert_int_equal(save(&a, false, err, sizeof(err)), 0);
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), 1);
+	assert_int_equal(serial, 4);
+	session_free_audio(&a);
+}
+
+static void test_missing_directory(void **state)
+{
+	(void)state;
+	char missing[PATH_MAX + 32];
+	path_in(missing, sizeof(missing), "card/gridloop");
+	struct session s;
+	uint64_t serial = 0;
+	assert_int_equal(session_store_load(missing, &s, &serial, err, sizeof(err)), -1);
+	char want[PATH_MAX + 128];
+	snprintf(want, sizeof(want),
+		 "session directory %s does not exist (SD card not mounted?)", missing);
+	if (strlen(want) < 120)
+		assert_string_equal(err, want);
+	else
+		assert_non_null(strstr(err, "does not exist (SD card not mounted?)"));
+
+	/* prepare makes DIR and its parent, and no more. */
+	assert_int_equal(session_store_prepare(missing, err, sizeof(err)), 0);
+	assert_int_equal(session_store_load(missing, &s, &serial, err, sizeof(err)), 1);
+	path_in(missing, sizeof(missing), "no/card/gridloop");
+	assert_int_equal(session_store_prepare(missing, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "SD card not mounted"));
+}
+
+static void write_file(const char *name, const void *data, size_t len)
+{
+	char path[PATH_MAX + 64];
+	path_in(path, sizeof(path), name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+}
+
+static void test_damaged_manifest_is_refused_and_nothing_removed(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	write_file(MANIFEST_FILE, "{\"format\": \"gridloop-session\", \"clips\": [", 41);
+	uint64_t serial = 0;
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, MANIFEST_FILE));
+	int clips, temporaries;
+	count_entries(&clips, &temporaries);
+	assert_int_equal(clips, 3);
+
+	char *big = malloc(MANIFEST_MAX_SIZE + 10);
+	assert_non_null(big);
+	memset(big, ' ', MANIFEST_MAX_SIZE + 10);
+	write_file(MANIFEST_FILE, big, MANIFEST_MAX_SIZE + 10);
+	free(big);
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "too big"));
+	session_free_audio(&a);
+}
+
+/* ---- reading clips ------------------------------------------------------------- */
+
+static void load_ok(struct session *s)
+{
+	uint64_t serial;
+	if (session_store_load(dir, s, &serial, err, sizeof(err)) != 0) {
+		print_message("load: %s\n", err);
+		fail();
+	}
+}
+
+static void test_missing_clip_file(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	char path[PATH_MAX + 128];
+	path_in(path, sizeof(path), a.clips[SLOT(2, 2)].file);
+	assert_int_equal(unlink(path), 0);
+	load_ok(&s);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(2, 2), 48000, 2, err, sizeof(err)), -1);
+	assert_string_equal(
+	    err, "clip-t2-s02-000002.wav is missing from the session directory");
+	assert_null(s.clips[SLOT(2, 2)].audio[0]);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 48000, 1, err, sizeof(err)), 0);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(8, 10), 48000, 1, err, sizeof(err)), 0);
+	assert_memory_equal(s.clips[SLOT(8, 10)].audio[0], a.clips[SLOT(8, 10)].audio[0],
+			    777 * 4);
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
+static void test_damaged_clip_files_are_refused(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	load_ok(&s);
+
+	/* Cut short: the header is whole, the audio is not. */
+	char path[PATH_MAX + 128];
+	path_in(path, sizeof(path), a.clips[SLOT(1, 1)].file);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 1800 * 4), 0);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 48000, 1, err, sizeof(err)), -1);
+	assert_string_equal(err,
+			    "clip-t1-s01-000001.wav: 200 frames, the manifest says 2000 "
+			    "(file cut short?)");
+
+	/* Garbage. */
+	unsigned char junk[5000];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(i * 7 + 3);
+	write_file(a.clips[SLOT(2, 2)].file, junk, sizeof(junk));
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(2, 2), 48000, 2, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "clip-t2-s02-000002.wav: not a sound file"));
+	assert_true(printable(err));
+
+	/* The manifest and the file disagree on channels and on rate. */
+	s.clips[SLOT(8, 10)].channels = 2;
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(8, 10), 48000, 2, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+			    "clip-t8-s10-000003.wav: mono, the manifest says stereo");
+	s.clips[SLOT(8, 10)].channels = 1;
+	s.rate = 44100;
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(8, 10), 48000, 1, err, sizeof(err)),
+	    -1);
+	assert_string_equal(
+	    err, "clip-t8-s10-000003.wav: 48000 Hz, the manifest says 44100 Hz");
+
+	/* Names that are not plain names are never opened; the message stays
+	 * readable. */
+	memcpy(s.clips[SLOT(8, 10)].file, "../\x01\xff\x1b[2J", 10);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(8, 10), 48000, 1, err, sizeof(err)),
+	    -1);
+	assert_true(printable(err));
+	assert_non_null(strstr(err, "bad clip file name"));
+	memset(s.clips[SLOT(8, 10)].file, 'x',
+	       SESSION_NAME_MAX); /* not even terminated */
+	s.clips[SLOT(8, 10)].file[SESSION_NAME_MAX - 1] = '\0';
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(8, 10), 48000, 1, err, sizeof(err)),
+	    -1);
+	assert_true(printable(err));
+	assert_true(strlen(err) < 200);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(5, 5), 48000, 1, err, sizeof(err)), -1);
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
+static void test_channel_conversion(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	load_ok(&s);
+	/* Mono to stereo: the same on both sides. */
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 48000, 2, err, sizeof(err)), 0);
+	const struct session_clip *c = &s.clips[SLOT(1, 1)];
+	assert_int_equal(c->channels, 2);
+	assert_int_equal(c->frames, 2000);
+	assert_memory_equal(c->audio[0], a.clips[SLOT(1, 1)].audio[0], 2000 * 4);
+	assert_memory_equal(c->audio[1], a.clips[SLOT(1, 1)].audio[0], 2000 * 4);
+	/* Stereo to mono: their average. */
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(2, 2), 48000, 1, err, sizeof(err)), 0);
+	c = &s.clips[SLOT(2, 2)];
+	assert_int_equal(c->channels, 1);
+	assert_null(c->audio[1]);
+	const struct session_clip *w = &a.clips[SLOT(2, 2)];
+	for (int64_t i = 0; i < 1500; i++)
+		assert_true(c->audio[0][i] == 0.5f * (w->audio[0][i] + w->audio[1][i]));
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
+/* A sine of `periods` whole periods over `frames` frames at `rate`. */
+static void sine(float *x, int64_t frames, double periods)
+{
+	for (int64_t i = 0; i < frames; i++)
+		x[i] =
+		    (float)(0.5 * sin(2 * M_PI * periods * (double)i / (double)frames));
+}
+
+static int zero_crossings(const float *x, int64_t frames)
+{
+	int n = 0;
+	for (int64_t i = 1; i < frames; i++)
+		n += (x[i - 1] < 0) != (x[i] < 0);
+	return n;
+}
+
+/* A loop of 441 Hz saved at `from`, read at `to`: the right length, the
+ * same pitch, and (a whole number of periods) the same sine at the new
+ * rate, seam included. */
+static void expect_resampled_sine(uint32_t from, uint32_t to, int64_t frames)
+{
+	struct session a, s;
+	session_init(&a, from);
+	double periods = 441.0 * (double)frames / from;
+	set_clip(&a, SLOT(1, 1), 1, frames, 1);
+	sine(a.clips[SLOT(1, 1)].audio[0], frames, periods);
+	set_clip(&a, SLOT(2, 1), 2, 10001, 2); /* an odd length */
+	save_ok(&a);
+	load_ok(&s);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), to, 2, err, sizeof(err)), 0);
+	const struct session_clip *c = &s.clips[SLOT(1, 1)];
+	int64_t want = llround((double)frames * to / from);
+	assert_int_equal(c->frames, want);
+	assert_int_equal(c->channels, 2);
+	int crossings = zero_crossings(c->audio[0], c->frames);
+	assert_true(abs(crossings - (int)llround(2 * periods)) <= 1);
+	double worst = 0;
+	for (int64_t i = 0; i < want; i++) {
+		double x = 0.5 * sin(2 * M_PI * periods * (double)i / (double)want);
+		worst = fmax(worst, fabs(c->audio[0][i] - x));
+	}
+	/* libsamplerate drifts by a few hundredths of a frame over a long
+	 * input (its position is fixed-point); one whole frame of shift, or a
+	 * click at the seam, would be 0.03 and more. */
+	if (worst > 1e-2) {
+		print_message("%u -> %u Hz: off the sine by up to %g\n", from, to, worst);
+		fail();
+	}
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(2, 1), to, 2, err, sizeof(err)), 0);
+	assert_int_equal(s.clips[SLOT(2, 1)].frames, llround(10001.0 * to / from));
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
+static void test_resampled_44100_to_48000(void **state)
+{
+	(void)state;
+	expect_resampled_sine(44100, 48000, 44100);
+}
+
+static void test_resampled_48000_to_44100(void **state)
+{
+	(void)state;
+	expect_resampled_sine(48000, 44100, 24000);
+}
+
+static void test_resampled_96000_to_48000(void **state)
+{
+	(void)state;
+	expect_resampled_sine(96000, 48000, 96000);
+}
+
+/* ---- the card failing ----------------------------------------------------------- */
+
+/* B saved under a card fault: the save fails saying why, A stays. */
+static void expect_fault_keeps_a(const char *fault, const char *why)
+{
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	struct outcome o;
+	if (!save_b_faulty(fault, &o))
+		skip();
+	if (!exited(&o, 1) || !strstr(o.err, why)) {
+		print_message("%s: status %d, stderr: %s\n", fault, o.status, o.err);
+		fail();
+	}
+	expect_holds(&a);
+	int clips, temporaries;
+	assert_int_equal(count_entries(&clips, &temporaries), 4);
+	assert_int_equal(clips, 3);
+	session_free_audio(&a);
+}
+
+static void test_card_full(void **state)
+{
+	(void)state;
+	expect_fault_keeps_a("enospc_after=0", "SD card full");
+	expect_fault_keeps_a("enospc_after=9000", "SD card full");
+	expect_fault_keeps_a("enospc_after=30000", "SD card full");
+}
+
+static void test_card_io_error(void **state)
+{
+	(void)state;
+	expect_fault_keeps_a("eio_after=20000", "I/O error (card removed?)");
+	expect_fault_keeps_a("fsync_eio", "I/O error (card removed?)");
+}
+
+static void test_card_read_only(void **state)
+{
+	(void)state;
+	expect_fault_keeps_a("erofs", "SD card is read-only");
+}
+
+/* The power goes before each step of saving B over A in turn (every
+ * create, write, fsync, rename and unlink): the next load finds A or B
+ * exactly, never a mix or an error. */
+static void test_power_cut_at_every_step(void **state)
+{
+	(void)state;
+	struct session a, b;
+	session_a(&a);
+	session_b(&b);
+	save_ok(&a);
+	bool completed = false;
+	int steps = 0, found_b = 0;
+	for (int n = 1; n < 2000 && !completed; n++) {
+		char fault[64];
+		snprintf(fault, sizeof(fault), "kill_after_ops=%d", n);
+		struct outcome o;
+		if (!save_b_faulty(fault, &o))
+			skip();
+		completed = exited(&o, 0);
+		if (!completed &&
+		    !(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)) {
+			print_message("step %d: status %d, stderr: %s\n", n, o.status,
+				      o.err);
+			fail();
+		}
+		char why_a[512] = "", why_b[512] = "";
+		bool is_a = holds(&a, why_a, sizeof(why_a));
+		bool is_b = !is_a && holds(&b, why_b, sizeof(why_b));
+		if (!is_a && !is_b) {
+			print_message("cut at step %d: neither A (%s) nor B (%s)\n", n,
+				      why_a, why_b);
+			fail();
+		}
+		if (completed)
+			assert_true(is_b);
+		if (is_b && !completed) {
+			/* B is on the card, its save was cut in its clean-up:
+			 * put A back for the next step. */
+			found_b++;
+			save_ok(&a);
+		}
+		steps = n;
+	}
+	assert_true(completed);
+	assert_true(steps > 10);
+	assert_true(found_b > 0); /* cuts after the manifest's rename */
+	print_message("power cut at each of %d steps: A or B every time\n", steps);
+	session_free_audio(&a);
+	session_free_audio(&b);
+}
+
+/* Where the shim is: $FSFAULT_SO, else next to tests/. */
+static void find_shim(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	const char *env = getenv("FSFAULT_SO");
+	if (env && *env) {
+		snprintf(shim, sizeof(shim), "%s", env);
+	} else {
+		char exe_dir[PATH_MAX];
+		snprintf(exe_dir, sizeof(exe_dir), "%s", self);
+		char *slash = strrchr(exe_dir, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(shim, sizeof(shim), "%s/../fsfault.so", exe_dir);
+	}
+	if (access(shim, R_OK) != 0 || !self[0]) {
+		print_message("no fault shim at %s: those tests are skipped\n", shim);
+		shim[0] = '\0';
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
+		return child_main(argc, argv);
+	find_shim();
+#define T(fn) cmocka_unit_test_setup_teardown(fn, make_dir, remove_dir)
+	const struct CMUnitTest tests[] = {
+	    T(test_save_and_load_bit_exact),
+	    T(test_names_and_serials),
+	    T(test_resave_removes_old_files),
+	    T(test_interrupted_save_keeps_the_old_session),
+	    T(test_fresh_directory),
+	    T(test_missing_directory),
+	    T(test_damaged_manifest_is_refused_and_nothing_removed),
+	    T(test_missing_clip_file),
+	    T(test_damaged_clip_files_are_refused),
+	    T(test_channel_conversion),
+	    T(test_resampled_44100_to_48000),
+	    T(test_resampled_48000_to_44100),
+	    T(test_resampled_96000_to_48000),
+	    T(test_card_full),
+	    T(test_card_io_error),
+	    T(test_card_read_only),
+	    T(test_power_cut_at_every_step),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
