@@ -14,14 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "audio_thread.h"
 #include "engine.h"
+#include "export_cli.h"
 #include "fanout.h"
 #include "keeper.h"
 #include "options.h"
 #include "profile.h"
+#include "recorder.h"
 #include "script.h"
 #include "seq_alsa.h"
+#include "session_loader.h"
+#include "session_store.h"
 #include "supervisor.h"
 
 #define EXIT_USAGE	 2
@@ -46,6 +51,13 @@ struct program {
 	struct fanout fanout;
 	bool fanout_ready;
 	struct seq_alsa *seq;
+	int64_t start_ns;
+	struct session_loader *loader;
+	struct sd_writer *writer;
+	struct recorder *recorder;
+	char export_dir[PATH_MAX];
+	char recorder_dir[PATH_MAX];
+	bool pid_written;
 };
 
 static int fail(int status, const char *what, const char *why)
@@ -197,6 +209,196 @@ static int build_seq(struct program *p)
 	return 0;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A session that cannot be used as it is (corrupt, from a newer gridloop,
+ * at another rate) is renamed, never overwritten: the musician's audio
+ * stays on the card. Returns the new name in aside. */
+static int set_aside(const char *dir, const char *why, char *aside, size_t len)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H%M%S", &tm);
+	snprintf(aside, len, "%s.%s-%s", dir, why, stamp);
+	if (rename(dir, aside)) {
+		fprintf(stderr, "gridloop: cannot rename %s to %s: %s\n", dir, aside,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the last session's manifest (quick), decides what is restored and
+ * what the SD writer starts from, and starts both. Nothing here waits for
+ * the clips' audio: that is the loader's, in the background. */
+static int build_session(struct program *p, bool offline)
+{
+	const struct options *o = &p->opt;
+	if (!o->session_dir) {
+		fprintf(stderr,
+			"gridloop: no [session] dir: this session is not saved\n");
+		return 0;
+	}
+	const char *dir = o->session_dir;
+	options_export_dir(o, p->export_dir, sizeof(p->export_dir));
+
+	static struct session loaded, on_card; /* big: not on the stack */
+	session_init(&on_card, o->rate);
+	session_init(&loaded, o->rate);
+	uint64_t serial = 0;
+	bool resave = false;
+	const char *restore_from = NULL;
+	static char aside[PATH_MAX + 64];
+	char err[1024];
+	struct stat st;
+	bool exists = stat(dir, &st) == 0;
+	int rc = exists ? session_store_load(dir, &loaded, &serial, err, sizeof(err)) : 1;
+	if (!exists) {
+		fprintf(stderr, "gridloop: session directory %s does not exist yet\n",
+			dir);
+	} else if (rc < 0) {
+		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
+		if (!set_aside(dir, "unreadable", aside, sizeof(aside)))
+			fprintf(stderr,
+				"gridloop: it is kept as %s; starting an empty session\n",
+				aside);
+	} else if (rc == 0 && !o->restore) {
+		if (!set_aside(dir, "previous", aside, sizeof(aside)))
+			fprintf(
+			    stderr,
+			    "gridloop: [session] restore = no: the last session is kept "
+			    "as %s; starting an empty session\n",
+			    aside);
+	} else if (rc == 0 && loaded.rate != o->rate) {
+		bool ok = !set_aside(dir, o->resample ? "converted-from" : "other-rate",
+				     aside, sizeof(aside));
+		if (ok && o->resample) {
+			fprintf(stderr,
+				"gridloop: the session was saved at %u Hz and gridloop "
+				"runs at "
+				"%u Hz: its clips are converted (the original is kept as "
+				"%s)\n",
+				loaded.rate, o->rate, aside);
+			restore_from = aside;
+			resave = true;
+			serial = 0;
+		} else if (ok) {
+			fprintf(stderr,
+				"gridloop: the session was saved at %u Hz and gridloop "
+				"runs at "
+				"%u Hz: not restored, never played at the wrong speed "
+				"([session] "
+				"resample = yes converts it). It is kept as %s\n",
+				loaded.rate, o->rate, aside);
+		}
+	} else if (rc == 0) {
+		on_card = loaded;
+		restore_from = dir;
+	} else {
+		fprintf(stderr, "gridloop: no saved session in %s yet\n", dir);
+	}
+
+	struct sd_writer_config wc;
+	sd_writer_config_defaults(&wc);
+	wc.engine = p->engine;
+	wc.keeper = p->keeper;
+	wc.session_dir = dir;
+	wc.export_dir = p->export_dir;
+	wc.export_format = o->export_format;
+	wc.on_card = &on_card;
+	wc.serial = serial;
+	wc.resave_restored = resave;
+	wc.quiet_ms = o->save_quiet_ms;
+	p->writer = sd_writer_create(&wc);
+	if (!p->writer)
+		return fail(1, "cannot set up the SD writer", "out of memory");
+	if (sd_writer_start(p->writer))
+		return fail(1, "cannot start the SD writer thread", NULL);
+
+	if (!restore_from || session_clip_count(&loaded) == 0) {
+		if (restore_from)
+			fprintf(stderr, "gridloop: the saved session has no clips\n");
+		/* Its settings still count. */
+		if (!restore_from)
+			return 0;
+	}
+	struct session_loader_config lc = {.engine = p->engine,
+					   .keeper = p->keeper,
+					   .dir = restore_from,
+					   .manifest = &loaded,
+					   .start_ns = p->start_ns};
+	p->loader = session_loader_create(&lc);
+	if (!p->loader)
+		return fail(1, "cannot set up the session loader", "out of memory");
+	/* An offline run must give the same output every time: the clips are
+	 * read before the first period. */
+	if (offline) {
+		session_loader_run(p->loader);
+		keeper_service(p->keeper); /* the offers go out before period 1 */
+	} else if (session_loader_start(p->loader))
+		return fail(1, "cannot start the session loader thread", NULL);
+	return 0;
+}
+
+/* The performance recorder: optional, and never a reason not to play. */
+static void build_recorder(struct program *p)
+{
+	const struct options *o = &p->opt;
+	if (!o->recorder)
+		return;
+	options_recorder_dir(o, p->recorder_dir, sizeof(p->recorder_dir));
+	if (!p->recorder_dir[0]) {
+		fprintf(stderr, "gridloop: [recorder] enabled but no [recorder] dir nor "
+				"[session] dir: not recording the gig\n");
+		return;
+	}
+	char err[512];
+	struct recorder_config rc = {.dir = p->recorder_dir,
+				     .rate = o->rate,
+				     .channels = GL_OUT_CH,
+				     .format = o->recorder_format,
+				     .ring_seconds = o->recorder_seconds};
+	p->recorder = recorder_create(&rc, err, sizeof(err));
+	if (!p->recorder) {
+		fprintf(stderr, "gridloop: performance recorder off: %s\n", err);
+		return;
+	}
+	if (recorder_start(p->recorder)) {
+		fprintf(stderr,
+			"gridloop: performance recorder off: cannot start its thread\n");
+		recorder_destroy(p->recorder);
+		p->recorder = NULL;
+		return;
+	}
+	struct recorder_stats rs;
+	recorder_get_stats(p->recorder, &rs);
+	fprintf(stderr, "gridloop: recording the gig to %s\n", rs.file);
+}
+
+static void write_pid_file(struct program *p)
+{
+	if (!p->opt.pid_file)
+		return;
+	char dir[PATH_MAX], name[PATH_MAX], text[32];
+	snprintf(dir, sizeof(dir), "%s", p->opt.pid_file);
+	snprintf(name, sizeof(name), "%s", p->opt.pid_file);
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	char err[256];
+	if (atomic_file_write(dirname(dir), basename(name), text, (size_t)n, err,
+			      sizeof(err)))
+		fprintf(stderr, "gridloop: cannot write the pid file %s: %s\n",
+			p->opt.pid_file, err);
+	else
+		p->pid_written = true;
+}
+
 static int build(struct program *p)
 {
 	const char *why = NULL;
@@ -222,8 +424,14 @@ static int build(struct program *p)
 		p->keeper_running = true;
 	}
 
+	int src = build_session(p, offline);
+	if (src)
+		return src;
+	build_recorder(p);
+
 	struct audio_thread_config ac = {
 	    .engine = p->engine,
+	    .recorder = p->recorder,
 	    .rate = p->opt.rate,
 	    .period = p->opt.period,
 	    .input_channels = p->opt.input_channels,
@@ -261,6 +469,8 @@ static int build(struct program *p)
 	    .feeder = p->feeder,
 	    .fanout = &p->fanout,
 	    .seq = p->seq,
+	    .writer = p->writer,
+	    .start_ns = p->start_ns,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
 	    .lock_memory = p->opt.lock_memory,
@@ -274,8 +484,36 @@ static int build(struct program *p)
 	return 0;
 }
 
+/* After the audio thread has stopped: the last save, then the recording's
+ * end. */
+static int finish_session(struct program *p)
+{
+	session_loader_stop(p->loader);
+	int rc = 0;
+	if (p->writer && sd_writer_stop(p->writer))
+		rc = 1;
+	if (p->recorder) {
+		recorder_stop(p->recorder);
+		struct recorder_stats rs;
+		recorder_get_stats(p->recorder, &rs);
+		fprintf(
+		    stderr,
+		    "gridloop: gig recording %s: %llu frames written, %llu lost%s%s\n",
+		    rs.file, (unsigned long long)rs.frames_written,
+		    (unsigned long long)rs.frames_lost, rs.error ? "; stopped by: " : "",
+		    rs.error ? atomic_file_why(rs.error) : "");
+	}
+	return rc;
+}
+
 static void tear_down(struct program *p)
 {
+	session_loader_stop(p->loader);
+	session_loader_destroy(p->loader);
+	sd_writer_destroy(p->writer);
+	recorder_destroy(p->recorder);
+	if (p->pid_written)
+		unlink(p->opt.pid_file);
 	script_feeder_destroy(p->feeder);
 	supervisor_destroy(p->supervisor);
 	seq_alsa_destroy(p->seq); /* reads the audio thread's clock: first */
@@ -296,8 +534,10 @@ int main(int argc, char **argv)
 	/* Before any thread exists, so that all of them inherit the mask. */
 	supervisor_block_signals();
 
-	struct program p = {.script = {.exit_frame = GL_NEVER}};
+	struct program p = {.script = {.exit_frame = GL_NEVER}, .start_ns = mono_ns()};
 	char err[512];
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		return export_cli(argc - 1, argv + 1);
 	options_defaults(&p.opt);
 	enum options_result r =
 	    options_parse(&p.opt, argc, argv, stdout, err, sizeof(err));
@@ -311,7 +551,10 @@ int main(int argc, char **argv)
 	if (status == 0)
 		status = build(&p);
 	if (status == 0) {
+		write_pid_file(&p);
 		status = supervisor_run(p.supervisor);
+		if (finish_session(&p) && status == 0)
+			status = 1;
 		struct audio_stats as;
 		audio_thread_get_stats(p.audio, &as);
 		if (as.periods > 0) /* nothing to tell if audio never ran */

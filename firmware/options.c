@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,6 +45,16 @@ enum key_id {
 	K_CLOCK_IN_PORT,
 	K_CLOCK_OUT_PORT,
 	K_SONG_POSITION,
+	K_SESSION_DIR,
+	K_RESTORE,
+	K_RESAMPLE,
+	K_SAVE_QUIET_MS,
+	K_EXPORT_DIR,
+	K_EXPORT_FORMAT,
+	K_RECORDER,
+	K_RECORDER_DIR,
+	K_RECORDER_FORMAT,
+	K_RECORDER_SECONDS,
 	K_TRACK_INPUT,	/* [trackN] */
 	K_TRACK_STEREO, /* [trackN] */
 	/* command line only */
@@ -52,6 +64,7 @@ enum key_id {
 	K_SCRIPT,
 	K_FRAMES,
 	K_VERBOSE,
+	K_PID_FILE,
 };
 
 struct key {
@@ -111,6 +124,19 @@ static const struct key keys[] = {
     {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL},
     {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL},
     {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL},
+    {"session", "dir", "session", 0, "DIR", K_SESSION_DIR,
+     "session directory on the SD card (default none: nothing is saved)"},
+    {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL},
+    {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL},
+    {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL},
+    {"export", "dir", "export-dir", 0, "DIR", K_EXPORT_DIR,
+     "where exports go (default: exports/ next to the session directory)"},
+    {"export", "format", "export-format", 0, "FMT", K_EXPORT_FORMAT,
+     "wav16, wav24 (default), wavfloat, flac16 or flac24"},
+    {"recorder", "enabled", NULL, 0, "BOOL", K_RECORDER, NULL},
+    {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL},
+    {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL},
+    {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL},
     {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL},
     {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL},
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
@@ -119,6 +145,8 @@ static const struct key keys[] = {
     {NULL, NULL, "frames", 'F', "N", K_FRAMES,
      "stop after N frames: an offline run (below)"},
     {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event"},
+    {NULL, NULL, "pid-file", 0, "FILE", K_PID_FILE,
+     "write the process id here (for `gridloop export`)"},
     {NULL, NULL, "help", 'h', NULL, K_HELP, "this help"},
     {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version"},
 };
@@ -145,6 +173,12 @@ void options_defaults(struct options *o)
 	o->port_profile = strdup(OPTIONS_DEFAULT_PROFILE);
 	o->script_profile = strdup(OPTIONS_DEFAULT_PROFILE);
 	o->config_path = strdup(OPTIONS_DEFAULT_CONFIG);
+	o->restore = true;
+	o->resample = true;
+	o->save_quiet_ms = 1500;
+	o->export_format = EXPORT_WAV24;
+	o->recorder_format = EXPORT_WAV24;
+	o->recorder_seconds = 10.0;
 }
 
 void options_free(struct options *o)
@@ -161,6 +195,10 @@ void options_free(struct options *o)
 	free(o->script_profile);
 	free(o->clock_in_port);
 	free(o->clock_out_port);
+	free(o->session_dir);
+	free(o->export_dir);
+	free(o->recorder_dir);
+	free(o->pid_file);
 	for (int t = 0; t < GL_TRACKS; t++)
 		free(o->track_origin[t]);
 	memset(o, 0, sizeof(*o));
@@ -398,6 +436,35 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 		return get_string(v, &o->clock_out_port, why, whylen);
 	case K_SONG_POSITION:
 		return get_bool(v, &o->song_position, why, whylen);
+	case K_SESSION_DIR:
+		return get_string(v, &o->session_dir, why, whylen);
+	case K_RESTORE:
+		return get_bool(v, &o->restore, why, whylen);
+	case K_RESAMPLE:
+		return get_bool(v, &o->resample, why, whylen);
+	case K_SAVE_QUIET_MS:
+		rc = get_int(v, 0, 600000, &i, why, whylen);
+		o->save_quiet_ms = rc ? o->save_quiet_ms : (uint32_t)i;
+		break;
+	case K_EXPORT_DIR:
+		return get_string(v, &o->export_dir, why, whylen);
+	case K_EXPORT_FORMAT:
+	case K_RECORDER_FORMAT:
+		if (export_format_parse(v, k->id == K_EXPORT_FORMAT
+					       ? &o->export_format
+					       : &o->recorder_format))
+			return bad(why, whylen,
+				   "'%s' is not wav16, wav24, wavfloat, flac16 or flac24",
+				   v);
+		break;
+	case K_RECORDER:
+		return get_bool(v, &o->recorder, why, whylen);
+	case K_RECORDER_DIR:
+		return get_string(v, &o->recorder_dir, why, whylen);
+	case K_RECORDER_SECONDS:
+		return get_double(v, 1.0, 600.0, &o->recorder_seconds, why, whylen);
+	case K_PID_FILE:
+		return get_string(v, &o->pid_file, why, whylen);
 	case K_TRACK_INPUT:
 		rc = get_int(v, 1, GL_MAX_IN_CH, &i, why, whylen);
 		if (rc)
@@ -760,4 +827,33 @@ void options_audio_params(const struct options *o, struct audio_alsa_params *p)
 	    .playback_channels = o->output_channels,
 	    .format = o->format,
 	};
+}
+
+/* Exports and recordings live next to the session directory unless told. */
+static void beside_session(const struct options *o, const char *name, char *out,
+			   size_t len)
+{
+	char copy[PATH_MAX];
+	if (!o->session_dir) {
+		snprintf(out, len, "%s", "");
+		return;
+	}
+	snprintf(copy, sizeof(copy), "%s", o->session_dir);
+	snprintf(out, len, "%s/%s", dirname(copy), name);
+}
+
+void options_export_dir(const struct options *o, char *out, size_t len)
+{
+	if (o->export_dir)
+		snprintf(out, len, "%s", o->export_dir);
+	else
+		beside_session(o, "exports", out, len);
+}
+
+void options_recorder_dir(const struct options *o, char *out, size_t len)
+{
+	if (o->recorder_dir)
+		snprintf(out, len, "%s", o->recorder_dir);
+	else
+		beside_session(o, "recordings", out, len);
 }

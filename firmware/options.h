@@ -16,14 +16,17 @@
 
 #include "audio_alsa.h"
 #include "engine.h"
+#include "export.h"
 #include "keeper.h"
 
 #define GRIDLOOP_VERSION       "0.1.0"
 #define OPTIONS_DEFAULT_CONFIG "/etc/gridloop.conf"
 #define OPTIONS_DEFAULT_DEVICE "default"
-#define OPTIONS_LATENCY_AUTO   (-1)
-#define OPTIONS_MAX_PORTS      8   /* [controller] ports: patterns */
-#define OPTIONS_MAX_PATTERN    127 /* characters of one port pattern */
+#define OPTIONS_DEFAULT_PID_FILE                                                         \
+	"/run/gridloop/gridloop.pid" /* `gridloop export` looks here */
+#define OPTIONS_LATENCY_AUTO (-1)
+#define OPTIONS_MAX_PORTS    8	 /* [controller] ports: patterns */
+#define OPTIONS_MAX_PATTERN  127 /* characters of one port pattern */
 
 /* Where controller profiles are installed (make install); a build may move
  * it with -DGRIDLOOP_PROFILE_DIR=... */
@@ -68,6 +71,19 @@ struct options {
 	char *clock_in_port;  /* pattern, or NULL: any port */
 	char *clock_out_port; /* pattern, or NULL: subscribers only */
 	bool song_position;
+	/* [session] */
+	char *session_dir;	/* NULL: sessions are not saved or restored */
+	bool restore;		/* load the last session at start */
+	bool resample;		/* a session at another rate: convert (else set aside) */
+	uint32_t save_quiet_ms; /* save after this long without changes */
+	/* [export] */
+	char *export_dir; /* NULL: "exports" next to the session directory */
+	enum export_format export_format;
+	/* [recorder] */
+	bool recorder;	    /* stream the master mix to the card */
+	char *recorder_dir; /* NULL: "recordings" next to the session directory */
+	enum export_format recorder_format;
+	double recorder_seconds; /* ring: how long the card may stall */
 	/* [track1] .. [track8] */
 	struct track_input track_input[GL_TRACKS];
 	char *track_origin[GL_TRACKS]; /* "FILE:LINE" of an explicit input, or NULL */
@@ -77,6 +93,7 @@ struct options {
 	char *script_path;    /* --script, or NULL */
 	int64_t frames;	      /* --frames: stop after this many; 0 = run on */
 	bool verbose;	      /* log every engine event */
+	char *pid_file;	      /* --pid-file, or NULL */
 };
 
 enum options_result {
@@ -105,6 +122,11 @@ uint32_t options_latency_frames(const struct options *o);
 void options_engine_config(const struct options *o, struct engine_config *cfg);
 void options_keeper_config(const struct options *o, struct keeper_config *cfg);
 void options_audio_params(const struct options *o, struct audio_alsa_params *p);
+
+/* [export] dir, else "exports" next to the session directory; "" when
+ * there is neither. Likewise [recorder] dir and "recordings". */
+void options_export_dir(const struct options *o, char *out, size_t len);
+void options_recorder_dir(const struct options *o, char *out, size_t len);
 
 void options_print_help(FILE *out);
 

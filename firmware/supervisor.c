@@ -32,6 +32,7 @@ struct supervisor {
 	int64_t last_xrun_log_ns;
 	uint64_t xruns_logged;
 	char last_open_error[256];
+	int storage_shown; /* the storage status last passed to the LEDs */
 
 	/* The watchdog thread reads these. */
 	atomic_bool waiting_for_device;
@@ -65,6 +66,7 @@ static void signal_set(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 }
 
 void supervisor_block_signals(void)
@@ -138,6 +140,20 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 		say("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
 		    engine_error_text(ev->value));
 		break;
+	case EV_RESTORED:
+		if (!ev->aux)
+			say("@%lld track %u scene %u: a clip was recorded here while the "
+			    "session loaded; the saved clip is not restored over it",
+			    f, ev->track + 1, ev->scene + 1);
+		else if (v)
+			say("@%lld track %u scene %u: restored, %lld frames", f,
+			    ev->track, ev->scene, (long long)ev->value);
+		break;
+	case EV_REQUEST:
+		if (v)
+			say("@%lld %s requested", f,
+			    ev->value == REQUEST_EXPORT ? "export" : "save");
+		break;
 	}
 }
 
@@ -154,9 +170,30 @@ static void drain_events(struct supervisor *s)
 		 * sequencer thread gets copies. */
 		if (s->cfg.fanout)
 			fanout_push(s->cfg.fanout, &ev);
+		if (s->cfg.writer)
+			fanout_push(sd_writer_events(s->cfg.writer), &ev);
 	}
 	if (s->cfg.fanout)
 		fanout_publish(s->cfg.fanout, horizon);
+	if (s->cfg.writer)
+		fanout_publish(sd_writer_events(s->cfg.writer), horizon);
+}
+
+/* The SD writer's state goes to the LEDs with the engine's events. */
+static void pass_storage_status(struct supervisor *s)
+{
+	if (!s->cfg.writer || !s->cfg.fanout)
+		return;
+	int st = (int)sd_writer_status(s->cfg.writer);
+	if (st == s->storage_shown)
+		return;
+	struct event ev = {.type = EV_STORAGE,
+			   .value = st,
+			   .frame = atomic_load(audio_thread_now(s->cfg.audio))};
+	if (fanout_push(s->cfg.fanout, &ev)) {
+		s->storage_shown = st;
+		fanout_wake(s->cfg.fanout);
+	}
 }
 
 static void drain_seq_reports(struct supervisor *s)
@@ -436,6 +473,14 @@ int supervisor_run(struct supervisor *s)
 			status = 0;
 		} else if (sig == SIGUSR1) {
 			supervisor_print_stats(s, stderr);
+		} else if (sig == SIGUSR2) {
+			if (s->cfg.writer) {
+				say("SIGUSR2: export");
+				sd_writer_request_export(s->cfg.writer);
+			} else {
+				say("SIGUSR2: no export: there is no session directory "
+				    "([session] dir)");
+			}
 		} else if (sig == SIGHUP) {
 			say("SIGHUP ignored: settings are read at start");
 		}
@@ -443,10 +488,15 @@ int supervisor_run(struct supervisor *s)
 		drain_events(s);
 		drain_reports(s);
 		drain_seq_reports(s);
+		pass_storage_status(s);
 		struct audio_stats as;
 		audio_thread_get_stats(s->cfg.audio, &as);
 		if (!s->ready_sent && as.periods > 0) {
 			s->ready_sent = true;
+			if (s->cfg.start_ns)
+				say("audio running: first period done %.1f ms after "
+				    "start",
+				    (double)(mono_ns() - s->cfg.start_ns) / 1e6);
 			sd_notify(0, "READY=1\nSTATUS=Running");
 		}
 		if (status < 0 && started && !audio_thread_running(s->cfg.audio)) {

@@ -22,6 +22,7 @@
 #include "fanout.h"
 #include "keeper.h"
 #include "script.h"
+#include "sd_writer.h"
 #include "seq_alsa.h"
 
 struct supervisor_config {
@@ -29,8 +30,10 @@ struct supervisor_config {
 	struct keeper *keeper;
 	struct audio_thread *audio;
 	struct script_feeder *feeder; /* or NULL */
-	struct fanout *fanout; /* engine events for the sequencer thread, or NULL */
-	struct seq_alsa *seq;  /* its messages and statistics, or NULL */
+	struct fanout *fanout;	  /* engine events for the sequencer thread, or NULL */
+	struct seq_alsa *seq;	  /* its messages and statistics, or NULL */
+	struct sd_writer *writer; /* gets the engine's events too; or NULL */
+	int64_t start_ns;	  /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */
@@ -39,9 +42,9 @@ struct supervisor_config {
 	bool verbose;	 /* log every engine event */
 };
 
-/* Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread, so that
- * every thread started afterwards inherits the mask and the supervisor alone
- * takes them (sigtimedwait). Call first thing in main(). */
+/* Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 (export) in the calling thread, so
+ * that every thread started afterwards inherits the mask and the supervisor alone takes
+ * them (sigtimedwait). Call first thing in main(). */
 void supervisor_block_signals(void);
 
 struct supervisor *supervisor_create(const struct supervisor_config *cfg);

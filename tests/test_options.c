@@ -381,7 +381,7 @@ static void test_example_config_documents_every_key(void **state)
 	assert_int_equal(options_load_file(&f->o, path, true, f->err, sizeof(f->err)), 0);
 	FILE *fp = fopen(path, "r");
 	assert_non_null(fp);
-	static char text[16384];
+	static char text[65536];
 	size_t n = fread(text, 1, sizeof(text) - 1, fp);
 	fclose(fp);
 	text[n] = '\0';

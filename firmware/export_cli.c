@@ -1,0 +1,129 @@
+/* export_cli.c -- `gridloop export` (see export_cli.h). */
+#include "export_cli.h"
+
+#include "export.h"
+#include "options.h"
+#include "sd_writer.h"
+#include "session_store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WAIT_SECONDS 120 /* an export of a full grid takes seconds, not minutes */
+
+static void read_small(const char *path, char *out, size_t len)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+/* The running gridloop's pid, or 0. The name check keeps a stale pid file
+ * from making us signal some other program that got the number since. */
+static pid_t running_gridloop(const char *pid_file)
+{
+	char text[32], comm[64], path[64];
+	read_small(pid_file, text, sizeof(text));
+	long pid = strtol(text, NULL, 10);
+	if (pid <= 1 || kill((pid_t)pid, 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	read_small(path, comm, sizeof(comm));
+	return strncmp(comm, "gridloop", 8) == 0 ? (pid_t)pid : 0;
+}
+
+static int ask_running(pid_t pid, const char *export_dir)
+{
+	char path[PATH_MAX + 32], before[PATH_MAX + 256], now[PATH_MAX + 256];
+	snprintf(path, sizeof(path), "%s/%s", export_dir, SD_WRITER_LAST_EXPORT);
+	read_small(path, before, sizeof(before));
+	/* A second export in the same minute gets a new folder name too
+	 * (export.h), so the outcome line changes on every export. */
+	if (kill(pid, SIGUSR2)) {
+		fprintf(stderr, "gridloop export: cannot signal gridloop (pid %ld): %s\n",
+			(long)pid, strerror(errno));
+		return 1;
+	}
+	printf("gridloop export: asked gridloop (pid %ld); waiting for the export\n",
+	       (long)pid);
+	fflush(stdout);
+	for (int i = 0; i < WAIT_SECONDS * 10; i++) {
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+		read_small(path, now, sizeof(now));
+		if (now[0] && strcmp(now, before)) {
+			printf("gridloop export: %s", now);
+			return strncmp(now, "ok ", 3) == 0 ? 0 : 1;
+		}
+	}
+	fprintf(stderr,
+		"gridloop export: no answer from gridloop within %d s (see its log)\n",
+		WAIT_SECONDS);
+	return 1;
+}
+
+static int export_saved(const struct options *o, const char *export_dir)
+{
+	static struct session s; /* big: not on the stack */
+	char err[1024], folder[PATH_MAX + 64];
+	uint64_t serial = 0;
+	int rc = session_store_load(o->session_dir, &s, &serial, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "gridloop export: %s\n", err);
+		return 1;
+	}
+	if (rc > 0) {
+		fprintf(stderr, "gridloop export: no saved session in %s\n",
+			o->session_dir);
+		return 1;
+	}
+	if (export_session(export_dir, &s, o->session_dir, o->export_format, time(NULL),
+			   folder, sizeof(folder), err, sizeof(err))) {
+		fprintf(stderr, "gridloop export: %s\n", err);
+		return 1;
+	}
+	printf("gridloop export: ok %s (%d clips, %s)\n", folder, session_clip_count(&s),
+	       export_format_name(o->export_format));
+	return 0;
+}
+
+int export_cli(int argc, char **argv)
+{
+	struct options o;
+	char err[512], export_dir[PATH_MAX];
+	options_defaults(&o);
+	enum options_result r = options_parse(&o, argc, argv, stdout, err, sizeof(err));
+	if (r != OPTIONS_RUN) {
+		options_free(&o);
+		if (r == OPTIONS_DONE)
+			return 0;
+		fprintf(stderr, "gridloop export: %s\n", err);
+		return 2;
+	}
+	int status;
+	options_export_dir(&o, export_dir, sizeof(export_dir));
+	if (!o.session_dir) {
+		fprintf(stderr,
+			"gridloop export: no session directory ([session] dir in %s, or "
+			"--session DIR)\n",
+			o.config_path);
+		status = 2;
+	} else {
+		pid_t pid =
+		    running_gridloop(o.pid_file ? o.pid_file : OPTIONS_DEFAULT_PID_FILE);
+		status =
+		    pid ? ask_running(pid, export_dir) : export_saved(&o, export_dir);
+	}
+	options_free(&o);
+	return status;
+}

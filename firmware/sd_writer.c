@@ -1,0 +1,561 @@
+/* sd_writer.c -- the SD writer thread (see sd_writer.h): follows the engine's
+ * events, copies final clips out of the keeper's memory and saves the
+ * session, coalesced; exports on request; a card fault is reported once and
+ * retried, never passed on to the audio.
+ */
+#include "sd_writer.h"
+
+#include "atomic_file.h"
+#include "session_store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EVENTS_CAPACITY 4096
+
+struct sd_writer {
+	struct sd_writer_config cfg;
+	char *session_dir, *export_dir;
+	struct session sess; /* what the card holds, plus what is being saved */
+	uint64_t serial;
+
+	/* Where the engine's clips stand, from its events. */
+	uint8_t state[GL_SLOTS];
+	bool dirty[GL_SLOTS];
+	bool settings_dirty;
+	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
+	bool save_asked, export_asked;
+	atomic_bool export_signalled;
+
+	struct fanout events;
+	pthread_t thread;
+	atomic_bool running;
+	bool started;
+
+	atomic_int status;
+	int64_t status_until_ms; /* STORAGE_EXPORTED goes back to idle then */
+	bool fault;
+	int64_t retry_at_ms;
+	char last_fault[256];
+
+	pthread_mutex_t stats_lock;
+	struct sd_writer_stats stats;
+};
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("gridloop: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sd_writer_config_defaults(struct sd_writer_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->export_format = EXPORT_WAV24;
+	cfg->quiet_ms = 1500;
+	cfg->max_delay_ms = 10000;
+	cfg->retry_ms = 5000;
+	cfg->export_shown_ms = 3000;
+}
+
+struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
+{
+	struct sd_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->session_dir = strdup(cfg->session_dir);
+	w->export_dir = strdup(cfg->export_dir);
+	if (!w->session_dir || !w->export_dir ||
+	    fanout_init(&w->events, EVENTS_CAPACITY)) {
+		free(w->session_dir);
+		free(w->export_dir);
+		free(w);
+		return NULL;
+	}
+	w->sess = *cfg->on_card;
+	for (int s = 0; s < GL_SLOTS; s++)
+		w->sess.clips[s].audio[0] = w->sess.clips[s].audio[1] = NULL;
+	w->serial = cfg->serial;
+	w->cfg.on_card = NULL;
+	w->cfg.session_dir = w->session_dir;
+	w->cfg.export_dir = w->export_dir;
+	pthread_mutex_init(&w->stats_lock, NULL);
+	atomic_init(&w->status, STORAGE_IDLE);
+	return w;
+}
+
+struct fanout *sd_writer_events(struct sd_writer *w)
+{
+	return &w->events;
+}
+
+void sd_writer_request_export(struct sd_writer *w)
+{
+	atomic_store(&w->export_signalled, true);
+	fanout_wake(&w->events);
+}
+
+enum storage_status sd_writer_status(const struct sd_writer *w)
+{
+	return (enum storage_status)atomic_load(&w->status);
+}
+
+void sd_writer_get_stats(struct sd_writer *w, struct sd_writer_stats *st)
+{
+	pthread_mutex_lock(&w->stats_lock);
+	*st = w->stats;
+	pthread_mutex_unlock(&w->stats_lock);
+}
+
+#define STAT_ADD(w, field, n)                                                            \
+	do {                                                                             \
+		pthread_mutex_lock(&(w)->stats_lock);                                    \
+		(w)->stats.field += (n);                                                 \
+		pthread_mutex_unlock(&(w)->stats_lock);                                  \
+	} while (0)
+
+/* ---- following the engine --------------------------------------------- */
+
+static void changed(struct sd_writer *w)
+{
+	int64_t now = mono_ms();
+	if (!w->first_change_ms)
+		w->first_change_ms = now;
+	w->last_change_ms = now;
+}
+
+static void set_setting(struct sd_writer *w, const struct event *ev)
+{
+	double v = (double)ev->value / 1e6;
+	struct session *s = &w->sess;
+	int t = ev->track % GL_TRACKS;
+	bool moved = true;
+	switch (ev->aux) {
+	case CMD_TRACK_VOLUME:
+		moved = fabsf(s->tracks[t].volume - (float)v) > 1e-6f;
+		s->tracks[t].volume = (float)v;
+		break;
+	case CMD_MUTE:
+		moved = s->tracks[t].mute != (v != 0);
+		s->tracks[t].mute = v != 0;
+		break;
+	case CMD_MASTER_VOLUME:
+		moved = fabsf(s->master_volume - (float)v) > 1e-6f;
+		s->master_volume = (float)v;
+		break;
+	case CMD_SET_QUANTISE:
+		moved = s->quantise != (enum quantise)(int)v;
+		s->quantise = (enum quantise)(int)v;
+		break;
+	case CMD_METRONOME:
+		moved = s->metronome != (v != 0);
+		s->metronome = v != 0;
+		break;
+	default: /* input monitoring is the player's, not the session's */
+		return;
+	}
+	if (moved) {
+		w->settings_dirty = true;
+		changed(w);
+	}
+}
+
+static void follow(struct sd_writer *w, const struct event *ev)
+{
+	int slot = ev->scene * GL_TRACKS + ev->track;
+	if (slot >= GL_SLOTS)
+		return;
+	switch (ev->type) {
+	case EV_CLIP_STATE:
+		w->state[slot] = (uint8_t)ev->value;
+		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present) {
+			w->dirty[slot] = true;
+			changed(w);
+		}
+		break;
+	case EV_RECORD_DONE:
+	case EV_OVERDUB_DONE:
+		w->dirty[slot] = true;
+		changed(w);
+		break;
+	case EV_RESTORED:
+		if (ev->aux && w->cfg.resave_restored) {
+			w->dirty[slot] = true;
+			changed(w);
+		}
+		break;
+	case EV_TEMPO: {
+		double bpm = (double)ev->value / 1000.0;
+		if (fabs(bpm - w->sess.tempo) > 1e-6 ||
+		    w->sess.beats_per_bar != (uint32_t)ev->aux) {
+			w->sess.tempo = bpm;
+			w->sess.beats_per_bar = (uint32_t)ev->aux;
+			w->settings_dirty = true;
+			changed(w);
+		}
+		break;
+	}
+	case EV_SETTING:
+		set_setting(w, ev);
+		break;
+	case EV_REQUEST:
+		if (ev->value == REQUEST_SAVE)
+			w->save_asked = true;
+		else if (ev->value == REQUEST_EXPORT)
+			w->export_asked = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void drain(struct sd_writer *w)
+{
+	struct event ev;
+	fanout_clear(&w->events);
+	while (fanout_pop(&w->events, &ev))
+		follow(w, &ev);
+	if (atomic_exchange(&w->export_signalled, false))
+		w->export_asked = true;
+}
+
+/* ---- saving ------------------------------------------------------------ */
+
+static void set_status(struct sd_writer *w, enum storage_status st)
+{
+	atomic_store(&w->status, st);
+}
+
+static void card_fault(struct sd_writer *w, const char *what, const char *why)
+{
+	char msg[sizeof(w->last_fault)];
+	snprintf(msg, sizeof(msg), "%s: %s", what, why);
+	/* Said once per fault, not every retry. */
+	if (!w->fault || strcmp(msg, w->last_fault))
+		say("%s; nothing is lost: the session stays in memory and is saved "
+		    "when the card works again",
+		    msg);
+	snprintf(w->last_fault, sizeof(w->last_fault), "%s", msg);
+	w->fault = true;
+	w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
+	set_status(w, STORAGE_FAULT);
+}
+
+static double bars_of(const struct session *s, int64_t frames)
+{
+	if (s->tempo <= 0 || s->beats_per_bar == 0)
+		return 0;
+	double bar = 60.0 * s->rate * s->beats_per_bar / s->tempo;
+	return floor((double)frames / bar * 1000.0 + 0.5) / 1000.0;
+}
+
+/* Copies a clip out. final: the audio thread has stopped, so a take still
+ * being recorded or dubbed is taken as far as it got. 1: copied; 0: not
+ * final yet (its next event brings it back); -1: no memory. */
+static int copy_clip(struct sd_writer *w, int slot, struct session_clip *out, bool final)
+{
+	struct engine *e = w->cfg.engine;
+	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+	uint32_t v = engine_clip_version(e, t, sc);
+	int64_t len;
+	if (v & 1) {
+		if (!final)
+			return 0;
+		len = engine_clip_length(e, t, sc); /* nothing runs: safe */
+	} else {
+		len = engine_clip_final_length(e, t, sc);
+	}
+	if (len <= 0)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->present = true;
+	out->channels = engine_clip_channels(e, t, sc);
+	out->frames = len;
+	out->bars = bars_of(&w->sess, len);
+	for (int ch = 0; ch < out->channels; ch++) {
+		out->audio[ch] = malloc((size_t)len * sizeof(float));
+		if (!out->audio[ch]) {
+			free(out->audio[0]);
+			out->audio[0] = NULL;
+			return -1;
+		}
+		if (keeper_clip_copy(w->cfg.keeper, t, sc, ch, 0, out->audio[ch], len) !=
+		    len)
+			len = -1;
+	}
+	if (len < 0 || (!final && !engine_clip_version_still(e, t, sc, v))) {
+		free(out->audio[0]);
+		free(out->audio[1]);
+		out->audio[0] = out->audio[1] = NULL;
+		STAT_ADD(w, copies_discarded, 1);
+		return 0;
+	}
+	return 1;
+}
+
+static void stamp(struct session *s)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(s->saved_at, sizeof(s->saved_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static bool anything_dirty(const struct sd_writer *w)
+{
+	if (w->settings_dirty)
+		return true;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (w->dirty[s])
+			return true;
+	return false;
+}
+
+/* One save: the clips whose audio changed as new files, then the manifest.
+ * 0, or -1 (a fault: what is unsaved stays dirty). */
+static int save(struct sd_writer *w, bool final)
+{
+	char err[512];
+	int64_t t0 = mono_ms();
+	set_status(w, STORAGE_SAVING);
+	if (session_store_prepare(w->session_dir, err, sizeof(err))) {
+		card_fault(w, "cannot save the session", err);
+		STAT_ADD(w, save_failures, 1);
+		return -1;
+	}
+	int written = 0;
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		if (!w->dirty[slot])
+			continue;
+		struct session_clip *c = &w->sess.clips[slot];
+		if (w->state[slot] == CLIP_EMPTY) {
+			memset(c, 0, sizeof(*c)); /* cleared: the next commit drops it */
+			w->dirty[slot] = false;
+			continue;
+		}
+		struct session_clip fresh;
+		int got = copy_clip(w, slot, &fresh, final);
+		if (got < 0) {
+			card_fault(w, "cannot save a clip", "out of memory");
+			STAT_ADD(w, save_failures, 1);
+			return -1;
+		}
+		if (got == 0) {
+			w->dirty[slot] =
+			    false; /* changing: its next event brings it back */
+			continue;
+		}
+		struct session_clip old = *c;
+		*c = fresh;
+		int rc = session_store_write_clip(w->session_dir, &w->sess, slot,
+						  &w->serial, err, sizeof(err));
+		free(c->audio[0]);
+		free(c->audio[1]);
+		c->audio[0] = c->audio[1] = NULL;
+		if (rc) {
+			*c = old;
+			card_fault(w, "cannot save the session", err);
+			STAT_ADD(w, save_failures, 1);
+			return -1;
+		}
+		STAT_ADD(w, clips_written, 1);
+		STAT_ADD(w, bytes_written,
+			 (uint64_t)fresh.frames * (uint64_t)fresh.channels *
+			     sizeof(float));
+		w->dirty[slot] = false;
+		written++;
+	}
+	stamp(&w->sess);
+	if (session_store_commit(w->session_dir, &w->sess, err, sizeof(err))) {
+		card_fault(w, "cannot save the session", err);
+		STAT_ADD(w, save_failures, 1);
+		return -1;
+	}
+	w->settings_dirty = false;
+	if (w->fault)
+		say("the SD card works again: session saved");
+	w->fault = false;
+	w->first_change_ms = w->last_change_ms = 0;
+	set_status(w, STORAGE_IDLE);
+	int64_t took = mono_ms() - t0;
+	pthread_mutex_lock(&w->stats_lock);
+	w->stats.saves++;
+	w->stats.last_save_ms = (uint64_t)took;
+	pthread_mutex_unlock(&w->stats_lock);
+	say("session saved: %d clips, %d written, in %lld ms",
+	    session_clip_count(&w->sess), written, (long long)took);
+	return 0;
+}
+
+/* ---- exporting --------------------------------------------------------- */
+
+static void export_outcome(struct sd_writer *w, const char *line)
+{
+	char err[256];
+	if (atomic_file_write(w->export_dir, SD_WRITER_LAST_EXPORT, line, strlen(line),
+			      err, sizeof(err)))
+		say("cannot write %s/%s: %s", w->export_dir, SD_WRITER_LAST_EXPORT, err);
+}
+
+static void export_now(struct sd_writer *w)
+{
+	char err[512], folder[1024], line[1200];
+	w->export_asked = false;
+	set_status(w, STORAGE_EXPORTING);
+	if (save(w, false)) {
+		snprintf(line, sizeof(line),
+			 "failed: the session could not be saved: %s\n", w->last_fault);
+		goto failed;
+	}
+	set_status(w, STORAGE_EXPORTING);
+	int64_t t0 = mono_ms();
+	if (export_session(w->export_dir, &w->sess, w->session_dir, w->cfg.export_format,
+			   time(NULL), folder, sizeof(folder), err, sizeof(err))) {
+		snprintf(line, sizeof(line), "failed: %s\n", err);
+		goto failed;
+	}
+	say("exported %d clips to %s (%s) in %lld ms", session_clip_count(&w->sess),
+	    folder, export_format_name(w->cfg.export_format),
+	    (long long)(mono_ms() - t0));
+	snprintf(line, sizeof(line), "ok %s\n", folder);
+	export_outcome(w, line);
+	STAT_ADD(w, exports, 1);
+	set_status(w, STORAGE_EXPORTED);
+	w->status_until_ms = mono_ms() + w->cfg.export_shown_ms;
+	return;
+failed:
+	say("export %s", line);
+	export_outcome(w, line);
+	STAT_ADD(w, export_failures, 1);
+	set_status(w, STORAGE_EXPORT_FAILED);
+	w->status_until_ms = 0;
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+static int64_t next_deadline(const struct sd_writer *w)
+{
+	int64_t d = INT64_MAX;
+	if (anything_dirty(w)) {
+		int64_t quiet = w->last_change_ms + w->cfg.quiet_ms;
+		int64_t latest = w->first_change_ms + w->cfg.max_delay_ms;
+		d = quiet < latest ? quiet : latest;
+		if (w->fault && w->retry_at_ms > d)
+			d = w->retry_at_ms;
+	}
+	if (w->status_until_ms && w->status_until_ms < d)
+		d = w->status_until_ms;
+	return d;
+}
+
+static void *writer_main(void *arg)
+{
+	struct sd_writer *w = arg;
+	struct pollfd pfd = {.fd = fanout_fd(&w->events), .events = POLLIN};
+	while (atomic_load_explicit(&w->running, memory_order_acquire)) {
+		int64_t now = mono_ms(), d = next_deadline(w);
+		int timeout = d == INT64_MAX ? 1000 : d <= now ? 0 : (int)(d - now);
+		if (timeout > 1000)
+			timeout = 1000;
+		poll(&pfd, 1, timeout);
+		drain(w);
+		now = mono_ms();
+		if (w->status_until_ms && now >= w->status_until_ms) {
+			w->status_until_ms = 0;
+			if (sd_writer_status(w) == STORAGE_EXPORTED)
+				set_status(w, w->fault ? STORAGE_FAULT : STORAGE_IDLE);
+		}
+		if (w->export_asked) {
+			export_now(w);
+			continue;
+		}
+		bool due =
+		    w->save_asked || (anything_dirty(w) && next_deadline(w) <= now);
+		if (due) {
+			w->save_asked = false;
+			save(w, false);
+		}
+	}
+	return NULL;
+}
+
+int sd_writer_start(struct sd_writer *w)
+{
+	atomic_store(&w->running, true);
+	pthread_attr_t attr;
+	struct sched_param sp = {.sched_priority = 0};
+	pthread_attr_init(&attr);
+	/* Never real-time, whoever starts it. */
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &sp);
+	int err = pthread_create(&w->thread, &attr, writer_main, w);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		atomic_store(&w->running, false);
+		return -err;
+	}
+	pthread_setname_np(w->thread, "gl-sd-writer");
+	w->started = true;
+	return 0;
+}
+
+int sd_writer_stop(struct sd_writer *w)
+{
+	if (w->started) {
+		atomic_store_explicit(&w->running, false, memory_order_release);
+		fanout_wake(&w->events);
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+	drain(w);
+	if (w->export_asked)
+		export_now(w);
+	/* Whatever is not final now is as final as it gets: the audio thread
+	 * has stopped. */
+	struct engine *e = w->cfg.engine;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (w->state[s] != CLIP_EMPTY &&
+		    (engine_clip_version(e, s % GL_TRACKS, s / GL_TRACKS) & 1))
+			w->dirty[s] = true;
+	if (!anything_dirty(w) && !w->fault)
+		return 0;
+	return save(w, true);
+}
+
+void sd_writer_destroy(struct sd_writer *w)
+{
+	if (!w)
+		return;
+	if (w->started) { /* a start-up that failed later: no save */
+		atomic_store_explicit(&w->running, false, memory_order_release);
+		fanout_wake(&w->events);
+		pthread_join(w->thread, NULL);
+	}
+	fanout_free(&w->events);
+	pthread_mutex_destroy(&w->stats_lock);
+	free(w->session_dir);
+	free(w->export_dir);
+	free(w);
+}

@@ -1,0 +1,188 @@
+/* session_loader.c -- the last session restored in the background (see
+ * session_loader.h).
+ */
+#include "session_loader.h"
+
+#include "session_store.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct session_loader {
+	struct session_loader_config cfg;
+	char *dir;
+	struct session sess; /* the loader's own copy: clips read one at a time */
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+	struct session_loader_stats stats;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct session_loader *session_loader_create(const struct session_loader_config *cfg)
+{
+	struct session_loader *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->cfg = *cfg;
+	l->dir = strdup(cfg->dir);
+	if (!l->dir) {
+		free(l);
+		return NULL;
+	}
+	l->cfg.dir = l->dir;
+	l->sess = *cfg->manifest;
+	for (int s = 0; s < GL_SLOTS; s++)
+		l->sess.clips[s].audio[0] = l->sess.clips[s].audio[1] = NULL;
+	l->cfg.manifest = NULL;
+	l->stats.clips = session_clip_count(&l->sess);
+	pthread_mutex_init(&l->lock, NULL);
+	return l;
+}
+
+/* The session's settings, at once: before any clip can be played. */
+static void send(struct session_loader *l, enum command_type type, int track, float value)
+{
+	while (!engine_send(l->cfg.engine, SOURCE_SESSION, type, track, 0, value, 0)) {
+		if (atomic_load(&l->stop))
+			return; /* shutting down: the audio no longer runs */
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL); /* the queue empties every period */
+	}
+}
+
+static void send_settings(struct session_loader *l)
+{
+	const struct session *s = &l->sess;
+	if (s->tempo > 0)
+		send(l, CMD_SET_TEMPO, 0, (float)s->tempo);
+	send(l, CMD_SET_METER, 0, (float)s->beats_per_bar);
+	send(l, CMD_SET_QUANTISE, 0, (float)s->quantise);
+	send(l, CMD_METRONOME, 0, s->metronome ? 1.0f : 0.0f);
+	send(l, CMD_MASTER_VOLUME, 0, s->master_volume);
+	for (int t = 0; t < GL_TRACKS; t++) {
+		send(l, CMD_TRACK_VOLUME, t, s->tracks[t].volume);
+		send(l, CMD_MUTE, t, s->tracks[t].mute ? 1.0f : 0.0f);
+	}
+}
+
+static void skipped(struct session_loader *l, int slot, const char *why)
+{
+	fprintf(stderr,
+		"gridloop: restore: track %d scene %d (%s): %s; skipped, the rest of the "
+		"session plays\n",
+		slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, l->sess.clips[slot].file,
+		why);
+	pthread_mutex_lock(&l->lock);
+	l->stats.skipped++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void restore_clip(struct session_loader *l, int slot)
+{
+	struct engine *e = l->cfg.engine;
+	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+	uint32_t rate = engine_config(e)->rate;
+	char err[512];
+	struct session_clip *c = &l->sess.clips[slot];
+	if (session_store_read_clip(l->dir, &l->sess, slot, rate,
+				    engine_clip_channels(e, t, sc), err, sizeof(err))) {
+		skipped(l, slot, err);
+		return;
+	}
+	struct keeper_take *take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
+	if (!take) {
+		skipped(l, slot, "not enough memory (or over [looper] memory_limit_mb)");
+	} else {
+		for (int ch = 0; ch < keeper_take_channels(take); ch++)
+			keeper_take_write(take, ch, 0, c->audio[ch], c->frames);
+		keeper_offer_take(l->cfg.keeper, take);
+		pthread_mutex_lock(&l->lock);
+		l->stats.offered++;
+		pthread_mutex_unlock(&l->lock);
+	}
+	free(c->audio[0]);
+	free(c->audio[1]);
+	c->audio[0] = c->audio[1] = NULL;
+}
+
+void session_loader_run(struct session_loader *l)
+{
+	send_settings(l);
+	for (int slot = 0; slot < GL_SLOTS && !atomic_load(&l->stop); slot++)
+		if (l->sess.clips[slot].present)
+			restore_clip(l, slot);
+	int64_t ms = (mono_ns() - l->cfg.start_ns) / 1000000;
+	pthread_mutex_lock(&l->lock);
+	l->stats.done = true;
+	l->stats.done_ms = ms;
+	struct session_loader_stats st = l->stats;
+	pthread_mutex_unlock(&l->lock);
+	fprintf(
+	    stderr,
+	    "gridloop: session restored from %s: %d of %d clips read in %lld ms after "
+	    "start (%d skipped)\n",
+	    l->dir, st.offered, st.clips, (long long)ms, st.skipped);
+}
+
+static void *loader_main(void *arg)
+{
+	session_loader_run(arg);
+	return NULL;
+}
+
+int session_loader_start(struct session_loader *l)
+{
+	pthread_attr_t attr;
+	struct sched_param sp = {.sched_priority = 0};
+	pthread_attr_init(&attr);
+	/* Never real-time, whoever starts it. */
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &sp);
+	int err = pthread_create(&l->thread, &attr, loader_main, l);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	pthread_setname_np(l->thread, "gl-restore");
+	l->started = true;
+	return 0;
+}
+
+void session_loader_stop(struct session_loader *l)
+{
+	if (!l || !l->started)
+		return;
+	atomic_store(&l->stop, true);
+	pthread_join(l->thread, NULL);
+	l->started = false;
+}
+
+void session_loader_destroy(struct session_loader *l)
+{
+	if (!l)
+		return;
+	session_free_audio(&l->sess);
+	pthread_mutex_destroy(&l->lock);
+	free(l->dir);
+	free(l);
+}
+
+void session_loader_get_stats(struct session_loader *l, struct session_loader_stats *st)
+{
+	pthread_mutex_lock(&l->lock);
+	*st = l->stats;
+	pthread_mutex_unlock(&l->lock);
+}
