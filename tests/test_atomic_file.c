@@ -403,7 +403,8 @@ static void test_killed_at_every_step(void **state)
 	bool completed = false;
 	for (int n = 1; n < 100 && !completed; n++) {
 		char fault[64];
-		snprintf(fault, sizeof(fault), "short_writes=4096,kill_after_ops=%d", n);
+		snprintf(fault, sizeof(fault),
+			 "short_writes=4096,kill_after_ops=%d,lose_unsynced", n);
 		struct outcome o;
 		if (!faulty_write(fault, "f", 30000, 2, &o))
 			skip();

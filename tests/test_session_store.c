@@ -742,8 +742,9 @@ static void test_card_read_only(void **state)
 }
 
 /* The power goes before each step of saving B over A in turn (every
- * create, write, fsync, rename and unlink): the next load finds A or B
- * exactly, never a mix or an error. */
+ * create, write, fsync, rename and unlink), and takes with it whatever was
+ * written but not yet fsync'ed: the next load finds A or B exactly, never a
+ * mix or an error. */
 static void test_power_cut_at_every_step(void **state)
 {
 	(void)state;
@@ -755,7 +756,7 @@ static void test_power_cut_at_every_step(void **state)
 	int steps = 0, found_b = 0;
 	for (int n = 1; n < 2000 && !completed; n++) {
 		char fault[64];
-		snprintf(fault, sizeof(fault), "kill_after_ops=%d", n);
+		snprintf(fault, sizeof(fault), "kill_after_ops=%d,lose_unsynced", n);
 		struct outcome o;
 		if (!save_b_faulty(fault, &o))
 			skip();

@@ -21,6 +21,10 @@
  *                        operation that changes the directory (open with
  *                        O_CREAT, write, fsync, rename, unlink): a power cut
  *                        between any two steps of a save
+ *   lose_unsynced        with kill_after_ops: files written since their
+ *                        last fsync are emptied before the kill, as a power
+ *                        cut empties them on a card with delayed allocation
+ *                        (their descriptors are kept open past close for it)
  *
  * Descriptors are tracked from open/openat/creat to close. Built without
  * sanitizers; it allocates nothing and keeps its state in statics (the tests
@@ -52,7 +56,9 @@ static struct {
 	unsigned long calls;	  /* for eintr */
 	long long kill_after_ops; /* 0: off */
 	long long written, ops;
+	bool lose_unsynced;
 	unsigned char tracked[FS_MAX_FDS];
+	unsigned char dirty[FS_MAX_FDS]; /* written since the last fsync */
 } fs;
 
 static long long number_after(const char *spec, const char *key)
@@ -77,6 +83,7 @@ static void fs_init(void)
 	fs.erofs = strstr(spec, "erofs") != NULL;
 	fs.fsync_eio = strstr(spec, "fsync_eio") != NULL;
 	fs.eintr = strstr(spec, "eintr") != NULL;
+	fs.lose_unsynced = strstr(spec, "lose_unsynced") != NULL;
 	fs.short_writes = number_after(spec, "short_writes=");
 	long long k = number_after(spec, "kill_after_ops=");
 	fs.kill_after_ops = k > 0 ? k : 0;
@@ -171,8 +178,24 @@ static void track(int fd)
 /* Counts one operation that changes the card; the power goes at the N-th. */
 static void step(void)
 {
-	if (fs.kill_after_ops && ++fs.ops >= fs.kill_after_ops)
-		raise(SIGKILL);
+	if (!fs.kill_after_ops || ++fs.ops < fs.kill_after_ops)
+		return;
+	for (int fd = 0; fs.lose_unsynced && fd < FS_MAX_FDS; fd++)
+		if (fs.dirty[fd] && ftruncate(fd, 0) != 0)
+			abort();
+	raise(SIGKILL);
+}
+
+/* An fsync saves the file's data, whichever descriptor wrote it. */
+static void synced(int fd)
+{
+	struct stat done, st;
+	if (fstat(fd, &done) != 0)
+		return;
+	for (int other = 0; other < FS_MAX_FDS; other++)
+		if (fs.dirty[other] && fstat(other, &st) == 0 &&
+		    st.st_dev == done.st_dev && st.st_ino == done.st_ino)
+			fs.dirty[other] = 0;
 }
 
 /* How many of n bytes may still be written, or -1 with errno set. */
@@ -285,8 +308,13 @@ int creat64(const char *path, mode_t mode)
 int close(int fd)
 {
 	REAL(int, close, (int));
-	if (fd >= 0 && fd < FS_MAX_FDS)
-		fs.tracked[fd] = 0;
+	if (fd >= 0 && fd < FS_MAX_FDS) {
+		/* Unsynced data outlives the descriptor until the power goes. */
+		int keep = fs.dirty[fd] ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+		if (keep >= 0 && keep < FS_MAX_FDS)
+			fs.dirty[keep] = 1;
+		fs.tracked[fd] = fs.dirty[fd] = 0;
+	}
 	return real_close(fd);
 }
 
@@ -319,8 +347,10 @@ static ssize_t before_write(int fd, size_t *n)
 
 static void after_write(int fd, ssize_t r)
 {
-	if (r > 0 && ours_fd(fd))
+	if (r > 0 && ours_fd(fd)) {
 		fs.written += r;
+		fs.dirty[fd] = fs.lose_unsynced;
+	}
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
@@ -366,13 +396,23 @@ static bool refuse_sync(int fd)
 int fsync(int fd)
 {
 	REAL(int, fsync, (int));
-	return refuse_sync(fd) ? -1 : real_fsync(fd);
+	if (refuse_sync(fd))
+		return -1;
+	int r = real_fsync(fd);
+	if (r == 0 && ours_fd(fd))
+		synced(fd);
+	return r;
 }
 
 int fdatasync(int fd)
 {
 	REAL(int, fdatasync, (int));
-	return refuse_sync(fd) ? -1 : real_fdatasync(fd);
+	if (refuse_sync(fd))
+		return -1;
+	int r = real_fdatasync(fd);
+	if (r == 0 && ours_fd(fd))
+		synced(fd);
+	return r;
 }
 
 int rename(const char *from, const char *to)
