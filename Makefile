@@ -8,6 +8,8 @@
 #   make bench      benchmarks that print figures (never timed assertions)
 #   make install    the program and the controller profiles (DESTDIR, PREFIX,
 #                   PROFILE_DIR)
+#   make deb        the Debian package for the Pi (arm64; DEB_ARCH=amd64 for a PC),
+#                   build/deb/gridloop_<version>_<arch>.deb (scripts/build-deb)
 #
 # Every firmware/*.c except main.c is linked into the tests, so a new module
 # needs no Makefile change. Variants live side by side under build/<variant>.
@@ -93,6 +95,10 @@ install: program
 	install -D -m 755 $(O)/gridloop $(DESTDIR)$(PREFIX)/bin/gridloop
 	install -d $(DESTDIR)$(PROFILE_DIR)
 	install -m 644 board/profiles/*.profile $(DESTDIR)$(PROFILE_DIR)/
+
+.PHONY: deb
+deb:
+	@scripts/build-deb $(or $(DEB_ARCH),arm64)
 
 # ---- checks --------------------------------------------------------------
 
