@@ -9,12 +9,27 @@
 
 /* ---- setup ------------------------------------------------------------------ */
 
+static uint32_t led_message(const struct profile_control *ctl, struct profile_led led);
+
+/* What the status LED must show now. */
+static uint32_t status_led(const struct controller *c)
+{
+	const struct profile *p = c->profile;
+	return led_message(&p->status_out, p->storage_led[c->storage]);
+}
+
 void controller_refresh(struct controller *c)
 {
-	c->intro_pending = c->profile->intro_len > 0;
+	const struct profile *p = c->profile;
+	c->intro_pending = p->intro_len > 0;
 	memset(c->pad_sent, 0xFF, sizeof(c->pad_sent));
 	memset(c->scene_sent, 0xFF, sizeof(c->scene_sent));
 	c->arm_sent = c->metronome_sent = LED_UNKNOWN;
+	/* A device comes up with its LEDs dark: a dark status LED (the card
+	 * idle, nearly always) needs no message, so a (re)connection sends
+	 * what it sent before status LEDs existed. */
+	bool dark = p->storage_led[c->storage].velocity == 0;
+	c->status_sent = dark ? status_led(c) : LED_UNKNOWN;
 }
 
 void controller_init(struct controller *c, const struct profile *p,
@@ -288,6 +303,12 @@ static void press(struct controller *c, const struct profile_rule *r, int x, int
 		c->selected_scene = (c->selected_scene + GL_SCENES - 1) % GL_SCENES;
 		show_selected_scene(c);
 		break;
+	case ACT_EXPORT:
+		send(c, sink, CMD_REQUEST, 0, 0, REQUEST_EXPORT, frame);
+		break;
+	case ACT_SAVE:
+		send(c, sink, CMD_REQUEST, 0, 0, REQUEST_SAVE, frame);
+		break;
 	case ACT_VOLUME: /* faders: handled with their value */
 	case ACT_MASTER:
 	case ACT_COUNT:
@@ -435,6 +456,11 @@ void controller_midi_in(struct controller *c, const uint8_t *bytes, size_t len,
 
 void controller_engine_event(struct controller *c, const struct event *ev)
 {
+	if (ev->type == EV_STORAGE) {
+		if (ev->value >= 0 && ev->value < PROFILE_STORAGE_STATES)
+			c->storage = (uint8_t)ev->value;
+		return;
+	}
 	if (ev->type != EV_CLIP_STATE || ev->track >= GL_TRACKS ||
 	    ev->scene >= GL_SCENES || ev->state >= CLIP_STATE_COUNT)
 		return;
@@ -501,6 +527,15 @@ static bool update(struct writer *w, uint32_t *sent, uint32_t msg)
 	return true;
 }
 
+/* The status LED comes last: it has its own values, with or without
+ * button LEDs. */
+static size_t status_output(struct controller *c, struct writer *w)
+{
+	if (c->profile->status_out.present)
+		update(w, &c->status_sent, status_led(c));
+	return w->n;
+}
+
 size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
 {
 	const struct profile *p = c->profile;
@@ -519,7 +554,7 @@ size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
 			    !update(&w, &c->pad_sent[y][x], pad_led(c, x, y)))
 				return w.n;
 	if (!p->has_button_leds)
-		return w.n;
+		return status_output(c, &w);
 	for (int y = 0; y < rows; y++)
 		if (p->scene_out[y].present &&
 		    !update(&w, &c->scene_sent[y],
@@ -531,9 +566,10 @@ size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
 		    led_message(&p->record_arm_out,
 				p->button_led[c->armed ? BUTTON_ON : BUTTON_OFF])))
 		return w.n;
-	if (p->metronome_out.present)
-		update(&w, &c->metronome_sent,
-		       led_message(&p->metronome_out,
-				   p->button_led[c->metronome ? BUTTON_ON : BUTTON_OFF]));
-	return w.n;
+	if (p->metronome_out.present &&
+	    !update(&w, &c->metronome_sent,
+		    led_message(&p->metronome_out,
+				p->button_led[c->metronome ? BUTTON_ON : BUTTON_OFF])))
+		return w.n;
+	return status_output(c, &w);
 }

@@ -18,6 +18,7 @@
  *    the last overdubbed clip (the target of undo/redo);
  *  - what each LED was last sent, so only changes go out (everything after
  *    controller_refresh);
+ *  - the SD card's state (from EV_STORAGE), for the profile's status LED;
  *  - the foot switch gesture in progress;
  *  - counters of ignored input.
  * The exact pad and foot switch tables are in README.md, "Controllers".
@@ -84,12 +85,13 @@ struct controller {
 	int selected_track, selected_scene;
 	int overdub_track, overdub_scene; /* last overdubbed clip; -1: none */
 	struct controller_foot foot;
+	uint8_t storage; /* enum storage_status, the last EV_STORAGE */
 
 	/* LEDs as last sent: status << 16 | number << 8 | value, or
 	   LED_UNKNOWN when it must be sent. */
 	uint32_t pad_sent[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
 	uint32_t scene_sent[PROFILE_MAX_ROWS];
-	uint32_t arm_sent, metronome_sent;
+	uint32_t arm_sent, metronome_sent, status_sent;
 	bool intro_pending;
 
 	struct controller_stats stats;
@@ -114,10 +116,11 @@ void controller_midi_in(struct controller *c, const uint8_t *bytes, size_t len,
 void controller_poll(struct controller *c, int64_t now_us,
 		     const struct command_sink *sink);
 
-/* Every engine event, in order (EV_CLIP_STATE is used). */
+/* Every engine event, in order (EV_CLIP_STATE and EV_STORAGE are used). */
 void controller_engine_event(struct controller *c, const struct event *ev);
 
-/* The controller was (re)connected: send the introduction and every LED. */
+/* The controller was (re)connected: send the introduction and every LED
+ * (the status LED only when it is not dark: the device came up dark). */
 void controller_refresh(struct controller *c);
 
 /* Writes the MIDI bytes due to the controller into out[0..cap): the

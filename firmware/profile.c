@@ -41,6 +41,8 @@ static const char *const action_names[ACT_COUNT] = {
     [ACT_PREV_TRACK] = "prev_track",
     [ACT_NEXT_SCENE] = "next_scene",
     [ACT_PREV_SCENE] = "prev_scene",
+    [ACT_EXPORT] = "export",
+    [ACT_SAVE] = "save",
 };
 
 static const char *const state_names[CLIP_STATE_COUNT] = {
@@ -53,6 +55,16 @@ static const char *const state_names[CLIP_STATE_COUNT] = {
     [CLIP_STOP_QUEUED] = "stop_queued",
     [CLIP_STOPPED] = "stopped",
 };
+
+/* In [leds] each is written storage_<name>. */
+static const char *const storage_names[PROFILE_STORAGE_STATES] = {
+    [STORAGE_IDLE] = "idle",	     [STORAGE_RESTORING] = "restoring",
+    [STORAGE_SAVING] = "saving",     [STORAGE_EXPORTING] = "exporting",
+    [STORAGE_EXPORTED] = "exported", [STORAGE_EXPORT_FAILED] = "export_failed",
+    [STORAGE_FAULT] = "fault",
+};
+
+#define STORAGE_KEY_PREFIX "storage_"
 
 static const char *const button_led_names[BUTTON_LED_COUNT] = {
     [BUTTON_OFF] = "button_off",
@@ -74,6 +86,11 @@ const char *profile_action_name(enum profile_action a)
 const char *profile_state_name(enum clip_state s)
 {
 	return (unsigned)s < CLIP_STATE_COUNT ? state_names[s] : "?";
+}
+
+const char *profile_storage_name(enum storage_status s)
+{
+	return (unsigned)s < PROFILE_STORAGE_STATES ? storage_names[s] : "?";
 }
 
 /* Which of x and y an action needs; it may have no other. */
@@ -126,6 +143,8 @@ struct parser {
 	int state_line[CLIP_STATE_COUNT];
 	int outside_line;
 	int button_line[BUTTON_LED_COUNT];
+	int status_line; /* status_led = ... */
+	int storage_line[PROFILE_STORAGE_STATES];
 	const char *s; /* cursor in the current line */
 };
 
@@ -137,7 +156,7 @@ __attribute__((format(printf, 3, 4))) static bool fail_at(struct parser *ps, int
 	if (ps->failed)
 		return false;
 	ps->failed = true;
-	char msg[200];
+	char msg[320];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -371,6 +390,61 @@ static bool read_led(struct parser *ps, struct profile_led *led, const char *wha
 	return true;
 }
 
+/* status_led = note|cc N ch C: where the SD card's state is shown. Written
+ * as a control is in [map], so it reads like the button it lights. */
+static bool status_led_line(struct parser *ps)
+{
+	struct profile *p = ps->p;
+	if (ps->status_line)
+		return fail(ps, "status_led given twice (first on line %d)",
+			    ps->status_line);
+	ps->status_line = ps->line;
+	char word[8];
+	long number, channel;
+	struct profile_control *c = &p->status_out;
+	skip_spaces(ps);
+	const char *at = ps->s;
+	if (!read_word(ps, word, sizeof(word)) ||
+	    (strcmp(word, "note") != 0 && strcmp(word, "cc") != 0))
+		return fail(ps,
+			    "status_led: expected \"note N ch C\" or \"cc N ch C\" at "
+			    "\"%.20s\"",
+			    at);
+	c->kind = strcmp(word, "note") == 0 ? KIND_NOTE : KIND_CC;
+	if (!read_int(ps, 0, 127, &number, "status_led"))
+		return false;
+	if (!read_word(ps, word, sizeof(word)) || strcmp(word, "ch") != 0)
+		return fail(ps, "status_led: expected \"ch <channel>\" at \"%.20s\"",
+			    ps->s);
+	if (!read_int(ps, 0, 15, &channel, "status_led channel"))
+		return false;
+	if (!at_end(ps))
+		return fail(ps, "unexpected \"%.20s\" after status_led", ps->s);
+	c->number = (uint8_t)number;
+	c->channel = (uint8_t)channel;
+	c->present = true;
+	return true;
+}
+
+/* storage_<status> = velocity [ch channel]: what the status LED shows. */
+static bool storage_led_line(struct parser *ps, const char *key)
+{
+	const char *name = key + strlen(STORAGE_KEY_PREFIX);
+	for (int s = 0; s < PROFILE_STORAGE_STATES; s++)
+		if (strcmp(name, storage_names[s]) == 0) {
+			if (ps->storage_line[s])
+				return fail(ps, "%s given twice (first on line %d)", key,
+					    ps->storage_line[s]);
+			ps->storage_line[s] = ps->line;
+			return read_led(ps, &ps->p->storage_led[s], key);
+		}
+	return fail(ps,
+		    "unknown storage status \"%s\" (storage_idle, storage_restoring, "
+		    "storage_saving, storage_exporting, storage_exported, "
+		    "storage_export_failed, storage_fault)",
+		    key);
+}
+
 static bool leds_line(struct parser *ps, const char *key)
 {
 	struct profile *p = ps->p;
@@ -398,10 +472,15 @@ static bool leds_line(struct parser *ps, const char *key)
 		ps->outside_line = ps->line;
 		return read_led(ps, &p->outside_led, key);
 	}
+	if (strcmp(key, "status_led") == 0)
+		return status_led_line(ps);
+	if (strncmp(key, STORAGE_KEY_PREFIX, strlen(STORAGE_KEY_PREFIX)) == 0)
+		return storage_led_line(ps, key);
 	return fail(ps,
 		    "unknown key \"%s\" in [leds] (a clip state: empty, record_queued, "
 		    "recording, play_queued, playing, overdubbing, stop_queued, stopped; "
-		    "or outside, button_off, button_on, button_blink)",
+		    "or outside, button_off, button_on, button_blink, status_led, "
+		    "storage_<status>)",
 		    key);
 }
 
@@ -654,6 +733,25 @@ static bool check_rules(struct parser *ps)
 	return true;
 }
 
+/* A status LED shows every storage status, and storage values need a
+ * status LED to show them on. */
+static bool check_status_values(struct parser *ps)
+{
+	for (int s = 0; s < PROFILE_STORAGE_STATES; s++) {
+		if (ps->status_line && !ps->storage_line[s])
+			return fail_at(
+			    ps, ps->status_line,
+			    "status_led needs a value for every storage status: "
+			    "storage_%s is missing",
+			    storage_names[s]);
+		if (!ps->status_line && ps->storage_line[s])
+			return fail_at(ps, ps->storage_line[s],
+				       "storage_%s without a status_led to show it on",
+				       storage_names[s]);
+	}
+	return true;
+}
+
 static bool check_leds(struct parser *ps)
 {
 	struct profile *p = ps->p;
@@ -677,7 +775,7 @@ static bool check_leds(struct parser *ps)
 			       "button LEDs need all of button_off, button_on and "
 			       "button_blink");
 	p->has_button_leds = buttons == BUTTON_LED_COUNT;
-	return true;
+	return check_status_values(ps);
 }
 
 /* Where each LED is: the first plain (not shift+) rule that puts a control
@@ -708,6 +806,42 @@ static void derive_outputs(struct profile *p)
 					*slot = c;
 			}
 	}
+}
+
+static bool same_control(const struct profile_control *a, const struct profile_control *b)
+{
+	return a->present && b->present && a->kind == b->kind &&
+	       a->channel == b->channel && a->number == b->number;
+}
+
+/* The status LED must not be an LED the clip states drive: the two would
+ * overwrite each other on every change. */
+static bool check_status_led_alone(struct parser *ps)
+{
+	const struct profile *p = ps->p;
+	const struct profile_control *st = &p->status_out;
+	if (!st->present)
+		return true;
+	const char *kind = kind_names[st->kind];
+	for (int y = 0; y < PROFILE_MAX_ROWS; y++) {
+		for (int x = 0; x < PROFILE_COLUMNS; x++)
+			if (same_control(st, &p->pad_out[y][x]))
+				return fail_at(ps, ps->status_line,
+					       "status_led %s %d ch %d is the LED of pad "
+					       "x = %d, y = %d",
+					       kind, st->number, st->channel, x, y);
+		if (same_control(st, &p->scene_out[y]))
+			return fail_at(ps, ps->status_line,
+				       "status_led %s %d ch %d is the LED of scene "
+				       "y = %d",
+				       kind, st->number, st->channel, y);
+	}
+	if (same_control(st, &p->record_arm_out) || same_control(st, &p->metronome_out))
+		return fail_at(
+		    ps, ps->status_line, "status_led %s %d ch %d is the LED of %s", kind,
+		    st->number, st->channel,
+		    same_control(st, &p->record_arm_out) ? "record_arm" : "metronome");
+	return true;
 }
 
 const char *profile_parse(struct profile *p, const char *file, const char *text,
@@ -752,8 +886,10 @@ const char *profile_parse(struct profile *p, const char *file, const char *text,
 		fail_at(&ps, 1, "no [controller] section");
 	if (!ps.failed && !ps.key_line[KEY_NAME])
 		fail_at(&ps, ps.section_line[SEC_CONTROLLER], "[controller] has no name");
-	if (!ps.failed && check_rules(&ps) && check_leds(&ps))
+	if (!ps.failed && check_rules(&ps) && check_leds(&ps)) {
 		derive_outputs(p);
+		check_status_led_alone(&ps);
+	}
 	return ps.failed ? err : NULL;
 }
 

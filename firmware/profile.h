@@ -53,6 +53,8 @@ enum profile_action {
 	ACT_PREV_TRACK,	  /* */
 	ACT_NEXT_SCENE,	  /* */
 	ACT_PREV_SCENE,	  /* */
+	ACT_EXPORT,	  /* CMD_REQUEST REQUEST_EXPORT: the clips to the SD card */
+	ACT_SAVE,	  /* CMD_REQUEST REQUEST_SAVE: save the session now */
 	ACT_COUNT
 };
 
@@ -91,6 +93,9 @@ struct profile_control {
 
 enum profile_button_led { BUTTON_OFF, BUTTON_ON, BUTTON_BLINK, BUTTON_LED_COUNT };
 
+/* The storage statuses (engine.h, enum storage_status) a status LED shows. */
+#define PROFILE_STORAGE_STATES (STORAGE_FAULT + 1)
+
 struct profile {
 	char name[PROFILE_MAX_NAME];
 	char ports[PROFILE_MAX_PORTS][PROFILE_MAX_PATTERN]; /* fnmatch, any case */
@@ -107,6 +112,11 @@ struct profile {
 	struct profile_led outside_led; /* pads showing no clip of the grid */
 	struct profile_led button_led[BUTTON_LED_COUNT];
 	bool has_button_leds;
+	/* The SD card's state (EV_STORAGE) on one LED: where (status_led =
+	   note|cc N ch C in [leds]; not present: none) and what each status
+	   shows (storage_<status> = velocity [ch channel]). */
+	struct profile_control status_out;
+	struct profile_led storage_led[PROFILE_STORAGE_STATES];
 	/* Derived from the rules: where each LED is. */
 	struct profile_control pad_out[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
 	struct profile_control scene_out[PROFILE_MAX_ROWS];
@@ -141,5 +151,6 @@ int profile_match_inquiry(const struct profile *profiles, int n, const uint8_t *
 /* Names, as written in profile files. */
 const char *profile_action_name(enum profile_action a);
 const char *profile_state_name(enum clip_state s);
+const char *profile_storage_name(enum storage_status s); /* "exporting" ... */
 
 #endif

@@ -30,6 +30,8 @@ enum args {
 	ARGS_STOP, /* none, track, or track and scene */
 	ARGS_MIDI,
 	ARGS_EXIT,
+	ARGS_EXPORT, /* none: CMD_REQUEST, REQUEST_EXPORT */
+	ARGS_SAVE,   /* none: CMD_REQUEST, REQUEST_SAVE */
 };
 
 struct word {
@@ -58,6 +60,8 @@ static const struct word words[] = {
     {"metronome", ARGS_SWITCH, CMD_METRONOME},
     {"midi", ARGS_MIDI, 0},
     {"exit", ARGS_EXIT, 0},
+    {"export", ARGS_EXPORT, CMD_REQUEST},
+    {"save", ARGS_SAVE, CMD_REQUEST},
 };
 
 /* Argument counts per enum args, for the "needs" message. */
@@ -75,6 +79,8 @@ static const char *const usage[] = {
     [ARGS_STOP] = " [TRACK [SCENE]]",
     [ARGS_MIDI] = " HEX_BYTE...",
     [ARGS_EXIT] = "",
+    [ARGS_EXPORT] = "",
+    [ARGS_SAVE] = "",
 };
 
 struct parser {
@@ -242,7 +248,8 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	    [ARGS_NONE] = 0,	   [ARGS_TRACK_SCENE] = 2, [ARGS_SCENE] = 1,
 	    [ARGS_TEMPO] = 1,	   [ARGS_METER] = 1,	   [ARGS_QUANTISE] = 1,
 	    [ARGS_TRACK_GAIN] = 2, [ARGS_GAIN] = 1,	   [ARGS_TRACK_SWITCH] = 2,
-	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,
+	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,	   [ARGS_EXPORT] = 0,
+	    [ARGS_SAVE] = 0,
 	};
 	bool count_ok;
 	if (w->args == ARGS_STOP)
@@ -257,6 +264,12 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	long v;
 	switch (w->args) {
 	case ARGS_NONE:
+		break;
+	case ARGS_EXPORT: /* the engine passes it on to the SD writer */
+		cmd.value = REQUEST_EXPORT;
+		break;
+	case ARGS_SAVE:
+		cmd.value = REQUEST_SAVE;
 		break;
 	case ARGS_TRACK_SCENE:
 		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd))

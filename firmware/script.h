@@ -15,7 +15,9 @@
  * Words: press T S, scene S, stop [T [S]], clear T S, overdub T S, undo T S,
  * redo T S, tap, tempo BPM, meter BEATS, quantise off|beat|bar, volume T GAIN,
  * master GAIN, mute T on|off, monitor T on|off, metronome on|off,
- * midi HEX..., exit.
+ * midi HEX..., export, save, exit. `export` and `save` are CMD_REQUEST
+ * (REQUEST_EXPORT, REQUEST_SAVE): the engine passes them on, at the line's
+ * frame, to the SD writer, as it does a controller's export chord.
  *
  * `midi` lines go through the same profile-driven mapping as a connected
  * controller (controller.h, with the profile [controller] script_profile

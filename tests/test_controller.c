@@ -1,7 +1,8 @@
 /* test_controller.c -- a controller driven by each built-in profile: MIDI
  * bytes in -> the exact engine commands (frames from the event timestamps),
  * clip states -> the exact LED bytes, only what changed; banking, shift
- * chords, record arm -> overdub, undo targets, faders; the foot switch's
+ * chords, record arm -> overdub, undo targets, faders; the export and save
+ * chords and the SD card's status LED; the foot switch's
  * tap / double tap / hold from timestamped events; and bad MIDI, which is
  * counted and skipped. */
 #include <setjmp.h>
@@ -556,6 +557,175 @@ static void test_metronome_and_selection(void **state)
 	free(r);
 }
 
+/* ---- export, save and the SD card's status LED ------------------------------ */
+
+/* Per pad profile (same order as models[]): the export and save chords
+ * (shift + a button), what the unshifted button does, and the status LED. */
+static const struct {
+	int export_note, save_note;
+	int plain_export, plain_save; /* the scene they launch without shift, or -1 */
+	int status_note;
+} storage_models[NMODELS] = {
+    {80, 91, -1, -1, 80},  /* APC40 mk1: MASTER, PLAY; the MASTER LED */
+    {80, 91, -1, -1, 80},  /* APC40 mkII: the same */
+    {82, 83, 0, 1, 71},	   /* APC mini: scene 1, 2; track button 8 */
+    {112, 113, 0, 1, 107}, /* APC mini mk2: scene 1, 2; track button 8 */
+};
+
+/* One-colour buttons: 0 off, 1 on, 2 blink. */
+static const uint8_t storage_values[PROFILE_STORAGE_STATES] = {
+    [STORAGE_IDLE] = 0,	     [STORAGE_RESTORING] = 1, [STORAGE_SAVING] = 1,
+    [STORAGE_EXPORTING] = 2, [STORAGE_EXPORTED] = 1,  [STORAGE_EXPORT_FAILED] = 2,
+    [STORAGE_FAULT] = 2,
+};
+
+static void set_storage(struct rig *r, int64_t status)
+{
+	struct event ev = {.type = EV_STORAGE, .value = status};
+	controller_engine_event(&r->c, &ev);
+}
+
+static void assert_request(struct rig *r, int request, int64_t frame)
+{
+	assert_int_equal(r->n, 1);
+	assert_cmd(r, 0, CMD_REQUEST, 0, 0, frame);
+	assert_true(r->cmd[0].value == (float)request);
+	r->n = 0;
+}
+
+/* Shift + the export button asks for one export, shift + the save button
+ * for one save, at the press's frame; without shift those buttons do what
+ * they did. */
+static void test_export_and_save_chords(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < NMODELS; mi++) {
+		const struct model *m = &models[mi];
+		uint8_t ex = (uint8_t)storage_models[mi].export_note;
+		uint8_t sv = (uint8_t)storage_models[mi].save_note;
+		struct rig *r = rig_for(&profiles[mi]);
+		MIDI(r, 0, 0x90, (uint8_t)m->shift_note, 127);
+		MIDI(r, 100 * MS, 0x90, ex, 127, 0x80, ex, 0);
+		assert_request(r, REQUEST_EXPORT, 100 * 48);
+		MIDI(r, 200 * MS, 0x90, sv, 127, 0x80, sv, 0);
+		assert_request(r, REQUEST_SAVE, 200 * 48);
+		MIDI(r, 300 * MS, 0x80, (uint8_t)m->shift_note, 0);
+		assert_none(r);
+
+		uint32_t unmapped = r->c.stats.unmapped;
+		MIDI(r, 0, 0x90, ex, 127, 0x80, ex, 0);
+		if (storage_models[mi].plain_export >= 0)
+			assert_one(r, CMD_LAUNCH_SCENE, 0,
+				   storage_models[mi].plain_export, 0);
+		MIDI(r, 0, 0x90, sv, 127, 0x80, sv, 0);
+		if (storage_models[mi].plain_save >= 0)
+			assert_one(r, CMD_LAUNCH_SCENE, 0, storage_models[mi].plain_save,
+				   0);
+		assert_none(r);
+		/* The APC40s' MASTER and PLAY mean nothing without shift. */
+		if (storage_models[mi].plain_export < 0)
+			assert_int_equal(r->c.stats.unmapped, unmapped + 4);
+		free(r);
+	}
+	/* The foot switch has no chord: nothing of it sends a request. */
+	struct rig *r = rig_for(&profiles[NMODELS]);
+	for (int cc = 0; cc < 128; cc++)
+		MIDI(r, 0, 0xB0, (uint8_t)cc, 127, 0xB0, (uint8_t)cc, 0);
+	for (int i = 0; i < r->n; i++)
+		assert_int_not_equal(r->cmd[i].type, CMD_REQUEST);
+	free(r);
+}
+
+/* Each storage status gives its LED message on the status LED, and only a
+ * change of value sends anything. */
+static void test_storage_status_led(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < NMODELS; mi++) {
+		struct rig *r = rig_for(&profiles[mi]);
+		uint8_t note = (uint8_t)storage_models[mi].status_note;
+		drain(r);
+		uint8_t shown = 0;
+		for (int i = 1; i <= PROFILE_STORAGE_STATES; i++) {
+			int st = i % PROFILE_STORAGE_STATES; /* ends with idle */
+			set_storage(r, st);
+			if (storage_values[st] == shown) {
+				assert_int_equal(drain(r), 0);
+				continue;
+			}
+			shown = storage_values[st];
+			OUT(r, 0x90, note, shown);
+			set_storage(r, st); /* again: no bytes */
+			assert_int_equal(drain(r), 0);
+		}
+		/* Values beyond the enum, and other events, change nothing. */
+		set_storage(r, STORAGE_FAULT);
+		OUT(r, 0x90, note, 2);
+		set_storage(r, PROFILE_STORAGE_STATES);
+		set_storage(r, -1);
+		assert_int_equal(r->c.storage, STORAGE_FAULT);
+		struct event bar = {.type = EV_BAR, .value = STORAGE_IDLE};
+		controller_engine_event(&r->c, &bar);
+		assert_int_equal(drain(r), 0);
+		/* Clips and status go their own ways. */
+		set_state(r, 0, 0, CLIP_RECORDING);
+		assert_true(drain(r) > 0);
+		assert_int_equal(r->c.storage, STORAGE_FAULT);
+		free(r);
+	}
+	/* No status LED on the foot switch: nothing goes out. */
+	struct rig *r = rig_for(&profiles[NMODELS]);
+	drain(r);
+	set_storage(r, STORAGE_FAULT);
+	assert_int_equal(drain(r), 0);
+	free(r);
+}
+
+/* After a (re)connection the status LED comes back with everything else
+ * when it is lit, and sends nothing when it is dark (the device came up
+ * dark), so a connection with the card idle sends what it always did. */
+static void test_status_led_after_reconnect(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[0]); /* APC40 mk1 */
+	size_t idle = drain(r);
+	assert_int_equal(idle, 12 + 3 * 40 + 3 * 5 + 3); /* no status byte */
+	set_storage(r, STORAGE_EXPORTING);
+	OUT(r, 0x90, 80, 2);
+	controller_refresh(&r->c);
+	assert_int_equal(drain(r), idle + 3);
+	static const uint8_t blink[] = {0x90, 80, 2};
+	assert_memory_equal(r->out + idle, blink, 3); /* last, after the buttons */
+	set_storage(r, STORAGE_IDLE);
+	OUT(r, 0x90, 80, 0);
+	controller_refresh(&r->c);
+	assert_int_equal(drain(r), idle);
+	for (size_t i = 0; i + 3 <= idle; i += 3)
+		assert_false(r->out[i] == 0x90 && r->out[i + 1] == 80);
+
+	/* The minis: lit after a refresh; the small buffer still gets it. */
+	for (int mi = 2; mi < NMODELS; mi++) {
+		uint8_t note = (uint8_t)storage_models[mi].status_note;
+		struct rig *m = rig_for(&profiles[mi]);
+		size_t full = drain(m);
+		set_storage(m, STORAGE_FAULT);
+		drain(m);
+		controller_refresh(&m->c);
+		uint8_t buf[8];
+		size_t total = 0, got, last = 0;
+		while ((got = controller_output(&m->c, buf, 3)) > 0) {
+			assert_int_equal(got, 3);
+			total += got;
+			last = buf[1] == note ? total : last;
+		}
+		assert_int_equal(total, full + 3);
+		assert_int_equal(last, total);
+		assert_int_equal(buf[2], 2);
+		free(m);
+	}
+	free(r);
+}
+
 /* ---- the foot switch ---------------------------------------------------------- */
 
 static struct rig *foot_rig(void)
@@ -871,6 +1041,9 @@ int main(void)
 	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),
 	    cmocka_unit_test(test_undo_redo_targets),
 	    cmocka_unit_test(test_metronome_and_selection),
+	    cmocka_unit_test(test_export_and_save_chords),
+	    cmocka_unit_test(test_storage_status_led),
+	    cmocka_unit_test(test_status_led_after_reconnect),
 	    cmocka_unit_test(test_foot_tap_cycle),
 	    cmocka_unit_test(test_foot_double_tap_stops),
 	    cmocka_unit_test(test_foot_hold),

@@ -121,6 +121,61 @@ static void test_apc_minis(void **state)
 	assert_int_equal(prof.state_led[CLIP_OVERDUBBING].channel, 10);
 }
 
+/* A shift+ rule with an action, on note N of channel 0. */
+static void assert_shift_rule(const struct profile *p, int action, int note)
+{
+	for (int i = 0; i < p->nrules; i++) {
+		const struct profile_rule *r = &p->rules[i];
+		if (r->action == action) {
+			assert_true(r->shift);
+			assert_int_equal(r->kind, KIND_NOTE);
+			assert_int_equal(r->first, note);
+			assert_int_equal(r->last, note);
+			assert_int_equal(r->first_ch, 0);
+			assert_int_equal(r->last_ch, 0);
+			return;
+		}
+	}
+	fail_msg("%s has no %s rule", p->name, profile_action_name(action));
+}
+
+/* Every pad profile: export and save as shift chords, and one status LED
+ * with a value for each storage status (one-colour buttons: 0 off, 1 on,
+ * 2 blink). */
+static void test_export_save_and_status_led(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file;
+		int export_note, save_note, status_note;
+	} want[] = {
+	    {"apc40.profile", 80, 91, 80},
+	    {"apc40mk2.profile", 80, 91, 80},
+	    {"apcmini.profile", 82, 83, 71},
+	    {"apcminimk2.profile", 112, 113, 107},
+	};
+	static const uint8_t values[PROFILE_STORAGE_STATES] = {
+	    [STORAGE_IDLE] = 0,	     [STORAGE_RESTORING] = 1, [STORAGE_SAVING] = 1,
+	    [STORAGE_EXPORTING] = 2, [STORAGE_EXPORTED] = 1,  [STORAGE_EXPORT_FAILED] = 2,
+	    [STORAGE_FAULT] = 2,
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		load_builtin(want[i].file);
+		assert_shift_rule(&prof, ACT_EXPORT, want[i].export_note);
+		assert_shift_rule(&prof, ACT_SAVE, want[i].save_note);
+		assert_control(&prof.status_out, KIND_NOTE, 0, want[i].status_note);
+		for (int s = 0; s < PROFILE_STORAGE_STATES; s++) {
+			assert_int_equal(prof.storage_led[s].velocity, values[s]);
+			assert_int_equal(prof.storage_led[s].channel, -1);
+		}
+	}
+	load_builtin("footswitch.profile");
+	assert_false(prof.status_out.present);
+	for (int i = 0; i < prof.nrules; i++)
+		assert_true(prof.rules[i].action != ACT_EXPORT &&
+			    prof.rules[i].action != ACT_SAVE);
+}
+
 static void test_footswitch(void **state)
 {
 	(void)state;
@@ -276,7 +331,7 @@ static void test_led_errors(void **state)
 	    "t.profile:6: unknown key \"blinking\" in [leds] (a clip state: "
 	    "empty, record_queued, recording, play_queued, playing, overdubbing, "
 	    "stop_queued, stopped; or outside, button_off, button_on, "
-	    "button_blink)");
+	    "button_blink, status_led, storage_<status>)");
 	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
 			     "empty = 0 chan 3\n"),
 		       "t.profile:6: empty: expected \"ch <channel>\" at \"chan 3\"");
@@ -290,6 +345,93 @@ static void test_led_errors(void **state)
 	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
 			     "stopped = 1\nstopped = 2\n"),
 		       "t.profile:7: LED for stopped given twice (first on line 6)");
+}
+
+/* A foot switch profile with these [leds] lines (from line 6). */
+static const char *parse_leds(const char *leds)
+{
+	static char text[1024];
+	snprintf(text, sizeof(text),
+		 "[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n%s", leds);
+	return parse(text);
+}
+
+#define ALL_STORAGE                                                                      \
+	"storage_idle = 0\nstorage_restoring = 1\nstorage_saving = 1\n"                  \
+	"storage_exporting = 2\nstorage_exported = 21 ch 6\n"                            \
+	"storage_export_failed = 5\nstorage_fault = 5 ch 14\n"
+
+static void test_status_led(void **state)
+{
+	(void)state;
+	/* Note or CC, any channel; values as LEDs are written. */
+	assert_null(parse_leds("status_led = cc 0x10 ch 3\n" ALL_STORAGE));
+	assert_control(&prof.status_out, KIND_CC, 3, 16);
+	assert_int_equal(prof.storage_led[STORAGE_EXPORTED].velocity, 21);
+	assert_int_equal(prof.storage_led[STORAGE_EXPORTED].channel, 6);
+	assert_int_equal(prof.storage_led[STORAGE_IDLE].channel, -1);
+	/* None: no LED, no values. */
+	assert_null(parse_leds("empty = 0\n"));
+	assert_false(prof.status_out.present);
+	assert_string_equal(profile_storage_name(STORAGE_EXPORT_FAILED), "export_failed");
+	assert_string_equal(profile_storage_name((enum storage_status)7), "?");
+	assert_string_equal(profile_action_name(ACT_EXPORT), "export");
+	assert_string_equal(profile_action_name(ACT_SAVE), "save");
+}
+
+static void test_status_led_errors(void **state)
+{
+	(void)state;
+	assert_refused(parse_leds("status_led = note 80\n" ALL_STORAGE),
+		       "t.profile:6: status_led: expected \"ch <channel>\" at \"\"");
+	assert_refused(parse_leds(ALL_STORAGE "status_led = pc 3 ch 0\n"),
+		       "t.profile:13: status_led: expected \"note N ch C\" or \"cc N ch "
+		       "C\" at \"pc 3 ch 0\"");
+	assert_refused(parse_leds("status_led = note 128 ch 0\n"),
+		       "t.profile:6: status_led 128 is out of range 0..127");
+	assert_refused(parse_leds("status_led = note 80 ch 16\n"),
+		       "t.profile:6: status_led channel 16 is out of range 0..15");
+	assert_refused(parse_leds("status_led = note 80 ch 0 blink\n"),
+		       "t.profile:6: unexpected \"blink\" after status_led");
+	assert_refused(parse_leds("status_led = note 80 ch 0\n" ALL_STORAGE
+				  "status_led = note 81 ch 0\n"),
+		       "t.profile:14: status_led given twice (first on line 6)");
+	assert_refused(parse_leds("status_led = note 80 ch 0\nstorage_idle = 0\n"),
+		       "t.profile:6: status_led needs a value for every storage status: "
+		       "storage_restoring is missing");
+	assert_refused(parse_leds("empty = 0\nstorage_fault = 4\n"),
+		       "t.profile:7: storage_fault without a status_led to show it on");
+	assert_refused(parse_leds("storage_full = 4\n"),
+		       "t.profile:6: unknown storage status \"storage_full\" "
+		       "(storage_idle, storage_restoring, storage_saving, "
+		       "storage_exporting, storage_exported, storage_export_failed, "
+		       "storage_fault)");
+	assert_refused(
+	    parse_leds("status_led = note 80 ch 0\n" ALL_STORAGE "storage_saving = 2\n"),
+	    "t.profile:14: storage_saving given twice (first on line 9)");
+	assert_refused(parse_leds("status_led = note 80 ch 0\nstorage_fault = 2 ch 16\n"),
+		       "t.profile:7: LED channel 16 is out of range 0..15");
+	/* Not on an LED the clips drive. */
+	assert_refused(parse("[controller]\nname = T\nrows = 1\n[map]\n"
+			     "scene note 82 ch 0 -> y = 0\nrecord_arm note 93 ch 0\n"
+			     "[leds]\nstatus_led = note 82 ch 0\n" ALL_STORAGE),
+		       "t.profile:8: status_led note 82 ch 0 is the LED of scene y = 0");
+	assert_refused(parse("[controller]\nname = T\nrows = 1\n[map]\n"
+			     "scene note 82 ch 0 -> y = 0\nrecord_arm note 93 ch 0\n"
+			     "[leds]\nstatus_led = note 93 ch 0\n" ALL_STORAGE),
+		       "t.profile:8: status_led note 93 ch 0 is the LED of record_arm");
+	assert_refused(parse("[controller]\nname = T\nrows = 5\n[map]\n"
+			     "pad note 53..57 ch 0..7 -> x = ch, y = note - 53\n[leds]\n"
+			     "empty = 0\nrecord_queued = 4\nrecording = 3\n"
+			     "play_queued = 2\nplaying = 1\noverdubbing = 3\n"
+			     "stop_queued = 6\nstopped = 5\n"
+			     "status_led = note 55 ch 7\n" ALL_STORAGE),
+		       "t.profile:15: status_led note 55 ch 7 is the LED of pad x = 7, "
+		       "y = 2");
+	/* A shift+ rule has no LED: its button may show the status. */
+	assert_null(parse("[controller]\nname = T\n[map]\nshift note 98 ch 0\n"
+			  "shift+export note 80 ch 0\n[leds]\n"
+			  "status_led = note 80 ch 0\n" ALL_STORAGE));
 }
 
 static void complain(void *ctx, const char *message)
@@ -384,11 +526,14 @@ int main(void)
 	    cmocka_unit_test(test_apc40_mk1),
 	    cmocka_unit_test(test_apc40_mk2),
 	    cmocka_unit_test(test_apc_minis),
+	    cmocka_unit_test(test_export_save_and_status_led),
 	    cmocka_unit_test(test_footswitch),
 	    cmocka_unit_test(test_rule_syntax),
 	    cmocka_unit_test(test_errors_name_file_and_line),
 	    cmocka_unit_test(test_rule_errors),
 	    cmocka_unit_test(test_led_errors),
+	    cmocka_unit_test(test_status_led),
+	    cmocka_unit_test(test_status_led_errors),
 	    cmocka_unit_test(test_load_dir_skips_broken_files),
 	    cmocka_unit_test(test_match_port_and_inquiry),
 	    cmocka_unit_test(test_names),

@@ -128,6 +128,32 @@ static void test_every_word(void **state)
 	script_free(&s);
 }
 
+/* export and save: a CMD_REQUEST at the line's frame, for the SD writer;
+ * the controller's chord (shift + MASTER on the APC40 mk1) says the same. */
+static void test_export_and_save(void **state)
+{
+	(void)state;
+	struct script s =
+	    parse_ok("@100 export\n"
+		     "save   # now\n"
+		     "@300 save\n"
+		     "@400 midi 90 62 7f 90 50 7f 80 62 00 # shift + MASTER\n"
+		     "@500 midi 90 62 7f 90 5b 7f 80 62 00 # shift + PLAY\n"
+		     "@600 midi 90 50 7f                   # MASTER alone\n");
+	assert_int_equal(s.count, 5);
+	assert_cmd(&s, 0, 100, CMD_REQUEST, 0, 0, REQUEST_EXPORT);
+	assert_cmd(&s, 1, 100, CMD_REQUEST, 0, 0, REQUEST_SAVE);
+	assert_cmd(&s, 2, 300, CMD_REQUEST, 0, 0, REQUEST_SAVE);
+	assert_cmd(&s, 3, 400, CMD_REQUEST, 0, 0, REQUEST_EXPORT);
+	assert_cmd(&s, 4, 500, CMD_REQUEST, 0, 0, REQUEST_SAVE);
+	assert_int_equal(s.entries[1].line, 2);
+	script_free(&s);
+	assert_parse_error("tap\nexport now\n", "set.txt:2: usage: export");
+	assert_parse_error("save 1\n", "set.txt:1: usage: save");
+	assert_parse_error("@10 exit\n@20 export\n",
+			   "set.txt:2: nothing may follow 'exit' (line 1)");
+}
+
 static void test_empty_script(void **state)
 {
 	(void)state;
@@ -367,6 +393,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_word),
+	    cmocka_unit_test(test_export_and_save),
 	    cmocka_unit_test(test_empty_script),
 	    cmocka_unit_test(test_errors_name_the_line),
 	    cmocka_unit_test(test_midi_through_the_profile),

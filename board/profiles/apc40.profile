@@ -2,7 +2,10 @@
 #
 # Notes, CCs and LED values: Ableton's APC40 remote script and Luppp's
 # akai_apc.ctlr (see FACTS.md, "Akai APC controllers"). Nudge +/- (100/101)
-# as in the mossgrabers APC driver. MIDI channels are written 0..15, as on
+# as in the mossgrabers APC driver. Shift + MASTER (80) exports, shift +
+# PLAY (91) saves, and the MASTER button's LED shows the SD card: neither
+# button does anything else, so neither is hit by accident while playing.
+# MIDI channels are written 0..15, as on
 # the wire: the APC40's track 1 sends on channel 0.
 
 [controller]
@@ -28,6 +31,8 @@ prev_track   note 97 ch 0                    # bank left
 shift        note 98 ch 0
 tap_tempo    note 99 ch 0
 shift+metronome note 99 ch 0                 # shift + tap
+shift+export note 80 ch 0                    # shift + MASTER: export the clips
+shift+save   note 91 ch 0                    # shift + PLAY: save the session now
 redo         note 100 ch 0                   # nudge +
 undo         note 101 ch 0                   # nudge -
 volume       cc 7 ch 0..7        -> x = ch   # track faders
@@ -50,3 +55,15 @@ stop_queued   = 6
 button_off    = 0
 button_on     = 1
 button_blink  = 2
+# the SD card (the MASTER button, note 80): a one-colour LED, so off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking = an export
+# running; still blinking after the export = it failed, or the card is
+# missing, read-only or full (README, "Controllers")
+status_led            = note 80 ch 0
+storage_idle          = 0
+storage_restoring     = 1
+storage_saving        = 1
+storage_exporting     = 2
+storage_exported      = 1
+storage_export_failed = 2
+storage_fault         = 2

@@ -4,7 +4,9 @@
 # velocity = palette colour, channel = animation (0 solid, 6..10 pulse,
 # 11..15 blink). Source: Ableton's APC40_MkII remote script (FACTS.md). The
 # mkII's nudge buttons are 100 (nudge -) and 101 (nudge +), the other way
-# round from the mk1, as in the mossgrabers APC driver.
+# round from the mk1, as in the mossgrabers APC driver. As on the mk1, shift
+# + MASTER (80) exports, shift + PLAY (91) saves, and the MASTER button's LED
+# shows the SD card.
 
 [controller]
 name    = APC40 mkII
@@ -31,6 +33,8 @@ next_track   note 96 ch 0                      # right
 prev_track   note 97 ch 0                      # left
 shift        note 98 ch 0
 tap_tempo    note 99 ch 0
+shift+export note 80 ch 0                      # shift + MASTER: export the clips
+shift+save   note 91 ch 0                      # shift + PLAY: save the session now
 undo         note 100 ch 0                     # nudge -
 redo         note 101 ch 0                     # nudge +
 volume       cc 7 ch 0..7     -> x = ch
@@ -51,3 +55,15 @@ stop_queued   = 9 ch 14
 button_off    = 0
 button_on     = 1
 button_blink  = 2
+# the SD card (the MASTER button, note 80): a one-colour LED, so off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking = an export
+# running; still blinking after the export = it failed, or the card is
+# missing, read-only or full (README, "Controllers")
+status_led            = note 80 ch 0
+storage_idle          = 0
+storage_restoring     = 1
+storage_saving        = 1
+storage_exporting     = 2
+storage_exported      = 1
+storage_export_failed = 2
+storage_fault         = 2

@@ -6,7 +6,10 @@
 # Luppp's akai_apc_mini.ctlr (FACTS.md). The mini has no bank or transport
 # buttons: they are shift chords on the track and scene buttons, laid out as
 # in Ableton's script (shift + track 1..4 = up, down, left, right; shift +
-# scene 3 = record arm, shift + scene 8 = stop all clips).
+# scene 3 = record arm, shift + scene 8 = stop all clips). Shift + scene 1
+# exports and shift + scene 2 saves (at the top, far from stop all); the
+# LED of track button 8 (note 71, red), which gridloop leaves dark
+# otherwise, shows the SD card.
 
 [controller]
 name    = APC mini
@@ -36,6 +39,8 @@ shift+tap_tempo  note 70 ch 0
 shift+metronome  note 71 ch 0
 shift+record_arm note 84 ch 0
 shift+stop_all   note 89 ch 0
+shift+export     note 82 ch 0   # shift + scene 1: export the clips
+shift+save       note 83 ch 0   # shift + scene 2: save the session now
 volume     cc 48..55 ch 0   -> x = cc - 48
 master     cc 56 ch 0
 
@@ -54,3 +59,15 @@ stop_queued   = 6
 button_off    = 0
 button_on     = 1
 button_blink  = 2
+# the SD card (track button 8, note 71, red): a one-colour LED, so off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking = an export
+# running; still blinking after the export = it failed, or the card is
+# missing, read-only or full (README, "Controllers")
+status_led            = note 71 ch 0
+storage_idle          = 0
+storage_restoring     = 1
+storage_saving        = 1
+storage_exporting     = 2
+storage_exported      = 1
+storage_export_failed = 2
+storage_fault         = 2

@@ -5,7 +5,9 @@
 # (FACTS.md). Pad LEDs: velocity = palette colour, channel = effect (6 full
 # brightness, 10 pulse, 14 blink); buttons: 1 on, 2 blink. The inquiry
 # product byte 4F is the mk2's USB product id (the other models' inquiry
-# bytes equal theirs too). Shift chords as on the APC mini.
+# bytes equal theirs too). Shift chords as on the APC mini, export and save
+# too (shift + scene 1, 2); the LED of track button 8 (note 107, red) shows
+# the SD card.
 
 [controller]
 name    = APC mini mk2
@@ -35,6 +37,8 @@ shift+tap_tempo  note 106 ch 0
 shift+metronome  note 107 ch 0
 shift+record_arm note 114 ch 0
 shift+stop_all   note 119 ch 0
+shift+export     note 112 ch 0  # shift + scene 1: export the clips
+shift+save       note 113 ch 0  # shift + scene 2: save the session now
 volume     cc 48..55 ch 0     -> x = cc - 48
 master     cc 56 ch 0
 
@@ -52,3 +56,15 @@ stop_queued   = 9 ch 14
 button_off    = 0
 button_on     = 1
 button_blink  = 2
+# the SD card (track button 8, note 107, red): a one-colour LED, so off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking = an export
+# running; still blinking after the export = it failed, or the card is
+# missing, read-only or full (README, "Controllers")
+status_led            = note 107 ch 0
+storage_idle          = 0
+storage_restoring     = 1
+storage_saving        = 1
+storage_exporting     = 2
+storage_exported      = 1
+storage_export_failed = 2
+storage_fault         = 2
