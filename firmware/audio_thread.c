@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "recorder.h"
 #include "rt_mark.h"
 #include "spsc.h"
 
@@ -267,6 +268,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
 		engine_process(e, t->in, t->out, n);
+		recorder_push(t->cfg.recorder, t->out, n); /* NULL: off */
 		audio_alsa_float_to_playback(t->pcm, t->out, n);
 		account(t, clock_ns() - t0, n);
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);

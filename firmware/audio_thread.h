@@ -50,6 +50,9 @@ struct audio_thread_config {
 	uint32_t input_channels;
 	int priority;	 /* SCHED_FIFO 1..99 */
 	bool require_rt; /* fail instead of running without SCHED_FIFO */
+	/* The performance recorder (2 channels): gets each period's output;
+	 * NULL = off. */
+	struct recorder *recorder;
 };
 
 struct audio_stats {
