@@ -28,12 +28,18 @@
 
 /* Parses text (len bytes, need not be NUL-terminated) into s: settings and
  * clip list, audio pointers NULL. 0, or -1 with a message naming the field
- * in err. s is left initialised (session_init) on failure. */
+ * in err ("clips[0].file: ..."; array indexes 0-based as in the JSON, track
+ * and scene 1-based). s is left initialised (session_init(s, 0)) on
+ * failure. s is overwritten, not freed: session_free_audio() it first if it
+ * holds audio. Fields left out get session_init's defaults; a clip without
+ * "bars" gets them from the tempo and meter (0 with no tempo). Two clips may
+ * not name one file, compared ignoring case (the card may be FAT). */
 int manifest_parse(const char *text, size_t len, struct session *s, char *err,
 		   size_t errlen);
 
-/* The manifest of s as JSON text (malloc'ed, NUL-terminated; the caller
- * frees it), or NULL when out of memory. Only present clips are listed. */
+/* The manifest of s as JSON text (malloc'ed, NUL-terminated, ending in a
+ * newline; the caller frees it), or NULL when out of memory. Only present
+ * clips are listed. Numbers are written so they read back exactly. */
 char *manifest_write(const struct session *s);
 
 /* A clip file name a manifest may use: 1..SESSION_NAME_MAX-1 characters of

@@ -30,8 +30,9 @@ struct session_clip {
 	double bars;	 /* frames in bars at the session's tempo and meter (0: no tempo) */
 	char file[SESSION_NAME_MAX]; /* file name inside the session directory */
 	/* The audio, channels separate (non-interleaved), frames each; NULL in
-	 * a manifest that was only parsed (the files not read yet). Owned by
-	 * the session (session_free_audio). */
+	 * a manifest that was only parsed (the files not read yet); audio[1]
+	 * is NULL for mono. Each is its own malloc'ed block, owned by the
+	 * session (session_free_audio frees both). */
 	float *audio[2];
 };
 
