@@ -34,14 +34,21 @@ const char *export_format_extension(enum export_format f); /* "wav", "flac" */
 
 /* "2026-11-25_2130" for time t (local time). */
 void export_folder_name(time_t t, char *out, size_t len);
-/* "scene03_track5.wav": 1-based, as a musician counts. */
+/* "scene03_track5.wav": track and scene are the engine's (from 0), the name
+ * counts from 1, as a musician does. */
 void export_clip_name(int track, int scene, enum export_format f, char *out, size_t len);
 
 /* Exports every present clip of s. A clip's audio is taken from memory when
  * set, else read from session_dir (its `file`). The folder gets
  * export_folder_name(when), or "_2", "_3"... after it when that exists; its
  * path goes to folder (may be NULL). 0, or -errno with a message in err (the
- * partial folder is removed). */
+ * partial folder is removed); -ENODATA when s has no clips.
+ *
+ * A clip whose file in session_dir is missing or unreadable does not fail
+ * the export: it is skipped, the rest are exported, and it is named in
+ * export.txt ("skipped") and in err (which is "" only when every clip was
+ * exported, so check err[0] after a 0) and logged on stderr. A gig's other
+ * takes matter more than one lost file. Failing to write is always fatal. */
 int export_session(const char *export_dir, const struct session *s,
 		   const char *session_dir, enum export_format f, time_t when,
 		   char *folder, size_t folderlen, char *err, size_t errlen);
