@@ -98,6 +98,8 @@ static void start_controller(struct midi_hub *h, struct midi_hub_port *pt, int p
 					   .state = h->clip_state[t][s]};
 			controller_engine_event(&pt->ctl, &ev);
 		}
+	if (h->storage.type == EV_STORAGE) /* the card's state, e.g. a fault */
+		controller_engine_event(&pt->ctl, &h->storage);
 	pt->ctl.overdub_track = h->overdub_track;
 	pt->ctl.overdub_scene = h->overdub_scene;
 	pt->ctl.metronome = h->metronome;
@@ -234,6 +236,8 @@ bool midi_hub_poll(struct midi_hub *h, int64_t now_us)
 void midi_hub_event(struct midi_hub *h, const struct event *ev)
 {
 	h->stats.events++;
+	if (ev->type == EV_STORAGE)
+		h->storage = *ev;
 	if (ev->type == EV_CLIP_STATE && ev->track < GL_TRACKS && ev->scene < GL_SCENES &&
 	    ev->state < CLIP_STATE_COUNT) {
 		h->clip_state[ev->track][ev->scene] = ev->state;

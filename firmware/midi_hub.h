@@ -74,6 +74,7 @@ struct midi_hub {
 	/* The mirror: what a controller connected later is shown. */
 	uint8_t clip_state[GL_TRACKS][GL_SCENES];
 	int overdub_track, overdub_scene; /* last clip to go into overdub; -1: none */
+	struct event storage; /* the last EV_STORAGE (value 0, idle, before any) */
 	struct midi_hub_port ports[MIDI_HUB_PORTS];
 	uint64_t connections;
 	struct midi_clock_out clock_out;

@@ -557,6 +557,22 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 		    q.commands, q.commands_refused, q.events, q.events_dropped, q.sent,
 		    q.clock_messages, q.input_lost, q.output_lost);
 	}
+	if (s->cfg.writer) {
+		struct sd_writer_stats w;
+		sd_writer_get_stats(s->cfg.writer, &w);
+		fprintf(out,
+			"gridloop: statistics: SD card: saves %llu (failed %llu, last "
+			"%llu ms); "
+			"clips written %llu (%.1f MiB); copies redone %llu; exports %llu "
+			"(failed %llu)\n",
+			(unsigned long long)w.saves, (unsigned long long)w.save_failures,
+			(unsigned long long)w.last_save_ms,
+			(unsigned long long)w.clips_written,
+			(double)w.bytes_written / 1048576.0,
+			(unsigned long long)w.copies_discarded,
+			(unsigned long long)w.exports,
+			(unsigned long long)w.export_failures);
+	}
 	fprintf(
 	    out, "gridloop: statistics: audio thread %s; memory %s; real-time guard %s\n",
 	    as.realtime ? "SCHED_FIFO" : "not real-time",

@@ -282,6 +282,20 @@ static void test_late_controller_starts_from_the_mirror(void **state)
 	rig_free(r);
 }
 
+/* A controller plugged in while the card is faulty shows it at once. */
+static void test_late_controller_shows_the_card(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	struct event ev = {.type = EV_STORAGE, .frame = 48000, .value = STORAGE_FAULT};
+	midi_hub_event(&r->hub, &ev);
+	int slot = midi_hub_connect(&r->hub, 30, 0, "APC MINI:APC MINI MIDI 1",
+				    profile_named("APC mini"));
+	output(r, slot);
+	assert_true(SENT(r, 0x90, 71, 0x02)); /* track button 8: blinking */
+	rig_free(r);
+}
+
 /* A port the config names comes up as the fallback profile; its reply to
  * the device inquiry says what it really is. */
 static void test_inquiry_reply_switches_profile(void **state)
@@ -460,6 +474,7 @@ int main(void)
 	    cmocka_unit_test(test_events_to_leds_on_every_controller),
 	    cmocka_unit_test(test_unplug_and_back),
 	    cmocka_unit_test(test_late_controller_starts_from_the_mirror),
+	    cmocka_unit_test(test_late_controller_shows_the_card),
 	    cmocka_unit_test(test_inquiry_reply_switches_profile),
 	    cmocka_unit_test(test_slots),
 	    cmocka_unit_test(test_metronome_is_shared),
