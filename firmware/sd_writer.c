@@ -420,7 +420,7 @@ static void export_outcome(struct sd_writer *w, const char *line)
 
 static void export_now(struct sd_writer *w)
 {
-	char err[512], folder[1024], line[1200];
+	char err[512] = "", folder[1024], line[1600];
 	w->export_asked = false;
 	set_status(w, STORAGE_EXPORTING);
 	if (save(w, false)) {
@@ -435,10 +435,15 @@ static void export_now(struct sd_writer *w)
 		snprintf(line, sizeof(line), "failed: %s\n", err);
 		goto failed;
 	}
-	say("exported %d clips to %s (%s) in %lld ms", session_clip_count(&w->sess),
-	    folder, export_format_name(w->cfg.export_format),
-	    (long long)(mono_ms() - t0));
-	snprintf(line, sizeof(line), "ok %s\n", folder);
+	/* A clip file that could not be read is skipped, the rest exported:
+	 * say which. */
+	say("exported the session to %s (%s) in %lld ms%s%s", folder,
+	    export_format_name(w->cfg.export_format), (long long)(mono_ms() - t0),
+	    err[0] ? "; but: " : "", err);
+	if (err[0])
+		snprintf(line, sizeof(line), "ok %s (but: %s)\n", folder, err);
+	else
+		snprintf(line, sizeof(line), "ok %s\n", folder);
 	export_outcome(w, line);
 	STAT_ADD(w, exports, 1);
 	set_status(w, STORAGE_EXPORTED);
