@@ -338,6 +338,7 @@ static int save(struct sd_writer *w, bool final)
 {
 	char err[512];
 	int64_t t0 = mono_ms();
+	say("saving the session...");
 	set_status(w, STORAGE_SAVING);
 	if (session_store_prepare(w->session_dir, err, sizeof(err))) {
 		card_fault(w, "cannot save the session", err);
