@@ -44,6 +44,7 @@ struct sd_writer {
 	atomic_int status;
 	int64_t status_until_ms; /* STORAGE_EXPORTED goes back to idle then */
 	bool fault;
+	bool stopping; /* the last save: nothing is retried after it */
 	int64_t retry_at_ms;
 	char last_fault[256];
 
@@ -251,8 +252,14 @@ static void card_fault(struct sd_writer *w, const char *what, const char *why)
 {
 	char msg[sizeof(w->last_fault)];
 	snprintf(msg, sizeof(msg), "%s: %s", what, why);
+	/* The last save at shutdown has no retry: what it could not write is
+	 * lost, and the musician must hear that, not "nothing is lost". */
+	if (w->stopping)
+		say("%s; the session is NOT saved: what changed since the last save "
+		    "is lost (the card keeps the session saved before)",
+		    msg);
 	/* Said once per fault, not every retry. */
-	if (!w->fault || strcmp(msg, w->last_fault))
+	else if (!w->fault || strcmp(msg, w->last_fault))
 		say("%s; nothing is lost: the session stays in memory and is saved "
 		    "when the card works again",
 		    msg);
@@ -547,6 +554,7 @@ int sd_writer_stop(struct sd_writer *w)
 			w->dirty[s] = true;
 	if (!anything_dirty(w) && !w->fault)
 		return 0;
+	w->stopping = true;
 	return save(w, true);
 }
 
