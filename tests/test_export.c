@@ -797,6 +797,12 @@ static int run_child(struct fixture *f, const char *spec, int *rc)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+		/* Not startable again (qemu-user runs without binfmt_misc): the
+		 * native and sanitizer runs cover these tests. */
+		print_message("cannot start test_export again under the shim\n");
+		skip();
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("child (%s) ended badly: status %d, said %s", spec, status,
 			 text);
