@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EVENTS_CAPACITY 4096
 
@@ -146,6 +148,33 @@ static void changed(struct sd_writer *w)
 	w->last_change_ms = now;
 }
 
+/* A saved clip that was not restored because the musician recorded on its
+ * pad while the session loaded: the next save drops it from the session, so
+ * it gets a second name first, EXPORT_DIR/not-restored/, and stays on the
+ * card (a hard link: nothing is copied, and it survives the old name going). */
+static void keep_not_restored(struct sd_writer *w, int slot)
+{
+	const struct session_clip *c = &w->sess.clips[slot];
+	if (!c->present || w->cfg.resave_restored)
+		return; /* the original session was set aside whole */
+	char dir[1100], from[1200], to[1200];
+	snprintf(dir, sizeof(dir), "%s/not-restored", w->export_dir);
+	mkdir(w->export_dir, 0755);
+	mkdir(dir, 0755);
+	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
+	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
+	if (link(from, to) && errno != EEXIST)
+		say("track %d scene %d: the saved clip %s was not restored (recorded "
+		    "over) "
+		    "and cannot be kept in %s: %s",
+		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, dir,
+		    strerror(errno));
+	else
+		say("track %d scene %d: the saved clip was not restored (recorded over); "
+		    "it is kept as %s",
+		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
+}
+
 static void set_setting(struct sd_writer *w, const struct event *ev)
 {
 	double v = (double)ev->value / 1e6;
@@ -204,6 +233,8 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		if (ev->aux && w->cfg.resave_restored) {
 			w->dirty[slot] = true;
 			changed(w);
+		} else if (!ev->aux) {
+			keep_not_restored(w, slot);
 		}
 		break;
 	case EV_TEMPO: {

@@ -33,12 +33,17 @@ static void rm_tree(const char *path)
 	assert_int_equal(system(cmd), 0);
 }
 
-static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
-				    uint32_t max_delay_ms)
+static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
+				  uint32_t max_delay_ms, const struct session *on_card,
+				  const char *root)
 {
 	struct bench *b = calloc(1, sizeof(*b));
-	snprintf(b->root, sizeof(b->root), "/tmp/test-sd-writer.XXXXXX");
-	assert_non_null(mkdtemp(b->root));
+	if (root) {
+		snprintf(b->root, sizeof(b->root), "%s", root);
+	} else {
+		snprintf(b->root, sizeof(b->root), "/tmp/test-sd-writer.XXXXXX");
+		assert_non_null(mkdtemp(b->root));
+	}
 	snprintf(b->session, sizeof(b->session), "%s/session", b->root);
 	snprintf(b->exports, sizeof(b->exports), "%s/exports", b->root);
 	b->r = rig_new(64, 0, 120);
@@ -52,7 +57,7 @@ static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
 	wc.session_dir = session_dir ? session_dir : b->session;
 	wc.export_dir = b->exports;
 	wc.export_format = EXPORT_WAV_FLOAT;
-	wc.on_card = &empty;
+	wc.on_card = on_card ? on_card : &empty;
 	wc.quiet_ms = quiet_ms;
 	wc.max_delay_ms = max_delay_ms;
 	wc.retry_ms = 50;
@@ -60,6 +65,12 @@ static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
 	assert_non_null(b->w);
 	assert_int_equal(sd_writer_start(b->w), 0);
 	return b;
+}
+
+static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
+				    uint32_t max_delay_ms)
+{
+	return bench_new_on(session_dir, quiet_ms, max_delay_ms, NULL, NULL);
 }
 
 static struct bench *bench_new(const char *session_dir)
@@ -312,6 +323,49 @@ static void test_card_not_there(void **state)
 	bench_free(b);
 }
 
+/* A saved clip whose pad was recorded on while the session loaded is not
+ * restored, and not lost: it is kept under exports/not-restored/. */
+static void test_clip_recorded_over_while_loading_is_kept(void **state)
+{
+	(void)state;
+	static struct session card;
+	char root[] = "/tmp/test-sd-writer.XXXXXX", dir[160], err[512];
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/session", root);
+	assert_int_equal(session_store_prepare(dir, err, sizeof(err)), 0);
+	session_init(&card, 48000);
+	struct session_clip *c = &card.clips[0];
+	c->present = true;
+	c->channels = 1;
+	c->frames = 4000;
+	c->audio[0] = calloc(4000, sizeof(float));
+	c->audio[0][7] = 0.5f;
+	uint64_t serial = 0;
+	assert_int_equal(
+	    session_store_write_clip(dir, &card, 0, &serial, err, sizeof(err)), 0);
+	assert_int_equal(session_store_commit(dir, &card, err, sizeof(err)), 0);
+	session_free_audio(&card);
+
+	struct bench *b = bench_new_on(NULL, 20, 200, &card, root);
+	/* The musician records on the pad before the saved clip arrives. */
+	record_bar(b, 0, 0, 1);
+	struct keeper_take *t = keeper_take_new(b->r->k, 0, 0, 4000);
+	assert_non_null(t);
+	keeper_offer_take(b->r->k, t);
+	run(b, 256);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	char kept[400];
+	snprintf(kept, sizeof(kept), "%s/exports/not-restored/%s", root, c->file);
+	struct stat sb;
+	assert_int_equal(stat(kept, &sb), 0);
+	int64_t n;
+	float *now = card_copy(b->session, 0, 0, &n);
+	assert_int_equal(n, BAR120); /* the new take is the session's */
+	free(now);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +373,7 @@ int main(void)
 	    cmocka_unit_test(test_saves_race_with_overdubs),
 	    cmocka_unit_test(test_clear_export_and_last_save),
 	    cmocka_unit_test(test_card_not_there),
+	    cmocka_unit_test(test_clip_recorded_over_while_loading_is_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
