@@ -116,8 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			us += (int64_t)arg * 50000;
 			break;
 		case 2: {
-			struct event ev = {.type = EV_CLIP_STATE,
-					   .state = (uint8_t)(arg % 9)};
+			/* Clip states, and now and then the SD card's state (values
+			 * out of range too). */
+			struct event ev = {.type = arg >= 54 ? EV_STORAGE : EV_CLIP_STATE,
+					   .state = (uint8_t)(arg % 9),
+					   .value = arg - 54};
 			if (i + 2 <= size) {
 				ev.track = data[i] % 9;
 				ev.scene = data[i + 1] % 11;
