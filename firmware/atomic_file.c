@@ -18,9 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A name or path as it may be shown to a musician: printable ASCII only,
- * and not too long, whatever bytes the caller passed. */
-static const char *shown(const char *text, char *buf, size_t len)
+const char *atomic_file_shown(const char *text, char *buf, size_t len)
 {
 	size_t i = 0, max = len > 4 ? len - 4 : 0;
 	for (; i < max && text[i]; i++) {
@@ -63,7 +61,8 @@ static int fail(char *err, size_t errlen, const char *what, int err_no)
 {
 	char name[80];
 	if (err && errlen)
-		snprintf(err, errlen, "%s: %s", shown(what, name, sizeof(name)),
+		snprintf(err, errlen, "%s: %s",
+			 atomic_file_shown(what, name, sizeof(name)),
 			 atomic_file_why(err_no));
 	return -err_no;
 }

@@ -15,10 +15,10 @@
 #include <stddef.h>
 
 struct atomic_file {
-	int fd;		  /* write here (or hand it to sf_open_fd) */
-	int dir_fd;	  /* the directory, for the rename and its fsync */
-	char name[256];	  /* the final name */
-	char tmp[272];	  /* the temporary name, in the same directory */
+	int fd;		/* write here (or hand it to sf_open_fd) */
+	int dir_fd;	/* the directory, for the rename and its fsync */
+	char name[256]; /* the final name */
+	char tmp[272];	/* the temporary name, in the same directory */
 };
 
 /* Opens DIR/.NAME.tmp for writing. 0, or -errno with a message in err. */
@@ -42,5 +42,9 @@ int atomic_file_sweep(const char *dir);
  * full", EROFS "SD card is read-only", EIO "I/O error (card removed?)",
  * ENOENT "SD card not mounted (no such directory)", else strerror. */
 const char *atomic_file_why(int err);
+
+/* A name or path as it may be shown to a musician: printable ASCII only,
+ * cut with "..." to fit len, whatever bytes it holds. Returns buf. */
+const char *atomic_file_shown(const char *text, char *buf, size_t len);
 
 #endif

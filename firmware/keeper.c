@@ -7,6 +7,7 @@
  */
 #include "keeper.h"
 
+#include "background.h"
 #include "clipmem.h"
 #include "engine.h"
 
@@ -495,21 +496,11 @@ static void *keeper_main(void *arg)
 int keeper_start(struct keeper *k)
 {
 	atomic_store(&k->running, true);
-	/* A low-priority thread whoever starts it: explicit attributes, or it
-	 * would inherit SCHED_FIFO from a real-time creator. */
-	pthread_attr_t attr;
-	struct sched_param sp = {.sched_priority = 0};
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &sp);
-	int err = pthread_create(&k->thread, &attr, keeper_main, k);
-	pthread_attr_destroy(&attr);
+	int err = background_start(&k->thread, keeper_main, k, "gl-keeper");
 	if (err) {
 		atomic_store(&k->running, false);
-		return -err;
+		return err;
 	}
-	pthread_setname_np(k->thread, "gl-keeper");
 	k->started = true;
 	return 0;
 }

@@ -18,6 +18,8 @@
  */
 #include "recorder.h"
 
+#include "background.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -194,21 +196,11 @@ int recorder_start(struct recorder *r)
 	if (r->started)
 		return 0;
 	atomic_store(&r->running, true);
-	/* A low-priority thread whoever starts it: explicit attributes, or it
-	 * would inherit SCHED_FIFO from a real-time creator. */
-	pthread_attr_t attr;
-	struct sched_param sp = {.sched_priority = 0};
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &sp);
-	int err = pthread_create(&r->thread, &attr, disk_main, r);
-	pthread_attr_destroy(&attr);
+	int err = background_start(&r->thread, disk_main, r, "gl-recorder");
 	if (err) {
 		atomic_store(&r->running, false);
-		return -err;
+		return err;
 	}
-	pthread_setname_np(r->thread, "gl-recorder");
 	r->started = true;
 	return 0;
 }

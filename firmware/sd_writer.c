@@ -6,6 +6,7 @@
 #include "sd_writer.h"
 
 #include "atomic_file.h"
+#include "background.h"
 #include "session_store.h"
 
 #include <errno.h>
@@ -547,20 +548,11 @@ static void *writer_main(void *arg)
 int sd_writer_start(struct sd_writer *w)
 {
 	atomic_store(&w->running, true);
-	pthread_attr_t attr;
-	struct sched_param sp = {.sched_priority = 0};
-	pthread_attr_init(&attr);
-	/* Never real-time, whoever starts it. */
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &sp);
-	int err = pthread_create(&w->thread, &attr, writer_main, w);
-	pthread_attr_destroy(&attr);
+	int err = background_start(&w->thread, writer_main, w, "gl-sd-writer");
 	if (err) {
 		atomic_store(&w->running, false);
-		return -err;
+		return err;
 	}
-	pthread_setname_np(w->thread, "gl-sd-writer");
 	w->started = true;
 	return 0;
 }

@@ -3,6 +3,7 @@
  */
 #include "session_loader.h"
 
+#include "background.h"
 #include "session_store.h"
 
 #include <pthread.h>
@@ -145,18 +146,9 @@ static void *loader_main(void *arg)
 
 int session_loader_start(struct session_loader *l)
 {
-	pthread_attr_t attr;
-	struct sched_param sp = {.sched_priority = 0};
-	pthread_attr_init(&attr);
-	/* Never real-time, whoever starts it. */
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &sp);
-	int err = pthread_create(&l->thread, &attr, loader_main, l);
-	pthread_attr_destroy(&attr);
+	int err = background_start(&l->thread, loader_main, l, "gl-restore");
 	if (err)
-		return -err;
-	pthread_setname_np(l->thread, "gl-restore");
+		return err;
 	l->started = true;
 	return 0;
 }

@@ -39,24 +39,6 @@
 
 /* ---- messages ----------------------------------------------------------------- */
 
-/* A name or path as a musician may see it: printable ASCII, not too long,
- * whatever bytes it holds. */
-static const char *shown(const char *text, char *buf, size_t len)
-{
-	size_t i = 0, max = len > 4 ? len - 4 : 0;
-	for (; i < max && text[i]; i++) {
-		unsigned char c = (unsigned char)text[i];
-		buf[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-	}
-	if (len > 4 && text[i]) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	if (len)
-		buf[i < len ? i : len - 1] = '\0';
-	return buf;
-}
-
 /* Formats the message into err; returns ret. */
 static int say(int ret, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -206,7 +188,8 @@ int session_store_prepare(const char *dir, char *err, size_t errlen)
 failed:;
 	int e = errno;
 	return say(-e, err, errlen, "cannot create session directory %s: %s",
-		   shown(dir, shown_dir, sizeof(shown_dir)), atomic_file_why(e));
+		   atomic_file_shown(dir, shown_dir, sizeof(shown_dir)),
+		   atomic_file_why(e));
 }
 
 /* ---- writing clips ------------------------------------------------------------ */
@@ -284,7 +267,8 @@ int session_store_write_clip(const char *dir, struct session *s, int slot,
 	int r = fresh_name(dir, slot, serial, name, sizeof(name));
 	if (r < 0)
 		return say(r, err, errlen, "session directory %s: %s",
-			   shown(dir, shown_dir, sizeof(shown_dir)), atomic_file_why(r));
+			   atomic_file_shown(dir, shown_dir, sizeof(shown_dir)),
+			   atomic_file_why(r));
 
 	struct atomic_file f;
 	r = atomic_file_begin(&f, dir, name, err, errlen);
@@ -318,7 +302,7 @@ static int check_listed_files(int dir_fd, const struct session *s, char *err,
 			return say(-EINVAL, err, errlen,
 				   "track %d, scene %d: bad clip file name \"%s\"",
 				   track_of(i), scene_of(i),
-				   shown(c->file, name, sizeof(name)));
+				   atomic_file_shown(c->file, name, sizeof(name)));
 		if (!exists_in(dir_fd, c->file))
 			return say(-ENOENT, err, errlen,
 				   "%s is not in the session directory (not saved?)",
@@ -335,7 +319,8 @@ int session_store_commit(const char *dir, const struct session *s, char *err,
 	if (dir_fd < 0) {
 		int e = errno;
 		return say(-e, err, errlen, "session directory %s: %s",
-			   shown(dir, shown_dir, sizeof(shown_dir)), atomic_file_why(e));
+			   atomic_file_shown(dir, shown_dir, sizeof(shown_dir)),
+			   atomic_file_why(e));
 	}
 	int r = check_listed_files(dir_fd, s, err, errlen);
 	char *text = r == 0 ? manifest_write(s) : NULL;
@@ -403,7 +388,7 @@ int session_store_load(const char *dir, struct session *s, uint64_t *serial, cha
 	int dir_fd = open_dir(dir);
 	if (dir_fd < 0) {
 		int e = errno;
-		shown(dir, shown_dir, sizeof(shown_dir));
+		atomic_file_shown(dir, shown_dir, sizeof(shown_dir));
 		if (e == ENOENT)
 			return say(
 			    -1, err, errlen,
@@ -643,9 +628,10 @@ int session_store_read_clip(const char *dir, struct session *s, int slot, uint32
 	struct session_clip *c = &s->clips[slot];
 	char name[64];
 	if (!manifest_name_ok(c->file) || strchr(c->file, '/'))
-		return say(
-		    -1, err, errlen, "track %d, scene %d: bad clip file name \"%s\"",
-		    track_of(slot), scene_of(slot), shown(c->file, name, sizeof(name)));
+		return say(-1, err, errlen,
+			   "track %d, scene %d: bad clip file name \"%s\"",
+			   track_of(slot), scene_of(slot),
+			   atomic_file_shown(c->file, name, sizeof(name)));
 	if (rate == 0 || s->rate == 0 || (channels != 1 && channels != 2))
 		return say(-1, err, errlen, "%s: cannot read at %u Hz, %d channels",
 			   c->file, rate, channels);
