@@ -453,6 +453,10 @@ static int save(struct sd_writer *w, bool final)
 static void export_outcome(struct sd_writer *w, const char *line)
 {
 	char err[256];
+	/* An export that failed before making the export directory (nothing to
+	 * export on a fresh card) still has an outcome: `gridloop export` waits
+	 * for it. One level, as export.c makes it: its parent is the card. */
+	(void)mkdir(w->export_dir, 0755); /* else atomic_file_write says why */
 	if (atomic_file_write(w->export_dir, SD_WRITER_LAST_EXPORT, line, strlen(line),
 			      err, sizeof(err)))
 		say("cannot write %s/%s: %s", w->export_dir, SD_WRITER_LAST_EXPORT, err);
