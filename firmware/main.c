@@ -216,25 +216,6 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* A session that cannot be used as it is (corrupt, from a newer gridloop,
- * at another rate) is renamed, never overwritten: the musician's audio
- * stays on the card. Returns the new name in aside. */
-static int set_aside(const char *dir, const char *why, char *aside, size_t len)
-{
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H%M%S", &tm);
-	snprintf(aside, len, "%s.%s-%s", dir, why, stamp);
-	if (rename(dir, aside)) {
-		fprintf(stderr, "gridloop: cannot rename %s to %s: %s\n", dir, aside,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Reads the last session's manifest (quick), decides what is restored and
  * what the SD writer starts from, and starts both. Nothing here waits for
  * the clips' audio: that is the loader's, in the background. */
@@ -258,27 +239,35 @@ static int build_session(struct program *p, bool offline)
 	static char aside[PATH_MAX + 64];
 	char err[1024];
 	struct stat st;
-	bool exists = stat(dir, &st) == 0;
+	bool mounted = !o->mount_point ||
+		       !session_store_check_mount(o->mount_point, err, sizeof(err));
+	bool exists = mounted && stat(dir, &st) == 0;
 	int rc = exists ? session_store_load(dir, &loaded, &serial, err, sizeof(err)) : 1;
-	if (!exists) {
+	if (!mounted) {
+		fprintf(stderr,
+			"gridloop: %s; starting an empty session, saved once the card is "
+			"there\n",
+			err);
+	} else if (!exists) {
 		fprintf(stderr, "gridloop: session directory %s does not exist yet\n",
 			dir);
 	} else if (rc < 0) {
 		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
-		if (!set_aside(dir, "unreadable", aside, sizeof(aside)))
+		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside)))
 			fprintf(stderr,
 				"gridloop: it is kept as %s; starting an empty session\n",
 				aside);
 	} else if (rc == 0 && !o->restore) {
-		if (!set_aside(dir, "previous", aside, sizeof(aside)))
+		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside)))
 			fprintf(
 			    stderr,
 			    "gridloop: [session] restore = no: the last session is kept "
 			    "as %s; starting an empty session\n",
 			    aside);
 	} else if (rc == 0 && loaded.rate != o->rate) {
-		bool ok = !set_aside(dir, o->resample ? "converted-from" : "other-rate",
-				     aside, sizeof(aside));
+		bool ok = !session_store_set_aside(
+		    dir, o->resample ? "converted-from" : "other-rate", aside,
+		    sizeof(aside));
 		if (ok && o->resample) {
 			fprintf(stderr,
 				"gridloop: the session was saved at %u Hz and gridloop "
@@ -312,6 +301,8 @@ static int build_session(struct program *p, bool offline)
 	wc.session_dir = dir;
 	wc.export_dir = p->export_dir;
 	wc.export_format = o->export_format;
+	wc.mount_point = o->mount_point;
+	wc.card_unknown = !mounted;
 	wc.on_card = &on_card;
 	wc.serial = serial;
 	wc.resave_restored = resave;

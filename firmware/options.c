@@ -47,6 +47,7 @@ enum key_id {
 	K_SONG_POSITION,
 	K_SESSION_DIR,
 	K_RESTORE,
+	K_MOUNT_POINT,
 	K_RESAMPLE,
 	K_SAVE_QUIET_MS,
 	K_EXPORT_DIR,
@@ -127,6 +128,7 @@ static const struct key keys[] = {
     {"session", "dir", "session", 0, "DIR", K_SESSION_DIR,
      "session directory on the SD card (default none: nothing is saved)"},
     {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL},
+    {"session", "mount_point", NULL, 0, "DIR", K_MOUNT_POINT, NULL},
     {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL},
     {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL},
     {"export", "dir", "export-dir", 0, "DIR", K_EXPORT_DIR,
@@ -196,6 +198,7 @@ void options_free(struct options *o)
 	free(o->clock_in_port);
 	free(o->clock_out_port);
 	free(o->session_dir);
+	free(o->mount_point);
 	free(o->export_dir);
 	free(o->recorder_dir);
 	free(o->pid_file);
@@ -440,6 +443,8 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 		return get_string(v, &o->session_dir, why, whylen);
 	case K_RESTORE:
 		return get_bool(v, &o->restore, why, whylen);
+	case K_MOUNT_POINT:
+		return get_string(v, &o->mount_point, why, whylen);
 	case K_RESAMPLE:
 		return get_bool(v, &o->resample, why, whylen);
 	case K_SAVE_QUIET_MS:

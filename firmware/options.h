@@ -74,6 +74,7 @@ struct options {
 	/* [session] */
 	char *session_dir;	/* NULL: sessions are not saved or restored */
 	bool restore;		/* load the last session at start */
+	char *mount_point;	/* the data partition's mount point, checked; or NULL */
 	bool resample;		/* a session at another rate: convert (else set aside) */
 	uint32_t save_quiet_ms; /* save after this long without changes */
 	/* [export] */

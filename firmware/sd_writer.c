@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "background.h"
+#include "manifest.h"
 #include "session_store.h"
 
 #include <errno.h>
@@ -27,7 +28,7 @@
 
 struct sd_writer {
 	struct sd_writer_config cfg;
-	char *session_dir, *export_dir;
+	char *session_dir, *export_dir, *mount_point;
 	struct session sess; /* what the card holds, plus what is being saved */
 	uint64_t serial;
 
@@ -89,11 +90,13 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 		return NULL;
 	w->cfg = *cfg;
 	w->session_dir = strdup(cfg->session_dir);
+	w->mount_point = cfg->mount_point ? strdup(cfg->mount_point) : NULL;
 	w->export_dir = strdup(cfg->export_dir);
-	if (!w->session_dir || !w->export_dir ||
+	if (!w->session_dir || !w->export_dir || (cfg->mount_point && !w->mount_point) ||
 	    fanout_init(&w->events, EVENTS_CAPACITY)) {
 		free(w->session_dir);
 		free(w->export_dir);
+		free(w->mount_point);
 		free(w);
 		return NULL;
 	}
@@ -104,6 +107,7 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 	w->cfg.on_card = NULL;
 	w->cfg.session_dir = w->session_dir;
 	w->cfg.export_dir = w->export_dir;
+	w->cfg.mount_point = w->mount_point;
 	pthread_mutex_init(&w->stats_lock, NULL);
 	atomic_init(&w->status, STORAGE_IDLE);
 	return w;
@@ -379,10 +383,31 @@ static int save(struct sd_writer *w, bool final)
 	int64_t t0 = mono_ms();
 	say("saving the session...");
 	set_status(w, STORAGE_SAVING);
-	if (session_store_prepare(w->session_dir, err, sizeof(err))) {
+	if ((w->mount_point &&
+	     session_store_check_mount(w->mount_point, err, sizeof(err))) ||
+	    session_store_prepare(w->session_dir, err, sizeof(err))) {
 		card_fault(w, "cannot save the session", err);
 		STAT_ADD(w, save_failures, 1);
 		return -1;
+	}
+	if (w->cfg.card_unknown) {
+		/* The card came later: what it holds was never loaded, so it
+		 * must not be overwritten by this session's first save. */
+		char aside[1200];
+		struct stat st;
+		char manifest[1100];
+		snprintf(manifest, sizeof(manifest), "%s/%s", w->session_dir,
+			 MANIFEST_FILE);
+		if (stat(manifest, &st) == 0 &&
+		    !session_store_set_aside(w->session_dir, "found", aside,
+					     sizeof(aside))) {
+			say("the SD card is there now; the session it holds was not "
+			    "loaded at "
+			    "start and is kept as %s",
+			    aside);
+			session_store_prepare(w->session_dir, err, sizeof(err));
+		}
+		w->cfg.card_unknown = false;
 	}
 	int written = 0;
 	for (int slot = 0; slot < GL_SLOTS; slot++) {
@@ -598,5 +623,6 @@ void sd_writer_destroy(struct sd_writer *w)
 	pthread_mutex_destroy(&w->stats_lock);
 	free(w->session_dir);
 	free(w->export_dir);
+	free(w->mount_point);
 	free(w);
 }

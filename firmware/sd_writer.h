@@ -40,6 +40,8 @@ struct sd_writer_config {
 	struct keeper *keeper;
 	const char *session_dir;
 	const char *export_dir;
+	const char
+	    *mount_point; /* the data partition, checked before each save; or NULL */
 	enum export_format export_format;
 	/* What is on the card now (the manifest loaded at start, clips not
 	 * restored yet included), or an empty session at the engine's rate.
@@ -49,6 +51,9 @@ struct sd_writer_config {
 	/* Clips that the loader restores are saved again (the session on the
 	 * card was at another rate and was moved aside). */
 	bool resave_restored;
+	/* The card could not be read at start (not mounted): a session found
+	 * on it later is set aside before the first save, not overwritten. */
+	bool card_unknown;
 	uint32_t quiet_ms;	  /* save after this long without changes */
 	uint32_t max_delay_ms;	  /* ...but no later than this after the first */
 	uint32_t retry_ms;	  /* after a failed save */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -652,5 +653,40 @@ int session_store_read_clip(const char *dir, struct session *s, int slot, uint32
 	c->audio[1] = a.ch[1];
 	c->channels = a.channels;
 	c->frames = a.frames;
+	return 0;
+}
+
+int session_store_check_mount(const char *mount_point, char *err, size_t errlen)
+{
+	char parent[4096], shown_dir[128];
+	struct stat here, up;
+	snprintf(parent, sizeof(parent), "%s/..", mount_point);
+	if (stat(mount_point, &here) || stat(parent, &up))
+		return say(-1, err, errlen,
+			   "the SD card's data partition is not mounted at %s (%s)",
+			   atomic_file_shown(mount_point, shown_dir, sizeof(shown_dir)),
+			   strerror(errno));
+	if (here.st_dev == up.st_dev && here.st_ino != up.st_ino)
+		return say(
+		    -1, err, errlen,
+		    "the SD card's data partition is not mounted at %s: nothing is "
+		    "written there",
+		    atomic_file_shown(mount_point, shown_dir, sizeof(shown_dir)));
+	return 0;
+}
+
+int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H%M%S", &tm);
+	snprintf(aside, len, "%s.%s-%s", dir, why, stamp);
+	if (rename(dir, aside)) {
+		fprintf(stderr, "gridloop: cannot rename %s to %s: %s\n", dir, aside,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }

@@ -21,6 +21,19 @@
 
 #include "session.h"
 
+/* When the data lives on its own partition (mounted at mount_point), a
+ * card that did not mount leaves an empty directory there, on the root
+ * filesystem: writing into it would put the session where the card is not.
+ * 0 when mount_point is a mount point (another device than its parent's),
+ * -1 with a message otherwise. */
+int session_store_check_mount(const char *mount_point, char *err, size_t errlen);
+
+/* A session that cannot be used as it is (corrupt, from a newer gridloop,
+ * at another rate, found on a card that was not there at start) is renamed
+ * DIR.WHY-<time>, never overwritten: the musician's audio stays on the card.
+ * The new name goes to aside. 0, or -1 (the message is logged). */
+int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len);
+
 /* Creates DIR (and its parent) if missing. 0 or -errno (message in err). */
 int session_store_prepare(const char *dir, char *err, size_t errlen);
 

@@ -366,6 +366,50 @@ static void test_clip_recorded_over_while_loading_is_kept(void **state)
 	bench_free(b);
 }
 
+/* A card that was not there at start: the session found on it later was
+ * never loaded, so the first save sets it aside instead of replacing it. */
+static void test_card_that_came_later_is_not_overwritten(void **state)
+{
+	(void)state;
+	static struct session found;
+	char root[] = "/tmp/test-sd-writer.XXXXXX", dir[160], err[512];
+	assert_non_null(mkdtemp(root));
+	snprintf(dir, sizeof(dir), "%s/session", root);
+	assert_int_equal(session_store_prepare(dir, err, sizeof(err)), 0);
+	session_init(&found, 48000);
+	found.tempo = 99;
+	assert_int_equal(session_store_commit(dir, &found, err, sizeof(err)), 0);
+
+	static struct session empty;
+	session_init(&empty, 48000);
+	struct sd_writer_config wc;
+	sd_writer_config_defaults(&wc);
+	struct bench *b = bench_new_on(NULL, 20, 200, &empty, root);
+	sd_writer_destroy(b->w); /* again, as a writer that found no card */
+	wc.engine = b->r->e;
+	wc.keeper = b->r->k;
+	wc.session_dir = b->session;
+	wc.export_dir = b->exports;
+	wc.on_card = &empty;
+	wc.card_unknown = true;
+	wc.quiet_ms = 20;
+	b->w = sd_writer_create(&wc);
+	assert_int_equal(sd_writer_start(b->w), 0);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	/* The session now is the new one; the one found is kept beside it. */
+	int64_t n;
+	float *a = card_copy(b->session, 0, 0, &n);
+	assert_non_null(a);
+	free(a);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '\"tempo\":.*99' %s/session.found-*/session.json", root);
+	assert_int_equal(system(cmd), 0);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +418,7 @@ int main(void)
 	    cmocka_unit_test(test_clear_export_and_last_save),
 	    cmocka_unit_test(test_card_not_there),
 	    cmocka_unit_test(test_clip_recorded_over_while_loading_is_kept),
+	    cmocka_unit_test(test_card_that_came_later_is_not_overwritten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

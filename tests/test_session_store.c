@@ -815,6 +815,25 @@ static void find_shim(void)
 	}
 }
 
+/* A data partition that did not mount is an empty directory on the root
+ * filesystem: told apart from a real mount point by its device. */
+static void test_mount_point_check(void **state)
+{
+	(void)state;
+	char why[256] = "";
+	assert_int_equal(session_store_check_mount("/", why, sizeof(why)), 0);
+	assert_int_equal(session_store_check_mount("/proc", why, sizeof(why)), 0);
+	char empty[] = "/tmp/test-mount.XXXXXX";
+	assert_non_null(mkdtemp(empty));
+	assert_int_equal(session_store_check_mount(empty, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "not mounted"));
+	assert_non_null(strstr(why, empty));
+	rmdir(empty);
+	assert_int_equal(session_store_check_mount("/no/such/mount", why, sizeof(why)),
+			 -1);
+	assert_non_null(strstr(why, "not mounted"));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
@@ -839,6 +858,7 @@ int main(int argc, char **argv)
 	    T(test_card_io_error),
 	    T(test_card_read_only),
 	    T(test_power_cut_at_every_step),
+	    cmocka_unit_test(test_mount_point_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
