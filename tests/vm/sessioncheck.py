@@ -317,6 +317,8 @@ def cmd_check(ind, out1, out2):
     c.info("boot 1: the card at the kill:\n" + "\n".join("  | " + x for x in at_kill.splitlines()))
 
     # ---- boot 2: the restore
+    c.info("boot 2: the card after the power cut, before gridloop started:\n" + "\n".join(
+        "  | " + x for x in rd(os.path.join(out2, "card-at-boot.txt")).splitlines()))
     log2 = rd(os.path.join(out2, "gl-restore.log"))
     m = re.search(r"session restored from /sd/session: (\d+) of (\d+) clips read in (\d+) ms after start "
                   r"\((\d+) skipped\)", log2)

@@ -52,12 +52,6 @@ wait_line() {
 	done
 }
 
-# uptime_now VAR: the guest's uptime in s (10 ms steps), without a fork.
-uptime_now() {
-	read -r _up _ </proc/uptime
-	eval "$1=\$_up"
-}
-
 # The stand-in controller: what gridloop sends to the VirMIDI raw device,
 # as amidi -d -T monotonic prints it: one message a line in hex, each
 # stamped with the kernel's CLOCK_MONOTONIC at its arrival ("12.345678901)
@@ -153,7 +147,7 @@ record() {
 # (with a session) has restored it; its controller's LEDs captured.
 boot_to_play() {
 	led_start "$1"
-	uptime_now t0
+	read -r t0 _ </proc/uptime # the launch, without a fork
 	echo "$1_launch=$t0" >>"$res"
 	start_gridloop "/out/gl-$1.log" -v --session "$2" --pid-file /tmp/gl.pid ||
 		{ led_stop; return 1; }
@@ -165,8 +159,10 @@ boot_to_play() {
 }
 
 restore() {
+	# what the power cut left on the card, before gridloop sweeps it
+	ls -la /sd/session >/out/card-at-boot.txt 2>&1
 	led_start restore
-	uptime_now t0
+	read -r t0 _ </proc/uptime # the launch, without a fork
 	echo "restore_launch=$t0" >>"$res"
 	if start_gridloop /out/gl-restore.log -v --session /sd/session --pid-file /tmp/gl.pid; then
 		wait_line /out/gl-restore.log "session restored" 30
