@@ -324,7 +324,8 @@ static int build_session(struct program *p, bool offline)
 					   .keeper = p->keeper,
 					   .dir = restore_from,
 					   .manifest = &loaded,
-					   .start_ns = p->start_ns};
+					   .start_ns = p->start_ns,
+					   .audio_now = audio_thread_now(p->audio)};
 	p->loader = session_loader_create(&lc);
 	if (!p->loader)
 		return fail(1, "cannot set up the session loader", "out of memory");
@@ -415,9 +416,6 @@ static int build(struct program *p)
 		p->keeper_running = true;
 	}
 
-	int src = build_session(p, offline);
-	if (src)
-		return src;
 	build_recorder(p);
 
 	struct audio_thread_config ac = {
@@ -433,6 +431,9 @@ static int build(struct program *p)
 	if (!p->audio)
 		return fail(1, "cannot set up the audio thread", "out of memory");
 	audio_thread_set_stop_frame(p->audio, stop);
+	int src = build_session(p, offline);
+	if (src)
+		return src;
 
 	if (p->script.count > 0) {
 		p->feeder = script_feeder_create(

@@ -138,9 +138,19 @@ void session_loader_run(struct session_loader *l)
 	    l->dir, st.offered, st.clips, (long long)ms, st.skipped);
 }
 
+#define FIRST_PERIOD_WAIT_MS 1000 /* a device still missing: restore anyway */
+
 static void *loader_main(void *arg)
 {
-	session_loader_run(arg);
+	struct session_loader *l = arg;
+	for (int ms = 0;
+	     l->cfg.audio_now && ms < FIRST_PERIOD_WAIT_MS && !atomic_load(&l->stop) &&
+	     atomic_load_explicit(l->cfg.audio_now, memory_order_acquire) == 0;
+	     ms += 2) {
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	session_loader_run(l);
 	return NULL;
 }
 

@@ -13,6 +13,7 @@
 #ifndef GRIDLOOP_SESSION_LOADER_H
 #define GRIDLOOP_SESSION_LOADER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,11 @@ struct session_loader_config {
 	const char *dir;		/* where the manifest's files are */
 	const struct session *manifest; /* copied */
 	int64_t start_ns; /* CLOCK_MONOTONIC at program start: for the figures */
+	/* The audio thread's frame counter: in the background, the loader
+	 * waits (a moment at most) for the first period, so that on one core
+	 * reading the clips does not hold up the start of the audio. NULL: no
+	 * waiting. */
+	const atomic_int_least64_t *audio_now;
 };
 
 struct session_loader_stats {
