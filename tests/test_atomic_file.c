@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "fsfault/fsfault_child.h"
 
-static char self[PATH_MAX];	 /* this binary, for the children */
-static char shim[PATH_MAX + 32]; /* fsfault.so, "" when not found */
+static struct fsfault_child child; /* this binary and the shim */
 
 /* ---- a scratch directory per test -------------------------------------------- */
 
@@ -149,62 +149,11 @@ static bool all_printable(const char *s)
 
 /* ---- children under the shim ------------------------------------------------- */
 
-struct outcome {
-	int status;
-	char err[4096];
-};
-
 /* Runs this program as "--child args..." with the shim and FSFAULT=fault
- * on dir. false when the shim is not there (the caller skips). */
-static bool run_faulty(const char *fault, char *const args[], struct outcome *o)
+ * on dir, its stderr in o->text. false: no shim (the caller skips). */
+static bool run_faulty(const char *fault, char *const args[], struct fsfault_outcome *o)
 {
-	if (!shim[0])
-		return false;
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char preload[2 * PATH_MAX + 64], asan[1024];
-		const char *old = getenv("LD_PRELOAD"), *aopt = getenv("ASAN_OPTIONS");
-		snprintf(preload, sizeof(preload), "%s%s%s", old ? old : "",
-			 old && *old ? ":" : "", shim);
-		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-			 aopt ? aopt : "", aopt && *aopt ? ":" : "");
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("ASAN_OPTIONS", asan, 1);
-		setenv("FSFAULT", fault, 1);
-		setenv("FSFAULT_DIR", dir, 1);
-		close(fds[0]);
-		if (dup2(fds[1], 2) < 0)
-			_exit(126);
-		close(fds[1]);
-		char *argv[16] = {self, "--child"};
-		for (int i = 0; i < 13 && args[i]; i++)
-			argv[i + 2] = args[i];
-		execv(self, argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t r;
-	while ((r = read(fds[0], o->err + len, sizeof(o->err) - 1 - len)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || (len += (size_t)r) == sizeof(o->err) - 1)
-			break;
-	}
-	o->err[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &o->status, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	if (WIFEXITED(o->status) && WEXITSTATUS(o->status) == 127) {
-		print_message("cannot start %s under the shim\n", self);
-		return false;
-	}
-	return true;
+	return fsfault_run(&child, fault, dir, args, 2, o);
 }
 
 /* The child: "write DIR NAME LEN SEED". Exit 0, or 1 with the message on
@@ -230,7 +179,7 @@ static int child_main(int argc, char **argv)
 
 /* Writes NAME (len bytes of seed) in a child with the fault. */
 static bool faulty_write(const char *fault, const char *name, size_t len, unsigned seed,
-			 struct outcome *o)
+			 struct fsfault_outcome *o)
 {
 	char len_s[32], seed_s[32];
 	snprintf(len_s, sizeof(len_s), "%zu", len);
@@ -239,7 +188,7 @@ static bool faulty_write(const char *fault, const char *name, size_t len, unsign
 	return run_faulty(fault, args, o);
 }
 
-static bool exited(const struct outcome *o, int code)
+static bool exited(const struct fsfault_outcome *o, int code)
 {
 	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
 }
@@ -277,12 +226,12 @@ static void test_abort_keeps_the_old_file(void **state)
 static void expect_fault_keeps_old(const char *fault, const char *why)
 {
 	write_seeded("session.json", 3000, 11);
-	struct outcome o;
+	struct fsfault_outcome o;
 	if (!faulty_write(fault, "session.json", 100000, 12, &o))
 		skip();
-	if (!exited(&o, 1) || !strstr(o.err, why) || !strstr(o.err, "session.json")) {
+	if (!exited(&o, 1) || !strstr(o.text, why) || !strstr(o.text, "session.json")) {
 		print_message("fault %s: status %d, stderr: %s\n", fault, o.status,
-			      o.err);
+			      o.text);
 		fail();
 	}
 	expect_contents("session.json", 3000, 11);
@@ -318,11 +267,11 @@ static void test_fsync_eio_keeps_old(void **state)
 static void test_short_writes_and_eintr_complete(void **state)
 {
 	(void)state;
-	struct outcome o;
+	struct fsfault_outcome o;
 	if (!faulty_write("short_writes=777,eintr", "x.bin", 50000, 5, &o))
 		skip();
 	if (!exited(&o, 0)) {
-		print_message("status %d, stderr: %s\n", o.status, o.err);
+		print_message("status %d, stderr: %s\n", o.status, o.text);
 		fail();
 	}
 	expect_contents("x.bin", 50000, 5);
@@ -405,14 +354,14 @@ static void test_killed_at_every_step(void **state)
 		char fault[64];
 		snprintf(fault, sizeof(fault),
 			 "short_writes=4096,kill_after_ops=%d,lose_unsynced", n);
-		struct outcome o;
+		struct fsfault_outcome o;
 		if (!faulty_write(fault, "f", 30000, 2, &o))
 			skip();
 		completed = exited(&o, 0);
 		if (!completed &&
 		    !(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)) {
 			print_message("step %d: status %d, stderr: %s\n", n, o.status,
-				      o.err);
+				      o.text);
 			fail();
 		}
 		atomic_file_sweep(dir);
@@ -440,33 +389,11 @@ static void test_why(void **state)
 	assert_string_equal(atomic_file_why(EBADF), strerror(EBADF));
 }
 
-/* Where the shim is: $FSFAULT_SO, else next to tests/. */
-static void find_shim(void)
-{
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	const char *env = getenv("FSFAULT_SO");
-	if (env && *env) {
-		snprintf(shim, sizeof(shim), "%s", env);
-	} else {
-		char exe_dir[PATH_MAX];
-		snprintf(exe_dir, sizeof(exe_dir), "%s", self);
-		char *slash = strrchr(exe_dir, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(shim, sizeof(shim), "%s/../fsfault.so", exe_dir);
-	}
-	if (access(shim, R_OK) != 0 || !self[0]) {
-		print_message("no fault shim at %s: those tests are skipped\n", shim);
-		shim[0] = '\0';
-	}
-}
-
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc, argv);
-	find_shim();
+	fsfault_find(&child);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, make_dir, remove_dir)
 	const struct CMUnitTest tests[] = {
 	    T(test_write_creates_and_replaces),

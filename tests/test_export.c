@@ -26,6 +26,7 @@
 
 #include "atomic_file.h"
 #include "export.h"
+#include "fsfault/fsfault_child.h"
 #include "session_store.h"
 
 #define WHEN	   ((time_t)1795642200) /* 2026-11-25 21:30:00 UTC */
@@ -765,50 +766,21 @@ static int child_main(const char *export_dir)
  * says. 1: it finished (rc and err set), 0: it was killed (a power cut). */
 static int run_child(struct fixture *f, const char *spec, int *rc)
 {
-	const char *shim = getenv("FSFAULT_SO");
-	int out[2];
-	assert_int_equal(pipe(out), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char preload[2048];
-		const char *old = getenv("LD_PRELOAD");
-		snprintf(preload, sizeof(preload), "%s%s%s", shim, old ? " " : "",
-			 old ? old : "");
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("FSFAULT", spec, 1);
-		setenv("FSFAULT_DIR", f->root, 1);
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		execl("/proc/self/exe", "test_export", "--child", f->exports,
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	char text[1024] = "";
-	size_t got = 0;
-	ssize_t n;
-	while ((n = read(out[0], text + got, sizeof(text) - 1 - got)) > 0)
-		got += (size_t)n;
-	text[got] = '\0';
-	close(out[0]);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+	static struct fsfault_child child;
+	if (!child.self[0])
+		fsfault_find(&child);
+	struct fsfault_outcome o;
+	char *args[] = {f->exports, NULL};
+	if (!fsfault_run(&child, spec, f->root, args, 1, &o))
+		skip(); /* no shim, or cannot start again (qemu-user) */
+	if (WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)
 		return 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		/* Not startable again (qemu-user runs without binfmt_misc): the
-		 * native and sanitizer runs cover these tests. */
-		print_message("cannot start test_export again under the shim\n");
-		skip();
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("child (%s) ended badly: status %d, said %s", spec, status,
-			 text);
-	char *tab = strchr(text, '\t');
+	if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0)
+		fail_msg("child (%s) ended badly: status %d, said %s", spec, o.status,
+			 o.text);
+	char *tab = strchr(o.text, '\t');
 	assert_non_null(tab);
-	*rc = atoi(text);
+	*rc = atoi(o.text);
 	snprintf(f->err, sizeof(f->err), "%s", tab + 1);
 	char *nl = strchr(f->err, '\n');
 	if (nl != NULL)

@@ -32,10 +32,10 @@
 #include "manifest.h"
 #include "session.h"
 #include "session_store.h"
+#include "fsfault/fsfault_child.h"
 
-static char self[PATH_MAX];	 /* this binary, for the children */
-static char shim[PATH_MAX + 32]; /* fsfault.so, "" when not found */
-static char dir[PATH_MAX];	 /* the session directory of the test */
+static struct fsfault_child child; /* this binary and the shim */
+static char dir[PATH_MAX];	   /* the session directory of the test */
 static char err[512];
 
 /* ---- the scratch directory ---------------------------------------------------- */
@@ -248,62 +248,11 @@ static void expect_holds(const struct session *want)
 
 /* ---- children under the shim --------------------------------------------------- */
 
-struct outcome {
-	int status;
-	char err[4096];
-};
-
 /* Runs this program as "--child args..." with the shim and FSFAULT=fault
- * on dir. false when the shim is not there (the caller skips). */
-static bool run_faulty(const char *fault, char *const args[], struct outcome *o)
+ * on dir, its stderr in o->text. false: no shim (the caller skips). */
+static bool run_faulty(const char *fault, char *const args[], struct fsfault_outcome *o)
 {
-	if (!shim[0])
-		return false;
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char preload[2 * PATH_MAX + 64], asan[1024];
-		const char *old = getenv("LD_PRELOAD"), *aopt = getenv("ASAN_OPTIONS");
-		snprintf(preload, sizeof(preload), "%s%s%s", old ? old : "",
-			 old && *old ? ":" : "", shim);
-		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-			 aopt ? aopt : "", aopt && *aopt ? ":" : "");
-		setenv("LD_PRELOAD", preload, 1);
-		setenv("ASAN_OPTIONS", asan, 1);
-		setenv("FSFAULT", fault, 1);
-		setenv("FSFAULT_DIR", dir, 1);
-		close(fds[0]);
-		if (dup2(fds[1], 2) < 0)
-			_exit(126);
-		close(fds[1]);
-		char *argv[16] = {self, "--child"};
-		for (int i = 0; i < 13 && args[i]; i++)
-			argv[i + 2] = args[i];
-		execv(self, argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t r;
-	while ((r = read(fds[0], o->err + len, sizeof(o->err) - 1 - len)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || (len += (size_t)r) == sizeof(o->err) - 1)
-			break;
-	}
-	o->err[len] = '\0';
-	close(fds[0]);
-	while (waitpid(pid, &o->status, 0) < 0)
-		assert_int_equal(errno, EINTR);
-	if (WIFEXITED(o->status) && WEXITSTATUS(o->status) == 127) {
-		print_message("cannot start %s under the shim\n", self);
-		return false;
-	}
-	return true;
+	return fsfault_run(&child, fault, dir, args, 2, o);
 }
 
 /* The child: "save-b DIR". Exit 0, or 1 with the message on stderr. */
@@ -323,13 +272,13 @@ static int child_main(int argc, char **argv)
 	return 0;
 }
 
-static bool save_b_faulty(const char *fault, struct outcome *o)
+static bool save_b_faulty(const char *fault, struct fsfault_outcome *o)
 {
 	char *args[] = {"save-b", dir, NULL};
 	return run_faulty(fault, args, o);
 }
 
-static bool exited(const struct outcome *o, int code)
+static bool exited(const struct fsfault_outcome *o, int code)
 {
 	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
 }
@@ -706,11 +655,11 @@ static void expect_fault_keeps_a(const char *fault, const char *why)
 	struct session a;
 	session_a(&a);
 	save_ok(&a);
-	struct outcome o;
+	struct fsfault_outcome o;
 	if (!save_b_faulty(fault, &o))
 		skip();
-	if (!exited(&o, 1) || !strstr(o.err, why)) {
-		print_message("%s: status %d, stderr: %s\n", fault, o.status, o.err);
+	if (!exited(&o, 1) || !strstr(o.text, why)) {
+		print_message("%s: status %d, stderr: %s\n", fault, o.status, o.text);
 		fail();
 	}
 	expect_holds(&a);
@@ -757,14 +706,14 @@ static void test_power_cut_at_every_step(void **state)
 	for (int n = 1; n < 2000 && !completed; n++) {
 		char fault[64];
 		snprintf(fault, sizeof(fault), "kill_after_ops=%d,lose_unsynced", n);
-		struct outcome o;
+		struct fsfault_outcome o;
 		if (!save_b_faulty(fault, &o))
 			skip();
 		completed = exited(&o, 0);
 		if (!completed &&
 		    !(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)) {
 			print_message("step %d: status %d, stderr: %s\n", n, o.status,
-				      o.err);
+				      o.text);
 			fail();
 		}
 		char why_a[512] = "", why_b[512] = "";
@@ -793,28 +742,6 @@ static void test_power_cut_at_every_step(void **state)
 	session_free_audio(&b);
 }
 
-/* Where the shim is: $FSFAULT_SO, else next to tests/. */
-static void find_shim(void)
-{
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	const char *env = getenv("FSFAULT_SO");
-	if (env && *env) {
-		snprintf(shim, sizeof(shim), "%s", env);
-	} else {
-		char exe_dir[PATH_MAX];
-		snprintf(exe_dir, sizeof(exe_dir), "%s", self);
-		char *slash = strrchr(exe_dir, '/');
-		if (slash)
-			*slash = '\0';
-		snprintf(shim, sizeof(shim), "%s/../fsfault.so", exe_dir);
-	}
-	if (access(shim, R_OK) != 0 || !self[0]) {
-		print_message("no fault shim at %s: those tests are skipped\n", shim);
-		shim[0] = '\0';
-	}
-}
-
 /* A data partition that did not mount is an empty directory on the root
  * filesystem: told apart from a real mount point by its device. */
 static void test_mount_point_check(void **state)
@@ -838,7 +765,7 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc, argv);
-	find_shim();
+	fsfault_find(&child);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, make_dir, remove_dir)
 	const struct CMUnitTest tests[] = {
 	    T(test_save_and_load_bit_exact),
