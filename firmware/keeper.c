@@ -583,27 +583,34 @@ int64_t keeper_clip_copy(struct keeper *k, int track, int scene, int channel,
 	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES ||
 	    channel < 0 || from < 0 || n <= 0)
 		return 0;
-	pthread_mutex_lock(&k->lock);
 	const struct keeper_slot *s = &k->slots[scene * GL_TRACKS + track];
 	int64_t C = k->chunk_frames, done = 0;
-	if (channel < s->channels && s->nchunks > 0) {
-		int64_t have = (int64_t)(s->nchunks - 1) * C +
+	/* A chunk at a time, the lock let go in between: a long clip's copy
+	 * must not hold up the memory a recording is waiting for. Between two
+	 * chunks the slot may change; the mapped size is read anew each time,
+	 * and the clip version tells the caller whether the audio did. */
+	while (done < n) {
+		pthread_mutex_lock(&k->lock);
+		int64_t have = 0;
+		if (channel < s->channels && s->nchunks > 0) {
+			have = (int64_t)(s->nchunks - 1) * C +
 			       (int64_t)(s->last_bytes / sizeof(float));
-		if (have > (int64_t)s->nchunks * C)
-			have = (int64_t)s->nchunks * C;
-		while (done < n && from + done < have) {
-			int64_t pos = from + done, off = pos % C;
-			int64_t run = C - off;
-			if (run > n - done)
-				run = n - done;
-			if (run > have - pos)
-				run = have - pos;
+			if (have > (int64_t)s->nchunks * C)
+				have = (int64_t)s->nchunks * C;
+		}
+		int64_t pos = from + done, off = pos % C, run = C - off;
+		if (run > n - done)
+			run = n - done;
+		if (run > have - pos)
+			run = have - pos;
+		if (run > 0)
 			copy_floats(dst + done, s->table[channel][pos / C] + off,
 				    (size_t)run);
-			done += run;
-		}
+		pthread_mutex_unlock(&k->lock);
+		if (run <= 0)
+			break;
+		done += run;
 	}
-	pthread_mutex_unlock(&k->lock);
 	return done;
 }
 
