@@ -20,6 +20,7 @@
 #include "export_cli.h"
 #include "fanout.h"
 #include "keeper.h"
+#include "manifest.h"
 #include "options.h"
 #include "profile.h"
 #include "recorder.h"
@@ -242,15 +243,37 @@ static int build_session(struct program *p, bool offline)
 	bool mounted = !o->mount_point ||
 		       !session_store_check_mount(o->mount_point, err, sizeof(err));
 	bool exists = mounted && stat(dir, &st) == 0;
+	if (exists && !S_ISDIR(st.st_mode)) {
+		/* Never renamed or written into: it is not a session. */
+		fprintf(
+		    stderr,
+		    "gridloop: [session] dir %s is not a directory: this session is not "
+		    "saved\n",
+		    dir);
+		return 0;
+	}
 	int rc = exists ? session_store_load(dir, &loaded, &serial, err, sizeof(err)) : 1;
+	char manifest[PATH_MAX + 32];
+	snprintf(manifest, sizeof(manifest), "%s/%s", dir, MANIFEST_FILE);
+	if (rc < 0 && access(manifest, F_OK) != 0) {
+		/* Not a manifest that cannot be read: a directory that cannot be
+		 * (permissions, I/O). Nothing to set aside; the writer reports
+		 * what it finds when it saves. */
+		fprintf(stderr, "gridloop: the session directory cannot be read: %s\n",
+			err);
+		rc = 1;
+		exists = false;
+	}
 	if (!mounted) {
 		fprintf(stderr,
 			"gridloop: %s; starting an empty session, saved once the card is "
 			"there\n",
 			err);
 	} else if (!exists) {
-		fprintf(stderr, "gridloop: session directory %s does not exist yet\n",
-			dir);
+		if (rc != 1 || access(dir, F_OK) != 0)
+			fprintf(stderr,
+				"gridloop: session directory %s does not exist yet\n",
+				dir);
 	} else if (rc < 0) {
 		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
 		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside)))
