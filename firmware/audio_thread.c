@@ -269,6 +269,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
 		engine_process(e, t->in, t->out, n);
 		recorder_push(t->cfg.recorder, t->out, n); /* NULL: off */
+		recorder_push(t->cfg.stems_recorder, t->cfg.stems, n);
 		audio_alsa_float_to_playback(t->pcm, t->out, n);
 		account(t, clock_ns() - t0, n);
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);

@@ -53,6 +53,10 @@ struct audio_thread_config {
 	/* The performance recorder (2 channels): gets each period's output;
 	 * NULL = off. */
 	struct recorder *recorder;
+	/* The track stems (engine_set_stems, GL_STEM_CH channels) and their
+	 * recorder; NULL: off. */
+	const float *stems;
+	struct recorder *stems_recorder;
 };
 
 struct audio_stats {

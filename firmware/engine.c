@@ -120,6 +120,11 @@ void engine_destroy(struct engine *e)
 	free(e);
 }
 
+void engine_set_stems(struct engine *e, float *stems)
+{
+	e->stems = stems;
+}
+
 struct spsc *engine_commands(struct engine *e, enum command_source src)
 {
 	return &e->commands[(unsigned)src % GL_CMD_SOURCES];
@@ -314,6 +319,8 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 	drain_replies(e);
 	gather_commands(e);
 	memset(out, 0, (size_t)frames * GL_OUT_CH * sizeof(float));
+	if (e->stems)
+		memset(e->stems, 0, (size_t)frames * GL_STEM_CH * sizeof(float));
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
 	for (int s = 0; s < GL_SLOTS; s++)

@@ -177,6 +177,15 @@ void engine_destroy(struct engine *e);
  * out: frames x 2 interleaved floats, overwritten. frames <= max_period. */
 void engine_process(struct engine *e, const float *in, float *out, uint32_t frames);
 
+/* Track stems, for the performance recorder: when set, every period also
+ * leaves each track's contribution to the mix (after its volume and mute,
+ * before the master volume and the click) in stems, frames x GL_STEM_CH
+ * floats interleaved (track t's left and right at 2t, 2t + 1). The buffer
+ * holds max_period frames and stays the caller's. Not real-time safe: set
+ * before the audio starts. NULL: off. */
+#define GL_STEM_CH (GL_TRACKS * GL_OUT_CH)
+void engine_set_stems(struct engine *e, float *stems);
+
 /* Queues (see the top of this file). */
 struct spsc *engine_commands(struct engine *e, enum command_source src);
 struct spsc *engine_events(struct engine *e);

@@ -102,6 +102,7 @@ struct engine {
 	int noutbox;
 
 	float *scratch; /* one track's stereo render, max_period x 2 */
+	float *stems;	/* or NULL: engine_set_stems() */
 
 	struct spsc commands[GL_CMD_SOURCES];
 	struct spsc events;

@@ -56,6 +56,8 @@ struct program {
 	struct session_loader *loader;
 	struct sd_writer *writer;
 	struct recorder *recorder;
+	struct recorder *stems_recorder; /* [recorder] tracks */
+	float *stems;
 	char export_dir[PATH_MAX];
 	char recorder_dir[PATH_MAX];
 	bool pid_written;
@@ -362,7 +364,39 @@ static int build_session(struct program *p, bool offline)
 	return 0;
 }
 
-/* The performance recorder: optional, and never a reason not to play. */
+/* One recorder (the mix: "gig", or the track stems: "gig-tracks"), or NULL
+ * with the reason said: it is never a reason not to play. */
+static struct recorder *start_recorder(struct program *p, const char *prefix,
+				       int channels)
+{
+	const struct options *o = &p->opt;
+	char err[512];
+	struct recorder_config rc = {.dir = p->recorder_dir,
+				     .rate = o->rate,
+				     .channels = channels,
+				     .format = o->recorder_format,
+				     .ring_seconds = o->recorder_seconds,
+				     .prefix = prefix};
+	struct recorder *r = recorder_create(&rc, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "gridloop: performance recorder (%s) off: %s\n", prefix,
+			err);
+		return NULL;
+	}
+	if (recorder_start(r)) {
+		fprintf(
+		    stderr,
+		    "gridloop: performance recorder (%s) off: cannot start its thread\n",
+		    prefix);
+		recorder_destroy(r);
+		return NULL;
+	}
+	struct recorder_stats rs;
+	recorder_get_stats(r, &rs);
+	fprintf(stderr, "gridloop: recording the gig to %s\n", rs.file);
+	return r;
+}
+
 static void build_recorder(struct program *p)
 {
 	const struct options *o = &p->opt;
@@ -374,27 +408,35 @@ static void build_recorder(struct program *p)
 				"[session] dir: not recording the gig\n");
 		return;
 	}
-	char err[512];
-	struct recorder_config rc = {.dir = p->recorder_dir,
-				     .rate = o->rate,
-				     .channels = GL_OUT_CH,
-				     .format = o->recorder_format,
-				     .ring_seconds = o->recorder_seconds};
-	p->recorder = recorder_create(&rc, err, sizeof(err));
-	if (!p->recorder) {
-		fprintf(stderr, "gridloop: performance recorder off: %s\n", err);
+	p->recorder = start_recorder(p, "gig", GL_OUT_CH);
+	if (!o->recorder_tracks)
+		return;
+	/* Written by the audio thread every period: touched now, so that it is
+	 * locked and mapped before the first one. */
+	size_t bytes = (size_t)o->period * GL_STEM_CH * sizeof(float);
+	p->stems = malloc(bytes);
+	if (!p->stems) {
+		fprintf(stderr, "gridloop: track recording off: out of memory\n");
 		return;
 	}
-	if (recorder_start(p->recorder)) {
-		fprintf(stderr,
-			"gridloop: performance recorder off: cannot start its thread\n");
-		recorder_destroy(p->recorder);
-		p->recorder = NULL;
+	memset(p->stems, 0, bytes);
+	p->stems_recorder = start_recorder(p, "gig-tracks", GL_STEM_CH);
+	if (p->stems_recorder)
+		engine_set_stems(p->engine, p->stems);
+}
+
+static void report_recorder(struct recorder *r)
+{
+	if (!r)
 		return;
-	}
+	recorder_stop(r);
 	struct recorder_stats rs;
-	recorder_get_stats(p->recorder, &rs);
-	fprintf(stderr, "gridloop: recording the gig to %s\n", rs.file);
+	recorder_get_stats(r, &rs);
+	fprintf(stderr,
+		"gridloop: gig recording %s: %llu frames written, %llu lost%s%s\n",
+		rs.file, (unsigned long long)rs.frames_written,
+		(unsigned long long)rs.frames_lost, rs.error ? "; stopped by: " : "",
+		rs.error ? atomic_file_why(rs.error) : "");
 }
 
 static void write_pid_file(struct program *p)
@@ -444,6 +486,8 @@ static int build(struct program *p)
 	struct audio_thread_config ac = {
 	    .engine = p->engine,
 	    .recorder = p->recorder,
+	    .stems = p->stems,
+	    .stems_recorder = p->stems_recorder,
 	    .rate = p->opt.rate,
 	    .period = p->opt.period,
 	    .input_channels = p->opt.input_channels,
@@ -507,17 +551,8 @@ static int finish_session(struct program *p)
 	int rc = 0;
 	if (p->writer && sd_writer_stop(p->writer))
 		rc = 1;
-	if (p->recorder) {
-		recorder_stop(p->recorder);
-		struct recorder_stats rs;
-		recorder_get_stats(p->recorder, &rs);
-		fprintf(
-		    stderr,
-		    "gridloop: gig recording %s: %llu frames written, %llu lost%s%s\n",
-		    rs.file, (unsigned long long)rs.frames_written,
-		    (unsigned long long)rs.frames_lost, rs.error ? "; stopped by: " : "",
-		    rs.error ? atomic_file_why(rs.error) : "");
-	}
+	report_recorder(p->recorder);
+	report_recorder(p->stems_recorder);
 	return rc;
 }
 
@@ -527,6 +562,8 @@ static void tear_down(struct program *p)
 	session_loader_destroy(p->loader);
 	sd_writer_destroy(p->writer);
 	recorder_destroy(p->recorder);
+	recorder_destroy(p->stems_recorder);
+	free(p->stems);
 	if (p->pid_written)
 		unlink(p->opt.pid_file);
 	script_feeder_destroy(p->feeder);

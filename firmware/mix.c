@@ -199,10 +199,17 @@ void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint
 			trk[2 * i] += tr->declick[0] * k;
 			trk[2 * i + 1] += tr->declick[1] * k;
 		}
+		float *stem =
+		    e->stems ? e->stems + (f0 - e->now) * GL_STEM_CH + 2 * t : NULL;
 		for (uint32_t i = 0; i < n; i++) {
 			tr->gain = glide(tr->gain, target, step);
-			out[2 * i] += trk[2 * i] * tr->gain;
-			out[2 * i + 1] += trk[2 * i + 1] * tr->gain;
+			float l = trk[2 * i] * tr->gain, r = trk[2 * i + 1] * tr->gain;
+			out[2 * i] += l;
+			out[2 * i + 1] += r;
+			if (stem) {
+				stem[i * GL_STEM_CH] = l;
+				stem[i * GL_STEM_CH + 1] = r;
+			}
 		}
 	}
 	if (e->click_left)

@@ -56,6 +56,7 @@ enum key_id {
 	K_RECORDER_DIR,
 	K_RECORDER_FORMAT,
 	K_RECORDER_SECONDS,
+	K_RECORDER_TRACKS,
 	K_TRACK_INPUT,	/* [trackN] */
 	K_TRACK_STEREO, /* [trackN] */
 	/* command line only */
@@ -139,6 +140,7 @@ static const struct key keys[] = {
     {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL},
     {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL},
     {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL},
+    {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL},
     {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL},
     {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL},
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
@@ -466,6 +468,8 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 		return get_bool(v, &o->recorder, why, whylen);
 	case K_RECORDER_DIR:
 		return get_string(v, &o->recorder_dir, why, whylen);
+	case K_RECORDER_TRACKS:
+		return get_bool(v, &o->recorder_tracks, why, whylen);
 	case K_RECORDER_SECONDS:
 		return get_double(v, 1.0, 600.0, &o->recorder_seconds, why, whylen);
 	case K_PID_FILE:

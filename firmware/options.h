@@ -85,6 +85,7 @@ struct options {
 	char *recorder_dir; /* NULL: "recordings" next to the session directory */
 	enum export_format recorder_format;
 	double recorder_seconds; /* ring: how long the card may stall */
+	bool recorder_tracks;	 /* also each track, one multichannel file */
 	/* [track1] .. [track8] */
 	struct track_input track_input[GL_TRACKS];
 	char *track_origin[GL_TRACKS]; /* "FILE:LINE" of an explicit input, or NULL */

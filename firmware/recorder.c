@@ -282,11 +282,13 @@ static int make_dirs(const char *dir)
  * that is taken (O_EXCL: two recorders never share a file). fd or -errno. */
 static int create_file(struct recorder *r, const struct recorder_config *cfg)
 {
-	char stamp[64];
+	char when[32], stamp[96];
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "gig-%Y-%m-%d_%H%M", &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d_%H%M", &tm);
+	snprintf(stamp, sizeof(stamp), "%.60s-%s", cfg->prefix ? cfg->prefix : "gig",
+		 when);
 	const char *ext = extension_of(cfg->format);
 	for (int i = 1; i <= MAX_NAME_TRIES; i++) {
 		int len = i == 1 ? snprintf(r->path, sizeof(r->path), "%s/%s.%s",

@@ -19,11 +19,13 @@
 #include "export.h"
 
 struct recorder_config {
-	const char *dir;	  /* where the file goes (created if missing) */
+	const char *dir; /* where the file goes (created if missing) */
 	uint32_t rate;
-	int channels;		  /* interleaved channels pushed (2: the mix) */
+	int channels; /* interleaved channels pushed (2: the mix) */
 	enum export_format format;
-	double ring_seconds;	  /* how long the card may stall without loss */
+	double ring_seconds; /* how long the card may stall without loss */
+	const char *prefix;  /* the file name's start: "gig" when NULL
+			      * ("gig-tracks" for the track stems) */
 };
 
 struct recorder_stats {

@@ -342,6 +342,45 @@ static void test_take_limit_and_settings_events(void **state)
 	rig_free(r);
 }
 
+/* Track stems: each track's part of the mix, which sum to it. */
+static void test_stems_sum_to_the_mix(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 64, 0);
+	float *stems = calloc((size_t)64 * GL_STEM_CH, sizeof(float));
+	engine_set_stems(r->e, stems);
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, 0);
+	keeper_offer_take(r->k, make_take(r, 1, 0, 5000));
+	keeper_offer_take(r->k, make_take(r, 6, 2, 3000));
+	rig_run(r, 128);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, 200);
+	rig_cmd(r, CMD_PRESS, 6, 2, 0, 300);
+	rig_cmd(r, CMD_TRACK_VOLUME, 6, 0, 0.5f, 300);
+	rig_cmd(r, CMD_MONITOR, 3, 0, 1, 400); /* a live input is a track's too */
+	rig_run_to(r, 10000);
+	int64_t checked = 0, busy[GL_TRACKS] = {0};
+	for (int p = 0; p < 50; p++) {
+		int64_t f0 = engine_now(r->e);
+		rig_run(r, 64);
+		for (int i = 0; i < 64; i++) {
+			float l = 0, rr = 0;
+			for (int t = 0; t < GL_TRACKS; t++) {
+				l += stems[i * GL_STEM_CH + 2 * t];
+				rr += stems[i * GL_STEM_CH + 2 * t + 1];
+				busy[t] += stems[i * GL_STEM_CH + 2 * t] != 0;
+			}
+			assert_float_equal(l, r->out[2 * (f0 + i)], 1e-6);
+			assert_float_equal(rr, r->out[2 * (f0 + i) + 1], 1e-6);
+			checked++;
+		}
+	}
+	assert_int_equal(checked, 50 * 64);
+	assert_true(busy[1] > 0 && busy[6] > 0 && busy[3] > 0);
+	assert_int_equal(busy[0] + busy[2] + busy[4] + busy[5] + busy[7], 0);
+	rig_free(r);
+	free(stems);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +391,7 @@ int main(void)
 	    cmocka_unit_test(test_take_refused_when_slot_in_use),
 	    cmocka_unit_test(test_take_crossing_a_release),
 	    cmocka_unit_test(test_take_limit_and_settings_events),
+	    cmocka_unit_test(test_stems_sum_to_the_mix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

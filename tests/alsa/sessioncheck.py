@@ -416,6 +416,31 @@ def cmd_gig(gig, out_path, prefill):
     print("%d frames equal to the output (%d with sound)" % (frames, loud))
 
 
+def cmd_stems(stems, out_path, prefill):
+    """The track stems: 16 channels whose pairs sum to the output (float
+    rounding aside), some of them with sound."""
+    r, ch, chans, kind = read_wav(stems)
+    check(kind == "float" and ch == 16 and r == 48000, "%s: %s, %d ch, %d Hz" % (stems, kind,
+                                                                                ch, r))
+    got = read_raw(out_path)
+    frames = len(got) // 2 - prefill
+    check(len(chans[0]) == frames, "%s: %d frames, the output has %d after its prefill"
+          % (stems, len(chans[0]), frames))
+    for side in (0, 1):
+        want = got[2 * prefill + side::2]
+        for i in range(frames):
+            total = 0.0
+            for t in range(8):
+                total += chans[2 * t + side][i]
+            if abs(total - want[i]) > 1e-5:
+                raise Fail("%s frame %d side %d: the tracks sum to %r, the output has %r"
+                           % (stems, i, side, total, want[i]))
+    busy = [t + 1 for t in range(8) if any(v != 0 for v in chans[2 * t])]
+    check(len(busy) > 0, "%s: every track silent" % stems)
+    print("%d frames: the tracks sum to the output; tracks with sound: %s"
+          % (frames, " ".join(map(str, busy))))
+
+
 def cmd_break_name(d, name):
     m = load_manifest(d)
     m["clips"][0]["file"] = name
@@ -448,6 +473,8 @@ def main(argv):
             cmd_converted(*args)
         elif cmd == "gig" and len(args) == 3:
             cmd_gig(args[0], args[1], int(args[2]))
+        elif cmd == "stems" and len(args) == 3:
+            cmd_stems(args[0], args[1], int(args[2]))
         elif cmd == "clip" and len(args) == 2:
             print(os.path.join(args[0], clips_of(load_manifest(args[0]))[int(args[1]) - 1]["file"]))
         elif cmd == "break-name" and len(args) == 2:
