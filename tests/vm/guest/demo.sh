@@ -30,8 +30,12 @@ if [ -z "$rt" ]; then
 fi
 echo "demo: round trip $rt frames (impulses through input monitoring): gridloop's latency_frames"
 
-start_gridloop - -l "$rt" -v -s demo-set.txt || exit 1
+# The session goes to /out/card (the board's "SD card" for the demo): saved
+# while the set plays and at the stop, then exported as a musician would.
+start_gridloop - -l "$rt" -v -s demo-set.txt --session /out/card/session || exit 1
 duplex demo - $((record / rate + 20)) -S "$status_file" -d "$rt" -s "$record" musician.wav \
 	/out/demo.raw
 stop_gridloop demo
+gridloop export -c "$config" --session /out/card/session --export-dir /out/card/exports \
+	>/out/export.log 2>&1 || echo "demo: the export failed (see out/demo-card/export.log)" >&2
 duplex_end
