@@ -8,7 +8,8 @@
 # here, and its -v log:
 #   - it connects by itself and sends the APC40 introduction SysEx and a
 #     full LED refresh (40 pads off);
-#   - pad note 53 ch 0: record queued (4), recording (3), then on a second
+#   - pad note 53 ch 0: record queued (4, unless the press came a few ms
+#     before a bar line), recording (3), then on a second
 #     press playing (1), at the engine's track 0 scene 0;
 #   - 5 x bank down, pad note 53 ch 1: track 1 scene 5 records and plays
 #     (LEDs 4, 3, 1 on ch 1); scene launch note 82 (window row 0 = scene 5)
@@ -176,23 +177,34 @@ def seq_in(l, want):
 def pad_values(l, ch, note):
     return [v for c, n, v in l if (c, n) == (ch, note)]
 
+# Record queued (4) lasts until the next bar line; a press that lands a few
+# ms before one is queued for less than the LEDs' update interval, and the
+# pad goes straight to recording (3): that is right (an LED shows the state
+# now), so 4 is looked for but not required.
+def take_leds(l, ch, after=0):
+    """index after recording (3) then playing (1) on pad 53 of ch, or -1."""
+    j = seq_in(l[after:], [(ch, 53, 3), (ch, 53, 1)])
+    return after + j if j > 0 else -1
+
 a = pad_values(l1, 0, 53)
-i0 = seq_in(l1, [(0, 53, 4), (0, 53, 3), (0, 53, 1)])
-check("pad note 53 ch 0: LED record queued (90 35 04), recording (90 35 03), then after a 2nd press playing (90 35 01)",
+i0 = take_leds(l1, 0)
+check("pad note 53 ch 0: LED record queued (90 35 04)%s, recording (90 35 03), then after a 2nd press playing (90 35 01)"
+      % ('' if 4 in a else ' [not seen: queued for under an update]'),
       i0 > 0, 'pad 53 ch 0 got velocities %s' % a)
 check("the engine recorded and played track 0 scene 0",
       'track 0 scene 0: recording' in log and 'track 0 scene 0: playing' in log,
       ' | '.join(x for x in log.splitlines() if 'track 0 scene 0' in x)[:300])
 b = pad_values(l1, 1, 53)
-i1 = seq_in(l1, [(0, 53, 4), (0, 53, 3), (0, 53, 1), (1, 53, 4), (1, 53, 3), (1, 53, 1)])
-check("after 5 x bank down, pad note 53 ch 1: LEDs 91 35 04, 91 35 03, 91 35 01",
+i1 = take_leds(l1, 1, i0) if i0 > 0 else -1
+check("after 5 x bank down, pad note 53 ch 1: LEDs 91 35 04%s, 91 35 03, 91 35 01"
+      % ('' if 4 in b else ' [not seen: queued for under an update]'),
       i1 > 0, 'pad 53 ch 1 got velocities %s' % b)
 check("... and that pad is track 1 scene 5 in the engine (row 6), recording then playing",
       'track 1 scene 5: recording' in log and 'track 1 scene 5: playing' in log,
       ' | '.join(x for x in log.splitlines() if 'track 1 ' in x)[:300])
 # banking to rows 6..10 hides track 0 scene 0: its pad goes off before track 1's records
 check("banking down turned pad 53 ch 0 (track 0 scene 0, now out of the window) off",
-      i0 > 0 and (0, 53, 0) in l1[i0:] and l1[i0:].index((0, 53, 0)) < (l1[i0:].index((1, 53, 4)) if (1, 53, 4) in l1[i0:] else 10**9),
+      i0 > 0 and (0, 53, 0) in l1[i0:] and l1[i0:].index((0, 53, 0)) < min([l1[i0:].index(x) for x in ((1, 53, 4), (1, 53, 3)) if x in l1[i0:]] or [10**9]),
       'after playing: %s' % show(l1[i0:i0 + 60]) if i0 > 0 else '')
 sc = pad_values(l1[i1:] if i1 > 0 else [], 0, 82)
 check("scene launch note 82 (scene 5): its LED blinks (90 52 02) then is on (90 52 01)",
