@@ -313,10 +313,27 @@ static double bars_of(const struct session *s, int64_t frames)
 	return floor((double)frames / bar * 1000.0 + 0.5) / 1000.0;
 }
 
-/* Copies a clip out. final: the audio thread has stopped, so a take still
- * being recorded or dubbed is taken as far as it got. 1: copied; 0: not
- * final yet (its next event brings it back); -1: no memory. */
-static int copy_clip(struct sd_writer *w, int slot, struct session_clip *out, bool final)
+/* The keeper's memory as a session_audio_source: the clip goes to its file
+ * a piece at a time, never copied whole. */
+struct keeper_source {
+	struct keeper *keeper;
+	int track, scene;
+};
+
+static int64_t from_keeper(void *ctx, int channel, int64_t from, float *dst, int64_t n)
+{
+	const struct keeper_source *k = ctx;
+	return keeper_clip_copy(k->keeper, k->track, k->scene, channel, from, dst, n);
+}
+
+/* Writes a clip's audio as a new file, straight from the keeper's memory,
+ * and fills out (its entry, file named). final: the audio thread has
+ * stopped, so a take still being recorded or dubbed is taken as far as it
+ * got. 1: written; 0: not final, or it changed while it was written (its
+ * next event brings it back; the file, listed nowhere, goes with the next
+ * commit); -1: the card failed (message in err). */
+static int write_clip(struct sd_writer *w, int slot, struct session_clip *out, bool final,
+		      char *err, size_t errlen)
 {
 	struct engine *e = w->cfg.engine;
 	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
@@ -331,30 +348,23 @@ static int copy_clip(struct sd_writer *w, int slot, struct session_clip *out, bo
 	}
 	if (len <= 0)
 		return 0;
-	memset(out, 0, sizeof(*out));
-	out->present = true;
-	out->channels = engine_clip_channels(e, t, sc);
-	out->frames = len;
-	out->bars = bars_of(&w->sess, len);
-	for (int ch = 0; ch < out->channels; ch++) {
-		out->audio[ch] = malloc((size_t)len * sizeof(float));
-		if (!out->audio[ch]) {
-			free(out->audio[0]);
-			out->audio[0] = NULL;
-			return -1;
-		}
-		if (keeper_clip_copy(w->cfg.keeper, t, sc, ch, 0, out->audio[ch], len) !=
-		    len)
-			len = -1;
-	}
-	if (len < 0 || (!final && !engine_clip_version_still(e, t, sc, v))) {
-		free(out->audio[0]);
-		free(out->audio[1]);
-		out->audio[0] = out->audio[1] = NULL;
+	struct session_clip *c = &w->sess.clips[slot], old = *c;
+	memset(c, 0, sizeof(*c));
+	c->present = true;
+	c->channels = engine_clip_channels(e, t, sc);
+	c->frames = len;
+	c->bars = bars_of(&w->sess, len);
+	struct keeper_source src = {.keeper = w->cfg.keeper, .track = t, .scene = sc};
+	int rc = session_store_write_clip_from(
+	    w->session_dir, &w->sess, slot, from_keeper, &src, &w->serial, err, errlen);
+	*out = *c;
+	*c = old; /* the caller takes the new entry when it is good */
+	if (rc == -EAGAIN ||
+	    (rc == 0 && !final && !engine_clip_version_still(e, t, sc, v))) {
 		STAT_ADD(w, copies_discarded, 1);
 		return 0;
 	}
-	return 1;
+	return rc ? -1 : 1;
 }
 
 static void stamp(struct session *s)
@@ -420,9 +430,9 @@ static int save(struct sd_writer *w, bool final)
 			continue;
 		}
 		struct session_clip fresh;
-		int got = copy_clip(w, slot, &fresh, final);
+		int got = write_clip(w, slot, &fresh, final, err, sizeof(err));
 		if (got < 0) {
-			card_fault(w, "cannot save a clip", "out of memory");
+			card_fault(w, "cannot save the session", err);
 			STAT_ADD(w, save_failures, 1);
 			return -1;
 		}
@@ -431,19 +441,7 @@ static int save(struct sd_writer *w, bool final)
 			    false; /* changing: its next event brings it back */
 			continue;
 		}
-		struct session_clip old = *c;
 		*c = fresh;
-		int rc = session_store_write_clip(w->session_dir, &w->sess, slot,
-						  &w->serial, err, sizeof(err));
-		free(c->audio[0]);
-		free(c->audio[1]);
-		c->audio[0] = c->audio[1] = NULL;
-		if (rc) {
-			*c = old;
-			card_fault(w, "cannot save the session", err);
-			STAT_ADD(w, save_failures, 1);
-			return -1;
-		}
 		STAT_ADD(w, clips_written, 1);
 		STAT_ADD(w, bytes_written,
 			 (uint64_t)fresh.frames * (uint64_t)fresh.channels *

@@ -35,8 +35,9 @@
 #include "atomic_file.h"
 #include "manifest.h"
 
-#define CHUNK_FRAMES 4096 /* interleaving buffer, on the stack */
-#define LOOP_PAD     2048 /* frames of wrap-around the resampler sees */
+#define CHUNK_FRAMES 4096 /* a piece of a clip on its way to the file (64 KiB of stack)  \
+			   */
+#define LOOP_PAD 2048	  /* frames of wrap-around the resampler sees */
 
 /* ---- messages ----------------------------------------------------------------- */
 
@@ -196,8 +197,16 @@ failed:;
 /* ---- writing clips ------------------------------------------------------------ */
 
 /* The clip's audio as 32-bit float WAV on fd. 0, or an errno. */
-static int write_wav(int fd, const struct session_clip *c, uint32_t rate, char *why,
-		     size_t whylen)
+/* The source of a clip whose audio is in memory. */
+static int64_t from_memory(void *ctx, int channel, int64_t from, float *dst, int64_t n)
+{
+	const struct session_clip *c = ctx;
+	memcpy(dst, c->audio[channel] + from, (size_t)n * sizeof(float));
+	return n;
+}
+
+static int write_wav(int fd, const struct session_clip *c, uint32_t rate,
+		     session_audio_source src, void *ctx, char *why, size_t whylen)
 {
 	SF_INFO info = {.samplerate = (int)rate,
 			.channels = c->channels,
@@ -212,13 +221,21 @@ static int write_wav(int fd, const struct session_clip *c, uint32_t rate, char *
 	}
 	/* No PEAK chunk: the header then never changes after the first write. */
 	sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
-	float buf[CHUNK_FRAMES * 2];
+	float buf[CHUNK_FRAMES * 2], piece[2][CHUNK_FRAMES];
 	int e = 0;
 	for (int64_t at = 0; at < c->frames && !e;) {
 		int64_t n = c->frames - at < CHUNK_FRAMES ? c->frames - at : CHUNK_FRAMES;
+		for (int ch = 0; ch < c->channels && !e; ch++)
+			if (src(ctx, ch, at, piece[ch], n) != n)
+				e = EAGAIN; /* the audio went away: not an error of the
+					       card */
+		if (e) {
+			snprintf(why, whylen, "the clip changed while it was saved");
+			break;
+		}
 		for (int64_t i = 0; i < n; i++)
 			for (int ch = 0; ch < c->channels; ch++)
-				buf[i * c->channels + ch] = c->audio[ch][at + i];
+				buf[i * c->channels + ch] = piece[ch][i];
 		errno = 0;
 		if (sf_writef_float(sf, buf, n) != n)
 			e = errno ? errno : EIO;
@@ -263,6 +280,18 @@ int session_store_write_clip(const char *dir, struct session *s, int slot,
 	if (slot < 0 || slot >= GL_SLOTS || !clip_writable(&s->clips[slot]))
 		return say(-EINVAL, err, errlen, "no clip audio to save in slot %d",
 			   slot);
+	return session_store_write_clip_from(dir, s, slot, from_memory, &s->clips[slot],
+					     serial, err, errlen);
+}
+
+int session_store_write_clip_from(const char *dir, struct session *s, int slot,
+				  session_audio_source src, void *ctx, uint64_t *serial,
+				  char *err, size_t errlen)
+{
+	if (slot < 0 || slot >= GL_SLOTS || !s->clips[slot].present ||
+	    s->clips[slot].frames <= 0 ||
+	    (s->clips[slot].channels != 1 && s->clips[slot].channels != 2))
+		return say(-EINVAL, err, errlen, "no clip to save in slot %d", slot);
 	struct session_clip *c = &s->clips[slot];
 	char name[SESSION_NAME_MAX], shown_dir[128];
 	int r = fresh_name(dir, slot, serial, name, sizeof(name));
@@ -276,7 +305,7 @@ int session_store_write_clip(const char *dir, struct session *s, int slot,
 	if (r < 0)
 		return r;
 	char why[128];
-	int e = write_wav(f.fd, c, s->rate, why, sizeof(why));
+	int e = write_wav(f.fd, c, s->rate, src, ctx, why, sizeof(why));
 	if (e) {
 		atomic_file_abort(&f);
 		return say(-e, err, errlen, "%s: %s", name, why);

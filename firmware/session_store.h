@@ -45,6 +45,20 @@ int session_store_prepare(const char *dir, char *err, size_t errlen);
 int session_store_write_clip(const char *dir, struct session *s, int slot,
 			     uint64_t *serial, char *err, size_t errlen);
 
+/* Where a clip's audio comes from when it is not in memory (the SD writer
+ * copies it out of the keeper's memory a piece at a time, so that saving a
+ * long take never needs a second take's worth of RAM): fills dst with n
+ * frames of one channel from frame `from`, returns the frames given. */
+typedef int64_t (*session_audio_source)(void *ctx, int channel, int64_t from, float *dst,
+					int64_t n);
+
+/* As session_store_write_clip(), the clip's frames and channels set but its
+ * audio read from src. A source that gives less than asked (the audio went
+ * away meanwhile) ends it with -EAGAIN and no file. */
+int session_store_write_clip_from(const char *dir, struct session *s, int slot,
+				  session_audio_source src, void *ctx, uint64_t *serial,
+				  char *err, size_t errlen);
+
 /* Writes s's manifest atomically, then removes clip files it does not list.
  * Every present clip must name a file already in dir. 0 or -errno. */
 int session_store_commit(const char *dir, const struct session *s, char *err,
