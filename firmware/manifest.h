@@ -17,9 +17,9 @@
 
 #include "session.h"
 
-#define MANIFEST_FILE	  "session.json"
-#define MANIFEST_FORMAT	  "gridloop-session" /* the "format" field */
-#define MANIFEST_VERSION  1 /* what this build writes */
+#define MANIFEST_FILE	 "session.json"
+#define MANIFEST_FORMAT	 "gridloop-session" /* the "format" field */
+#define MANIFEST_VERSION 1		    /* what this build writes */
 /* "compatible" is the oldest reader version that can read the file: a
  * reader loads any version whose "compatible" is at most MANIFEST_VERSION
  * (ignoring what it does not know), and refuses the rest with a message

@@ -24,10 +24,10 @@ struct session_track {
 };
 
 struct session_clip {
-	bool present;	 /* false: the slot is empty */
-	int channels;	 /* 1 or 2 */
-	int64_t frames;	 /* loop length at the session's rate */
-	double bars;	 /* frames in bars at the session's tempo and meter (0: no tempo) */
+	bool present;	/* false: the slot is empty */
+	int channels;	/* 1 or 2 */
+	int64_t frames; /* loop length at the session's rate */
+	double bars; /* frames in bars at the session's tempo and meter (0: no tempo) */
 	char file[SESSION_NAME_MAX]; /* file name inside the session directory */
 	/* The audio, channels separate (non-interleaved), frames each; NULL in
 	 * a manifest that was only parsed (the files not read yet); audio[1]
@@ -44,8 +44,9 @@ struct session {
 	bool metronome;
 	float master_volume; /* 0..2 */
 	struct session_track tracks[GL_TRACKS];
-	struct session_clip clips[GL_SLOTS]; /* [scene * GL_TRACKS + track], as the engine */
-	char saved_at[32]; /* UTC, ISO 8601, e.g. 2026-11-25T21:30:00Z; may be "" */
+	struct session_clip
+	    clips[GL_SLOTS]; /* [scene * GL_TRACKS + track], as the engine */
+	char saved_at[32];   /* UTC, ISO 8601, e.g. 2026-11-25T21:30:00Z; may be "" */
 };
 
 /* Defaults: no clips, 4/4, bar quantise, unity gains, no tempo. */

@@ -35,9 +35,10 @@
 #include "atomic_file.h"
 #include "manifest.h"
 
-#define CHUNK_FRAMES 4096 /* a piece of a clip on its way to the file (64 KiB of stack)  \
-			   */
-#define LOOP_PAD 2048	  /* frames of wrap-around the resampler sees */
+#define CHUNK_FRAMES                                                                     \
+	4096	      /* a piece of a clip on its way to the file (64 KiB of stack)      \
+		       */
+#define LOOP_PAD 2048 /* frames of wrap-around the resampler sees */
 
 /* ---- messages ----------------------------------------------------------------- */
 
