@@ -32,7 +32,8 @@ static void run_paced(struct rig *r, int64_t until)
 	while (engine_now(r->e) < until) {
 		rig_run(r, r->period);
 		pace(r->period);
-		for (int i = 0; i < 100000 && spsc_count(engine_memory_requests(r->e)); i++)
+		for (int i = 0; i < 100000 && spsc_count(engine_memory_requests(r->e));
+		     i++)
 			pace(r->period);
 	}
 }

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	float buf[4096];
-	sf_count_t frames = 0, per = (sf_count_t)(sizeof(buf) / sizeof(buf[0])) / info.channels;
+	sf_count_t frames = 0,
+		   per = (sf_count_t)(sizeof(buf) / sizeof(buf[0])) / info.channels;
 	for (;;) {
 		sf_count_t n = sf_readf_float(sf, buf, per);
 		if (n <= 0)
