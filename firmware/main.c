@@ -219,9 +219,106 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Reads the last session's manifest (quick), decides what is restored and
- * what the SD writer starts from, and starts both. Nothing here waits for
- * the clips' audio: that is the loader's, in the background. */
+/* What start-up found in the session directory. */
+struct card_at_start {
+	bool mounted;		  /* false: [session] mount_point is not mounted */
+	const char *restore_from; /* the directory whose clips are restored, or NULL */
+	bool on_card;		  /* `loaded` is what the directory holds now */
+	bool resave;		  /* restored clips are saved anew (rate converted) */
+	uint64_t serial;
+};
+
+/* Reads the session directory's manifest into loaded (quick: the clips'
+ * audio is the loader's, later) and decides what is restored. A session
+ * that cannot be used as it is gets renamed, never overwritten: the
+ * musician's audio stays on the card. -1: the directory is not one (a
+ * file): no sessions at all. */
+static int examine_card(const struct options *o, struct session *loaded,
+			struct card_at_start *c)
+{
+	static char aside[PATH_MAX + 64];
+	const char *dir = o->session_dir;
+	char err[1024];
+	*c = (struct card_at_start){.mounted = true};
+	if (o->mount_point &&
+	    session_store_check_mount(o->mount_point, err, sizeof(err))) {
+		fprintf(stderr,
+			"gridloop: %s; starting an empty session, saved once the card is "
+			"there\n",
+			err);
+		c->mounted = false;
+		return 0;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		fprintf(stderr, "gridloop: session directory %s does not exist yet\n",
+			dir);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) { /* never renamed or written into */
+		fprintf(
+		    stderr,
+		    "gridloop: [session] dir %s is not a directory: this session is not "
+		    "saved\n",
+		    dir);
+		return -1;
+	}
+	int rc = session_store_load(dir, loaded, &c->serial, err, sizeof(err));
+	char manifest[PATH_MAX + 32];
+	snprintf(manifest, sizeof(manifest), "%s/%s", dir, MANIFEST_FILE);
+	if (rc > 0) {
+		fprintf(stderr, "gridloop: no saved session in %s yet\n", dir);
+	} else if (rc < 0 && access(manifest, F_OK) != 0) {
+		/* A directory that cannot be read (permissions, I/O), not a
+		 * manifest: nothing to set aside; the writer says what it finds. */
+		fprintf(stderr, "gridloop: the session directory cannot be read: %s\n",
+			err);
+	} else if (rc < 0) {
+		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
+		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside)))
+			fprintf(stderr,
+				"gridloop: it is kept as %s; starting an empty session\n",
+				aside);
+	} else if (!o->restore) {
+		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside)))
+			fprintf(stderr,
+				"gridloop: [session] restore = no: the last session is "
+				"kept as "
+				"%s; starting an empty session\n",
+				aside);
+	} else if (loaded->rate != o->rate) {
+		if (session_store_set_aside(dir,
+					    o->resample ? "converted-from" : "other-rate",
+					    aside, sizeof(aside)))
+			return 0;
+		fprintf(stderr,
+			"gridloop: the session was saved at %u Hz and gridloop runs at "
+			"%u Hz: ",
+			loaded->rate, o->rate);
+		if (o->resample) {
+			fprintf(stderr,
+				"its clips are converted (the original is kept as %s)\n",
+				aside);
+			c->restore_from = aside;
+			c->resave = true;
+			c->serial = 0;
+		} else {
+			fprintf(
+			    stderr,
+			    "not restored, never played at the wrong speed ([session] "
+			    "resample = yes converts it). It is kept as %s\n",
+			    aside);
+		}
+	} else {
+		c->restore_from = dir;
+		c->on_card = true;
+	}
+	return 0;
+}
+
+/* Starts the SD writer and, when there is a session to restore, the loader.
+ * Nothing here waits for the clips' audio: that is the loader's, in the
+ * background (offline runs excepted). */
 static int build_session(struct program *p, bool offline)
 {
 	const struct options *o = &p->opt;
@@ -230,124 +327,39 @@ static int build_session(struct program *p, bool offline)
 			"gridloop: no [session] dir: this session is not saved\n");
 		return 0;
 	}
-	const char *dir = o->session_dir;
 	options_export_dir(o, p->export_dir, sizeof(p->export_dir));
-
-	static struct session loaded, on_card; /* big: not on the stack */
-	session_init(&on_card, o->rate);
+	static struct session loaded, empty; /* big: not on the stack */
 	session_init(&loaded, o->rate);
-	uint64_t serial = 0;
-	bool resave = false;
-	const char *restore_from = NULL;
-	static char aside[PATH_MAX + 64];
-	char err[1024];
-	struct stat st;
-	bool mounted = !o->mount_point ||
-		       !session_store_check_mount(o->mount_point, err, sizeof(err));
-	bool exists = mounted && stat(dir, &st) == 0;
-	if (exists && !S_ISDIR(st.st_mode)) {
-		/* Never renamed or written into: it is not a session. */
-		fprintf(
-		    stderr,
-		    "gridloop: [session] dir %s is not a directory: this session is not "
-		    "saved\n",
-		    dir);
+	session_init(&empty, o->rate);
+	struct card_at_start card;
+	if (examine_card(o, &loaded, &card))
 		return 0;
-	}
-	int rc = exists ? session_store_load(dir, &loaded, &serial, err, sizeof(err)) : 1;
-	char manifest[PATH_MAX + 32];
-	snprintf(manifest, sizeof(manifest), "%s/%s", dir, MANIFEST_FILE);
-	if (rc < 0 && access(manifest, F_OK) != 0) {
-		/* Not a manifest that cannot be read: a directory that cannot be
-		 * (permissions, I/O). Nothing to set aside; the writer reports
-		 * what it finds when it saves. */
-		fprintf(stderr, "gridloop: the session directory cannot be read: %s\n",
-			err);
-		rc = 1;
-		exists = false;
-	}
-	if (!mounted) {
-		fprintf(stderr,
-			"gridloop: %s; starting an empty session, saved once the card is "
-			"there\n",
-			err);
-	} else if (!exists) {
-		if (rc != 1 || access(dir, F_OK) != 0)
-			fprintf(stderr,
-				"gridloop: session directory %s does not exist yet\n",
-				dir);
-	} else if (rc < 0) {
-		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
-		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside)))
-			fprintf(stderr,
-				"gridloop: it is kept as %s; starting an empty session\n",
-				aside);
-	} else if (rc == 0 && !o->restore) {
-		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside)))
-			fprintf(
-			    stderr,
-			    "gridloop: [session] restore = no: the last session is kept "
-			    "as %s; starting an empty session\n",
-			    aside);
-	} else if (rc == 0 && loaded.rate != o->rate) {
-		bool ok = !session_store_set_aside(
-		    dir, o->resample ? "converted-from" : "other-rate", aside,
-		    sizeof(aside));
-		if (ok && o->resample) {
-			fprintf(stderr,
-				"gridloop: the session was saved at %u Hz and gridloop "
-				"runs at "
-				"%u Hz: its clips are converted (the original is kept as "
-				"%s)\n",
-				loaded.rate, o->rate, aside);
-			restore_from = aside;
-			resave = true;
-			serial = 0;
-		} else if (ok) {
-			fprintf(stderr,
-				"gridloop: the session was saved at %u Hz and gridloop "
-				"runs at "
-				"%u Hz: not restored, never played at the wrong speed "
-				"([session] "
-				"resample = yes converts it). It is kept as %s\n",
-				loaded.rate, o->rate, aside);
-		}
-	} else if (rc == 0) {
-		on_card = loaded;
-		restore_from = dir;
-	} else {
-		fprintf(stderr, "gridloop: no saved session in %s yet\n", dir);
-	}
 
 	struct sd_writer_config wc;
 	sd_writer_config_defaults(&wc);
 	wc.engine = p->engine;
 	wc.keeper = p->keeper;
-	wc.session_dir = dir;
+	wc.session_dir = o->session_dir;
 	wc.export_dir = p->export_dir;
 	wc.export_format = o->export_format;
 	wc.mount_point = o->mount_point;
-	wc.card_unknown = !mounted;
-	wc.on_card = &on_card;
-	wc.serial = serial;
-	wc.resave_restored = resave;
+	wc.card_unknown = !card.mounted;
+	wc.on_card = card.on_card ? &loaded : &empty;
+	wc.serial = card.serial;
+	wc.resave_restored = card.resave;
 	wc.quiet_ms = o->save_quiet_ms;
 	p->writer = sd_writer_create(&wc);
 	if (!p->writer)
 		return fail(1, "cannot set up the SD writer", "out of memory");
 	if (sd_writer_start(p->writer))
 		return fail(1, "cannot start the SD writer thread", NULL);
+	if (!card.restore_from)
+		return 0;
 
-	if (!restore_from || session_clip_count(&loaded) == 0) {
-		if (restore_from)
-			fprintf(stderr, "gridloop: the saved session has no clips\n");
-		/* Its settings still count. */
-		if (!restore_from)
-			return 0;
-	}
+	/* Even with no clips, the session's tempo and mix are restored. */
 	struct session_loader_config lc = {.engine = p->engine,
 					   .keeper = p->keeper,
-					   .dir = restore_from,
+					   .dir = card.restore_from,
 					   .manifest = &loaded,
 					   .start_ns = p->start_ns,
 					   .audio_now = audio_thread_now(p->audio)};
@@ -359,8 +371,9 @@ static int build_session(struct program *p, bool offline)
 	if (offline) {
 		session_loader_run(p->loader);
 		keeper_service(p->keeper); /* the offers go out before period 1 */
-	} else if (session_loader_start(p->loader))
+	} else if (session_loader_start(p->loader)) {
 		return fail(1, "cannot start the session loader thread", NULL);
+	}
 	return 0;
 }
 
