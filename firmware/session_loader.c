@@ -91,28 +91,58 @@ static void skipped(struct session_loader *l, int slot, const char *why)
 	pthread_mutex_unlock(&l->lock);
 }
 
+static void into_take(void *ctx, int channel, int64_t from, const float *src, int64_t n)
+{
+	keeper_take_write(ctx, channel, from, src, n);
+}
+
+static void offered(struct session_loader *l, struct keeper_take *take)
+{
+	keeper_offer_take(l->cfg.keeper, take);
+	pthread_mutex_lock(&l->lock);
+	l->stats.offered++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* At the engine's rate the file goes straight into the take, a piece at a
+ * time; at another it is read whole and converted first. */
 static void restore_clip(struct session_loader *l, int slot)
 {
 	struct engine *e = l->cfg.engine;
 	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
 	uint32_t rate = engine_config(e)->rate;
+	int channels = engine_clip_channels(e, t, sc);
 	char err[512];
 	struct session_clip *c = &l->sess.clips[slot];
-	if (session_store_read_clip(l->dir, &l->sess, slot, rate,
-				    engine_clip_channels(e, t, sc), err, sizeof(err))) {
+	struct keeper_take *take;
+	if (l->sess.rate == rate) {
+		take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
+		if (!take) {
+			skipped(l, slot,
+				"not enough memory (or over [looper] memory_limit_mb)");
+			return;
+		}
+		if (session_store_stream_clip(l->dir, &l->sess, slot, channels, into_take,
+					      take, err, sizeof(err))) {
+			keeper_take_free(l->cfg.keeper, take);
+			skipped(l, slot, err);
+			return;
+		}
+		offered(l, take);
+		return;
+	}
+	if (session_store_read_clip(l->dir, &l->sess, slot, rate, channels, err,
+				    sizeof(err))) {
 		skipped(l, slot, err);
 		return;
 	}
-	struct keeper_take *take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
+	take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
 	if (!take) {
 		skipped(l, slot, "not enough memory (or over [looper] memory_limit_mb)");
 	} else {
 		for (int ch = 0; ch < keeper_take_channels(take); ch++)
 			keeper_take_write(take, ch, 0, c->audio[ch], c->frames);
-		keeper_offer_take(l->cfg.keeper, take);
-		pthread_mutex_lock(&l->lock);
-		l->stats.offered++;
-		pthread_mutex_unlock(&l->lock);
+		offered(l, take);
 	}
 	free(c->audio[0]);
 	free(c->audio[1]);

@@ -529,35 +529,105 @@ static int read_frames(SNDFILE *sf, struct audio *a, const char *file, char *err
 	return 0;
 }
 
+/* Opens the clip's file and checks it against the manifest. 0 with *sf and
+ * *fd open, or -1 (message in err). */
+static int open_clip(const char *dir, const struct session *s,
+		     const struct session_clip *c, SNDFILE **sf, int *fd, char *err,
+		     size_t errlen)
+{
+	int dir_fd = open_dir(dir);
+	*fd = -1;
+	if (dir_fd >= 0) {
+		*fd = openat(dir_fd, c->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		close(dir_fd);
+	}
+	if (*fd < 0 && errno == ENOENT)
+		return say(-1, err, errlen, "%s is missing from the session directory",
+			   c->file);
+	if (*fd < 0)
+		return say(-1, err, errlen, "%s: %s", c->file, atomic_file_why(errno));
+	SF_INFO info;
+	memset(&info, 0, sizeof(info));
+	*sf = sf_open_fd(*fd, SFM_READ, &info, 0);
+	if (!*sf) {
+		close(*fd);
+		return say(-1, err, errlen, "%s: not a sound file gridloop can read (%s)",
+			   c->file, sf_strerror(NULL));
+	}
+	if (check_wav(&info, s, c, err, errlen)) {
+		sf_close(*sf);
+		close(*fd);
+		return -1;
+	}
+	return 0;
+}
+
 /* The clip's file, as it is, into a (allocated here). */
 static int read_wav(const char *dir, const struct session *s,
 		    const struct session_clip *c, struct audio *a, char *err,
 		    size_t errlen)
 {
-	int dir_fd = open_dir(dir), fd = -1;
-	if (dir_fd >= 0) {
-		fd = openat(dir_fd, c->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		close(dir_fd);
-	}
-	if (fd < 0 && errno == ENOENT)
-		return say(-1, err, errlen, "%s is missing from the session directory",
-			   c->file);
-	if (fd < 0)
-		return say(-1, err, errlen, "%s: %s", c->file, atomic_file_why(errno));
-	SF_INFO info;
-	memset(&info, 0, sizeof(info));
-	SNDFILE *sf = sf_open_fd(fd, SFM_READ, &info, 0);
-	if (!sf) {
-		close(fd);
-		return say(-1, err, errlen, "%s: not a sound file gridloop can read (%s)",
-			   c->file, sf_strerror(NULL));
-	}
-	int r = check_wav(&info, s, c, err, errlen);
-	if (r == 0 && !audio_alloc(a, c->channels, c->frames))
+	SNDFILE *sf;
+	int fd;
+	if (open_clip(dir, s, c, &sf, &fd, err, errlen))
+		return -1;
+	int r = 0;
+	if (!audio_alloc(a, c->channels, c->frames))
 		r = say(-1, err, errlen, "%s: out of memory (%lld frames)", c->file,
 			(long long)c->frames);
 	if (r == 0 && (r = read_frames(sf, a, c->file, err, errlen)) != 0)
 		audio_free(a);
+	sf_close(sf);
+	close(fd);
+	return r;
+}
+
+int session_store_stream_clip(const char *dir, const struct session *s, int slot,
+			      int channels, session_audio_sink sink, void *ctx, char *err,
+			      size_t errlen)
+{
+	if (slot < 0 || slot >= GL_SLOTS || !s->clips[slot].present)
+		return say(-1, err, errlen, "slot %d has no clip", slot);
+	const struct session_clip *c = &s->clips[slot];
+	char name[64];
+	if (!manifest_name_ok(c->file) || strchr(c->file, '/'))
+		return say(-1, err, errlen,
+			   "track %d, scene %d: bad clip file name \"%s\"",
+			   track_of(slot), scene_of(slot),
+			   atomic_file_shown(c->file, name, sizeof(name)));
+	if (channels != 1 && channels != 2)
+		return say(-1, err, errlen, "%s: cannot read as %d channels", c->file,
+			   channels);
+	SNDFILE *sf;
+	int fd;
+	if (open_clip(dir, s, c, &sf, &fd, err, errlen))
+		return -1;
+	float buf[CHUNK_FRAMES * 2], piece[2][CHUNK_FRAMES];
+	int r = 0, in = c->channels;
+	for (int64_t at = 0; at < c->frames && r == 0;) {
+		int64_t n = c->frames - at < CHUNK_FRAMES ? c->frames - at : CHUNK_FRAMES;
+		sf_count_t got = sf_readf_float(sf, buf, n);
+		if (got != n) {
+			r = say(-1, err, errlen, "%s: cut short at frame %lld (%s)",
+				c->file, (long long)(at + (got > 0 ? got : 0)),
+				sf_strerror(sf));
+			break;
+		}
+		/* Channels as the track takes them: mono to both sides, stereo to
+		 * their average (as session_store_read_clip). */
+		for (int64_t i = 0; i < n; i++) {
+			float l = buf[i * in], rr = in == 2 ? buf[i * in + 1] : l;
+			if (channels == 1) {
+				piece[0][i] = in == 2 ? 0.5f * (l + rr) : l;
+			} else {
+				piece[0][i] = l;
+				piece[1][i] = rr;
+			}
+		}
+		for (int ch = 0; ch < channels; ch++)
+			sink(ctx, ch, at, piece[ch], n);
+		at += n;
+	}
 	sf_close(sf);
 	close(fd);
 	return r;

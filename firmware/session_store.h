@@ -21,6 +21,19 @@
 
 #include "session.h"
 
+/* Where a clip's audio goes when it is read a piece at a time: n frames of
+ * one channel, from frame `from`. */
+typedef void (*session_audio_sink)(void *ctx, int channel, int64_t from, const float *src,
+				   int64_t n);
+
+/* As session_store_read_clip() for a session at the rate it is read at,
+ * but a piece at a time into sink (the loader's keeper take), never a
+ * whole-clip buffer: restoring a long take needs its memory once, not
+ * twice. The same checks and channel conversion; no rate conversion. */
+int session_store_stream_clip(const char *dir, const struct session *s, int slot,
+			      int channels, session_audio_sink sink, void *ctx, char *err,
+			      size_t errlen);
+
 /* When the data lives on its own partition (mounted at mount_point), a
  * card that did not mount leaves an empty directory there, on the root
  * filesystem: writing into it would put the session where the card is not.

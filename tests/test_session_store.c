@@ -573,6 +573,57 @@ static void test_channel_conversion(void **state)
 	session_free_audio(&a);
 }
 
+/* Streaming a clip (the loader's way into a keeper take): the same audio
+ * as reading it whole, piece by piece, channels converted the same way. */
+struct collected {
+	float *ch[2];
+	int64_t frames, pieces;
+};
+
+static void collect(void *ctx, int channel, int64_t from, const float *src, int64_t n)
+{
+	struct collected *k = ctx;
+	memcpy(k->ch[channel] + from, src, (size_t)n * sizeof(float));
+	if (channel == 0)
+		k->pieces++;
+}
+
+static void test_stream_clip(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	load_ok(&s);
+	struct collected k = {.ch = {calloc(2000, 4), calloc(2000, 4)}};
+	/* Mono streamed as stereo. */
+	assert_int_equal(session_store_stream_clip(dir, &s, SLOT(1, 1), 2, collect, &k,
+						   err, sizeof(err)),
+			 0);
+	assert_memory_equal(k.ch[0], a.clips[SLOT(1, 1)].audio[0], 2000 * 4);
+	assert_memory_equal(k.ch[1], a.clips[SLOT(1, 1)].audio[0], 2000 * 4);
+	/* Stereo streamed as mono: bit for bit what a whole read gives. */
+	assert_int_equal(session_store_stream_clip(dir, &s, SLOT(2, 2), 1, collect, &k,
+						   err, sizeof(err)),
+			 0);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(2, 2), 48000, 1, err, sizeof(err)), 0);
+	assert_memory_equal(k.ch[0], s.clips[SLOT(2, 2)].audio[0], 1500 * 4);
+	/* A missing file is refused, naming it. */
+	char path[PATH_MAX + SESSION_NAME_MAX + 2];
+	snprintf(path, sizeof(path), "%s/%s", dir, s.clips[SLOT(1, 1)].file);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(session_store_stream_clip(dir, &s, SLOT(1, 1), 1, collect, &k,
+						   err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, s.clips[SLOT(1, 1)].file));
+	assert_non_null(strstr(err, "missing"));
+	free(k.ch[0]);
+	free(k.ch[1]);
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
 /* A sine of `periods` whole periods over `frames` frames at `rate`. */
 static void sine(float *x, int64_t frames, double periods)
 {
@@ -778,6 +829,7 @@ int main(int argc, char **argv)
 	    T(test_missing_clip_file),
 	    T(test_damaged_clip_files_are_refused),
 	    T(test_channel_conversion),
+	    T(test_stream_clip),
 	    T(test_resampled_44100_to_48000),
 	    T(test_resampled_48000_to_44100),
 	    T(test_resampled_96000_to_48000),
