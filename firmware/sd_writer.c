@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "background.h"
+#include "log_line.h"
 #include "manifest.h"
 #include "session_store.h"
 
@@ -15,7 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +55,6 @@ struct sd_writer {
 	pthread_mutex_t stats_lock;
 	struct sd_writer_stats stats;
 };
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("gridloop: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 static int64_t mono_ms(void)
 {
@@ -169,13 +159,15 @@ static void keep_not_restored(struct sd_writer *w, int slot)
 	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
 	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
 	if (link(from, to) && errno != EEXIST)
-		say("track %d scene %d: the saved clip %s was not restored (recorded "
+		log_line(
+		    "track %d scene %d: the saved clip %s was not restored (recorded "
 		    "over) "
 		    "and cannot be kept in %s: %s",
 		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, dir,
 		    strerror(errno));
 	else
-		say("track %d scene %d: the saved clip was not restored (recorded over); "
+		log_line(
+		    "track %d scene %d: the saved clip was not restored (recorded over); "
 		    "it is kept as %s",
 		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
 }
@@ -291,14 +283,14 @@ static void card_fault(struct sd_writer *w, const char *what, const char *why)
 	/* The last save at shutdown has no retry: what it could not write is
 	 * lost, and the musician must hear that, not "nothing is lost". */
 	if (w->stopping)
-		say("%s; the session is NOT saved: what changed since the last save "
-		    "is lost (the card keeps the session saved before)",
-		    msg);
+		log_line("%s; the session is NOT saved: what changed since the last save "
+			 "is lost (the card keeps the session saved before)",
+			 msg);
 	/* Said once per fault, not every retry. */
 	else if (!w->fault || strcmp(msg, w->last_fault))
-		say("%s; nothing is lost: the session stays in memory and is saved "
-		    "when the card works again",
-		    msg);
+		log_line("%s; nothing is lost: the session stays in memory and is saved "
+			 "when the card works again",
+			 msg);
 	snprintf(w->last_fault, sizeof(w->last_fault), "%s", msg);
 	w->fault = true;
 	w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
@@ -391,7 +383,7 @@ static int save(struct sd_writer *w, bool final)
 {
 	char err[512];
 	int64_t t0 = mono_ms();
-	say("saving the session...");
+	log_line("saving the session...");
 	set_status(w, STORAGE_SAVING);
 	if ((w->mount_point &&
 	     session_store_check_mount(w->mount_point, err, sizeof(err))) ||
@@ -411,10 +403,10 @@ static int save(struct sd_writer *w, bool final)
 		if (stat(manifest, &st) == 0 &&
 		    !session_store_set_aside(w->session_dir, "found", aside,
 					     sizeof(aside))) {
-			say("the SD card is there now; the session it holds was not "
-			    "loaded at "
-			    "start and is kept as %s",
-			    aside);
+			log_line("the SD card is there now; the session it holds was not "
+				 "loaded at "
+				 "start and is kept as %s",
+				 aside);
 			session_store_prepare(w->session_dir, err, sizeof(err));
 		}
 		w->cfg.card_unknown = false;
@@ -457,7 +449,7 @@ static int save(struct sd_writer *w, bool final)
 	}
 	w->settings_dirty = false;
 	if (w->fault)
-		say("the SD card works again: session saved");
+		log_line("the SD card works again: session saved");
 	w->fault = false;
 	w->first_change_ms = w->last_change_ms = 0;
 	set_status(w, STORAGE_IDLE);
@@ -466,8 +458,8 @@ static int save(struct sd_writer *w, bool final)
 	w->stats.saves++;
 	w->stats.last_save_ms = (uint64_t)took;
 	pthread_mutex_unlock(&w->stats_lock);
-	say("session saved: %d clips, %d written, in %lld ms",
-	    session_clip_count(&w->sess), written, (long long)took);
+	log_line("session saved: %d clips, %d written, in %lld ms",
+		 session_clip_count(&w->sess), written, (long long)took);
 	return 0;
 }
 
@@ -482,7 +474,8 @@ static void export_outcome(struct sd_writer *w, const char *line)
 	(void)mkdir(w->export_dir, 0755); /* else atomic_file_write says why */
 	if (atomic_file_write(w->export_dir, SD_WRITER_LAST_EXPORT, line, strlen(line),
 			      err, sizeof(err)))
-		say("cannot write %s/%s: %s", w->export_dir, SD_WRITER_LAST_EXPORT, err);
+		log_line("cannot write %s/%s: %s", w->export_dir, SD_WRITER_LAST_EXPORT,
+			 err);
 }
 
 static void export_now(struct sd_writer *w)
@@ -504,9 +497,9 @@ static void export_now(struct sd_writer *w)
 	}
 	/* A clip file that could not be read is skipped, the rest exported:
 	 * say which. */
-	say("exported the session to %s (%s) in %lld ms%s%s", folder,
-	    export_format_name(w->cfg.export_format), (long long)(mono_ms() - t0),
-	    err[0] ? "; but: " : "", err);
+	log_line("exported the session to %s (%s) in %lld ms%s%s", folder,
+		 export_format_name(w->cfg.export_format), (long long)(mono_ms() - t0),
+		 err[0] ? "; but: " : "", err);
 	if (err[0])
 		snprintf(line, sizeof(line), "ok %s (but: %s)\n", folder, err);
 	else
@@ -517,7 +510,7 @@ static void export_now(struct sd_writer *w)
 	w->status_until_ms = mono_ms() + w->cfg.export_shown_ms;
 	return;
 failed:
-	say("export %s", line);
+	log_line("export %s", line);
 	export_outcome(w, line);
 	STAT_ADD(w, export_failures, 1);
 	set_status(w, STORAGE_EXPORT_FAILED);

@@ -3,10 +3,11 @@
  * systemd (see supervisor.h). */
 #include "supervisor.h"
 
+#include "log_line.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +42,6 @@ struct supervisor {
 	bool watchdog_running;
 	uint64_t watchdog_interval_us;
 };
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("gridloop: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 static int64_t mono_ns(void)
 {
@@ -114,45 +105,47 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 	switch (ev->type) {
 	case EV_CLIP_STATE:
 		if (v)
-			say("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
-			    ev->value < CLIP_STATE_COUNT ? state_names[ev->value] : "?");
+			log_line("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
+				 ev->value < CLIP_STATE_COUNT ? state_names[ev->value]
+							      : "?");
 		break;
 	case EV_RECORD_DONE:
 		if (v)
-			say("@%lld track %u scene %u: recorded %lld frames", f, ev->track,
-			    ev->scene, (long long)ev->value);
+			log_line("@%lld track %u scene %u: recorded %lld frames", f,
+				 ev->track, ev->scene, (long long)ev->value);
 		break;
 	case EV_OVERDUB_DONE:
 		if (v)
-			say("@%lld track %u scene %u: overdub pass done", f, ev->track,
-			    ev->scene);
+			log_line("@%lld track %u scene %u: overdub pass done", f,
+				 ev->track, ev->scene);
 		break;
 	case EV_TEMPO:
 		if (v)
-			say("@%lld tempo %.3f BPM, %d beats per bar", f,
-			    (double)ev->value / 1000.0, ev->aux);
+			log_line("@%lld tempo %.3f BPM, %d beats per bar", f,
+				 (double)ev->value / 1000.0, ev->aux);
 		break;
 	case EV_BAR:
 		if (v)
-			say("@%lld bar %lld", f, (long long)ev->value);
+			log_line("@%lld bar %lld", f, (long long)ev->value);
 		break;
 	case EV_ERROR:
-		say("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
-		    engine_error_text(ev->value));
+		log_line("@%lld track %u scene %u: %s", f, ev->track, ev->scene,
+			 engine_error_text(ev->value));
 		break;
 	case EV_RESTORED:
 		if (!ev->aux)
-			say("@%lld track %u scene %u: a clip was recorded here while the "
+			log_line(
+			    "@%lld track %u scene %u: a clip was recorded here while the "
 			    "session loaded; the saved clip is not restored over it",
 			    f, ev->track + 1, ev->scene + 1);
 		else if (v)
-			say("@%lld track %u scene %u: restored, %lld frames", f,
-			    ev->track, ev->scene, (long long)ev->value);
+			log_line("@%lld track %u scene %u: restored, %lld frames", f,
+				 ev->track, ev->scene, (long long)ev->value);
 		break;
 	case EV_REQUEST:
 		if (v)
-			say("@%lld %s requested", f,
-			    ev->value == REQUEST_EXPORT ? "export" : "save");
+			log_line("@%lld %s requested", f,
+				 ev->value == REQUEST_EXPORT ? "export" : "save");
 		break;
 	}
 }
@@ -200,7 +193,7 @@ static void drain_seq_reports(struct supervisor *s)
 {
 	char text[256];
 	while (s->cfg.seq && seq_alsa_pop_report(s->cfg.seq, text, sizeof(text)))
-		say("%s", text);
+		log_line("%s", text);
 }
 
 static void drain_reports(struct supervisor *s)
@@ -214,7 +207,8 @@ static void drain_reports(struct supervisor *s)
 			int64_t t = mono_ns();
 			if (t - s->last_xrun_log_ns >= XRUN_LOG_INTERVAL_NS) {
 				s->last_xrun_log_ns = t;
-				say("@%lld xrun (%s): streams restarted; %llu so far", f,
+				log_line(
+				    "@%lld xrun (%s): streams restarted; %llu so far", f,
 				    r.value == -ESTRPIPE ? "suspended" : "over/underrun",
 				    (unsigned long long)s->xruns_logged);
 			}
@@ -222,18 +216,19 @@ static void drain_reports(struct supervisor *s)
 		}
 		case AUDIO_SLOW_PERIOD:
 			if (s->cfg.verbose)
-				say("@%lld a period took %.3f ms to process", f,
-				    (double)r.value / 1e6);
+				log_line("@%lld a period took %.3f ms to process", f,
+					 (double)r.value / 1e6);
 			break;
 		case AUDIO_DEVICE_ERROR:
-			say("@%lld audio device error: %s", f, strerror((int)-r.value));
+			log_line("@%lld audio device error: %s", f,
+				 strerror((int)-r.value));
 			break;
 		case AUDIO_INPUT_ENDED:
-			say("@%lld the capture input ended", f);
+			log_line("@%lld the capture input ended", f);
 			break;
 		case AUDIO_FINISHED:
 			if (s->cfg.verbose)
-				say("@%lld end of the run", f);
+				log_line("@%lld end of the run", f);
 			break;
 		}
 	}
@@ -249,12 +244,12 @@ static void warn_memory_lock(struct supervisor *s)
 	int err = audio_lock_memory();
 	s->memory_locked = err == 0;
 	if (!s->memory_locked)
-		say("memory locking refused (mlockall: %s): audio memory may be "
-		    "paged out. Raise the limit (LimitMEMLOCK=infinity, or memlock "
-		    "in limits.conf)%s",
-		    strerror(-err),
-		    s->cfg.require_rt ? "; require_rt is set: not running"
-				      : "; running on anyway");
+		log_line("memory locking refused (mlockall: %s): audio memory may be "
+			 "paged out. Raise the limit (LimitMEMLOCK=infinity, or memlock "
+			 "in limits.conf)%s",
+			 strerror(-err),
+			 s->cfg.require_rt ? "; require_rt is set: not running"
+					   : "; running on anyway");
 }
 
 /* 0, 1 = not there (wait), -1 = failed for good. */
@@ -267,7 +262,7 @@ static int open_device(struct supervisor *s, bool quiet_if_same)
 		return 0;
 	}
 	if (!quiet_if_same || strcmp(why, s->last_open_error))
-		say("%s", why);
+		log_line("%s", why);
 	snprintf(s->last_open_error, sizeof(s->last_open_error), "%s", why);
 	return audio_alsa_is_absent(err) ? 1 : -1;
 }
@@ -279,7 +274,8 @@ static void describe_setup(struct supervisor *s)
 	audio_alsa_get_setup(s->pcm, &st);
 	audio_thread_get_stats(s->cfg.audio, &as);
 	const struct audio_alsa_params *p = &s->cfg.pcm;
-	say("audio: capture '%s' (%s, %u ch), playback '%s' (%s, %u ch), %u Hz, %u x %u "
+	log_line(
+	    "audio: capture '%s' (%s, %u ch), playback '%s' (%s, %u ch), %u Hz, %u x %u "
 	    "frames, %s; latency compensation %u frames",
 	    p->capture_device, audio_alsa_format_name(st.capture_format),
 	    p->capture_channels, p->playback_device,
@@ -297,13 +293,13 @@ static int start_audio(struct supervisor *s)
 	int err = audio_thread_start(s->cfg.audio, s->pcm, &refused, why, sizeof(why));
 	if (refused && !s->rt_warned && err == 0) {
 		s->rt_warned = true;
-		say("real-time scheduling refused (SCHED_FIFO: EPERM): the audio "
-		    "thread runs at normal priority and may drop out under load. "
-		    "Allow it (LimitRTPRIO=95, or rtprio in limits.conf), or use "
-		    "--require-rt to refuse to run like this");
+		log_line("real-time scheduling refused (SCHED_FIFO: EPERM): the audio "
+			 "thread runs at normal priority and may drop out under load. "
+			 "Allow it (LimitRTPRIO=95, or rtprio in limits.conf), or use "
+			 "--require-rt to refuse to run like this");
 	}
 	if (err) {
-		say("%s", why);
+		log_line("%s", why);
 		return 1;
 	}
 	return 0;
@@ -341,7 +337,7 @@ static void start_watchdog(struct supervisor *s)
 	if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
 		s->watchdog_running = true;
 	else
-		say("cannot start the watchdog thread");
+		log_line("cannot start the watchdog thread");
 }
 
 static void stop_watchdog(struct supervisor *s)
@@ -392,14 +388,14 @@ static int audio_ended(struct supervisor *s)
 	case AUDIO_ENDED_STOPPED:
 		return 0;
 	case AUDIO_ENDED_INPUT_ENDED:
-		say("the capture input ran out before the end of the run");
+		log_line("the capture input ran out before the end of the run");
 		return 1;
 	case AUDIO_ENDED_DEVICE_LOST:
 		break;
 	}
 	close_device(s);
-	say("audio device lost at frame %lld: waiting for it; the session is kept",
-	    (long long)atomic_load(audio_thread_now(s->cfg.audio)));
+	log_line("audio device lost at frame %lld: waiting for it; the session is kept",
+		 (long long)atomic_load(audio_thread_now(s->cfg.audio)));
 	sd_notify(0, "STATUS=Waiting for the audio device");
 	atomic_store(&s->waiting_for_device, true);
 	return -1;
@@ -415,8 +411,8 @@ static int go(struct supervisor *s, bool first)
 			return 1;
 	} else {
 		s->reopens++;
-		say("audio device back: resuming at frame %lld",
-		    (long long)atomic_load(audio_thread_now(s->cfg.audio)));
+		log_line("audio device back: resuming at frame %lld",
+			 (long long)atomic_load(audio_thread_now(s->cfg.audio)));
 		sd_notify(0, "STATUS=Running");
 	}
 	describe_setup(s);
@@ -436,12 +432,12 @@ int supervisor_run(struct supervisor *s)
 	if (rc < 0)
 		return 1; /* there, but refuses the settings: waiting will not help */
 	if (rc > 0 && !s->cfg.wait_for_device) {
-		say("the audio device is not there (--wait, or wait_for_device = "
-		    "yes, waits for it)");
+		log_line("the audio device is not there (--wait, or wait_for_device = "
+			 "yes, waits for it)");
 		return 1;
 	}
 	if (rc > 0) {
-		say("waiting for the audio device");
+		log_line("waiting for the audio device");
 		sd_notify(0, "STATUS=Waiting for the audio device");
 	}
 	atomic_store(&s->waiting_for_device, rc > 0);
@@ -468,21 +464,22 @@ int supervisor_run(struct supervisor *s)
 		siginfo_t info;
 		int sig = sigtimedwait(&set, &info, &tick);
 		if (sig == SIGINT || sig == SIGTERM) {
-			say("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+			log_line("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 			sd_notify(0, "STOPPING=1");
 			status = 0;
 		} else if (sig == SIGUSR1) {
 			supervisor_print_stats(s, stderr);
 		} else if (sig == SIGUSR2) {
 			if (s->cfg.writer) {
-				say("SIGUSR2: export");
+				log_line("SIGUSR2: export");
 				sd_writer_request_export(s->cfg.writer);
 			} else {
-				say("SIGUSR2: no export: there is no session directory "
+				log_line(
+				    "SIGUSR2: no export: there is no session directory "
 				    "([session] dir)");
 			}
 		} else if (sig == SIGHUP) {
-			say("SIGHUP ignored: settings are read at start");
+			log_line("SIGHUP ignored: settings are read at start");
 		}
 
 		drain_events(s);
@@ -494,9 +491,9 @@ int supervisor_run(struct supervisor *s)
 		if (!s->ready_sent && as.periods > 0) {
 			s->ready_sent = true;
 			if (s->cfg.start_ns)
-				say("audio running: first period done %.1f ms after "
-				    "start",
-				    (double)(mono_ns() - s->cfg.start_ns) / 1e6);
+				log_line("audio running: first period done %.1f ms after "
+					 "start",
+					 (double)(mono_ns() - s->cfg.start_ns) / 1e6);
 			sd_notify(0, "READY=1\nSTATUS=Running");
 		}
 		if (status < 0 && started && !audio_thread_running(s->cfg.audio)) {
