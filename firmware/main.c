@@ -21,6 +21,7 @@
 #include "fanout.h"
 #include "keeper.h"
 #include "manifest.h"
+#include "mono_clock.h"
 #include "options.h"
 #include "profile.h"
 #include "recorder.h"
@@ -210,13 +211,6 @@ static int build_seq(struct program *p)
 	if (seq_alsa_start(p->seq))
 		return fail(1, "cannot start the sequencer thread", NULL);
 	return 0;
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* What start-up found in the session directory. */

@@ -19,6 +19,7 @@
 #include "recorder.h"
 
 #include "background.h"
+#include "mono_clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,13 +101,6 @@ void recorder_push(struct recorder *r, const float *interleaved, uint32_t frames
 }
 
 /* ---- the disk side -------------------------------------------------------- */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* The card failed: remember why, close what we have (the header still says
  * how much of it is good), and write nothing more. */

@@ -9,6 +9,7 @@
 #include "background.h"
 #include "log_line.h"
 #include "manifest.h"
+#include "mono_clock.h"
 #include "session_store.h"
 
 #include <errno.h>
@@ -58,9 +59,7 @@ struct sd_writer {
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ns() / 1000000;
 }
 
 void sd_writer_config_defaults(struct sd_writer_config *cfg)

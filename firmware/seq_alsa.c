@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "alsa_log.h"
+#include "mono_clock.h"
 
 #define REPORTS	       64
 #define REPORT_TEXT    240
@@ -74,9 +75,7 @@ struct seq_alsa {
 
 static int64_t mono_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return mono_ns() / 1000;
 }
 
 static __attribute__((format(printf, 2, 3))) void report(struct seq_alsa *s,

@@ -4,6 +4,7 @@
 #include "session_loader.h"
 
 #include "background.h"
+#include "mono_clock.h"
 #include "session_store.h"
 
 #include <pthread.h>
@@ -24,13 +25,6 @@ struct session_loader {
 	pthread_mutex_t lock;
 	struct session_loader_stats stats;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 struct session_loader *session_loader_create(const struct session_loader_config *cfg)
 {

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "mono_clock.h"
 #include "rt_mark.h"
 
 /* How often the loop looks at the queues: engine events reach the LEDs and
@@ -42,13 +43,6 @@ struct supervisor {
 	bool watchdog_running;
 	uint64_t watchdog_interval_us;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void signal_set(sigset_t *set)
 {
