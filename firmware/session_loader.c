@@ -4,13 +4,13 @@
 #include "session_loader.h"
 
 #include "background.h"
+#include "log_line.h"
 #include "mono_clock.h"
 #include "session_store.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,11 +75,10 @@ static void send_settings(struct session_loader *l)
 
 static void skipped(struct session_loader *l, int slot, const char *why)
 {
-	fprintf(stderr,
-		"gridloop: restore: track %d scene %d (%s): %s; skipped, the rest of the "
-		"session plays\n",
-		slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, l->sess.clips[slot].file,
-		why);
+	log_line("restore: track %d scene %d (%s): %s; skipped, the rest of the session "
+		 "plays",
+		 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, l->sess.clips[slot].file,
+		 why);
 	pthread_mutex_lock(&l->lock);
 	l->stats.skipped++;
 	pthread_mutex_unlock(&l->lock);
@@ -155,11 +154,9 @@ void session_loader_run(struct session_loader *l)
 	l->stats.done_ms = ms;
 	struct session_loader_stats st = l->stats;
 	pthread_mutex_unlock(&l->lock);
-	fprintf(
-	    stderr,
-	    "gridloop: session restored from %s: %d of %d clips read in %lld ms after "
-	    "start (%d skipped)\n",
-	    l->dir, st.offered, st.clips, (long long)ms, st.skipped);
+	log_line("session restored from %s: %d of %d clips read in %lld ms after start "
+		 "(%d skipped)",
+		 l->dir, st.offered, st.clips, (long long)ms, st.skipped);
 }
 
 #define FIRST_PERIOD_WAIT_MS 1000 /* a device still missing: restore anyway */
