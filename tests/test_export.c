@@ -28,6 +28,7 @@
 #include "export.h"
 #include "fsfault/fsfault_child.h"
 #include "session_store.h"
+#include "tmp_dir.h"
 
 #define WHEN	   ((time_t)1795642200) /* 2026-11-25 21:30:00 UTC */
 #define FOLDER	   "2026-11-25_2130"
@@ -50,21 +51,11 @@ struct fixture {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	strcpy(f->root, "/tmp/test_export.XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	assert_true(tmp_dir_make(f->root, sizeof(f->root), "test_export"));
 	snprintf(f->exports, sizeof(f->exports), "%s/exports", f->root);
 	snprintf(f->session_dir, sizeof(f->session_dir), "%s/session", f->root);
 	assert_int_equal(mkdir(f->session_dir, 0755), 0);
@@ -81,7 +72,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	chmod(f->root, 0755);
-	nftw(f->root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmp_dir_remove(f->root);
 	session_free_audio(&f->s);
 	free(f);
 	return 0;
@@ -881,7 +872,7 @@ static void test_power_cut_at_every_step(void **state)
 	for (int n = 1; n < 1000; n++) {
 		char spec[64];
 		snprintf(spec, sizeof(spec), "kill_after_ops=%d", n);
-		nftw(f->exports, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+		tmp_dir_remove(f->exports);
 		if (run_child(f, spec, &rc)) {
 			assert_int_equal(rc, 0);
 			break;

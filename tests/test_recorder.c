@@ -40,33 +40,23 @@
 
 #include "recorder.h"
 #include "rt_mark.h"
+#include "tmp_dir.h"
 
 #define RATE 1024 /* with ring_seconds 1: a ring of exactly 1024 frames */
 #define CAP  1024
 
 static char tmpdir[256];
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-			struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_recorder.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tmp_dir_make(tmpdir, sizeof(tmpdir), "test_recorder") ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tmp_dir_remove(tmpdir);
 }
 
 static struct recorder *make(const char *sub, enum export_format f, int channels)

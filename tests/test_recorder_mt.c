@@ -33,6 +33,7 @@
 
 #include "recorder.h"
 #include "rt_mark.h"
+#include "tmp_dir.h"
 
 #define RATE	 48000
 #define PERIOD	 64
@@ -41,27 +42,16 @@
 
 static char tmpdir[256];
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-			struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_recorder_mt.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tmp_dir_make(tmpdir, sizeof(tmpdir), "test_recorder_mt") ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tmp_dir_remove(tmpdir);
 }
 
 struct run {

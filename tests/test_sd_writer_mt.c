@@ -19,19 +19,13 @@
 #include "engine_rig.h"
 #include "sd_writer.h"
 #include "session_store.h"
+#include "tmp_dir.h"
 
 struct bench {
 	struct rig *r;
 	struct sd_writer *w;
 	char root[128], session[160], exports[160];
 };
-
-static void rm_tree(const char *path)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
 
 static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 				  uint32_t max_delay_ms, const struct session *on_card,
@@ -41,8 +35,7 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	if (root) {
 		snprintf(b->root, sizeof(b->root), "%s", root);
 	} else {
-		snprintf(b->root, sizeof(b->root), "/tmp/test-sd-writer.XXXXXX");
-		assert_non_null(mkdtemp(b->root));
+		assert_true(tmp_dir_make(b->root, sizeof(b->root), "test-sd-writer"));
 	}
 	snprintf(b->session, sizeof(b->session), "%s/session", b->root);
 	snprintf(b->exports, sizeof(b->exports), "%s/exports", b->root);
@@ -82,7 +75,7 @@ static void bench_free(struct bench *b)
 {
 	sd_writer_destroy(b->w);
 	rig_free(b->r);
-	rm_tree(b->root);
+	assert_int_equal(tmp_dir_remove(b->root), 0);
 	free(b);
 }
 
@@ -329,8 +322,8 @@ static void test_clip_recorded_over_while_loading_is_kept(void **state)
 {
 	(void)state;
 	static struct session card;
-	char root[] = "/tmp/test-sd-writer.XXXXXX", dir[160], err[512];
-	assert_non_null(mkdtemp(root));
+	char root[128], dir[160], err[512];
+	assert_true(tmp_dir_make(root, sizeof(root), "test-sd-writer"));
 	snprintf(dir, sizeof(dir), "%s/session", root);
 	assert_int_equal(session_store_prepare(dir, err, sizeof(err)), 0);
 	session_init(&card, 48000);
@@ -372,8 +365,8 @@ static void test_card_that_came_later_is_not_overwritten(void **state)
 {
 	(void)state;
 	static struct session found;
-	char root[] = "/tmp/test-sd-writer.XXXXXX", dir[160], err[512];
-	assert_non_null(mkdtemp(root));
+	char root[128], dir[160], err[512];
+	assert_true(tmp_dir_make(root, sizeof(root), "test-sd-writer"));
 	snprintf(dir, sizeof(dir), "%s/session", root);
 	assert_int_equal(session_store_prepare(dir, err, sizeof(err)), 0);
 	session_init(&found, 48000);

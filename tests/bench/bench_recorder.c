@@ -17,6 +17,7 @@
  * assertions: the machine is shared and noisy. Ends with `key: value` lines.
  */
 #include "recorder.h"
+#include "../tmp_dir.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -146,20 +147,9 @@ static double disk_throughput(void)
 	return (double)st.frames_written / ((double)(t - t0) * 1e-9);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-			struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/bench_recorder.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmpdir)) {
+	if (!tmp_dir_make(tmpdir, sizeof(tmpdir), "bench_recorder")) {
 		perror("bench_recorder: mkdtemp");
 		return 1;
 	}
@@ -171,7 +161,7 @@ int main(void)
 	struct figure room = push_with_room(&lost);
 	struct figure full = push_when_full();
 	double fps = disk_throughput();
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmp_dir_remove(tmpdir);
 
 	double budget_ns = 1e9 * PERIOD / RATE;
 	printf("recorder_push, one %d-frame stereo period (%.0f us of audio):\n", PERIOD,

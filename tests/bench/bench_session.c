@@ -18,6 +18,7 @@
 #include "keeper.h"
 #include "sd_writer.h"
 #include "session_store.h"
+#include "../tmp_dir.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -85,11 +86,9 @@ static struct timing run(struct engine *e, struct keeper *k, struct sd_writer *w
 
 int main(void)
 {
-	char root[] = "/tmp/bench-session.XXXXXX", dir[64], err[1024];
-	const char *tmp = getenv("TMPDIR");
-	(void)tmp;
-	if (!mkdtemp(root)) {
-		perror("mkdtemp");
+	char root[128], dir[160], err[1024];
+	if (!tmp_dir_make(root, sizeof(root), "bench-session")) {
+		perror("bench_session: mkdtemp");
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "%s/session", root);
@@ -182,7 +181,7 @@ int main(void)
 	wc.engine = e;
 	wc.keeper = k;
 	wc.session_dir = dir;
-	char exports[80];
+	char exports[160];
 	snprintf(exports, sizeof(exports), "%s/exports", root);
 	wc.export_dir = exports;
 	wc.on_card = &loaded;
@@ -234,7 +233,5 @@ int main(void)
 
 	keeper_destroy(k);
 	engine_destroy(e);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : 1;
+	return tmp_dir_remove(root) == 0 ? 0 : 1;
 }
