@@ -48,24 +48,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/in"
 cp "$GUEST/controller-run.sh" "$tmp/in/"
 cp -r "$ROOT/board/profiles" "$tmp/in/profiles"
-cat >"$tmp/in/controller.conf" <<'CONF'
-[audio]
-rate = 48000
-input_channels = 2
-output_channels = 2
-format = FLOAT
-
-[looper]
-fade_ms = 0
-quantise = bar
-beats_per_bar = 4
-tempo = 240
-metronome = no
-
-[controller]
-ports = VirMIDI 1-0
-port_profile = APC40 mk1
-CONF
+cp "$ROOT/tests/vm/apc40-board.conf" "$tmp/in/controller.conf"
 python3 - "$tmp/in/tone.raw" <<'PY'
 import array, math, sys
 n = 48000 * 60

@@ -73,23 +73,7 @@ cp -r "$ROOT/board/profiles" "$tmp/in/profiles"
 # gridloop as in the other board tests (sample-exact, FLOAT, 240 BPM), with
 # the stand-in APC40 on VirMIDI 1-0 (as tests/vm/controller.sh) and the
 # exports as 32-bit float WAV.
-cat >"$tmp/in/session.conf" <<'CONF'
-[audio]
-rate = 48000
-input_channels = 2
-output_channels = 2
-format = FLOAT
-
-[looper]
-fade_ms = 0
-quantise = bar
-beats_per_bar = 4
-tempo = 240
-metronome = no
-
-[controller]
-ports = VirMIDI 1-0
-port_profile = APC40 mk1
+{ cat "$ROOT/tests/vm/apc40-board.conf"; cat <<'CONF'; } >"$tmp/in/session.conf"
 
 [export]
 format = wavfloat
