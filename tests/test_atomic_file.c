@@ -188,11 +188,6 @@ static bool faulty_write(const char *fault, const char *name, size_t len, unsign
 	return run_faulty(fault, args, o);
 }
 
-static bool exited(const struct fsfault_outcome *o, int code)
-{
-	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
-}
-
 /* ---- tests ------------------------------------------------------------------- */
 
 static void test_write_creates_and_replaces(void **state)
@@ -229,7 +224,8 @@ static void expect_fault_keeps_old(const char *fault, const char *why)
 	struct fsfault_outcome o;
 	if (!faulty_write(fault, "session.json", 100000, 12, &o))
 		skip();
-	if (!exited(&o, 1) || !strstr(o.text, why) || !strstr(o.text, "session.json")) {
+	if (!fsfault_exited(&o, 1) || !strstr(o.text, why) ||
+	    !strstr(o.text, "session.json")) {
 		print_message("fault %s: status %d, stderr: %s\n", fault, o.status,
 			      o.text);
 		fail();
@@ -270,7 +266,7 @@ static void test_short_writes_and_eintr_complete(void **state)
 	struct fsfault_outcome o;
 	if (!faulty_write("short_writes=777,eintr", "x.bin", 50000, 5, &o))
 		skip();
-	if (!exited(&o, 0)) {
+	if (!fsfault_exited(&o, 0)) {
 		print_message("status %d, stderr: %s\n", o.status, o.text);
 		fail();
 	}
@@ -357,7 +353,7 @@ static void test_killed_at_every_step(void **state)
 		struct fsfault_outcome o;
 		if (!faulty_write(fault, "f", 30000, 2, &o))
 			skip();
-		completed = exited(&o, 0);
+		completed = fsfault_exited(&o, 0);
 		if (!completed &&
 		    !(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)) {
 			print_message("step %d: status %d, stderr: %s\n", n, o.status,

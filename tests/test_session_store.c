@@ -278,11 +278,6 @@ static bool save_b_faulty(const char *fault, struct fsfault_outcome *o)
 	return run_faulty(fault, args, o);
 }
 
-static bool exited(const struct fsfault_outcome *o, int code)
-{
-	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
-}
-
 /* ---- saving and loading ---------------------------------------------------------- */
 
 static void test_save_and_load_bit_exact(void **state)
@@ -709,7 +704,7 @@ static void expect_fault_keeps_a(const char *fault, const char *why)
 	struct fsfault_outcome o;
 	if (!save_b_faulty(fault, &o))
 		skip();
-	if (!exited(&o, 1) || !strstr(o.text, why)) {
+	if (!fsfault_exited(&o, 1) || !strstr(o.text, why)) {
 		print_message("%s: status %d, stderr: %s\n", fault, o.status, o.text);
 		fail();
 	}
@@ -760,7 +755,7 @@ static void test_power_cut_at_every_step(void **state)
 		struct fsfault_outcome o;
 		if (!save_b_faulty(fault, &o))
 			skip();
-		completed = exited(&o, 0);
+		completed = fsfault_exited(&o, 0);
 		if (!completed &&
 		    !(WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGKILL)) {
 			print_message("step %d: status %d, stderr: %s\n", n, o.status,

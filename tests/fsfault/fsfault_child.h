@@ -112,4 +112,10 @@ static inline bool fsfault_run(const struct fsfault_child *c, const char *fault,
 	return true;
 }
 
+/* The child ended by itself with this exit status. */
+static inline bool fsfault_exited(const struct fsfault_outcome *o, int code)
+{
+	return WIFEXITED(o->status) && WEXITSTATUS(o->status) == code;
+}
+
 #endif
