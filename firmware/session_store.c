@@ -582,19 +582,29 @@ static int read_wav(const char *dir, const struct session *s,
 	return r;
 }
 
+/* A clip that can be read: in the session, named as a manifest may name
+ * it (checked again here: never a path). 0 or -1 (message in err). */
+static int clip_to_read(const struct session *s, int slot, char *err, size_t errlen)
+{
+	if (slot < 0 || slot >= GL_SLOTS || !s->clips[slot].present)
+		return say(-1, err, errlen, "slot %d has no clip", slot);
+	const char *file = s->clips[slot].file;
+	char name[64];
+	if (!manifest_name_ok(file) || strchr(file, '/'))
+		return say(-1, err, errlen,
+			   "track %d, scene %d: bad clip file name \"%s\"",
+			   track_of(slot), scene_of(slot),
+			   atomic_file_shown(file, name, sizeof(name)));
+	return 0;
+}
+
 int session_store_stream_clip(const char *dir, const struct session *s, int slot,
 			      int channels, session_audio_sink sink, void *ctx, char *err,
 			      size_t errlen)
 {
-	if (slot < 0 || slot >= GL_SLOTS || !s->clips[slot].present)
-		return say(-1, err, errlen, "slot %d has no clip", slot);
+	if (clip_to_read(s, slot, err, errlen))
+		return -1;
 	const struct session_clip *c = &s->clips[slot];
-	char name[64];
-	if (!manifest_name_ok(c->file) || strchr(c->file, '/'))
-		return say(-1, err, errlen,
-			   "track %d, scene %d: bad clip file name \"%s\"",
-			   track_of(slot), scene_of(slot),
-			   atomic_file_shown(c->file, name, sizeof(name)));
 	if (channels != 1 && channels != 2)
 		return say(-1, err, errlen, "%s: cannot read as %d channels", c->file,
 			   channels);
@@ -724,15 +734,9 @@ static int to_stereo(struct audio *a)
 int session_store_read_clip(const char *dir, struct session *s, int slot, uint32_t rate,
 			    int channels, char *err, size_t errlen)
 {
-	if (slot < 0 || slot >= GL_SLOTS || !s->clips[slot].present)
-		return say(-1, err, errlen, "slot %d has no clip", slot);
+	if (clip_to_read(s, slot, err, errlen))
+		return -1;
 	struct session_clip *c = &s->clips[slot];
-	char name[64];
-	if (!manifest_name_ok(c->file) || strchr(c->file, '/'))
-		return say(-1, err, errlen,
-			   "track %d, scene %d: bad clip file name \"%s\"",
-			   track_of(slot), scene_of(slot),
-			   atomic_file_shown(c->file, name, sizeof(name)));
 	if (rate == 0 || s->rate == 0 || (channels != 1 && channels != 2))
 		return say(-1, err, errlen, "%s: cannot read at %u Hz, %d channels",
 			   c->file, rate, channels);
