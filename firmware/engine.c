@@ -32,7 +32,7 @@ void engine_config_defaults(struct engine_config *cfg, uint32_t rate)
 
 static const char *config_problem(const struct engine_config *c)
 {
-	if (c->rate != 44100 && c->rate != 48000 && c->rate != 96000)
+	if (!GL_RATE_OK(c->rate))
 		return "rate must be 44100, 48000 or 96000";
 	if (c->max_period < GL_MIN_PERIOD || c->max_period > GL_MAX_PERIOD)
 		return "period size must be 16..2048 frames";
@@ -44,15 +44,15 @@ static const char *config_problem(const struct engine_config *c)
 		if (last >= c->input_channels)
 			return "a track's input channel is beyond the input channels";
 	}
-	if (c->grow_frames < 4 * c->max_period)
+	if (c->grow_frames < GL_GROW_MIN_PERIODS * c->max_period)
 		return "grow increment must be at least 4 periods";
 	if (c->tempo != 0 && (c->tempo < TEMPO_MIN || c->tempo > TEMPO_MAX))
 		return "tempo must be 30..300 BPM (or 0: set by the first loop)";
-	if (c->beats_per_bar < 1 || c->beats_per_bar > 16)
+	if (c->beats_per_bar < GL_BEATS_MIN || c->beats_per_bar > GL_BEATS_MAX)
 		return "beats per bar must be 1..16";
 	if (c->quantise > QUANTISE_BAR)
 		return "quantise must be off, beat or bar";
-	if (c->fade_frames > c->rate / 10)
+	if (c->fade_frames > c->rate * GL_FADE_MS_MAX / 1000.0)
 		return "fades longer than 100 ms";
 	return NULL;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gl_limits.h"
 #include "spsc.h"
 
 #define GL_TRACKS      8
@@ -28,8 +29,6 @@
 #define GL_MAX_IN_CH   32 /* input channels of the audio interface */
 #define GL_OUT_CH      2  /* the engine's output is always stereo */
 #define GL_CMD_SOURCES 4  /* command producers: see enum command_source */
-#define GL_MIN_PERIOD  16
-#define GL_MAX_PERIOD  2048
 #define GL_NEVER       INT64_MAX
 
 enum clip_state {

@@ -16,9 +16,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "gl_limits.h"
 #include "manifest.h"
 
-#define FRAMES_MAX 1099511627776.0 /* 2^40: 260 days at 48 kHz */
+#define FRAMES_MAX ((double)GL_CLIP_FRAMES_MAX)
 
 /* ---- reading: errors ----------------------------------------------------- */
 
@@ -226,9 +227,9 @@ static int read_rate(const struct reader *r, struct session *s)
 
 static int read_tempo(const struct reader *r, struct session *s)
 {
-	if (read_number(r, "tempo", 0, 300, TEMPO_RULE, &s->tempo) < 0)
+	if (read_number(r, "tempo", 0, GL_TEMPO_MAX, TEMPO_RULE, &s->tempo) < 0)
 		return -1;
-	if (s->tempo != 0 && s->tempo < 30)
+	if (s->tempo != 0 && s->tempo < GL_TEMPO_MIN)
 		return wrong(r, "tempo", field(r, "tempo"), TEMPO_RULE);
 	return 0;
 }
@@ -256,8 +257,8 @@ static int read_settings(const struct reader *r, struct session *s)
 	int64_t beats = s->beats_per_bar;
 	const char *saved;
 	if (read_rate(r, s) < 0 || read_tempo(r, s) < 0 ||
-	    read_whole(r, "beats_per_bar", false, 1, 16, "a whole number 1..16", &beats) <
-		0 ||
+	    read_whole(r, "beats_per_bar", false, GL_BEATS_MIN, GL_BEATS_MAX,
+		       "a whole number 1..16", &beats) < 0 ||
 	    read_quantise(r, s) < 0 || read_bool(r, "metronome", &s->metronome) < 0 ||
 	    read_float(r, "master_volume", 0, 2, GAIN_RULE, &s->master_volume) < 0 ||
 	    read_string(r, "saved", false, "a string (a UTC time)", &saved) < 0)

@@ -350,7 +350,7 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 		o->period = rc ? o->period : (uint32_t)i;
 		break;
 	case K_PERIODS:
-		rc = get_int(v, 2, 4, &i, why, whylen);
+		rc = get_int(v, GL_MIN_PERIODS, GL_MAX_PERIODS, &i, why, whylen);
 		o->periods = rc ? o->periods : (uint32_t)i;
 		break;
 	case K_INPUT_CHANNELS:
@@ -371,7 +371,7 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 			o->latency_frames = OPTIONS_LATENCY_AUTO;
 			break;
 		}
-		rc = get_int(v, 0, 65536, &i, why, whylen);
+		rc = get_int(v, 0, GL_LATENCY_MAX, &i, why, whylen);
 		if (rc)
 			return bad(why, whylen,
 				   "'%s' is not auto or a frame count from 0 to 65536",
@@ -389,18 +389,19 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 	case K_LOCK_MEMORY:
 		return get_bool(v, &o->lock_memory, why, whylen);
 	case K_FADE_MS:
-		return get_double(v, 0.0, 1000.0, &o->fade_ms, why, whylen);
+		return get_double(v, 0.0, GL_FADE_MS_MAX, &o->fade_ms, why, whylen);
 	case K_GROW_SECONDS:
-		return get_double(v, 0.1, 60.0, &o->grow_seconds, why, whylen);
+		return get_double(v, GL_GROW_SECONDS_MIN, GL_GROW_SECONDS_MAX,
+				  &o->grow_seconds, why, whylen);
 	case K_TEMPO:
-		rc = get_double(v, 0.0, 300.0, &d, why, whylen);
-		if (rc || (d != 0.0 && d < 30.0))
+		rc = get_double(v, 0.0, GL_TEMPO_MAX, &d, why, whylen);
+		if (rc || (d != 0.0 && d < GL_TEMPO_MIN))
 			return bad(why, whylen,
 				   "'%s' is not 0 (set by the first loop) or 30..300", v);
 		o->tempo = d;
 		break;
 	case K_BEATS_PER_BAR:
-		rc = get_int(v, 1, 16, &i, why, whylen);
+		rc = get_int(v, GL_BEATS_MIN, GL_BEATS_MAX, &i, why, whylen);
 		o->beats_per_bar = rc ? o->beats_per_bar : (uint32_t)i;
 		break;
 	case K_QUANTISE:
@@ -416,7 +417,7 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 	case K_METRONOME:
 		return get_bool(v, &o->metronome, why, whylen);
 	case K_MEMORY_LIMIT_MB:
-		rc = get_int(v, 0, 1 << 24, &i, why, whylen);
+		rc = get_int(v, 0, GL_MEMORY_LIMIT_MB_MAX, &i, why, whylen);
 		o->memory_limit_mb = rc ? o->memory_limit_mb : (uint64_t)i;
 		break;
 	case K_PROFILES:
@@ -450,7 +451,7 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 	case K_RESAMPLE:
 		return get_bool(v, &o->resample, why, whylen);
 	case K_SAVE_QUIET_MS:
-		rc = get_int(v, 0, 600000, &i, why, whylen);
+		rc = get_int(v, 0, GL_SAVE_QUIET_MS_MAX, &i, why, whylen);
 		o->save_quiet_ms = rc ? o->save_quiet_ms : (uint32_t)i;
 		break;
 	case K_EXPORT_DIR:
@@ -471,7 +472,8 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 	case K_RECORDER_TRACKS:
 		return get_bool(v, &o->recorder_tracks, why, whylen);
 	case K_RECORDER_SECONDS:
-		return get_double(v, 1.0, 600.0, &o->recorder_seconds, why, whylen);
+		return get_double(v, GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX,
+				  &o->recorder_seconds, why, whylen);
 	case K_PID_FILE:
 		return get_string(v, &o->pid_file, why, whylen);
 	case K_TRACK_INPUT:

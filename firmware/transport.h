@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TEMPO_MIN 30.0
-#define TEMPO_MAX 300.0
+#include "gl_limits.h"
+
+#define TEMPO_MIN GL_TEMPO_MIN
+#define TEMPO_MAX GL_TEMPO_MAX
 
 struct transport {
 	uint32_t rate;

@@ -1,0 +1,60 @@
+/* gl_limits.h -- the one table of gridloop's limits.
+ *
+ * Every bound that a value must keep is written here once, and read by each
+ * place a value enters: the config file and command line (options.c), the
+ * engine's own set-up check and its commands (engine.c, clip.c, transport.c),
+ * and the session manifest on the SD card (manifest.c). So the engine never
+ * reaches a state that the manifest refuses, and a config value the engine
+ * would refuse is refused where it is read, with its file, line and key.
+ *
+ * Plain constants only: included by pure and OS code alike.
+ */
+#ifndef GRIDLOOP_GL_LIMITS_H
+#define GRIDLOOP_GL_LIMITS_H
+
+/* Sample rates: exactly these (GL_RATE_OK). */
+#define GL_RATE_OK(r) ((r) == 44100 || (r) == 48000 || (r) == 96000)
+
+/* Frames per period and periods per buffer. */
+#define GL_MIN_PERIOD  16
+#define GL_MAX_PERIOD  2048
+#define GL_MIN_PERIODS 2
+#define GL_MAX_PERIODS 4
+
+/* Tempo in BPM; 0 means "none yet: set by the first loop". */
+#define GL_TEMPO_MIN 30.0
+#define GL_TEMPO_MAX 300.0
+
+/* Beats per bar. */
+#define GL_BEATS_MIN 1
+#define GL_BEATS_MAX 16
+
+/* Fades at a clip's seams, in ms (the engine takes frames: rate / 10 at most). */
+#define GL_FADE_MS_MAX 100.0
+
+/* The grow increment (how much memory a recording is handed at a time), in
+ * seconds; it must also be at least GL_GROW_MIN_PERIODS periods. */
+#define GL_GROW_SECONDS_MIN 0.1
+#define GL_GROW_SECONDS_MAX 60.0
+#define GL_GROW_MIN_PERIODS 4
+
+/* The round trip the engine compensates, in frames. */
+#define GL_LATENCY_MAX 65536
+
+/* Track and master gains. */
+#define GL_GAIN_MAX 2.0
+
+/* The length of one clip in frames (2^40: 260 days at 48 kHz). */
+#define GL_CLIP_FRAMES_MAX 1099511627776LL
+
+/* The performance recorder's ring: how long the card may stall, in s. */
+#define GL_RECORDER_SECONDS_MIN 1.0
+#define GL_RECORDER_SECONDS_MAX 600.0
+
+/* Quiet time before a save, in ms. */
+#define GL_SAVE_QUIET_MS_MAX 600000
+
+/* [looper] memory_limit_mb: 0 = no limit but RAM. */
+#define GL_MEMORY_LIMIT_MB_MAX (1 << 24)
+
+#endif
