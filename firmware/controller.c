@@ -1,6 +1,6 @@
 /* controller.c -- a pad controller or foot switch driven by a profile: MIDI
  * bytes to engine commands, clip states to LED messages (see controller.h;
- * the pad and foot switch tables are in README.md, "Controllers"). */
+ * the pad and foot switch tables are in docs/manual.md). */
 #include "controller.h"
 
 #include <string.h>

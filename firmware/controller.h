@@ -21,7 +21,8 @@
  *  - the SD card's state (from EV_STORAGE), for the profile's status LED;
  *  - the foot switch gesture in progress;
  *  - counters of ignored input.
- * The exact pad and foot switch tables are in README.md, "Controllers".
+ * The exact pad and foot switch tables are in docs/manual.md, "Pads on a
+ * controller" and "Foot switch".
  */
 #ifndef GRIDLOOP_CONTROLLER_H
 #define GRIDLOOP_CONTROLLER_H
@@ -54,7 +55,8 @@ struct controller_stats {
 	uint32_t commands_refused;   /* commands the sink refused (queue full) */
 };
 
-/* The foot switch: one button for a whole looping cycle (README table). */
+/* The foot switch: one button for a whole looping cycle (docs/manual.md,
+ * "Foot switch"). */
 struct controller_foot {
 	bool down;	      /* pressed and not yet released */
 	int64_t down_us;      /* when */

@@ -1,5 +1,6 @@
 /* profile.c -- the controller profile parser and profile lookup (see
- * profile.h; the file format is described in README.md, "Controllers").
+ * profile.h; the file format is described in docs/manual.md, "The profile
+ * format").
  *
  * One line at a time, with a cursor over a copy of the line: every token is
  * checked where it is read, so a message can say exactly what is wrong and

@@ -2,12 +2,12 @@
  * CCs and program changes mean, and what it shows for each clip state.
  *
  * A profile is a small text file (board/profiles/<model>.profile, format in
- * README.md, "Controllers"), so a user adds or changes a controller without
- * recompiling. The parser is strict: every line is understood or the file is
- * refused with "file:line: what is wrong", and a refused file never stops the
- * other profiles from loading. Parsing happens at start; a parsed profile is
- * plain data of fixed size (no pointers), read by controller.c on the
- * sequencer thread without allocating.
+ * docs/manual.md, "The profile format"), so a user adds or changes a
+ * controller without recompiling. The parser is strict: every line is
+ * understood or the file is refused with "file:line: what is wrong", and a
+ * refused file never stops the other profiles from loading. Parsing happens
+ * at start; a parsed profile is plain data of fixed size (no pointers), read
+ * by controller.c on the sequencer thread without allocating.
  */
 #ifndef GRIDLOOP_PROFILE_H
 #define GRIDLOOP_PROFILE_H
@@ -30,7 +30,7 @@
 /* The MIDI message a rule listens to. */
 enum profile_kind { KIND_NOTE, KIND_CC, KIND_PROGRAM };
 
-/* What a control does (see the action table in README.md, "Controllers"). */
+/* What a control does (see the action table in docs/manual.md, "Actions"). */
 enum profile_action {
 	ACT_PAD,	  /* x, y: the clip at track x, scene bank + y */
 	ACT_SCENE,	  /* y: launch scene bank + y */

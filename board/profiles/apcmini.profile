@@ -62,7 +62,7 @@ button_blink  = 2
 # the SD card (track button 8, note 71, red): a one-colour LED, so off = idle, on = a save or
 # restore running, or an export done (a few seconds), blinking = an export
 # running; still blinking after the export = it failed, or the card is
-# missing, read-only or full (README, "Controllers")
+# missing, read-only or full (docs/manual.md, "The SD card's status LED")
 status_led            = note 71 ch 0
 storage_idle          = 0
 storage_restoring     = 1

@@ -5,7 +5,7 @@
 # clip (track 1, scene 1 at start; moved with the other switches):
 #   tap = record -> play -> overdub -> play, double tap = stop,
 #   hold = undo, hold while stopped = clear
-# (the full table is in README.md). A program change has no release, so a
+# (the full table is in docs/manual.md). A program change has no release, so a
 # switch that sends one taps but cannot hold. No export or save gesture:
 # tap, double tap and hold are taken, and a stray export on stage is worse
 # than none; a board with a spare switch can add `export cc 68 ch 0..15`.
