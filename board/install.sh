@@ -187,8 +187,14 @@ if [ "$files" = yes ]; then
 		for f in "$src_doc"/*; do
 			[ -f "$f" ] && put "$f" "$R/usr/share/doc/gridloop/$(basename "$f")" 644
 		done
+		for f in "$src_doc"/docs/*.md; do
+			[ -f "$f" ] && put "$f" "$R/usr/share/doc/gridloop/docs/$(basename "$f")" 644
+		done
 	else
 		put "$tree/README.md" "$R/usr/share/doc/gridloop/README.md" 644
+		for f in "$tree"/docs/*.md; do
+			put "$f" "$R/usr/share/doc/gridloop/docs/$(basename "$f")" 644
+		done
 		put "$tree/board/alsa/README.md" "$R/usr/share/doc/gridloop/alsa-README.md" 644
 		put "$tree/board/boot/config.txt.example" "$R/usr/share/doc/gridloop/config.txt.example" 644
 	fi
