@@ -1016,11 +1016,17 @@ int session_store_set_aside(const char *dir, const char *why, char *aside, size_
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H%M%S", &tm);
 	snprintf(clean, sizeof(clean), "%s", dir);
 	session_store_clean_path(clean); /* "dir/" cannot be renamed to "dir/.x" */
-	snprintf(aside, len, "%s.%s-%s", clean, why, stamp);
+	/* Two in one second (restarts) get -2, -3...: never onto another. */
+	struct stat st;
+	int n = 1;
+	do
+		snprintf(aside, len, n == 1 ? "%s.%s-%s" : "%s.%s-%s-%d", clean, why,
+			 stamp, n);
+	while (lstat(aside, &st) == 0 && ++n < 100);
 	if (rename(clean, aside) == 0)
 		return 0;
 	int e = errno;
-	snprintf(sub, sizeof(sub), "%s-%s", why, stamp);
+	snprintf(sub, sizeof(sub), n == 1 ? "%s-%s" : "%s-%s-%d", why, stamp, n);
 	if (set_aside_inside(clean, sub) == 0) {
 		fprintf(
 		    stderr,
