@@ -935,7 +935,23 @@ static void test_lying_frames_checked_first(void **state)
 	    session_store_read_clip(dir, &s, SLOT(1, 1), 44100, 1, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "the manifest says 500000000"));
 	assert_null(s.clips[SLOT(1, 1)].audio[0]);
-	/* More than there is memory for: the MB needed and available. */
+	/* A header that lies as well (a data chunk of 2 GB in a file of 4 KB):
+	 * the file's real length is what counts. */
+	char path[PATH_MAX + 128];
+	path_in(path, sizeof(path), s.clips[SLOT(1, 1)].file);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	char head[512];
+	assert_int_equal(pread(fd, head, sizeof(head), 0), sizeof(head));
+	const char *data = memmem(head, sizeof(head), "data", 4);
+	assert_non_null(data);
+	uint32_t huge = 500000000u * 4;
+	assert_int_equal(pwrite(fd, &huge, 4, data - head + 4), 4);
+	close(fd);
+	assert_int_equal(
+	    session_store_check_clip(dir, &s, SLOT(1, 1), 48000, 2, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "2000 frames, the manifest says 500000000"));
 	assert_true(session_store_memory_available() > 0);
 	session_free_audio(&a);
 }
