@@ -11,6 +11,7 @@
  * are written in interleaved chunks, and a clip read from the session
  * directory is the only one in memory at a time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -224,12 +225,13 @@ static int prepare_export_dir(const char *dir, char *err, size_t errlen)
 }
 
 /* The first free name of base, base_2, base_3... */
-static int pick_folder(const char *dir, time_t when, char *name, size_t namelen,
-		       char *err, size_t errlen)
+static int pick_folder(const char *dir, time_t when, int *from, char *name,
+		       size_t namelen, char *err, size_t errlen)
 {
 	char base[EXPORT_FOLDER_MAX], path[EXPORT_PATH_MAX];
 	export_folder_name(when, base, sizeof(base));
-	for (int n = 1; n <= EXPORT_MAX_SUFFIX; n++) {
+	for (int n = *from; n <= EXPORT_MAX_SUFFIX; n++) {
+		*from = n + 1;
 		if (n == 1)
 			snprintf(name, namelen, "%s", base);
 		else
@@ -573,8 +575,19 @@ static int publish(const char *export_dir, const char *partial, const char *fina
 		   char *err, size_t errlen)
 {
 	int rc = fsync_dir(partial);
-	if (rc == 0 && rename(partial, final) < 0)
+	/* Never over another export's folder (one of the same name that
+	 * finished first): -EEXIST, and the caller picks the next name. */
+	if (rc == 0 &&
+	    renameat2(AT_FDCWD, partial, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
 		rc = -errno_or(EIO);
+		if (rc == -EINVAL) /* a file system without it: a full folder is
+				      never replaced by rename either */
+			rc = rename(partial, final) < 0 ? -errno_or(EIO) : 0;
+		if (rc == -ENOTEMPTY)
+			rc = -EEXIST;
+		if (rc == -EEXIST)
+			return rc;
+	}
 	if (rc == 0)
 		rc = fsync_dir(export_dir);
 	if (rc < 0)
@@ -583,17 +596,36 @@ static int publish(const char *export_dir, const char *partial, const char *fina
 	return rc;
 }
 
-/* Makes a fresh partial folder (a stale one from a power cut goes first). */
+/* Makes a fresh partial folder: 1 when the name is taken (another export
+ * running at the same moment, or one a power cut left: never removed
+ * here, it may be another's), 0, or -errno. */
 static int make_partial(const char *partial, char *err, size_t errlen)
 {
-	if (exists(partial))
-		remove_tree(partial);
 	if (mkdir(partial, 0755) < 0) {
 		int e = errno_or(EIO);
+		if (e == EEXIST)
+			return 1;
 		set_err(err, errlen, "export folder %s: %s", partial, atomic_file_why(e));
 		return -e;
 	}
 	return 0;
+}
+
+void export_sweep_partials(const char *export_dir)
+{
+	DIR *d = opendir(export_dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	char path[EXPORT_PATH_MAX];
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.' && n > 9 &&
+		    strcmp(e->d_name + n - 8, ".partial") == 0 &&
+		    join(path, sizeof(path), export_dir, e->d_name) == 0)
+			remove_tree(path);
+	}
+	closedir(d);
 }
 
 /* Tells the log about clips that were left out (the caller sees err too). */
@@ -649,12 +681,19 @@ int export_session(const char *export_dir, const struct session *s,
 
 	set_err(err, errlen, "%s", "");
 	if ((rc = check_request(s, f, err, errlen)) < 0 ||
-	    (rc = prepare_export_dir(export_dir, err, errlen)) < 0 ||
-	    (rc = pick_folder(export_dir, when, name, sizeof(name), err, errlen)) < 0 ||
-	    (rc = folder_paths(export_dir, name, final, partial, sizeof(final), err,
-			       errlen)) < 0 ||
-	    (rc = make_partial(partial, err, errlen)) < 0)
+	    (rc = prepare_export_dir(export_dir, err, errlen)) < 0)
 		return rc;
+	/* A name is ours once its partial folder is made (mkdir is atomic):
+	 * exports at the same moment take the next ones. */
+	int next = 1;
+	do {
+		if ((rc = pick_folder(export_dir, when, &next, name, sizeof(name), err,
+				      errlen)) < 0 ||
+		    (rc = folder_paths(export_dir, name, final, partial, sizeof(final),
+				       err, errlen)) < 0 ||
+		    (rc = make_partial(partial, err, errlen)) < 0)
+			return rc;
+	} while (rc == 1);
 
 	rc = job_open(&j, s, session_dir, f, partial);
 	if (rc < 0)
@@ -665,6 +704,23 @@ int export_session(const char *export_dir, const struct session *s,
 	job_close(&j);
 	if (rc == 0)
 		rc = publish(export_dir, partial, final, err, errlen);
+	/* Another export took the final name meanwhile: ours goes under the
+	 * next free one (its partial folder kept until then). */
+	while (rc == -EEXIST) {
+		char taken[EXPORT_PATH_MAX];
+		snprintf(taken, sizeof(taken), "%s", partial);
+		rc =
+		    pick_folder(export_dir, when, &next, name, sizeof(name), err, errlen);
+		if (rc == 0)
+			rc = folder_paths(export_dir, name, final, partial, sizeof(final),
+					  err, errlen);
+		if (rc == 0) {
+			snprintf(partial, sizeof(partial), "%s", taken);
+			rc = publish(export_dir, partial, final, err, errlen);
+		}
+		if (rc < 0 && rc != -EEXIST)
+			snprintf(partial, sizeof(partial), "%s", taken);
+	}
 	if (rc < 0) {
 		remove_tree(partial);
 		return rc;

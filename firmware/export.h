@@ -53,4 +53,9 @@ int export_session(const char *export_dir, const struct session *s,
 		   const char *session_dir, enum export_format f, time_t when,
 		   char *folder, size_t folderlen, char *err, size_t errlen);
 
+/* Removes the partial folders (".NAME.partial") a power cut left in
+ * export_dir. Only for the holder of the session's instance lock
+ * (session_store_lock, exclusively): any other export may be running. */
+void export_sweep_partials(const char *export_dir);
+
 #endif

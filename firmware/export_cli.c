@@ -7,25 +7,33 @@
 #include "session_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define WAIT_SECONDS 120 /* an export of a full grid takes seconds, not minutes */
 
+/* A small file's text ("" when it is missing, or not a regular file: a
+ * FIFO named as the pid file must not hold the export for ever). */
 static void read_small(const char *path, char *out, size_t len)
 {
 	out[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
 		return;
-	size_t n = fread(out, 1, len - 1, f);
-	out[n] = '\0';
-	fclose(f);
+	if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || !strncmp(path, "/proc/", 6))) {
+		ssize_t n = read(fd, out, len - 1);
+		out[n > 0 ? n : 0] = '\0';
+	}
+	close(fd);
 }
 
 /* The running gridloop's pid, or 0. The name check keeps a stale pid file
@@ -42,9 +50,22 @@ static pid_t running_gridloop(const char *pid_file)
 	return strncmp(comm, "gridloop", 8) == 0 ? (pid_t)pid : 0;
 }
 
-static int ask_running(pid_t pid, const char *export_dir)
+static int ask_running(pid_t pid, const char *session_dir, const char *export_dir)
 {
 	char path[PATH_MAX + 32], before[PATH_MAX + 256], now[PATH_MAX + 256];
+	/* One request at a time: signals to one process coalesce, and five
+	 * exports asked at once would get one export and one answer. The
+	 * lock goes with this process. */
+	char turn[PATH_MAX + 32];
+	int turn_fd = -1;
+	if (session_store_beside(session_dir, ".export.lock", turn, sizeof(turn)) == 0)
+		turn_fd = open(
+		    turn, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (turn_fd >= 0 && flock(turn_fd, LOCK_EX | LOCK_NB) != 0) {
+		printf("gridloop export: another export is asked for; waiting for it\n");
+		fflush(stdout);
+		flock(turn_fd, LOCK_EX);
+	}
 	snprintf(path, sizeof(path), "%s/%s", export_dir, SD_WRITER_LAST_EXPORT);
 	read_small(path, before, sizeof(before));
 	/* A second export in the same minute gets a new folder name too
@@ -65,6 +86,13 @@ static int ask_running(pid_t pid, const char *export_dir)
 			printf("gridloop export: %s", now);
 			return strncmp(now, "ok ", 3) == 0 ? 0 : 1;
 		}
+		if (kill(pid, 0) != 0 && errno == ESRCH) {
+			fprintf(stderr,
+				"gridloop export: gridloop (pid %ld) ended before the "
+				"export\n",
+				(long)pid);
+			return 1;
+		}
 	}
 	fprintf(stderr,
 		"gridloop export: no answer from gridloop within %d s (see its log)\n",
@@ -76,8 +104,9 @@ static int export_saved(const struct options *o, const char *export_dir)
 {
 	static struct session s; /* big: not on the stack */
 	char err[1024] = "", folder[PATH_MAX + 64];
-	uint64_t serial = 0;
-	int rc = session_store_load(o->session_dir, &s, &serial, err, sizeof(err));
+	/* Read only: temporaries and unlisted files are the lock holder's to
+	 * sweep (a gridloop that starts now waits for this export). */
+	int rc = session_store_read(o->session_dir, &s, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "gridloop export: %s\n", err);
 		return 1;
@@ -121,10 +150,28 @@ int export_cli(int argc, char **argv)
 			o.config_path);
 		status = 2;
 	} else {
-		pid_t pid =
-		    running_gridloop(o.pid_file ? o.pid_file : OPTIONS_DEFAULT_PID_FILE);
-		status =
-		    pid ? ask_running(pid, export_dir) : export_saved(&o, export_dir);
+		/* Whether a gridloop runs on this directory is its lock's to say
+		 * (a pid file may be missing or another's): held, the running
+		 * one exports (it has the takes not saved yet); free, this
+		 * process holds it shared while it reads the card. */
+		session_store_clean_path(o.session_dir);
+		pid_t holder = 0;
+		int lock =
+		    session_store_lock(o.session_dir, true, &holder, err, sizeof(err));
+		pid_t pid = lock == -1 ? holder : 0;
+		if (lock == -1 && !pid) /* the lock says one runs, not who */
+			pid = running_gridloop(o.pid_file ? o.pid_file
+							  : OPTIONS_DEFAULT_PID_FILE);
+		if (lock == -1 && !pid) {
+			fprintf(stderr, "gridloop export: %s, and no pid to ask\n", err);
+			status = 1;
+		} else if (pid) {
+			status = ask_running(pid, o.session_dir, export_dir);
+		} else {
+			status = export_saved(&o, export_dir);
+		}
+		if (lock >= 0)
+			close(lock);
 	}
 	options_free(&o);
 	return status;

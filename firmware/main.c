@@ -5,6 +5,7 @@
  * end of an offline run, 2 for a bad option, config file or script, 1 for
  * anything else. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,11 +13,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
 #include "audio_thread.h"
 #include "engine.h"
+#include "export.h"
 #include "export_cli.h"
 #include "fanout.h"
 #include "keeper.h"
@@ -62,6 +65,7 @@ struct program {
 	char export_dir[PATH_MAX];
 	char recorder_dir[PATH_MAX];
 	bool pid_written;
+	int session_lock; /* the instance lock's fd (session_store_lock), or -1 */
 };
 
 static int fail(int status, const char *what, const char *why)
@@ -213,14 +217,91 @@ static int build_seq(struct program *p)
 	return 0;
 }
 
+static const struct session *g_more; /* resume_conversion()'s original */
+
 /* What start-up found in the session directory. */
 struct card_at_start {
 	bool mounted;		  /* false: [session] mount_point is not mounted */
 	const char *restore_from; /* the directory whose clips are restored, or NULL */
 	bool on_card;		  /* `loaded` is what the directory holds now */
 	bool resave;		  /* restored clips are saved anew (rate converted) */
+	bool no_save;		  /* the old session could not be set aside */
 	uint64_t serial;
+	/* A conversion not finished: its original and what is left of it. */
+	const char *more_from;
+	char marker[PATH_MAX + 32]; /* DIR's conversion marker ("": none) */
 };
+
+/* DIR's mark of a rate conversion in progress (session_store_beside):
+ * it holds the original's path, and goes when every clip was converted. */
+static void conversion_marker(const char *dir, char *out, size_t len)
+{
+	if (session_store_beside(dir, ".converting", out, len))
+		out[0] = '\0';
+}
+
+/* Writes the marker for a conversion from aside. */
+static void mark_conversion(const char *dir, const char *aside, struct card_at_start *c)
+{
+	char parent[PATH_MAX + 32], name[PATH_MAX + 32], err[512];
+	conversion_marker(dir, c->marker, sizeof(c->marker));
+	snprintf(parent, sizeof(parent), "%s", c->marker);
+	snprintf(name, sizeof(name), "%s", c->marker);
+	if (c->marker[0] && atomic_file_write(dirname(parent), basename(name), aside,
+					      strlen(aside), err, sizeof(err))) {
+		fprintf(stderr,
+			"gridloop: cannot mark the conversion (%s): if it is cut short, "
+			"the rest stays in %s\n",
+			err, aside);
+		c->marker[0] = '\0';
+	}
+}
+
+/* A conversion that an earlier run did not finish (SIGTERM, a power cut):
+ * the clips of its original that the session does not have yet are
+ * converted again now, into the slots left empty. */
+static void resume_conversion(const struct options *o, const struct session *loaded,
+			      struct card_at_start *c)
+{
+	static char from[PATH_MAX + 64];
+	static struct session orig; /* big: not on the stack */
+	char marker[PATH_MAX + 32], err[1024];
+	conversion_marker(o->session_dir, marker, sizeof(marker));
+	int fd =
+	    marker[0] ? open(marker, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW) : -1;
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, from, sizeof(from) - 1);
+	close(fd);
+	from[n > 0 ? n : 0] = '\0';
+	session_init(&orig, o->rate);
+	if (n <= 0 || session_store_read(from, &orig, err, sizeof(err)) != 0) {
+		fprintf(stderr,
+			"gridloop: an earlier conversion was cut short, but its original "
+			"%s cannot be read (%s); see %s\n",
+			from, n > 0 ? err : "no path", marker);
+		return;
+	}
+	int left = 0;
+	for (int i = 0; i < GL_SLOTS; i++)
+		left +=
+		    orig.clips[i].present && !(c->on_card && loaded->clips[i].present);
+	if (left == 0) {
+		unlink(marker);
+		return;
+	}
+	fprintf(
+	    stderr,
+	    "gridloop: an earlier conversion from %u Hz was cut short: the %d clip(s) "
+	    "not converted yet are converted now from %s\n",
+	    orig.rate, left, from);
+	snprintf(c->marker, sizeof(c->marker), "%s", marker);
+	c->more_from = from;
+	c->resave = true;
+	if (!c->restore_from) /* no session in DIR: all from the original */
+		c->restore_from = c->more_from;
+	g_more = &orig;
+}
 
 /* Reads the session directory's manifest into loaded (quick: the clips'
  * audio is the loader's, later) and decides what is restored. A session
@@ -247,6 +328,8 @@ static int examine_card(const struct options *o, struct session *loaded,
 	if (stat(dir, &st) != 0) {
 		fprintf(stderr, "gridloop: session directory %s does not exist yet\n",
 			dir);
+		if (o->restore)
+			resume_conversion(o, loaded, c);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) { /* never renamed or written into */
@@ -273,6 +356,8 @@ static int examine_card(const struct options *o, struct session *loaded,
 			fprintf(stderr,
 				"gridloop: it is kept as %s; starting an empty session\n",
 				aside);
+		else
+			c->no_save = true;
 	} else if (!o->restore) {
 		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside)))
 			fprintf(stderr,
@@ -280,11 +365,15 @@ static int examine_card(const struct options *o, struct session *loaded,
 				"kept as "
 				"%s; starting an empty session\n",
 				aside);
+		else
+			c->no_save = true;
 	} else if (loaded->rate != o->rate) {
 		if (session_store_set_aside(dir,
 					    o->resample ? "converted-from" : "other-rate",
-					    aside, sizeof(aside)))
+					    aside, sizeof(aside))) {
+			c->no_save = true;
 			return 0;
+		}
 		fprintf(stderr,
 			"gridloop: the session was saved at %u Hz and gridloop runs at "
 			"%u Hz: ",
@@ -296,6 +385,7 @@ static int examine_card(const struct options *o, struct session *loaded,
 			c->restore_from = aside;
 			c->resave = true;
 			c->serial = 0;
+			mark_conversion(dir, aside, c);
 		} else {
 			fprintf(
 			    stderr,
@@ -307,6 +397,8 @@ static int examine_card(const struct options *o, struct session *loaded,
 		c->restore_from = dir;
 		c->on_card = true;
 	}
+	if (o->restore && !c->no_save && !c->more_from && !c->marker[0])
+		resume_conversion(o, loaded, c);
 	return 0;
 }
 
@@ -328,6 +420,17 @@ static int build_session(struct program *p, bool offline)
 	struct card_at_start card;
 	if (examine_card(o, &loaded, &card))
 		return 0;
+	if (card.no_save) {
+		/* Saving into DIR would remove the old session's clips. */
+		fprintf(stderr,
+			"gridloop: the last session in %s could not be set aside, so "
+			"nothing is saved this run (saving over it would delete its "
+			"clips); it is left as it is\n",
+			o->session_dir);
+		return 0;
+	}
+	if (p->session_lock >= 0)
+		export_sweep_partials(p->export_dir);
 
 	struct sd_writer_config wc;
 	sd_writer_config_defaults(&wc);
@@ -356,7 +459,17 @@ static int build_session(struct program *p, bool offline)
 					   .dir = card.restore_from,
 					   .manifest = &loaded,
 					   .start_ns = p->start_ns,
-					   .audio_now = audio_thread_now(p->audio)};
+					   .audio_now = audio_thread_now(p->audio),
+					   .more_dir = card.more_from,
+					   .more = card.more_from ? g_more : NULL,
+					   .done_marker =
+					       card.marker[0] ? card.marker : NULL};
+	if (card.more_from && card.restore_from == card.more_from) {
+		/* Nothing in DIR: the original is the manifest. */
+		lc.manifest = g_more;
+		lc.more_dir = NULL;
+		lc.more = NULL;
+	}
 	p->loader = session_loader_create(&lc);
 	if (!p->loader)
 		return fail(1, "cannot set up the session loader", "out of memory");
@@ -461,6 +574,82 @@ static void write_pid_file(struct program *p)
 			p->opt.pid_file, err);
 	else
 		p->pid_written = true;
+}
+
+/* Whether pid is `gridloop export` (which holds the lock shared, for the
+ * seconds an export takes) rather than a gridloop that runs. */
+static bool is_export(pid_t pid)
+{
+	char path[64], cmd[256];
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	cmd[n] = '\0';
+	size_t first = strlen(cmd);
+	return first + 1 < (size_t)n && strcmp(cmd + first + 1, "export") == 0;
+}
+
+#define LOCK_WAIT_MS 60000 /* for offline exports to finish */
+
+/* One gridloop per session directory: the instance lock, held until exit.
+ * 0, or the exit status when another gridloop has it. A lock that cannot
+ * be made (no card yet) is no reason not to play. */
+static int lock_session(struct program *p)
+{
+	const char *dir = p->opt.session_dir;
+	char err[PATH_MAX + 128];
+	p->session_lock = -1;
+	if (!dir)
+		return 0;
+	for (int ms = 0;; ms += 100) {
+		pid_t holder;
+		p->session_lock =
+		    session_store_lock(dir, false, &holder, err, sizeof(err));
+		if (p->session_lock >= 0)
+			return 0;
+		if (p->session_lock == -2) {
+			fprintf(stderr, "gridloop: %s; going on without it\n", err);
+			return 0;
+		}
+		bool export = holder > 0 && is_export(holder);
+		if (!export || ms >= LOCK_WAIT_MS) {
+			char who[48] = "";
+			if (holder > 0)
+				snprintf(who, sizeof(who), " (pid %ld)", (long)holder);
+			fprintf(
+			    stderr,
+			    "gridloop: another gridloop%s uses the session directory %s: "
+			    "not starting a second one on it\n",
+			    who, dir);
+			return 1;
+		}
+		if (ms == 0)
+			fprintf(
+			    stderr,
+			    "gridloop: waiting for gridloop export (pid %ld) to finish "
+			    "with %s\n",
+			    (long)holder, dir);
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Removes the pid file only when it is still ours (another gridloop's,
+ * with another session directory, may have replaced it). */
+static void remove_pid_file(struct program *p)
+{
+	char text[32] = "";
+	int fd = open(p->opt.pid_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (strtol(text, NULL, 10) == (long)getpid())
+		unlink(p->opt.pid_file);
 }
 
 static int build(struct program *p)
@@ -572,7 +761,9 @@ static void tear_down(struct program *p)
 	recorder_destroy(p->stems_recorder);
 	free(p->stems);
 	if (p->pid_written)
-		unlink(p->opt.pid_file);
+		remove_pid_file(p);
+	if (p->session_lock >= 0)
+		close(p->session_lock);
 	script_feeder_destroy(p->feeder);
 	supervisor_destroy(p->supervisor);
 	seq_alsa_destroy(p->seq); /* reads the audio thread's clock: first */
@@ -604,7 +795,14 @@ int main(int argc, char **argv)
 		options_free(&p.opt);
 		return r == OPTIONS_DONE ? 0 : fail(EXIT_USAGE, err, NULL);
 	}
-	int status = load_profiles(&p);
+	/* One spelling per directory: "dir/" cannot be set aside by rename,
+	 * and the instance lock must be the same file for every spelling. */
+	session_store_clean_path(p.opt.session_dir);
+	session_store_clean_path(p.opt.mount_point);
+	p.session_lock = -1;
+	int status = lock_session(&p);
+	if (status == 0)
+		status = load_profiles(&p);
 	if (status == 0 && p.opt.script_path && parse_script(&p, err, sizeof(err)))
 		status = fail(EXIT_USAGE, err, NULL);
 	if (status == 0)

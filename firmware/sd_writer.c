@@ -407,6 +407,10 @@ static int save(struct sd_writer *w, bool final)
 				 "start and is kept as %s",
 				 aside);
 			session_store_prepare(w->session_dir, err, sizeof(err));
+		} else if (stat(manifest, &st) == 0) { /* saving would delete it */
+			card_fault(w, "cannot save the session",
+				   "the session found on the card cannot be set aside");
+			return -1;
 		}
 		w->cfg.card_unknown = false;
 	}

@@ -14,13 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+/* Where clips come from: the manifest's directory, and an earlier
+ * conversion's original for the slots the manifest leaves empty. */
+struct source {
+	char *dir;
+	struct session sess; /* the loader's own copy: clips read one at a time */
+};
 
 struct session_loader {
 	struct session_loader_config cfg;
-	char *dir;
-	struct session sess; /* the loader's own copy: clips read one at a time */
+	struct source src[2]; /* [1]: dir NULL when there is none */
+	char *dir;	      /* src[0].dir */
+	char *done_marker;
+	struct session sess; /* src[0].sess's settings */
 	pthread_t thread;
 	bool started;
+	bool abandoned; /* its thread did not end: never freed */
 	atomic_bool stop;
 	pthread_mutex_t lock;
 	struct session_loader_stats stats;
@@ -32,17 +43,34 @@ struct session_loader *session_loader_create(const struct session_loader_config 
 	if (!l)
 		return NULL;
 	l->cfg = *cfg;
-	l->dir = strdup(cfg->dir);
-	if (!l->dir) {
+	l->dir = l->src[0].dir = strdup(cfg->dir);
+	l->src[1].dir = cfg->more_dir ? strdup(cfg->more_dir) : NULL;
+	l->done_marker = cfg->done_marker ? strdup(cfg->done_marker) : NULL;
+	if (!l->dir || (cfg->more_dir && !l->src[1].dir) ||
+	    (cfg->done_marker && !l->done_marker)) {
+		free(l->src[0].dir);
+		free(l->src[1].dir);
+		free(l->done_marker);
 		free(l);
 		return NULL;
 	}
 	l->cfg.dir = l->dir;
-	l->sess = *cfg->manifest;
-	for (int s = 0; s < GL_SLOTS; s++)
-		l->sess.clips[s].audio[0] = l->sess.clips[s].audio[1] = NULL;
-	l->cfg.manifest = NULL;
-	l->stats.clips = session_clip_count(&l->sess);
+	l->src[0].sess = *cfg->manifest;
+	if (cfg->more_dir)
+		l->src[1].sess = *cfg->more;
+	for (int i = 0; i < 2; i++)
+		for (int s = 0; s < GL_SLOTS; s++) {
+			struct session_clip *c = &l->src[i].sess.clips[s];
+			c->audio[0] = c->audio[1] = NULL;
+			/* A slot the manifest fills is its, never the other's. */
+			if (i == 1 && (!l->src[1].dir || l->src[0].sess.clips[s].present))
+				c->present = false;
+		}
+	l->sess = l->src[0].sess;
+	l->cfg.manifest = l->cfg.more = NULL;
+	l->cfg.more_dir = l->cfg.done_marker = NULL;
+	l->stats.clips = session_clip_count(&l->src[0].sess) +
+			 (l->src[1].dir ? session_clip_count(&l->src[1].sess) : 0);
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
@@ -73,11 +101,12 @@ static void send_settings(struct session_loader *l)
 	}
 }
 
-static void skipped(struct session_loader *l, int slot, const char *why)
+static void skipped(struct session_loader *l, const struct source *src, int slot,
+		    const char *why)
 {
 	log_line("restore: track %d scene %d (%s): %s; skipped, the rest of the session "
 		 "plays",
-		 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, l->sess.clips[slot].file,
+		 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, src->sess.clips[slot].file,
 		 why);
 	pthread_mutex_lock(&l->lock);
 	l->stats.skipped++;
@@ -99,39 +128,59 @@ static void offered(struct session_loader *l, struct keeper_take *take)
 
 /* At the engine's rate the file goes straight into the take, a piece at a
  * time; at another it is read whole and converted first. */
-static void restore_clip(struct session_loader *l, int slot)
+static void restore_clip(struct session_loader *l, struct source *src, int slot)
 {
 	struct engine *e = l->cfg.engine;
 	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
 	uint32_t rate = engine_config(e)->rate;
 	int channels = engine_clip_channels(e, t, sc);
 	char err[512];
-	struct session_clip *c = &l->sess.clips[slot];
+	struct session_clip *c = &src->sess.clips[slot];
 	struct keeper_take *take;
-	if (l->sess.rate == rate) {
+	/* The file first, then memory: a manifest's `frames` is only a claim,
+	 * and mapping (and locking) that much before the file is seen could
+	 * take all of the RAM. */
+	/* Only here may the thread be cancelled (a stop that is not heard:
+	 * session_loader_stop): in the file calls, never with a lock held. */
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	int bad = session_store_check_clip(src->dir, &src->sess, slot, rate, channels,
+					   err, sizeof(err));
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	if (bad) {
+		skipped(l, src, slot, err);
+		return;
+	}
+	if (src->sess.rate == rate) {
 		take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
 		if (!take) {
-			skipped(l, slot,
+			skipped(l, src, slot,
 				"not enough memory (or over [looper] memory_limit_mb)");
 			return;
 		}
-		if (session_store_stream_clip(l->dir, &l->sess, slot, channels, into_take,
-					      take, err, sizeof(err))) {
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		bad = session_store_stream_clip(src->dir, &src->sess, slot, channels,
+						into_take, take, err, sizeof(err));
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		if (bad) {
 			keeper_take_free(l->cfg.keeper, take);
-			skipped(l, slot, err);
+			skipped(l, src, slot, err);
 			return;
 		}
 		offered(l, take);
 		return;
 	}
-	if (session_store_read_clip(l->dir, &l->sess, slot, rate, channels, err,
-				    sizeof(err))) {
-		skipped(l, slot, err);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	bad = session_store_read_clip(src->dir, &src->sess, slot, rate, channels, err,
+				      sizeof(err));
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	if (bad) {
+		skipped(l, src, slot, err);
 		return;
 	}
 	take = keeper_take_new(l->cfg.keeper, t, sc, c->frames);
 	if (!take) {
-		skipped(l, slot, "not enough memory (or over [looper] memory_limit_mb)");
+		skipped(l, src, slot,
+			"not enough memory (or over [looper] memory_limit_mb)");
 	} else {
 		for (int ch = 0; ch < keeper_take_channels(take); ch++)
 			keeper_take_write(take, ch, 0, c->audio[ch], c->frames);
@@ -146,8 +195,9 @@ void session_loader_run(struct session_loader *l)
 {
 	send_settings(l);
 	for (int slot = 0; slot < GL_SLOTS && !atomic_load(&l->stop); slot++)
-		if (l->sess.clips[slot].present)
-			restore_clip(l, slot);
+		for (int i = 0; i < 2; i++)
+			if (l->src[i].dir && l->src[i].sess.clips[slot].present)
+				restore_clip(l, &l->src[i], slot);
 	int64_t ms = (mono_ns() - l->cfg.start_ns) / 1000000;
 	pthread_mutex_lock(&l->lock);
 	l->stats.done = true;
@@ -157,13 +207,24 @@ void session_loader_run(struct session_loader *l)
 	log_line("session restored from %s: %d of %d clips read in %lld ms after start "
 		 "(%d skipped)",
 		 l->dir, st.offered, st.clips, (long long)ms, st.skipped);
+	/* A conversion is done once every clip went through: until then its
+	 * marker stays, and the next start converts what is still missing. */
+	if (l->done_marker && !atomic_load(&l->stop) && st.skipped == 0 &&
+	    st.offered == st.clips)
+		unlink(l->done_marker);
+	else if (l->done_marker)
+		log_line("restore: the conversion is not finished (%d of %d clips); the "
+			 "next start converts the rest",
+			 st.offered, st.clips);
 }
 
 #define FIRST_PERIOD_WAIT_MS 1000 /* a device still missing: restore anyway */
+#define LOADER_STOP_WAIT_MS  3000 /* a stop is heard between two file calls */
 
 static void *loader_main(void *arg)
 {
 	struct session_loader *l = arg;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	for (int ms = 0;
 	     l->cfg.audio_now && ms < FIRST_PERIOD_WAIT_MS && !atomic_load(&l->stop) &&
 	     atomic_load_explicit(l->cfg.audio_now, memory_order_acquire) == 0;
@@ -184,22 +245,48 @@ int session_loader_start(struct session_loader *l)
 	return 0;
 }
 
+/* Waits for the thread up to ms: true when it ended. */
+static bool joined_within(struct session_loader *l, int ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	return pthread_timedjoin_np(l->thread, NULL, &until) == 0;
+}
+
 void session_loader_stop(struct session_loader *l)
 {
 	if (!l || !l->started)
 		return;
 	atomic_store(&l->stop, true);
-	pthread_join(l->thread, NULL);
 	l->started = false;
+	if (joined_within(l, LOADER_STOP_WAIT_MS))
+		return;
+	/* Stuck in a file call (a card that does not answer): cancelled there. */
+	log_line("restore: the restore thread does not stop (a file on the card does "
+		 "not answer); cancelling it");
+	pthread_cancel(l->thread);
+	if (joined_within(l, LOADER_STOP_WAIT_MS))
+		return;
+	log_line("restore: the restore thread cannot be stopped; leaving it");
+	l->abandoned = true;
 }
 
 void session_loader_destroy(struct session_loader *l)
 {
-	if (!l)
+	if (!l || l->abandoned) /* a thread that never ended may still read it */
 		return;
-	session_free_audio(&l->sess);
+	session_free_audio(&l->src[0].sess);
+	session_free_audio(&l->src[1].sess);
 	pthread_mutex_destroy(&l->lock);
-	free(l->dir);
+	free(l->src[0].dir);
+	free(l->src[1].dir);
+	free(l->done_marker);
 	free(l);
 }
 

@@ -32,6 +32,14 @@ struct session_loader_config {
 	 * reading the clips does not hold up the start of the audio. NULL: no
 	 * waiting. */
 	const atomic_int_least64_t *audio_now;
+	/* An earlier rate conversion cut short: its original's directory and
+	 * manifest (copied), whose clips are restored (converted) into the
+	 * slots `manifest` leaves empty. NULL: none. */
+	const char *more_dir;
+	const struct session *more;
+	/* Removed once every clip went through (none skipped, not stopped):
+	 * the mark of a conversion not finished yet. NULL: none. */
+	const char *done_marker;
 };
 
 struct session_loader_stats {
@@ -48,7 +56,9 @@ int session_loader_start(struct session_loader *l);
 /* All of it in the calling thread (offline runs, before the audio starts,
  * so that the run is the same every time). */
 void session_loader_run(struct session_loader *l);
-/* Stops early (shutdown) and waits for the thread. */
+/* Stops early (shutdown) and waits for the thread: never for ever. A
+ * thread stuck in a file call is cancelled there; one that still does not
+ * end is left (and the loader never freed). */
 void session_loader_stop(struct session_loader *l);
 void session_loader_destroy(struct session_loader *l);
 void session_loader_get_stats(struct session_loader *l, struct session_loader_stats *st);

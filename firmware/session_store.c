@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,7 +71,33 @@ static int scene_of(int slot)
 
 static int open_dir(const char *dir)
 {
-	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+}
+
+/* Opens name in dir_fd for reading without ever blocking (a FIFO or a
+ * device on the card would hold the thread in open() or read()): regular
+ * files only, never through a symlink. The fd, or -1 with errno (EINVAL:
+ * not a regular file). */
+static int open_regular(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	/* A regular file never blocks; reads then behave as usual. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }
 
 /* "clip-*.wav": the files this store writes and may remove. */
@@ -372,9 +399,11 @@ int session_store_commit(const char *dir, const struct session *s, char *err,
  * (message in err). */
 static int read_manifest(int dir_fd, char **text, size_t *len, char *err, size_t errlen)
 {
-	int fd = openat(dir_fd, MANIFEST_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(dir_fd, MANIFEST_FILE);
 	if (fd < 0 && errno == ENOENT)
 		return 1;
+	if (fd < 0 && (errno == EINVAL || errno == ELOOP))
+		return say(-1, err, errlen, MANIFEST_FILE " is not a regular file");
 	if (fd < 0)
 		return say(-1, err, errlen, MANIFEST_FILE ": %s", atomic_file_why(errno));
 	struct stat st;
@@ -412,8 +441,10 @@ static int read_manifest(int dir_fd, char **text, size_t *len, char *err, size_t
 	return 0;
 }
 
-int session_store_load(const char *dir, struct session *s, uint64_t *serial, char *err,
-		       size_t errlen)
+/* The manifest of dir into s; with tidy, the sweep of temporaries and
+ * unlisted clip files too, and *serial (may be NULL without tidy). */
+static int load(const char *dir, struct session *s, bool tidy, uint64_t *serial,
+		char *err, size_t errlen)
 {
 	char shown_dir[128];
 	int dir_fd = open_dir(dir);
@@ -428,7 +459,8 @@ int session_store_load(const char *dir, struct session *s, uint64_t *serial, cha
 		return say(-1, err, errlen, "session directory %s: %s", shown_dir,
 			   atomic_file_why(e));
 	}
-	atomic_file_sweep(dir);
+	if (tidy)
+		atomic_file_sweep(dir);
 	char *text = NULL;
 	size_t len = 0;
 	int r = read_manifest(dir_fd, &text, &len, err, errlen);
@@ -440,12 +472,23 @@ int session_store_load(const char *dir, struct session *s, uint64_t *serial, cha
 	}
 	/* Unlisted clips go only when a manifest says what is listed: with no
 	 * manifest (or a damaged one) nothing is removed. */
-	if (r == 0)
+	if (r == 0 && tidy)
 		remove_unlisted(dir_fd, s);
-	if (r >= 0)
+	if (r >= 0 && serial)
 		*serial = next_serial(dir_fd, r == 0 ? s : NULL);
 	close(dir_fd);
 	return r;
+}
+
+int session_store_load(const char *dir, struct session *s, uint64_t *serial, char *err,
+		       size_t errlen)
+{
+	return load(dir, s, true, serial, err, errlen);
+}
+
+int session_store_read(const char *dir, struct session *s, char *err, size_t errlen)
+{
+	return load(dir, s, false, NULL, err, errlen);
 }
 
 /* ---- reading clips ------------------------------------------------------------ */
@@ -529,6 +572,91 @@ static int read_frames(SNDFILE *sf, struct audio *a, const char *file, char *err
 	return 0;
 }
 
+/* The number after key in a small text file (memory.max, meminfo), or -1
+ * ("max" and anything unreadable). */
+static int64_t number_in(const char *path, const char *key)
+{
+	char text[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	const char *at = key ? strstr(text, key) : text;
+	if (!at)
+		return -1;
+	at += key ? strlen(key) : 0;
+	char *end;
+	long long v = strtoll(at, &end, 10);
+	return end == at || v < 0 ? -1 : (int64_t)v;
+}
+
+/* What the cgroup at base (v2: memory.max and memory.current; v1:
+ * memory.limit_in_bytes and memory.usage_in_bytes) leaves, or -1. */
+static int64_t cgroup_left(const char *base, bool v2)
+{
+	char path[1200];
+	snprintf(path, sizeof(path), "%s/%s", base,
+		 v2 ? "memory.max" : "memory.limit_in_bytes");
+	int64_t max = number_in(path, NULL);
+	snprintf(path, sizeof(path), "%s/%s", base,
+		 v2 ? "memory.current" : "memory.usage_in_bytes");
+	int64_t used = number_in(path, NULL);
+	if (max < 0 || used < 0)
+		return -1;
+	return max > used ? max - used : 0;
+}
+
+int64_t session_store_memory_available(void)
+{
+	int64_t best = INT64_MAX;
+	int64_t kb = number_in("/proc/meminfo", "MemAvailable:");
+	if (kb >= 0)
+		best = kb * 1024;
+	/* This process's memory cgroup as /proc/self/cgroup names it (v2
+	 * "0::/path", v1 "N:memory:/path"), else the mount's root (inside a
+	 * container the group is the root). */
+	char text[2048], base[1100];
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *group = NULL;
+		bool v2 = strncmp(line, "0::", 3) == 0;
+		if (v2)
+			group = line + 3;
+		else if (strstr(line, ":memory:"))
+			group = strstr(line, ":memory:") + 8;
+		if (!group)
+			continue;
+		snprintf(base, sizeof(base), "/sys/fs/cgroup%s%s", v2 ? "" : "/memory",
+			 group);
+		int64_t left = cgroup_left(base, v2);
+		if (left < 0)
+			left = cgroup_left(
+			    v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", v2);
+		if (left >= 0 && left < best)
+			best = left;
+	}
+	return best;
+}
+
+/* Whether bytes more can be had; else -1 with a message naming the file,
+ * the MB needed and the MB available. */
+static int check_memory(const char *file, double bytes, char *err, size_t errlen)
+{
+	int64_t avail = session_store_memory_available();
+	if (bytes <= (double)avail)
+		return 0;
+	return say(-1, err, errlen, "%s: needs %.0f MB of memory, %lld MB available",
+		   file, bytes / 1048576.0, (long long)(avail / 1048576));
+}
+
 /* Opens the clip's file and checks it against the manifest. 0 with *sf and
  * *fd open, or -1 (message in err). */
 static int open_clip(const char *dir, const struct session *s,
@@ -538,11 +666,17 @@ static int open_clip(const char *dir, const struct session *s,
 	int dir_fd = open_dir(dir);
 	*fd = -1;
 	if (dir_fd >= 0) {
-		*fd = openat(dir_fd, c->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		*fd = open_regular(dir_fd, c->file);
+		int e = errno;
 		close(dir_fd);
+		errno = e;
 	}
 	if (*fd < 0 && errno == ENOENT)
 		return say(-1, err, errlen, "%s is missing from the session directory",
+			   c->file);
+	if (*fd < 0 && (errno == EINVAL || errno == ELOOP))
+		return say(-1, err, errlen,
+			   "%s is not a regular file (a link, folder, pipe or device)",
 			   c->file);
 	if (*fd < 0)
 		return say(-1, err, errlen, "%s: %s", c->file, atomic_file_why(errno));
@@ -571,8 +705,11 @@ static int read_wav(const char *dir, const struct session *s,
 	int fd;
 	if (open_clip(dir, s, c, &sf, &fd, err, errlen))
 		return -1;
-	int r = 0;
-	if (!audio_alloc(a, c->channels, c->frames))
+	/* The file's own length (checked against the manifest in open_clip)
+	 * bounds what is allocated, and it must fit what memory is left. */
+	int r = check_memory(c->file, (double)c->frames * c->channels * sizeof(float),
+			     err, errlen);
+	if (r == 0 && !audio_alloc(a, c->channels, c->frames))
 		r = say(-1, err, errlen, "%s: out of memory (%lld frames)", c->file,
 			(long long)c->frames);
 	if (r == 0 && (r = read_frames(sf, a, c->file, err, errlen)) != 0)
@@ -596,6 +733,32 @@ static int clip_to_read(const struct session *s, int slot, char *err, size_t err
 			   track_of(slot), scene_of(slot),
 			   atomic_file_shown(file, name, sizeof(name)));
 	return 0;
+}
+
+int session_store_check_clip(const char *dir, const struct session *s, int slot,
+			     uint32_t rate, int channels, char *err, size_t errlen)
+{
+	if (clip_to_read(s, slot, err, errlen))
+		return -1;
+	const struct session_clip *c = &s->clips[slot];
+	if (rate == 0 || s->rate == 0 || (channels != 1 && channels != 2))
+		return say(-1, err, errlen, "%s: cannot read at %u Hz, %d channels",
+			   c->file, rate, channels);
+	SNDFILE *sf;
+	int fd;
+	if (open_clip(dir, s, c, &sf, &fd, err, errlen))
+		return -1;
+	sf_close(sf);
+	close(fd);
+	/* The take at the engine's rate, and for another rate the whole file
+	 * and the converter's buffers (resample_loop) besides. */
+	double out = (double)c->frames * rate / s->rate * channels * sizeof(float);
+	double bytes = out;
+	if (rate != s->rate)
+		bytes +=
+		    (double)(c->frames + 2 * LOOP_PAD) * c->channels * sizeof(float) +
+		    2 * out;
+	return check_memory(c->file, bytes, err, errlen);
 }
 
 int session_store_stream_clip(const char *dir, const struct session *s, int slot,
@@ -779,18 +942,172 @@ int session_store_check_mount(const char *mount_point, char *err, size_t errlen)
 	return 0;
 }
 
+void session_store_clean_path(char *path)
+{
+	if (!path || !*path)
+		return;
+	bool absolute = path[0] == '/';
+	char *out = path, *in = path;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		size_t n = strcspn(in, "/");
+		if (n == 0)
+			break;
+		if (!(n == 1 && in[0] == '.')) { /* "." says nothing */
+			if (out > path || absolute)
+				*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in += n;
+	}
+	if (out == path)
+		*out++ = absolute ? '/' : '.';
+	*out = '\0';
+}
+
+/* Moves the session's own files (the manifest and the clip files) from
+ * dir into a new folder inside it, when dir itself cannot be renamed (a
+ * mount point: EBUSY): same file system, so nothing is copied. 0 or -1
+ * (errno set). */
+static int set_aside_inside(const char *dir, const char *sub)
+{
+	int dir_fd = open_dir(dir);
+	if (dir_fd < 0)
+		return -1;
+	int r = mkdirat(dir_fd, sub, 0755);
+	DIR *d = r == 0 ? list_dir(dir_fd) : NULL;
+	if (!d) {
+		int e = errno;
+		close(dir_fd);
+		errno = e;
+		return -1;
+	}
+	int sub_fd = openat(dir_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *e;
+	/* The manifest last: until it goes, the next start sees the old
+	 * session (and tries again) rather than half of one. */
+	while (sub_fd >= 0 && r == 0 && (e = readdir(d)) != NULL)
+		if (is_clip_file(e->d_name))
+			r = renameat(dir_fd, e->d_name, sub_fd, e->d_name);
+	if (sub_fd >= 0 && r == 0 && exists_in(dir_fd, MANIFEST_FILE))
+		r = renameat(dir_fd, MANIFEST_FILE, sub_fd, MANIFEST_FILE);
+	int err = errno;
+	if (sub_fd >= 0) {
+		fsync(sub_fd);
+		close(sub_fd);
+	} else {
+		r = -1;
+	}
+	fsync(dir_fd);
+	closedir(d);
+	close(dir_fd);
+	errno = err;
+	return r;
+}
+
 int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len)
 {
-	char stamp[32];
+	char stamp[32], clean[4096], sub[96];
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H%M%S", &tm);
-	snprintf(aside, len, "%s.%s-%s", dir, why, stamp);
-	if (rename(dir, aside)) {
-		fprintf(stderr, "gridloop: cannot rename %s to %s: %s\n", dir, aside,
-			strerror(errno));
-		return -1;
+	snprintf(clean, sizeof(clean), "%s", dir);
+	session_store_clean_path(clean); /* "dir/" cannot be renamed to "dir/.x" */
+	/* Two in one second (restarts) get -2, -3...: never onto another. */
+	struct stat st;
+	int n = 1;
+	do
+		snprintf(aside, len, n == 1 ? "%s.%s-%s" : "%s.%s-%s-%d", clean, why,
+			 stamp, n);
+	while (lstat(aside, &st) == 0 && ++n < 100);
+	if (rename(clean, aside) == 0)
+		return 0;
+	int e = errno;
+	snprintf(sub, sizeof(sub), n == 1 ? "%s-%s" : "%s-%s-%d", why, stamp, n);
+	if (set_aside_inside(clean, sub) == 0) {
+		fprintf(
+		    stderr,
+		    "gridloop: cannot rename %s (%s): its session is moved into %s/%s "
+		    "instead\n",
+		    clean, strerror(e), clean, sub);
+		snprintf(aside, len, "%s/%s", clean, sub);
+		return 0;
 	}
-	return 0;
+	fprintf(
+	    stderr,
+	    "gridloop: cannot set the session in %s aside (rename: %s; into %s: %s)\n",
+	    clean, strerror(e), sub, strerror(errno));
+	return -1;
+}
+
+/* ---- the instance lock -------------------------------------------------------- */
+
+int session_store_beside(const char *dir, const char *suffix, char *out, size_t len)
+{
+	char clean[4096];
+	snprintf(clean, sizeof(clean), "%s", dir);
+	session_store_clean_path(clean);
+	char *slash = strrchr(clean, '/');
+	const char *base = slash ? slash + 1 : clean;
+	int n;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		n = snprintf(out, len, "%s/.gridloop%s", clean, suffix);
+	else if (!slash)
+		n = snprintf(out, len, ".%s%s", base, suffix);
+	else if (slash == clean)
+		n = snprintf(out, len, "/.%s%s", base, suffix);
+	else
+		n = snprintf(out, len, "%.*s/.%s%s", (int)(slash - clean), clean, base,
+			     suffix);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int session_store_lock(const char *dir, bool shared, pid_t *holder, char *err,
+		       size_t errlen)
+{
+	char path[4200], shown[128];
+	*holder = 0;
+	if (session_store_beside(dir, ".lock", path, sizeof(path)))
+		return say(-2, err, errlen, "session directory path too long");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (fd < 0 && (errno == EROFS || errno == EACCES))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	if (fd < 0) {
+		int e = errno;
+		return say(-2, err, errlen, "cannot lock the session directory (%s): %s",
+			   atomic_file_shown(path, shown, sizeof(shown)),
+			   e == EINVAL ? "not a regular file" : atomic_file_why(e));
+	}
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+		int e = errno;
+		char text[32] = "";
+		ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		long pid = strtol(text, NULL, 10);
+		*holder = pid > 0 ? (pid_t)pid : 0;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return say(-1, err, errlen,
+				   "session directory %s is in use%s%.0ld",
+				   atomic_file_shown(dir, shown, sizeof(shown)),
+				   *holder ? " by pid " : "", (long)*holder);
+		return say(-2, err, errlen, "cannot lock the session directory: %s",
+			   strerror(e));
+	}
+	if (!shared) { /* who holds it, for the message of the next one */
+		char text[32];
+		int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+		if (ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) == n)
+			fdatasync(fd);
+	}
+	return fd;
 }

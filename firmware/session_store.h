@@ -16,7 +16,9 @@
 #ifndef GRIDLOOP_SESSION_STORE_H
 #define GRIDLOOP_SESSION_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "session.h"
@@ -34,6 +36,21 @@ int session_store_stream_clip(const char *dir, const struct session *s, int slot
 			      int channels, session_audio_sink sink, void *ctx, char *err,
 			      size_t errlen);
 
+/* Before any memory is taken for clip `slot`: its file is opened (never
+ * blocking: regular files only, no symlinks) and checked against the
+ * manifest (rate, channels and frames: the file's real length, so a
+ * manifest whose `frames` lies is caught here), and the memory to read it
+ * at `rate` as `channels` must be available
+ * (session_store_memory_available). 0, or -1 with a message naming the
+ * file (and the MB needed and available). */
+int session_store_check_clip(const char *dir, const struct session *s, int slot,
+			     uint32_t rate, int channels, char *err, size_t errlen);
+
+/* The bytes of memory this process can still take: the least of the
+ * system's MemAvailable and its cgroup's memory.max less memory.current;
+ * INT64_MAX when neither can be read. */
+int64_t session_store_memory_available(void);
+
 /* When the data lives on its own partition (mounted at mount_point), a
  * card that did not mount leaves an empty directory there, on the root
  * filesystem: writing into it would put the session where the card is not.
@@ -44,8 +61,18 @@ int session_store_check_mount(const char *mount_point, char *err, size_t errlen)
 /* A session that cannot be used as it is (corrupt, from a newer gridloop,
  * at another rate, found on a card that was not there at start) is renamed
  * DIR.WHY-<time>, never overwritten: the musician's audio stays on the card.
- * The new name goes to aside. 0, or -1 (the message is logged). */
+ * When DIR cannot be renamed (a mount point: EBUSY) its manifest and clip
+ * files are moved into a new folder DIR/WHY-<time> instead. The new place
+ * goes to aside. 0, or -1 (the message is logged): then nothing was moved
+ * and the caller must not save into DIR (its first save would remove the
+ * old clips). */
 int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len);
+
+/* A path as one name for one place, in place: "a//b/./c/" is "a/b/c"
+ * (so that a rename of it works, and two spellings of one directory are
+ * one); "" stays "", "/" stays "/", "./" is ".". ".." is kept (it cannot
+ * be resolved without the file system). */
+void session_store_clean_path(char *path);
 
 /* Creates DIR (and its parent) if missing. 0 or -errno (message in err). */
 int session_store_prepare(const char *dir, char *err, size_t errlen);
@@ -93,5 +120,27 @@ int session_store_load(const char *dir, struct session *s, uint64_t *serial, cha
  * refused with a message naming it: 0 or -1. */
 int session_store_read_clip(const char *dir, struct session *s, int slot, uint32_t rate,
 			    int channels, char *err, size_t errlen);
+
+/* A file that belongs to DIR but is no part of its session: beside it,
+ * PARENT/.NAME<suffix>, so that it stays when DIR is set aside (inside DIR
+ * for a DIR with no name of its own, "/" or "."). 0, or -1 when it does not
+ * fit in len. */
+int session_store_beside(const char *dir, const char *suffix, char *out, size_t len);
+
+/* The lock that says one gridloop owns DIR: flock on a lock file beside it
+ * (".NAME.lock" in DIR's parent), held for as long as the returned fd is
+ * open. A running gridloop holds it exclusively (and writes its pid in
+ * it); `gridloop export` without one holds it shared, so that a gridloop
+ * started meanwhile does not tidy up under it, and several exports can
+ * run. Never blocks. The fd (>= 0); -1 when another holds it (*holder: the
+ * pid written in the file, or 0); -2 when it cannot be made (DIR's parent
+ * missing: no card; message in err for both). */
+int session_store_lock(const char *dir, bool shared, pid_t *holder, char *err,
+		       size_t errlen);
+
+/* Like session_store_load(), but touches nothing: no sweep of temporaries
+ * or of unlisted files (they may be a running gridloop's save in
+ * progress). For readers that do not hold the lock exclusively (export). */
+int session_store_read(const char *dir, struct session *s, char *err, size_t errlen);
 
 #endif

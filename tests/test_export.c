@@ -501,8 +501,10 @@ static void test_same_minute_gets_suffix(void **state)
 	assert_int_equal(access(want, R_OK), 0);
 }
 
-/* A partial folder left by a power cut is replaced, not merged. */
-static void test_stale_partial_replaced(void **state)
+/* A partial folder is never removed by an export (it may be another's,
+ * running at the same moment): the export takes the next name. Only the
+ * instance lock's holder sweeps them (export_sweep_partials). */
+static void test_partial_folder_left_alone(void **state)
 {
 	struct fixture *f = *state;
 	char path[600];
@@ -520,9 +522,65 @@ static void test_stale_partial_replaced(void **state)
 			 0);
 	char have[256];
 	list_dir(f->exports, have, sizeof(have));
-	assert_string_equal(have, FOLDER);
+	assert_string_equal(have, "." FOLDER ".partial " FOLDER "_2");
+	assert_int_equal(access(path, F_OK), 0);
 	list_dir(f->folder, have, sizeof(have));
 	assert_string_equal(have, "export.txt scene01_track1.wav");
+	export_sweep_partials(f->exports);
+	list_dir(f->exports, have, sizeof(have));
+	assert_string_equal(have, FOLDER "_2");
+}
+
+#define RACERS 6
+
+/* Exports at the same moment (`gridloop export` typed while another
+ * runs): each ends in a folder of its own, complete, or says why not. */
+static void test_concurrent_exports(void **state)
+{
+	struct fixture *f = *state;
+	add_clip(&f->s, 0, 0, 2, 48000);
+	add_clip(&f->s, 3, 2, 1, 30000);
+	int fds[RACERS][2];
+	pid_t pids[RACERS];
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < RACERS; i++) {
+			assert_int_equal(pipe(fds[i]), 0);
+			pids[i] = fork();
+			assert_true(pids[i] >= 0);
+			if (pids[i] == 0) {
+				char folder[600], err[512];
+				close(fds[i][0]);
+				int rc = export_session(f->exports, &f->s, NULL,
+							EXPORT_WAV16, WHEN, folder,
+							sizeof(folder), err, sizeof(err));
+				dprintf(fds[i][1], "%d %s", rc, rc ? err : folder);
+				_exit(0);
+			}
+			close(fds[i][1]);
+		}
+		char folders[RACERS][600];
+		for (int i = 0; i < RACERS; i++) {
+			int st;
+			ssize_t n = read(fds[i][0], folders[i], sizeof(folders[i]) - 1);
+			close(fds[i][0]);
+			assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+			folders[i][n > 0 ? n : 0] = '\0';
+			if (strncmp(folders[i], "0 ", 2) != 0) {
+				print_message("export %d failed: %s\n", i, folders[i]);
+				fail();
+			}
+			memmove(folders[i], folders[i] + 2, strlen(folders[i] + 2) + 1);
+			char have[256];
+			list_dir(folders[i], have, sizeof(have));
+			assert_string_equal(have, "export.txt scene01_track1.wav "
+						  "scene03_track4.wav");
+			for (int j = 0; j < i; j++)
+				assert_string_not_equal(folders[i], folders[j]);
+		}
+	}
+	char have[2048];
+	list_dir(f->exports, have, sizeof(have));
+	assert_null(strstr(have, "partial"));
 }
 
 /* Clips with no audio in memory are read from the session directory. */
@@ -879,6 +937,9 @@ static void test_power_cut_at_every_step(void **state)
 		}
 		cuts++;
 		check_only_whole_exports(f, &s);
+		/* The next start (the instance lock's holder) sweeps what the
+		 * cut left; an export never removes a partial folder itself. */
+		export_sweep_partials(f->exports);
 		assert_int_equal(export_session(f->exports, &s, NULL, EXPORT_WAV16, WHEN,
 						f->folder, sizeof(f->folder), f->err,
 						sizeof(f->err)),
@@ -909,7 +970,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_export_txt_no_tempo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_minute_gets_suffix, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_stale_partial_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_folder_left_alone, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_exports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_from_session_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_from_session_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_clip_file_skipped, setup,

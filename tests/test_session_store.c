@@ -258,6 +258,13 @@ static bool run_faulty(const char *fault, char *const args[], struct fsfault_out
 /* The child: "save-b DIR". Exit 0, or 1 with the message on stderr. */
 static int child_main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[2], "set-aside") == 0) {
+		char aside[PATH_MAX + 64];
+		int r =
+		    session_store_set_aside(argv[3], "previous", aside, sizeof(aside));
+		fprintf(stderr, "%d %s\n", r, r == 0 ? aside : "");
+		return 0;
+	}
 	if (argc != 4 || strcmp(argv[2], "save-b") != 0)
 		return 2;
 	snprintf(dir, sizeof(dir), "%s", argv[3]);
@@ -807,6 +814,269 @@ static void test_mount_point_check(void **state)
 	assert_non_null(strstr(why, "not mounted"));
 }
 
+/* ---- hostile card inputs -------------------------------------------------------- */
+
+static void test_clean_path(void **state)
+{
+	(void)state;
+	static const char *cases[][2] = {
+	    {"/sd/gridloop/session/", "/sd/gridloop/session"},
+	    {"/sd//gridloop/./session//", "/sd/gridloop/session"},
+	    {"session/", "session"},
+	    {"./session", "session"},
+	    {"./", "."},
+	    {".", "."},
+	    {"/", "/"},
+	    {"//", "/"},
+	    {"/./", "/"},
+	    {"a/../b", "a/../b"},
+	    {"", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "%s", cases[i][0]);
+		session_store_clean_path(p);
+		if (strcmp(p, cases[i][1]) != 0) {
+			print_message("\"%s\" -> \"%s\", not \"%s\"\n", cases[i][0], p,
+				      cases[i][1]);
+			fail();
+		}
+	}
+}
+
+/* "[session] dir = /sd/session/": the rename of "dir/" to "dir/.x" gave
+ * EINVAL, and the caller then saved over the old session. */
+static void test_set_aside_with_trailing_slash(void **state)
+{
+	(void)state;
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	char slashed[PATH_MAX + 8], aside[PATH_MAX + 64];
+	snprintf(slashed, sizeof(slashed), "%s//", dir);
+	assert_int_equal(
+	    session_store_set_aside(slashed, "previous", aside, sizeof(aside)), 0);
+	assert_int_equal(strncmp(aside, dir, strlen(dir)), 0);
+	assert_non_null(strstr(aside, ".previous-"));
+	assert_int_equal(access(dir, F_OK), -1);
+	/* Twice in one second: a name of its own, never onto the first. */
+	assert_int_equal(mkdir(dir, 0755), 0);
+	save_ok(&a);
+	char second[PATH_MAX + 64];
+	assert_int_equal(session_store_set_aside(dir, "previous", second, sizeof(second)),
+			 0);
+	assert_string_not_equal(aside, second);
+	assert_int_equal(rename(second, dir), 0);
+	expect_holds(&a);
+	empty_dir(dir);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(rename(aside, dir), 0); /* for the teardown */
+	expect_holds(&a);
+	session_free_audio(&a);
+}
+
+/* A session directory that is a mount point cannot be renamed (EBUSY):
+ * its files move into a folder inside it, and dir is then free for a new
+ * session with nothing of the old one to remove. */
+static void test_set_aside_of_a_mount_point(void **state)
+{
+	(void)state;
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	struct fsfault_outcome o;
+	char *args[] = {"set-aside", dir, NULL};
+	if (!run_faulty("mount_point", args, &o))
+		skip();
+	char aside[PATH_MAX - 64] = ""; /* fits in dir */
+	int r = -2;
+	char *last = o.text; /* the child's last line: "0 ASIDE" */
+	for (char *nl = strchr(o.text, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n'))
+		last = nl + 1;
+	sscanf(last, "%d %s", &r, aside);
+	if (r != 0) {
+		print_message("set aside: %s\n", o.text);
+		fail();
+	}
+	assert_int_equal(strncmp(aside, dir, strlen(dir)), 0);
+	assert_int_equal(aside[strlen(dir)], '/');
+	int clips, temporaries;
+	count_entries(&clips, &temporaries);
+	assert_int_equal(clips, 0);
+	struct session s;
+	uint64_t serial;
+	assert_int_equal(session_store_load(dir, &s, &serial, err, sizeof(err)), 1);
+	char keep[PATH_MAX];
+	snprintf(keep, sizeof(keep), "%s", dir);
+	snprintf(dir, sizeof(dir), "%s", aside);
+	expect_holds(&a);
+	snprintf(dir, sizeof(dir), "%s", keep);
+	session_free_audio(&a);
+}
+
+/* A manifest's frames are a claim: the file says how long it is, and that
+ * is checked before any memory is taken for it. */
+static void test_lying_frames_checked_first(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	load_ok(&s);
+	assert_int_equal(
+	    session_store_check_clip(dir, &s, SLOT(1, 1), 48000, 2, err, sizeof(err)), 0);
+	s.clips[SLOT(1, 1)].frames = 500000000;
+	assert_int_equal(
+	    session_store_check_clip(dir, &s, SLOT(1, 1), 48000, 2, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "2000 frames, the manifest says 500000000"));
+	/* A whole read (another rate, export) refuses it before allocating. */
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 44100, 1, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "the manifest says 500000000"));
+	assert_null(s.clips[SLOT(1, 1)].audio[0]);
+	/* A header that lies as well (a data chunk of 2 GB in a file of 4 KB):
+	 * the file's real length is what counts. */
+	char path[PATH_MAX + 128];
+	path_in(path, sizeof(path), s.clips[SLOT(1, 1)].file);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	char head[512];
+	assert_int_equal(pread(fd, head, sizeof(head), 0), sizeof(head));
+	const char *data = memmem(head, sizeof(head), "data", 4);
+	assert_non_null(data);
+	uint32_t huge = 500000000u * 4;
+	assert_int_equal(pwrite(fd, &huge, 4, data - head + 4), 4);
+	close(fd);
+	assert_int_equal(
+	    session_store_check_clip(dir, &s, SLOT(1, 1), 48000, 2, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "2000 frames, the manifest says 500000000"));
+	assert_true(session_store_memory_available() > 0);
+	session_free_audio(&a);
+}
+
+/* Runs fn in a child that gets SIGALRM after 5 s: false when it blocked. */
+static bool returns_promptly(void (*fn)(void))
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(5);
+		fn();
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static struct session fifo_session;
+
+static void read_the_fifo_clip(void)
+{
+	int r = session_store_read_clip(dir, &fifo_session, SLOT(2, 2), 48000, 2, err,
+					sizeof(err));
+	_exit(r == -1 && strstr(err, "is not a regular file") ? 0 : 3);
+}
+
+static void load_the_fifo_manifest(void)
+{
+	struct session s;
+	uint64_t serial;
+	int r = session_store_load(dir, &s, &serial, err, sizeof(err));
+	_exit(r == -1 && strstr(err, "not a regular file") ? 0 : 3);
+}
+
+/* A FIFO (or device) where a clip file or the manifest should be blocked
+ * the restore thread in open() for ever. */
+static void test_fifo_never_blocks(void **state)
+{
+	(void)state;
+	struct session a;
+	session_a(&a);
+	save_ok(&a);
+	load_ok(&fifo_session);
+	char path[PATH_MAX + 128];
+	path_in(path, sizeof(path), a.clips[SLOT(2, 2)].file);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_true(returns_promptly(read_the_fifo_clip));
+	/* A symlink to a good clip is no clip either. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(a.clips[SLOT(1, 1)].file, path), 0);
+	assert_true(returns_promptly(read_the_fifo_clip));
+	path_in(path, sizeof(path), MANIFEST_FILE);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_true(returns_promptly(load_the_fifo_manifest));
+	session_free_audio(&fifo_session);
+	session_free_audio(&a);
+}
+
+/* The instance lock: one holder exclusively (its pid said to the next),
+ * or any number sharing it. */
+static void test_instance_lock(void **state)
+{
+	(void)state;
+	char sub[PATH_MAX + 16];
+	path_in(sub, sizeof(sub), "session/");
+	pid_t holder = -1;
+	int fd = session_store_lock(sub, false, &holder, err, sizeof(err));
+	assert_true(fd >= 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char same[PATH_MAX + 16];
+		path_in(same, sizeof(same), "./session"); /* another spelling */
+		pid_t h = 0;
+		int a = session_store_lock(same, false, &h, err, sizeof(err));
+		bool named = h == getppid() && strstr(err, "in use by pid");
+		int b = session_store_lock(same, true, &h, err, sizeof(err));
+		_exit(a == -1 && b == -1 && named ? 0 : 3);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(fd);
+	int s1 = session_store_lock(sub, true, &holder, err, sizeof(err));
+	assert_true(s1 >= 0);
+	pid = fork();
+	if (pid == 0) {
+		pid_t h;
+		int b = session_store_lock(sub, true, &h, err, sizeof(err));
+		int a = session_store_lock(sub, false, &h, err, sizeof(err));
+		_exit(b >= 0 && a == -1 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(s1);
+	/* No parent (no card): it cannot be made, and says so. */
+	path_in(sub, sizeof(sub), "no/card/session");
+	assert_int_equal(session_store_lock(sub, false, &holder, err, sizeof(err)), -2);
+	assert_non_null(strstr(err, "cannot lock"));
+}
+
+/* A reader that is not the lock holder (an offline export) leaves a
+ * running gridloop's save in progress alone. */
+static void test_read_touches_nothing(void **state)
+{
+	(void)state;
+	struct session a, s;
+	session_a(&a);
+	save_ok(&a);
+	write_file(".clip-t1-s01-000099.wav.tmp", "x", 1);
+	write_file("clip-t1-s01-000098.wav", "y", 1);
+	int clips, temporaries;
+	int before = count_entries(&clips, &temporaries);
+	assert_int_equal(session_store_read(dir, &s, err, sizeof(err)), 0);
+	assert_true(s.clips[SLOT(2, 2)].present);
+	assert_int_equal(count_entries(&clips, &temporaries), before);
+	load_ok(&s);
+	assert_int_equal(count_entries(&clips, &temporaries), before - 2);
+	session_free_audio(&a);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--child") == 0)
@@ -833,6 +1103,13 @@ int main(int argc, char **argv)
 	    T(test_card_read_only),
 	    T(test_power_cut_at_every_step),
 	    cmocka_unit_test(test_mount_point_check),
+	    cmocka_unit_test(test_clean_path),
+	    T(test_set_aside_with_trailing_slash),
+	    T(test_set_aside_of_a_mount_point),
+	    T(test_lying_frames_checked_first),
+	    T(test_fifo_never_blocks),
+	    T(test_instance_lock),
+	    T(test_read_touches_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,9 @@ records comes from tests/alsa/fixture.py's model of tests/alsa/set.txt.
       PREFILL frames, sample for sample, the whole run
   sessioncheck.py clip DIR N
       prints the path of DIR's N-th clip file (by scene, then track)
+  sessioncheck.py edit DIR OP...
+      changes DIR's manifest: N.KEY=VALUE sets clip N's field, dropN
+      removes clip N, copyN:TRACK lists a copy of clip N's file on TRACK
   sessioncheck.py break-name DIR NAME
       rewrites DIR's manifest with NAME as the first clip's file
 Standard library only.
@@ -55,6 +58,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -448,6 +452,34 @@ def cmd_break_name(d, name):
         json.dump(m, f, indent=1)
 
 
+def cmd_edit(d, ops):
+    """ops: N.KEY=VALUE sets clip N's field (from 1; a number when it reads
+    as one), dropN removes clip N, copyN:TRACK lists a copy of clip N's file
+    (a new name) on TRACK."""
+    m = load_manifest(d)
+    clips = m["clips"]
+    for op in ops:
+        if op.startswith("drop"):
+            del clips[int(op[4:]) - 1]
+        elif op.startswith("copy"):
+            n, track = op[4:].split(":")
+            c = dict(clips[int(n) - 1])
+            new = "clip-t%s-s01-000900.wav" % track
+            shutil.copyfile(os.path.join(d, c["file"]), os.path.join(d, new))
+            c["file"], c["track"] = new, int(track)
+            clips.append(c)
+        else:
+            key, value = op.split("=", 1)
+            n, field = key.split(".", 1)
+            try:
+                value = int(value)
+            except ValueError:
+                pass
+            clips[int(n) - 1][field] = value
+    with open(os.path.join(d, MANIFEST), "w") as f:
+        json.dump(m, f, indent=1)
+
+
 def main(argv):
     cmd, args = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
     try:
@@ -477,6 +509,8 @@ def main(argv):
             cmd_stems(args[0], args[1], int(args[2]))
         elif cmd == "clip" and len(args) == 2:
             print(os.path.join(args[0], clips_of(load_manifest(args[0]))[int(args[1]) - 1]["file"]))
+        elif cmd == "edit" and len(args) >= 2:
+            cmd_edit(args[0], args[1:])
         elif cmd == "break-name" and len(args) == 2:
             cmd_break_name(*args)
         else:

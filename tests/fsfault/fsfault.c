@@ -21,6 +21,8 @@
  *                        operation that changes the directory (open with
  *                        O_CREAT, write, fsync, rename, unlink): a power cut
  *                        between any two steps of a save
+ *   mount_point          the directory itself is a mount point: renaming
+ *                        it fails with EBUSY (what is in it can move)
  *   lose_unsynced        with kill_after_ops: files written since their
  *                        last fsync are emptied before the kill, as a power
  *                        cut empties them on a card with delayed allocation
@@ -51,7 +53,7 @@ static struct {
 	bool active; /* FSFAULT and FSFAULT_DIR set */
 	char dir[PATH_MAX];
 	long long enospc_after, eio_after; /* -1: off */
-	bool erofs, fsync_eio, eintr;
+	bool erofs, fsync_eio, eintr, mount_point;
 	long long short_writes;	  /* -1: off */
 	unsigned long calls;	  /* for eintr */
 	long long kill_after_ops; /* 0: off */
@@ -83,6 +85,7 @@ static void fs_init(void)
 	fs.erofs = strstr(spec, "erofs") != NULL;
 	fs.fsync_eio = strstr(spec, "fsync_eio") != NULL;
 	fs.eintr = strstr(spec, "eintr") != NULL;
+	fs.mount_point = strstr(spec, "mount_point") != NULL;
 	fs.lose_unsynced = strstr(spec, "lose_unsynced") != NULL;
 	fs.short_writes = number_after(spec, "short_writes=");
 	long long k = number_after(spec, "kill_after_ops=");
@@ -244,6 +247,25 @@ static bool refuse_change(int at, const char *path)
 		return true;
 	}
 	return false;
+}
+
+/* Whether (at, path) is the directory itself and it is a "mount point". */
+static bool busy_mount(int at, const char *path)
+{
+	fs_init();
+	char full[PATH_MAX * 2], canonical[PATH_MAX];
+	if (!fs.active || !fs.mount_point || !path)
+		return false;
+	if (path[0] != '/' && at != AT_FDCWD)
+		return false; /* the code under test renames it by path */
+	if (path[0] == '/' || !getcwd(canonical, sizeof(canonical)))
+		snprintf(full, sizeof(full), "%s", path);
+	else
+		snprintf(full, sizeof(full), "%s/%s", canonical, path);
+	if (!realpath(full, canonical) || strcmp(canonical, fs.dir) != 0)
+		return false;
+	errno = EBUSY;
+	return true;
 }
 
 /* ---- the interposed calls ---------------------------------------------------- */
@@ -418,7 +440,7 @@ int fdatasync(int fd)
 int rename(const char *from, const char *to)
 {
 	REAL(int, rename, (const char *, const char *));
-	if (refuse_change(AT_FDCWD, from))
+	if (busy_mount(AT_FDCWD, from) || refuse_change(AT_FDCWD, from))
 		return -1;
 	if (!ours_path(AT_FDCWD, from) && refuse_change(AT_FDCWD, to))
 		return -1;
@@ -428,7 +450,7 @@ int rename(const char *from, const char *to)
 int renameat(int from_at, const char *from, int to_at, const char *to)
 {
 	REAL(int, renameat, (int, const char *, int, const char *));
-	if (refuse_change(from_at, from))
+	if (busy_mount(from_at, from) || refuse_change(from_at, from))
 		return -1;
 	if (!ours_path(from_at, from) && refuse_change(to_at, to))
 		return -1;
@@ -438,7 +460,7 @@ int renameat(int from_at, const char *from, int to_at, const char *to)
 int renameat2(int from_at, const char *from, int to_at, const char *to, unsigned flags)
 {
 	REAL(int, renameat2, (int, const char *, int, const char *, unsigned));
-	if (refuse_change(from_at, from))
+	if (busy_mount(from_at, from) || refuse_change(from_at, from))
 		return -1;
 	if (!ours_path(from_at, from) && refuse_change(to_at, to))
 		return -1;
