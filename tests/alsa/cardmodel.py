@@ -848,11 +848,13 @@ class Sequence:
         used = set(slots) | {tk["slot"] for tk in run_a.takes} | set(run_a.pdr)
         free = [(t, s) for t in range(TRACKS) for s in range(SCENES) if (t, s) not in used]
         rb = Run()
-        rb.lines += [(0, "tempo %d" % self.tempo), (0, "meter %d" % self.meter),
-                     (0, "quantise bar")]
-        f = bar // 2
+        if self.fresh:  # R0, as for the first instance
+            rb.lines += [(0, "tempo %d" % self.tempo), (0, "meter %d" % self.meter),
+                         (0, "quantise %s" % self.quant)]
+        f = bar // 2 + 1500
         for slot in self.rng.sample(free, min(len(free), 1)):
-            B1 = -(-f // bar) * bar
+            B1 = {"bar": -(-f // bar) * bar, "beat": -(-f // beat) * beat,
+                  "off": f}[self.quant]
             rb.lines += [(f, "press %d %d" % slot), (B1 + bar // 2, "press %d %d" % slot)]
             rb.takes.append(dict(slot=slot, c=slot[0], B1=B1, B2=B1 + bar))
             f = B1 + bar + LAT + MARGIN
