@@ -203,6 +203,11 @@ int64_t engine_now(const struct engine *e); /* first frame of the next period */
 const struct engine_config *engine_config(const struct engine *e);
 enum clip_state engine_clip_state(const struct engine *e, int track, int scene);
 int64_t engine_clip_length(const struct engine *e, int track, int scene);
+/* The frames of stored audio the clip holds now: its length, or for a take
+ * still being recorded (its end pressed or not) the frames written so far.
+ * What a take is "as far as it got" when the audio stops (the SD writer's
+ * last save). */
+int64_t engine_clip_stored_length(const struct engine *e, int track, int scene);
 int engine_clip_channels(const struct engine *e, int track, int scene);
 /* Copies frames [from, from+n) of one channel of a clip's stored audio out;
  * returns frames copied. Stored audio is exact: fades are applied on

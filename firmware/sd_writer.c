@@ -36,6 +36,14 @@ struct sd_writer {
 	/* Where the engine's clips stand, from its events. */
 	uint8_t state[GL_SLOTS];
 	bool dirty[GL_SLOTS];
+	/* The session's entry for the slot is audio this instance holds in
+	 * the engine: it restored it or saved it itself. Only such an entry
+	 * goes when the slot empties (a clear). One it does not hold (not
+	 * restored yet, or skipped by the restore: too big, a bad file) is
+	 * never dropped: an empty slot then only means the restore has not
+	 * filled it, and a take recorded over it keeps the old file in
+	 * EXPORT_DIR/not-restored/ first (keep_not_restored). */
+	bool held[GL_SLOTS];
 	bool settings_dirty;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
 	bool save_asked, export_asked;
@@ -89,7 +97,17 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 		free(w);
 		return NULL;
 	}
-	w->sess = *cfg->on_card;
+	const struct engine_config *ec = engine_config(cfg->engine);
+	if (cfg->on_card) {
+		w->sess = *cfg->on_card;
+		/* A session saved before any tempo was known: the engine
+		 * plays at the configured one (the restore sends none), so
+		 * its takes are saved under that. */
+		if (w->sess.tempo <= 0)
+			w->sess.tempo = ec->tempo;
+	} else {
+		session_init_settings(&w->sess, ec);
+	}
 	for (int s = 0; s < GL_SLOTS; s++)
 		w->sess.clips[s].audio[0] = w->sess.clips[s].audio[1] = NULL;
 	w->serial = cfg->serial;
@@ -142,33 +160,45 @@ static void changed(struct sd_writer *w)
 	w->last_change_ms = now;
 }
 
-/* A saved clip that was not restored because the musician recorded on its
- * pad while the session loaded: the next save drops it from the session, so
- * it gets a second name first, EXPORT_DIR/not-restored/, and stays on the
- * card (a hard link: nothing is copied, and it survives the old name going). */
-static void keep_not_restored(struct sd_writer *w, int slot)
+/* A saved clip that this instance does not hold (not restored, or not yet)
+ * and that a new take on its pad is about to replace in the session: the
+ * commit would remove its file, so it gets a second name first,
+ * EXPORT_DIR/not-restored/, and stays on the card (a hard link: nothing is
+ * copied, and it survives the old name going). 0, or -1 with the reason in
+ * err: then the save must not replace it. */
+static int keep_not_restored(struct sd_writer *w, int slot, char *err, size_t errlen)
 {
 	const struct session_clip *c = &w->sess.clips[slot];
-	if (!c->present || w->cfg.resave_restored)
-		return; /* the original session was set aside whole */
 	char dir[1100], from[1200], to[1200];
 	snprintf(dir, sizeof(dir), "%s/not-restored", w->export_dir);
-	mkdir(w->export_dir, 0755);
-	mkdir(dir, 0755);
+	(void)mkdir(w->export_dir, 0755); /* else link() says why */
+	(void)mkdir(dir, 0755);
 	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
 	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
-	if (link(from, to) && errno != EEXIST)
-		log_line(
-		    "track %d scene %d: the saved clip %s was not restored (recorded "
-		    "over) "
-		    "and cannot be kept in %s: %s",
-		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, dir,
-		    strerror(errno));
-	else
-		log_line(
-		    "track %d scene %d: the saved clip was not restored (recorded over); "
-		    "it is kept as %s",
-		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
+	if (link(from, to) && errno != EEXIST) {
+		if (errno == ENOENT && access(from, F_OK) != 0) {
+			/* Gone from the session directory already (a missing
+			 * file the restore skipped): nothing to keep. */
+			log_line("track %d scene %d: the saved clip %s, not restored, is "
+				 "not in %s either; the new take replaces its entry",
+				 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file,
+				 w->session_dir);
+			return 0;
+		}
+		int e = errno;
+		/* The paths are long; the message may be cut, never the save. */
+		if (snprintf(err, errlen,
+			     "track %d scene %d: the saved clip %s (not restored) cannot "
+			     "be kept as %s before the new take replaces it: %s",
+			     slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, to,
+			     strerror(e)) < 0)
+			err[0] = '\0';
+		return -1;
+	}
+	log_line("track %d scene %d: the saved clip was not restored (recorded over); "
+		 "it is kept as %s",
+		 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
+	return 0;
 }
 
 static void set_setting(struct sd_writer *w, const struct event *ev)
@@ -215,7 +245,11 @@ static void follow(struct sd_writer *w, const struct event *ev)
 	switch (ev->type) {
 	case EV_CLIP_STATE:
 		w->state[slot] = (uint8_t)ev->value;
-		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present) {
+		/* Empty is a clear only of a clip this instance holds: a slot
+		 * whose saved clip is not restored yet is empty too (and a
+		 * record queued there and cancelled says so again). */
+		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present &&
+		    w->held[slot]) {
 			w->dirty[slot] = true;
 			changed(w);
 		}
@@ -226,12 +260,19 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		changed(w);
 		break;
 	case EV_RESTORED:
-		if (ev->aux && w->cfg.resave_restored) {
+		/* Refused (recorded over): the saved clip stays listed until
+		 * the new take is saved, which keeps it in not-restored/. */
+		if (!ev->aux)
+			break;
+		/* Taken: its entry is this instance's now. It is written
+		 * anew when converted, or when its entry went meanwhile (a
+		 * take recorded over it, saved and cleared before the restore
+		 * reached the pad). */
+		if (w->cfg.resave_restored || !w->sess.clips[slot].present) {
 			w->dirty[slot] = true;
 			changed(w);
-		} else if (!ev->aux) {
-			keep_not_restored(w, slot);
 		}
+		w->held[slot] = w->sess.clips[slot].present;
 		break;
 	case EV_TEMPO: {
 		double bpm = (double)ev->value / 1000.0;
@@ -333,7 +374,10 @@ static int write_clip(struct sd_writer *w, int slot, struct session_clip *out, b
 	if (v & 1) {
 		if (!final)
 			return 0;
-		len = engine_clip_length(e, t, sc); /* nothing runs: safe */
+		/* Nothing runs: safe. A take whose end was pressed but not
+		 * reached is as long as what was recorded of it, not as long
+		 * as it was going to be. */
+		len = engine_clip_stored_length(e, t, sc);
 	} else {
 		len = engine_clip_final_length(e, t, sc);
 	}
@@ -416,7 +460,11 @@ static int save(struct sd_writer *w, bool final)
 			continue;
 		struct session_clip *c = &w->sess.clips[slot];
 		if (w->state[slot] == CLIP_EMPTY) {
-			memset(c, 0, sizeof(*c)); /* cleared: the next commit drops it */
+			/* Cleared: the next commit drops it; but only a clip
+			 * this instance holds (see held). */
+			if (w->held[slot])
+				memset(c, 0, sizeof(*c));
+			w->held[slot] = false;
 			w->dirty[slot] = false;
 			continue;
 		}
@@ -432,7 +480,14 @@ static int save(struct sd_writer *w, bool final)
 			    false; /* changing: its next event brings it back */
 			continue;
 		}
+		if (c->present && !w->held[slot] &&
+		    keep_not_restored(w, slot, err, sizeof(err))) {
+			card_fault(w, "cannot save the session", err);
+			STAT_ADD(w, save_failures, 1);
+			return -1;
+		}
 		*c = fresh;
+		w->held[slot] = true;
 		STAT_ADD(w, clips_written, 1);
 		STAT_ADD(w, bytes_written,
 			 (uint64_t)fresh.frames * (uint64_t)fresh.channels *

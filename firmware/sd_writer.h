@@ -44,8 +44,10 @@ struct sd_writer_config {
 	    *mount_point; /* the data partition, checked before each save; or NULL */
 	enum export_format export_format;
 	/* What is on the card now (the manifest loaded at start, clips not
-	 * restored yet included), or an empty session at the engine's rate.
-	 * Copied. */
+	 * restored yet included), copied; its settings are what the restore
+	 * sets (a tempo of 0 there: the engine's configured one). NULL: no
+	 * session to restore; the new one starts from the engine's
+	 * configuration (session_init_settings), as the engine plays it. */
 	const struct session *on_card;
 	uint64_t serial; /* session_store_load()'s: clip file names go on from it */
 	/* Clips that the loader restores are saved again (the session on the

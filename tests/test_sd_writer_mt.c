@@ -25,13 +25,25 @@ struct bench {
 	struct rig *r;
 	struct sd_writer *w;
 	char root[128], session[160], exports[160];
+	int restored[GL_SLOTS]; /* the last EV_RESTORED's aux, -1: none yet */
 };
 
-static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
-				  uint32_t max_delay_ms, const struct session *on_card,
-				  const char *root)
+/* How a bench is made: the engine's settings (NULL: 120 BPM, 4/4, bar
+ * quantise) and what the card holds (on_card as sd_writer_config's;
+ * no_session: NULL, a new session). */
+struct bench_setup {
+	const struct engine_config *engine;
+	const struct session *on_card;
+	bool no_session;
+};
+
+static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
+				uint32_t max_delay_ms, const struct bench_setup *setup,
+				const char *root)
 {
 	struct bench *b = calloc(1, sizeof(*b));
+	for (int s = 0; s < GL_SLOTS; s++)
+		b->restored[s] = -1;
 	if (root) {
 		snprintf(b->root, sizeof(b->root), "%s", root);
 	} else {
@@ -39,7 +51,8 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	}
 	snprintf(b->session, sizeof(b->session), "%s/session", b->root);
 	snprintf(b->exports, sizeof(b->exports), "%s/exports", b->root);
-	b->r = rig_new(64, 0, 120);
+	b->r =
+	    setup->engine ? rig_new_with(setup->engine, NULL, 64) : rig_new(64, 0, 120);
 	assert_non_null(b->r);
 	static struct session empty;
 	session_init(&empty, 48000);
@@ -50,7 +63,7 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	wc.session_dir = session_dir ? session_dir : b->session;
 	wc.export_dir = b->exports;
 	wc.export_format = EXPORT_WAV_FLOAT;
-	wc.on_card = on_card ? on_card : &empty;
+	wc.on_card = setup->no_session ? NULL : setup->on_card ? setup->on_card : &empty;
 	wc.quiet_ms = quiet_ms;
 	wc.max_delay_ms = max_delay_ms;
 	wc.retry_ms = 50;
@@ -58,6 +71,14 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	assert_non_null(b->w);
 	assert_int_equal(sd_writer_start(b->w), 0);
 	return b;
+}
+
+static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
+				  uint32_t max_delay_ms, const struct session *on_card,
+				  const char *root)
+{
+	struct bench_setup setup = {.on_card = on_card};
+	return bench_make(session_dir, quiet_ms, max_delay_ms, &setup, root);
 }
 
 static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
@@ -94,8 +115,11 @@ static void run(struct bench *b, int64_t frames)
 		engine_process(r->e, r->in, r->pout, r->period);
 		keeper_service(r->k);
 		struct event ev;
-		while (spsc_pop(engine_events(r->e), &ev))
+		while (spsc_pop(engine_events(r->e), &ev)) {
+			if (ev.type == EV_RESTORED)
+				b->restored[ev.scene * GL_TRACKS + ev.track] = ev.aux;
 			fanout_push(sd_writer_events(b->w), &ev);
+		}
 		fanout_publish(sd_writer_events(b->w), engine_now(r->e));
 	}
 }
@@ -403,6 +427,289 @@ static void test_card_that_came_later_is_not_overwritten(void **state)
 	bench_free(b);
 }
 
+/* ---- clips this instance does not hold, takes at a stop, settings ------- */
+
+#define ORIG_FRAMES 4000
+
+/* Original clip audio on the card: different for each slot and frame. */
+static float orig_sample(int slot, int64_t i)
+{
+	return 0.25f + (float)slot * 0.01f + (float)i * 1e-6f;
+}
+
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (int c; (c = fgetc(f)) != EOF;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		buf[n++] = (uint8_t)c;
+	}
+	fclose(f);
+	*len = n;
+	return buf ? buf : calloc(1, 1);
+}
+
+/* A card as a previous run left it: a session at 48 kHz with an original
+ * clip at each of the given slots. The manifest goes to card, each file's
+ * bytes to orig[slot]. */
+struct card {
+	char root[128], dir[160];
+	struct session sess;
+	uint8_t *orig[GL_SLOTS];
+	size_t orig_len[GL_SLOTS];
+};
+
+static void card_make(struct card *cd, const int *slots, int n)
+{
+	char err[512];
+	memset(cd, 0, sizeof(*cd));
+	assert_true(tmp_dir_make(cd->root, sizeof(cd->root), "test-sd-writer"));
+	snprintf(cd->dir, sizeof(cd->dir), "%s/session", cd->root);
+	assert_int_equal(session_store_prepare(cd->dir, err, sizeof(err)), 0);
+	session_init(&cd->sess, 48000);
+	cd->sess.tempo = 120;
+	uint64_t serial = 0;
+	for (int i = 0; i < n; i++) {
+		struct session_clip *c = &cd->sess.clips[slots[i]];
+		c->present = true;
+		c->channels = 1;
+		c->frames = ORIG_FRAMES;
+		c->audio[0] = calloc(ORIG_FRAMES, sizeof(float));
+		for (int64_t f = 0; f < ORIG_FRAMES; f++)
+			c->audio[0][f] = orig_sample(slots[i], f);
+		assert_int_equal(session_store_write_clip(cd->dir, &cd->sess, slots[i],
+							  &serial, err, sizeof(err)),
+				 0);
+	}
+	assert_int_equal(session_store_commit(cd->dir, &cd->sess, err, sizeof(err)), 0);
+	session_free_audio(&cd->sess);
+	for (int i = 0; i < n; i++) {
+		char path[400];
+		snprintf(path, sizeof(path), "%s/%s", cd->dir,
+			 cd->sess.clips[slots[i]].file);
+		cd->orig[slots[i]] = file_bytes(path, &cd->orig_len[slots[i]]);
+		assert_non_null(cd->orig[slots[i]]);
+	}
+}
+
+static void card_free(struct card *cd)
+{
+	for (int s = 0; s < GL_SLOTS; s++)
+		free(cd->orig[s]);
+}
+
+/* The restore reaches the slot: its original clip, as the loader reads it,
+ * offered through the keeper. */
+static void offer(struct bench *b, int slot)
+{
+	struct keeper_take *t =
+	    keeper_take_new(b->r->k, slot % GL_TRACKS, slot / GL_TRACKS, ORIG_FRAMES);
+	assert_non_null(t);
+	float buf[ORIG_FRAMES];
+	for (int64_t f = 0; f < ORIG_FRAMES; f++)
+		buf[f] = orig_sample(slot, f);
+	keeper_take_write(t, 0, 0, buf, ORIG_FRAMES);
+	keeper_offer_take(b->r->k, t);
+	run(b, 256);
+}
+
+static void save_now(struct bench *b)
+{
+	struct sd_writer_stats st;
+	sd_writer_get_stats(b->w, &st);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REQUEST, 0, 0, REQUEST_SAVE,
+		    engine_now(b->r->e));
+	until_saved(b, st.saves + 1);
+}
+
+/* Where the original clip of a slot is now: 1 listed in the session (its
+ * file, byte for byte), 2 kept in exports/not-restored/ (byte for byte), 3
+ * both, 0 nowhere. */
+static int where_original(const struct card *cd, const struct bench *b, int slot)
+{
+	static struct session now;
+	uint64_t serial;
+	char err[512], path[600];
+	int got = 0;
+	const char *name = cd->sess.clips[slot].file;
+	if (session_store_load(b->session, &now, &serial, err, sizeof(err)) == 0 &&
+	    now.clips[slot].present && !strcmp(now.clips[slot].file, name)) {
+		size_t n;
+		snprintf(path, sizeof(path), "%s/%s", b->session, name);
+		uint8_t *bytes = file_bytes(path, &n);
+		if (bytes && n == cd->orig_len[slot] && !memcmp(bytes, cd->orig[slot], n))
+			got |= 1;
+		free(bytes);
+	}
+	snprintf(path, sizeof(path), "%s/not-restored/%s", b->exports, name);
+	size_t n;
+	uint8_t *bytes = file_bytes(path, &n);
+	if (bytes && n == cd->orig_len[slot] && !memcmp(bytes, cd->orig[slot], n))
+		got |= 2;
+	free(bytes);
+	return got;
+}
+
+/* Item 6 of issue 9: two taps on a pad whose clip is not restored yet (a
+ * record queued, then cancelled: the slot says empty) are not a clear; the
+ * saved clip stays, and the restore then fills the pad. */
+static void test_taps_before_restore_are_not_a_clear(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0};
+	card_make(&cd, slots, 1);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	int64_t f = engine_now(b->r->e);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, f + 100);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, f + 2000);
+	run(b, 4096);
+	assert_int_equal(engine_clip_state(b->r->e, 0, 0), CLIP_EMPTY);
+	save_now(b);
+	assert_int_equal(where_original(&cd, b, 0), 1);
+	offer(b, 0);
+	assert_int_equal(b->restored[0], 1);
+	save_now(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 1);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* Item 9: a clip the restore skipped (too big, a bad file: it is never
+ * offered) keeps its file when a take is recorded on its pad: kept in
+ * not-restored/, byte for byte; the other skipped clip stays listed. */
+static void test_skipped_clip_recorded_over_is_kept(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0, 1};
+	card_make(&cd, slots, 2);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 2);
+	assert_int_equal(where_original(&cd, b, 1), 1);
+	int64_t n;
+	float *now = card_copy(b->session, 0, 0, &n);
+	assert_non_null(now);
+	assert_int_equal(n, BAR120);
+	free(now);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* The take recorded over a clip still loading is saved before the restore
+ * reaches the pad (and is refused there): what is kept in not-restored/ is
+ * the saved clip, not the new take. */
+static void test_recorded_over_saved_before_refusal_keeps_original(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0};
+	card_make(&cd, slots, 1);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	offer(b, 0);
+	assert_int_equal(b->restored[0], 0);
+	save_now(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 2);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* Item 8: a take whose end was pressed (play queued, the bar line not
+ * reached) when the audio stops is saved as far as it got, as one with no
+ * end pressed. */
+static void test_take_with_end_queued_saved_at_stop(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new_with(NULL, 60000, 60000); /* only the stop saves */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 3, 2, 0, BAR120 - 1000);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 3, 2, 0, BAR120 + 1000);
+	run_to(b, BAR120 + 50000);
+	assert_int_equal(engine_clip_state(b->r->e, 3, 2), CLIP_PLAY_QUEUED);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	int64_t n;
+	float *card = card_copy(b->session, 3, 2, &n);
+	assert_non_null(card);
+	assert_true(n > 49000 && n <= 50064);
+	assert_int_equal(n, engine_clip_stored_length(b->r->e, 3, 2));
+	for (int64_t i = 0; i < n; i++)
+		if (card[i] != rig_signal(BAR120 + i, 0))
+			fail_msg("frame %lld of the take differs", (long long)i);
+	free(card);
+	bench_free(b);
+}
+
+/* Item 13: a new session is saved with the settings the engine was set up
+ * with (the config's), not the built-in defaults. */
+static void test_new_session_has_the_configured_settings(void **state)
+{
+	(void)state;
+	struct engine_config ec;
+	engine_config_defaults(&ec, 48000);
+	ec.max_period = 64;
+	ec.fade_frames = 0;
+	ec.grow_frames = 1024;
+	ec.tempo = 120;
+	ec.beats_per_bar = 3;
+	ec.quantise = QUANTISE_OFF;
+	ec.metronome = true;
+	struct bench_setup setup = {.engine = &ec, .no_session = true};
+	struct bench *b = bench_make(NULL, 20, 200, &setup, NULL);
+	/* A 3/4 bar at 120 BPM is 72000 frames: one take of it. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, 1000);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, 1000 + 72000);
+	run_to(b, 1000 + 72000 + 4096);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	static struct session got;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+			 0);
+	assert_true(got.tempo == 120.0);
+	assert_int_equal(got.beats_per_bar, 3);
+	assert_int_equal(got.quantise, QUANTISE_OFF);
+	assert_true(got.metronome);
+	assert_int_equal(got.clips[0].frames, 72000);
+	assert_true(got.clips[0].bars == 1.0);
+	bench_free(b);
+}
+
+/* A session saved with no tempo known, restored into an engine configured
+ * with one: its takes are saved under the tempo the engine plays. */
+static void test_restored_session_without_tempo_takes_the_engines(void **state)
+{
+	(void)state;
+	static struct session card;
+	session_init(&card, 48000); /* tempo 0 */
+	struct bench *b = bench_new_on(NULL, 20, 200, &card, NULL);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	static struct session got;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+			 0);
+	assert_true(got.tempo == 120.0);
+	assert_true(got.clips[0].bars == 1.0);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +719,12 @@ int main(void)
 	    cmocka_unit_test(test_card_not_there),
 	    cmocka_unit_test(test_clip_recorded_over_while_loading_is_kept),
 	    cmocka_unit_test(test_card_that_came_later_is_not_overwritten),
+	    cmocka_unit_test(test_taps_before_restore_are_not_a_clear),
+	    cmocka_unit_test(test_skipped_clip_recorded_over_is_kept),
+	    cmocka_unit_test(test_recorded_over_saved_before_refusal_keeps_original),
+	    cmocka_unit_test(test_take_with_end_queued_saved_at_stop),
+	    cmocka_unit_test(test_new_session_has_the_configured_settings),
+	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
