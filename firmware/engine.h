@@ -185,6 +185,13 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 #define GL_STEM_CH (GL_TRACKS * GL_OUT_CH)
 void engine_set_stems(struct engine *e, float *stems);
 
+/* Not real-time: only once the audio thread has stopped for good (before
+ * the last save). Finishes what the engine spreads over periods and that
+ * leaves a clip's stored audio neither the old nor the new one: an undo or
+ * redo swap under way is completed (its EV_OVERDUB_DONE is queued), so the
+ * last save gets the take as it was asked for, never half of each. */
+void engine_settle(struct engine *e);
+
 /* Queues (see the top of this file). */
 struct spsc *engine_commands(struct engine *e, enum command_source src);
 struct spsc *engine_events(struct engine *e);

@@ -44,6 +44,9 @@ struct sd_writer {
 	 * filled it, and a take recorded over it keeps the old file in
 	 * EXPORT_DIR/not-restored/ first (keep_not_restored). */
 	bool held[GL_SLOTS];
+	/* The entry is still the one on the card at start (on_card): the one
+	 * the restore reads and offers. */
+	bool from_card[GL_SLOTS];
 	bool settings_dirty;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
 	bool save_asked, export_asked;
@@ -108,8 +111,10 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 	} else {
 		session_init_settings(&w->sess, ec);
 	}
-	for (int s = 0; s < GL_SLOTS; s++)
+	for (int s = 0; s < GL_SLOTS; s++) {
 		w->sess.clips[s].audio[0] = w->sess.clips[s].audio[1] = NULL;
+		w->from_card[s] = w->sess.clips[s].present;
+	}
 	w->serial = cfg->serial;
 	w->cfg.on_card = NULL;
 	w->cfg.session_dir = w->session_dir;
@@ -264,15 +269,18 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		 * the new take is saved, which keeps it in not-restored/. */
 		if (!ev->aux)
 			break;
-		/* Taken: its entry is this instance's now. It is written
-		 * anew when converted, or when its entry went meanwhile (a
-		 * take recorded over it, saved and cleared before the restore
-		 * reached the pad). */
-		if (w->cfg.resave_restored || !w->sess.clips[slot].present) {
+		/* Taken: the engine holds the card's entry now, and nothing
+		 * else of the slot is left to save (a take recorded over it
+		 * and cleared before a save). It is written anew when
+		 * converted, or when its entry was replaced meanwhile (a take
+		 * recorded over it, saved, and cleared). */
+		if (w->from_card[slot] && !w->cfg.resave_restored) {
+			w->held[slot] = true;
+			w->dirty[slot] = false;
+		} else {
 			w->dirty[slot] = true;
 			changed(w);
 		}
-		w->held[slot] = w->sess.clips[slot].present;
 		break;
 	case EV_TEMPO: {
 		double bpm = (double)ev->value / 1000.0;
@@ -462,8 +470,10 @@ static int save(struct sd_writer *w, bool final)
 		if (w->state[slot] == CLIP_EMPTY) {
 			/* Cleared: the next commit drops it; but only a clip
 			 * this instance holds (see held). */
-			if (w->held[slot])
+			if (w->held[slot]) {
 				memset(c, 0, sizeof(*c));
+				w->from_card[slot] = false;
+			}
 			w->held[slot] = false;
 			w->dirty[slot] = false;
 			continue;
@@ -488,6 +498,7 @@ static int save(struct sd_writer *w, bool final)
 		}
 		*c = fresh;
 		w->held[slot] = true;
+		w->from_card[slot] = false;
 		STAT_ADD(w, clips_written, 1);
 		STAT_ADD(w, bytes_written,
 			 (uint64_t)fresh.frames * (uint64_t)fresh.channels *

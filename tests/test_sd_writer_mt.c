@@ -124,6 +124,15 @@ static void run(struct bench *b, int64_t frames)
 	}
 }
 
+/* The engine's events so far passed on, no period run (after the stop). */
+static void run_events(struct bench *b)
+{
+	struct event ev;
+	while (spsc_pop(engine_events(b->r->e), &ev))
+		fanout_push(sd_writer_events(b->w), &ev);
+	fanout_publish(sd_writer_events(b->w), engine_now(b->r->e));
+}
+
 static void run_to(struct bench *b, int64_t f)
 {
 	if (f > engine_now(b->r->e))
@@ -147,7 +156,7 @@ static void until_saved(struct bench *b, uint64_t saves)
 
 static float *engine_copy(struct bench *b, int t, int s, int64_t *len)
 {
-	*len = engine_clip_length(b->r->e, t, s);
+	*len = engine_clip_stored_length(b->r->e, t, s); /* as far as it got */
 	float *buf = calloc((size_t)*len + 1, sizeof(float));
 	assert_int_equal(engine_clip_read(b->r->e, t, s, 0, 0, buf, *len), *len);
 	return buf;
@@ -710,6 +719,309 @@ static void test_restored_session_without_tempo_takes_the_engines(void **state)
 	bench_free(b);
 }
 
+/* ---- a hostile table: sequences of what a musician does, and a stop ---- */
+
+/* Slot A has a saved clip that the restore reaches when the table says
+ * (OFFER); slot B has one the restore skipped (never offered); slot C has
+ * none. */
+enum { SLOT_A = 0, SLOT_B = 1, SLOT_C = 2 };
+
+enum op {
+	OP_END_OF_TABLE,
+	OP_REC,		 /* a one-bar take, from the next bar line, finished */
+	OP_REC_OPEN,	 /* a take started at the next bar line, still running */
+	OP_END,		 /* its end pressed: play queued, the bar line not reached */
+	OP_TAP2,	 /* record queued, then cancelled */
+	OP_OFFER,	 /* the restore reaches slot A */
+	OP_CLEAR,	 /* an explicit clear */
+	OP_OVERDUB,	 /* a whole overdub pass */
+	OP_OVERDUB_OPEN, /* an overdub pass still running */
+	OP_UNDO,
+	OP_UNDO_PART, /* an undo, one period of its swap done */
+	OP_REDO,
+	OP_SAVE, /* a save asked for, and waited for */
+	OP_WAIT, /* a bar goes by */
+};
+
+struct step {
+	enum op op;
+	int slot;
+};
+
+struct hostile_case {
+	const char *name;
+	struct step steps[10];
+};
+
+#define S(o, s)                                                                          \
+	{                                                                                \
+		OP_##o, SLOT_##s                                                         \
+	}
+static const struct hostile_case hostile_cases[] = {
+    {"taps before the restore, save, restore", {S(TAP2, A), S(SAVE, A), S(OFFER, A)}},
+    {"taps, restore, save", {S(TAP2, A), S(OFFER, A), S(SAVE, A)}},
+    {"taps on a skipped clip, save", {S(TAP2, B), S(SAVE, A), S(WAIT, A)}},
+    {"clear on a pad not restored yet", {S(CLEAR, A), S(SAVE, A), S(OFFER, A)}},
+    {"recorded over, saved, restore refused", {S(REC, A), S(SAVE, A), S(OFFER, A)}},
+    {"recorded over, restore refused, saved", {S(REC, A), S(OFFER, A), S(SAVE, A)}},
+    {"recorded over, cleared before a save, restored",
+     {S(REC, A), S(CLEAR, A), S(OFFER, A), S(SAVE, A)}},
+    {"recorded over, saved, cleared, restored",
+     {S(REC, A), S(SAVE, A), S(CLEAR, A), S(OFFER, A), S(SAVE, A)}},
+    {"restored, cleared, saved", {S(OFFER, A), S(CLEAR, A), S(SAVE, A)}},
+    {"restored, cleared, recorded anew", {S(OFFER, A), S(CLEAR, A), S(REC, A)}},
+    {"restored, overdubbed, undone, saved",
+     {S(OFFER, A), S(SAVE, A), S(OVERDUB, A), S(UNDO, A), S(SAVE, A)}},
+    {"a skipped clip recorded over", {S(REC, B), S(SAVE, A)}},
+    {"a skipped clip recorded over, at the stop", {S(REC, B)}},
+    {"a skipped clip, a take started over it", {S(REC_OPEN, B)}},
+    {"a skipped clip, a take's end queued over it", {S(REC_OPEN, B), S(END, B)}},
+    {"a take still recording at the stop", {S(REC_OPEN, C)}},
+    {"a take's end queued at the stop", {S(REC_OPEN, C), S(END, C)}},
+    {"a take's end queued, saved before", {S(SAVE, A), S(REC_OPEN, C), S(END, C)}},
+    {"over a pad still loading, end queued", {S(REC_OPEN, A), S(END, A), S(OFFER, A)}},
+    {"overdub, undo, save, redo",
+     {S(REC, C), S(OVERDUB, C), S(UNDO, C), S(SAVE, A), S(REDO, C)}},
+    {"an undo swapping at the stop",
+     {S(REC, C), S(OVERDUB, C), S(SAVE, A), S(UNDO_PART, C)}},
+    {"an undo swapping, restored elsewhere",
+     {S(REC, C), S(OVERDUB, C), S(UNDO_PART, C), S(OFFER, A)}},
+    {"overdub running at the stop", {S(REC, C), S(SAVE, A), S(OVERDUB_OPEN, C)}},
+    {"overdub running, restored elsewhere", {S(REC, C), S(OVERDUB_OPEN, C), S(OFFER, A)}},
+    {"clear, save, record, stop",
+     {S(REC, C), S(SAVE, A), S(CLEAR, C), S(SAVE, A), S(REC, C)}},
+    {"clear and record again before a save", {S(REC, C), S(CLEAR, C), S(REC_OPEN, C)}},
+    {"undo with nothing to undo, clear twice",
+     {S(REC, C), S(UNDO, C), S(CLEAR, C), S(CLEAR, C), S(SAVE, A)}},
+};
+
+/* The next bar line (at 120 BPM from frame 0) at least `lead` frames on. */
+static int64_t next_bar(struct bench *b, int64_t lead)
+{
+	int64_t f = engine_now(b->r->e) + lead;
+	return (f + BAR120 - 1) / BAR120 * BAR120;
+}
+
+static void press_at(struct bench *b, int slot, int64_t f)
+{
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, slot % GL_TRACKS, slot / GL_TRACKS,
+		    0, f);
+}
+
+static void send_now(struct bench *b, enum command_type type, int slot)
+{
+	engine_send(b->r->e, SOURCE_SCRIPT, type, slot % GL_TRACKS, slot / GL_TRACKS, 0,
+		    engine_now(b->r->e));
+}
+
+static void do_step(struct bench *b, const struct step *st, bool *cleared_held)
+{
+	int slot = st->slot;
+	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+	int64_t bar;
+	switch (st->op) {
+	case OP_END_OF_TABLE:
+		break;
+	case OP_REC:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1000);
+		press_at(b, slot, bar + 1000);
+		run_to(b, bar + BAR120 + 256);
+		break;
+	case OP_REC_OPEN:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1000);
+		run_to(b, bar + 30000);
+		break;
+	case OP_END:
+		press_at(b, slot, engine_now(b->r->e));
+		run(b, 1024);
+		break;
+	case OP_TAP2:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1500);
+		press_at(b, slot, bar - 1000);
+		run_to(b, bar + 256);
+		break;
+	case OP_OFFER:
+		offer(b, SLOT_A);
+		break;
+	case OP_CLEAR:
+		/* Clearing the restored clip itself is the one way it may go. */
+		if (slot == SLOT_A && b->restored[SLOT_A] == 1 &&
+		    engine_clip_state(b->r->e, t, sc) != CLIP_EMPTY)
+			*cleared_held = true;
+		send_now(b, CMD_CLEAR, slot);
+		run(b, 256);
+		break;
+	case OP_OVERDUB:
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 20000);
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 4096);
+		break;
+	case OP_OVERDUB_OPEN:
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 10000);
+		break;
+	case OP_UNDO:
+		send_now(b, CMD_UNDO, slot);
+		run(b, 8192);
+		break;
+	case OP_UNDO_PART:
+		send_now(b, CMD_UNDO, slot);
+		run(b, 64);
+		break;
+	case OP_REDO:
+		send_now(b, CMD_REDO, slot);
+		run(b, 8192);
+		break;
+	case OP_SAVE:
+		save_now(b);
+		break;
+	case OP_WAIT:
+		run(b, BAR120);
+		break;
+	}
+}
+
+/* After the stop: every clip the engine holds is in the session, bit for
+ * bit, as far as it got; an empty slot lists nothing, but a saved clip it
+ * never held; each saved clip is listed or kept in not-restored/, unless
+ * it was restored and then cleared; the directory holds no other clip
+ * files. 0, or 1 with the reason printed. */
+static int hostile_check(const struct hostile_case *hc, const char *mode, struct card *cd,
+			 struct bench *b, bool cleared_held)
+{
+	static struct session now;
+	uint64_t serial;
+	char err[512];
+	if (session_store_load(b->session, &now, &serial, err, sizeof(err))) {
+		print_error("%s (%s): the session cannot be loaded: %s\n", hc->name, mode,
+			    err);
+		return 1;
+	}
+	int bad = 0;
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+		int64_t len = engine_clip_state(b->r->e, t, sc) == CLIP_EMPTY
+				  ? 0
+				  : engine_clip_stored_length(b->r->e, t, sc);
+		const struct session_clip *c = &now.clips[slot];
+		if (len > 0) {
+			int64_t n = 0;
+			float *mem = engine_copy(b, t, sc, &n);
+			float *card = card_copy(b->session, t, sc, &n);
+			if (!card || n != len ||
+			    memcmp(mem, card, (size_t)n * sizeof(float))) {
+				print_error(
+				    "%s (%s): slot %d: the engine's take (%lld frames) "
+				    "is not the saved one (%s, %lld frames)\n",
+				    hc->name, mode, slot, (long long)len,
+				    card ? "differs" : "none", (long long)n);
+				bad = 1;
+			}
+			free(mem);
+			free(card);
+		} else if (c->present) {
+			bool original =
+			    cd->orig[slot] && !strcmp(c->file, cd->sess.clips[slot].file);
+			if (!original || b->restored[slot] == 1) {
+				print_error(
+				    "%s (%s): slot %d is empty, the session lists %s\n",
+				    hc->name, mode, slot, c->file);
+				bad = 1;
+			}
+		}
+	}
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		if (!cd->orig[slot] || (slot == SLOT_A && cleared_held))
+			continue;
+		if (!where_original(cd, b, slot)) {
+			print_error("%s (%s): the saved clip of slot %d is gone\n",
+				    hc->name, mode, slot);
+			bad = 1;
+		}
+	}
+	if (count_clip_files(b->session) != session_clip_count(&now)) {
+		print_error("%s (%s): %d clip files for %d clips\n", hc->name, mode,
+			    count_clip_files(b->session), session_clip_count(&now));
+		bad = 1;
+	}
+	return bad;
+}
+
+static void test_hostile_sequences(void **state)
+{
+	(void)state;
+	int failures = 0, runs = 0;
+	for (size_t i = 0; i < sizeof(hostile_cases) / sizeof(hostile_cases[0]); i++) {
+		for (int eager = 0; eager < 2; eager++) {
+			const struct hostile_case *hc = &hostile_cases[i];
+			const char *mode =
+			    eager ? "saves whenever it can" : "saves when asked";
+			struct card cd;
+			int slots[] = {SLOT_A, SLOT_B};
+			card_make(&cd, slots, 2);
+			struct bench *b =
+			    bench_new_on(NULL, eager ? 0 : 60000, eager ? 0 : 60000,
+					 &cd.sess, cd.root);
+			bool cleared_held = false;
+			for (const struct step *st = hc->steps; st->op != OP_END_OF_TABLE;
+			     st++)
+				do_step(b, st, &cleared_held);
+			engine_settle(b->r->e); /* the stop, as the supervisor's */
+			run_events(b);
+			if (sd_writer_stop(b->w)) {
+				print_error("%s (%s): the last save failed\n", hc->name,
+					    mode);
+				failures++;
+			} else {
+				failures += hostile_check(hc, mode, &cd, b, cleared_held);
+			}
+			runs++;
+			card_free(&cd);
+			bench_free(b);
+		}
+	}
+	print_message("%d sequences, %d failed\n", runs, failures);
+	assert_int_equal(failures, 0);
+}
+
+/* An undo still swapping the pass out (a few periods for a long pass) when
+ * the audio stops: what is saved is the take before the undo or after it,
+ * never half of each. */
+static void test_undo_swapping_at_stop(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new_with(NULL, 60000, 60000); /* only the stop saves */
+	record_bar(b, 2, 0, 1);
+	int64_t n;
+	float *before = engine_copy(b, 2, 0, &n); /* before the pass */
+	send_now(b, CMD_OVERDUB, 2);
+	run(b, 60000);
+	send_now(b, CMD_OVERDUB, 2);
+	run(b, 4096);
+	assert_int_equal(engine_clip_state(b->r->e, 2, 0), CLIP_PLAYING);
+	float *after = engine_copy(b, 2, 0, &n); /* with the pass */
+	assert_true(memcmp(before, after, (size_t)n * sizeof(float)));
+	send_now(b, CMD_UNDO, 2);
+	run(b, 64); /* 8192 frames a period are swapped: 7 periods to go */
+	assert_true(engine_clip_version(b->r->e, 2, 0) & 1);
+	/* The stop, as the supervisor does it. */
+	engine_settle(b->r->e);
+	run_events(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	float *card = card_copy(b->session, 2, 0, &n);
+	assert_non_null(card);
+	assert_int_equal(n, BAR120);
+	assert_memory_equal(card, before, (size_t)n * sizeof(float)); /* undone */
+	free(card);
+	free(before);
+	free(after);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +1037,8 @@ int main(void)
 	    cmocka_unit_test(test_take_with_end_queued_saved_at_stop),
 	    cmocka_unit_test(test_new_session_has_the_configured_settings),
 	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
+	    cmocka_unit_test(test_hostile_sequences),
+	    cmocka_unit_test(test_undo_swapping_at_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
