@@ -13,8 +13,10 @@
 #include "session_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -165,39 +167,124 @@ static void changed(struct sd_writer *w)
 	w->last_change_ms = now;
 }
 
+#define COPY_BLOCK 65536
+
+/* A message into err (cut to fit: paths are long). */
+static void say(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Copies the regular file `from` to DIR/NAME, atomically (atomic_file.h):
+ * for a card whose file system has no hard links (FAT), or an export
+ * directory on another one. 0, or -errno with a message in err. */
+static int copy_file(const char *from, const char *dir, const char *name, char *err,
+		     size_t errlen)
+{
+	struct atomic_file f;
+	char *buf = NULL;
+	int in = open(from, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	struct stat st;
+	if (in < 0 || fstat(in, &st)) {
+		rc = -errno;
+		say(err, errlen, "%s: %s", from, atomic_file_why(-rc));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) { /* never block on a FIFO, never copy a device */
+		rc = -EINVAL;
+		say(err, errlen, "%s: not a regular file", from);
+		goto cleanup;
+	}
+	buf = malloc(COPY_BLOCK);
+	if (!buf) {
+		rc = -ENOMEM;
+		say(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	rc = atomic_file_begin(&f, dir, name, err, errlen);
+	if (rc)
+		goto cleanup;
+	for (;;) {
+		ssize_t n = read(in, buf, COPY_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0) {
+				rc = -errno;
+				say(err, errlen, "%s: %s", from, atomic_file_why(-rc));
+			}
+			break;
+		}
+		for (ssize_t done = 0; done < n && !rc;) {
+			ssize_t m = write(f.fd, buf + done, (size_t)(n - done));
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0) {
+				rc = -errno;
+				say(err, errlen, "%s/%s: %s", dir, name,
+				    atomic_file_why(-rc));
+			} else {
+				done += m;
+			}
+		}
+		if (rc)
+			break;
+	}
+	if (rc)
+		atomic_file_abort(&f);
+	else
+		rc = atomic_file_commit(&f, err, errlen);
+cleanup:
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return rc;
+}
+
 /* A saved clip that this instance does not hold (not restored, or not yet)
  * and that a new take on its pad is about to replace in the session: the
  * commit would remove its file, so it gets a second name first,
  * EXPORT_DIR/not-restored/, and stays on the card (a hard link: nothing is
- * copied, and it survives the old name going). 0, or -1 with the reason in
- * err: then the save must not replace it. */
+ * copied, and it survives the old name going; a copy where there are no
+ * hard links). 0, or -1 with the reason in err: then the save must not
+ * replace it. */
 static int keep_not_restored(struct sd_writer *w, int slot, char *err, size_t errlen)
 {
 	const struct session_clip *c = &w->sess.clips[slot];
-	char dir[1100], from[1200], to[1200];
+	char dir[1100], from[1200], to[1200], why[600];
 	snprintf(dir, sizeof(dir), "%s/not-restored", w->export_dir);
 	(void)mkdir(w->export_dir, 0755); /* else link() says why */
 	(void)mkdir(dir, 0755);
 	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
 	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
+	struct stat st;
+	if (lstat(from, &st) != 0 && errno == ENOENT) {
+		/* A missing file the restore skipped: nothing to keep. */
+		log_line("track %d scene %d: the saved clip %s, not restored, is not in "
+			 "%s either; the new take replaces its entry",
+			 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file,
+			 w->session_dir);
+		return 0;
+	}
+	int rc = 0;
 	if (link(from, to) && errno != EEXIST) {
-		if (errno == ENOENT && access(from, F_OK) != 0) {
-			/* Gone from the session directory already (a missing
-			 * file the restore skipped): nothing to keep. */
-			log_line("track %d scene %d: the saved clip %s, not restored, is "
-				 "not in %s either; the new take replaces its entry",
-				 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file,
-				 w->session_dir);
-			return 0;
-		}
-		int e = errno;
-		/* The paths are long; the message may be cut, never the save. */
-		if (snprintf(err, errlen,
-			     "track %d scene %d: the saved clip %s (not restored) cannot "
-			     "be kept as %s before the new take replaces it: %s",
-			     slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, to,
-			     strerror(e)) < 0)
-			err[0] = '\0';
+		rc = -errno;
+		/* No hard links here (FAT), or another file system: a copy. */
+		if (rc == -EXDEV || rc == -EPERM || rc == -EOPNOTSUPP || rc == -EMLINK)
+			rc = copy_file(from, dir, c->file, why, sizeof(why));
+		else
+			say(why, sizeof(why), "%s", atomic_file_why(-rc));
+	}
+	if (rc) {
+		say(err, errlen,
+		    "track %d scene %d: the saved clip %s (not restored) cannot be kept "
+		    "as %s before the new take replaces it: %s",
+		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, to, why);
 		return -1;
 	}
 	log_line("track %d scene %d: the saved clip was not restored (recorded over); "
@@ -463,6 +550,7 @@ static int save(struct sd_writer *w, bool final)
 		w->cfg.card_unknown = false;
 	}
 	int written = 0;
+	char unkept[sizeof(err)] = "";
 	for (int slot = 0; slot < GL_SLOTS; slot++) {
 		if (!w->dirty[slot])
 			continue;
@@ -492,9 +580,11 @@ static int save(struct sd_writer *w, bool final)
 		}
 		if (c->present && !w->held[slot] &&
 		    keep_not_restored(w, slot, err, sizeof(err))) {
-			card_fault(w, "cannot save the session", err);
-			STAT_ADD(w, save_failures, 1);
-			return -1;
+			/* The saved clip stays listed and the take dirty; the
+			 * rest is saved (the take's file, listed nowhere, goes
+			 * with the commit). */
+			snprintf(unkept, sizeof(unkept), "%s", err);
+			continue;
 		}
 		*c = fresh;
 		w->held[slot] = true;
@@ -525,6 +615,16 @@ static int save(struct sd_writer *w, bool final)
 	pthread_mutex_unlock(&w->stats_lock);
 	log_line("session saved: %d clips, %d written, in %lld ms",
 		 session_clip_count(&w->sess), written, (long long)took);
+	if (unkept[0]) {
+		log_line("%s; that take is %s", unkept,
+			 w->stopping ? "NOT saved (the saved clip stays in the session)"
+				     : "not saved yet: tried again in a few seconds");
+		snprintf(w->last_fault, sizeof(w->last_fault), "%s", unkept);
+		w->fault = true;
+		w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
+		set_status(w, STORAGE_FAULT);
+		return -1;
+	}
 	return 0;
 }
 

@@ -35,6 +35,7 @@ struct bench_setup {
 	const struct engine_config *engine;
 	const struct session *on_card;
 	bool no_session;
+	const char *exports; /* NULL: ROOT/exports */
 };
 
 static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
@@ -51,6 +52,8 @@ static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
 	}
 	snprintf(b->session, sizeof(b->session), "%s/session", b->root);
 	snprintf(b->exports, sizeof(b->exports), "%s/exports", b->root);
+	if (setup->exports)
+		snprintf(b->exports, sizeof(b->exports), "%s", setup->exports);
 	b->r =
 	    setup->engine ? rig_new_with(setup->engine, NULL, 64) : rig_new(64, 0, 120);
 	assert_non_null(b->r);
@@ -1022,6 +1025,71 @@ static void test_undo_swapping_at_stop(void **state)
 	bench_free(b);
 }
 
+/* The export directory on another file system than the card's session
+ * (or a card without hard links, FAT): the clip recorded over is copied
+ * into not-restored/, byte for byte. */
+static void test_recorded_over_kept_across_file_systems(void **state)
+{
+	(void)state;
+	struct stat sb;
+	if (stat("/dev/shm", &sb) || !S_ISDIR(sb.st_mode)) {
+		print_message("no /dev/shm: skipped\n");
+		return;
+	}
+	char shm[128];
+	snprintf(shm, sizeof(shm), "/dev/shm/test-sd-writer.XXXXXX");
+	assert_non_null(mkdtemp(shm));
+	struct card cd;
+	int slots[] = {SLOT_A};
+	card_make(&cd, slots, 1);
+	struct bench_setup setup = {.on_card = &cd.sess, .exports = shm};
+	struct bench *b = bench_make(NULL, 20, 200, &setup, cd.root);
+	struct stat st_card, st_exports;
+	assert_int_equal(stat(cd.dir, &st_card), 0);
+	assert_int_equal(stat(shm, &st_exports), 0);
+	record_bar(b, SLOT_A, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	if (st_card.st_dev != st_exports.st_dev)
+		assert_int_equal(where_original(&cd, b, SLOT_A), 2);
+	else
+		print_message("/dev/shm is on the same file system: a link\n");
+	card_free(&cd);
+	bench_free(b);
+	assert_int_equal(tmp_dir_remove(shm), 0);
+}
+
+/* A clip recorded over that cannot be kept at all (the export directory
+ * cannot be made): it stays in the session, the new take is not saved over
+ * it (said, status -1), and the other take of the save is saved. */
+static void test_unkeepable_clip_stays_and_the_rest_is_saved(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {SLOT_A};
+	card_make(&cd, slots, 1);
+	char afile[200];
+	snprintf(afile, sizeof(afile), "%s/afile", cd.root);
+	FILE *f = fopen(afile, "w");
+	assert_non_null(f);
+	fclose(f);
+	char exports[260];
+	snprintf(exports, sizeof(exports), "%s/exports", afile); /* ENOTDIR */
+	struct bench_setup setup = {.on_card = &cd.sess, .exports = exports};
+	struct bench *b = bench_make(NULL, 60000, 60000, &setup, cd.root);
+	record_bar(b, SLOT_A, 0, 1);
+	record_bar(b, SLOT_C, 0, 3);
+	assert_int_equal(sd_writer_stop(b->w), -1);
+	assert_int_equal(where_original(&cd, b, SLOT_A), 1);
+	int64_t n;
+	float *c = card_copy(b->session, SLOT_C, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, BAR120);
+	free(c);
+	card_free(&cd);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1039,6 +1107,8 @@ int main(void)
 	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
 	    cmocka_unit_test(test_hostile_sequences),
 	    cmocka_unit_test(test_undo_swapping_at_stop),
+	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
+	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
