@@ -516,7 +516,9 @@ static bool anything_dirty(const struct sd_writer *w)
 }
 
 /* One save: the clips whose audio changed as new files, then the manifest.
- * 0, or -1 (a fault: what is unsaved stays dirty). */
+ * 0; 1 when it was saved but for a take that would replace a clip that
+ * cannot be kept (keep_not_restored: that take stays dirty); or -1 (a
+ * fault: what is unsaved stays dirty). */
 static int save(struct sd_writer *w, bool final)
 {
 	char err[512];
@@ -603,7 +605,7 @@ static int save(struct sd_writer *w, bool final)
 		return -1;
 	}
 	w->settings_dirty = false;
-	if (w->fault)
+	if (w->fault && !unkept[0])
 		log_line("the SD card works again: session saved");
 	w->fault = false;
 	w->first_change_ms = w->last_change_ms = 0;
@@ -623,7 +625,7 @@ static int save(struct sd_writer *w, bool final)
 		w->fault = true;
 		w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
 		set_status(w, STORAGE_FAULT);
-		return -1;
+		return 1;
 	}
 	return 0;
 }
@@ -648,7 +650,9 @@ static void export_now(struct sd_writer *w)
 	char err[512] = "", folder[1024], line[1600];
 	w->export_asked = false;
 	set_status(w, STORAGE_EXPORTING);
-	if (save(w, false)) {
+	/* Saved but for one take (1): the session on the card is whole and
+	 * is exported. */
+	if (save(w, false) < 0) {
 		snprintf(line, sizeof(line),
 			 "failed: the session could not be saved: %s\n", w->last_fault);
 		goto failed;
@@ -763,7 +767,7 @@ int sd_writer_stop(struct sd_writer *w)
 	if (!anything_dirty(w) && !w->fault)
 		return 0;
 	w->stopping = true;
-	return save(w, true);
+	return save(w, true) ? -1 : 0;
 }
 
 void sd_writer_destroy(struct sd_writer *w)

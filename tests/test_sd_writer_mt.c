@@ -1059,26 +1059,41 @@ static void test_recorded_over_kept_across_file_systems(void **state)
 	assert_int_equal(tmp_dir_remove(shm), 0);
 }
 
-/* A clip recorded over that cannot be kept at all (the export directory
- * cannot be made): it stays in the session, the new take is not saved over
- * it (said, status -1), and the other take of the save is saved. */
+/* A clip recorded over that cannot be kept at all (not-restored/ cannot be
+ * made: a file has its name): it stays in the session, the new take is not
+ * saved over it (said; the stop says -1), the other take of the save is
+ * saved, and an export of the session still goes ahead. */
 static void test_unkeepable_clip_stays_and_the_rest_is_saved(void **state)
 {
 	(void)state;
 	struct card cd;
 	int slots[] = {SLOT_A};
 	card_make(&cd, slots, 1);
-	char afile[200];
-	snprintf(afile, sizeof(afile), "%s/afile", cd.root);
-	FILE *f = fopen(afile, "w");
+	char path[300];
+	snprintf(path, sizeof(path), "%s/exports", cd.root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/exports/not-restored", cd.root);
+	FILE *f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
-	char exports[260];
-	snprintf(exports, sizeof(exports), "%s/exports", afile); /* ENOTDIR */
-	struct bench_setup setup = {.on_card = &cd.sess, .exports = exports};
-	struct bench *b = bench_make(NULL, 60000, 60000, &setup, cd.root);
+	struct bench *b = bench_new_on(NULL, 60000, 60000, &cd.sess, cd.root);
 	record_bar(b, SLOT_A, 0, 1);
 	record_bar(b, SLOT_C, 0, 3);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REQUEST, 0, 0, REQUEST_EXPORT,
+		    engine_now(b->r->e));
+	char line[512] = "";
+	snprintf(path, sizeof(path), "%s/%s", b->exports, SD_WRITER_LAST_EXPORT);
+	for (int i = 0; i < 4000 && !line[0]; i++) {
+		run(b, 64);
+		usleep(500);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+		}
+	}
+	assert_true(!strncmp(line, "ok ", 3));
 	assert_int_equal(sd_writer_stop(b->w), -1);
 	assert_int_equal(where_original(&cd, b, SLOT_A), 1);
 	int64_t n;
