@@ -621,7 +621,7 @@ static int save(struct sd_writer *w, bool final)
 		log_line("%s; that take is %s", unkept,
 			 w->stopping ? "NOT saved (the saved clip stays in the session)"
 				     : "not saved yet: tried again in a few seconds");
-		snprintf(w->last_fault, sizeof(w->last_fault), "%s", unkept);
+		say(w->last_fault, sizeof(w->last_fault), "%s", unkept);
 		w->fault = true;
 		w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
 		set_status(w, STORAGE_FAULT);
