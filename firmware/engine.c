@@ -397,6 +397,20 @@ int64_t engine_clip_length(const struct engine *e, int track, int scene)
 	return c->state == CLIP_RECORDING && c->queued == 0 ? c->written : c->length;
 }
 
+void engine_settle(struct engine *e)
+{
+	for (int s = 0; s < GL_SLOTS; s++)
+		while (e->clips[s].swapping)
+			clip_swap_step(e, s);
+}
+
+int64_t engine_clip_stored_length(const struct engine *e, int track, int scene)
+{
+	const struct clip *c = &e->clips[slot_of(track, scene)];
+	int64_t len = engine_clip_length(e, track, scene);
+	return c->written < len ? c->written : len;
+}
+
 int engine_clip_channels(const struct engine *e, int track, int scene)
 {
 	return e->clips[slot_of(track, scene)].channels;

@@ -185,6 +185,13 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 #define GL_STEM_CH (GL_TRACKS * GL_OUT_CH)
 void engine_set_stems(struct engine *e, float *stems);
 
+/* Not real-time: only once the audio thread has stopped for good (before
+ * the last save). Finishes what the engine spreads over periods and that
+ * leaves a clip's stored audio neither the old nor the new one: an undo or
+ * redo swap under way is completed (its EV_OVERDUB_DONE is queued), so the
+ * last save gets the take as it was asked for, never half of each. */
+void engine_settle(struct engine *e);
+
 /* Queues (see the top of this file). */
 struct spsc *engine_commands(struct engine *e, enum command_source src);
 struct spsc *engine_events(struct engine *e);
@@ -203,6 +210,11 @@ int64_t engine_now(const struct engine *e); /* first frame of the next period */
 const struct engine_config *engine_config(const struct engine *e);
 enum clip_state engine_clip_state(const struct engine *e, int track, int scene);
 int64_t engine_clip_length(const struct engine *e, int track, int scene);
+/* The frames of stored audio the clip holds now: its length, or for a take
+ * still being recorded (its end pressed or not) the frames written so far.
+ * What a take is "as far as it got" when the audio stops (the SD writer's
+ * last save). */
+int64_t engine_clip_stored_length(const struct engine *e, int track, int scene);
 int engine_clip_channels(const struct engine *e, int track, int scene);
 /* Copies frames [from, from+n) of one channel of a clip's stored audio out;
  * returns frames copied. Stored audio is exact: fades are applied on

@@ -414,9 +414,8 @@ static int build_session(struct program *p, bool offline)
 		return 0;
 	}
 	options_export_dir(o, p->export_dir, sizeof(p->export_dir));
-	static struct session loaded, empty; /* big: not on the stack */
+	static struct session loaded; /* big: not on the stack */
 	session_init(&loaded, o->rate);
-	session_init(&empty, o->rate);
 	struct card_at_start card;
 	if (examine_card(o, &loaded, &card))
 		return 0;
@@ -441,7 +440,12 @@ static int build_session(struct program *p, bool offline)
 	wc.export_format = o->export_format;
 	wc.mount_point = o->mount_point;
 	wc.card_unknown = !card.mounted;
-	wc.on_card = card.on_card ? &loaded : &empty;
+	/* What wins at a restart: the restored session's tempo, meter,
+	 * quantise, metronome and mix (the loader sends them all), over the
+	 * config's: its takes were recorded under that grid, and the
+	 * musician left it so (a tempo of 0 saved: the config's). The config
+	 * sets a new session: none on the card, restore = no, set aside. */
+	wc.on_card = card.on_card ? &loaded : NULL;
 	wc.serial = card.serial;
 	wc.resave_restored = card.resave;
 	wc.quiet_ms = o->save_quiet_ms;

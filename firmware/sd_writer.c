@@ -13,8 +13,10 @@
 #include "session_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -36,6 +38,17 @@ struct sd_writer {
 	/* Where the engine's clips stand, from its events. */
 	uint8_t state[GL_SLOTS];
 	bool dirty[GL_SLOTS];
+	/* The session's entry for the slot is audio this instance holds in
+	 * the engine: it restored it or saved it itself. Only such an entry
+	 * goes when the slot empties (a clear). One it does not hold (not
+	 * restored yet, or skipped by the restore: too big, a bad file) is
+	 * never dropped: an empty slot then only means the restore has not
+	 * filled it, and a take recorded over it keeps the old file in
+	 * EXPORT_DIR/not-restored/ first (keep_not_restored). */
+	bool held[GL_SLOTS];
+	/* The entry is still the one on the card at start (on_card): the one
+	 * the restore reads and offers. */
+	bool from_card[GL_SLOTS];
 	bool settings_dirty;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
 	bool save_asked, export_asked;
@@ -89,9 +102,21 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 		free(w);
 		return NULL;
 	}
-	w->sess = *cfg->on_card;
-	for (int s = 0; s < GL_SLOTS; s++)
+	const struct engine_config *ec = engine_config(cfg->engine);
+	if (cfg->on_card) {
+		w->sess = *cfg->on_card;
+		/* A session saved before any tempo was known: the engine
+		 * plays at the configured one (the restore sends none), so
+		 * its takes are saved under that. */
+		if (w->sess.tempo <= 0)
+			w->sess.tempo = ec->tempo;
+	} else {
+		session_init_settings(&w->sess, ec);
+	}
+	for (int s = 0; s < GL_SLOTS; s++) {
 		w->sess.clips[s].audio[0] = w->sess.clips[s].audio[1] = NULL;
+		w->from_card[s] = w->sess.clips[s].present;
+	}
 	w->serial = cfg->serial;
 	w->cfg.on_card = NULL;
 	w->cfg.session_dir = w->session_dir;
@@ -142,33 +167,130 @@ static void changed(struct sd_writer *w)
 	w->last_change_ms = now;
 }
 
-/* A saved clip that was not restored because the musician recorded on its
- * pad while the session loaded: the next save drops it from the session, so
- * it gets a second name first, EXPORT_DIR/not-restored/, and stays on the
- * card (a hard link: nothing is copied, and it survives the old name going). */
-static void keep_not_restored(struct sd_writer *w, int slot)
+#define COPY_BLOCK 65536
+
+/* A message into err (cut to fit: paths are long). */
+static void say(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Copies the regular file `from` to DIR/NAME, atomically (atomic_file.h):
+ * for a card whose file system has no hard links (FAT), or an export
+ * directory on another one. 0, or -errno with a message in err. */
+static int copy_file(const char *from, const char *dir, const char *name, char *err,
+		     size_t errlen)
+{
+	struct atomic_file f;
+	char *buf = NULL;
+	int in = open(from, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	struct stat st;
+	if (in < 0 || fstat(in, &st)) {
+		rc = -errno;
+		say(err, errlen, "%s: %s", from, atomic_file_why(-rc));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) { /* never block on a FIFO, never copy a device */
+		rc = -EINVAL;
+		say(err, errlen, "%s: not a regular file", from);
+		goto cleanup;
+	}
+	buf = malloc(COPY_BLOCK);
+	if (!buf) {
+		rc = -ENOMEM;
+		say(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	rc = atomic_file_begin(&f, dir, name, err, errlen);
+	if (rc)
+		goto cleanup;
+	for (;;) {
+		ssize_t n = read(in, buf, COPY_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0) {
+				rc = -errno;
+				say(err, errlen, "%s: %s", from, atomic_file_why(-rc));
+			}
+			break;
+		}
+		for (ssize_t done = 0; done < n && !rc;) {
+			ssize_t m = write(f.fd, buf + done, (size_t)(n - done));
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0) {
+				rc = -errno;
+				say(err, errlen, "%s/%s: %s", dir, name,
+				    atomic_file_why(-rc));
+			} else {
+				done += m;
+			}
+		}
+		if (rc)
+			break;
+	}
+	if (rc)
+		atomic_file_abort(&f);
+	else
+		rc = atomic_file_commit(&f, err, errlen);
+cleanup:
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return rc;
+}
+
+/* A saved clip that this instance does not hold (not restored, or not yet)
+ * and that a new take on its pad is about to replace in the session: the
+ * commit would remove its file, so it gets a second name first,
+ * EXPORT_DIR/not-restored/, and stays on the card (a hard link: nothing is
+ * copied, and it survives the old name going; a copy where there are no
+ * hard links). 0, or -1 with the reason in err: then the save must not
+ * replace it. */
+static int keep_not_restored(struct sd_writer *w, int slot, char *err, size_t errlen)
 {
 	const struct session_clip *c = &w->sess.clips[slot];
-	if (!c->present || w->cfg.resave_restored)
-		return; /* the original session was set aside whole */
-	char dir[1100], from[1200], to[1200];
+	char dir[1100], from[1200], to[1200], why[600];
 	snprintf(dir, sizeof(dir), "%s/not-restored", w->export_dir);
-	mkdir(w->export_dir, 0755);
-	mkdir(dir, 0755);
+	(void)mkdir(w->export_dir, 0755); /* else link() says why */
+	(void)mkdir(dir, 0755);
 	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
 	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
-	if (link(from, to) && errno != EEXIST)
-		log_line(
-		    "track %d scene %d: the saved clip %s was not restored (recorded "
-		    "over) "
-		    "and cannot be kept in %s: %s",
-		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, dir,
-		    strerror(errno));
-	else
-		log_line(
-		    "track %d scene %d: the saved clip was not restored (recorded over); "
-		    "it is kept as %s",
-		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
+	struct stat st;
+	if (lstat(from, &st) != 0 && errno == ENOENT) {
+		/* A missing file the restore skipped: nothing to keep. */
+		log_line("track %d scene %d: the saved clip %s, not restored, is not in "
+			 "%s either; the new take replaces its entry",
+			 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file,
+			 w->session_dir);
+		return 0;
+	}
+	int rc = 0;
+	if (link(from, to) && errno != EEXIST) {
+		rc = -errno;
+		/* No hard links here (FAT), or another file system: a copy. */
+		if (rc == -EXDEV || rc == -EPERM || rc == -EOPNOTSUPP || rc == -EMLINK)
+			rc = copy_file(from, dir, c->file, why, sizeof(why));
+		else
+			say(why, sizeof(why), "%s", atomic_file_why(-rc));
+	}
+	if (rc) {
+		say(err, errlen,
+		    "track %d scene %d: the saved clip %s (not restored) cannot be kept "
+		    "as %s before the new take replaces it: %s",
+		    slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, c->file, to, why);
+		return -1;
+	}
+	log_line("track %d scene %d: the saved clip was not restored (recorded over); "
+		 "it is kept as %s",
+		 slot % GL_TRACKS + 1, slot / GL_TRACKS + 1, to);
+	return 0;
 }
 
 static void set_setting(struct sd_writer *w, const struct event *ev)
@@ -215,7 +337,11 @@ static void follow(struct sd_writer *w, const struct event *ev)
 	switch (ev->type) {
 	case EV_CLIP_STATE:
 		w->state[slot] = (uint8_t)ev->value;
-		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present) {
+		/* Empty is a clear only of a clip this instance holds: a slot
+		 * whose saved clip is not restored yet is empty too (and a
+		 * record queued there and cancelled says so again). */
+		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present &&
+		    w->held[slot]) {
 			w->dirty[slot] = true;
 			changed(w);
 		}
@@ -226,11 +352,21 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		changed(w);
 		break;
 	case EV_RESTORED:
-		if (ev->aux && w->cfg.resave_restored) {
+		/* Refused (recorded over): the saved clip stays listed until
+		 * the new take is saved, which keeps it in not-restored/. */
+		if (!ev->aux)
+			break;
+		/* Taken: the engine holds the card's entry now, and nothing
+		 * else of the slot is left to save (a take recorded over it
+		 * and cleared before a save). It is written anew when
+		 * converted, or when its entry was replaced meanwhile (a take
+		 * recorded over it, saved, and cleared). */
+		if (w->from_card[slot] && !w->cfg.resave_restored) {
+			w->held[slot] = true;
+			w->dirty[slot] = false;
+		} else {
 			w->dirty[slot] = true;
 			changed(w);
-		} else if (!ev->aux) {
-			keep_not_restored(w, slot);
 		}
 		break;
 	case EV_TEMPO: {
@@ -333,7 +469,10 @@ static int write_clip(struct sd_writer *w, int slot, struct session_clip *out, b
 	if (v & 1) {
 		if (!final)
 			return 0;
-		len = engine_clip_length(e, t, sc); /* nothing runs: safe */
+		/* Nothing runs: safe. A take whose end was pressed but not
+		 * reached is as long as what was recorded of it, not as long
+		 * as it was going to be. */
+		len = engine_clip_stored_length(e, t, sc);
 	} else {
 		len = engine_clip_final_length(e, t, sc);
 	}
@@ -377,7 +516,9 @@ static bool anything_dirty(const struct sd_writer *w)
 }
 
 /* One save: the clips whose audio changed as new files, then the manifest.
- * 0, or -1 (a fault: what is unsaved stays dirty). */
+ * 0; 1 when it was saved but for a take that would replace a clip that
+ * cannot be kept (keep_not_restored: that take stays dirty); or -1 (a
+ * fault: what is unsaved stays dirty). */
 static int save(struct sd_writer *w, bool final)
 {
 	char err[512];
@@ -415,12 +556,19 @@ static int save(struct sd_writer *w, bool final)
 		w->cfg.card_unknown = false;
 	}
 	int written = 0;
+	char unkept[sizeof(err)] = "";
 	for (int slot = 0; slot < GL_SLOTS; slot++) {
 		if (!w->dirty[slot])
 			continue;
 		struct session_clip *c = &w->sess.clips[slot];
 		if (w->state[slot] == CLIP_EMPTY) {
-			memset(c, 0, sizeof(*c)); /* cleared: the next commit drops it */
+			/* Cleared: the next commit drops it; but only a clip
+			 * this instance holds (see held). */
+			if (w->held[slot]) {
+				memset(c, 0, sizeof(*c));
+				w->from_card[slot] = false;
+			}
+			w->held[slot] = false;
 			w->dirty[slot] = false;
 			continue;
 		}
@@ -436,7 +584,17 @@ static int save(struct sd_writer *w, bool final)
 			    false; /* changing: its next event brings it back */
 			continue;
 		}
+		if (c->present && !w->held[slot] &&
+		    keep_not_restored(w, slot, err, sizeof(err))) {
+			/* The saved clip stays listed and the take dirty; the
+			 * rest is saved (the take's file, listed nowhere, goes
+			 * with the commit). */
+			snprintf(unkept, sizeof(unkept), "%s", err);
+			continue;
+		}
 		*c = fresh;
+		w->held[slot] = true;
+		w->from_card[slot] = false;
 		STAT_ADD(w, clips_written, 1);
 		STAT_ADD(w, bytes_written,
 			 (uint64_t)fresh.frames * (uint64_t)fresh.channels *
@@ -451,7 +609,7 @@ static int save(struct sd_writer *w, bool final)
 		return -1;
 	}
 	w->settings_dirty = false;
-	if (w->fault)
+	if (w->fault && !unkept[0])
 		log_line("the SD card works again: session saved");
 	w->fault = false;
 	w->first_change_ms = w->last_change_ms = 0;
@@ -463,6 +621,16 @@ static int save(struct sd_writer *w, bool final)
 	pthread_mutex_unlock(&w->stats_lock);
 	log_line("session saved: %d clips, %d written, in %lld ms",
 		 session_clip_count(&w->sess), written, (long long)took);
+	if (unkept[0]) {
+		log_line("%s; that take is %s", unkept,
+			 w->stopping ? "NOT saved (the saved clip stays in the session)"
+				     : "not saved yet: tried again in a few seconds");
+		say(w->last_fault, sizeof(w->last_fault), "%s", unkept);
+		w->fault = true;
+		w->retry_at_ms = mono_ms() + w->cfg.retry_ms;
+		set_status(w, STORAGE_FAULT);
+		return 1;
+	}
 	return 0;
 }
 
@@ -486,7 +654,9 @@ static void export_now(struct sd_writer *w)
 	char err[512] = "", folder[1024], line[1600];
 	w->export_asked = false;
 	set_status(w, STORAGE_EXPORTING);
-	if (save(w, false)) {
+	/* Saved but for one take (1): the session on the card is whole and
+	 * is exported. */
+	if (save(w, false) < 0) {
 		snprintf(line, sizeof(line),
 			 "failed: the session could not be saved: %s\n", w->last_fault);
 		goto failed;
@@ -601,7 +771,7 @@ int sd_writer_stop(struct sd_writer *w)
 	if (!anything_dirty(w) && !w->fault)
 		return 0;
 	w->stopping = true;
-	return save(w, true);
+	return save(w, true) ? -1 : 0;
 }
 
 void sd_writer_destroy(struct sd_writer *w)

@@ -12,6 +12,16 @@
  * copied again when it is final. Only clips whose audio changed are written
  * (session_store.h: new files, then the manifest, power-cut safe).
  *
+ * A save removes a saved clip only when the musician cleared a clip this
+ * instance holds (restored or saved by it): a pad whose clip is not
+ * restored yet, or was skipped by the restore (too big, a bad file), shows
+ * empty, and that is no clear. A take recorded over such a clip replaces it
+ * in the session only once the old file is kept as
+ * EXPORT_DIR/not-restored/FILE (a hard link, or a copy); if it cannot be,
+ * the old clip stays and that take is held back (said, retried). At the
+ * stop every take is saved as far as it got, whatever its state (end
+ * pressed and waiting for its bar line, an overdub under way).
+ *
  * An export (EV_REQUEST REQUEST_EXPORT, or sd_writer_request_export from a
  * signal) saves first, then exports the saved session (export.h), and
  * writes the outcome to EXPORT_DIR/last-export.txt for `gridloop export`.
@@ -44,8 +54,10 @@ struct sd_writer_config {
 	    *mount_point; /* the data partition, checked before each save; or NULL */
 	enum export_format export_format;
 	/* What is on the card now (the manifest loaded at start, clips not
-	 * restored yet included), or an empty session at the engine's rate.
-	 * Copied. */
+	 * restored yet included), copied; its settings are what the restore
+	 * sets (a tempo of 0 there: the engine's configured one). NULL: no
+	 * session to restore; the new one starts from the engine's
+	 * configuration (session_init_settings), as the engine plays it. */
 	const struct session *on_card;
 	uint64_t serial; /* session_store_load()'s: clip file names go on from it */
 	/* Clips that the loader restores are saved again (the session on the
@@ -73,9 +85,11 @@ struct fanout *sd_writer_events(struct sd_writer *w);
 void sd_writer_request_export(struct sd_writer *w);
 
 /* Stops the thread, then saves what is not saved yet. Call once the audio
- * thread has stopped: then even a take still being recorded is saved (as
- * far as it got), since nothing writes the clips any more. 0, or -1 when
- * the last save failed (the message was logged). */
+ * thread has stopped, engine_settle() has run and the engine's last events
+ * are passed on (the supervisor does both): then even a take still being
+ * recorded is saved (as far as it got), since nothing writes the clips any
+ * more. 0, or -1 when the last save failed or held a take back (the
+ * message was logged). */
 int sd_writer_stop(struct sd_writer *w);
 void sd_writer_destroy(struct sd_writer *w);
 

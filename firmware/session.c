@@ -23,6 +23,15 @@ void session_init(struct session *s, uint32_t rate)
 	}
 }
 
+void session_init_settings(struct session *s, const struct engine_config *ec)
+{
+	session_init(s, ec->rate);
+	s->tempo = ec->tempo;
+	s->beats_per_bar = ec->beats_per_bar;
+	s->quantise = ec->quantise;
+	s->metronome = ec->metronome;
+}
+
 void session_free_audio(struct session *s)
 {
 	for (int i = 0; i < GL_SLOTS; i++) {

@@ -51,6 +51,10 @@ struct session {
 
 /* Defaults: no clips, 4/4, bar quantise, unity gains, no tempo. */
 void session_init(struct session *s, uint32_t rate);
+/* A new session as an engine set up with ec plays it: no clips, ec's rate,
+ * tempo, meter, quantise and metronome, unity gains. What the SD writer
+ * saves when there is no session to restore. */
+void session_init_settings(struct session *s, const struct engine_config *ec);
 /* Frees every clip's audio (the settings stay). */
 void session_free_audio(struct session *s);
 /* Clip bookkeeping: count of present clips. */

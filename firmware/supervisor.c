@@ -498,6 +498,9 @@ int supervisor_run(struct supervisor *s)
 	audio_thread_request_stop(s->cfg.audio);
 	audio_thread_join(s->cfg.audio);
 	stop_watchdog(s);
+	/* Nothing runs the engine any more: an undo still swapping is
+	 * finished, and its event reaches the writer's last save. */
+	engine_settle(s->cfg.engine);
 	drain_events(s);
 	drain_reports(s);
 	drain_seq_reports(s);

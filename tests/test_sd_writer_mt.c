@@ -25,13 +25,26 @@ struct bench {
 	struct rig *r;
 	struct sd_writer *w;
 	char root[128], session[160], exports[160];
+	int restored[GL_SLOTS]; /* the last EV_RESTORED's aux, -1: none yet */
 };
 
-static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
-				  uint32_t max_delay_ms, const struct session *on_card,
-				  const char *root)
+/* How a bench is made: the engine's settings (NULL: 120 BPM, 4/4, bar
+ * quantise) and what the card holds (on_card as sd_writer_config's;
+ * no_session: NULL, a new session). */
+struct bench_setup {
+	const struct engine_config *engine;
+	const struct session *on_card;
+	bool no_session;
+	const char *exports; /* NULL: ROOT/exports */
+};
+
+static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
+				uint32_t max_delay_ms, const struct bench_setup *setup,
+				const char *root)
 {
 	struct bench *b = calloc(1, sizeof(*b));
+	for (int s = 0; s < GL_SLOTS; s++)
+		b->restored[s] = -1;
 	if (root) {
 		snprintf(b->root, sizeof(b->root), "%s", root);
 	} else {
@@ -39,7 +52,10 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	}
 	snprintf(b->session, sizeof(b->session), "%s/session", b->root);
 	snprintf(b->exports, sizeof(b->exports), "%s/exports", b->root);
-	b->r = rig_new(64, 0, 120);
+	if (setup->exports)
+		snprintf(b->exports, sizeof(b->exports), "%s", setup->exports);
+	b->r =
+	    setup->engine ? rig_new_with(setup->engine, NULL, 64) : rig_new(64, 0, 120);
 	assert_non_null(b->r);
 	static struct session empty;
 	session_init(&empty, 48000);
@@ -50,7 +66,7 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	wc.session_dir = session_dir ? session_dir : b->session;
 	wc.export_dir = b->exports;
 	wc.export_format = EXPORT_WAV_FLOAT;
-	wc.on_card = on_card ? on_card : &empty;
+	wc.on_card = setup->no_session ? NULL : setup->on_card ? setup->on_card : &empty;
 	wc.quiet_ms = quiet_ms;
 	wc.max_delay_ms = max_delay_ms;
 	wc.retry_ms = 50;
@@ -58,6 +74,14 @@ static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
 	assert_non_null(b->w);
 	assert_int_equal(sd_writer_start(b->w), 0);
 	return b;
+}
+
+static struct bench *bench_new_on(const char *session_dir, uint32_t quiet_ms,
+				  uint32_t max_delay_ms, const struct session *on_card,
+				  const char *root)
+{
+	struct bench_setup setup = {.on_card = on_card};
+	return bench_make(session_dir, quiet_ms, max_delay_ms, &setup, root);
 }
 
 static struct bench *bench_new_with(const char *session_dir, uint32_t quiet_ms,
@@ -94,10 +118,22 @@ static void run(struct bench *b, int64_t frames)
 		engine_process(r->e, r->in, r->pout, r->period);
 		keeper_service(r->k);
 		struct event ev;
-		while (spsc_pop(engine_events(r->e), &ev))
+		while (spsc_pop(engine_events(r->e), &ev)) {
+			if (ev.type == EV_RESTORED)
+				b->restored[ev.scene * GL_TRACKS + ev.track] = ev.aux;
 			fanout_push(sd_writer_events(b->w), &ev);
+		}
 		fanout_publish(sd_writer_events(b->w), engine_now(r->e));
 	}
+}
+
+/* The engine's events so far passed on, no period run (after the stop). */
+static void run_events(struct bench *b)
+{
+	struct event ev;
+	while (spsc_pop(engine_events(b->r->e), &ev))
+		fanout_push(sd_writer_events(b->w), &ev);
+	fanout_publish(sd_writer_events(b->w), engine_now(b->r->e));
 }
 
 static void run_to(struct bench *b, int64_t f)
@@ -123,7 +159,7 @@ static void until_saved(struct bench *b, uint64_t saves)
 
 static float *engine_copy(struct bench *b, int t, int s, int64_t *len)
 {
-	*len = engine_clip_length(b->r->e, t, s);
+	*len = engine_clip_stored_length(b->r->e, t, s); /* as far as it got */
 	float *buf = calloc((size_t)*len + 1, sizeof(float));
 	assert_int_equal(engine_clip_read(b->r->e, t, s, 0, 0, buf, *len), *len);
 	return buf;
@@ -403,6 +439,672 @@ static void test_card_that_came_later_is_not_overwritten(void **state)
 	bench_free(b);
 }
 
+/* ---- clips this instance does not hold, takes at a stop, settings ------- */
+
+#define ORIG_FRAMES 4000
+
+/* Original clip audio on the card: different for each slot and frame. */
+static float orig_sample(int slot, int64_t i)
+{
+	return 0.25f + (float)slot * 0.01f + (float)i * 1e-6f;
+}
+
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (int c; (c = fgetc(f)) != EOF;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		buf[n++] = (uint8_t)c;
+	}
+	fclose(f);
+	*len = n;
+	return buf ? buf : calloc(1, 1);
+}
+
+/* A card as a previous run left it: a session at 48 kHz with an original
+ * clip at each of the given slots. The manifest goes to card, each file's
+ * bytes to orig[slot]. */
+struct card {
+	char root[128], dir[160];
+	struct session sess;
+	uint8_t *orig[GL_SLOTS];
+	size_t orig_len[GL_SLOTS];
+};
+
+static void card_make(struct card *cd, const int *slots, int n)
+{
+	char err[512];
+	memset(cd, 0, sizeof(*cd));
+	assert_true(tmp_dir_make(cd->root, sizeof(cd->root), "test-sd-writer"));
+	snprintf(cd->dir, sizeof(cd->dir), "%s/session", cd->root);
+	assert_int_equal(session_store_prepare(cd->dir, err, sizeof(err)), 0);
+	session_init(&cd->sess, 48000);
+	cd->sess.tempo = 120;
+	uint64_t serial = 0;
+	for (int i = 0; i < n; i++) {
+		struct session_clip *c = &cd->sess.clips[slots[i]];
+		c->present = true;
+		c->channels = 1;
+		c->frames = ORIG_FRAMES;
+		c->audio[0] = calloc(ORIG_FRAMES, sizeof(float));
+		for (int64_t f = 0; f < ORIG_FRAMES; f++)
+			c->audio[0][f] = orig_sample(slots[i], f);
+		assert_int_equal(session_store_write_clip(cd->dir, &cd->sess, slots[i],
+							  &serial, err, sizeof(err)),
+				 0);
+	}
+	assert_int_equal(session_store_commit(cd->dir, &cd->sess, err, sizeof(err)), 0);
+	session_free_audio(&cd->sess);
+	for (int i = 0; i < n; i++) {
+		char path[400];
+		snprintf(path, sizeof(path), "%s/%s", cd->dir,
+			 cd->sess.clips[slots[i]].file);
+		cd->orig[slots[i]] = file_bytes(path, &cd->orig_len[slots[i]]);
+		assert_non_null(cd->orig[slots[i]]);
+	}
+}
+
+static void card_free(struct card *cd)
+{
+	for (int s = 0; s < GL_SLOTS; s++)
+		free(cd->orig[s]);
+}
+
+/* The restore reaches the slot: its original clip, as the loader reads it,
+ * offered through the keeper. */
+static void offer(struct bench *b, int slot)
+{
+	struct keeper_take *t =
+	    keeper_take_new(b->r->k, slot % GL_TRACKS, slot / GL_TRACKS, ORIG_FRAMES);
+	assert_non_null(t);
+	float buf[ORIG_FRAMES];
+	for (int64_t f = 0; f < ORIG_FRAMES; f++)
+		buf[f] = orig_sample(slot, f);
+	keeper_take_write(t, 0, 0, buf, ORIG_FRAMES);
+	keeper_offer_take(b->r->k, t);
+	run(b, 256);
+}
+
+static void save_now(struct bench *b)
+{
+	struct sd_writer_stats st;
+	sd_writer_get_stats(b->w, &st);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REQUEST, 0, 0, REQUEST_SAVE,
+		    engine_now(b->r->e));
+	until_saved(b, st.saves + 1);
+}
+
+/* Where the original clip of a slot is now: 1 listed in the session (its
+ * file, byte for byte), 2 kept in exports/not-restored/ (byte for byte), 3
+ * both, 0 nowhere. */
+static int where_original(const struct card *cd, const struct bench *b, int slot)
+{
+	static struct session now;
+	uint64_t serial;
+	char err[512], path[600];
+	int got = 0;
+	const char *name = cd->sess.clips[slot].file;
+	if (session_store_load(b->session, &now, &serial, err, sizeof(err)) == 0 &&
+	    now.clips[slot].present && !strcmp(now.clips[slot].file, name)) {
+		size_t n;
+		snprintf(path, sizeof(path), "%s/%s", b->session, name);
+		uint8_t *bytes = file_bytes(path, &n);
+		if (bytes && n == cd->orig_len[slot] && !memcmp(bytes, cd->orig[slot], n))
+			got |= 1;
+		free(bytes);
+	}
+	snprintf(path, sizeof(path), "%s/not-restored/%s", b->exports, name);
+	size_t n;
+	uint8_t *bytes = file_bytes(path, &n);
+	if (bytes && n == cd->orig_len[slot] && !memcmp(bytes, cd->orig[slot], n))
+		got |= 2;
+	free(bytes);
+	return got;
+}
+
+/* Item 6 of issue 9: two taps on a pad whose clip is not restored yet (a
+ * record queued, then cancelled: the slot says empty) are not a clear; the
+ * saved clip stays, and the restore then fills the pad. */
+static void test_taps_before_restore_are_not_a_clear(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0};
+	card_make(&cd, slots, 1);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	int64_t f = engine_now(b->r->e);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, f + 100);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, f + 2000);
+	run(b, 4096);
+	assert_int_equal(engine_clip_state(b->r->e, 0, 0), CLIP_EMPTY);
+	save_now(b);
+	assert_int_equal(where_original(&cd, b, 0), 1);
+	offer(b, 0);
+	assert_int_equal(b->restored[0], 1);
+	save_now(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 1);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* Item 9: a clip the restore skipped (too big, a bad file: it is never
+ * offered) keeps its file when a take is recorded on its pad: kept in
+ * not-restored/, byte for byte; the other skipped clip stays listed. */
+static void test_skipped_clip_recorded_over_is_kept(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0, 1};
+	card_make(&cd, slots, 2);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 2);
+	assert_int_equal(where_original(&cd, b, 1), 1);
+	int64_t n;
+	float *now = card_copy(b->session, 0, 0, &n);
+	assert_non_null(now);
+	assert_int_equal(n, BAR120);
+	free(now);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* The take recorded over a clip still loading is saved before the restore
+ * reaches the pad (and is refused there): what is kept in not-restored/ is
+ * the saved clip, not the new take. */
+static void test_recorded_over_saved_before_refusal_keeps_original(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {0};
+	card_make(&cd, slots, 1);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	offer(b, 0);
+	assert_int_equal(b->restored[0], 0);
+	save_now(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	assert_int_equal(where_original(&cd, b, 0), 2);
+	card_free(&cd);
+	bench_free(b);
+}
+
+/* Item 8: a take whose end was pressed (play queued, the bar line not
+ * reached) when the audio stops is saved as far as it got, as one with no
+ * end pressed. */
+static void test_take_with_end_queued_saved_at_stop(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new_with(NULL, 60000, 60000); /* only the stop saves */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 3, 2, 0, BAR120 - 1000);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 3, 2, 0, BAR120 + 1000);
+	run_to(b, BAR120 + 50000);
+	assert_int_equal(engine_clip_state(b->r->e, 3, 2), CLIP_PLAY_QUEUED);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	int64_t n;
+	float *card = card_copy(b->session, 3, 2, &n);
+	assert_non_null(card);
+	assert_true(n > 49000 && n <= 50064);
+	assert_int_equal(n, engine_clip_stored_length(b->r->e, 3, 2));
+	for (int64_t i = 0; i < n; i++)
+		if (card[i] != rig_signal(BAR120 + i, 0))
+			fail_msg("frame %lld of the take differs", (long long)i);
+	free(card);
+	bench_free(b);
+}
+
+/* Item 13: a new session is saved with the settings the engine was set up
+ * with (the config's), not the built-in defaults. */
+static void test_new_session_has_the_configured_settings(void **state)
+{
+	(void)state;
+	struct engine_config ec;
+	engine_config_defaults(&ec, 48000);
+	ec.max_period = 64;
+	ec.fade_frames = 0;
+	ec.grow_frames = 1024;
+	ec.tempo = 120;
+	ec.beats_per_bar = 3;
+	ec.quantise = QUANTISE_OFF;
+	ec.metronome = true;
+	struct bench_setup setup = {.engine = &ec, .no_session = true};
+	struct bench *b = bench_make(NULL, 20, 200, &setup, NULL);
+	/* A 3/4 bar at 120 BPM is 72000 frames: one take of it. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, 1000);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, 0, 0, 0, 1000 + 72000);
+	run_to(b, 1000 + 72000 + 4096);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	static struct session got;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+			 0);
+	assert_true(got.tempo == 120.0);
+	assert_int_equal(got.beats_per_bar, 3);
+	assert_int_equal(got.quantise, QUANTISE_OFF);
+	assert_true(got.metronome);
+	assert_int_equal(got.clips[0].frames, 72000);
+	assert_true(got.clips[0].bars == 1.0);
+	bench_free(b);
+}
+
+/* A session saved with no tempo known, restored into an engine configured
+ * with one: its takes are saved under the tempo the engine plays. */
+static void test_restored_session_without_tempo_takes_the_engines(void **state)
+{
+	(void)state;
+	static struct session card;
+	session_init(&card, 48000); /* tempo 0 */
+	struct bench *b = bench_new_on(NULL, 20, 200, &card, NULL);
+	record_bar(b, 0, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	static struct session got;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+			 0);
+	assert_true(got.tempo == 120.0);
+	assert_true(got.clips[0].bars == 1.0);
+	bench_free(b);
+}
+
+/* ---- a hostile table: sequences of what a musician does, and a stop ---- */
+
+/* Slot A has a saved clip that the restore reaches when the table says
+ * (OFFER); slot B has one the restore skipped (never offered); slot C has
+ * none. */
+enum { SLOT_A = 0, SLOT_B = 1, SLOT_C = 2 };
+
+enum op {
+	OP_END_OF_TABLE,
+	OP_REC,		 /* a one-bar take, from the next bar line, finished */
+	OP_REC_OPEN,	 /* a take started at the next bar line, still running */
+	OP_END,		 /* its end pressed: play queued, the bar line not reached */
+	OP_TAP2,	 /* record queued, then cancelled */
+	OP_OFFER,	 /* the restore reaches slot A */
+	OP_CLEAR,	 /* an explicit clear */
+	OP_OVERDUB,	 /* a whole overdub pass */
+	OP_OVERDUB_OPEN, /* an overdub pass still running */
+	OP_UNDO,
+	OP_UNDO_PART, /* an undo, one period of its swap done */
+	OP_REDO,
+	OP_SAVE, /* a save asked for, and waited for */
+	OP_WAIT, /* a bar goes by */
+};
+
+struct step {
+	enum op op;
+	int slot;
+};
+
+struct hostile_case {
+	const char *name;
+	struct step steps[10];
+};
+
+#define S(o, s)                                                                          \
+	{                                                                                \
+		OP_##o, SLOT_##s                                                         \
+	}
+static const struct hostile_case hostile_cases[] = {
+    {"taps before the restore, save, restore", {S(TAP2, A), S(SAVE, A), S(OFFER, A)}},
+    {"taps, restore, save", {S(TAP2, A), S(OFFER, A), S(SAVE, A)}},
+    {"taps on a skipped clip, save", {S(TAP2, B), S(SAVE, A), S(WAIT, A)}},
+    {"clear on a pad not restored yet", {S(CLEAR, A), S(SAVE, A), S(OFFER, A)}},
+    {"recorded over, saved, restore refused", {S(REC, A), S(SAVE, A), S(OFFER, A)}},
+    {"recorded over, restore refused, saved", {S(REC, A), S(OFFER, A), S(SAVE, A)}},
+    {"recorded over, cleared before a save, restored",
+     {S(REC, A), S(CLEAR, A), S(OFFER, A), S(SAVE, A)}},
+    {"recorded over, saved, cleared, restored",
+     {S(REC, A), S(SAVE, A), S(CLEAR, A), S(OFFER, A), S(SAVE, A)}},
+    {"restored, cleared, saved", {S(OFFER, A), S(CLEAR, A), S(SAVE, A)}},
+    {"restored, cleared, recorded anew", {S(OFFER, A), S(CLEAR, A), S(REC, A)}},
+    {"restored, overdubbed, undone, saved",
+     {S(OFFER, A), S(SAVE, A), S(OVERDUB, A), S(UNDO, A), S(SAVE, A)}},
+    {"a skipped clip recorded over", {S(REC, B), S(SAVE, A)}},
+    {"a skipped clip recorded over, at the stop", {S(REC, B)}},
+    {"a skipped clip, a take started over it", {S(REC_OPEN, B)}},
+    {"a skipped clip, a take's end queued over it", {S(REC_OPEN, B), S(END, B)}},
+    {"a take still recording at the stop", {S(REC_OPEN, C)}},
+    {"a take's end queued at the stop", {S(REC_OPEN, C), S(END, C)}},
+    {"a take's end queued, saved before", {S(SAVE, A), S(REC_OPEN, C), S(END, C)}},
+    {"over a pad still loading, end queued", {S(REC_OPEN, A), S(END, A), S(OFFER, A)}},
+    {"overdub, undo, save, redo",
+     {S(REC, C), S(OVERDUB, C), S(UNDO, C), S(SAVE, A), S(REDO, C)}},
+    {"an undo swapping at the stop",
+     {S(REC, C), S(OVERDUB, C), S(SAVE, A), S(UNDO_PART, C)}},
+    {"an undo swapping, restored elsewhere",
+     {S(REC, C), S(OVERDUB, C), S(UNDO_PART, C), S(OFFER, A)}},
+    {"overdub running at the stop", {S(REC, C), S(SAVE, A), S(OVERDUB_OPEN, C)}},
+    {"overdub running, restored elsewhere", {S(REC, C), S(OVERDUB_OPEN, C), S(OFFER, A)}},
+    {"clear, save, record, stop",
+     {S(REC, C), S(SAVE, A), S(CLEAR, C), S(SAVE, A), S(REC, C)}},
+    {"clear and record again before a save", {S(REC, C), S(CLEAR, C), S(REC_OPEN, C)}},
+    {"undo with nothing to undo, clear twice",
+     {S(REC, C), S(UNDO, C), S(CLEAR, C), S(CLEAR, C), S(SAVE, A)}},
+};
+
+/* The next bar line (at 120 BPM from frame 0) at least `lead` frames on. */
+static int64_t next_bar(struct bench *b, int64_t lead)
+{
+	int64_t f = engine_now(b->r->e) + lead;
+	return (f + BAR120 - 1) / BAR120 * BAR120;
+}
+
+static void press_at(struct bench *b, int slot, int64_t f)
+{
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_PRESS, slot % GL_TRACKS, slot / GL_TRACKS,
+		    0, f);
+}
+
+static void send_now(struct bench *b, enum command_type type, int slot)
+{
+	engine_send(b->r->e, SOURCE_SCRIPT, type, slot % GL_TRACKS, slot / GL_TRACKS, 0,
+		    engine_now(b->r->e));
+}
+
+static void do_step(struct bench *b, const struct step *st, bool *cleared_held)
+{
+	int slot = st->slot;
+	int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+	int64_t bar;
+	switch (st->op) {
+	case OP_END_OF_TABLE:
+		break;
+	case OP_REC:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1000);
+		press_at(b, slot, bar + 1000);
+		run_to(b, bar + BAR120 + 256);
+		break;
+	case OP_REC_OPEN:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1000);
+		run_to(b, bar + 30000);
+		break;
+	case OP_END:
+		press_at(b, slot, engine_now(b->r->e));
+		run(b, 1024);
+		break;
+	case OP_TAP2:
+		bar = next_bar(b, 2000);
+		press_at(b, slot, bar - 1500);
+		press_at(b, slot, bar - 1000);
+		run_to(b, bar + 256);
+		break;
+	case OP_OFFER:
+		offer(b, SLOT_A);
+		break;
+	case OP_CLEAR:
+		/* Clearing the restored clip itself is the one way it may go. */
+		if (slot == SLOT_A && b->restored[SLOT_A] == 1 &&
+		    engine_clip_state(b->r->e, t, sc) != CLIP_EMPTY)
+			*cleared_held = true;
+		send_now(b, CMD_CLEAR, slot);
+		run(b, 256);
+		break;
+	case OP_OVERDUB:
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 20000);
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 4096);
+		break;
+	case OP_OVERDUB_OPEN:
+		send_now(b, CMD_OVERDUB, slot);
+		run(b, 10000);
+		break;
+	case OP_UNDO:
+		send_now(b, CMD_UNDO, slot);
+		run(b, 8192);
+		break;
+	case OP_UNDO_PART:
+		send_now(b, CMD_UNDO, slot);
+		run(b, 64);
+		break;
+	case OP_REDO:
+		send_now(b, CMD_REDO, slot);
+		run(b, 8192);
+		break;
+	case OP_SAVE:
+		save_now(b);
+		break;
+	case OP_WAIT:
+		run(b, BAR120);
+		break;
+	}
+}
+
+/* After the stop: every clip the engine holds is in the session, bit for
+ * bit, as far as it got; an empty slot lists nothing, but a saved clip it
+ * never held; each saved clip is listed or kept in not-restored/, unless
+ * it was restored and then cleared; the directory holds no other clip
+ * files. 0, or 1 with the reason printed. */
+static int hostile_check(const struct hostile_case *hc, const char *mode, struct card *cd,
+			 struct bench *b, bool cleared_held)
+{
+	static struct session now;
+	uint64_t serial;
+	char err[512];
+	if (session_store_load(b->session, &now, &serial, err, sizeof(err))) {
+		print_error("%s (%s): the session cannot be loaded: %s\n", hc->name, mode,
+			    err);
+		return 1;
+	}
+	int bad = 0;
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+		int64_t len = engine_clip_state(b->r->e, t, sc) == CLIP_EMPTY
+				  ? 0
+				  : engine_clip_stored_length(b->r->e, t, sc);
+		const struct session_clip *c = &now.clips[slot];
+		if (len > 0) {
+			int64_t n = 0;
+			float *mem = engine_copy(b, t, sc, &n);
+			float *card = card_copy(b->session, t, sc, &n);
+			if (!card || n != len ||
+			    memcmp(mem, card, (size_t)n * sizeof(float))) {
+				print_error(
+				    "%s (%s): slot %d: the engine's take (%lld frames) "
+				    "is not the saved one (%s, %lld frames)\n",
+				    hc->name, mode, slot, (long long)len,
+				    card ? "differs" : "none", (long long)n);
+				bad = 1;
+			}
+			free(mem);
+			free(card);
+		} else if (c->present) {
+			bool original =
+			    cd->orig[slot] && !strcmp(c->file, cd->sess.clips[slot].file);
+			if (!original || b->restored[slot] == 1) {
+				print_error(
+				    "%s (%s): slot %d is empty, the session lists %s\n",
+				    hc->name, mode, slot, c->file);
+				bad = 1;
+			}
+		}
+	}
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		if (!cd->orig[slot] || (slot == SLOT_A && cleared_held))
+			continue;
+		if (!where_original(cd, b, slot)) {
+			print_error("%s (%s): the saved clip of slot %d is gone\n",
+				    hc->name, mode, slot);
+			bad = 1;
+		}
+	}
+	if (count_clip_files(b->session) != session_clip_count(&now)) {
+		print_error("%s (%s): %d clip files for %d clips\n", hc->name, mode,
+			    count_clip_files(b->session), session_clip_count(&now));
+		bad = 1;
+	}
+	return bad;
+}
+
+static void test_hostile_sequences(void **state)
+{
+	(void)state;
+	int failures = 0, runs = 0;
+	for (size_t i = 0; i < sizeof(hostile_cases) / sizeof(hostile_cases[0]); i++) {
+		for (int eager = 0; eager < 2; eager++) {
+			const struct hostile_case *hc = &hostile_cases[i];
+			const char *mode =
+			    eager ? "saves whenever it can" : "saves when asked";
+			struct card cd;
+			int slots[] = {SLOT_A, SLOT_B};
+			card_make(&cd, slots, 2);
+			struct bench *b =
+			    bench_new_on(NULL, eager ? 0 : 60000, eager ? 0 : 60000,
+					 &cd.sess, cd.root);
+			bool cleared_held = false;
+			for (const struct step *st = hc->steps; st->op != OP_END_OF_TABLE;
+			     st++)
+				do_step(b, st, &cleared_held);
+			engine_settle(b->r->e); /* the stop, as the supervisor's */
+			run_events(b);
+			if (sd_writer_stop(b->w)) {
+				print_error("%s (%s): the last save failed\n", hc->name,
+					    mode);
+				failures++;
+			} else {
+				failures += hostile_check(hc, mode, &cd, b, cleared_held);
+			}
+			runs++;
+			card_free(&cd);
+			bench_free(b);
+		}
+	}
+	print_message("%d sequences, %d failed\n", runs, failures);
+	assert_int_equal(failures, 0);
+}
+
+/* An undo still swapping the pass out (a few periods for a long pass) when
+ * the audio stops: what is saved is the take before the undo or after it,
+ * never half of each. */
+static void test_undo_swapping_at_stop(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new_with(NULL, 60000, 60000); /* only the stop saves */
+	record_bar(b, 2, 0, 1);
+	int64_t n;
+	float *before = engine_copy(b, 2, 0, &n); /* before the pass */
+	send_now(b, CMD_OVERDUB, 2);
+	run(b, 60000);
+	send_now(b, CMD_OVERDUB, 2);
+	run(b, 4096);
+	assert_int_equal(engine_clip_state(b->r->e, 2, 0), CLIP_PLAYING);
+	float *after = engine_copy(b, 2, 0, &n); /* with the pass */
+	assert_true(memcmp(before, after, (size_t)n * sizeof(float)));
+	send_now(b, CMD_UNDO, 2);
+	run(b, 64); /* 8192 frames a period are swapped: 7 periods to go */
+	assert_true(engine_clip_version(b->r->e, 2, 0) & 1);
+	/* The stop, as the supervisor does it. */
+	engine_settle(b->r->e);
+	run_events(b);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	float *card = card_copy(b->session, 2, 0, &n);
+	assert_non_null(card);
+	assert_int_equal(n, BAR120);
+	assert_memory_equal(card, before, (size_t)n * sizeof(float)); /* undone */
+	free(card);
+	free(before);
+	free(after);
+	bench_free(b);
+}
+
+/* The export directory on another file system than the card's session
+ * (or a card without hard links, FAT): the clip recorded over is copied
+ * into not-restored/, byte for byte. */
+static void test_recorded_over_kept_across_file_systems(void **state)
+{
+	(void)state;
+	struct stat sb;
+	if (stat("/dev/shm", &sb) || !S_ISDIR(sb.st_mode)) {
+		print_message("no /dev/shm: skipped\n");
+		return;
+	}
+	char shm[128];
+	snprintf(shm, sizeof(shm), "/dev/shm/test-sd-writer.XXXXXX");
+	assert_non_null(mkdtemp(shm));
+	struct card cd;
+	int slots[] = {SLOT_A};
+	card_make(&cd, slots, 1);
+	struct bench_setup setup = {.on_card = &cd.sess, .exports = shm};
+	struct bench *b = bench_make(NULL, 20, 200, &setup, cd.root);
+	struct stat st_card, st_exports;
+	assert_int_equal(stat(cd.dir, &st_card), 0);
+	assert_int_equal(stat(shm, &st_exports), 0);
+	record_bar(b, SLOT_A, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	if (st_card.st_dev != st_exports.st_dev)
+		assert_int_equal(where_original(&cd, b, SLOT_A), 2);
+	else
+		print_message("/dev/shm is on the same file system: a link\n");
+	card_free(&cd);
+	bench_free(b);
+	assert_int_equal(tmp_dir_remove(shm), 0);
+}
+
+/* A clip recorded over that cannot be kept at all (not-restored/ cannot be
+ * made: a file has its name): it stays in the session, the new take is not
+ * saved over it (said; the stop says -1), the other take of the save is
+ * saved, and an export of the session still goes ahead. */
+static void test_unkeepable_clip_stays_and_the_rest_is_saved(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {SLOT_A};
+	card_make(&cd, slots, 1);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/exports", cd.root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/exports/not-restored", cd.root);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	struct bench *b = bench_new_on(NULL, 60000, 60000, &cd.sess, cd.root);
+	record_bar(b, SLOT_A, 0, 1);
+	record_bar(b, SLOT_C, 0, 3);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REQUEST, 0, 0, REQUEST_EXPORT,
+		    engine_now(b->r->e));
+	char line[512] = "";
+	snprintf(path, sizeof(path), "%s/%s", b->exports, SD_WRITER_LAST_EXPORT);
+	for (int i = 0; i < 4000 && !line[0]; i++) {
+		run(b, 64);
+		usleep(500);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			fclose(f);
+		}
+	}
+	assert_true(!strncmp(line, "ok ", 3));
+	assert_int_equal(sd_writer_stop(b->w), -1);
+	assert_int_equal(where_original(&cd, b, SLOT_A), 1);
+	int64_t n;
+	float *c = card_copy(b->session, SLOT_C, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, BAR120);
+	free(c);
+	card_free(&cd);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +1114,16 @@ int main(void)
 	    cmocka_unit_test(test_card_not_there),
 	    cmocka_unit_test(test_clip_recorded_over_while_loading_is_kept),
 	    cmocka_unit_test(test_card_that_came_later_is_not_overwritten),
+	    cmocka_unit_test(test_taps_before_restore_are_not_a_clear),
+	    cmocka_unit_test(test_skipped_clip_recorded_over_is_kept),
+	    cmocka_unit_test(test_recorded_over_saved_before_refusal_keeps_original),
+	    cmocka_unit_test(test_take_with_end_queued_saved_at_stop),
+	    cmocka_unit_test(test_new_session_has_the_configured_settings),
+	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
+	    cmocka_unit_test(test_hostile_sequences),
+	    cmocka_unit_test(test_undo_swapping_at_stop),
+	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
+	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,8 @@ records comes from tests/alsa/fixture.py's model of tests/alsa/set.txt.
       compare a directory before and after
   sessioncheck.py manifest DIR KEY=VALUE ...
       prints nothing and exits 0 when the manifest has these values
-      (rate=48000, clips=2, clip1.frames=48000 for the first clip...)
+      (rate=48000, clips=2, clip1.frames=48000 for the first clip...; a
+      number may be given as a range, clip1.frames=30000..32000)
   sessioncheck.py converted DIR ORIG
       DIR's clips are ORIG's at DIR's rate: llround(frames x rate ratio)
       frames, the same bars, and a loudness within 10 % of the original
@@ -371,8 +372,12 @@ def cmd_manifest(d, pairs):
     for pair in pairs:
         key, want = pair.split("=", 1)
         got = lookup(m, key)
-        check(str(got) == want or (isinstance(got, (int, float)) and
-                                   not isinstance(got, bool) and float(want) == got),
+        number = isinstance(got, (int, float)) and not isinstance(got, bool)
+        if ".." in want and number:  # a range, LO..HI
+            lo, hi = (float(v) for v in want.split("..", 1))
+            check(lo <= got <= hi, "%s: %s is %r, expected %s" % (d, key, got, want))
+            continue
+        check(str(got) == want or (number and float(want) == got),
               "%s: %s is %r, expected %s" % (d, key, got, want))
 
 
