@@ -604,6 +604,18 @@ int main(int argc, char **argv)
 		options_free(&p.opt);
 		return r == OPTIONS_DONE ? 0 : fail(EXIT_USAGE, err, NULL);
 	}
+	/* Every size the settings ask for, against what the system has,
+	 * before anything is mapped. */
+	struct options_available avail;
+	options_memory_available("", p.opt.lock_memory, &avail);
+	int mem = options_check_memory(&p.opt, &avail, (size_t)sysconf(_SC_PAGESIZE), err,
+				       sizeof(err));
+	if (mem < 0) {
+		options_free(&p.opt);
+		return fail(EXIT_USAGE, err, NULL);
+	}
+	if (mem > 0)
+		fprintf(stderr, "gridloop: %s\n", err);
 	int status = load_profiles(&p);
 	if (status == 0 && p.opt.script_path && parse_script(&p, err, sizeof(err)))
 		status = fail(EXIT_USAGE, err, NULL);
