@@ -1274,7 +1274,7 @@ static bool own_cgroup(const char *root, bool v2, char *out, size_t len)
 		char *b = a ? strchr(a + 1, ':') : NULL;
 		if (!b)
 			continue;
-		*b = '\0';
+		*a = *b = '\0';
 		const char *controllers = a + 1;
 		bool match = v2 ? !strcmp(line, "0") && !*controllers
 				: strstr(controllers, "memory") != NULL;
