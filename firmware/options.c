@@ -1229,10 +1229,10 @@ static uint64_t read_number(const char *path, const char *key)
 	return n;
 }
 
-/* The tightest limit less usage of a cgroup and its parents: dir is the
- * cgroup's directory under the mount, mount where the walk stops. */
+/* The tightest limit less usage of a cgroup and its parents, from the
+ * cgroup's directory under the mount up to the mount. */
 static uint64_t cgroup_room(const char *mount, const char *cgroup, const char *limit_file,
-			    const char *usage_file)
+			    const char *usage_file, const char *stat_key)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
 	uint64_t room = UINT64_MAX;
@@ -1242,6 +1242,12 @@ static uint64_t cgroup_room(const char *mount, const char *cgroup, const char *l
 		uint64_t limit = read_number(path, ""); /* "max": UINT64_MAX */
 		snprintf(path, sizeof(path), "%s/%s", dir, usage_file);
 		uint64_t used = read_number(path, "");
+		/* Usage counts the page cache; what is inactive of it the
+		 * kernel reclaims before it refuses memory. */
+		snprintf(path, sizeof(path), "%s/memory.stat", dir);
+		uint64_t cache = read_number(path, stat_key);
+		if (used != UINT64_MAX && cache != UINT64_MAX)
+			used = cache < used ? used - cache : 0;
 		if (limit != UINT64_MAX && limit < (UINT64_MAX >> 2)) {
 			uint64_t left = used != UINT64_MAX && used < limit ? limit - used
 					: used == UINT64_MAX		   ? limit
@@ -1301,7 +1307,8 @@ static uint64_t cgroup_bound(const char *root, bool v2)
 	snprintf(probe, sizeof(probe), "%s%s/%s", mount, cg, limit);
 	if (access(probe, R_OK) != 0)
 		cg[0] = '\0';
-	return cgroup_room(mount, cg, limit, usage);
+	return cgroup_room(mount, cg, limit, usage,
+			   v2 ? "inactive_file " : "total_inactive_file ");
 }
 
 /* CAP_IPC_LOCK in the effective set: RLIMIT_MEMLOCK does not apply. */

@@ -764,7 +764,10 @@ static void test_memory_available(void **state)
 	put_file(root, "sys/fs/cgroup/a/b/memory.max", "1073741824\n");
 	put_file(root, "sys/fs/cgroup/a/b/memory.current", "73741824\n");
 	put_file(root, "sys/fs/cgroup/a/memory.max", "500000000\n");
-	put_file(root, "sys/fs/cgroup/a/memory.current", "100000000\n");
+	put_file(root, "sys/fs/cgroup/a/memory.current", "150000000\n");
+	/* Of the usage, inactive page cache is reclaimed first: not used. */
+	put_file(root, "sys/fs/cgroup/a/memory.stat",
+		 "anon 90000000\nfile 60000000\ninactive_file 50000000\n");
 	put_file(root, "sys/fs/cgroup/memory.max", "max\n");
 	struct rlimit old;
 	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &old), 0);
@@ -775,7 +778,7 @@ static void test_memory_available(void **state)
 	struct options_available a;
 	options_memory_available(root, true, &a);
 	assert_int_equal(a.meminfo, 2000000ull * 1024);
-	assert_int_equal(a.cgroup, 400000000); /* the parent: 500 M less 100 M */
+	assert_int_equal(a.cgroup, 400000000); /* the parent: 500 M less 150 - 50 M */
 	assert_int_equal(a.memlock, low.rlim_cur);
 	options_memory_available(root, false, &a); /* not locked: no bound */
 	assert_int_equal(a.memlock, UINT64_MAX);
