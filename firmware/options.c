@@ -192,6 +192,7 @@ static const struct key keys[] = {
     {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version", NO_RANGE},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= OPTIONS_MAX_KEYS, "struct options' origin[] is too small");
 
 void options_defaults(struct options *o)
 {
@@ -1234,9 +1235,10 @@ static uint64_t read_number(const char *path, const char *key)
 static uint64_t cgroup_room(const char *mount, const char *cgroup, const char *limit_file,
 			    const char *usage_file, const char *stat_key)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 64];
+	char dir[2 * PATH_MAX], path[2 * PATH_MAX + 64];
 	uint64_t room = UINT64_MAX;
-	snprintf(dir, sizeof(dir), "%s%s", mount, cgroup);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", mount, cgroup) >= sizeof(dir))
+		return room;
 	for (;;) {
 		snprintf(path, sizeof(path), "%s/%s", dir, limit_file);
 		uint64_t limit = read_number(path, ""); /* "max": UINT64_MAX */
