@@ -54,7 +54,19 @@
 /* Quiet time before a save, in ms. */
 #define GL_SAVE_QUIET_MS_MAX 600000
 
-/* [looper] memory_limit_mb: 0 = no limit but RAM. */
+/* [looper] memory_limit_mb: 0 = no limit but RAM; else at least what arming
+ * the clip slots takes (keeper_arm_bytes(), checked with the other keys). */
 #define GL_MEMORY_LIMIT_MB_MAX (1 << 24)
+
+/* Channels of the playback device (of the capture device: GL_MAX_IN_CH,
+ * engine.h); the engine's stereo mix goes to the first two. */
+#define GL_PLAYBACK_CH_MAX 32
+
+/* SCHED_FIFO priority of the audio thread. */
+#define GL_PRIORITY_MIN 1
+#define GL_PRIORITY_MAX 99
+
+/* The config file: larger is not a config file (a log, an image, a disk). */
+#define GL_CONFIG_FILE_MAX (1 << 20)
 
 #endif

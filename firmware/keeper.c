@@ -24,6 +24,7 @@
 
 #define TABLE_HEADER 16 /* bytes before a table: its mapped size */
 #define MAX_TABLES   40 /* tables alive per slot and channel (they double) */
+#define FIRST_TABLE  16 /* entries of a slot's first chunk table */
 
 /* A restored clip on its way into a slot (keeper.h). */
 struct keeper_take {
@@ -171,7 +172,7 @@ static void reply(struct keeper *k, uint8_t type, int slot, uint32_t gen, uint32
 /* Make room for one more entry: a table twice the size, pointers copied. */
 static bool tables_grow(struct keeper *k, struct keeper_slot *s)
 {
-	uint32_t cap = s->cap ? s->cap * 2 : 16;
+	uint32_t cap = s->cap ? s->cap * 2 : FIRST_TABLE;
 	float **fresh[2] = {NULL, NULL};
 	for (int ch = 0; ch < s->channels; ch++) {
 		fresh[ch] = table_new(k, cap);
@@ -449,6 +450,18 @@ int keeper_service(struct keeper *k)
 		pthread_mutex_unlock(&k->lock);
 	}
 	return served;
+}
+
+uint64_t keeper_arm_bytes(const struct engine_config *ec, size_t page)
+{
+	uint64_t chunk = clipmem_chunk_frames(ec->grow_frames) * sizeof(float);
+	uint64_t table = TABLE_HEADER + FIRST_TABLE * sizeof(float *);
+	uint64_t per_channel =
+	    (table + page - 1) / page * page + (chunk + page - 1) / page * page;
+	uint64_t channels = 0;
+	for (int slot = 0; slot < GL_SLOTS; slot++)
+		channels += ec->track_input[slot % GL_TRACKS].stereo ? 2 : 1;
+	return channels * per_channel;
 }
 
 struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,

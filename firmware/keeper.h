@@ -25,9 +25,11 @@
 #define GRIDLOOP_KEEPER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct engine;
+struct engine_config;
 
 struct keeper_config {
 	uint64_t
@@ -43,6 +45,12 @@ void keeper_config_defaults(struct keeper_config *cfg);
 struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,
 			     const char **why);
 void keeper_destroy(struct keeper *k); /* stop first */
+
+/* The bytes keeper_create() maps (and counts against memory_limit) to arm
+ * every slot of an engine with that config, with pages of `page` bytes:
+ * for each slot and channel a first chunk table and a first chunk. Pure:
+ * for checking a config before anything is mapped. */
+uint64_t keeper_arm_bytes(const struct engine_config *ec, size_t page);
 
 /* Serves every pending request, then returns the number served. Tests and
  * the offline demo call it between periods; keeper_start() calls it in a

@@ -803,6 +803,18 @@ int main(int argc, char **argv)
 	 * and the instance lock must be the same file for every spelling. */
 	session_store_clean_path(p.opt.session_dir);
 	session_store_clean_path(p.opt.mount_point);
+	/* Every size the settings ask for, against what the system has,
+	 * before anything is mapped. */
+	struct options_available avail;
+	options_memory_available("", p.opt.lock_memory, &avail);
+	int mem = options_check_memory(&p.opt, &avail, (size_t)sysconf(_SC_PAGESIZE), err,
+				       sizeof(err));
+	if (mem < 0) {
+		options_free(&p.opt);
+		return fail(EXIT_USAGE, err, NULL);
+	}
+	if (mem > 0)
+		fprintf(stderr, "gridloop: %s\n", err);
 	p.session_lock = -1;
 	int status = lock_session(&p);
 	if (status == 0)

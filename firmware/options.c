@@ -3,7 +3,9 @@
  * a key means the same wherever it is given (see options.h). */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ini.h>
 #include <libgen.h>
@@ -13,6 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "gl_limits.h"
+#include "recorder.h"
 
 enum key_id {
 	K_DEVICE,
@@ -67,94 +76,123 @@ enum key_id {
 	K_FRAMES,
 	K_VERBOSE,
 	K_PID_FILE,
+	K_COUNT
 };
+_Static_assert(K_COUNT <= OPTIONS_MAX_KEYS, "OPTIONS_MAX_KEYS is too small");
+
+/* How a key's value is read. T_INT and T_NUMBER are read and checked against
+ * [lo, hi] from the table, and refused with that range: the check and its
+ * message come from the same entry. */
+enum key_type {
+	T_OTHER, /* its own words (set_key) */
+	T_INT,
+	T_NUMBER, /* decimal: no hex, exponent, inf or nan */
+};
+#define F_AUTO	  1 /* "auto" is a value too (-1) */
+#define F_ZERO_OK 2 /* 0 is a value too, below lo */
+#define NO_RANGE  T_OTHER, 0, 0, 0
 
 struct key {
 	const char *section; /* NULL: command line only; "track": [track1]..[track8] */
 	const char *name;    /* config key */
 	const char *option;  /* long option, or NULL: config file only */
 	char short_option;
-	const char *arg; /* argument name, or NULL for a flag (sets true) */
-	uint8_t id;	 /* enum key_id */
-	const char *help;
+	const char *arg;  /* argument name, or NULL for a flag (sets true) */
+	uint8_t id;	  /* enum key_id */
+	const char *help; /* of the option; '@' stands for the range */
+	uint8_t type;	  /* enum key_type */
+	uint8_t flags;	  /* F_AUTO, F_ZERO_OK */
+	double lo, hi;	  /* T_INT, T_NUMBER */
 };
 
 static const struct key keys[] = {
     {"audio", "device", "device", 'd', "DEV", K_DEVICE,
-     "ALSA device for capture and playback (default \"default\")"},
+     "ALSA device for capture and playback (default \"default\")", NO_RANGE},
     {"audio", "capture_device", "capture", 'C', "DEV", K_CAPTURE_DEVICE,
-     "capture device, when it differs"},
+     "capture device, when it differs", NO_RANGE},
     {"audio", "playback_device", "playback", 'P', "DEV", K_PLAYBACK_DEVICE,
-     "playback device, when it differs"},
+     "playback device, when it differs", NO_RANGE},
     {"audio", "alsa_config", "alsa-config", 0, "FILE", K_ALSA_CONFIG,
-     "extra ALSA configuration file defining the devices"},
-    {"audio", "rate", "rate", 'r', "HZ", K_RATE, "44100, 48000 (default) or 96000"},
+     "extra ALSA configuration file defining the devices", NO_RANGE},
+    {"audio", "rate", "rate", 'r', "HZ", K_RATE, "44100, 48000 (default) or 96000",
+     NO_RANGE},
     {"audio", "period", "period", 'p', "FRAMES", K_PERIOD,
-     "frames per period, 16..2048 (default 128)"},
+     "frames per period, @ (default 128)", T_INT, 0, GL_MIN_PERIOD, GL_MAX_PERIOD},
     {"audio", "periods", "periods", 'n', "N", K_PERIODS,
-     "periods per buffer, 2..4 (default 2)"},
+     "periods per buffer, @ (default 2)", T_INT, 0, GL_MIN_PERIODS, GL_MAX_PERIODS},
     {"audio", "input_channels", "input-channels", 'i', "N", K_INPUT_CHANNELS,
-     "capture channels, 1..32 (default 2)"},
+     "capture channels, @ (default 2)", T_INT, 0, 1, GL_MAX_IN_CH},
     {"audio", "output_channels", "output-channels", 'o', "N", K_OUTPUT_CHANNELS,
-     "playback channels, 1..32 (default 2)"},
+     "playback channels, @ (default 2)", T_INT, 0, 1, GL_PLAYBACK_CH_MAX},
     {"audio", "format", "format", 'f', "FMT", K_FORMAT,
-     "auto (default), FLOAT, S32, S24_3LE or S16"},
+     "auto (default), FLOAT, S32, S24_3LE or S16", NO_RANGE},
     {"audio", "latency_frames", "latency", 'l', "FRAMES", K_LATENCY_FRAMES,
-     "round trip to compensate, or auto (default: period x periods)"},
+     "round trip to compensate, @, or auto (default: period x periods)", T_INT, F_AUTO, 0,
+     GL_LATENCY_MAX},
     {"audio", "wait_for_device", "wait", 'w', NULL, K_WAIT_FOR_DEVICE,
-     "wait for a device that is not there at start"},
+     "wait for a device that is not there at start", NO_RANGE},
     {"realtime", "priority", "priority", 0, "N", K_PRIORITY,
-     "SCHED_FIFO priority of the audio thread, 1..99 (default 80)"},
+     "SCHED_FIFO priority of the audio thread, @ (default 80)", T_INT, 0, GL_PRIORITY_MIN,
+     GL_PRIORITY_MAX},
     {"realtime", "require_rt", "require-rt", 0, NULL, K_REQUIRE_RT,
-     "exit when real-time scheduling or memory locking is refused"},
-    {"realtime", "lock_memory", NULL, 0, "BOOL", K_LOCK_MEMORY, NULL},
-    {"looper", "fade_ms", NULL, 0, "MS", K_FADE_MS, NULL},
-    {"looper", "grow_seconds", NULL, 0, "S", K_GROW_SECONDS, NULL},
-    {"looper", "tempo", NULL, 0, "BPM", K_TEMPO, NULL},
-    {"looper", "beats_per_bar", NULL, 0, "N", K_BEATS_PER_BAR, NULL},
-    {"looper", "quantise", NULL, 0, "Q", K_QUANTISE, NULL},
-    {"looper", "metronome", NULL, 0, "BOOL", K_METRONOME, NULL},
+     "exit when real-time scheduling or memory locking is refused", NO_RANGE},
+    {"realtime", "lock_memory", NULL, 0, "BOOL", K_LOCK_MEMORY, NULL, NO_RANGE},
+    {"looper", "fade_ms", NULL, 0, "MS", K_FADE_MS, NULL, T_NUMBER, 0, 0, GL_FADE_MS_MAX},
+    {"looper", "grow_seconds", NULL, 0, "S", K_GROW_SECONDS, NULL, T_NUMBER, 0,
+     GL_GROW_SECONDS_MIN, GL_GROW_SECONDS_MAX},
+    {"looper", "tempo", NULL, 0, "BPM", K_TEMPO, NULL, T_NUMBER, F_ZERO_OK, GL_TEMPO_MIN,
+     GL_TEMPO_MAX},
+    {"looper", "beats_per_bar", NULL, 0, "N", K_BEATS_PER_BAR, NULL, T_INT, 0,
+     GL_BEATS_MIN, GL_BEATS_MAX},
+    {"looper", "quantise", NULL, 0, "Q", K_QUANTISE, NULL, NO_RANGE},
+    {"looper", "metronome", NULL, 0, "BOOL", K_METRONOME, NULL, NO_RANGE},
     {"looper", "memory_limit_mb", "memory-limit", 0, "MB", K_MEMORY_LIMIT_MB,
-     "recording memory limit in MiB (default 0: all RAM)"},
+     "recording memory limit in MiB, @ (default 0: all RAM)", T_INT, 0, 0,
+     GL_MEMORY_LIMIT_MB_MAX},
     {"controller", "profiles", "profiles", 0, "DIR", K_PROFILES,
-     "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)"},
-    {"controller", "ports", NULL, 0, "PATTERNS", K_PORTS, NULL},
-    {"controller", "port_profile", NULL, 0, "NAME", K_PORT_PROFILE, NULL},
-    {"controller", "script_profile", NULL, 0, "NAME", K_SCRIPT_PROFILE, NULL},
+     "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)",
+     NO_RANGE},
+    {"controller", "ports", NULL, 0, "PATTERNS", K_PORTS, NULL, NO_RANGE},
+    {"controller", "port_profile", NULL, 0, "NAME", K_PORT_PROFILE, NULL, NO_RANGE},
+    {"controller", "script_profile", NULL, 0, "NAME", K_SCRIPT_PROFILE, NULL, NO_RANGE},
     {"sync", "clock", "clock", 0, "SOURCE", K_CLOCK,
-     "internal (default: send MIDI clock) or external (follow MIDI clock in)"},
-    {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL},
-    {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL},
-    {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL},
+     "internal (default: send MIDI clock) or external (follow MIDI clock in)", NO_RANGE},
+    {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL, NO_RANGE},
+    {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL, NO_RANGE},
+    {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL, NO_RANGE},
     {"session", "dir", "session", 0, "DIR", K_SESSION_DIR,
-     "session directory on the SD card (default none: nothing is saved)"},
-    {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL},
-    {"session", "mount_point", NULL, 0, "DIR", K_MOUNT_POINT, NULL},
-    {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL},
-    {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL},
+     "session directory on the SD card (default none: nothing is saved)", NO_RANGE},
+    {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL, NO_RANGE},
+    {"session", "mount_point", NULL, 0, "DIR", K_MOUNT_POINT, NULL, NO_RANGE},
+    {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL, NO_RANGE},
+    {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL, T_INT, 0, 0,
+     GL_SAVE_QUIET_MS_MAX},
     {"export", "dir", "export-dir", 0, "DIR", K_EXPORT_DIR,
-     "where exports go (default: exports/ next to the session directory)"},
+     "where exports go (default: exports/ next to the session directory)", NO_RANGE},
     {"export", "format", "export-format", 0, "FMT", K_EXPORT_FORMAT,
-     "wav16, wav24 (default), wavfloat, flac16 or flac24"},
-    {"recorder", "enabled", NULL, 0, "BOOL", K_RECORDER, NULL},
-    {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL},
-    {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL},
-    {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL},
-    {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL},
-    {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL},
-    {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL},
+     "wav16, wav24 (default), wavfloat, flac16 or flac24", NO_RANGE},
+    {"recorder", "enabled", NULL, 0, "BOOL", K_RECORDER, NULL, NO_RANGE},
+    {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL, NO_RANGE},
+    {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL, NO_RANGE},
+    {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL, T_NUMBER, 0,
+     GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX},
+    {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL, NO_RANGE},
+    {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL, T_INT, 0, 1, GL_MAX_IN_CH},
+    {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL, NO_RANGE},
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
-     "config file (default " OPTIONS_DEFAULT_CONFIG ", if it exists)"},
-    {NULL, NULL, "script", 's', "FILE", K_SCRIPT, "frame-stamped commands to play"},
+     "config file (default " OPTIONS_DEFAULT_CONFIG ", if it exists)", NO_RANGE},
+    {NULL, NULL, "script", 's', "FILE", K_SCRIPT, "frame-stamped commands to play",
+     NO_RANGE},
     {NULL, NULL, "frames", 'F', "N", K_FRAMES,
-     "stop after N frames: an offline run (below)"},
-    {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event"},
+     "stop after N frames: an offline run (below)", T_INT, 0, 1, (double)INT64_MAX},
+    {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event", NO_RANGE},
     {NULL, NULL, "pid-file", 0, "FILE", K_PID_FILE,
-     "write the process id here (for `gridloop export`)"},
-    {NULL, NULL, "help", 'h', NULL, K_HELP, "this help"},
-    {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version"},
+     "write the process id here (for `gridloop export`)", NO_RANGE},
+    {NULL, NULL, "help", 'h', NULL, K_HELP, "this help", NO_RANGE},
+    {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version", NO_RANGE},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= OPTIONS_MAX_KEYS, "struct options' origin[] is too small");
 
 void options_defaults(struct options *o)
 {
@@ -204,8 +242,12 @@ void options_free(struct options *o)
 	free(o->export_dir);
 	free(o->recorder_dir);
 	free(o->pid_file);
-	for (int t = 0; t < GL_TRACKS; t++)
+	for (int t = 0; t < GL_TRACKS; t++) {
 		free(o->track_origin[t]);
+		free(o->stereo_origin[t]);
+	}
+	for (int k = 0; k < OPTIONS_MAX_KEYS; k++)
+		free(o->origin[k]);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -220,28 +262,69 @@ static int bad(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
-static int get_int(const char *v, long long lo, long long hi, long long *out, char *why,
-		   size_t whylen)
+/* A key's range as text: "16..2048", "0.1..60". */
+static const char *range_text(const struct key *k, char *buf, size_t len)
 {
-	char *end;
-	errno = 0;
-	long long x = strtoll(v, &end, 10);
-	if (errno || end == v || *end || x < lo || x > hi)
-		return bad(why, whylen, "'%s' is not a whole number from %lld to %lld", v,
-			   lo, hi);
-	*out = x;
-	return 0;
+	if (k->type == T_INT)
+		snprintf(buf, len, "%lld..%lld", (long long)k->lo,
+			 k->hi >= (double)LLONG_MAX ? LLONG_MAX : (long long)k->hi);
+	else
+		snprintf(buf, len, "%g..%g", k->lo, k->hi);
+	return buf;
 }
 
-static int get_double(const char *v, double lo, double hi, double *out, char *why,
-		      size_t whylen)
+/* Plain decimal: [+-]digits, and for a number [.digits]; no blanks, hex,
+ * exponent, inf or nan, which strtod would take. */
+static bool is_decimal(const char *v, bool fraction)
 {
-	char *end;
-	errno = 0;
-	double x = strtod(v, &end);
-	if (errno || end == v || *end || !(x >= lo && x <= hi))
-		return bad(why, whylen, "'%s' is not a number from %g to %g", v, lo, hi);
-	*out = x;
+	const char *p = v + (*v == '+' || *v == '-');
+	size_t digits = 0;
+	while (isdigit((unsigned char)*p))
+		p++, digits++;
+	if (fraction && *p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			digits++;
+	return digits > 0 && !*p;
+}
+
+/* A T_INT or T_NUMBER key's value, checked against its range from the key
+ * table (and "auto": -1, or 0, when its flags allow): the check and the
+ * message both come from the table. */
+static int get_ranged(const struct key *k, const char *v, long long *iv, double *dv,
+		      char *why, size_t whylen)
+{
+	bool whole = k->type == T_INT;
+	if ((k->flags & F_AUTO) && !strcasecmp(v, "auto")) {
+		*iv = -1;
+		*dv = -1;
+		return 0;
+	}
+	bool ok = is_decimal(v, !whole);
+	long long x = 0;
+	double d = 0;
+	if (ok && whole) {
+		errno = 0;
+		x = strtoll(v, NULL, 10);
+		d = (double)x;
+		ok = !errno;
+	} else if (ok) {
+		d = strtod(v, NULL);
+		ok = isfinite(d);
+	}
+	if (ok && ((k->flags & F_ZERO_OK) && d == 0))
+		ok = true;
+	else if (ok)
+		ok = d >= k->lo && d <= k->hi;
+	if (!ok) {
+		char range[64];
+		range_text(k, range, sizeof(range));
+		return bad(why, whylen, "'%s' is not %s%sa %s in %s", v,
+			   k->flags & F_AUTO ? "auto or " : "",
+			   k->flags & F_ZERO_OK ? "0 or " : "",
+			   whole ? "whole number" : "number", range);
+	}
+	*iv = x;
+	*dv = d;
 	return 0;
 }
 
@@ -318,6 +401,17 @@ static int get_ports(struct options *o, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+/* Remembers where a key was set, for the checks across keys. */
+static int set_origin(char **slot, const char *origin, char *why, size_t whylen)
+{
+	char *copy = strdup(origin);
+	if (!copy)
+		return bad(why, whylen, "out of memory");
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
 /* Sets one key. track is 0..7 for the [trackN] keys. origin says where the
  * value came from ("FILE:LINE" or "option --x"), kept for checks that can
  * only run once every source has been read. */
@@ -328,6 +422,8 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 	double d = 0;
 	bool b = false;
 	int rc = 0;
+	if (k->type != T_OTHER && get_ranged(k, v, &i, &d, why, whylen))
+		return -1;
 	switch ((enum key_id)k->id) {
 	case K_DEVICE:
 		rc = get_string(v, &o->capture_device, why, whylen);
@@ -335,31 +431,30 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 			rc = get_string(v, &o->playback_device, why, whylen);
 		break;
 	case K_CAPTURE_DEVICE:
-		return get_string(v, &o->capture_device, why, whylen);
+		rc = get_string(v, &o->capture_device, why, whylen);
+		break;
 	case K_PLAYBACK_DEVICE:
-		return get_string(v, &o->playback_device, why, whylen);
+		rc = get_string(v, &o->playback_device, why, whylen);
+		break;
 	case K_ALSA_CONFIG:
-		return get_string(v, &o->alsa_config, why, whylen);
+		rc = get_string(v, &o->alsa_config, why, whylen);
+		break;
 	case K_RATE:
 		if (strcmp(v, "44100") && strcmp(v, "48000") && strcmp(v, "96000"))
 			return bad(why, whylen, "'%s' is not 44100, 48000 or 96000", v);
 		o->rate = (uint32_t)atoi(v);
 		break;
 	case K_PERIOD:
-		rc = get_int(v, GL_MIN_PERIOD, GL_MAX_PERIOD, &i, why, whylen);
-		o->period = rc ? o->period : (uint32_t)i;
+		o->period = (uint32_t)i;
 		break;
 	case K_PERIODS:
-		rc = get_int(v, GL_MIN_PERIODS, GL_MAX_PERIODS, &i, why, whylen);
-		o->periods = rc ? o->periods : (uint32_t)i;
+		o->periods = (uint32_t)i;
 		break;
 	case K_INPUT_CHANNELS:
-		rc = get_int(v, 1, GL_MAX_IN_CH, &i, why, whylen);
-		o->input_channels = rc ? o->input_channels : (uint32_t)i;
+		o->input_channels = (uint32_t)i;
 		break;
 	case K_OUTPUT_CHANNELS:
-		rc = get_int(v, 1, 32, &i, why, whylen);
-		o->output_channels = rc ? o->output_channels : (uint32_t)i;
+		o->output_channels = (uint32_t)i;
 		break;
 	case K_FORMAT:
 		if (!audio_alsa_format_from_name(v, &o->format))
@@ -367,42 +462,31 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 				   "'%s' is not auto, FLOAT, S32, S24_3LE or S16", v);
 		break;
 	case K_LATENCY_FRAMES:
-		if (!strcasecmp(v, "auto")) {
-			o->latency_frames = OPTIONS_LATENCY_AUTO;
-			break;
-		}
-		rc = get_int(v, 0, GL_LATENCY_MAX, &i, why, whylen);
-		if (rc)
-			return bad(why, whylen,
-				   "'%s' is not auto or a frame count from 0 to 65536",
-				   v);
-		o->latency_frames = i;
+		o->latency_frames = i; /* -1: OPTIONS_LATENCY_AUTO */
 		break;
 	case K_WAIT_FOR_DEVICE:
-		return get_bool(v, &o->wait_for_device, why, whylen);
+		rc = get_bool(v, &o->wait_for_device, why, whylen);
+		break;
 	case K_PRIORITY:
-		rc = get_int(v, 1, 99, &i, why, whylen);
-		o->priority = rc ? o->priority : (int)i;
+		o->priority = (int)i;
 		break;
 	case K_REQUIRE_RT:
-		return get_bool(v, &o->require_rt, why, whylen);
+		rc = get_bool(v, &o->require_rt, why, whylen);
+		break;
 	case K_LOCK_MEMORY:
-		return get_bool(v, &o->lock_memory, why, whylen);
+		rc = get_bool(v, &o->lock_memory, why, whylen);
+		break;
 	case K_FADE_MS:
-		return get_double(v, 0.0, GL_FADE_MS_MAX, &o->fade_ms, why, whylen);
+		o->fade_ms = d;
+		break;
 	case K_GROW_SECONDS:
-		return get_double(v, GL_GROW_SECONDS_MIN, GL_GROW_SECONDS_MAX,
-				  &o->grow_seconds, why, whylen);
+		o->grow_seconds = d;
+		break;
 	case K_TEMPO:
-		rc = get_double(v, 0.0, GL_TEMPO_MAX, &d, why, whylen);
-		if (rc || (d != 0.0 && d < GL_TEMPO_MIN))
-			return bad(why, whylen,
-				   "'%s' is not 0 (set by the first loop) or 30..300", v);
 		o->tempo = d;
 		break;
 	case K_BEATS_PER_BAR:
-		rc = get_int(v, GL_BEATS_MIN, GL_BEATS_MAX, &i, why, whylen);
-		o->beats_per_bar = rc ? o->beats_per_bar : (uint32_t)i;
+		o->beats_per_bar = (uint32_t)i;
 		break;
 	case K_QUANTISE:
 		if (!strcasecmp(v, "off"))
@@ -415,19 +499,23 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 			return bad(why, whylen, "'%s' is not off, beat or bar", v);
 		break;
 	case K_METRONOME:
-		return get_bool(v, &o->metronome, why, whylen);
+		rc = get_bool(v, &o->metronome, why, whylen);
+		break;
 	case K_MEMORY_LIMIT_MB:
-		rc = get_int(v, 0, GL_MEMORY_LIMIT_MB_MAX, &i, why, whylen);
-		o->memory_limit_mb = rc ? o->memory_limit_mb : (uint64_t)i;
+		o->memory_limit_mb = (uint64_t)i;
 		break;
 	case K_PROFILES:
-		return get_string(v, &o->profile_dir, why, whylen);
+		rc = get_string(v, &o->profile_dir, why, whylen);
+		break;
 	case K_PORTS:
-		return get_ports(o, v, why, whylen);
+		rc = get_ports(o, v, why, whylen);
+		break;
 	case K_PORT_PROFILE:
-		return get_string(v, &o->port_profile, why, whylen);
+		rc = get_string(v, &o->port_profile, why, whylen);
+		break;
 	case K_SCRIPT_PROFILE:
-		return get_string(v, &o->script_profile, why, whylen);
+		rc = get_string(v, &o->script_profile, why, whylen);
+		break;
 	case K_CLOCK:
 		if (!strcasecmp(v, "internal"))
 			o->clock_external = false;
@@ -437,25 +525,32 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 			return bad(why, whylen, "'%s' is not internal or external", v);
 		break;
 	case K_CLOCK_IN_PORT:
-		return get_string(v, &o->clock_in_port, why, whylen);
+		rc = get_string(v, &o->clock_in_port, why, whylen);
+		break;
 	case K_CLOCK_OUT_PORT:
-		return get_string(v, &o->clock_out_port, why, whylen);
+		rc = get_string(v, &o->clock_out_port, why, whylen);
+		break;
 	case K_SONG_POSITION:
-		return get_bool(v, &o->song_position, why, whylen);
+		rc = get_bool(v, &o->song_position, why, whylen);
+		break;
 	case K_SESSION_DIR:
-		return get_string(v, &o->session_dir, why, whylen);
+		rc = get_string(v, &o->session_dir, why, whylen);
+		break;
 	case K_RESTORE:
-		return get_bool(v, &o->restore, why, whylen);
+		rc = get_bool(v, &o->restore, why, whylen);
+		break;
 	case K_MOUNT_POINT:
-		return get_string(v, &o->mount_point, why, whylen);
+		rc = get_string(v, &o->mount_point, why, whylen);
+		break;
 	case K_RESAMPLE:
-		return get_bool(v, &o->resample, why, whylen);
+		rc = get_bool(v, &o->resample, why, whylen);
+		break;
 	case K_SAVE_QUIET_MS:
-		rc = get_int(v, 0, GL_SAVE_QUIET_MS_MAX, &i, why, whylen);
-		o->save_quiet_ms = rc ? o->save_quiet_ms : (uint32_t)i;
+		o->save_quiet_ms = (uint32_t)i;
 		break;
 	case K_EXPORT_DIR:
-		return get_string(v, &o->export_dir, why, whylen);
+		rc = get_string(v, &o->export_dir, why, whylen);
+		break;
 	case K_EXPORT_FORMAT:
 	case K_RECORDER_FORMAT:
 		if (export_format_parse(v, k->id == K_EXPORT_FORMAT
@@ -466,52 +561,50 @@ static int set_key(struct options *o, const struct key *k, int track, const char
 				   v);
 		break;
 	case K_RECORDER:
-		return get_bool(v, &o->recorder, why, whylen);
-	case K_RECORDER_DIR:
-		return get_string(v, &o->recorder_dir, why, whylen);
-	case K_RECORDER_TRACKS:
-		return get_bool(v, &o->recorder_tracks, why, whylen);
-	case K_RECORDER_SECONDS:
-		return get_double(v, GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX,
-				  &o->recorder_seconds, why, whylen);
-	case K_PID_FILE:
-		return get_string(v, &o->pid_file, why, whylen);
-	case K_TRACK_INPUT:
-		rc = get_int(v, 1, GL_MAX_IN_CH, &i, why, whylen);
-		if (rc)
-			break;
-		o->track_input[track].first_channel = (uint8_t)(i - 1);
-		free(o->track_origin[track]);
-		o->track_origin[track] = strdup(origin);
+		rc = get_bool(v, &o->recorder, why, whylen);
 		break;
+	case K_RECORDER_DIR:
+		rc = get_string(v, &o->recorder_dir, why, whylen);
+		break;
+	case K_RECORDER_TRACKS:
+		rc = get_bool(v, &o->recorder_tracks, why, whylen);
+		break;
+	case K_RECORDER_SECONDS:
+		o->recorder_seconds = d;
+		break;
+	case K_PID_FILE:
+		rc = get_string(v, &o->pid_file, why, whylen);
+		break;
+	case K_TRACK_INPUT:
+		o->track_input[track].first_channel = (uint8_t)(i - 1);
+		return set_origin(&o->track_origin[track], origin, why, whylen);
 	case K_TRACK_STEREO:
 		rc = get_bool(v, &b, why, whylen);
 		if (rc)
 			break;
 		o->track_input[track].stereo = b;
-		/* A stereo track needs a checked channel pair even when its
-		 * input channel is the default. */
-		if (!o->track_origin[track])
-			o->track_origin[track] = strdup(origin);
-		break;
+		return set_origin(&o->stereo_origin[track], origin, why, whylen);
 	case K_CONFIG:
 		rc = get_string(v, &o->config_path, why, whylen);
 		o->config_explicit = true;
 		break;
 	case K_SCRIPT:
-		return get_string(v, &o->script_path, why, whylen);
+		rc = get_string(v, &o->script_path, why, whylen);
+		break;
 	case K_FRAMES:
-		rc = get_int(v, 1, INT64_MAX, &i, why, whylen);
-		o->frames = rc ? o->frames : i;
+		o->frames = i;
 		break;
 	case K_VERBOSE:
 		o->verbose = true;
 		break;
 	case K_HELP:
 	case K_VERSION:
+	case K_COUNT:
 		break;
 	}
-	return rc;
+	if (rc)
+		return rc;
+	return set_origin(&o->origin[k - keys], origin, why, whylen);
 }
 
 /* ---- The config file ----------------------------------------------------- */
@@ -520,28 +613,57 @@ struct ini_ctx {
 	struct options *o;
 	FILE *f;
 	const char *path;
-	int line;	    /* of the text the reader returned last */
-	bool at_line_start; /* the last text ended a line */
-	int long_line;	    /* first line too long for inih, or 0 */
-	int error_line;	    /* first line a key was refused on, or 0 */
-	char error[512];
+	int line;	 /* of the text the reader returned last */
+	int error_line;	 /* first line refused (by the reader or a key), or 0 */
+	char error[512]; /* its message */
 };
 
-/* inih's reader: fgets, counting lines so that a refused key can be
- * reported with its line (inih passes no line number to the handler). */
+static void ini_error(struct ini_ctx *c, const char *fmt, ...)
+{
+	if (c->error_line)
+		return; /* report only the first */
+	char why[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	c->error_line = c->line;
+	snprintf(c->error, sizeof(c->error), "%s:%d: %s", c->path, c->line, why);
+}
+
+/* inih's reader: one whole line per call, so that its line numbers are
+ * ours (it passes none to the handler). Leading blanks go: an indented key
+ * is a key, never the continuation of the one before (inih's multi-line
+ * values, which gridloop does not have). A line too long for inih is
+ * reported and skipped, as is one with a NUL byte (not a text file). */
 static char *ini_read_line(char *str, int num, void *stream)
 {
 	struct ini_ctx *c = stream;
-	char *s = fgets(str, num, c->f);
-	if (!s)
+	int ch = getc(c->f);
+	if (ch == EOF)
 		return NULL;
-	if (c->at_line_start)
-		c->line++;
-	size_t n = strlen(s);
-	c->at_line_start = n > 0 && s[n - 1] == '\n';
-	if (!c->at_line_start && !feof(c->f) && !c->long_line)
-		c->long_line = c->line;
-	return s;
+	c->line++;
+	int n = 0;
+	bool leading = true, too_long = false, nul = false;
+	for (; ch != EOF && ch != '\n'; ch = getc(c->f)) {
+		if (leading && (ch == ' ' || ch == '\t'))
+			continue;
+		leading = false;
+		nul |= ch == '\0';
+		if (n < num - 2)
+			str[n++] = (char)ch;
+		else
+			too_long = true;
+	}
+	if (too_long)
+		ini_error(c, "line too long (more than %d characters)", num - 2);
+	if (nul)
+		ini_error(c, "a NUL byte: not a text file");
+	if (too_long || nul)
+		n = 0;
+	str[n++] = '\n';
+	str[n] = '\0';
+	return str;
 }
 
 static const struct key *find_config_key(const char *section, const char *name)
@@ -551,6 +673,14 @@ static const struct key *find_config_key(const char *section, const char *name)
 		    !strcmp(keys[i].name, name))
 			return &keys[i];
 	return NULL;
+}
+
+static bool known_section(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].section && !strcmp(keys[i].section, section))
+			return true;
+	return false;
 }
 
 /* [track1] .. [track8]: the track number from 0, or -1. */
@@ -568,68 +698,105 @@ static int ini_handler_fn(void *user, const char *section, const char *name,
 	struct ini_ctx *c = user;
 	if (c->error_line)
 		return 0; /* report only the first */
-	char why[384] = "";
 	int track = track_section(section);
 	const struct key *k = find_config_key(track >= 0 ? "track" : section, name);
 	if (!*section) {
-		snprintf(why, sizeof(why), "key '%s' is outside any [section]", name);
+		ini_error(c, "key '%s' is outside any [section]", name);
 	} else if (!k) {
 		const struct key *elsewhere = NULL;
 		for (size_t i = 0; i < NKEYS && !elsewhere; i++)
 			if (keys[i].name && !strcmp(keys[i].name, name))
 				elsewhere = &keys[i];
 		if (track < 0 && !strncmp(section, "track", 5))
-			snprintf(why, sizeof(why),
-				 "unknown section [%s] (tracks are [track1]..[track%d])",
-				 section, GL_TRACKS);
+			ini_error(c,
+				  "unknown section [%s] (tracks are [track1]..[track%d])",
+				  section, GL_TRACKS);
+		else if (track < 0 && !known_section(section))
+			ini_error(
+			    c,
+			    "unknown section [%s] (the sections are [audio], "
+			    "[realtime], [looper], [controller], [sync], [session], "
+			    "[export], [recorder] and [track1]..[track%d])",
+			    section, GL_TRACKS);
 		else if (elsewhere && !strcmp(elsewhere->section, "track"))
-			snprintf(why, sizeof(why),
-				 "[%s] %s: unknown key (it belongs in [trackN])", section,
-				 name);
+			ini_error(c, "[%s] %s: unknown key (it belongs in [trackN])",
+				  section, name);
 		else if (elsewhere)
-			snprintf(why, sizeof(why),
-				 "[%s] %s: unknown key (it belongs in [%s])", section,
-				 name, elsewhere->section);
+			ini_error(c, "[%s] %s: unknown key (it belongs in [%s])", section,
+				  name, elsewhere->section);
 		else
-			snprintf(why, sizeof(why), "[%s] %s: unknown key", section, name);
+			ini_error(c, "[%s] %s: unknown key", section, name);
 	} else {
-		char origin[300];
+		char origin[PATH_MAX + 32];
 		snprintf(origin, sizeof(origin), "%s:%d", c->path, c->line);
-		char v[300];
-		if (set_key(c->o, k, track, value, origin, v, sizeof(v)))
-			snprintf(why, sizeof(why), "[%s] %s: %s", section, name, v);
+		char why[300];
+		if (set_key(c->o, k, track, value, origin, why, sizeof(why)))
+			ini_error(c, "[%s] %s: %s", section, name, why);
 	}
-	if (!*why)
-		return 1;
-	c->error_line = c->line;
-	snprintf(c->error, sizeof(c->error), "%s:%d: %s", c->path, c->line, why);
-	return 0;
+	return !c->error_line;
+}
+
+/* Opens a config file without ever waiting (a FIFO, a device) and only if
+ * it is a regular file of reasonable size, or /dev/null. NULL with errno 0
+ * and a message in err, or with errno set by open(). */
+static FILE *open_config(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	const char *what = NULL;
+	if (fstat(fd, &st) != 0)
+		what = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		what = "it is a directory";
+	else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+		what = NULL; /* /dev/null: no settings */
+	else if (!S_ISREG(st.st_mode))
+		what = "not a regular file (a FIFO, socket or device)";
+	else if (st.st_size > GL_CONFIG_FILE_MAX)
+		what = "larger than a config file can be";
+	FILE *f = NULL;
+	if (!what && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		what = strerror(errno);
+	if (!what && !(f = fdopen(fd, "r")))
+		what = strerror(errno);
+	if (what) {
+		close(fd);
+		bad(err, errlen, "%s: cannot read the config file: %s", path, what);
+		errno = 0;
+	}
+	return f;
 }
 
 int options_load_file(struct options *o, const char *path, bool must_exist, char *err,
 		      size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = open_config(path, err, errlen);
 	if (!f) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
-		return bad(err, errlen, "%s: cannot read the config file: %s", path,
-			   strerror(errno));
+		if (errno)
+			bad(err, errlen, "%s: cannot read the config file: %s", path,
+			    strerror(errno));
+		return -1;
 	}
-	struct ini_ctx c = {.o = o, .f = f, .path = path, .at_line_start = true};
+	struct ini_ctx c = {.o = o, .f = f, .path = path};
 	int rc = ini_parse_stream(ini_read_line, &c, ini_handler_fn, &c);
+	int read_error = ferror(f) ? errno : 0;
 	fclose(f);
-	if (rc == 0 && !c.error_line && !c.long_line)
-		return 0;
-	if (c.long_line && (!c.error_line || c.long_line <= c.error_line) &&
-	    (rc <= 0 || c.long_line <= rc))
-		return bad(err, errlen, "%s:%d: line too long", path, c.long_line);
+	if (read_error)
+		return bad(err, errlen, "%s: cannot read the config file: %s", path,
+			   strerror(read_error));
 	if (rc < 0)
 		return bad(err, errlen, "%s: cannot read the config file", path);
-	if (c.error_line && c.error_line <= rc)
+	if (c.error_line && (rc == 0 || c.error_line <= rc))
 		return bad(err, errlen, "%s", c.error);
-	return bad(err, errlen, "%s:%d: syntax error: expected [section] or key = value",
-		   path, rc);
+	if (rc > 0)
+		return bad(err, errlen,
+			   "%s:%d: syntax error: expected [section] or key = value", path,
+			   rc);
+	return 0;
 }
 
 /* ---- The command line ----------------------------------------------------- */
@@ -679,7 +846,14 @@ void options_print_help(FILE *out)
 			 k->short_option ? k->short_option : ' ',
 			 k->short_option ? ", " : "  ", k->option, k->arg ? " " : "",
 			 k->arg ? k->arg : "");
-		fprintf(out, "  %-28s %s\n", left, k->help);
+		/* '@' in the help stands for the range, from the table. */
+		const char *at = strchr(k->help, '@');
+		char range[64] = "";
+		if (at)
+			range_text(k, range, sizeof(range));
+		fprintf(out, "  %-28s %.*s%s%s\n", left,
+			at ? (int)(at - k->help) : (int)strlen(k->help), k->help, range,
+			at ? at + 1 : "");
 	}
 	fprintf(
 	    out,
@@ -692,6 +866,160 @@ void options_print_help(FILE *out)
 	    "runs as fast as the CPU): the audio thread waits for the script's commands\n"
 	    "and serves the recording memory itself between periods. Not for live "
 	    "use.\n");
+}
+
+/* ---- Checks across keys ------------------------------------------------ */
+
+static const struct key *key_by_id(enum key_id id)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].id == id)
+			return &keys[i];
+	return NULL;
+}
+
+static const char *origin_of(const struct options *o, enum key_id id)
+{
+	const struct key *k = key_by_id(id);
+	const char *at = k ? o->origin[k - keys] : NULL;
+	return at ? at : "the default";
+}
+
+/* The origin a message starts with: the first key's, else the second's
+ * (one of them was set, or the defaults would be wrong). */
+static const char *blame(const struct options *o, enum key_id first, enum key_id second)
+{
+	const struct key *k = key_by_id(first);
+	if (k && o->origin[k - keys])
+		return o->origin[k - keys];
+	return origin_of(o, second);
+}
+
+/* " (ORIGIN)" of a key, unless the message already starts with it. */
+static const char *also(const struct options *o, enum key_id id, const char *blamed,
+			char *buf, size_t len)
+{
+	const char *at = origin_of(o, id);
+	if (!strcmp(at, blamed))
+		return "";
+	snprintf(buf, len, " (%s)", at);
+	return buf;
+}
+
+/* Each track's input channels against [audio] input_channels. A track with
+ * no input takes the inputs in turn (track N: input N, wrapping around the
+ * input channels), mono or, with stereo = yes, that input and the next. */
+static int check_tracks(struct options *o, char *err, size_t errlen)
+{
+	for (int t = 0; t < GL_TRACKS; t++) {
+		struct track_input *in = &o->track_input[t];
+		if (!o->track_origin[t])
+			in->first_channel = (uint8_t)((unsigned)t % o->input_channels);
+		if (!o->track_origin[t] && !o->stereo_origin[t])
+			continue;
+		unsigned last = in->first_channel + (in->stereo ? 1u : 0u);
+		if (last < o->input_channels)
+			continue;
+		const char *at =
+		    o->track_origin[t] ? o->track_origin[t] : o->stereo_origin[t];
+		char range[64];
+		if (in->stereo && o->input_channels < 2)
+			snprintf(range, sizeof(range),
+				 "no stereo pair with 1 input channel");
+		else
+			snprintf(range, sizeof(range), "input 1..%u%s",
+				 o->input_channels - (in->stereo ? 1u : 0u),
+				 in->stereo ? " with stereo = yes" : "");
+		return bad(err, errlen,
+			   "%s: [track%d] input %u%s is beyond the %u input channels "
+			   "(input_channels, %s): %s",
+			   at, t + 1, in->first_channel + 1u,
+			   !o->track_origin[t] ? " (its default; stereo: and the next)"
+			   : in->stereo	       ? " (stereo: and the next)"
+					       : "",
+			   o->input_channels, origin_of(o, K_INPUT_CHANNELS), range);
+	}
+	return 0;
+}
+
+/* The engine's set-up limits that take two keys (engine.c config_problem()
+ * and the keeper's arming), checked here so that their message names the
+ * keys, where they were set and the range. */
+static int check_engine(const struct options *o, char *err, size_t errlen)
+{
+	struct engine_config ec;
+	options_engine_config(o, &ec);
+	uint32_t min_grow = GL_GROW_MIN_PERIODS * o->period;
+	if (ec.grow_frames < min_grow) {
+		double least = ceil((double)min_grow / o->rate * 1000.0) / 1000.0;
+		const struct key *g = key_by_id(K_GROW_SECONDS);
+		const char *at = blame(o, K_GROW_SECONDS, K_PERIOD);
+		char a1[PATH_MAX + 8], a2[PATH_MAX + 8];
+		return bad(err, errlen,
+			   "%s: [looper] grow_seconds = %g%s is %u frames at %u Hz, less "
+			   "than %d periods of [audio] period = %u%s: %g..%g s with this "
+			   "period",
+			   at, o->grow_seconds,
+			   also(o, K_GROW_SECONDS, at, a1, sizeof(a1)), ec.grow_frames,
+			   o->rate, GL_GROW_MIN_PERIODS, o->period,
+			   also(o, K_PERIOD, at, a2, sizeof(a2)),
+			   least > g->lo ? least : g->lo, g->hi);
+	}
+	if (o->memory_limit_mb) {
+		uint64_t arm = keeper_arm_bytes(&ec, (size_t)sysconf(_SC_PAGESIZE));
+		uint64_t arm_mb = (arm + (1u << 20) - 1) >> 20;
+		if ((o->memory_limit_mb << 20) < arm)
+			return bad(
+			    err, errlen,
+			    "%s: [looper] memory_limit_mb = %llu is less than arming "
+			    "the %d clip slots takes (%llu MB with grow_seconds = %g "
+			    "(%s) at %u Hz): 0 (no limit) or %llu..%d",
+			    origin_of(o, K_MEMORY_LIMIT_MB),
+			    (unsigned long long)o->memory_limit_mb, GL_SLOTS,
+			    (unsigned long long)arm_mb, o->grow_seconds,
+			    origin_of(o, K_GROW_SECONDS), o->rate,
+			    (unsigned long long)arm_mb, GL_MEMORY_LIMIT_MB_MAX);
+	}
+	return 0;
+}
+
+/* The recorder's rings against the largest it maps: depends on the rate
+ * and on [recorder] tracks (16 channels instead of 2). */
+static int check_recorder(const struct options *o, char *err, size_t errlen)
+{
+	if (!o->recorder)
+		return 0;
+	int channels = o->recorder_tracks ? GL_STEM_CH : GL_OUT_CH;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	if (recorder_ring_bytes(o->rate, channels, o->recorder_seconds, page, NULL))
+		return 0;
+	/* The longest ring that fits: the largest power of two of frames. */
+	uint64_t frames =
+	    recorder_max_ring_bytes() / ((uint64_t)channels * sizeof(float));
+	uint64_t p2 = 1;
+	while (p2 * 2 <= frames)
+		p2 *= 2;
+	double longest = floor((double)p2 / o->rate);
+	const struct key *r = key_by_id(K_RECORDER_SECONDS);
+	const char *at = blame(o, K_RECORDER_SECONDS, K_RECORDER_TRACKS);
+	char a1[PATH_MAX + 8], a2[PATH_MAX + 8];
+	return bad(err, errlen,
+		   "%s: [recorder] ring_seconds = %g%s with tracks = %s%s at %u Hz is a "
+		   "ring larger than the recorder's largest (%llu MB): %g..%g here",
+		   at, o->recorder_seconds,
+		   also(o, K_RECORDER_SECONDS, at, a1, sizeof(a1)),
+		   o->recorder_tracks ? "yes" : "no",
+		   also(o, K_RECORDER_TRACKS, at, a2, sizeof(a2)), o->rate,
+		   (unsigned long long)(recorder_max_ring_bytes() >> 20), r->lo,
+		   longest < r->hi ? longest : r->hi);
+}
+
+static int check_across_keys(struct options *o, char *err, size_t errlen)
+{
+	if (check_tracks(o, err, errlen) || check_engine(o, err, errlen) ||
+	    check_recorder(o, err, errlen))
+		return -1;
+	return 0;
 }
 
 enum options_result options_parse(struct options *o, int argc, char **argv, FILE *out,
@@ -757,25 +1085,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv, FILE
 			       OPTIONS_ERROR;
 	}
 
-	/* Checks across keys, blamed on the track key that breaks them. */
-	for (int t = 0; t < GL_TRACKS; t++) {
-		struct track_input *in = &o->track_input[t];
-		if (!o->track_origin[t]) {
-			/* Not configured: mono, channels taken in turn. */
-			in->first_channel = (uint8_t)((unsigned)t % o->input_channels);
-			continue;
-		}
-		unsigned last = in->first_channel + (in->stereo ? 1u : 0u);
-		if (last >= o->input_channels)
-			return bad(err, errlen,
-				   "%s: [track%d] input %u%s is beyond the %u "
-				   "input channels (input_channels)",
-				   o->track_origin[t], t + 1, in->first_channel + 1u,
-				   in->stereo ? " (stereo: and the next)" : "",
-				   o->input_channels),
-			       OPTIONS_ERROR;
-	}
-	return OPTIONS_RUN;
+	return check_across_keys(o, err, errlen) ? OPTIONS_ERROR : OPTIONS_RUN;
 }
 
 const char *options_config_key(size_t i, const char **section)
@@ -867,4 +1177,246 @@ void options_recorder_dir(const struct options *o, char *out, size_t len)
 		snprintf(out, len, "%s", o->recorder_dir);
 	else
 		beside_session(o, "recordings", out, len);
+}
+
+/* ---- Memory at start ------------------------------------------------------ */
+
+void options_memory_needs(const struct options *o, size_t page, struct options_memory *m)
+{
+	struct engine_config ec;
+	options_engine_config(o, &ec);
+	*m = (struct options_memory){.clip_slots = keeper_arm_bytes(&ec, page)};
+	char dir[PATH_MAX];
+	options_recorder_dir(o, dir, sizeof(dir));
+	bool recorder = o->recorder && dir[0]; /* else main.c starts none */
+	if (recorder) {
+		m->recorder = recorder_ring_bytes(o->rate, GL_OUT_CH, o->recorder_seconds,
+						  page, NULL);
+		if (!m->recorder)
+			m->recorder = recorder_max_ring_bytes();
+	}
+	if (recorder && o->recorder_tracks) {
+		m->stems = recorder_ring_bytes(o->rate, GL_STEM_CH, o->recorder_seconds,
+					       page, NULL);
+		if (!m->stems)
+			m->stems = recorder_max_ring_bytes();
+		/* The audio thread's buffer of one period of every track. */
+		uint64_t buffer = (uint64_t)o->period * GL_STEM_CH * sizeof(float);
+		m->stems += (buffer + page - 1) / page * page;
+	}
+	m->total = m->clip_slots + m->recorder + m->stems;
+}
+
+/* The first number after "key" on a line of a file, or UINT64_MAX. */
+static uint64_t read_number(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return UINT64_MAX;
+	char line[256];
+	uint64_t n = UINT64_MAX;
+	size_t len = strlen(key);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, len))
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(line + len, &end, 10);
+		if (!errno && end != line + len)
+			n = x;
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The tightest limit less usage of a cgroup and its parents, from the
+ * cgroup's directory under the mount up to the mount. */
+static uint64_t cgroup_room(const char *mount, const char *cgroup, const char *limit_file,
+			    const char *usage_file, const char *stat_key)
+{
+	char dir[2 * PATH_MAX], path[2 * PATH_MAX + 64];
+	uint64_t room = UINT64_MAX;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", mount, cgroup) >= sizeof(dir))
+		return room;
+	for (;;) {
+		snprintf(path, sizeof(path), "%s/%s", dir, limit_file);
+		uint64_t limit = read_number(path, ""); /* "max": UINT64_MAX */
+		snprintf(path, sizeof(path), "%s/%s", dir, usage_file);
+		uint64_t used = read_number(path, "");
+		/* Usage counts the page cache; what is inactive of it the
+		 * kernel reclaims before it refuses memory. */
+		snprintf(path, sizeof(path), "%s/memory.stat", dir);
+		uint64_t cache = read_number(path, stat_key);
+		if (used != UINT64_MAX && cache != UINT64_MAX)
+			used = cache < used ? used - cache : 0;
+		if (limit != UINT64_MAX && limit < (UINT64_MAX >> 2)) {
+			uint64_t left = used != UINT64_MAX && used < limit ? limit - used
+					: used == UINT64_MAX		   ? limit
+									   : 0;
+			if (left < room)
+				room = left;
+		}
+		char *slash = strrchr(dir, '/');
+		if (!slash || (size_t)(slash - dir) < strlen(mount))
+			break;
+		*slash = '\0';
+	}
+	return room;
+}
+
+/* The process's cgroup path for controller `name` ("" for v2's "0::"), or
+ * false. */
+static bool own_cgroup(const char *root, bool v2, char *out, size_t len)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/proc/self/cgroup", root);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[PATH_MAX];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *a = strchr(line, ':');
+		char *b = a ? strchr(a + 1, ':') : NULL;
+		if (!b)
+			continue;
+		*a = *b = '\0';
+		const char *controllers = a + 1;
+		bool match = v2 ? !strcmp(line, "0") && !*controllers
+				: strstr(controllers, "memory") != NULL;
+		if (match) {
+			/* "/" is the root: nothing to append. */
+			snprintf(out, len, "%s", strcmp(b + 1, "/") ? b + 1 : "");
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A cgroup path that does not exist where it is mounted (a container that
+ * sees its own cgroup as the root): the mount's own files. */
+static uint64_t cgroup_bound(const char *root, bool v2)
+{
+	char cg[PATH_MAX], mount[PATH_MAX], probe[PATH_MAX * 2 + 32];
+	if (!own_cgroup(root, v2, cg, sizeof(cg)))
+		return UINT64_MAX;
+	snprintf(mount, sizeof(mount), "%s/sys/fs/cgroup%s", root, v2 ? "" : "/memory");
+	const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
+	const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
+	snprintf(probe, sizeof(probe), "%s%s/%s", mount, cg, limit);
+	if (access(probe, R_OK) != 0)
+		cg[0] = '\0';
+	return cgroup_room(mount, cg, limit, usage,
+			   v2 ? "inactive_file " : "total_inactive_file ");
+}
+
+/* CAP_IPC_LOCK in the effective set: RLIMIT_MEMLOCK does not apply. */
+static bool can_lock_any(const char *root)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/proc/self/status", root);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[256];
+	unsigned long long caps = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CapEff:", 7))
+			caps = strtoull(line + 7, NULL, 16);
+	fclose(f);
+	return caps & (1ull << 14); /* CAP_IPC_LOCK */
+}
+
+void options_memory_available(const char *root, bool lock_memory,
+			      struct options_available *a)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+	uint64_t kb = read_number(path, "MemAvailable:");
+	a->meminfo = kb == UINT64_MAX ? UINT64_MAX : kb * 1024;
+	uint64_t v2 = cgroup_bound(root, true), v1 = cgroup_bound(root, false);
+	a->cgroup = v2 < v1 ? v2 : v1;
+	a->memlock = UINT64_MAX;
+	struct rlimit rl;
+	if (lock_memory && !can_lock_any(root) && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY)
+		a->memlock = (uint64_t)rl.rlim_cur;
+}
+
+static unsigned long long mb_up(uint64_t bytes)
+{
+	return (unsigned long long)((bytes >> 20) + ((bytes & ((1u << 20) - 1)) != 0));
+}
+
+/* The key that asks for most of m, with what it depends on. */
+static int biggest_need(const struct options *o, const struct options_memory *m,
+			char *out, size_t len)
+{
+	if (m->stems >= m->recorder && m->stems >= m->clip_slots)
+		return snprintf(out, len,
+				"%s: [recorder] ring_seconds = %g with tracks = yes (%s)",
+				blame(o, K_RECORDER_SECONDS, K_RECORDER_TRACKS),
+				o->recorder_seconds, origin_of(o, K_RECORDER_TRACKS));
+	if (m->recorder >= m->clip_slots)
+		return snprintf(out, len, "%s: [recorder] ring_seconds = %g",
+				blame(o, K_RECORDER_SECONDS, K_RECORDER),
+				o->recorder_seconds);
+	return snprintf(
+	    out, len,
+	    "%s: [looper] grow_seconds = %g (the %d clip slots are armed with "
+	    "one increment each, stereo tracks two)",
+	    blame(o, K_GROW_SECONDS, K_RATE), o->grow_seconds, GL_SLOTS);
+}
+
+int options_check_memory(const struct options *o, const struct options_available *a,
+			 size_t page, char *err, size_t errlen)
+{
+	struct options_memory m;
+	options_memory_needs(o, page, &m);
+	char key[PATH_MAX + 160];
+	biggest_need(o, &m, key, sizeof(key));
+	uint64_t room = a->meminfo;
+	const char *what = "MemAvailable in /proc/meminfo";
+	if (a->cgroup < room) {
+		room = a->cgroup;
+		what = "left under the cgroup's memory limit";
+	}
+	char parts[160];
+	snprintf(
+	    parts, sizeof(parts),
+	    "the clip slots %llu MB, the recorder %llu MB, the track recorder %llu MB",
+	    mb_up(m.clip_slots), mb_up(m.recorder), mb_up(m.stems));
+	if (m.total > room)
+		return bad(err, errlen,
+			   "%s needs %llu MB at start (%s); %llu MB are available (%s)",
+			   key, mb_up(m.total), parts, (unsigned long long)(room >> 20),
+			   what);
+	if (m.total > a->memlock) {
+		if (o->require_rt)
+			return bad(
+			    err, errlen,
+			    "%s needs %llu MB locked at start (%s); RLIMIT_MEMLOCK "
+			    "allows %llu MB and require_rt is set (LimitMEMLOCK=, "
+			    "ulimit -l)",
+			    key, mb_up(m.total), parts,
+			    (unsigned long long)(a->memlock >> 20));
+		bad(err, errlen,
+		    "%s needs %llu MB locked at start; RLIMIT_MEMLOCK allows %llu MB: "
+		    "not all of it is locked",
+		    key, mb_up(m.total), (unsigned long long)(a->memlock >> 20));
+		return 1;
+	}
+	if (o->memory_limit_mb && o->memory_limit_mb > (room >> 20)) {
+		bad(err, errlen,
+		    "%s: [looper] memory_limit_mb = %llu is more than the %llu MB "
+		    "available (%s): recordings stop where memory ends",
+		    origin_of(o, K_MEMORY_LIMIT_MB),
+		    (unsigned long long)o->memory_limit_mb,
+		    (unsigned long long)(room >> 20), what);
+		return 1;
+	}
+	return 0;
 }

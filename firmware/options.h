@@ -27,6 +27,7 @@
 #define OPTIONS_LATENCY_AUTO (-1)
 #define OPTIONS_MAX_PORTS    8	 /* [controller] ports: patterns */
 #define OPTIONS_MAX_PATTERN  127 /* characters of one port pattern */
+#define OPTIONS_MAX_KEYS     64	 /* entries of the key table (options.c) */
 
 /* Where controller profiles are installed (make install); a build may move
  * it with -DGRIDLOOP_PROFILE_DIR=... */
@@ -88,7 +89,11 @@ struct options {
 	bool recorder_tracks;	 /* also each track, one multichannel file */
 	/* [track1] .. [track8] */
 	struct track_input track_input[GL_TRACKS];
-	char *track_origin[GL_TRACKS]; /* "FILE:LINE" of an explicit input, or NULL */
+	char *track_origin[GL_TRACKS];	/* "FILE:LINE" of an explicit input, or NULL */
+	char *stereo_origin[GL_TRACKS]; /* likewise of an explicit stereo */
+	/* Where each key was last set ("FILE:LINE" or "option --x"), by its
+	 * index in the key table; NULL: the default. For checks across keys. */
+	char *origin[OPTIONS_MAX_KEYS];
 	/* command line only */
 	char *config_path;    /* the file read (default OPTIONS_DEFAULT_CONFIG) */
 	bool config_explicit; /* named by --config: must exist */
@@ -108,12 +113,18 @@ void options_defaults(struct options *o);
 void options_free(struct options *o);
 
 /* Reads the config file (o->config_path, or the one --config names) and then
- * applies the command line. --help and --version print to out. */
+ * applies the command line; then checks the limits that take more than one
+ * key (a track's input against input_channels, grow_seconds against period,
+ * memory_limit_mb against what arming the clip slots takes, the recorder's
+ * ring against its largest), naming each key with its origin. --help and
+ * --version print to out. */
 enum options_result options_parse(struct options *o, int argc, char **argv, FILE *out,
 				  char *err, size_t errlen);
 
 /* Applies one config file on top of o. A missing file is an error only when
- * must_exist. 0 or -1 (message in err). */
+ * must_exist; one that is not a regular file (a directory, a FIFO: never
+ * waited for), larger than GL_CONFIG_FILE_MAX, unreadable or not text is
+ * always one (/dev/null is an empty file). 0 or -1 (message in err). */
 int options_load_file(struct options *o, const char *path, bool must_exist, char *err,
 		      size_t errlen);
 
@@ -131,6 +142,45 @@ void options_export_dir(const struct options *o, char *out, size_t len);
 void options_recorder_dir(const struct options *o, char *out, size_t len);
 
 void options_print_help(FILE *out);
+
+/* ---- Memory at start -------------------------------------------------------
+ * What the settings make gridloop map and lock before the first period, in
+ * bytes; checked against what the system has before anything is mapped. */
+struct options_memory {
+	uint64_t clip_slots; /* arming every slot: grow_seconds, rate, stereo tracks */
+	uint64_t recorder;   /* the mix recorder's ring: [recorder] ring_seconds */
+	uint64_t stems;	     /* the track recorder's ring and buffer: [recorder] tracks */
+	uint64_t total;
+};
+
+/* Pure: fills m for o with pages of `page` bytes (keeper_arm_bytes() and
+ * recorder_ring_bytes(): the arithmetic the parts map by). A recorder that
+ * is not enabled counts 0; a ring past the recorder's largest counts as that
+ * largest (options_parse() refuses it). */
+void options_memory_needs(const struct options *o, size_t page, struct options_memory *m);
+
+/* What the system lets gridloop have, in bytes; UINT64_MAX: no such bound. */
+struct options_available {
+	uint64_t meminfo; /* MemAvailable in /proc/meminfo */
+	uint64_t cgroup;  /* the tightest memory.max (or v1 limit_in_bytes) of the
+			   * process's cgroup and its parents, less their usage */
+	uint64_t memlock; /* RLIMIT_MEMLOCK, when memory is locked without
+			   * CAP_IPC_LOCK */
+};
+
+/* Reads the bounds above. root is put before /proc and /sys ("" on a real
+ * system; a directory with a fake proc/ and sys/ in tests). A bound that
+ * cannot be read is UINT64_MAX: never a reason to refuse. */
+void options_memory_available(const char *root, bool lock_memory,
+			      struct options_available *a);
+
+/* Checks options_memory_needs() against a. -1: refused, with the key that
+ * asks for most, the MB needed and the MB available in err (exit 2). 1:
+ * runs, with a warning in err (more than RLIMIT_MEMLOCK without
+ * require_rt: not all locked; a memory_limit_mb above what is available).
+ * 0: fine. */
+int options_check_memory(const struct options *o, const struct options_available *a,
+			 size_t page, char *err, size_t errlen);
 
 /* The config file's keys, i = 0, 1, ... until NULL: for documentation
  * checks. *section is "track" for the [track1]..[track8] keys. */

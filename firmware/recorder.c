@@ -332,11 +332,10 @@ static int open_sound_file(struct recorder *r, const struct recorder_config *cfg
 
 /* Mapped, locked when permitted, and every page written: the audio thread
  * takes no page faults in it. */
-static int ring_alloc(struct recorder *r, size_t frames)
+static int ring_alloc(struct recorder *r, size_t frames, size_t bytes)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t bytes = frames * (size_t)r->channels * sizeof(float);
-	r->ring_bytes = (bytes + page - 1) / page * page;
+	r->ring_bytes = bytes;
 	void *p = mmap(NULL, r->ring_bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -353,18 +352,26 @@ static int ring_alloc(struct recorder *r, size_t frames)
 	return 0;
 }
 
-/* The ring's capacity in frames: a power of two, at least ring_seconds. 0
- * when that is unreasonable. */
-static size_t ring_frames(const struct recorder_config *cfg)
+uint64_t recorder_ring_bytes(uint32_t rate, int channels, double ring_seconds,
+			     size_t page, uint64_t *frames_out)
 {
-	double want = ceil(cfg->ring_seconds * cfg->rate);
-	size_t max = MAX_RING_BYTES / ((size_t)cfg->channels * sizeof(float));
-	if (!(want >= 1) || want > (double)max)
+	double want = ceil(ring_seconds * rate);
+	if (channels < 1 || page == 0 || !(want >= 1) || want > (double)MAX_RING_BYTES)
 		return 0;
-	size_t frames = 1;
-	while (frames < (size_t)want)
+	uint64_t frames = 1;
+	while (frames < (uint64_t)want)
 		frames <<= 1;
-	return frames <= max ? frames : 0;
+	uint64_t bytes = frames * (uint64_t)channels * sizeof(float);
+	if (bytes > MAX_RING_BYTES)
+		return 0;
+	if (frames_out)
+		*frames_out = frames;
+	return (bytes + page - 1) / page * page;
+}
+
+uint64_t recorder_max_ring_bytes(void)
+{
+	return MAX_RING_BYTES;
 }
 
 struct recorder *recorder_create(const struct recorder_config *cfg, char *err,
@@ -375,8 +382,10 @@ struct recorder *recorder_create(const struct recorder_config *cfg, char *err,
 		snprintf(err, errlen, "recorder: bad configuration");
 		return NULL;
 	}
-	size_t frames = ring_frames(cfg);
-	if (!frames) {
+	uint64_t frames = 0;
+	uint64_t bytes = recorder_ring_bytes(cfg->rate, cfg->channels, cfg->ring_seconds,
+					     (size_t)sysconf(_SC_PAGESIZE), &frames);
+	if (!bytes) {
 		snprintf(err, errlen, "recorder: ring_seconds %g is out of range",
 			 cfg->ring_seconds);
 		return NULL;
@@ -395,10 +404,10 @@ struct recorder *recorder_create(const struct recorder_config *cfg, char *err,
 	atomic_init(&r->frames_lost, 0);
 	atomic_init(&r->error, 0);
 	atomic_init(&r->running, false);
-	int rc = ring_alloc(r, frames);
+	int rc = ring_alloc(r, (size_t)frames, (size_t)bytes);
 	if (rc < 0) {
-		snprintf(err, errlen, "recorder: cannot allocate a %zu-frame ring: %s",
-			 frames, strerror(-rc));
+		snprintf(err, errlen, "recorder: cannot allocate a %llu-frame ring: %s",
+			 (unsigned long long)frames, strerror(-rc));
 		free(r);
 		return NULL;
 	}

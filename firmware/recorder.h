@@ -35,6 +35,15 @@ struct recorder_stats {
 	char file[512];		 /* the file being written */
 };
 
+/* The bytes recorder_create() maps and locks for the ring of that config
+ * (its capacity: a power of two of frames, at least ring_seconds, pages of
+ * `page` bytes), and its frames in *frames (may be NULL). 0 when the ring
+ * would be more than recorder_max_ring_bytes() or the config is no ring at
+ * all. Pure: for checking a config before anything is mapped. */
+uint64_t recorder_ring_bytes(uint32_t rate, int channels, double ring_seconds,
+			     size_t page, uint64_t *frames);
+uint64_t recorder_max_ring_bytes(void); /* a ring's largest size */
+
 /* Not real-time safe: allocates the ring and opens the file
  * ("gig-2026-11-25_2130.wav"). NULL with a message in err. */
 struct recorder *recorder_create(const struct recorder_config *cfg, char *err,

@@ -10,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
+#include "gl_limits.h"
+#include "keeper.h"
 #include "options.h"
+#include "recorder.h"
 
 #define NO_FILE "/nonexistent/gridloop.conf"
 #define END	((char *)NULL) /* ends parse()'s argument list */
@@ -399,6 +405,699 @@ static void test_example_config_documents_every_key(void **state)
 	assert_true(count >= 20);
 }
 
+/* A fresh start for the next case of a table. */
+static void reset(struct fixture *f)
+{
+	options_free(&f->o);
+	options_defaults(&f->o);
+	free(f->o.config_path);
+	f->o.config_path = strdup(NO_FILE);
+}
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Issue 9, item 14: a track's default input follows the track, mono or
+ * stereo; a pair beyond the inputs is refused with file:line and range. */
+static void test_track_default_inputs(void **state)
+{
+	struct fixture *f = *state;
+	/* [track2] stereo without input: inputs 2 and 3, not 1 and 2. */
+	write_config(f, "[audio]\ninput_channels = 4\n[track2]\nstereo = yes\n"
+			"[track4]\nstereo = no\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	assert_int_equal(f->o.track_input[1].first_channel, 1);
+	assert_int_equal(f->o.track_input[1].stereo, 1);
+	assert_int_equal(f->o.track_input[3].first_channel, 3);
+	/* Track 6 of 4 inputs wraps around: input 2. */
+	assert_int_equal(f->o.track_input[5].first_channel, 1);
+	/* With 2 inputs, track 2's pair is 2+3: refused. */
+	reset(f);
+	write_config(f, "[track2]\nstereo = yes\n");
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "%s:2: [track2] input 2 (its default; stereo: and the next) is beyond "
+		 "the 2 input channels (input_channels, the default): input 1..1 with "
+		 "stereo = yes",
+		 f->path);
+	assert_error(f, parse(f, "-c", f->path, END), want);
+	/* ... and accepted with an input that leaves room for the pair. */
+	reset(f);
+	write_config(f, "[track2]\nstereo = yes\ninput = 1\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	assert_int_equal(f->o.track_input[1].first_channel, 0);
+	/* A mono input beyond, with the range; input_channels from the
+	 * command line is named as such. */
+	reset(f);
+	write_config(f, "[track1]\ninput = 3\n");
+	assert_error(f, parse(f, "-c", f->path, "-i", "2", END),
+		     ":2: [track1] input 3 is beyond the 2 input channels "
+		     "(input_channels, option --input-channels): input 1..2");
+	reset(f);
+	write_config(f, "[track8]\nstereo = on\n");
+	assert_error(f, parse(f, "-c", f->path, "-i", "1", END),
+		     ":2: [track8] input 1 (its default; stereo: and the next) is beyond "
+		     "the 1 input channels (input_channels, option --input-channels): no "
+		     "stereo pair with 1 input channel");
+	/* What options accept, the engine accepts (its input check). */
+	reset(f);
+	write_config(f, "[audio]\ninput_channels = 3\n[track2]\nstereo = yes\n"
+			"[track5]\nstereo = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	assert_int_equal(f->o.track_input[4].first_channel, 1); /* 5 of 3: 2+3 */
+	struct engine_config ec;
+	options_engine_config(&f->o, &ec);
+	const char *why = NULL;
+	struct engine *e = engine_create(&ec, &why);
+	assert_non_null(e);
+	engine_destroy(e);
+	reset(f);
+	write_config(f, "[audio]\ninput_channels = 3\n[track3]\nstereo = yes\n");
+	assert_error(
+	    f, parse(f, "-c", f->path, END),
+	    ":4: [track3] input 3 (its default; stereo: and the next) is beyond");
+}
+
+/* Issue 9, item 17: the limits the engine and the keeper enforce across
+ * keys are refused after the whole config and command line, naming both
+ * keys with where they were set, and the range. */
+static void test_limits_across_keys(void **state)
+{
+	struct fixture *f = *state;
+	write_config(f, "[looper]\ngrow_seconds = 0.1\n");
+	char want[384];
+	snprintf(want, sizeof(want),
+		 "%s:2: [looper] grow_seconds = 0.1 is 4800 frames at 48000 Hz, less "
+		 "than 4 periods of [audio] period = 2048 (option --period): "
+		 "0.171..60 s with this period",
+		 f->path);
+	assert_error(f, parse(f, "-c", f->path, "-p", "2048", END), want);
+	/* The period from the file, grow left at its default: blamed on the
+	 * period's line. */
+	reset(f);
+	write_config(f, "[audio]\nrate = 44100\n[looper]\ngrow_seconds = 0.1\n"
+			"[audio]\nperiod = 1200\n");
+	snprintf(want, sizeof(want),
+		 "%s:4: [looper] grow_seconds = 0.1 is 4410 frames at 44100 Hz, less "
+		 "than 4 periods of [audio] period = 1200 (%s:6)",
+		 f->path, f->path);
+	assert_error(f, parse(f, "-c", f->path, END), want);
+	/* At the bound it is accepted, and the engine takes it. */
+	reset(f);
+	assert_int_equal(parse(f, "-p", "1200", "-r", "48000", END), OPTIONS_RUN);
+	f->o.grow_seconds = 0.1; /* 4800 frames = 4 x 1200 */
+	struct engine_config ec;
+	options_engine_config(&f->o, &ec);
+	const char *why = NULL;
+	struct engine *e = engine_create(&ec, &why);
+	assert_non_null(e);
+	engine_destroy(e);
+
+	/* memory_limit_mb below what arming the slots takes: the key and its
+	 * minimum, which is exactly what the keeper needs. */
+	reset(f);
+	write_config(f, "[looper]\nmemory_limit_mb = 8\n");
+	assert_error(f, parse(f, "-c", f->path, END),
+		     ":2: [looper] memory_limit_mb = 8 is less than arming the 80 clip "
+		     "slots takes (");
+	unsigned long long least = 0;
+	const char *range = strstr(f->err, "0 (no limit) or ");
+	assert_non_null(range);
+	assert_int_equal(sscanf(range, "0 (no limit) or %llu..", &least), 1);
+	char arg[32];
+	snprintf(arg, sizeof(arg), "%llu", least - 1);
+	reset(f);
+	assert_error(f, parse(f, "--memory-limit", arg, END),
+		     "option --memory-limit: [looper] memory_limit_mb");
+	snprintf(arg, sizeof(arg), "%llu", least);
+	reset(f);
+	assert_int_equal(parse(f, "--memory-limit", arg, END), OPTIONS_RUN);
+	options_engine_config(&f->o, &ec);
+	e = engine_create(&ec, &why);
+	assert_non_null(e);
+	struct keeper_config kc;
+	options_keeper_config(&f->o, &kc);
+	kc.lock_memory = false;
+	struct keeper *k = keeper_create(e, &kc, &why);
+	if (!k)
+		fail_msg("memory_limit_mb = %llu was accepted, the keeper says: %s",
+			 least, why);
+	keeper_destroy(k);
+	/* One MB less would not have armed: the minimum is the real one. */
+	kc.memory_limit = (least - 1) << 20;
+	assert_null(keeper_create(e, &kc, &why));
+	engine_destroy(e);
+
+	/* The recorder's ring past its largest (96 kHz, 16 channels). */
+	reset(f);
+	write_config(f, "[audio]\nrate = 96000\n[recorder]\nenabled = yes\n"
+			"ring_seconds = 600\ntracks = yes\n");
+	snprintf(want, sizeof(want),
+		 "%s:5: [recorder] ring_seconds = 600 with tracks = yes (%s:6) at 96000 "
+		 "Hz is a ring larger than the recorder's largest (2048 MB): 1..349 here",
+		 f->path, f->path);
+	assert_error(f, parse(f, "-c", f->path, END), want);
+	/* ... and 349 s is accepted, and is a ring. */
+	reset(f);
+	write_config(f, "[audio]\nrate = 96000\n[recorder]\nenabled = yes\n"
+			"ring_seconds = 349\ntracks = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	assert_true(recorder_ring_bytes(96000, GL_STEM_CH, 349, page_size(), NULL) > 0);
+	/* A recorder that is off maps nothing: its keys are not held against it. */
+	reset(f);
+	write_config(f, "[audio]\nrate = 96000\n[recorder]\nenabled = no\n"
+			"ring_seconds = 600\ntracks = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+}
+
+/* Whatever options accept, the engine accepts: every ranged key at its
+ * bounds with the others' extremes (engine.c's config_problem()). */
+static void test_engine_takes_what_options_accept(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const rates[] = {"44100", "48000", "96000"};
+	static const char *const periods[] = {"16", "128", "2048"};
+	static const char *const grows[] = {"0.1", "0.2", "60"};
+	static const char *const fades[] = {"0", "100", "99.99"};
+	int accepted = 0, refused = 0;
+	for (int r = 0; r < 3; r++)
+		for (int p = 0; p < 3; p++)
+			for (int g = 0; g < 3; g++)
+				for (int d = 0; d < 3; d++) {
+					char text[256];
+					snprintf(
+					    text, sizeof(text),
+					    "[audio]\nrate = %s\nperiod = %s\ninput_"
+					    "channels = 32\n[looper]\ngrow_seconds = "
+					    "%s\nfade_ms = %s\ntempo = 300\nbeats_per_"
+					    "bar = 16\n[track8]\ninput = 31\nstereo = "
+					    "yes\n",
+					    rates[r], periods[p], grows[g], fades[d]);
+					reset(f);
+					write_config(f, text);
+					if (parse(f, "-c", f->path, END) != OPTIONS_RUN) {
+						refused++;
+						if (!strstr(f->err, f->path) ||
+						    !strstr(f->err, "grow_seconds"))
+							fail_msg("refused without file "
+								 "and key: "
+								 "%s",
+								 f->err);
+						continue;
+					}
+					accepted++;
+					struct engine_config ec;
+					options_engine_config(&f->o, &ec);
+					const char *why = NULL;
+					struct engine *e = engine_create(&ec, &why);
+					if (!e)
+						fail_msg(
+						    "options accept, the engine refuses "
+						    "(%s): %s",
+						    why, text);
+					engine_destroy(e);
+				}
+	assert_true(accepted > 0 && refused > 0);
+}
+
+/* Issue 9, item 3: what the settings map at start, by the parts' own
+ * arithmetic (the keeper's arming is checked against what it maps). */
+static void test_memory_needs(void **state)
+{
+	struct fixture *f = *state;
+	size_t page = page_size();
+	write_config(f, "[looper]\ngrow_seconds = 2.5\n[track3]\ninput = 1\n"
+			"stereo = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	struct options_memory m;
+	options_memory_needs(&f->o, page, &m);
+	assert_int_equal(m.recorder, 0); /* off */
+	assert_int_equal(m.stems, 0);
+	struct engine_config ec;
+	options_engine_config(&f->o, &ec);
+	const char *why = NULL;
+	struct engine *e = engine_create(&ec, &why);
+	assert_non_null(e);
+	struct keeper_config kc;
+	options_keeper_config(&f->o, &kc);
+	kc.lock_memory = false;
+	struct keeper *k = keeper_create(e, &kc, &why);
+	assert_non_null(k);
+	struct keeper_stats st;
+	keeper_get_stats(k, &st);
+	assert_int_equal(m.clip_slots, st.bytes_mapped);
+	assert_int_equal(m.total, st.bytes_mapped);
+	keeper_destroy(k);
+	engine_destroy(e);
+
+	/* The issue's case: 600 s with tracks at 48 kHz. A ring is a power of
+	 * two of frames: 2^25 >= 600 x 48000. */
+	reset(f);
+	write_config(f, "[session]\ndir = /nonexistent/session\n[recorder]\n"
+			"enabled = yes\nring_seconds = 600\ntracks = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	options_memory_needs(&f->o, page, &m);
+	uint64_t frames = 1u << 25;
+	assert_int_equal(m.recorder, frames * GL_OUT_CH * sizeof(float));
+	uint64_t buffer = (128 * GL_STEM_CH * sizeof(float) + page - 1) / page * page;
+	assert_int_equal(m.stems, frames * GL_STEM_CH * sizeof(float) + buffer);
+	assert_int_equal(m.total, m.clip_slots + m.recorder + m.stems);
+	/* No directory to record into: main.c starts no recorder, nothing
+	 * mapped for it. */
+	free(f->o.session_dir);
+	f->o.session_dir = NULL;
+	options_memory_needs(&f->o, page, &m);
+	assert_int_equal(m.recorder + m.stems, 0);
+}
+
+static void test_memory_check(void **state)
+{
+	struct fixture *f = *state;
+	size_t page = page_size();
+	write_config(f, "[session]\ndir = /nonexistent/session\n[recorder]\n"
+			"enabled = yes\nring_seconds = 600\ntracks = yes\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	struct options_memory m;
+	options_memory_needs(&f->o, page, &m);
+	unsigned long long need = (m.total + (1 << 20) - 1) >> 20;
+	struct options_available a = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 0);
+	/* A 1 GiB machine. */
+	a.meminfo = 1ull << 30;
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 -1);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "%s:5: [recorder] ring_seconds = 600 with tracks = yes (%s:6) needs "
+		 "%llu MB at start (",
+		 f->path, f->path, need);
+	assert_error(f, OPTIONS_ERROR, want);
+	assert_error(f, OPTIONS_ERROR,
+		     "1024 MB are available (MemAvailable in /proc/meminfo)");
+	/* The cgroup tighter than the machine. */
+	a.meminfo = 8ull << 30;
+	a.cgroup = 512ull << 20;
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 -1);
+	assert_error(f, OPTIONS_ERROR,
+		     "512 MB are available (left under the cgroup's memory limit)");
+	/* RLIMIT_MEMLOCK: refused with require_rt, a warning without. */
+	a.cgroup = UINT64_MAX;
+	a.memlock = 64ull << 20;
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 1);
+	assert_error(f, OPTIONS_ERROR, "RLIMIT_MEMLOCK allows 64 MB: not all of it");
+	f->o.require_rt = true;
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 -1);
+	assert_error(f, OPTIONS_ERROR, "RLIMIT_MEMLOCK allows 64 MB and require_rt");
+	/* Without the recorder, the slots are what is asked for: blamed on
+	 * grow_seconds. */
+	reset(f);
+	write_config(f, "[looper]\ngrow_seconds = 60\n");
+	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
+	a = (struct options_available){64ull << 20, UINT64_MAX, UINT64_MAX};
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 -1);
+	assert_error(f, OPTIONS_ERROR, ":2: [looper] grow_seconds = 60 (the 80 clip");
+	/* A memory limit above what there is: said, not refused. */
+	reset(f);
+	assert_int_equal(parse(f, "--memory-limit", "4096", END), OPTIONS_RUN);
+	a.meminfo = 1ull << 30;
+	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
+			 1);
+	assert_error(f, OPTIONS_ERROR,
+		     "option --memory-limit: [looper] memory_limit_mb = 4096 is more "
+		     "than the 1024 MB available");
+}
+
+static void put_file(const char *root, const char *rel, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		mkdir(path, 0700);
+		*s = '/';
+	}
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* The bounds come from /proc/meminfo, the cgroup (v2 and v1, the tightest
+ * of it and its parents, less usage) and RLIMIT_MEMLOCK. */
+static void test_memory_available(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test_options_root.XXXXXX";
+	assert_non_null(mkdtemp(root));
+	put_file(root, "proc/meminfo",
+		 "MemTotal:        4000000 kB\nMemFree:  100 kB\n"
+		 "MemAvailable:    2000000 kB\n");
+	put_file(root, "proc/self/cgroup", "0::/a/b\n");
+	put_file(root, "proc/self/status", "Name: x\nCapEff:\t0000000000000000\n");
+	put_file(root, "sys/fs/cgroup/a/b/memory.max", "1073741824\n");
+	put_file(root, "sys/fs/cgroup/a/b/memory.current", "73741824\n");
+	put_file(root, "sys/fs/cgroup/a/memory.max", "500000000\n");
+	put_file(root, "sys/fs/cgroup/a/memory.current", "150000000\n");
+	/* Of the usage, inactive page cache is reclaimed first: not used. */
+	put_file(root, "sys/fs/cgroup/a/memory.stat",
+		 "anon 90000000\nfile 60000000\ninactive_file 50000000\n");
+	put_file(root, "sys/fs/cgroup/memory.max", "max\n");
+	struct rlimit old;
+	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &old), 0);
+	struct rlimit low = {32 << 20, old.rlim_max};
+	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < low.rlim_cur)
+		low.rlim_cur = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
+	struct options_available a;
+	options_memory_available(root, true, &a);
+	assert_int_equal(a.meminfo, 2000000ull * 1024);
+	assert_int_equal(a.cgroup, 400000000); /* the parent: 500 M less 150 - 50 M */
+	assert_int_equal(a.memlock, low.rlim_cur);
+	options_memory_available(root, false, &a); /* not locked: no bound */
+	assert_int_equal(a.memlock, UINT64_MAX);
+	/* With CAP_IPC_LOCK, RLIMIT_MEMLOCK does not apply. */
+	put_file(root, "proc/self/status", "CapEff:\t0000000000004000\n");
+	options_memory_available(root, true, &a);
+	assert_int_equal(a.memlock, UINT64_MAX);
+	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &old), 0);
+	/* cgroup v1, seen from inside a container: the path is not there,
+	 * the mount's own files are the process's cgroup. */
+	put_file(root, "proc/self/cgroup", "4:memory:/docker/x\n0::/\n");
+	put_file(root, "sys/fs/cgroup/memory.max", "max\n");
+	put_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "268435456\n");
+	put_file(root, "sys/fs/cgroup/memory/memory.usage_in_bytes", "68435456\n");
+	options_memory_available(root, false, &a);
+	assert_int_equal(a.cgroup, 200000000);
+	/* v1's "no limit" is a huge number. */
+	put_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes",
+		 "9223372036854771712\n");
+	options_memory_available(root, false, &a);
+	assert_int_equal(a.cgroup, UINT64_MAX);
+	/* Nothing readable: no bounds. */
+	options_memory_available("/nonexistent", true, &a);
+	assert_int_equal(a.meminfo, UINT64_MAX);
+	assert_int_equal(a.cgroup, UINT64_MAX);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void write_bytes(struct fixture *f, const char *bytes, size_t n)
+{
+	FILE *fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(bytes, 1, n, fp), n);
+	fclose(fp);
+}
+
+/* The hostile pass over the config file: every case is either refused with
+ * its line and key (want: what the message holds) or accepted (want NULL,
+ * then check() says whether it means what it says). */
+static bool period_64(const struct options *o)
+{
+	return o->period == 64;
+}
+static bool period_64_periods_3(const struct options *o)
+{
+	return o->period == 64 && o->periods == 3;
+}
+static bool tempo_0(const struct options *o)
+{
+	return o->tempo == 0;
+}
+static bool fade_half(const struct options *o)
+{
+	return o->fade_ms == 0.5;
+}
+static bool latency_auto(const struct options *o)
+{
+	return o->latency_frames == OPTIONS_LATENCY_AUTO;
+}
+static bool defaults_kept(const struct options *o)
+{
+	return o->period == 128 && o->rate == 48000;
+}
+
+static void test_hostile_config_text(void **state)
+{
+	struct fixture *f = *state;
+	char long_line[400];
+	snprintf(long_line, sizeof(long_line), "[audio]\n# %0300d\nperiod = 64\n", 0);
+	static const struct {
+		const char *text;
+		size_t len; /* 0: strlen */
+		const char *want;
+		bool (*check)(const struct options *);
+	} cases[] = {
+	    /* Empty values, blanks, garbage. */
+	    {"[audio]\nrate =\n", 0, ":2: [audio] rate: '' is not 44100", NULL},
+	    {"[audio]\nperiod =   \n", 0,
+	     ":2: [audio] period: '' is not a whole number in 16..2048", NULL},
+	    {"[audio]\nperiod = 64 frames\n", 0, ":2: [audio] period: '64 frames' is not",
+	     NULL},
+	    {"[audio]\nperiod = 64 # frames\n", 0, ":2: [audio] period: '64 # frames'",
+	     NULL},
+	    {"[audio]\nperiod = 64 ; frames\n", 0, NULL, period_64},
+	    /* Numbers: hex, exponent, sign, huge, inf, nan. */
+	    {"[audio]\nperiod = 0x40\n", 0,
+	     ":2: [audio] period: '0x40' is not a whole number", NULL},
+	    {"[audio]\nperiod = 6.4e1\n", 0, ":2: [audio] period: '6.4e1'", NULL},
+	    {"[audio]\nperiod = -64\n", 0, ":2: [audio] period: '-64'", NULL},
+	    {"[audio]\nperiod = +64\n", 0, NULL, period_64},
+	    {"[audio]\nperiod = 99999999999999999999999\n", 0,
+	     ":2: [audio] period: '9999", NULL},
+	    {"[looper]\nmemory_limit_mb = 18446744073709551615\n", 0,
+	     ":2: [looper] memory_limit_mb: '1844", NULL},
+	    {"[looper]\nmemory_limit_mb = 16777217\n", 0, "in 0..16777216", NULL},
+	    {"[looper]\nfade_ms = inf\n", 0,
+	     ":2: [looper] fade_ms: 'inf' is not a number in 0..100", NULL},
+	    {"[looper]\nfade_ms = -inf\n", 0, ":2: [looper] fade_ms: '-inf'", NULL},
+	    {"[looper]\nfade_ms = nan\n", 0, ":2: [looper] fade_ms: 'nan'", NULL},
+	    {"[looper]\nfade_ms = 0x1p3\n", 0, ":2: [looper] fade_ms: '0x1p3'", NULL},
+	    {"[looper]\nfade_ms = 1e1\n", 0, ":2: [looper] fade_ms: '1e1'", NULL},
+	    {"[looper]\nfade_ms = 100.0001\n", 0,
+	     ":2: [looper] fade_ms: '100.0001' is not a number in 0..100", NULL},
+	    {"[looper]\nfade_ms = .5\n", 0, NULL, fade_half},
+	    {"[looper]\nfade_ms = .\n", 0, ":2: [looper] fade_ms: '.'", NULL},
+	    {"[looper]\ntempo = -0\n", 0, NULL, tempo_0},
+	    {"[looper]\ntempo = 300.5\n", 0,
+	     ":2: [looper] tempo: '300.5' is not 0 or a number in 30..300", NULL},
+	    {"[looper]\ngrow_seconds = 0.09\n", 0,
+	     ":2: [looper] grow_seconds: '0.09' is not a number in 0.1..60", NULL},
+	    {"[audio]\nlatency_frames = AUTO\n", 0, NULL, latency_auto},
+	    {"[audio]\nlatency_frames = 65537\n", 0,
+	     ":2: [audio] latency_frames: '65537' is not auto or a whole number in "
+	     "0..65536",
+	     NULL},
+	    {"[audio]\noutput_channels = 33\n", 0,
+	     ":2: [audio] output_channels: '33' is not a whole number in 1..32", NULL},
+	    {"[audio]\ninput_channels = 0\n", 0,
+	     ":2: [audio] input_channels: '0' is not a whole number in 1..32", NULL},
+	    {"[realtime]\npriority = 0\n", 0,
+	     ":2: [realtime] priority: '0' is not a whole number in 1..99", NULL},
+	    {"[session]\nsave_quiet_ms = 600001\n", 0,
+	     ":2: [session] save_quiet_ms: '600001' is not a whole number in 0..600000",
+	     NULL},
+	    {"[recorder]\nring_seconds = 0.5\n", 0,
+	     ":2: [recorder] ring_seconds: '0.5' is not a number in 1..600", NULL},
+	    {"[track1]\ninput = 33\n", 0,
+	     ":2: [track1] input: '33' is not a whole number in 1..32", NULL},
+	    {"[audio]\ninput_channels = 32\n[track1]\ninput = 32\nstereo = yes\n", 0,
+	     ":4: [track1] input 32 (stereo: and the next) is beyond the 32 input "
+	     "channels",
+	     NULL},
+	    /* Layout: indented keys are keys, CR LF, a BOM, duplicates. */
+	    {"[audio]\n    period = 64\n\tperiods = 3\n", 0, NULL, period_64_periods_3},
+	    {"[audio]\r\nperiod = 64\r\nperiods = 3\r\n", 0, NULL, period_64_periods_3},
+	    {"\xef\xbb\xbf[audio]\nperiod = 64\n", 0, NULL, period_64},
+	    {"[audio]\nperiod = 32\nperiod = 64\n", 0, NULL,
+	     period_64}, /* the last wins */
+	    {"[audio]\nperiod = 64\n[looper]\n[audio]\nperiods = 3\n", 0, NULL,
+	     period_64_periods_3},
+	    {"", 0, NULL, defaults_kept},
+	    {"\n\n; only comments\n# and this\n", 0, NULL, defaults_kept},
+	    /* Sections and keys that are not. */
+	    {"[Audio]\nrate = 48000\n", 0,
+	     ":2: unknown section [Audio] (the sections are [audio],", NULL},
+	    {"[ audio ]\nrate = 48000\n", 0, ":2: unknown section [ audio ]", NULL},
+	    {"[]\nrate = 48000\n", 0, ":2: key 'rate' is outside any [section]", NULL},
+	    {"[audio\nrate = 48000\n", 0, ":1: syntax error", NULL},
+	    {"[track0]\ninput = 1\n", 0, ":2: unknown section [track0]", NULL},
+	    {"[track10]\ninput = 1\n", 0, ":2: unknown section [track10]", NULL},
+	    {"[audio]\n= 5\n", 0, ":2:", NULL},
+	    {"[audio]\nRate = 48000\n", 0, ":2: [audio] Rate: unknown key", NULL},
+	    /* Not text, or too long a line: named, the rest not read. */
+	    {"[audio]\nperiod = 6\0"
+	     "4\n",
+	     19, ":2: a NUL byte: not a text file", NULL},
+	    {NULL, 0, ":2: line too long (more than 198 characters)", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset(f);
+		const char *text = cases[i].text ? cases[i].text : long_line;
+		write_bytes(f, text, cases[i].len ? cases[i].len : strlen(text));
+		enum options_result r = parse(f, "-c", f->path, END);
+		if (cases[i].want) {
+			if (r != OPTIONS_ERROR || !strstr(f->err, cases[i].want) ||
+			    strncmp(f->err, f->path, strlen(f->path)))
+				fail_msg("case %zu: '%s' gave '%s', not '%s'", i, text,
+					 r == OPTIONS_ERROR ? f->err : "(accepted)",
+					 cases[i].want);
+		} else if (r != OPTIONS_RUN || !cases[i].check(&f->o)) {
+			fail_msg("case %zu: '%s' was %s %s", i, text,
+				 r == OPTIONS_RUN ? "misread" : "refused:", f->err);
+		}
+	}
+}
+
+/* What the config file is: a directory, a FIFO (never waited for), a huge
+ * file, an unreadable one; /dev/null is an empty one. */
+static void test_hostile_config_files(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/test_options_dir.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_error(f, parse(f, "-c", dir, END),
+		     ": cannot read the config file: it is a directory");
+	/* The default file too: only a missing one is no error. */
+	reset(f);
+	free(f->o.config_path);
+	f->o.config_path = strdup(dir);
+	assert_error(f, parse(f, END),
+		     ": cannot read the config file: it is a directory");
+
+	char fifo[sizeof(dir) + 16];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	reset(f);
+	alarm(10); /* a hang fails the test instead of hanging it */
+	assert_error(f, parse(f, "-c", fifo, END),
+		     "fifo: cannot read the config file: not a regular file");
+	alarm(0);
+	unlink(fifo);
+	rmdir(dir);
+
+	reset(f);
+	assert_int_equal(parse(f, "-c", "/dev/null", END), OPTIONS_RUN);
+	assert_int_equal(f->o.period, 128);
+	reset(f);
+	assert_error(f, parse(f, "-c", "/dev/zero", END),
+		     "/dev/zero: cannot read the config file: not a regular file");
+
+	/* Larger than a config file can be. */
+	FILE *fp = fopen(f->path, "w");
+	assert_non_null(fp);
+	fputs("[audio]\n", fp);
+	for (int i = 0; i <= GL_CONFIG_FILE_MAX / 16; i++)
+		fputs("# padding......\n", fp);
+	fclose(fp);
+	reset(f);
+	assert_error(f, parse(f, "-c", f->path, END),
+		     ": cannot read the config file: larger than a config file can be");
+
+	if (geteuid() != 0) { /* root reads it anyway */
+		write_config(f, "[audio]\nperiod = 64\n");
+		chmod(f->path, 0);
+		reset(f);
+		assert_error(f, parse(f, "-c", f->path, END),
+			     ": cannot read the config file: Permission denied");
+		chmod(f->path, 0600);
+	}
+	reset(f);
+	assert_error(f, parse(f, "-c", END), "option -c needs an argument");
+	reset(f);
+	assert_error(f, parse(f, "--config=", END), "option --config: must not be empty");
+}
+
+static void test_hostile_command_line(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cases[][3] = {
+	    {"--period=", NULL, "option --period: '' is not a whole number in 16..2048"},
+	    {"-p", " 64", "option --period: ' 64' is not a whole number"},
+	    {"-p", "64 ", "option --period: '64 ' is not a whole number"},
+	    {"--frames", "9223372036854775808", "option --frames: '9223372036854775808'"},
+	    {"--frames", "-1", "option --frames: '-1' is not a whole number in 1.."},
+	    {"--latency", "65537", "option --latency: '65537' is not auto or a whole"},
+	    {"--memory-limit", "-1", "option --memory-limit: '-1'"},
+	    {"--priority", "1e1", "option --priority: '1e1'"},
+	    {"-i", "33", "option --input-channels: '33' is not a whole number in 1..32"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset(f);
+		enum options_result r = cases[i][1]
+					    ? parse(f, cases[i][0], cases[i][1], END)
+					    : parse(f, cases[i][0], END);
+		if (r != OPTIONS_ERROR || !strstr(f->err, cases[i][2]))
+			fail_msg("case %zu: %s %s gave '%s', not '%s'", i, cases[i][0],
+				 cases[i][1] ? cases[i][1] : "", f->err, cases[i][2]);
+	}
+	reset(f);
+	assert_int_equal(parse(f, "--frames", "9223372036854775807", END), OPTIONS_RUN);
+	assert_true(f->o.frames == INT64_MAX);
+	/* The command line wins over the file, also for a key checked with
+	 * another: period from the file, grow from the command line is not a
+	 * key there; input_channels is. */
+	write_config(f, "[track2]\ninput = 2\n");
+	reset(f);
+	assert_error(
+	    f, parse(f, "-c", f->path, "--input-channels", "1", END),
+	    ":2: [track2] input 2 is beyond the 1 input channels (input_channels, "
+	    "option --input-channels): input 1..1");
+}
+
+/* The example config states each key's range as the key table has it. */
+static void test_example_config_states_the_ranges(void **state)
+{
+	struct fixture *f = *state;
+	(void)f;
+	FILE *fp = fopen("board/gridloop.conf", "r");
+	assert_non_null(fp);
+	static char text[65536];
+	size_t n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	/* The help shows the table's ranges: compare each with the file. */
+	FILE *out = fmemopen(f->out, sizeof(f->out) - 1, "w");
+	options_print_help(out);
+	fclose(out);
+	static const char *const ranged[][2] = {
+	    {"period = ", "16..2048"},	       {"periods = ", "2..4"},
+	    {"input_channels = ", "1..32"},    {"priority = ", "1..99"},
+	    {"fade_ms = ", "0..100"},	       {"grow_seconds = ", "0.1..60"},
+	    {"tempo = ", "30..300"},	       {"beats_per_bar = ", "1..16"},
+	    {"ring_seconds = ", "1..600"},     {"memory_limit_mb = ", "0..16777216"},
+	    {"save_quiet_ms = ", "0..600000"},
+	};
+	for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "\n%s", ranged[i][0]);
+		const char *at = strstr(text, line);
+		if (!at) {
+			snprintf(line, sizeof(line), "\n# %s", ranged[i][0]);
+			at = strstr(text, line);
+		}
+		assert_non_null(at);
+		/* The comment block above the key. */
+		const char *start = at;
+		while (start > text && !(start[-1] == '\n' && start[0] == '\n'))
+			start--;
+		char block[1024];
+		snprintf(block, sizeof(block), "%.*s", (int)(at - start), start);
+		if (!strstr(block, ranged[i][1]))
+			fail_msg("board/gridloop.conf: the comment on %sdoes not say %s",
+				 ranged[i][0], ranged[i][1]);
+	}
+	assert_non_null(strstr(f->out, "frames per period, 16..2048"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +1118,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_config_documents_every_key,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_track_default_inputs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits_across_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_engine_takes_what_options_accept, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_needs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_check, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_available, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_config_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_config_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hostile_command_line, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_example_config_states_the_ranges, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
