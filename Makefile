@@ -11,25 +11,64 @@
 #   make deb        the Debian package for the Pi (arm64; DEB_ARCH=amd64 for a PC),
 #                   build/deb/gridloop_<version>_<arch>.deb (scripts/build-deb)
 #
-# Every firmware/*.c except main.c is linked into the tests, so a new module
-# needs no Makefile change. Variants live side by side under build/<variant>.
+# The program is built in layers, one folder and one static archive each,
+# bottom up; a layer uses only the layers before it:
+#
+#   base    pure: the SPSC queue, the clip grid, the one table of limits
+#   engine  pure: the looper, fed one period at a time (no ALSA, files,
+#           threads or allocation after engine_create)
+#   midi    pure: controller profiles (text in), the controller, MIDI clock,
+#           the set of controllers, scripts (text in, commands out)
+#   os      the OS boundaries: ALSA PCM and sequencer, the audio thread, the
+#           keeper (clip memory), threads, wake-ups, logging (alsa-lib,
+#           libsystemd)
+#   sd      the SD card: sessions, manifest, SD writer, restore, export, the
+#           performance recorder (libsndfile, cJSON, libsamplerate)
+#   app     the program: options, the supervisor, export CLI; main.c apart
+#
+# A new .c in a layer's folder needs no Makefile change. The pure layers are
+# checked by `make check-purity` (part of make check): their archives may not
+# need any symbol of alsa-lib, libsndfile, libsystemd, cJSON, libsamplerate,
+# nor a file, thread, sleep or memory-mapping call (scripts/check-purity),
+# and their tests link only the pure archives. Variants live side by side
+# under build/<variant>.
 
 O        ?= build/native
 CC       ?= cc
+AR       ?= ar
 SAN      ?=
 OPT      ?= -O2
 PKGS     := alsa inih sndfile libsystemd libcjson samplerate
 PREFIX      ?= /usr
 PROFILE_DIR ?= $(PREFIX)/share/gridloop/profiles
+LAYERS   := base engine midi os sd app
+PURE     := base engine midi
 CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
-            -Wstrict-prototypes -Wmissing-prototypes -pthread -Ifirmware $(SAN) \
+            -Wstrict-prototypes -Wmissing-prototypes -pthread \
+            $(LAYERS:%=-Ifirmware/%) $(SAN) \
             -DGRIDLOOP_PROFILE_DIR='"$(PROFILE_DIR)"' \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SAN) $(EXTRA_LDFLAGS)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+OS_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+PURE_LIBS := -lm
 
-FW_SRC    := $(filter-out firmware/main.c,$(wildcard firmware/*.c))
-FW_OBJ    := $(FW_SRC:%.c=$(O)/%.o)
+layer_obj = $(patsubst %.c,$(O)/%.o,$(filter-out firmware/app/main.c,$(wildcard firmware/$(1)/*.c)))
+layer_lib = $(O)/lib/libgl_$(1).a
+# Archives in link order: each layer before the ones it uses.
+ALL_LIBS  := $(foreach l,app sd os midi engine base,$(call layer_lib,$(l)))
+PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
+
+# The tests of the pure layers: linked with the pure archives only, plus the
+# pieces of the os layer that the tests feed them with (the keeper hands
+# the engine memory, from a thread of its own; rt_mark brackets the
+# real-time sections for the guard; profiles are read from board/profiles),
+# which need nothing but libc: no library of the program (OS_LIBS) is on
+# their link line.
+PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
+              test_midi_hub test_profile test_script test_spsc test_spsc_mt \
+              test_engine_mt
+RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o profile_files.o)
+
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -40,9 +79,9 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 # Keep object files of test and tool binaries between runs.
 .SECONDARY:
 
-.PHONY: all setup program tests tools benches check check-unit check-asan \
-        check-tsan check-arm64 check-alsa check-vm demo bench format lint clean \
-        install
+.PHONY: all setup program libs tests tools benches check check-unit check-asan \
+        check-tsan check-arm64 check-alsa check-vm check-purity demo bench \
+        format lint clean install
 
 all: setup
 	@$(MAKE) --no-print-directory program tests tools benches
@@ -51,6 +90,7 @@ setup:
 	@scripts/setup-host
 
 program: $(O)/gridloop
+libs: $(ALL_LIBS)
 tests: $(TEST_BIN) $(O)/rtguard.so $(O)/fsfault.so
 tools: $(TOOL_BIN)
 benches: $(BENCH_BIN)
@@ -59,21 +99,36 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(O)/gridloop: $(O)/firmware/main.o $(FW_OBJ)
+# What each archive is made of: every .c of its folder.
+$(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): $(call layer_obj,$(l))))
+$(O)/lib/%.a:
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(O)/tests/%: $(O)/tests/%.o $(FW_OBJ)
+$(O)/gridloop: $(O)/firmware/app/main.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(OS_LIBS)
 
-$(O)/tools/%: $(O)/tests/tools/%.o $(FW_OBJ)
+$(PURE_TESTS:%=$(O)/tests/%): $(O)/tests/%: $(O)/tests/%.o $(RIG_OBJ) $(PURE_ARCH)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(PURE_LIBS)
 
-$(O)/bench/%: $(O)/tests/bench/%.o $(FW_OBJ)
+$(O)/tests/%: $(O)/tests/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(OS_LIBS)
+
+$(O)/tools/%: $(O)/tests/tools/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(OS_LIBS)
+
+$(O)/bench/%: $(O)/tests/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(OS_LIBS)
+
+# The pure layers stay pure: see scripts/check-purity.
+check-purity: $(foreach l,$(PURE),$(call layer_lib,$(l))) $(PURE_TESTS:%=$(O)/tests/%)
+	@scripts/check-purity $(foreach l,$(PURE),$(call layer_lib,$(l))) -- $(PURE_TESTS:%=$(O)/tests/%)
 
 # The real-time guard is preloaded into test processes: no sanitizer inside
 # it (it interposes malloc, which the sanitizers also own).
@@ -122,7 +177,7 @@ check-arm64:
 	@scripts/setup-host cross
 	@PKG_CONFIG_PATH=/usr/lib/aarch64-linux-gnu/pkgconfig \
 	    PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
-	    $(MAKE) --no-print-directory O=build/arm64 CC=aarch64-linux-gnu-gcc \
+	    $(MAKE) --no-print-directory O=build/arm64 CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar \
 	    program tests
 	@scripts/run-tests build/arm64 arm64
 
@@ -133,11 +188,11 @@ bench: all
 	@scripts/bench
 
 format:
-	clang-format -i firmware/*.c firmware/*.h tests/*.c tests/*/*.c tests/*/*.h
+	clang-format -i firmware/*/*.c firmware/*/*.h tests/*.c tests/*/*.c tests/*/*.h
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -Ifirmware firmware tests
+	    --std=c11 --inline-suppr $(LAYERS:%=-Ifirmware/%) firmware tests
 
 clean:
 	rm -rf build out

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "controller.h"
+#include "profile_files.h"
 
 #define MAXCMD 64
 #define MS     1000 /* microseconds */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "midi_hub.h"
+#include "profile_files.h"
 
 #define MAX_PROFILES 16
 #define RATE	     48000

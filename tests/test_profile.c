@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "profile.h"
+#include "profile_files.h"
 
 #define PROFILES "board/profiles"
 

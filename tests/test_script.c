@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "script.h"
+#include "profile_files.h"
 
 /* The profiles midi lines go through: the program's default, and another. */
 static struct profile apc40, apc40mk2;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "seq_alsa.h"
+#include "profile_files.h"
 
 #define NO_SEQUENCER "gridloop_test_no_such_sequencer"
 

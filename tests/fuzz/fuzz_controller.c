@@ -20,6 +20,7 @@
 
 #include "controller.h"
 #include "midi_clock.h"
+#include "profile_files.h"
 
 #define NPROFILES 5
 

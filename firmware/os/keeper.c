@@ -7,7 +7,7 @@
  */
 #include "keeper.h"
 
-#include "background.h"
+#include "thread.h"
 #include "clipmem.h"
 #include "engine.h"
 

@@ -6,7 +6,7 @@
 #include "sd_writer.h"
 
 #include "atomic_file.h"
-#include "background.h"
+#include "thread.h"
 #include "log_line.h"
 #include "manifest.h"
 #include "mono_clock.h"

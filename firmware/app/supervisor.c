@@ -16,6 +16,7 @@
 
 #include "mono_clock.h"
 #include "rt_mark.h"
+#include "thread.h"
 
 /* How often the loop looks at the queues: engine events reach the LEDs and
  * the MIDI clock (through the sequencer thread) within a tick. */
@@ -328,7 +329,8 @@ static void start_watchdog(struct supervisor *s)
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return;
 	s->watchdog_interval_us = usec / 2;
-	if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
+	if (thread_start(&s->watchdog, &(struct thread_spec){.name = "gl-watchdog"},
+			 watchdog_main, s) == 0)
 		s->watchdog_running = true;
 	else
 		log_line("cannot start the watchdog thread");

@@ -10,7 +10,6 @@
 #include "profile.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -892,85 +891,6 @@ const char *profile_parse(struct profile *p, const char *file, const char *text,
 		check_status_led_alone(&ps);
 	}
 	return ps.failed ? err : NULL;
-}
-
-const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		return err;
-	}
-	char *text = malloc(PROFILE_MAX_FILE_SIZE + 1);
-	if (!text) {
-		fclose(f);
-		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: out of memory", path);
-		return err;
-	}
-	size_t n = fread(text, 1, PROFILE_MAX_FILE_SIZE + 1, f);
-	bool bad = ferror(f) != 0;
-	fclose(f);
-	const char *why;
-	if (bad) {
-		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: read error", path);
-		why = err;
-	} else if (n > PROFILE_MAX_FILE_SIZE) {
-		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: larger than %d bytes: not a profile", path,
-			 PROFILE_MAX_FILE_SIZE);
-		why = err;
-	} else {
-		why = profile_parse(p, path, text, n, err, err_size);
-	}
-	free(text);
-	return why;
-}
-
-static int is_profile_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-	return d->d_name[0] != '.' && n > 8 && strcmp(d->d_name + n - 8, ".profile") == 0;
-}
-
-int profile_load_dir(const char *dir, struct profile *out, int max,
-		     void (*complain)(void *ctx, const char *message), void *ctx)
-{
-	struct dirent **names;
-	char msg[512];
-	int n = scandir(dir, &names, is_profile_file, alphasort);
-	if (n < 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", dir, strerror(errno));
-		if (complain)
-			complain(ctx, msg);
-		return -1;
-	}
-	int loaded = 0;
-	for (int i = 0; i < n; i++) {
-		char path[4096];
-		if (loaded == max) {
-			snprintf(msg, sizeof(msg),
-				 "%s/%s: skipped, more than %d profiles", dir,
-				 names[i]->d_name, max);
-			if (complain)
-				complain(ctx, msg);
-		} else if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-					    names[i]->d_name) >= sizeof(path)) {
-			snprintf(msg, sizeof(msg), "%s: path too long", names[i]->d_name);
-			if (complain)
-				complain(ctx, msg);
-		} else if (profile_load(&out[loaded], path, msg, sizeof(msg))) {
-			if (complain)
-				complain(ctx, msg);
-		} else {
-			loaded++;
-		}
-		free(names[i]);
-	}
-	free(names);
-	return loaded;
 }
 
 /* Literal characters of a pattern: how specific a match is. */

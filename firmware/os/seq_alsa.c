@@ -17,6 +17,7 @@
 
 #include "alsa_log.h"
 #include "mono_clock.h"
+#include "thread.h"
 
 #define REPORTS	       64
 #define REPORT_TEXT    240
@@ -772,25 +773,12 @@ struct seq_alsa *seq_alsa_create(const struct seq_alsa_config *cfg)
 	return s;
 }
 
+/* errno, as pthread_create gives it (EPERM: SCHED_FIFO refused). */
 static int spawn(struct seq_alsa *s, bool realtime)
 {
-	pthread_attr_t attr;
-	int rc = pthread_attr_init(&attr);
-	if (rc)
-		return rc;
-	if (realtime) {
-		/* Explicit, or the thread inherits ours and ignores these. */
-		struct sched_param sp = {.sched_priority = s->cfg.priority};
-		rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-		if (!rc)
-			rc = pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
-		if (!rc)
-			rc = pthread_attr_setschedparam(&attr, &sp);
-	}
-	if (!rc)
-		rc = pthread_create(&s->thread, &attr, seq_main, s);
-	pthread_attr_destroy(&attr);
-	return rc;
+	struct thread_spec spec = {.name = "gl-seq",
+				   .priority = realtime ? s->cfg.priority : 0};
+	return -thread_start(&s->thread, &spec, seq_main, s);
 }
 
 int seq_alsa_start(struct seq_alsa *s)

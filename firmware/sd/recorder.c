@@ -18,7 +18,7 @@
  */
 #include "recorder.h"
 
-#include "background.h"
+#include "thread.h"
 #include "mono_clock.h"
 
 #include <errno.h>

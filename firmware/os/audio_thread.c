@@ -13,8 +13,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "recorder.h"
 #include "rt_mark.h"
+#include "thread.h"
 #include "spsc.h"
 
 #define AUDIO_STACK_BYTES    (512 * 1024)
@@ -268,8 +268,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
 		engine_process(e, t->in, t->out, n);
-		recorder_push(t->cfg.recorder, t->out, n); /* NULL: off */
-		recorder_push(t->cfg.stems_recorder, t->cfg.stems, n);
+		if (t->cfg.output_tap)
+			t->cfg.output_tap(t->cfg.output_tap_ctx, t->out, n);
 		audio_alsa_float_to_playback(t->pcm, t->out, n);
 		account(t, clock_ns() - t0, n);
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);
@@ -305,31 +305,17 @@ static void *audio_main(void *arg)
 
 /* ---- the non-real-time side --------------------------------------------- */
 
+/* errno, as pthread_create gives it (EPERM: SCHED_FIFO refused). */
 static int spawn(struct audio_thread *t, bool realtime)
 {
-	pthread_attr_t attr;
-	int rc = pthread_attr_init(&attr);
+	struct thread_spec spec = {.name = "gl-audio",
+				   .priority = realtime ? t->cfg.priority : 0,
+				   .stack_bytes = AUDIO_STACK_BYTES};
+	atomic_store(&t->running, true);
+	int rc = thread_start(&t->thread, &spec, audio_main, t);
 	if (rc)
-		return rc;
-	rc = pthread_attr_setstacksize(&attr, AUDIO_STACK_BYTES);
-	if (!rc && realtime) {
-		/* Explicit: without it the new thread inherits our policy and
-		 * silently ignores the attributes below. */
-		struct sched_param sp = {.sched_priority = t->cfg.priority};
-		rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-		if (!rc)
-			rc = pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
-		if (!rc)
-			rc = pthread_attr_setschedparam(&attr, &sp);
-	}
-	if (!rc) {
-		atomic_store(&t->running, true);
-		rc = pthread_create(&t->thread, &attr, audio_main, t);
-		if (rc)
-			atomic_store(&t->running, false);
-	}
-	pthread_attr_destroy(&attr);
-	return rc;
+		atomic_store(&t->running, false);
+	return -rc;
 }
 
 int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_refused,

@@ -33,6 +33,7 @@
 #include "session_loader.h"
 #include "session_store.h"
 #include "supervisor.h"
+#include "profile_files.h"
 
 #define EXIT_USAGE	 2
 #define MAX_PROFILES	 32
@@ -521,6 +522,15 @@ static struct recorder *start_recorder(struct program *p, const char *prefix,
 	return r;
 }
 
+/* The audio thread's output tap: the period's mix, and the track stems the
+ * engine left beside it, into the performance recorders (wait-free). */
+static void record_period(void *ctx, const float *out, uint32_t frames)
+{
+	struct program *p = ctx;
+	recorder_push(p->recorder, out, frames); /* NULL: off */
+	recorder_push(p->stems_recorder, p->stems, frames);
+}
+
 static void build_recorder(struct program *p)
 {
 	const struct options *o = &p->opt;
@@ -685,9 +695,8 @@ static int build(struct program *p)
 
 	struct audio_thread_config ac = {
 	    .engine = p->engine,
-	    .recorder = p->recorder,
-	    .stems = p->stems,
-	    .stems_recorder = p->stems_recorder,
+	    .output_tap = record_period,
+	    .output_tap_ctx = p,
 	    .rate = p->opt.rate,
 	    .period = p->opt.period,
 	    .input_channels = p->opt.input_channels,

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "grid.h"
 
 #define SESSION_NAME_MAX 96 /* a clip file's name, without directory */
 

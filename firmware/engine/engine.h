@@ -21,14 +21,10 @@
 #include <stdint.h>
 
 #include "gl_limits.h"
+#include "grid.h"
 #include "spsc.h"
 
-#define GL_TRACKS      8
-#define GL_SCENES      10
-#define GL_SLOTS       (GL_TRACKS * GL_SCENES)
-#define GL_MAX_IN_CH   32 /* input channels of the audio interface */
-#define GL_OUT_CH      2  /* the engine's output is always stereo */
-#define GL_CMD_SOURCES 4  /* command producers: see enum command_source */
+#define GL_CMD_SOURCES 4 /* command producers: see enum command_source */
 #define GL_NEVER       INT64_MAX
 
 enum clip_state {
@@ -42,8 +38,6 @@ enum clip_state {
 	CLIP_STOPPED,
 	CLIP_STATE_COUNT
 };
-
-enum quantise { QUANTISE_OFF, QUANTISE_BEAT, QUANTISE_BAR };
 
 /* Who sends commands. Each source has its own SPSC queue, so each has
  * exactly one producer thread. */

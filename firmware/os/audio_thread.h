@@ -50,13 +50,13 @@ struct audio_thread_config {
 	uint32_t input_channels;
 	int priority;	 /* SCHED_FIFO 1..99 */
 	bool require_rt; /* fail instead of running without SCHED_FIFO */
-	/* The performance recorder (2 channels): gets each period's output;
-	 * NULL = off. */
-	struct recorder *recorder;
-	/* The track stems (engine_set_stems, GL_STEM_CH channels) and their
-	 * recorder; NULL: off. */
-	const float *stems;
-	struct recorder *stems_recorder;
+	/* Called on the audio thread with each period's output (GL_OUT_CH
+	 * channels, interleaved) as soon as the engine made it, before it is
+	 * played: real-time safe code only (the performance recorder's push).
+	 * It keeps this layer free of what listens (the SD card's recorder is
+	 * a layer above). NULL: none. */
+	void (*output_tap)(void *ctx, const float *out, uint32_t frames);
+	void *output_tap_ctx;
 };
 
 struct audio_stats {

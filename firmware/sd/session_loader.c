@@ -3,7 +3,7 @@
  */
 #include "session_loader.h"
 
-#include "background.h"
+#include "thread.h"
 #include "log_line.h"
 #include "mono_clock.h"
 #include "session_store.h"

@@ -129,14 +129,8 @@ struct profile {
 const char *profile_parse(struct profile *p, const char *file, const char *text,
 			  size_t len, char *err, size_t err_size);
 
-/* Reads and parses one file. Same return as profile_parse. */
-const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size);
-
-/* Loads every *.profile file of a directory in name order into out[0..max).
- * A broken file is reported through complain (its message) and skipped.
- * Returns the number loaded, or -1 when the directory cannot be read. */
-int profile_load_dir(const char *dir, struct profile *out, int max,
-		     void (*complain)(void *ctx, const char *message), void *ctx);
+/* Reading profiles from files and directories is the os layer's:
+ * profile_files.h. */
 
 /* The profile whose port pattern matches an ALSA port or client name; when
  * several match, the most specific pattern (most literal characters) wins.
