@@ -6,6 +6,8 @@
 
 #include "session.h"
 
+#include "engine.h"
+
 void session_init(struct session *s, uint32_t rate)
 {
 	/* memset first: every byte is known, padding included, so two

@@ -16,6 +16,8 @@
 
 #include "grid.h"
 
+struct engine_config; /* engine.h */
+
 #define SESSION_NAME_MAX 96 /* a clip file's name, without directory */
 
 struct session_track {
