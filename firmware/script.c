@@ -19,6 +19,7 @@
 
 #define MAX_MIDI_BYTES 64		    /* a `midi` line may carry several messages */
 #define MAX_WORDS      (MAX_MIDI_BYTES + 2) /* a stamp, `midi` and its bytes */
+#define SHOWN_MAX      40		    /* characters of a word quoted in a message */
 
 /* What follows a command word. */
 enum args {
@@ -114,7 +115,8 @@ struct parser {
 	const struct script_midi *midi;
 	struct controller ctl; /* maps the `midi` lines, once there is one */
 	bool ctl_ready;
-	bool out_of_memory; /* a midi line's command could not be added */
+	bool out_of_memory;	   /* a midi line's command could not be added */
+	char shown[SHOWN_MAX + 4]; /* a word quoted in a message */
 };
 
 static int fail(struct parser *p, const char *fmt, ...)
@@ -137,6 +139,16 @@ static bool decimal(const char *text, bool fraction)
 	if (*c == '+' || *c == '-')
 		c++;
 	return *c && strspn(c, fraction ? "0123456789.eE+-" : "0123456789") == strlen(c);
+}
+
+/* A word as a message quotes it: cut short (with "...") when long, so that
+ * a line of garbage gives a message of one line. */
+static const char *shown(struct parser *p, const char *word)
+{
+	if (strlen(word) <= SHOWN_MAX)
+		return word;
+	snprintf(p->shown, sizeof(p->shown), "%.*s...", SHOWN_MAX, word);
+	return p->shown;
 }
 
 static bool parse_long(const char *text, long lo, long hi, long *out)
@@ -170,7 +182,7 @@ static int parse_track(struct parser *p, const char *text, struct command *cmd)
 {
 	long v;
 	if (!parse_long(text, 0, GL_TRACKS - 1, &v))
-		return fail(p, "track '%s' is not 0..%d", text, GL_TRACKS - 1);
+		return fail(p, "track '%s' is not 0..%d", shown(p, text), GL_TRACKS - 1);
 	cmd->track = (uint8_t)v;
 	return 0;
 }
@@ -179,7 +191,7 @@ static int parse_scene(struct parser *p, const char *text, struct command *cmd)
 {
 	long v;
 	if (!parse_long(text, 0, GL_SCENES - 1, &v))
-		return fail(p, "scene '%s' is not 0..%d", text, GL_SCENES - 1);
+		return fail(p, "scene '%s' is not 0..%d", shown(p, text), GL_SCENES - 1);
 	cmd->scene = (uint8_t)v;
 	return 0;
 }
@@ -191,14 +203,14 @@ static int parse_switch(struct parser *p, const char *text, struct command *cmd)
 	else if (!strcmp(text, "off") || !strcmp(text, "0"))
 		cmd->value = 0.0f;
 	else
-		return fail(p, "'%s' is not on or off", text);
+		return fail(p, "'%s' is not on or off", shown(p, text));
 	return 0;
 }
 
 static int parse_gain(struct parser *p, const char *text, struct command *cmd)
 {
 	if (!parse_float(text, 0.0, GL_GAIN_MAX, &cmd->value))
-		return fail(p, "gain '%s' is not a number from 0 to %g", text,
+		return fail(p, "gain '%s' is not a number from 0 to %g", shown(p, text),
 			    GL_GAIN_MAX);
 	return 0;
 }
@@ -246,7 +258,8 @@ static int parse_midi(struct parser *p, char **argv, int argc)
 		unsigned long v = strtoul(argv[i], &end, 16);
 		if (end == argv[i] || *end || strlen(argv[i]) > 2 ||
 		    !strchr("0123456789abcdefABCDEF", argv[i][0]) || v > 0xFF)
-			return fail(p, "midi: '%s' is not a hex byte (00..ff)", argv[i]);
+			return fail(p, "midi: '%s' is not a hex byte (00..ff)",
+				    shown(p, argv[i]));
 		bytes[i] = (uint8_t)v;
 	}
 	if (!p->midi || !p->midi->profile)
@@ -328,13 +341,13 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		break;
 	case ARGS_TEMPO:
 		if (!parse_float(argv[0], GL_TEMPO_MIN, GL_TEMPO_MAX, &cmd.value))
-			return fail(p, "tempo '%s' is not %g..%g BPM", argv[0],
+			return fail(p, "tempo '%s' is not %g..%g BPM", shown(p, argv[0]),
 				    GL_TEMPO_MIN, GL_TEMPO_MAX);
 		break;
 	case ARGS_METER:
 		if (!parse_long(argv[0], GL_BEATS_MIN, GL_BEATS_MAX, &v))
-			return fail(p, "beats per bar '%s' is not %d..%d", argv[0],
-				    GL_BEATS_MIN, GL_BEATS_MAX);
+			return fail(p, "beats per bar '%s' is not %d..%d",
+				    shown(p, argv[0]), GL_BEATS_MIN, GL_BEATS_MAX);
 		cmd.value = (float)v;
 		break;
 	case ARGS_QUANTISE:
@@ -345,7 +358,8 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		else if (!strcmp(argv[0], "bar"))
 			cmd.value = QUANTISE_BAR;
 		else
-			return fail(p, "quantise '%s' is not off, beat or bar", argv[0]);
+			return fail(p, "quantise '%s' is not off, beat or bar",
+				    shown(p, argv[0]));
 		break;
 	case ARGS_TRACK_GAIN:
 		if (parse_track(p, argv[0], &cmd) || parse_gain(p, argv[1], &cmd))
@@ -413,7 +427,7 @@ static int parse_line(struct parser *p, char *text)
 			return fail(p,
 				    "'%s' is not a frame stamp (@ and a frame number, "
 				    "0..%lld)",
-				    argv[0], (long long)GL_SCRIPT_FRAME_MAX);
+				    shown(p, argv[0]), (long long)GL_SCRIPT_FRAME_MAX);
 		if (f < p->frame)
 			return fail(
 			    p,
@@ -429,7 +443,7 @@ static int parse_line(struct parser *p, char *text)
 		if (!strcmp(argv[first], words[i].name))
 			return parse_arguments(p, &words[i], argv + first + 1,
 					       argc - first - 1);
-	return fail(p, "unknown command '%s'", argv[first]);
+	return fail(p, "unknown command '%s'", shown(p, argv[first]));
 }
 
 int script_parse_buffer(struct script *s, const char *text, size_t len, const char *name,

@@ -347,6 +347,12 @@ static void test_numbers_are_decimal(void **state)
 	assert_parse_error("midi 090 35 7f\n",
 			   "set.txt:1: midi: '090' is not a hex byte (00..ff)");
 	assert_parse_error("usage\n", "set.txt:1: unknown command 'usage'");
+	/* A long word is quoted cut short, so the message stays one line. */
+	assert_parse_error(
+	    "press 0 "
+	    "12345678901234567890123456789012345678901234567890\n",
+	    "set.txt:1: scene '1234567890123456789012345678901234567890...' "
+	    "is not 0..9");
 	assert_parse_error("tempo\n", "set.txt:1: usage: tempo BPM (30..300)");
 	assert_parse_error("volume 1\n", "set.txt:1: usage: volume TRACK GAIN (0..2)");
 	struct script s =
