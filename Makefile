@@ -3,7 +3,8 @@
 #   make            the program and the test binaries (native, build/native)
 #   make check      every test: unit tests plain, under ASan+UBSan, the threaded
 #                   ones under TSan, arm64 cross build under qemu-user, the real
-#                   binary on alsa-lib's file plugin, and the virtual board
+#                   binary on alsa-lib's file plugin, the virtual board, and
+#                   every fuzz target briefly
 #   make demo       the scripted looping set, rendered to a WAV file
 #   make bench      benchmarks that print figures (never timed assertions)
 #   make install    the program and the controller profiles (DESTDIR, PREFIX,
@@ -80,8 +81,8 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 .SECONDARY:
 
 .PHONY: all setup program libs tests tools benches check check-unit check-asan \
-        check-tsan check-arm64 check-alsa check-vm check-purity demo bench \
-        format lint clean install
+        check-tsan check-arm64 check-alsa check-vm check-purity check-fuzz demo \
+        bench format lint clean install
 
 all: setup
 	@$(MAKE) --no-print-directory program tests tools benches
@@ -180,6 +181,11 @@ check-arm64:
 	    $(MAKE) --no-print-directory O=build/arm64 CC=aarch64-linux-gnu-gcc AR=aarch64-linux-gnu-ar \
 	    program tests
 	@scripts/run-tests build/arm64 arm64
+
+# Every libFuzzer target for FUZZ_SECONDS each (default 20), corpus kept in
+# build/fuzz/corpus (tests/fuzz/run).
+check-fuzz:
+	@tests/fuzz/run $(or $(FUZZ_SECONDS),20)
 
 demo: all
 	@scripts/demo

@@ -856,6 +856,11 @@ static void test_hostile_config_text(void **state)
 		const char *want;
 		bool (*check)(const struct options *);
 	} cases[] = {
+	    /* [track] without a number is no track (it once wrote track -1;
+	     * found by tests/fuzz/fuzz_config.c). */
+	    {"[track]\ninput = 2\n", 0,
+	     ":2: unknown section [track] (tracks are [track1]..[track8])", NULL},
+	    {"[track9]\nstereo = yes\n", 0, ":2: unknown section [track9]", NULL},
 	    /* Empty values, blanks, garbage. */
 	    {"[audio]\nrate =\n", 0, ":2: [audio] rate: '' is not 44100", NULL},
 	    {"[audio]\nperiod =   \n", 0,

@@ -2,7 +2,9 @@
  * error naming its line), `midi` lines through a controller profile (the
  * APC40 mk1 by default, as a connected controller would map them), and the
  * feeder that queues the commands ahead of time without overflowing the
- * engine's queue. */
+ * engine's queue; hostile scripts (numbers that are not decimal, long midi
+ * lines, NUL bytes, huge stamps, too many commands, files that are
+ * directories, FIFOs, empty or too big) refused with the file and line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "gl_limits.h"
 #include "script.h"
 #include "profile_files.h"
+#include "tmp_dir.h"
 
 /* The profiles midi lines go through: the program's default, and another. */
 static struct profile apc40, apc40mk2;
@@ -183,12 +188,10 @@ static void test_errors_name_the_line(void **state)
 	assert_parse_error("master nan\n",
 			   "set.txt:1: gain 'nan' is not a number from 0 to 2");
 	assert_parse_error("mute 0 maybe\n", "set.txt:1: 'maybe' is not on or off");
-	assert_parse_error(
-	    "@x press 0 0\n",
-	    "set.txt:1: '@x' is not a frame stamp (@ and a frame number >= 0)");
-	assert_parse_error(
-	    "@-5 press 0 0\n",
-	    "set.txt:1: '@-5' is not a frame stamp (@ and a frame number >= 0)");
+	assert_parse_error("@x press 0 0\n", "set.txt:1: '@x' is not a frame stamp (@ "
+					     "and a frame number, 0..1099511627776)");
+	assert_parse_error("@-5 press 0 0\n", "set.txt:1: '@-5' is not a frame stamp (@ "
+					      "and a frame number, 0..1099511627776)");
 	assert_parse_error("@100\n", "set.txt:1: a frame stamp needs a command after it");
 	assert_parse_error(
 	    "@200 tap\n@100 tap\n",
@@ -297,6 +300,183 @@ static void test_file(void **state)
 	assert_non_null(strstr(err, "cannot open the script: No such file or directory"));
 }
 
+/* A midi line has room for 64 bytes: the 65th was written past the end of
+ * the parser's buffer. */
+static void test_midi_line_too_long(void **state)
+{
+	(void)state;
+	char text[512] = "@0 midi";
+	for (int i = 0; i < 64; i++)
+		strcat(text, " f8");
+	strcat(text, "\n");
+	struct script s = parse_ok(text); /* 64, with a stamp: fine */
+	assert_int_equal(s.count, 0);
+	script_free(&s);
+	strcpy(text, "midi");
+	for (int i = 0; i < 65; i++)
+		strcat(text, " f8");
+	strcat(text, "\n");
+	assert_parse_error(text, "set.txt:1: midi: 65 bytes, at most 64 a line");
+	strcpy(text, "@0 midi");
+	for (int i = 0; i < 65; i++)
+		strcat(text, " f8");
+	assert_parse_error(
+	    text,
+	    "set.txt:1: too many words (at most a stamp, a command and 64 arguments)");
+}
+
+/* Numbers are plain decimal (strtod took hex, strtoul "0x" and signs), MIDI
+ * bytes two hex digits; CRLF line ends are fine. */
+static void test_numbers_are_decimal(void **state)
+{
+	(void)state;
+	assert_parse_error("tempo 0x78\n", "set.txt:1: tempo '0x78' is not 30..300 BPM");
+	assert_parse_error("master 0x1p0\n",
+			   "set.txt:1: gain '0x1p0' is not a number from 0 to 2");
+	assert_parse_error("volume 0 infinity\n",
+			   "set.txt:1: gain 'infinity' is not a number from 0 to 2");
+	assert_parse_error("tempo inf\n", "set.txt:1: tempo 'inf' is not 30..300 BPM");
+	assert_parse_error("tempo 1e999\n",
+			   "set.txt:1: tempo '1e999' is not 30..300 BPM");
+	assert_parse_error("press -1 0\n", "set.txt:1: track '-1' is not 0..7");
+	assert_parse_error("press 99999999999999999999 0\n",
+			   "set.txt:1: track '99999999999999999999' is not 0..7");
+	assert_parse_error("midi 0x90 35 7f\n",
+			   "set.txt:1: midi: '0x90' is not a hex byte (00..ff)");
+	assert_parse_error("midi +90 35 7f\n",
+			   "set.txt:1: midi: '+90' is not a hex byte (00..ff)");
+	assert_parse_error("midi 090 35 7f\n",
+			   "set.txt:1: midi: '090' is not a hex byte (00..ff)");
+	assert_parse_error("usage\n", "set.txt:1: unknown command 'usage'");
+	/* A long word is quoted cut short, so the message stays one line. */
+	assert_parse_error(
+	    "press 0 "
+	    "12345678901234567890123456789012345678901234567890\n",
+	    "set.txt:1: scene '1234567890123456789012345678901234567890...' "
+	    "is not 0..9");
+	assert_parse_error("tempo\n", "set.txt:1: usage: tempo BPM (30..300)");
+	assert_parse_error("volume 1\n", "set.txt:1: usage: volume TRACK GAIN (0..2)");
+	struct script s =
+	    parse_ok("@10 tempo 120.5\r\n@20 master 1e0\r\n\r\nmeter +3\r\n");
+	assert_int_equal(s.count, 3);
+	assert_cmd(&s, 0, 10, CMD_SET_TEMPO, 0, 0, 120.5f);
+	assert_cmd(&s, 1, 20, CMD_MASTER_VOLUME, 0, 0, 1.0f);
+	assert_cmd(&s, 2, 20, CMD_SET_METER, 0, 0, 3.0f);
+	script_free(&s);
+}
+
+/* Stamps stay far below where frame arithmetic could overflow, and a
+ * script makes at most GL_SCRIPT_COMMANDS_MAX commands. */
+static void test_script_limits(void **state)
+{
+	(void)state;
+	char text[128];
+	snprintf(text, sizeof(text), "@%lld tap\n", (long long)GL_SCRIPT_FRAME_MAX);
+	struct script s = parse_ok(text);
+	assert_true(s.entries[0].cmd.frame == GL_SCRIPT_FRAME_MAX);
+	script_free(&s);
+	assert_parse_error("@9223372036854775807 tap\n",
+			   "set.txt:1: '@9223372036854775807' is not a frame stamp (@ "
+			   "and a frame number, 0..1099511627776)");
+	assert_parse_error("@99999999999999999999 tap\n",
+			   "set.txt:1: '@99999999999999999999' is not a frame stamp (@ "
+			   "and a frame number, 0..1099511627776)");
+
+	size_t n = (size_t)GL_SCRIPT_COMMANDS_MAX + 1;
+	char *many = malloc(n * 4 + 1);
+	assert_non_null(many);
+	for (size_t i = 0; i < n; i++)
+		memcpy(many + 4 * i, "tap\n", 4);
+	many[n * 4] = '\0';
+	char err[256] = "";
+	assert_int_equal(script_parse_text(&s, many, "set.txt", &midi, err, sizeof(err)),
+			 -1);
+	assert_string_equal(err,
+			    "set.txt:1048577: more than 1048576 commands in the script");
+	assert_null(s.entries);
+	many[(n - 1) * 4] = '\0'; /* exactly the limit: fine */
+	assert_int_equal(script_parse_text(&s, many, "set.txt", &midi, err, sizeof(err)),
+			 0);
+	assert_int_equal(s.count, GL_SCRIPT_COMMANDS_MAX);
+	script_free(&s);
+	free(many);
+}
+
+static char tmp[256];
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void assert_file_error(const char *path, const char *expected)
+{
+	struct script s;
+	char err[512] = "", want[512];
+	snprintf(want, sizeof(want), "%s%s", path, expected);
+	assert_int_equal(script_parse_file(&s, path, &midi, err, sizeof(err)), -1);
+	if (strcmp(err, want))
+		fail_msg("error '%s', expected '%s'", err, want);
+	assert_null(s.entries);
+}
+
+/* A NUL byte ended the text there: every line after it (here the exit)
+ * was dropped without a word. */
+static void test_file_with_a_nul_byte(void **state)
+{
+	(void)state;
+	assert_true(tmp_dir_make(tmp, sizeof(tmp), "test_script"));
+	char path[300];
+	snprintf(path, sizeof(path), "%s/set.txt", tmp);
+	static const char text[] = "@10 tap\n\0@20 press 0 0\n@30 exit\n";
+	write_file(path, text, sizeof(text) - 1);
+	assert_file_error(path, ":2: a NUL byte: a script is text");
+	struct script s;
+	char err[256];
+	assert_int_equal(
+	    script_parse_buffer(&s, text, 8, "set.txt", &midi, err, sizeof(err)), 0);
+	assert_int_equal(s.count, 1);
+	script_free(&s);
+	tmp_dir_remove(tmp);
+}
+
+/* A directory, an empty file, a FIFO nobody writes to (open() blocked
+ * forever), a file over GL_SCRIPT_BYTES_MAX (read whole, NULs and all):
+ * each refused with what it is. */
+static void test_file_kinds(void **state)
+{
+	(void)state;
+	assert_true(tmp_dir_make(tmp, sizeof(tmp), "test_script"));
+	char path[300];
+	assert_file_error(tmp, ": is a directory, not a script");
+
+	snprintf(path, sizeof(path), "%s/empty.txt", tmp);
+	write_file(path, "", 0);
+	assert_file_error(path, ": the script is empty");
+
+	snprintf(path, sizeof(path), "%s/fifo", tmp);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10); /* a blocking open() fails the test instead of hanging it */
+	assert_file_error(path, ": the script is empty");
+	alarm(0);
+
+	snprintf(path, sizeof(path), "%s/huge.txt", tmp);
+	write_file(path, "tap\n", 4);
+	assert_int_equal(truncate(path, (off_t)GL_SCRIPT_BYTES_MAX + 1), 0);
+	assert_file_error(path,
+			  ": 16777217 bytes, more than the 16777216 a script may have");
+	assert_int_equal(truncate(path, (off_t)GL_SCRIPT_BYTES_MAX), 0);
+	assert_file_error(path, ":2: a NUL byte: a script is text");
+
+	/* A character device is read up to the limit, not forever. */
+	assert_file_error("/dev/zero",
+			  ": more than the 16777216 bytes a script may have");
+	tmp_dir_remove(tmp);
+}
+
 static struct script numbered(int n)
 {
 	char text[4096] = "";
@@ -401,6 +581,11 @@ int main(void)
 	    cmocka_unit_test(test_midi_profile_chosen),
 	    cmocka_unit_test(test_midi_without_a_profile),
 	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_midi_line_too_long),
+	    cmocka_unit_test(test_numbers_are_decimal),
+	    cmocka_unit_test(test_script_limits),
+	    cmocka_unit_test(test_file_with_a_nul_byte),
+	    cmocka_unit_test(test_file_kinds),
 	    cmocka_unit_test(test_feeder_fills_without_overflow),
 	    cmocka_unit_test(test_feeder_counts_late_commands),
 	    cmocka_unit_test(test_feeder_thread),

@@ -699,7 +699,12 @@ static int ini_handler_fn(void *user, const char *section, const char *name,
 	if (c->error_line)
 		return 0; /* report only the first */
 	int track = track_section(section);
-	const struct key *k = find_config_key(track >= 0 ? "track" : section, name);
+	/* The track keys' table section is "track"; only [track1]..[track8]
+	 * reach it ([track] itself is no track: it would index track -1). */
+	const struct key *k = track >= 0 ? find_config_key("track", name)
+			      : !strncmp(section, "track", 5)
+				  ? NULL
+				  : find_config_key(section, name);
 	if (!*section) {
 		ini_error(c, "key '%s' is outside any [section]", name);
 	} else if (!k) {

@@ -54,6 +54,12 @@
 /* Quiet time before a save, in ms. */
 #define GL_SAVE_QUIET_MS_MAX 600000
 
+/* The --script file: its size, the commands it may make, and its frame
+ * stamps (the longest clip: a run ends long before). */
+#define GL_SCRIPT_BYTES_MAX    (16 << 20)
+#define GL_SCRIPT_COMMANDS_MAX (1 << 20)
+#define GL_SCRIPT_FRAME_MAX    GL_CLIP_FRAMES_MAX
+
 /* [looper] memory_limit_mb: 0 = no limit but RAM; else at least what arming
  * the clip slots takes (keeper_arm_bytes(), checked with the other keys). */
 #define GL_MEMORY_LIMIT_MB_MAX (1 << 24)

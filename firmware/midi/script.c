@@ -3,17 +3,23 @@
 #include "script.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "controller.h"
+#include "gl_limits.h"
 
-#define MAX_WORDS 64 /* a `midi` line may carry several messages */
+#define MAX_MIDI_BYTES 64		    /* a `midi` line may carry several messages */
+#define MAX_WORDS      (MAX_MIDI_BYTES + 2) /* a stamp, `midi` and its bytes */
+#define SHOWN_MAX      40		    /* characters of a word quoted in a message */
 
 /* What follows a command word. */
 enum args {
@@ -64,16 +70,17 @@ static const struct word words[] = {
     {"save", ARGS_SAVE, CMD_REQUEST},
 };
 
-/* Argument counts per enum args, for the "needs" message. */
+/* The arguments per enum args, for the "usage" message; %g: the range's
+ * bounds, from gl_limits.h. */
 static const char *const usage[] = {
     [ARGS_NONE] = "",
     [ARGS_TRACK_SCENE] = " TRACK SCENE",
     [ARGS_SCENE] = " SCENE",
-    [ARGS_TEMPO] = " BPM (30..300)",
-    [ARGS_METER] = " BEATS_PER_BAR (1..16)",
+    [ARGS_TEMPO] = " BPM (%g..%g)",
+    [ARGS_METER] = " BEATS_PER_BAR (%g..%g)",
     [ARGS_QUANTISE] = " off|beat|bar",
-    [ARGS_TRACK_GAIN] = " TRACK GAIN (0..2)",
-    [ARGS_GAIN] = " GAIN (0..2)",
+    [ARGS_TRACK_GAIN] = " TRACK GAIN (%g..%g)",
+    [ARGS_GAIN] = " GAIN (%g..%g)",
     [ARGS_TRACK_SWITCH] = " TRACK on|off",
     [ARGS_SWITCH] = " on|off",
     [ARGS_STOP] = " [TRACK [SCENE]]",
@@ -82,6 +89,20 @@ static const char *const usage[] = {
     [ARGS_EXPORT] = "",
     [ARGS_SAVE] = "",
 };
+
+/* The range a word's number takes, for its messages. */
+static void range_of(uint8_t args, double *lo, double *hi)
+{
+	*lo = 0;
+	*hi = GL_GAIN_MAX;
+	if (args == ARGS_TEMPO) {
+		*lo = GL_TEMPO_MIN;
+		*hi = GL_TEMPO_MAX;
+	} else if (args == ARGS_METER) {
+		*lo = GL_BEATS_MIN;
+		*hi = GL_BEATS_MAX;
+	}
+}
 
 struct parser {
 	struct script *s;
@@ -94,7 +115,8 @@ struct parser {
 	const struct script_midi *midi;
 	struct controller ctl; /* maps the `midi` lines, once there is one */
 	bool ctl_ready;
-	bool out_of_memory; /* a midi line's command could not be added */
+	bool out_of_memory;	   /* a midi line's command could not be added */
+	char shown[SHOWN_MAX + 4]; /* a word quoted in a message */
 };
 
 static int fail(struct parser *p, const char *fmt, ...)
@@ -109,8 +131,30 @@ static int fail(struct parser *p, const char *fmt, ...)
 	return -1;
 }
 
+/* Plain decimal numbers only: strtod() would also take hex ("0x78"),
+ * "inf", "nan" and "1e2" for an integer, none of which a script means. */
+static bool decimal(const char *text, bool fraction)
+{
+	const char *c = text;
+	if (*c == '+' || *c == '-')
+		c++;
+	return *c && strspn(c, fraction ? "0123456789.eE+-" : "0123456789") == strlen(c);
+}
+
+/* A word as a message quotes it: cut short (with "...") when long, so that
+ * a line of garbage gives a message of one line. */
+static const char *shown(struct parser *p, const char *word)
+{
+	if (strlen(word) <= SHOWN_MAX)
+		return word;
+	snprintf(p->shown, sizeof(p->shown), "%.*s...", SHOWN_MAX, word);
+	return p->shown;
+}
+
 static bool parse_long(const char *text, long lo, long hi, long *out)
 {
+	if (!decimal(text, false))
+		return false;
 	char *end;
 	errno = 0;
 	long v = strtol(text, &end, 10);
@@ -122,6 +166,8 @@ static bool parse_long(const char *text, long lo, long hi, long *out)
 
 static bool parse_float(const char *text, double lo, double hi, float *out)
 {
+	if (!decimal(text, true))
+		return false;
 	char *end;
 	errno = 0;
 	double v = strtod(text, &end);
@@ -136,7 +182,7 @@ static int parse_track(struct parser *p, const char *text, struct command *cmd)
 {
 	long v;
 	if (!parse_long(text, 0, GL_TRACKS - 1, &v))
-		return fail(p, "track '%s' is not 0..%d", text, GL_TRACKS - 1);
+		return fail(p, "track '%s' is not 0..%d", shown(p, text), GL_TRACKS - 1);
 	cmd->track = (uint8_t)v;
 	return 0;
 }
@@ -145,7 +191,7 @@ static int parse_scene(struct parser *p, const char *text, struct command *cmd)
 {
 	long v;
 	if (!parse_long(text, 0, GL_SCENES - 1, &v))
-		return fail(p, "scene '%s' is not 0..%d", text, GL_SCENES - 1);
+		return fail(p, "scene '%s' is not 0..%d", shown(p, text), GL_SCENES - 1);
 	cmd->scene = (uint8_t)v;
 	return 0;
 }
@@ -157,20 +203,24 @@ static int parse_switch(struct parser *p, const char *text, struct command *cmd)
 	else if (!strcmp(text, "off") || !strcmp(text, "0"))
 		cmd->value = 0.0f;
 	else
-		return fail(p, "'%s' is not on or off", text);
+		return fail(p, "'%s' is not on or off", shown(p, text));
 	return 0;
 }
 
 static int parse_gain(struct parser *p, const char *text, struct command *cmd)
 {
-	if (!parse_float(text, 0.0, 2.0, &cmd->value))
-		return fail(p, "gain '%s' is not a number from 0 to 2", text);
+	if (!parse_float(text, 0.0, GL_GAIN_MAX, &cmd->value))
+		return fail(p, "gain '%s' is not a number from 0 to %g", shown(p, text),
+			    GL_GAIN_MAX);
 	return 0;
 }
 
 static int add_entry(struct parser *p, const struct command *cmd)
 {
 	struct script *s = p->s;
+	if (s->count == GL_SCRIPT_COMMANDS_MAX)
+		return fail(p, "more than %d commands in the script",
+			    GL_SCRIPT_COMMANDS_MAX);
 	if (s->count == s->capacity) {
 		size_t cap = s->capacity ? s->capacity * 2 : 64;
 		struct script_entry *grown = realloc(s->entries, cap * sizeof(*grown));
@@ -199,12 +249,17 @@ static bool take_command(void *ctx, const struct command *cmd)
 
 static int parse_midi(struct parser *p, char **argv, int argc)
 {
-	uint8_t bytes[MAX_WORDS];
+	uint8_t bytes[MAX_MIDI_BYTES];
+	if (argc > MAX_MIDI_BYTES)
+		return fail(p, "midi: %d bytes, at most %d a line", argc, MAX_MIDI_BYTES);
 	for (int i = 0; i < argc; i++) {
 		char *end;
+		/* Two hex digits: strtoul() would also take "-1", " 7f" or "0x7f". */
 		unsigned long v = strtoul(argv[i], &end, 16);
-		if (end == argv[i] || *end || v > 0xFF)
-			return fail(p, "midi: '%s' is not a hex byte (00..ff)", argv[i]);
+		if (end == argv[i] || *end || strlen(argv[i]) > 2 ||
+		    !strchr("0123456789abcdefABCDEF", argv[i][0]) || v > 0xFF)
+			return fail(p, "midi: '%s' is not a hex byte (00..ff)",
+				    shown(p, argv[i]));
 		bytes[i] = (uint8_t)v;
 	}
 	if (!p->midi || !p->midi->profile)
@@ -258,8 +313,13 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		count_ok = argc >= 1;
 	else
 		count_ok = argc == want[w->args];
-	if (!count_ok)
-		return fail(p, "usage: %s%s", w->name, usage[w->args]);
+	if (!count_ok) {
+		char args[64];
+		double lo, hi;
+		range_of(w->args, &lo, &hi);
+		snprintf(args, sizeof(args), usage[w->args], lo, hi);
+		return fail(p, "usage: %s%s", w->name, args);
+	}
 
 	long v;
 	switch (w->args) {
@@ -280,12 +340,14 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 			return -1;
 		break;
 	case ARGS_TEMPO:
-		if (!parse_float(argv[0], 30.0, 300.0, &cmd.value))
-			return fail(p, "tempo '%s' is not 30..300 BPM", argv[0]);
+		if (!parse_float(argv[0], GL_TEMPO_MIN, GL_TEMPO_MAX, &cmd.value))
+			return fail(p, "tempo '%s' is not %g..%g BPM", shown(p, argv[0]),
+				    GL_TEMPO_MIN, GL_TEMPO_MAX);
 		break;
 	case ARGS_METER:
-		if (!parse_long(argv[0], 1, 16, &v))
-			return fail(p, "beats per bar '%s' is not 1..16", argv[0]);
+		if (!parse_long(argv[0], GL_BEATS_MIN, GL_BEATS_MAX, &v))
+			return fail(p, "beats per bar '%s' is not %d..%d",
+				    shown(p, argv[0]), GL_BEATS_MIN, GL_BEATS_MAX);
 		cmd.value = (float)v;
 		break;
 	case ARGS_QUANTISE:
@@ -296,7 +358,8 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		else if (!strcmp(argv[0], "bar"))
 			cmd.value = QUANTISE_BAR;
 		else
-			return fail(p, "quantise '%s' is not off, beat or bar", argv[0]);
+			return fail(p, "quantise '%s' is not off, beat or bar",
+				    shown(p, argv[0]));
 		break;
 	case ARGS_TRACK_GAIN:
 		if (parse_track(p, argv[0], &cmd) || parse_gain(p, argv[1], &cmd))
@@ -338,12 +401,15 @@ static int parse_line(struct parser *p, char *text)
 	char *hash = strchr(text, '#');
 	if (hash)
 		*hash = '\0';
-	char *argv[MAX_WORDS + 2];
+	char *argv[MAX_WORDS];
 	int argc = 0;
 	for (char *save = NULL, *tok = strtok_r(text, " \t\r\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\r\n", &save)) {
-		if (argc == MAX_WORDS + 2)
-			return fail(p, "too many words (at most %d)", MAX_WORDS + 1);
+		if (argc == MAX_WORDS)
+			return fail(p,
+				    "too many words (at most a stamp, a command and %d "
+				    "arguments)",
+				    MAX_WORDS - 2);
 		argv[argc++] = tok;
 	}
 	if (argc == 0)
@@ -356,10 +422,12 @@ static int parse_line(struct parser *p, char *text)
 		char *end;
 		errno = 0;
 		long long f = strtoll(argv[0] + 1, &end, 10);
-		if (errno || end == argv[0] + 1 || *end || f < 0)
-			return fail(
-			    p, "'%s' is not a frame stamp (@ and a frame number >= 0)",
-			    argv[0]);
+		if (!decimal(argv[0] + 1, false) || errno || *end || f < 0 ||
+		    f > GL_SCRIPT_FRAME_MAX)
+			return fail(p,
+				    "'%s' is not a frame stamp (@ and a frame number, "
+				    "0..%lld)",
+				    shown(p, argv[0]), (long long)GL_SCRIPT_FRAME_MAX);
 		if (f < p->frame)
 			return fail(
 			    p,
@@ -375,30 +443,41 @@ static int parse_line(struct parser *p, char *text)
 		if (!strcmp(argv[first], words[i].name))
 			return parse_arguments(p, &words[i], argv + first + 1,
 					       argc - first - 1);
-	return fail(p, "unknown command '%s'", argv[first]);
+	return fail(p, "unknown command '%s'", shown(p, argv[first]));
 }
 
-int script_parse_text(struct script *s, const char *text, const char *name,
-		      const struct script_midi *midi, char *err, size_t errlen)
+int script_parse_buffer(struct script *s, const char *text, size_t len, const char *name,
+			const struct script_midi *midi, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->exit_frame = GL_NEVER;
 	struct parser p = {
 	    .s = s, .name = name, .err = err, .errlen = errlen, .midi = midi};
-	char *copy = strdup(text);
+	if (len > GL_SCRIPT_BYTES_MAX) {
+		snprintf(err, errlen, "%s: %zu bytes, more than the %d a script may have",
+			 name, len, GL_SCRIPT_BYTES_MAX);
+		return -1;
+	}
+	char *copy = malloc(len + 1);
 	if (!copy) {
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -1;
 	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
 	int rc = 0;
-	char *line = copy;
-	while (line && rc == 0) {
-		char *next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
+	char *line = copy, *stop = copy + len;
+	while (line < stop && rc == 0) {
+		char *next = memchr(line, '\n', (size_t)(stop - line));
+		next = next ? next : stop;
+		*next = '\0';
 		p.line++;
-		rc = parse_line(&p, line);
-		line = next;
+		/* A NUL would end the line early and hide the rest of it. */
+		if (memchr(line, '\0', (size_t)(next - line)))
+			rc = fail(&p, "a NUL byte: a script is text");
+		else
+			rc = parse_line(&p, line);
+		line = next + 1;
 	}
 	free(copy);
 	if (rc)
@@ -406,29 +485,105 @@ int script_parse_text(struct script *s, const char *text, const char *name,
 	return rc;
 }
 
+int script_parse_text(struct script *s, const char *text, const char *name,
+		      const struct script_midi *midi, char *err, size_t errlen)
+{
+	return script_parse_buffer(s, text, strlen(text), name, midi, err, errlen);
+}
+
+/* Reads a whole script file of at most GL_SCRIPT_BYTES_MAX bytes into a
+ * malloc'd buffer. Never blocks in open() (a FIFO nobody writes to reads as
+ * empty); a directory or a file that is too big is refused before it is
+ * read. 0, or -1 with the message in err. */
+static int read_script(const char *path, char **out, size_t *len, char *err,
+		       size_t errlen)
+{
+	char *text = NULL;
+	size_t size = 0;
+	int rc = -1;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "%s: cannot open the script: %s", path,
+			 strerror(errno));
+		goto cleanup;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a script", path);
+		goto cleanup;
+	}
+	if (S_ISREG(st.st_mode) && st.st_size > GL_SCRIPT_BYTES_MAX) {
+		snprintf(err, errlen,
+			 "%s: %lld bytes, more than the %d a script may have", path,
+			 (long long)st.st_size, GL_SCRIPT_BYTES_MAX);
+		goto cleanup;
+	}
+	/* Reads wait from here on: a pipe (`--script <(make-set)`) is read to
+	 * its end. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	/* Room for a regular file's size and one byte more (to see it grow
+	 * past the limit); a pipe or device grows it as it comes. */
+	size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	text = malloc(cap);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto cleanup;
+	}
+	while (size <= GL_SCRIPT_BYTES_MAX) {
+		if (size == cap) {
+			size_t more = cap * 2 > (size_t)GL_SCRIPT_BYTES_MAX + 1
+					  ? (size_t)GL_SCRIPT_BYTES_MAX + 1
+					  : cap * 2;
+			char *grown = realloc(text, more);
+			if (!grown) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto cleanup;
+			}
+			text = grown;
+			cap = more;
+		}
+		ssize_t n = read(fd, text + size, cap - size);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s: cannot read the script: %s", path,
+				 strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		size += (size_t)n;
+	}
+	if (size > GL_SCRIPT_BYTES_MAX) {
+		snprintf(err, errlen, "%s: more than the %d bytes a script may have",
+			 path, GL_SCRIPT_BYTES_MAX);
+		goto cleanup;
+	}
+	if (size == 0) {
+		snprintf(err, errlen, "%s: the script is empty", path);
+		goto cleanup;
+	}
+	*out = text;
+	*len = size;
+	text = NULL;
+	rc = 0;
+cleanup:
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int script_parse_file(struct script *s, const char *path, const struct script_midi *midi,
 		      char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open the script: %s", path,
-			 strerror(errno));
+	memset(s, 0, sizeof(*s));
+	s->exit_frame = GL_NEVER;
+	char *text;
+	size_t len;
+	if (read_script(path, &text, &len, err, errlen))
 		return -1;
-	}
-	char *text = NULL;
-	size_t size = 0;
-	FILE *mem = open_memstream(&text, &size);
-	int c;
-	while (mem && (c = getc(f)) != EOF)
-		putc(c, mem);
-	bool read_error = ferror(f);
-	fclose(f);
-	if (!mem || fclose(mem) || read_error) {
-		free(text);
-		snprintf(err, errlen, "%s: cannot read the script", path);
-		return -1;
-	}
-	int rc = script_parse_text(s, text, path, midi, err, errlen);
+	int rc = script_parse_buffer(s, text, len, path, midi, err, errlen);
 	free(text);
 	return rc;
 }

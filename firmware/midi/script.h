@@ -59,11 +59,18 @@ struct script_midi {
 };
 
 /* Parse a whole script before anything runs. 0, or -1 with a message that
- * names the file and line in err. midi may be NULL when there is no
- * profile. */
+ * names the file and line in err (and s empty). midi may be NULL when there
+ * is no profile. Refused: a directory, an empty file, more than
+ * GL_SCRIPT_BYTES_MAX bytes (a FIFO or device is read up to that), a NUL
+ * byte, more than GL_SCRIPT_COMMANDS_MAX commands, stamps past
+ * GL_SCRIPT_FRAME_MAX; open() never blocks. */
 int script_parse_file(struct script *s, const char *path, const struct script_midi *midi,
 		      char *err, size_t errlen);
-/* The same from text in memory; name stands for the file in messages. */
+/* The same from len bytes in memory (no NUL terminator needed; a NUL byte
+ * in them is refused); name stands for the file in messages. */
+int script_parse_buffer(struct script *s, const char *text, size_t len, const char *name,
+			const struct script_midi *midi, char *err, size_t errlen);
+/* The same from a NUL-terminated string. */
 int script_parse_text(struct script *s, const char *text, const char *name,
 		      const struct script_midi *midi, char *err, size_t errlen);
 void script_free(struct script *s);

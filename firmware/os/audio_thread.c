@@ -184,12 +184,17 @@ static __attribute__((noinline)) void prefault_stack(void)
 }
 
 /* Offline runs: hold the period until the script commands due in it are
- * queued. Outside the real-time marks: this is the PCM's pace, not work. */
+ * queued, or the script's queue is full: more are due than it holds, and
+ * only this period's run makes room (waiting stalled every queueful for
+ * GATE_GIVE_UP_NS; they act late, and are counted, either way). Outside the
+ * real-time marks: this is the PCM's pace, not work. */
 static void wait_for_script(struct audio_thread *t, int64_t period_end)
 {
 	const struct timespec poll = {0, GATE_POLL_NS};
+	struct spsc *queue = engine_commands(t->cfg.engine, SOURCE_SCRIPT);
 	int64_t waited = 0;
 	while (atomic_load_explicit(t->gate, memory_order_acquire) < period_end &&
+	       spsc_count(queue) < spsc_capacity(queue) &&
 	       !atomic_load_explicit(&t->stop, memory_order_relaxed) &&
 	       waited < GATE_GIVE_UP_NS) {
 		nanosleep(&poll, NULL);
