@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gl_limits.h"
+#include "profile_files.h"
 #include "script.h"
 #include "spsc.h"
 
