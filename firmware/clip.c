@@ -733,6 +733,11 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		setting_changed(e, cmd, -1, e->metronome, f);
 		break;
 	case CMD_REQUEST:
+		/* Only requests someone acts on (and no NaN cast to an integer). */
+		if (cmd->value != REQUEST_EXPORT && cmd->value != REQUEST_SAVE) {
+			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
 		engine_emit(e, EV_REQUEST, -1, f, (int64_t)cmd->value, 0);
 		break;
 	case CMD_TYPE_COUNT:

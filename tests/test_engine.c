@@ -1070,8 +1070,13 @@ static void test_nan_and_out_of_range_values_refused(void **state)
 	rig_cmd(r, CMD_SET_TEMPO, 0, 0, 29.99f, 0);
 	rig_cmd(r, CMD_TRACK_VOLUME, 0, 0, NAN, 0);
 	rig_cmd(r, CMD_MASTER_VOLUME, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, 1e30f, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, REQUEST_SAVE, 0);
 	rig_run(r, 64);
-	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_BAD_COMMAND), 4);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_BAD_COMMAND), 6);
+	assert_int_equal(rig_count_events(r, EV_REQUEST, REQUEST_SAVE), 1);
+	assert_int_equal(rig_count_events(r, EV_REQUEST, -1), 1);
 	assert_true(engine_tempo(r->e) == 120);
 	assert_int_equal(engine_beats_per_bar(r->e), 4);
 	record_bar(r, 0, 0, 1);
@@ -1265,8 +1270,10 @@ static void adversary_run(uint64_t seed, double seconds)
 				type = CMD_MUTE, v = (float)rnd_in(&rs, 0, 1);
 			else if (pick < 97)
 				type = CMD_MONITOR, v = (float)rnd_in(&rs, 0, 1);
-			else
+			else if (pick < 99)
 				type = CMD_METRONOME, v = (float)rnd_in(&rs, 0, 1);
+			else
+				type = CMD_REQUEST, v = hostile_value(&rs, 0, 3);
 			if (type == CMD_SET_QUANTISE && v == v)
 				v = (float)llround(v);
 			rig_cmd(r, type, t, sc, v, at);
