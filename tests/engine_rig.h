@@ -33,7 +33,8 @@ struct rig {
 	float *in, *pout;
 	struct event ev[4096];
 	int nev;
-	bool keeper_paused; /* leave requests waiting (a slow keeper) */
+	bool keeper_paused;  /* leave requests waiting (a slow keeper) */
+	bool discard_output; /* long runs: keep no output (out stays NULL) */
 	float (*input)(int64_t t, int c);
 };
 
@@ -110,12 +111,15 @@ static inline void rig_run(struct rig *r, int64_t frames)
 		rt_mark_begin();
 		engine_process(r->e, r->in, r->pout, r->period);
 		rt_mark_end();
-		if (r->frames + r->period > r->cap) {
-			r->cap = r->cap ? r->cap * 2 : 1 << 16;
-			r->out = realloc(r->out, (size_t)r->cap * 2 * sizeof(float));
+		if (!r->discard_output) {
+			if (r->frames + r->period > r->cap) {
+				r->cap = r->cap ? r->cap * 2 : 1 << 16;
+				r->out =
+				    realloc(r->out, (size_t)r->cap * 2 * sizeof(float));
+			}
+			memcpy(r->out + r->frames * 2, r->pout,
+			       (size_t)r->period * 2 * sizeof(float));
 		}
-		memcpy(r->out + r->frames * 2, r->pout,
-		       (size_t)r->period * 2 * sizeof(float));
 		r->frames += r->period;
 		if (!r->keeper_paused)
 			keeper_service(r->k);

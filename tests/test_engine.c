@@ -1,7 +1,8 @@
 /* test_engine.c -- the engine, fed one period at a time: clip states,
  * frame-exact quantisation, recording memory, overdub and undo, fades,
- * latency compensation, tempo. Every scenario runs engine_process() inside
- * the real-time guard's marks (see engine_rig.h).
+ * latency compensation, tempo, and seeded random command sequences (an
+ * adversary) checked against the engine's invariants. Every scenario runs
+ * engine_process() inside the real-time guard's marks (see engine_rig.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "engine_internal.h"
 #include "engine_rig.h"
+#include "manifest.h"
 #include "transport.h"
 
 #define BAR120 96000 /* frames per 4/4 bar at 120 BPM, 48 kHz */
@@ -701,7 +704,9 @@ static void test_out_of_memory_stops_recording_cleanly(void **state)
 	assert_int_equal(len, 4 * 3072);
 	for (int64_t i = 0; i < len; i++)
 		assert_true(clip[i] == rig_signal(i, 0));
-	assert_true(engine_tempo(r->e) > 0);
+	/* 0.256 s is too short for a 4/4 bar at 300 BPM: no tempo, said so. */
+	assert_true(engine_tempo(r->e) == 0);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_LOOP_TOO_SHORT), 1);
 	/* Audio goes on: the loop is heard. */
 	int64_t f = r->frames - 100;
 	int64_t end = event_frame(r, EV_CLIP_STATE, 4, 0, CLIP_PLAYING);
@@ -724,6 +729,583 @@ static void test_late_keeper_stops_recording_cleanly(void **state)
 	r->keeper_paused = false;
 	rig_run(r, 64);
 	rig_free(r);
+}
+
+/* ---- issue 9: latency, first loop, overdub audibility, fade-ins --------- */
+
+/* A small, seeded generator (splitmix64): every run is reproducible. */
+static uint64_t rnd_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static int64_t rnd_in(uint64_t *s, int64_t lo, int64_t hi) /* lo..hi */
+{
+	return lo + (int64_t)(rnd_next(s) % (uint64_t)(hi - lo + 1));
+}
+static double rnd_unit(uint64_t *s)
+{
+	return (double)(rnd_next(s) >> 11) / 9007199254740992.0;
+}
+
+/* The engine's tempo, meter, quantise and clips as the SD writer would save
+ * them, through the manifest's writer and back through its reader: whatever
+ * the engine reached, the next start must accept. */
+static void assert_manifest_accepts(struct engine *e, const char *what)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	session_init(s, engine_config(e)->rate);
+	s->tempo = (double)llround(engine_tempo(e) * 1000) / 1000.0; /* as EV_TEMPO */
+	s->beats_per_bar = engine_beats_per_bar(e);
+	s->quantise = e->quantise;
+	s->metronome = e->metronome;
+	for (int slot = 0; slot < GL_SLOTS; slot++) {
+		int t = slot % GL_TRACKS, sc = slot / GL_TRACKS;
+		int64_t len = engine_clip_length(e, t, sc);
+		if (engine_clip_state(e, t, sc) == CLIP_EMPTY || len <= 0)
+			continue;
+		struct session_clip *c = &s->clips[slot];
+		c->present = true;
+		c->channels = engine_clip_channels(e, t, sc);
+		c->frames = len;
+		c->bars =
+		    s->tempo > 0
+			? (double)len / (60.0 * s->rate * s->beats_per_bar / s->tempo)
+			: 0;
+		snprintf(c->file, sizeof(c->file), "t%ds%d.wav", t + 1, sc + 1);
+	}
+	char *text = manifest_write(s);
+	assert_non_null(text);
+	char err[256] = "";
+	struct session *back = calloc(1, sizeof(*back));
+	if (manifest_parse(text, strlen(text), back, err, sizeof(err)) != 0)
+		fail_msg("%s: the manifest refuses the engine's state: %s (tempo %.6f, "
+			 "%u beats)",
+			 what, err, engine_tempo(e), engine_beats_per_bar(e));
+	assert_int_equal(session_clip_count(back), session_clip_count(s));
+	free(text);
+	free(back);
+	free(s);
+}
+
+static int64_t first_audible(struct rig *r, int track, int64_t from)
+{
+	for (int64_t f = from; f < r->frames; f++)
+		if (r->out[2 * f] != 0.0f)
+			return f;
+	(void)track;
+	return -1;
+}
+
+/* One bar recorded at bar 1 with a round trip of lat frames: the loop plays
+ * from bar 2 in phase, silent until the pass whose input is all in, then
+ * the take exactly (seam fades only), and no chunk never given is read. */
+static void latency_vs_loop(uint32_t lat, uint32_t beats, double tempo, uint32_t period,
+			    uint32_t grow, uint32_t fade)
+{
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = period;
+	cfg.fade_frames = fade;
+	cfg.grow_frames = grow;
+	cfg.latency_frames = lat;
+	cfg.tempo = tempo;
+	cfg.beats_per_bar = beats;
+	struct rig *r = rig_new_with(&cfg, NULL, period);
+	assert_non_null(r);
+	const int64_t L = llround(60.0 * 48000 * beats / tempo);
+	const int64_t start = L, launch = 2 * L;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, L + 10);
+	int64_t passes = (lat + L - 1) / L; /* silent ones: ceil(lat / L) - 1 */
+	int64_t heard = start + (passes > 1 ? passes : 1) * L;
+	rig_run_to(r, heard + 2 * L + period);
+	assert_int_equal(rig_count_events(r, EV_RECORD_DONE, L), 1);
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	assert_int_equal(len, L);
+	for (int64_t i = 0; i < L; i++)
+		if (clip[i] != rig_signal(start + lat + i, 0))
+			fail_msg("lat %u: take frame %lld differs", lat, (long long)i);
+	int64_t F = fade > L / 2 ? L / 2 : fade;
+	for (int64_t f = launch - 1; f < heard + 2 * L; f++) {
+		int64_t pos = (f - launch) % L;
+		float g = 1.0f;
+		if (F && pos < F)
+			g = (float)pos / (float)F;
+		else if (F && L - pos < F)
+			g = (float)(L - pos) / (float)F;
+		float want = f < heard ? 0.0f : clip[pos] * g;
+		if (fabsf(out_l(r, f) - want) > 1e-6f)
+			fail_msg(
+			    "lat %u, loop %lld, period %u: frame %lld (pos %lld) is %g, "
+			    "expected %g",
+			    lat, (long long)L, period, (long long)f, (long long)pos,
+			    out_l(r, f), want);
+	}
+	assert_true(first_audible(r, 0, launch) >= heard);
+	free(clip);
+	rig_free(r);
+}
+
+static void test_latency_longer_than_the_loop(void **state)
+{
+	(void)state;
+	/* The issue's cases: -l 65536, one bar at 240 BPM (48000 frames, two
+	 * 35840-frame chunks); -l 12288 with 0.2 s growth, a 9600-frame loop. */
+	latency_vs_loop(65536, 4, 240, 256, 48000, 0);
+	latency_vs_loop(12288, 1, 300, 256, 9600, 144);
+	/* Around whole loops, and a latency below one. */
+	const uint32_t L = 9600;
+	const uint32_t lats[] = {0, 1, L - 1, L, L + 1, 2 * L + 5, GL_LATENCY_MAX};
+	for (unsigned i = 0; i < sizeof(lats) / sizeof(lats[0]); i++)
+		latency_vs_loop(lats[i], 1, 300, i % 2 ? 64 : 333, 4 * 333, 48);
+}
+
+/* An overdub pass is heard from the next pass over each position on, never
+ * while it is recorded: a model applies each input frame t of the pass only
+ * once output frame t - latency (the one the player heard while playing it)
+ * is out, and every output frame must be the model's clip. */
+static void overdub_heard_next_pass(uint32_t lat, uint32_t period)
+{
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = period;
+	cfg.fade_frames = 0;
+	cfg.grow_frames = 4 * period > 1024 ? 4 * period : 1024;
+	cfg.latency_frames = lat;
+	cfg.tempo = 300;
+	cfg.beats_per_bar = 1; /* a 9600-frame bar */
+	struct rig *r = rig_new_with(&cfg, NULL, period);
+	assert_non_null(r);
+	const int64_t L = 9600, launch = 2 * L;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, L + 10);
+	const int64_t od0 = launch + L + 1234 + lat, od1 = od0 + L + L / 2 + 77;
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od0);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, od1);
+	rig_run_to(r, od1 + lat + 2 * L);
+	int64_t len;
+	float *model = clip_copy(r, 0, 0, 0, &len); /* after the pass... */
+	/* ...and before it: take the pass out again, input by input. */
+	const int64_t in0 = od0 + lat, in1 = od1 + lat;
+	float *orig = malloc((size_t)L * sizeof(float));
+	for (int64_t p = 0; p < L; p++)
+		orig[p] = rig_signal(L + lat + p, 0);
+	memcpy(model, orig, (size_t)L * sizeof(float));
+	int64_t next = in0;
+	for (int64_t g = launch; g < r->frames; g++) {
+		while (next < in1 && next < g + lat) {
+			model[pos_mod(next - lat - launch, L)] += rig_signal(next, 0);
+			next++;
+		}
+		float want = model[pos_mod(g - launch, L)];
+		if (out_l(r, g) != want)
+			fail_msg("latency %u, period %u: frame %lld (%lld into the pass) "
+				 "is %g, expected %g",
+				 lat, period, (long long)g, (long long)(g - od0),
+				 out_l(r, g), want);
+	}
+	free(orig);
+	free(model);
+	rig_free(r);
+}
+
+static void test_overdub_not_heard_while_recorded(void **state)
+{
+	(void)state;
+	const uint32_t periods[] = {16, 256, 333, 2048};
+	const uint32_t lats[] = {0, 1, 100, 255, 256, 257, 4000};
+	for (unsigned p = 0; p < sizeof(periods) / sizeof(periods[0]); p++)
+		for (unsigned l = 0; l < sizeof(lats) / sizeof(lats[0]); l++)
+			overdub_heard_next_pass(lats[l], periods[p]);
+}
+
+/* Quantise off: a take ended 500 frames after its bar line keeps the bar
+ * (the loop's phase) and starts at loop frame 500: faded in, not at full
+ * level. */
+static void test_start_off_the_seam_fades_in(void **state)
+{
+	(void)state;
+	const int F = 48;
+	struct rig *r = rig_new(64, F, 120);
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, 0);
+	const int64_t start = 1000, press = start + BAR120 + 500;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, start);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, press);
+	rig_run_to(r, press + 2 * BAR120);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), BAR120);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_PLAYING), press);
+	int64_t len;
+	float *clip = clip_copy(r, 0, 0, 0, &len);
+	assert_true(out_l(r, press - 1) == 0.0f);
+	for (int i = 0; i < 2 * F; i++) {
+		float g = i < F ? (float)i / F : 1.0f;
+		assert_float_equal(out_l(r, press + i), clip[500 + i] * g, 1e-6);
+	}
+	/* The loop's own seams are where the bar lines are. */
+	int64_t seam = start + 2 * BAR120;
+	assert_float_equal(out_l(r, seam + 10), clip[10] * 10.0f / F, 1e-6);
+	free(clip);
+	rig_free(r);
+}
+
+/* A take stopped early for memory ends behind the frame it stops at: it too
+ * starts off its seam, faded in. */
+static void test_start_after_out_of_memory_fades_in(void **state)
+{
+	(void)state;
+	const int F = 48;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.fade_frames = F;
+	cfg.grow_frames = 4096; /* 3072-frame chunks */
+	cfg.tempo = 300;
+	cfg.beats_per_bar = 1; /* 9600-frame bars: whole bars of what is there */
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	kc.memory_limit = st.bytes_mapped + 4 * 12288 + 100; /* 5 chunks: 15360 */
+	struct rig *r = rig_new_with(&cfg, &kc, 64);
+	rig_cmd(r, CMD_PRESS, 4, 0, 0, 100); /* records from bar 1: 9600 */
+	rig_run_to(r, 9600 + 4 * 9600);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_OUT_OF_MEMORY), 1);
+	assert_int_equal(engine_clip_length(r->e, 4, 0), 9600);
+	int64_t on = event_frame(r, EV_CLIP_STATE, 4, 0, CLIP_PLAYING);
+	assert_true(on > 2 * 9600); /* stopped at 15360, the bar ended at 19200 */
+	int64_t len;
+	float *clip = clip_copy(r, 4, 0, 0, &len);
+	int64_t launch = 2 * 9600;
+	assert_true(out_l(r, on - 1) == 0.0f);
+	for (int i = 0; i < 2 * F; i++) {
+		int64_t pos = (on + i - launch) % len;
+		float g = i < F ? (float)i / F : 1.0f;
+		assert_float_equal(out_l(r, on + i), clip[pos] * g, 1e-6);
+	}
+	free(clip);
+	rig_free(r);
+}
+
+/* A first loop of any length gives a tempo the manifest accepts (or none,
+ * said with ERR_LOOP_TOO_SHORT), at any rate and meter, and never floods
+ * the event queue; the loop stays one loop of exactly its length. */
+static void test_first_loop_tempo_random_lengths(void **state)
+{
+	(void)state;
+	uint64_t seed = 0x5eed0007;
+	const uint32_t rates[] = {44100, 48000, 96000};
+	/* The issue's cases first, then random ones (log-uniform lengths). */
+	struct {
+		uint32_t rate, beats;
+		int64_t frames;
+	} cases[40] = {{48000, 4, 2400}, {48000, 1, 150 * 48000}, {48000, 4, 2}};
+	int n = 3;
+	for (; n < (int)(sizeof(cases) / sizeof(cases[0])); n++) {
+		cases[n].rate = rates[rnd_in(&seed, 0, 2)];
+		cases[n].beats = (uint32_t)rnd_in(&seed, GL_BEATS_MIN, GL_BEATS_MAX);
+		cases[n].frames =
+		    llround(exp(rnd_unit(&seed) * log(60.0 * cases[n].rate)));
+		if (cases[n].frames < 1)
+			cases[n].frames = 1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct engine_config cfg;
+		engine_config_defaults(&cfg, cases[i].rate);
+		cfg.max_period = 2048;
+		cfg.fade_frames = 0;
+		cfg.grow_frames = cases[i].rate * 4;
+		cfg.beats_per_bar = cases[i].beats;
+		cfg.quantise = (enum quantise)(i % 3);
+		struct rig *r = rig_new_with(&cfg, NULL, 2048);
+		assert_non_null(r);
+		r->discard_output = true;
+		const int64_t L = cases[i].frames, at = 777;
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, at); /* no tempo: at once */
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, at + L);
+		rig_run_to(r, at + L + 2 * 2048 + 9600 * 4);
+		char what[96];
+		snprintf(what, sizeof(what),
+			 "first loop of %lld frames at %u Hz, %u beats", (long long)L,
+			 cases[i].rate, cases[i].beats);
+		double bpm = engine_tempo(r->e);
+		bool too_short =
+		    (double)L < GL_FIRST_LOOP_MIN_FRAMES(cases[i].rate, cases[i].beats);
+		if (too_short) {
+			if (bpm != 0 ||
+			    rig_count_events(r, EV_ERROR, ERR_LOOP_TOO_SHORT) != 1)
+				fail_msg(
+				    "%s: tempo %g, expected none and ERR_LOOP_TOO_SHORT",
+				    what, bpm);
+		} else if (!(bpm >= GL_TEMPO_MIN && bpm <= GL_TEMPO_MAX)) {
+			fail_msg("%s: tempo %g", what, bpm);
+		}
+		if (engine_clip_length(r->e, 0, 0) != L)
+			fail_msg("%s: the loop is %lld frames", what,
+				 (long long)engine_clip_length(r->e, 0, 0));
+		if (engine_events_dropped(r->e) != 0)
+			fail_msg("%s: %u events dropped", what,
+				 engine_events_dropped(r->e));
+		assert_manifest_accepts(r->e, what);
+		rig_free(r);
+	}
+}
+
+/* Commands with NaN or out-of-range values change nothing. */
+static void test_nan_and_out_of_range_values_refused(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);
+	rig_cmd(r, CMD_SET_TEMPO, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_SET_METER, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_SET_METER, 0, 0, 17, 0);
+	rig_cmd(r, CMD_SET_TEMPO, 0, 0, 29.99f, 0);
+	rig_cmd(r, CMD_TRACK_VOLUME, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_MASTER_VOLUME, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, NAN, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, 1e30f, 0);
+	rig_cmd(r, CMD_REQUEST, 0, 0, REQUEST_SAVE, 0);
+	rig_run(r, 64);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_BAD_COMMAND), 6);
+	assert_int_equal(rig_count_events(r, EV_REQUEST, REQUEST_SAVE), 1);
+	assert_int_equal(rig_count_events(r, EV_REQUEST, -1), 1);
+	assert_true(engine_tempo(r->e) == 120);
+	assert_int_equal(engine_beats_per_bar(r->e), 4);
+	record_bar(r, 0, 0, 1);
+	rig_run(r, 4096);
+	for (int64_t f = 0; f < r->frames; f++)
+		assert_true(isfinite(out_l(r, f)) && out_l(r, f) == 0.0f);
+	rig_free(r);
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.tempo = NAN;
+	assert_null(engine_create(&cfg, NULL));
+}
+
+/* ---- the adversary: random command sequences -------------------------- */
+
+/* What must hold after every period, whatever was sent: only chunks the
+ * keeper gave are behind what a clip holds, tempo and meter are ones the
+ * manifest takes, the output is finite, the event queue keeps up. */
+static void check_invariants(struct rig *r, const char *what, int events)
+{
+	struct engine *e = r->e;
+	double bpm = engine_tempo(e);
+	if (!(bpm == 0 || (bpm >= GL_TEMPO_MIN && bpm <= GL_TEMPO_MAX)))
+		fail_msg("%s: tempo %g", what, bpm);
+	uint32_t bpb = engine_beats_per_bar(e);
+	if (bpb < GL_BEATS_MIN || bpb > GL_BEATS_MAX)
+		fail_msg("%s: %u beats a bar", what, bpb);
+	if (engine_events_dropped(e) != 0 || events > 256)
+		fail_msg("%s: %d events in a period, %u dropped", what, events,
+			 engine_events_dropped(e));
+	for (uint32_t i = 0; i < 2 * r->period; i++)
+		if (!isfinite(r->pout[i]))
+			fail_msg("%s: output %g", what, r->pout[i]);
+	for (int s = 0; s < GL_SLOTS; s++) {
+		const struct clip *c = &e->clips[s];
+		int64_t len = engine_clip_length(e, s % GL_TRACKS, s / GL_TRACKS);
+		if (len < 0 || len > GL_CLIP_FRAMES_MAX)
+			fail_msg("%s: clip %d is %lld frames", what, s, (long long)len);
+		int64_t held =
+		    c->written < c->length || c->length == 0 ? c->written : c->length;
+		int64_t chunks = (held + e->chunk_frames - 1) / e->chunk_frames;
+		if (c->state != CLIP_EMPTY && chunks > c->nchunks)
+			fail_msg("%s: clip %d holds %lld chunks of %u given", what, s,
+				 (long long)chunks, c->nchunks);
+		for (int ch = 0; ch < c->channels && c->state != CLIP_EMPTY; ch++)
+			for (int64_t k = 0; k < chunks; k++)
+				if (!c->table[ch] || !c->table[ch][k])
+					fail_msg("%s: clip %d chunk %lld never given",
+						 what, s, (long long)k);
+	}
+	for (int t = 0; t < GL_TRACKS; t++) {
+		const struct voice *vs[2] = {&e->tracks[t].main, &e->tracks[t].fading};
+		for (int i = 0; i < 2; i++)
+			if (vs[i]->slot >= 0 &&
+			    (e->clips[vs[i]->slot].state == CLIP_EMPTY ||
+			     track_of(vs[i]->slot) != t))
+				fail_msg("%s: track %d plays slot %d (empty or another "
+					 "track's)",
+					 what, t, vs[i]->slot);
+	}
+}
+
+static float hostile_value(uint64_t *rs, double lo, double hi)
+{
+	switch (rnd_in(rs, 0, 9)) {
+	case 0:
+		return NAN;
+	case 1:
+		return (float)(lo - 1);
+	case 2:
+		return (float)(hi + 1);
+	case 3:
+		return (float)lo;
+	case 4:
+		return (float)hi;
+	default:
+		return (float)(lo + rnd_unit(rs) * (hi - lo));
+	}
+}
+
+static void adversary_run(uint64_t seed, double seconds)
+{
+	uint64_t rs = seed;
+	const uint32_t rates[] = {44100, 48000, 96000};
+	const uint32_t periods[] = {16, 64, 100, 256, 333, 1024, 2048};
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, rates[rnd_in(&rs, 0, 2)]);
+	const uint32_t rate = cfg.rate;
+	cfg.max_period = rnd_in(&rs, 0, 3)
+			     ? periods[rnd_in(&rs, 0, 6)]
+			     : (uint32_t)rnd_in(&rs, GL_MIN_PERIOD, GL_MAX_PERIOD);
+	const uint32_t P = cfg.max_period;
+	cfg.input_channels = 3;
+	for (int t = 0; t < GL_TRACKS; t++)
+		cfg.track_input[t] = (struct track_input){
+		    .first_channel = (uint8_t)(t % 2), .stereo = (uint8_t)(t == 1)};
+	switch (rnd_in(&rs, 0, 4)) {
+	case 0:
+		cfg.latency_frames = 0;
+		break;
+	case 1:
+		cfg.latency_frames = (uint32_t)rnd_in(&rs, 1, P);
+		break;
+	case 2:
+		cfg.latency_frames = GL_LATENCY_MAX;
+		break;
+	default:
+		cfg.latency_frames = (uint32_t)rnd_in(&rs, 0, GL_LATENCY_MAX);
+	}
+	int64_t grow = rnd_in(&rs, rate / 10, 2 * rate);
+	cfg.grow_frames = (uint32_t)(grow < 4 * P ? 4 * P : grow);
+	cfg.fade_frames = rnd_in(&rs, 0, 3) ? (uint32_t)rnd_in(&rs, 0, rate / 10) : 0;
+	cfg.tempo = rnd_in(&rs, 0, 1) ? 0 : GL_TEMPO_MIN + rnd_unit(&rs) * 270;
+	cfg.beats_per_bar = (uint32_t)rnd_in(&rs, GL_BEATS_MIN, GL_BEATS_MAX);
+	cfg.quantise = (enum quantise)rnd_in(&rs, 0, 2);
+	cfg.metronome = rnd_in(&rs, 0, 1);
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	if (rnd_in(&rs, 0, 3) == 0) {
+		/* Tight memory: the armed slots and a few chunks more. */
+		struct engine *probe = engine_create(&cfg, NULL);
+		assert_non_null(probe);
+		struct keeper *pk = keeper_create(probe, &kc, NULL);
+		struct keeper_stats st;
+		keeper_get_stats(pk, &st);
+		keeper_destroy(pk);
+		engine_destroy(probe);
+		kc.memory_limit =
+		    st.bytes_mapped + (uint64_t)rnd_in(&rs, 0, 12) *
+					  clipmem_chunk_frames(cfg.grow_frames) *
+					  sizeof(float);
+	}
+	struct rig *r = rig_new_with(&cfg, &kc, P);
+	assert_non_null(r);
+	r->discard_output = true;
+	char what[160];
+	snprintf(what, sizeof(what),
+		 "seed %#llx (rate %u, period %u, latency %u, grow %u, fade %u, tempo "
+		 "%.2f, %u beats, quantise %d, limit %llu)",
+		 (unsigned long long)seed, rate, P, cfg.latency_frames, cfg.grow_frames,
+		 cfg.fade_frames, cfg.tempo, cfg.beats_per_bar, cfg.quantise,
+		 (unsigned long long)kc.memory_limit);
+	const int64_t end = (int64_t)(seconds * rate);
+	/* A few pads take most of the presses, so takes, overdubs and
+	 * launches meet; now and then any slot. */
+	int step = 0;
+	while (engine_now(r->e) < end) {
+		int ncmd = rnd_in(&rs, 0, 7) ? 0 : (int)rnd_in(&rs, 1, 3);
+		for (int i = 0; i < ncmd; i++) {
+			int64_t now = engine_now(r->e);
+			int64_t at = rnd_in(&rs, 0, 4) ? now + rnd_in(&rs, 0, 3 * P)
+						       : now - rnd_in(&rs, 0, 1000);
+			int wide = rnd_in(&rs, 0, 9) == 0;
+			int t = (int)rnd_in(&rs, 0, wide ? GL_TRACKS - 1 : 2);
+			int sc = (int)rnd_in(&rs, 0, wide ? GL_SCENES - 1 : 2);
+			int64_t pick = rnd_in(&rs, 0, 99);
+			enum command_type type;
+			float v = 0;
+			if (pick < 40)
+				type = CMD_PRESS;
+			else if (pick < 46)
+				type = CMD_OVERDUB;
+			else if (pick < 51)
+				type = CMD_UNDO;
+			else if (pick < 54)
+				type = CMD_REDO;
+			else if (pick < 58)
+				type = CMD_CLEAR;
+			else if (pick < 62)
+				type = CMD_STOP_CLIP;
+			else if (pick < 64)
+				type = CMD_STOP_TRACK;
+			else if (pick < 65)
+				type = CMD_STOP_ALL;
+			else if (pick < 71)
+				type = CMD_LAUNCH_SCENE;
+			else if (pick < 75)
+				type = CMD_TAP_TEMPO;
+			else if (pick < 79)
+				type = CMD_SET_TEMPO, v = hostile_value(&rs, 30, 300);
+			else if (pick < 83)
+				type = CMD_SET_METER, v = hostile_value(&rs, 1, 16);
+			else if (pick < 88)
+				type = CMD_SET_QUANTISE, v = hostile_value(&rs, 0, 2);
+			else if (pick < 91)
+				type = CMD_TRACK_VOLUME, v = hostile_value(&rs, 0, 2);
+			else if (pick < 93)
+				type = CMD_MASTER_VOLUME, v = hostile_value(&rs, 0, 2);
+			else if (pick < 95)
+				type = CMD_MUTE, v = (float)rnd_in(&rs, 0, 1);
+			else if (pick < 97)
+				type = CMD_MONITOR, v = (float)rnd_in(&rs, 0, 1);
+			else if (pick < 99)
+				type = CMD_METRONOME, v = (float)rnd_in(&rs, 0, 1);
+			else
+				type = CMD_REQUEST, v = hostile_value(&rs, 0, 3);
+			if (type == CMD_SET_QUANTISE && v == v)
+				v = (float)llround(v);
+			rig_cmd(r, type, t, sc, v, at);
+		}
+		/* A slow keeper now and then, for a few periods. */
+		if (rnd_in(&rs, 0, 199) == 0)
+			r->keeper_paused = !r->keeper_paused;
+		if (r->keeper_paused && rnd_in(&rs, 0, 9) == 0)
+			r->keeper_paused = false;
+		r->nev = 0;
+		rig_run(r, P);
+		check_invariants(r, what, r->nev);
+		if (++step % 200 == 0)
+			assert_manifest_accepts(r->e, what);
+	}
+	r->keeper_paused = false;
+	rig_run(r, P);
+	assert_manifest_accepts(r->e, what);
+	rig_free(r);
+}
+
+/* A short run for make check; GL_ADVERSARY_RUNS=N (and GL_ADVERSARY_SEED)
+ * runs more by hand. */
+static void test_adversary_random_sequences(void **state)
+{
+	(void)state;
+	const char *runs_env = getenv("GL_ADVERSARY_RUNS");
+	const char *seed_env = getenv("GL_ADVERSARY_SEED");
+	int runs = runs_env ? atoi(runs_env) : 24;
+	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : 0xad5e0001;
+	for (int i = 0; i < runs; i++)
+		adversary_run(seed + (uint64_t)i * 0x1000193, runs_env ? 30.0 : 8.0);
 }
 
 int main(void)
@@ -751,6 +1333,15 @@ int main(void)
 	    cmocka_unit_test(test_waste_bounded_and_tail_trimmed),
 	    cmocka_unit_test(test_out_of_memory_stops_recording_cleanly),
 	    cmocka_unit_test(test_late_keeper_stops_recording_cleanly),
+	    cmocka_unit_test(test_latency_longer_than_the_loop),
+	    cmocka_unit_test(test_overdub_not_heard_while_recorded),
+	    cmocka_unit_test(test_start_off_the_seam_fades_in),
+	    cmocka_unit_test(test_start_after_out_of_memory_fades_in),
+	    cmocka_unit_test(test_first_loop_tempo_random_lengths),
+	    cmocka_unit_test(test_nan_and_out_of_range_values_refused),
+	    cmocka_unit_test(test_adversary_random_sequences),
 	};
+	if (getenv("GL_TEST_FILTER")) /* one test by hand: GL_TEST_FILTER=test_x */
+		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

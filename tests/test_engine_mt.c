@@ -86,7 +86,7 @@ static void test_clear_and_retake_while_keeper_runs(void **state)
 	struct rig *r = threaded_rig(4096);
 	int64_t f = 64;
 	for (int take = 0; take < 12; take++) {
-		int64_t len = 20000 + take * 3000;
+		int64_t len = 40000 + take * 3000; /* >= a 4/4 bar at 300 BPM */
 		rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF, f);
 		rig_cmd(r, CMD_PRESS, 2, 1, 0, f);
 		rig_cmd(r, CMD_PRESS, 2, 1, 0, f + len);

@@ -29,6 +29,14 @@
 #define GL_BEATS_MIN 1
 #define GL_BEATS_MAX 16
 
+/* The shortest first loop that can set the tempo: one bar at GL_TEMPO_MAX
+ * (at 48 kHz: 0.2 s a beat, so 0.8 s in 4/4, 3.2 s in 16/4), in frames, as a
+ * double. A shorter first loop keeps its audio and loops, but sets no tempo
+ * (ERR_LOOP_TOO_SHORT); a longer one becomes 1, 2, 4... bars, as many as
+ * put the tempo in range. */
+#define GL_FIRST_LOOP_MIN_FRAMES(rate, beats)                                            \
+	(60.0 * (double)(rate) * (double)(beats) / GL_TEMPO_MAX)
+
 /* Fades at a clip's seams, in ms (the engine takes frames: rate / 10 at most). */
 #define GL_FADE_MS_MAX 100.0
 

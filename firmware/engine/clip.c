@@ -34,18 +34,34 @@ static void request(struct engine *e, uint8_t type, int slot, uint32_t nchunks,
 
 /* ---- voices ----------------------------------------------------------- */
 
-static void voice_stop(struct engine *e, int t, int64_t at)
+/* The track's main voice fades out from `at`, or from f (the frame being
+ * rendered) if `at` is already past: a fade-out is never skipped. */
+static void voice_stop(struct engine *e, int t, int64_t at, int64_t f)
 {
 	struct track *tr = &e->tracks[t];
 	if (tr->main.slot < 0)
 		return;
 	tr->fading = tr->main;
-	tr->fading.stop_at = at;
+	tr->fading.stop_at = at > f ? at : f;
 	tr->main.slot = -1;
 }
 
-/* The track's playing clip (if any) stops at `at`, fading out from there. */
-static void track_release(struct engine *e, int t, int64_t at)
+/* The track goes on from `last` (the values a voice just played) to zero
+ * over one fade, on top of what is left of a ramp already going. */
+static void track_declick(struct engine *e, struct track *tr, const float last[2])
+{
+	const float fade = (float)e->cfg.fade_frames;
+	for (int ch = 0; ch < 2; ch++) {
+		float left =
+		    fade > 0 ? tr->declick[ch] * (float)tr->declick_left / fade : 0;
+		tr->declick[ch] = left + last[ch];
+	}
+	tr->declick_left = e->cfg.fade_frames;
+}
+
+/* The track's playing clip (if any) stops at `at`, fading out from there
+ * (f: the frame being rendered). */
+static void track_release(struct engine *e, int t, int64_t at, int64_t f)
 {
 	int old = e->tracks[t].main.slot;
 	if (old < 0)
@@ -61,18 +77,40 @@ static void track_release(struct engine *e, int t, int64_t at)
 		}
 		clip_report(e, old, at);
 	}
-	voice_stop(e, t, at);
+	voice_stop(e, t, at, f);
 }
 
-static void voice_start(struct engine *e, int t, int slot, int64_t at)
+/* Position 0 of the clip plays at `at`: the loop keeps that phase even when
+ * `at` is already past (a take that ended at a bar line behind the press,
+ * or early for memory), and then its first frame heard, f, is not at a seam
+ * and fades in (fade_from). */
+static void voice_start(struct engine *e, int t, int slot, int64_t at, int64_t f)
 {
 	struct track *tr = &e->tracks[t];
 	if (tr->main.slot != slot)
-		track_release(e, t, at);
+		track_release(e, t, at, f);
 	else
-		voice_stop(e, t, at); /* relaunch: the old pass fades out */
-	tr->main =
-	    (struct voice){.slot = (int8_t)slot, .launch = at, .stop_at = GL_NEVER};
+		voice_stop(e, t, at, f); /* relaunch: the old pass fades out */
+	tr->main = (struct voice){.slot = (int8_t)slot,
+				  .launch = at,
+				  .stop_at = GL_NEVER,
+				  .fade_from = at > f ? at : f};
+}
+
+/* The clip under the play head just got shorter (a take's tail ran out of
+ * memory after its launch): the position jumps, so the track ramps down from
+ * what it played and the voice fades in again from f. */
+static void voice_rejoin(struct engine *e, int slot, int64_t f)
+{
+	struct track *tr = &e->tracks[track_of(slot)];
+	if (tr->fading.slot == slot) {
+		track_declick(e, tr, tr->fading.last);
+		tr->fading.slot = -1;
+	}
+	if (tr->main.slot == slot) {
+		track_declick(e, tr, tr->main.last);
+		tr->main.fade_from = f;
+	}
 }
 
 /* Cut a voice at once (the clip is going away): the track's last sample
@@ -84,9 +122,7 @@ static void voice_cut(struct engine *e, int slot)
 	for (int i = 0; i < 2; i++) {
 		if (vs[i]->slot != slot)
 			continue;
-		tr->declick[0] = vs[i]->last[0];
-		tr->declick[1] = vs[i]->last[1];
-		tr->declick_left = e->cfg.fade_frames;
+		track_declick(e, tr, vs[i]->last);
 		vs[i]->slot = -1;
 	}
 }
@@ -123,14 +159,20 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	clip_report(e, slot, f);
 }
 
-static int fit_bars(const struct engine *e, int64_t frames)
+/* How many bars the first loop is: 1, 2, 4... whichever puts the tempo in
+ * a playable 80..160 BPM, or 1 for a loop that is one bar at 160..300 BPM.
+ * However long the loop, it stays one loop: only the bar count grows (a
+ * 150 s loop at one beat a bar is 256 bars at 102.4 BPM), so the tempo is
+ * never below GL_TEMPO_MIN. 0: the loop is shorter than one bar at
+ * GL_TEMPO_MAX (GL_FIRST_LOOP_MIN_FRAMES) and cannot set a tempo. */
+static int64_t fit_bars(const struct engine *e, int64_t frames)
 {
-	/* The first loop becomes 1, 2, 4... bars, whichever puts the tempo
-	 * nearest a playable 80..160 BPM. */
+	if ((double)frames < GL_FIRST_LOOP_MIN_FRAMES(e->cfg.rate, e->tr.beats_per_bar))
+		return 0;
 	double bpm1 = 60.0 * e->cfg.rate * e->tr.beats_per_bar / (double)frames;
-	int bars = 1;
-	while (bpm1 * bars < 80.0 && bars < 64)
-		bars *= 2;
+	int64_t bars = 1;
+	while (bpm1 * (double)bars < 80.0)
+		bars *= 2; /* at most 2^33 for a clip of GL_CLIP_FRAMES_MAX */
 	return bars;
 }
 
@@ -146,10 +188,17 @@ static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then
 		return;
 	}
 	if (!e->tr.has_tempo) {
-		transport_fit(&e->tr, c->rec_start, length, fit_bars(e, length));
-		e->next_beat = transport_next_beat(&e->tr, f);
-		engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000),
-			    (int32_t)e->tr.beats_per_bar);
+		int64_t bars = fit_bars(e, length);
+		if (bars == 0) {
+			/* Too short to be a bar: it loops as it is, without a
+			 * grid, and the next take can still set the tempo. */
+			engine_emit(e, EV_ERROR, slot, f, ERR_LOOP_TOO_SHORT, 0);
+		} else {
+			transport_fit(&e->tr, c->rec_start, length, bars);
+			e->next_beat = transport_next_beat(&e->tr, f);
+			engine_emit(e, EV_TEMPO, -1, f, llround(e->tr.bpm * 1000),
+				    (int32_t)e->tr.beats_per_bar);
+		}
 	}
 	c->length = length;
 	c->queued = then;
@@ -220,7 +269,7 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	int other = recording_on_track(e, t, slot);
 	if (other >= 0)
 		record_end_decide(e, other, at, CLIP_STOPPED);
-	track_release(e, t, at);
+	track_release(e, t, at, f);
 	clip_audio_changing(e, slot);
 	c->state = CLIP_RECORDING;
 	c->queued = 0;
@@ -249,9 +298,20 @@ void clip_finish_short(struct engine *e, int slot, int64_t f)
 		if (k >= 1)
 			keep = llround((double)k * bar);
 	}
-	uint8_t then = c->queued ? c->queued : CLIP_PLAYING;
-	if (c->length == 0 || keep < c->length)
-		record_set_end(e, slot, c->rec_start + keep, then, f);
+	if (c->state == CLIP_RECORDING) {
+		/* Not launched yet: it ends now, at `keep`, and plays (or
+		 * stops, if a stop was asked for). */
+		uint8_t then = c->queued ? c->queued : CLIP_PLAYING;
+		if (c->length == 0 || keep < c->length)
+			record_set_end(e, slot, c->rec_start + keep, then, f);
+		return;
+	}
+	/* Its tail (the input still in flight after the launch) ran short: the
+	 * take, playing or stopped, keeps its state and gets shorter. */
+	if (keep < c->length) {
+		c->length = keep;
+		voice_rejoin(e, slot, f);
+	}
 }
 
 /* ---- queued changes --------------------------------------------------- */
@@ -312,7 +372,7 @@ static void apply(struct engine *e, int slot, int64_t f)
 		if (rec >= 0)
 			record_end_decide(e, rec, at, CLIP_STOPPED);
 		overdub_end(e, c, at, false);
-		voice_start(e, t, slot, at);
+		voice_start(e, t, slot, at, f);
 		c->state = CLIP_PLAYING;
 		c->launch = at;
 		break;
@@ -320,7 +380,7 @@ static void apply(struct engine *e, int slot, int64_t f)
 	case CLIP_STOPPED:
 		overdub_end(e, c, at, false);
 		if (e->tracks[t].main.slot == slot)
-			voice_stop(e, t, at);
+			voice_stop(e, t, at, f);
 		c->state = CLIP_STOPPED;
 		break;
 	default:
@@ -566,9 +626,18 @@ static void setting_changed(struct engine *e, const struct command *cmd, int tra
 	spsc_push(&e->events, &ev);
 }
 
+/* Into 0..GL_GAIN_MAX; NaN (which no comparison catches) to 0. */
 static float clamp_gain(float v)
 {
-	return v < 0 ? 0 : v > 2 ? 2 : v;
+	if (!(v >= 0))
+		return 0;
+	return v > GL_GAIN_MAX ? (float)GL_GAIN_MAX : v;
+}
+
+/* v within lo..hi; false for NaN, which passes every "v < lo || v > hi". */
+static bool in_range(float v, double lo, double hi)
+{
+	return v >= lo && v <= hi;
 }
 
 void clip_command(struct engine *e, const struct command *cmd, int64_t f)
@@ -621,7 +690,7 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 			tempo_changed(e, f);
 		break;
 	case CMD_SET_TEMPO:
-		if (cmd->value < TEMPO_MIN || cmd->value > TEMPO_MAX) {
+		if (!in_range(cmd->value, GL_TEMPO_MIN, GL_TEMPO_MAX)) {
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
 			break;
 		}
@@ -629,7 +698,7 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		tempo_changed(e, f);
 		break;
 	case CMD_SET_METER:
-		if (cmd->value < 1 || cmd->value > 16) {
+		if (!in_range(cmd->value, GL_BEATS_MIN, GL_BEATS_MAX)) {
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
 			break;
 		}
@@ -664,6 +733,11 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		setting_changed(e, cmd, -1, e->metronome, f);
 		break;
 	case CMD_REQUEST:
+		/* Only requests someone acts on (and no NaN cast to an integer). */
+		if (cmd->value != REQUEST_EXPORT && cmd->value != REQUEST_SAVE) {
+			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
 		engine_emit(e, EV_REQUEST, -1, f, (int64_t)cmd->value, 0);
 		break;
 	case CMD_TYPE_COUNT:

@@ -46,7 +46,7 @@ static const char *config_problem(const struct engine_config *c)
 	}
 	if (c->grow_frames < GL_GROW_MIN_PERIODS * c->max_period)
 		return "grow increment must be at least 4 periods";
-	if (c->tempo != 0 && (c->tempo < TEMPO_MIN || c->tempo > TEMPO_MAX))
+	if (c->tempo != 0 && !(c->tempo >= TEMPO_MIN && c->tempo <= TEMPO_MAX))
 		return "tempo must be 30..300 BPM (or 0: set by the first loop)";
 	if (c->beats_per_bar < GL_BEATS_MIN || c->beats_per_bar > GL_BEATS_MAX)
 		return "beats per bar must be 1..16";

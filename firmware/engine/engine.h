@@ -126,6 +126,9 @@ enum engine_error {
 	ERR_NO_UNDO,	       /* overdub without an undo buffer */
 	ERR_BAD_COMMAND,       /* out-of-range field: ignored */
 	ERR_QUEUE_FULL,	       /* a memory request could not be queued */
+	ERR_LOOP_TOO_SHORT,    /* a first loop shorter than one bar at the highest
+				  tempo (GL_FIRST_LOOP_MIN_FRAMES): it loops as
+				  it is, but sets no tempo */
 };
 
 struct event {

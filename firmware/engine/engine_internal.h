@@ -61,8 +61,10 @@ struct clip {
 struct voice {
 	int8_t slot; /* -1: silent */
 	int64_t launch;
-	int64_t stop_at; /* GL_NEVER while playing; fades out from here */
-	float last[2];	 /* last sample values, for a declick when cut */
+	int64_t stop_at;   /* GL_NEVER while playing; fades out from here */
+	int64_t fade_from; /* fades in from here: its first frame heard, when that
+			      is not at a seam, or after frames not yet recorded */
+	float last[2];	   /* last sample values, for a declick when cut */
 };
 
 struct track {

@@ -4,6 +4,19 @@
  * Stored audio is never faded: fades (loop seams, launches, stops) are gains
  * applied on playback, so a recording stays equal to its input bit for bit
  * and undo restores exactly what was there. Real-time thread only.
+ *
+ * When input is heard (latency compensation, engine.h): input frame t was
+ * played while hearing output frame t - latency, so it belongs at the loop
+ * position of that frame, and it is first heard the next time the play head
+ * is there, one loop later; never in the pass that records it. For a take,
+ * the play head only reads what has arrived: with a round trip longer
+ * than the loop, the first passes after the launch are silent, the loop
+ * keeping its phase (position 0 on the launch's bar line), until the input of
+ * that pass is in; the recording's tail then plays at the loop start where
+ * it belongs, faded in from the seam. For an overdub, each input frame is
+ * summed in only after the frame it belongs to has been rendered, for any
+ * latency and period. (A loop shorter than the latency may hear a frame of
+ * an overdub one pass late, never early.)
  */
 #include "engine_internal.h"
 
@@ -28,6 +41,13 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	if (fade > L / 2)
 		fade = L / 2;
 	const int right = c->channels > 1;
+	/* Frames [0, written) are recorded and in chunks the keeper gave
+	 * (written never passes them); nothing else is ever read. While the
+	 * take's input is still coming in, a frame plays only once its input
+	 * arrived by the output frame being rendered (position p arrives at
+	 * ws + p), so a pass is silent or heard as a whole. */
+	const int64_t ready = c->written < L ? c->written : L;
+	const int64_t ws = c->rec_start + e->cfg.latency_frames;
 	int64_t pos = pos_mod(f0 - v->launch, L);
 	for (uint32_t i = 0; i < n; i++) {
 		int64_t f = f0 + (int64_t)i;
@@ -41,11 +61,28 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 			}
 			g = fade_gain(fade - d, fade);
 		}
+		if (pos >= ready || (c->rec_writing && pos > f - ws)) {
+			/* Not recorded yet (its input is still in flight): silent,
+			 * and what comes after fades in. */
+			v->fade_from = f + 1;
+			v->last[0] = v->last[1] = 0;
+			if (++pos == L)
+				pos = 0;
+			continue;
+		}
 		if (fade) {
+			/* The lower of the seam's fade and the fade-in from a
+			 * start off the seam: at a seam they are the same. */
+			float seam = 1.0f;
 			if (pos < fade)
-				g *= fade_gain(pos, fade);
+				seam = fade_gain(pos, fade);
 			else if (L - pos < fade)
-				g *= fade_gain(L - pos, fade);
+				seam = fade_gain(L - pos, fade);
+			if (f - v->fade_from < fade) {
+				float in = fade_gain(f - v->fade_from, fade);
+				seam = in < seam ? in : seam;
+			}
+			g *= seam;
 		}
 		float l = c->table[0][pos / C][pos % C] * g;
 		float r = right ? c->table[1][pos / C][pos % C] * g : l;
@@ -165,33 +202,75 @@ static void render_click(struct engine *e, float *out, uint32_t n)
 	}
 }
 
+/* Overdub input of this piece, [*done, upto), summed into the track's
+ * overdubbing clips. */
+static void overdub_until(struct engine *e, int t, const float *in, int64_t f0,
+			  int64_t *done, int64_t upto)
+{
+	if (upto <= *done)
+		return;
+	const struct track_input *ti = &e->cfg.track_input[t];
+	for (int s = 0; s < GL_SCENES; s++) {
+		struct clip *c = &e->clips[slot_of(t, s)];
+		if (c->od_writing)
+			write_overdub(e, c, ti, in + (*done - f0) * e->cfg.input_channels,
+				      *done, (uint32_t)(upto - *done));
+	}
+	*done = upto;
+}
+
+/* The track's voices over the piece, with its overdub input summed in as
+ * the frames it belongs to have been rendered (see the top of this file):
+ * in blocks no longer than the shortest loop being overdubbed, so within a
+ * block no input can belong to a later pass over one of its frames. */
+static void render_track(struct engine *e, int t, const float *in, float *trk, int64_t f0,
+			 uint32_t n)
+{
+	struct track *tr = &e->tracks[t];
+	const int64_t lat = e->cfg.latency_frames, end = f0 + (int64_t)n;
+	int64_t block = n;
+	for (int s = 0; s < GL_SCENES; s++) {
+		const struct clip *c = &e->clips[slot_of(t, s)];
+		if (c->od_writing && c->length > 0 && c->length < block)
+			block = c->length;
+	}
+	int64_t done = f0; /* overdub input summed in so far */
+	overdub_until(e, t, in, f0, &done, f0 + lat < end ? f0 + lat : end);
+	for (int64_t g = f0; g < end; g += block) {
+		uint32_t k = (uint32_t)(end - g < block ? end - g : block);
+		if (tr->main.slot >= 0)
+			render_voice(e, &tr->main, trk + 2 * (g - f0), g, k);
+		if (tr->fading.slot >= 0)
+			render_voice(e, &tr->fading, trk + 2 * (g - f0), g, k);
+		int64_t upto = g + k + lat;
+		overdub_until(e, t, in, f0, &done, upto < end ? upto : end);
+	}
+}
+
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n)
 {
 	const float step = gain_step(e);
 	for (int t = 0; t < GL_TRACKS; t++) {
 		struct track *tr = &e->tracks[t];
 		const struct track_input *ti = &e->cfg.track_input[t];
-		/* Writers first: a clip records whatever the voices do. */
+		/* Takes first: a take records whatever the voices do, and a
+		 * voice reads only what is recorded. */
 		for (int s = 0; s < GL_SCENES; s++) {
 			struct clip *c = &e->clips[slot_of(t, s)];
 			if (c->rec_writing && !c->rec_short)
 				write_recording(e, c, ti, in, f0, n);
-			if (c->od_writing)
-				write_overdub(e, c, ti, in, f0, n);
 		}
 		bool busy = tr->main.slot >= 0 || tr->fading.slot >= 0 || tr->monitor ||
 			    tr->declick_left;
 		float target = tr->mute ? 0.0f : tr->gain_target;
+		float *trk = e->scratch;
 		if (!busy) {
+			render_track(e, t, in, trk, f0, n); /* no voices: the overdubs */
 			tr->gain = target;
 			continue;
 		}
-		float *trk = e->scratch;
 		memset(trk, 0, (size_t)n * GL_OUT_CH * sizeof(float));
-		if (tr->main.slot >= 0)
-			render_voice(e, &tr->main, trk, f0, n);
-		if (tr->fading.slot >= 0)
-			render_voice(e, &tr->fading, trk, f0, n);
+		render_track(e, t, in, trk, f0, n);
 		if (tr->monitor)
 			add_input(e, ti, in, trk, n);
 		for (uint32_t i = 0; i < n && tr->declick_left; i++, tr->declick_left--) {

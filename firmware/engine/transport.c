@@ -3,9 +3,12 @@
 
 #include <math.h>
 
+/* Into TEMPO_MIN..TEMPO_MAX; NaN (which no comparison catches) too. */
 static double clamp_bpm(double bpm)
 {
-	return bpm < TEMPO_MIN ? TEMPO_MIN : bpm > TEMPO_MAX ? TEMPO_MAX : bpm;
+	if (!(bpm >= TEMPO_MIN))
+		return TEMPO_MIN;
+	return bpm > TEMPO_MAX ? TEMPO_MAX : bpm;
 }
 
 void transport_init(struct transport *t, uint32_t rate, double bpm,
@@ -86,7 +89,7 @@ void transport_set_tempo(struct transport *t, double bpm, int64_t f)
 
 void transport_set_meter(struct transport *t, uint32_t beats_per_bar, int64_t f)
 {
-	if (beats_per_bar < 1 || beats_per_bar > 16)
+	if (beats_per_bar < GL_BEATS_MIN || beats_per_bar > GL_BEATS_MAX)
 		return;
 	if (t->has_tempo) {
 		/* Restart the bar count at the current beat so that bar lines stay
@@ -98,11 +101,15 @@ void transport_set_meter(struct transport *t, uint32_t beats_per_bar, int64_t f)
 	t->beats_per_bar = beats_per_bar;
 }
 
-void transport_fit(struct transport *t, int64_t start, int64_t frames, int bars)
+void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t bars)
 {
 	t->has_tempo = true;
 	t->frames_per_beat = (double)frames / ((double)bars * t->beats_per_bar);
-	t->bpm = 60.0 * t->rate / t->frames_per_beat;
+	/* One rounding (the product is an exact integer), so a loop of exactly
+	 * GL_FIRST_LOOP_MIN_FRAMES gives GL_TEMPO_MAX, not one ulp above; the
+	 * clamp is for callers that did not check (the grid keeps the loop). */
+	t->bpm =
+	    clamp_bpm(60.0 * t->rate * (double)bars * t->beats_per_bar / (double)frames);
 	t->origin = start;
 	t->origin_beat = 0;
 }

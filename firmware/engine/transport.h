@@ -46,8 +46,10 @@ double transport_bar_frames(const struct transport *t);
 void transport_set_tempo(struct transport *t, double bpm, int64_t f);
 void transport_set_meter(struct transport *t, uint32_t beats_per_bar, int64_t f);
 /* Anchors a tempo so that `bars` bars last exactly `frames` frames, with bar 0
- * starting at frame `start` (the first loop sets the tempo this way). */
-void transport_fit(struct transport *t, int64_t start, int64_t frames, int bars);
+ * starting at frame `start` (the first loop sets the tempo this way). The
+ * caller picks bars so that the tempo is in range (the BPM reported is
+ * clamped to it regardless). */
+void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t bars);
 /* Tap at frame f; returns true when the tempo changed. */
 bool transport_tap(struct transport *t, int64_t f);
 
