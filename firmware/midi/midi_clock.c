@@ -276,8 +276,6 @@ int midi_clock_out_period(struct midi_clock_out *c, int64_t f0, uint32_t n,
 #define GAP_UNKNOWN_US 250000 /* no tempo yet: a longer gap restarts */
 #define CHANGE_RUN     6      /* ticks that all miss the line the same way */
 #define CHANGE_MISS_US 2000.0 /* by this much on average: a new tempo */
-#define TEMPO_LOW      30.0
-#define TEMPO_HIGH     300.0
 
 void midi_clock_in_init(struct midi_clock_in *c, const struct time_map *time)
 {
@@ -363,7 +361,7 @@ static void send_tempo(struct midi_clock_in *c, int64_t us,
 	double bpm = midi_clock_in_bpm(c);
 	if (bpm <= 0)
 		return;
-	bpm = bpm < TEMPO_LOW ? TEMPO_LOW : bpm > TEMPO_HIGH ? TEMPO_HIGH : bpm;
+	bpm = bpm < GL_TEMPO_MIN ? GL_TEMPO_MIN : bpm > GL_TEMPO_MAX ? GL_TEMPO_MAX : bpm;
 	send(c, sink,
 	     (struct command){.type = CMD_SET_TEMPO,
 			      .value = (float)bpm,
