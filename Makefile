@@ -62,13 +62,15 @@ PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
 # The tests of the pure layers: linked with the pure archives only, plus the
 # pieces of the os layer that the tests feed them with (the keeper hands
 # the engine memory, from a thread of its own; rt_mark brackets the
-# real-time sections for the guard; profiles are read from board/profiles),
+# real-time sections for the guard; profiles and scripts are read from
+# files, and the script feeder's thread fills the engine's queue),
 # which need nothing but libc: no library of the program (OS_LIBS) is on
 # their link line.
 PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
               test_midi_hub test_profile test_script test_spsc test_spsc_mt \
               test_engine_mt
-RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o profile_files.o)
+RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o profile_files.o \
+                script_feeder.o)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(O)/tests/%)

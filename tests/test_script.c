@@ -19,6 +19,7 @@
 
 #include "gl_limits.h"
 #include "script.h"
+#include "script_feeder.h"
 #include "profile_files.h"
 #include "tmp_dir.h"
 

@@ -29,6 +29,7 @@
 #include "profile.h"
 #include "recorder.h"
 #include "script.h"
+#include "script_feeder.h"
 #include "seq_alsa.h"
 #include "session_loader.h"
 #include "session_store.h"

@@ -21,7 +21,7 @@
 #include "engine.h"
 #include "fanout.h"
 #include "keeper.h"
-#include "script.h"
+#include "script_feeder.h"
 #include "sd_writer.h"
 #include "seq_alsa.h"
 

@@ -1,5 +1,6 @@
-/* script.h -- the --script file: frame-stamped engine commands for tests,
- * the demo and offline runs, and the feeder that hands them to the engine.
+/* script.h -- the --script language: frame-stamped engine commands for
+ * tests, the demo and offline runs, parsed from text (the file and the
+ * feeder that hands the commands to the engine: os/script_feeder.h).
  *
  * One command per line, optionally stamped with the engine frame it acts at:
  *
@@ -58,50 +59,18 @@ struct script_midi {
 	uint32_t rate; /* frames per second: the lines' times for gestures */
 };
 
-/* Parse a whole script before anything runs. 0, or -1 with a message that
- * names the file and line in err (and s empty). midi may be NULL when there
- * is no profile. Refused: a directory, an empty file, more than
- * GL_SCRIPT_BYTES_MAX bytes (a FIFO or device is read up to that), a NUL
- * byte, more than GL_SCRIPT_COMMANDS_MAX commands, stamps past
- * GL_SCRIPT_FRAME_MAX; open() never blocks. */
-int script_parse_file(struct script *s, const char *path, const struct script_midi *midi,
-		      char *err, size_t errlen);
-/* The same from len bytes in memory (no NUL terminator needed; a NUL byte
- * in them is refused); name stands for the file in messages. */
+/* Parse a whole script before anything runs, from len bytes in memory (no
+ * NUL terminator needed; a NUL byte in them is refused). 0, or -1 with a
+ * message that names the file (name) and line in err (and s empty). midi
+ * may be NULL when there is no profile. Refused: more than
+ * GL_SCRIPT_BYTES_MAX bytes or GL_SCRIPT_COMMANDS_MAX commands, stamps past
+ * GL_SCRIPT_FRAME_MAX. Reading a script file and feeding the engine from a
+ * thread are the os layer's: script_feeder.h. */
 int script_parse_buffer(struct script *s, const char *text, size_t len, const char *name,
 			const struct script_midi *midi, char *err, size_t errlen);
 /* The same from a NUL-terminated string. */
 int script_parse_text(struct script *s, const char *text, const char *name,
 		      const struct script_midi *midi, char *err, size_t errlen);
 void script_free(struct script *s);
-
-/* ---- The feeder ----------------------------------------------------------
- * Pushes the script's commands into the engine's SOURCE_SCRIPT queue ahead
- * of time, as many as the queue has room for, in order: the engine holds
- * commands whose frame has not come yet, so a command pushed early still
- * acts at its exact frame. It never pushes into a full queue (a refused push
- * would count as a dropped command). */
-struct script_feeder;
-
-/* now: the engine frame the audio thread has reached (read to spot commands
- * pushed too late to act at their frame). */
-struct script_feeder *script_feeder_create(const struct script *s, struct spsc *queue,
-					   const atomic_int_least64_t *now);
-void script_feeder_destroy(struct script_feeder *f); /* stops it first */
-
-/* Pushes what fits now; returns the number of commands still to push.
- * Called once before the audio starts, so short scripts are queued whole. */
-size_t script_feeder_fill(struct script_feeder *f);
-
-/* A thread that keeps filling until everything is pushed. 0 or -errno. */
-int script_feeder_start(struct script_feeder *f);
-void script_feeder_stop(struct script_feeder *f);
-
-/* Every command whose frame is before this one is in the queue (GL_NEVER
- * once all are): the offline gate of audio_thread.h waits on it. */
-const atomic_int_least64_t *script_feeder_horizon(const struct script_feeder *f);
-
-/* Commands pushed after their frame had already been processed. */
-uint64_t script_feeder_late(const struct script_feeder *f);
 
 #endif

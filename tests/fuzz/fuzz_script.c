@@ -21,6 +21,7 @@
 #include "gl_limits.h"
 #include "profile_files.h"
 #include "script.h"
+#include "script_feeder.h"
 #include "spsc.h"
 
 #define FEED_QUEUE 16 /* small, so that the feeder must refill it */
