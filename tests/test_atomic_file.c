@@ -1,4 +1,4 @@
-/* test_atomic_file.c -- firmware/atomic_file.c: a file is replaced whole or
+/* test_atomic_file.c -- firmware/sd/atomic_file.c: a file is replaced whole or
  * not at all, whatever the card does.
  *
  * Card faults come from the fsfault shim (tests/fsfault/fsfault.c), which

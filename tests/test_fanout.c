@@ -1,5 +1,5 @@
 /* test_fanout.c -- the engine events' way from the supervisor to the
- * sequencer thread (firmware/fanout.c), on one thread: order, the horizon,
+ * sequencer thread (firmware/os/fanout.c), on one thread: order, the horizon,
  * wake-ups only when something is new, and a full queue. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_fanout_mt.c -- the fan-out (firmware/fanout.c) between two threads,
+/* test_fanout_mt.c -- the fan-out (firmware/os/fanout.c) between two threads,
  * as the supervisor and the sequencer thread use it: the producer passes on
  * one "period" of events at a time and then publishes the period's end as
  * the horizon; the consumer sleeps in poll() on the wake descriptor, reads

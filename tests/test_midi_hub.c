@@ -1,5 +1,5 @@
 /* test_midi_hub.c -- the sequencer thread's decisions without a sequencer
- * (firmware/midi_hub.c), with the real profiles of board/profiles: which
+ * (firmware/midi/midi_hub.c), with the real profiles of board/profiles: which
  * port is which controller, the introduction and every LED on connection,
  * presses to commands stamped through the time map (never later than the
  * next period), engine events to LED changes, unplug and replug (same

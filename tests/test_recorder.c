@@ -1,4 +1,4 @@
-/* test_recorder.c -- tests of the performance recorder (firmware/recorder.c)
+/* test_recorder.c -- tests of the performance recorder (firmware/sd/recorder.c)
  * one step at a time. Most leave the disk thread unstarted, so the test
  * decides exactly when the ring is drained (recorder_stop); the wrap-around
  * and write-failure tests start it but never race it. The full-speed

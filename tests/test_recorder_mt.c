@@ -1,4 +1,4 @@
-/* test_recorder_mt.c -- the performance recorder (firmware/recorder.c) with
+/* test_recorder_mt.c -- the performance recorder (firmware/sd/recorder.c) with
  * its disk thread running against a producer thread that pushes as fast as
  * it can (far faster than the disk: the ring overflows again and again).
  *

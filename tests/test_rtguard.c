@@ -1,5 +1,5 @@
 /* test_rtguard.c -- proves that the real-time guard (tests/rtguard) fires,
- * and that firmware/rt_mark.c drives it.
+ * and that firmware/os/rt_mark.c drives it.
  *
  * Every check runs in a forked child, so that an abort is an observable
  * outcome: the parent reads the child's stderr through a pipe and its wait

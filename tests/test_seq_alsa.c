@@ -1,5 +1,5 @@
 /* test_seq_alsa.c -- sequencer events <-> raw MIDI bytes with alsa-lib's
- * snd_midi_event (firmware/seq_alsa.c), which needs no kernel: every event
+ * snd_midi_event (firmware/os/seq_alsa.c), which needs no kernel: every event
  * decodes to whole bytes (never running status: events from different
  * ports must not share a status byte), SysEx and real-time messages
  * included; LED, introduction and clock bytes encode to the events that

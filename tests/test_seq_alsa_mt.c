@@ -1,4 +1,4 @@
-/* test_seq_alsa_mt.c -- the sequencer thread (firmware/seq_alsa.c) where
+/* test_seq_alsa_mt.c -- the sequencer thread (firmware/os/seq_alsa.c) where
  * there is no sequencer, as on this development machine and on a board
  * whose snd-seq module is missing: it says so in one line, however often it
  * looks again; it keeps taking the engine's events from the fan-out (so the

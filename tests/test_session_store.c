@@ -1,4 +1,4 @@
-/* test_session_store.c -- firmware/session_store.c: sessions saved on the
+/* test_session_store.c -- firmware/sd/session_store.c: sessions saved on the
  * card come back bit for bit, whatever moment the power goes, and damaged
  * or foreign clip files are refused by name.
  *

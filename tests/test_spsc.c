@@ -1,4 +1,4 @@
-/* test_spsc.c -- single-thread tests of the SPSC queue (firmware/spsc.c):
+/* test_spsc.c -- single-thread tests of the SPSC queue (firmware/base/spsc.c):
  * capacity rounding, empty, full and the dropped count, FIFO order, slot
  * wrap-around and index wrap-around past SIZE_MAX, odd element sizes,
  * allocation failure. The two-thread test is test_spsc_mt.c.

@@ -1,4 +1,4 @@
-/* test_spsc_mt.c -- the SPSC queue (firmware/spsc.c) between two threads.
+/* test_spsc_mt.c -- the SPSC queue (firmware/base/spsc.c) between two threads.
  *
  * A producer thread pushes millions of sequenced elements larger than a word
  * (spinning while the queue is full), a consumer thread pops them (spinning

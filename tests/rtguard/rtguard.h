@@ -24,7 +24,7 @@
  * The mode is read when it is needed (at a violation and at exit), so a
  * process may set it with setenv() before its first violation.
  *
- * The firmware does not link against this library: firmware/rt_mark.c looks
+ * The firmware does not link against this library: firmware/os/rt_mark.c looks
  * rtguard_enter/rtguard_leave up at run time and calls them when present.
  * Unbalanced rtguard_leave() (without a matching enter) aborts in either mode.
  *
