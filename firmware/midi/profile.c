@@ -135,7 +135,7 @@ struct parser {
 	const char *file;
 	int line;
 	char *err;
-	size_t err_size;
+	size_t errlen;
 	bool failed;
 	enum section section;
 	int section_line[SEC_COUNT]; /* 0: not seen */
@@ -161,8 +161,8 @@ __attribute__((format(printf, 3, 4))) static bool fail_at(struct parser *ps, int
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (ps->err_size)
-		snprintf(ps->err, ps->err_size, "%s:%d: %s", ps->file, line, msg);
+	if (ps->errlen)
+		snprintf(ps->err, ps->errlen, "%s:%d: %s", ps->file, line, msg);
 	return false;
 }
 
@@ -845,11 +845,11 @@ static bool check_status_led_alone(struct parser *ps)
 }
 
 const char *profile_parse(struct profile *p, const char *file, const char *text,
-			  size_t len, char *err, size_t err_size)
+			  size_t len, char *err, size_t errlen)
 {
 	*p = (struct profile){.double_tap_ms = 300, .hold_ms = 1000};
-	struct parser ps = {.p = p, .file = file, .err = err, .err_size = err_size};
-	if (err_size)
+	struct parser ps = {.p = p, .file = file, .err = err, .errlen = errlen};
+	if (errlen)
 		err[0] = '\0';
 	size_t at = 0;
 	while (at < len && !ps.failed) {

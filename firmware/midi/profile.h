@@ -127,7 +127,7 @@ struct profile {
  * NULL, or the message "file:line: what is wrong" written to err (also
  * returned). *p is filled either way; only a NULL return makes it usable. */
 const char *profile_parse(struct profile *p, const char *file, const char *text,
-			  size_t len, char *err, size_t err_size);
+			  size_t len, char *err, size_t errlen);
 
 /* Reading profiles from files and directories is the os layer's:
  * profile_files.h. */

@@ -60,67 +60,66 @@ bool audio_alsa_format_from_name(const char *name, enum sample_format *f)
 	return false;
 }
 
-bool audio_alsa_is_absent(int err)
+bool audio_alsa_is_absent(int rc)
 {
-	return err == -ENOENT || err == -ENODEV || err == -ENXIO || err == -EBUSY;
+	return rc == -ENOENT || rc == -ENODEV || rc == -ENXIO || rc == -EBUSY;
 }
 
-static int say(char *why, size_t whylen, int err, const char *fmt, ...)
+static int say(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(why, whylen, fmt, ap);
+	int n = vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	/* What alsa-lib said about it (alsa_log.h), instead of its own line
 	 * on stderr: a device awaited for minutes repeats nothing. */
 	const char *said = alsa_log_last();
-	if (said[0] && n >= 0 && (size_t)n < whylen)
-		snprintf(why + n, whylen - (size_t)n, " (alsa-lib: %s)", said);
-	return err;
+	if (said[0] && n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, " (alsa-lib: %s)", said);
+	return rc;
 }
 
 /* The system's ALSA configuration with the extra file loaded on top, so that
  * its PCMs can use the system's (null, hw, ...) as slaves. */
-static int load_config(const char *path, snd_config_t **out, char *why, size_t whylen)
+static int load_config(const char *path, snd_config_t **out, char *err, size_t errlen)
 {
 	snd_config_t *system = NULL, *tree = NULL;
 	snd_input_t *in = NULL;
-	int err = snd_config_update_ref(&system);
-	if (err < 0)
-		return say(why, whylen, err, "cannot read the ALSA configuration: %s",
-			   snd_strerror(err));
-	err = snd_config_copy(&tree, system);
+	int rc = snd_config_update_ref(&system);
+	if (rc < 0)
+		return say(err, errlen, rc, "cannot read the ALSA configuration: %s",
+			   snd_strerror(rc));
+	rc = snd_config_copy(&tree, system);
 	snd_config_unref(system);
-	if (err < 0)
-		return say(why, whylen, err, "cannot copy the ALSA configuration: %s",
-			   snd_strerror(err));
-	err = snd_input_stdio_open(&in, path, "r");
-	if (err < 0) {
+	if (rc < 0)
+		return say(err, errlen, rc, "cannot copy the ALSA configuration: %s",
+			   snd_strerror(rc));
+	rc = snd_input_stdio_open(&in, path, "r");
+	if (rc < 0) {
 		snd_config_delete(tree);
-		return say(why, whylen, err, "alsa_config %s: %s", path,
-			   snd_strerror(err));
+		return say(err, errlen, rc, "alsa_config %s: %s", path, snd_strerror(rc));
 	}
-	err = snd_config_load(tree, in);
+	rc = snd_config_load(tree, in);
 	snd_input_close(in);
-	if (err < 0) {
+	if (rc < 0) {
 		snd_config_delete(tree);
-		return say(why, whylen, -EINVAL,
+		return say(err, errlen, -EINVAL,
 			   "alsa_config %s: not a valid ALSA configuration: %s", path,
-			   snd_strerror(err));
+			   snd_strerror(rc));
 	}
 	*out = tree;
 	return 0;
 }
 
 static int open_stream(struct audio_alsa *a, snd_pcm_t **pcm, const char *device,
-		       snd_pcm_stream_t stream, char *why, size_t whylen)
+		       snd_pcm_stream_t stream, char *err, size_t errlen)
 {
 	const char *what = stream == SND_PCM_STREAM_CAPTURE ? "capture" : "playback";
-	int err = a->config ? snd_pcm_open_lconf(pcm, device, stream, 0, a->config)
-			    : snd_pcm_open(pcm, device, stream, 0);
-	if (err < 0)
-		return say(why, whylen, err, "%s device '%s': cannot open: %s", what,
-			   device, snd_strerror(err));
+	int rc = a->config ? snd_pcm_open_lconf(pcm, device, stream, 0, a->config)
+			   : snd_pcm_open(pcm, device, stream, 0);
+	if (rc < 0)
+		return say(err, errlen, rc, "%s device '%s': cannot open: %s", what,
+			   device, snd_strerror(rc));
 	return 0;
 }
 
@@ -129,19 +128,19 @@ static int open_stream(struct audio_alsa *a, snd_pcm_t **pcm, const char *device
  * format the caller asked for, or the first the device takes. */
 static int negotiate(snd_pcm_t *pcm, const struct audio_alsa_params *p, unsigned channels,
 		     enum sample_format *format, const char *what, const char *device,
-		     char *why, size_t whylen)
+		     char *err, size_t errlen)
 {
 	snd_pcm_hw_params_t *hw;
 	snd_pcm_sw_params_t *sw;
 	snd_pcm_hw_params_alloca(&hw);
 	snd_pcm_sw_params_alloca(&sw);
-	int err = snd_pcm_hw_params_any(pcm, hw);
-	if (err < 0)
-		return say(why, whylen, err, "%s device '%s': no configurations: %s",
-			   what, device, snd_strerror(err));
-	err = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED);
-	if (err < 0)
-		return say(why, whylen, err,
+	int rc = snd_pcm_hw_params_any(pcm, hw);
+	if (rc < 0)
+		return say(err, errlen, rc, "%s device '%s': no configurations: %s", what,
+			   device, snd_strerror(rc));
+	rc = snd_pcm_hw_params_set_access(pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED);
+	if (rc < 0)
+		return say(err, errlen, rc,
 			   "%s device '%s': no interleaved read/write access", what,
 			   device);
 
@@ -155,98 +154,98 @@ static int negotiate(snd_pcm_t *pcm, const struct audio_alsa_params *p, unsigned
 		}
 	}
 	if (chosen == SAMPLE_AUTO)
-		return say(why, whylen, -EINVAL,
+		return say(err, errlen, -EINVAL,
 			   "%s device '%s' takes none of the formats %s", what, device,
 			   p->format == SAMPLE_AUTO ? "FLOAT, S32, S24_3LE, S16"
 						    : formats[p->format].name);
-	err = snd_pcm_hw_params_set_format(pcm, hw, formats[chosen].alsa);
-	if (err < 0)
-		return say(why, whylen, err, "%s device '%s': format %s: %s", what,
-			   device, formats[chosen].name, snd_strerror(err));
+	rc = snd_pcm_hw_params_set_format(pcm, hw, formats[chosen].alsa);
+	if (rc < 0)
+		return say(err, errlen, rc, "%s device '%s': format %s: %s", what, device,
+			   formats[chosen].name, snd_strerror(rc));
 
-	err = snd_pcm_hw_params_set_channels(pcm, hw, channels);
-	if (err < 0) {
+	rc = snd_pcm_hw_params_set_channels(pcm, hw, channels);
+	if (rc < 0) {
 		unsigned lo = 0, hi = 0;
 		snd_pcm_hw_params_get_channels_min(hw, &lo);
 		snd_pcm_hw_params_get_channels_max(hw, &hi);
-		return say(why, whylen, err,
+		return say(err, errlen, rc,
 			   "%s device '%s' takes %u..%u channels, not %u", what, device,
 			   lo, hi, channels);
 	}
-	err = snd_pcm_hw_params_set_rate(pcm, hw, p->rate, 0);
-	if (err < 0)
-		return say(why, whylen, err, "%s device '%s' does not run at %u Hz", what,
+	rc = snd_pcm_hw_params_set_rate(pcm, hw, p->rate, 0);
+	if (rc < 0)
+		return say(err, errlen, rc, "%s device '%s' does not run at %u Hz", what,
 			   device, p->rate);
-	err = snd_pcm_hw_params_set_period_size(pcm, hw, p->period, 0);
-	if (err < 0) {
+	rc = snd_pcm_hw_params_set_period_size(pcm, hw, p->period, 0);
+	if (rc < 0) {
 		snd_pcm_uframes_t lo = 0, hi = 0;
 		int dir = 0;
 		snd_pcm_hw_params_get_period_size_min(hw, &lo, &dir);
 		snd_pcm_hw_params_get_period_size_max(hw, &hi, &dir);
 		return say(
-		    why, whylen, err,
+		    err, errlen, rc,
 		    "%s device '%s' refuses a period of %u frames (it takes %lu..%lu)",
 		    what, device, p->period, (unsigned long)lo, (unsigned long)hi);
 	}
-	err = snd_pcm_hw_params_set_periods(pcm, hw, p->periods, 0);
-	if (err < 0)
-		return say(why, whylen, err,
+	rc = snd_pcm_hw_params_set_periods(pcm, hw, p->periods, 0);
+	if (rc < 0)
+		return say(err, errlen, rc,
 			   "%s device '%s' refuses %u periods of %u frames", what, device,
 			   p->periods, p->period);
-	err = snd_pcm_hw_params(pcm, hw);
-	if (err < 0)
-		return say(why, whylen, err, "%s device '%s': cannot set parameters: %s",
-			   what, device, snd_strerror(err));
+	rc = snd_pcm_hw_params(pcm, hw);
+	if (rc < 0)
+		return say(err, errlen, rc, "%s device '%s': cannot set parameters: %s",
+			   what, device, snd_strerror(rc));
 
 	/* We start the streams ourselves, after the prefill, and want to wake
 	 * up once per period. */
 	snd_pcm_uframes_t boundary = 0;
-	err = snd_pcm_sw_params_current(pcm, sw);
-	if (err >= 0)
-		err = snd_pcm_sw_params_get_boundary(sw, &boundary);
-	if (err >= 0)
-		err = snd_pcm_sw_params_set_start_threshold(pcm, sw, boundary);
-	if (err >= 0)
-		err = snd_pcm_sw_params_set_avail_min(pcm, sw, p->period);
-	if (err >= 0)
-		err = snd_pcm_sw_params(pcm, sw);
-	if (err < 0)
-		return say(why, whylen, err,
+	rc = snd_pcm_sw_params_current(pcm, sw);
+	if (rc >= 0)
+		rc = snd_pcm_sw_params_get_boundary(sw, &boundary);
+	if (rc >= 0)
+		rc = snd_pcm_sw_params_set_start_threshold(pcm, sw, boundary);
+	if (rc >= 0)
+		rc = snd_pcm_sw_params_set_avail_min(pcm, sw, p->period);
+	if (rc >= 0)
+		rc = snd_pcm_sw_params(pcm, sw);
+	if (rc < 0)
+		return say(err, errlen, rc,
 			   "%s device '%s': cannot set software parameters: %s", what,
-			   device, snd_strerror(err));
+			   device, snd_strerror(rc));
 	*format = chosen;
 	return 0;
 }
 
-int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, char *why,
-		    size_t whylen)
+int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, char *err,
+		    size_t errlen)
 {
 	struct audio_alsa *a = calloc(1, sizeof(*a));
 	if (!a)
-		return say(why, whylen, -ENOMEM, "out of memory");
+		return say(err, errlen, -ENOMEM, "out of memory");
 	a->params = *p;
 	alsa_log_install();
 	alsa_log_clear();
-	int err = 0;
+	int rc = 0;
 	if (p->alsa_config)
-		err = load_config(p->alsa_config, &a->config, why, whylen);
-	if (!err)
-		err = open_stream(a, &a->capture, p->capture_device,
-				  SND_PCM_STREAM_CAPTURE, why, whylen);
-	if (!err)
-		err = open_stream(a, &a->playback, p->playback_device,
-				  SND_PCM_STREAM_PLAYBACK, why, whylen);
-	if (!err)
-		err = negotiate(a->capture, p, p->capture_channels,
-				&a->setup.capture_format, "capture", p->capture_device,
-				why, whylen);
-	if (!err)
-		err = negotiate(a->playback, p, p->playback_channels,
-				&a->setup.playback_format, "playback", p->playback_device,
-				why, whylen);
-	if (err) {
+		rc = load_config(p->alsa_config, &a->config, err, errlen);
+	if (!rc)
+		rc = open_stream(a, &a->capture, p->capture_device,
+				 SND_PCM_STREAM_CAPTURE, err, errlen);
+	if (!rc)
+		rc = open_stream(a, &a->playback, p->playback_device,
+				 SND_PCM_STREAM_PLAYBACK, err, errlen);
+	if (!rc)
+		rc = negotiate(a->capture, p, p->capture_channels,
+			       &a->setup.capture_format, "capture", p->capture_device,
+			       err, errlen);
+	if (!rc)
+		rc = negotiate(a->playback, p, p->playback_channels,
+			       &a->setup.playback_format, "playback", p->playback_device,
+			       err, errlen);
+	if (rc) {
 		audio_alsa_close(a);
-		return err;
+		return rc;
 	}
 	snd_pcm_uframes_t buffer = 0, period = 0;
 	snd_pcm_get_params(a->playback, &buffer, &period);
@@ -262,7 +261,7 @@ int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, 
 	a->silence = calloc(buffer, a->playback_frame_bytes);
 	if (!a->capture_raw || !a->playback_raw || !a->silence) {
 		audio_alsa_close(a);
-		return say(why, whylen, -ENOMEM, "out of memory");
+		return say(err, errlen, -ENOMEM, "out of memory");
 	}
 	/* Not every pair of PCMs can be linked (plugins, two cards): then we
 	 * start them one after the other, which is what latency.c's link would
@@ -316,15 +315,15 @@ static int write_all(snd_pcm_t *pcm, const unsigned char *buf, unsigned frame_by
 
 int audio_alsa_start(struct audio_alsa *a)
 {
-	int err = write_all(a->playback, a->silence, a->playback_frame_bytes,
-			    a->setup.buffer_frames);
-	if (err < 0)
-		return err;
+	int rc = write_all(a->playback, a->silence, a->playback_frame_bytes,
+			   a->setup.buffer_frames);
+	if (rc < 0)
+		return rc;
 	if (a->setup.linked)
 		return snd_pcm_start(a->capture);
-	err = snd_pcm_start(a->playback);
-	if (err < 0)
-		return err;
+	rc = snd_pcm_start(a->playback);
+	if (rc < 0)
+		return rc;
 	return snd_pcm_start(a->capture);
 }
 
@@ -334,11 +333,11 @@ int audio_alsa_restart(struct audio_alsa *a)
 	 * both, or capture stays stopped and reads block for good. */
 	snd_pcm_drop(a->playback);
 	snd_pcm_drop(a->capture);
-	int err = snd_pcm_prepare(a->playback);
-	if (err >= 0)
-		err = snd_pcm_prepare(a->capture);
-	if (err < 0)
-		return err;
+	int rc = snd_pcm_prepare(a->playback);
+	if (rc >= 0)
+		rc = snd_pcm_prepare(a->capture);
+	if (rc < 0)
+		return rc;
 	return audio_alsa_start(a);
 }
 

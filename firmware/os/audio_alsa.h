@@ -50,9 +50,9 @@ struct audio_alsa_setup {
 
 struct audio_alsa;
 
-/* Not real-time safe. 0, or -errno with a message in why. */
-int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, char *why,
-		    size_t whylen);
+/* Not real-time safe. 0, or -errno with a message in err. */
+int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, char *err,
+		    size_t errlen);
 /* Open errors that mean "not there (yet)": unplugged, not created, busy. */
 bool audio_alsa_is_absent(int err);
 /* Stops both streams (flushing what the file plugin holds) and closes. */

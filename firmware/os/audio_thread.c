@@ -324,7 +324,7 @@ static int spawn(struct audio_thread *t, bool realtime)
 }
 
 int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_refused,
-		       char *why, size_t whylen)
+		       char *err, size_t errlen)
 {
 	t->pcm = pcm;
 	atomic_store(&t->stop, false);
@@ -333,7 +333,7 @@ int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_
 	if (rc == EPERM) {
 		*rt_refused = true;
 		if (t->cfg.require_rt) {
-			snprintf(why, whylen,
+			snprintf(err, errlen,
 				 "real-time scheduling refused (SCHED_FIFO "
 				 "priority %d: EPERM) and require_rt is set: not "
 				 "running. Allow it (LimitRTPRIO=95, or rtprio in "
@@ -344,7 +344,7 @@ int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_
 		rc = spawn(t, false);
 	}
 	if (rc) {
-		snprintf(why, whylen, "cannot start the audio thread: %s", strerror(rc));
+		snprintf(err, errlen, "cannot start the audio thread: %s", strerror(rc));
 		return -rc;
 	}
 	t->started = true;

@@ -79,7 +79,7 @@ void audio_thread_destroy(struct audio_thread *t); /* join first */
  * message in why. When SCHED_FIFO is refused the thread runs on normal
  * priority and *rt_refused is set, unless require_rt: then -EPERM. */
 int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_refused,
-		       char *why, size_t whylen);
+		       char *err, size_t errlen);
 void audio_thread_request_stop(struct audio_thread *t);
 enum audio_ending audio_thread_join(struct audio_thread *t);
 bool audio_thread_running(const struct audio_thread *t);

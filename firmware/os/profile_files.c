@@ -14,30 +14,30 @@
 
 /* path opened for reading without waiting, if it is a regular file; else
  * NULL with "path: why" in err. */
-static FILE *open_regular(const char *path, char *err, size_t err_size)
+static FILE *open_regular(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, err_size, "%s: not a regular file", path);
+		snprintf(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return NULL;
 	}
 	FILE *f = fdopen(fd, "rb");
 	if (!f) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 	}
 	return f;
 }
 
-const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size)
+const char *profile_load(struct profile *p, const char *path, char *err, size_t errlen)
 {
-	FILE *f = open_regular(path, err, err_size);
+	FILE *f = open_regular(path, err, errlen);
 	if (!f) {
 		*p = (struct profile){0};
 		return err;
@@ -46,7 +46,7 @@ const char *profile_load(struct profile *p, const char *path, char *err, size_t 
 	if (!text) {
 		fclose(f);
 		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory", path);
 		return err;
 	}
 	size_t n = fread(text, 1, PROFILE_MAX_FILE_SIZE + 1, f);
@@ -55,15 +55,15 @@ const char *profile_load(struct profile *p, const char *path, char *err, size_t 
 	const char *why;
 	if (bad) {
 		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: read error", path);
+		snprintf(err, errlen, "%s: read error", path);
 		why = err;
 	} else if (n > PROFILE_MAX_FILE_SIZE) {
 		*p = (struct profile){0};
-		snprintf(err, err_size, "%s: larger than %d bytes: not a profile", path,
+		snprintf(err, errlen, "%s: larger than %d bytes: not a profile", path,
 			 PROFILE_MAX_FILE_SIZE);
 		why = err;
 	} else {
-		why = profile_parse(p, path, text, n, err, err_size);
+		why = profile_parse(p, path, text, n, err, errlen);
 	}
 	free(text);
 	return why;

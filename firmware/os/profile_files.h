@@ -12,7 +12,7 @@
 
 /* Reads and parses one file. Same return as profile_parse: NULL, or the
  * message "file[:line]: what is wrong" in err (also returned). */
-const char *profile_load(struct profile *p, const char *path, char *err, size_t err_size);
+const char *profile_load(struct profile *p, const char *path, char *err, size_t errlen);
 
 /* Loads every *.profile file of a directory in name order into out[0..max).
  * A broken file is reported through complain (its message) and skipped.
