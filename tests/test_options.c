@@ -414,6 +414,73 @@ static void reset(struct fixture *f)
 	f->o.config_path = strdup(NO_FILE);
 }
 
+/* The keys no other test reads back reach their own field, from the file
+ * and from the command line: each key of the table writes where it says. */
+static void test_every_key_reaches_its_field(void **state)
+{
+	struct fixture *f = *state;
+	write_config(f, "[audio]\nalsa_config = /etc/a.conf\nformat = FLOAT_LE\n"
+			"output_channels = 7\n"
+			"[looper]\nfade_ms = 12.5\ngrow_seconds = 0.75\n"
+			"[session]\ndir = /s/session\nrestore = no\nmount_point = /s\n"
+			"resample = no\nsave_quiet_ms = 2500\n"
+			"[export]\ndir = /e\nformat = flac16\n"
+			"[recorder]\nenabled = yes\ndir = /r\nformat = wav\n"
+			"ring_seconds = 12.25\ntracks = yes\n"
+			"[track7]\nstereo = yes\ninput = 5\n"
+			"[audio]\ninput_channels = 6\n");
+	assert_int_equal(parse(f, "-c", f->path, "--pid-file", "/p.pid", "--script",
+			       "s.txt", "--session", "/cl/session", "--export-format",
+			       "wavfloat", END),
+			 OPTIONS_RUN);
+	struct options *o = &f->o;
+	assert_string_equal(o->alsa_config, "/etc/a.conf");
+	assert_int_equal(o->format, SAMPLE_FLOAT);
+	assert_int_equal(o->output_channels, 7);
+	assert_int_equal(o->input_channels, 6);
+	assert_true(o->fade_ms == 12.5);
+	assert_true(o->grow_seconds == 0.75);
+	assert_string_equal(o->session_dir, "/cl/session"); /* the command line */
+	assert_false(o->restore);
+	assert_string_equal(o->mount_point, "/s");
+	assert_false(o->resample);
+	assert_int_equal(o->save_quiet_ms, 2500);
+	assert_string_equal(o->export_dir, "/e");
+	assert_int_equal(o->export_format, EXPORT_WAV_FLOAT); /* the command line */
+	assert_true(o->recorder);
+	assert_string_equal(o->recorder_dir, "/r");
+	assert_int_equal(o->recorder_format, EXPORT_WAV24); /* "wav" */
+	assert_true(o->recorder_seconds == 12.25);
+	assert_true(o->recorder_tracks);
+	assert_int_equal(o->track_input[6].first_channel, 4);
+	assert_int_equal(o->track_input[6].stereo, 1);
+	assert_int_equal(o->track_input[5].stereo, 0);
+	assert_string_equal(o->pid_file, "/p.pid");
+	assert_string_equal(o->script_path, "s.txt");
+	assert_true(o->config_explicit);
+	assert_string_equal(o->config_path, f->path);
+	/* The defaults of the same keys, untouched by a run without them. */
+	reset(f);
+	assert_int_equal(parse(f, END), OPTIONS_RUN);
+	assert_false(f->o.config_explicit);
+	assert_int_equal(f->o.format, SAMPLE_AUTO);
+	assert_int_equal(f->o.export_format, EXPORT_WAV24);
+	assert_int_equal(f->o.save_quiet_ms, 1500);
+	assert_true(f->o.recorder_seconds == 10.0);
+	assert_true(f->o.restore && f->o.resample && !f->o.recorder);
+	/* The export formats are case-sensitive and take "flac"; the sample
+	 * formats take any case. */
+	reset(f);
+	assert_error(f, parse(f, "--export-format", "WAV16", END),
+		     "option --export-format: 'WAV16' is not wav16, wav24, wavfloat, "
+		     "flac16 or flac24");
+	reset(f);
+	assert_int_equal(parse(f, "--export-format", "flac", "-f", "s16_le", END),
+			 OPTIONS_RUN);
+	assert_int_equal(f->o.export_format, EXPORT_FLAC24);
+	assert_int_equal(f->o.format, SAMPLE_S16);
+}
+
 static size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
@@ -1123,6 +1190,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_config_documents_every_key,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_key_reaches_its_field, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_track_default_inputs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_across_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_takes_what_options_accept, setup,
