@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,73 @@ static void reset(struct fixture *f)
 	options_defaults(&f->o);
 	free(f->o.config_path);
 	f->o.config_path = strdup(NO_FILE);
+}
+
+/* The keys no other test reads back reach their own field, from the file
+ * and from the command line: each key of the table writes where it says. */
+static void test_every_key_reaches_its_field(void **state)
+{
+	struct fixture *f = *state;
+	write_config(f, "[audio]\nalsa_config = /etc/a.conf\nformat = FLOAT_LE\n"
+			"output_channels = 7\n"
+			"[looper]\nfade_ms = 12.5\ngrow_seconds = 0.75\n"
+			"[session]\ndir = /s/session\nrestore = no\nmount_point = /s\n"
+			"resample = no\nsave_quiet_ms = 2500\n"
+			"[export]\ndir = /e\nformat = flac16\n"
+			"[recorder]\nenabled = yes\ndir = /r\nformat = wav\n"
+			"ring_seconds = 12.25\ntracks = yes\n"
+			"[track7]\nstereo = yes\ninput = 5\n"
+			"[audio]\ninput_channels = 6\n");
+	assert_int_equal(parse(f, "-c", f->path, "--pid-file", "/p.pid", "--script",
+			       "s.txt", "--session", "/cl/session", "--export-format",
+			       "wavfloat", END),
+			 OPTIONS_RUN);
+	struct options *o = &f->o;
+	assert_string_equal(o->alsa_config, "/etc/a.conf");
+	assert_int_equal(o->format, SAMPLE_FLOAT);
+	assert_int_equal(o->output_channels, 7);
+	assert_int_equal(o->input_channels, 6);
+	assert_true(o->fade_ms == 12.5);
+	assert_true(o->grow_seconds == 0.75);
+	assert_string_equal(o->session_dir, "/cl/session"); /* the command line */
+	assert_false(o->restore);
+	assert_string_equal(o->mount_point, "/s");
+	assert_false(o->resample);
+	assert_int_equal(o->save_quiet_ms, 2500);
+	assert_string_equal(o->export_dir, "/e");
+	assert_int_equal(o->export_format, EXPORT_WAV_FLOAT); /* the command line */
+	assert_true(o->recorder);
+	assert_string_equal(o->recorder_dir, "/r");
+	assert_int_equal(o->recorder_format, EXPORT_WAV24); /* "wav" */
+	assert_true(o->recorder_seconds == 12.25);
+	assert_true(o->recorder_tracks);
+	assert_int_equal(o->track_input[6].first_channel, 4);
+	assert_int_equal(o->track_input[6].stereo, 1);
+	assert_int_equal(o->track_input[5].stereo, 0);
+	assert_string_equal(o->pid_file, "/p.pid");
+	assert_string_equal(o->script_path, "s.txt");
+	assert_true(o->config_explicit);
+	assert_string_equal(o->config_path, f->path);
+	/* The defaults of the same keys, untouched by a run without them. */
+	reset(f);
+	assert_int_equal(parse(f, END), OPTIONS_RUN);
+	assert_false(f->o.config_explicit);
+	assert_int_equal(f->o.format, SAMPLE_AUTO);
+	assert_int_equal(f->o.export_format, EXPORT_WAV24);
+	assert_int_equal(f->o.save_quiet_ms, 1500);
+	assert_true(f->o.recorder_seconds == 10.0);
+	assert_true(f->o.restore && f->o.resample && !f->o.recorder);
+	/* The export formats are case-sensitive and take "flac"; the sample
+	 * formats take any case. */
+	reset(f);
+	assert_error(f, parse(f, "--export-format", "WAV16", END),
+		     "option --export-format: 'WAV16' is not wav16, wav24, wavfloat, "
+		     "flac16 or flac24");
+	reset(f);
+	assert_int_equal(parse(f, "--export-format", "flac", "-f", "s16_le", END),
+			 OPTIONS_RUN);
+	assert_int_equal(f->o.export_format, EXPORT_FLAC24);
+	assert_int_equal(f->o.format, SAMPLE_S16);
 }
 
 static size_t page_size(void)
@@ -1103,6 +1171,212 @@ static void test_example_config_states_the_ranges(void **state)
 	assert_non_null(strstr(f->out, "frames per period, 16..2048"));
 }
 
+/* "[section] key" or "--option", for a failure's message. */
+static const char *key_label(const struct options_key *k, char *buf, size_t len)
+{
+	if (k->section)
+		snprintf(buf, len, "[%s] %s", k->section, k->name);
+	else
+		snprintf(buf, len, "--%s", k->option);
+	return buf;
+}
+
+/* One value of a key, set from the config file ([section] key = v; for the
+ * track keys [trackN]) or the command line (--option v): 0, or -1 with the
+ * message in f->err. The file alone, without the checks across keys: the
+ * table's own check is what is walked here. */
+static int set_one(struct fixture *f, const struct options_key *k, int track,
+		   const char *v)
+{
+	reset(f);
+	f->err[0] = '\0';
+	if (!k->section) {
+		char arg[160];
+		snprintf(arg, sizeof(arg), "--%s=%s", k->option, v);
+		return parse(f, arg, END) == OPTIONS_RUN ? 0 : -1;
+	}
+	char text[256];
+	if (!strcmp(k->section, "track"))
+		snprintf(text, sizeof(text), "[track%d]\n%s = %s\n", track + 1, k->name,
+			 v);
+	else
+		snprintf(text, sizeof(text), "[%s]\n%s = %s\n", k->section, k->name, v);
+	write_config(f, text);
+	return options_load_file(&f->o, f->path, true, f->err, sizeof(f->err));
+}
+
+/* The message of a refused value names where, the key and what it may be:
+ * "FILE:2: [section] key: 'v' is not ..." or "option --x: 'v' is not ...". */
+static void assert_refused(struct fixture *f, const struct options_key *k, int track,
+			   const char *v, const char *what)
+{
+	char label[96];
+	if (set_one(f, k, track, v) == 0)
+		fail_msg("%s: '%s' was accepted", key_label(k, label, sizeof(label)), v);
+	char want[512];
+	if (!k->section)
+		snprintf(want, sizeof(want), "option --%s: '%s' is not %s", k->option, v,
+			 what);
+	else if (!strcmp(k->section, "track"))
+		snprintf(want, sizeof(want), "%s:2: [track%d] %s: '%s' is not %s",
+			 f->path, track + 1, k->name, v, what);
+	else
+		snprintf(want, sizeof(want), "%s:2: [%s] %s: '%s' is not %s", f->path,
+			 k->section, k->name, v, what);
+	if (strcmp(f->err, want))
+		fail_msg("'%s' gave\n  '%s', not\n  '%s'", v, f->err, want);
+}
+
+static void assert_accepted(struct fixture *f, const struct options_key *k, int track,
+			    const char *v)
+{
+	char label[96];
+	if (set_one(f, k, track, v) != 0)
+		fail_msg("%s: '%s' was refused: %s", key_label(k, label, sizeof(label)),
+			 v, f->err);
+}
+
+/* A double as a decimal the config reads back as the same double (17
+ * digits), or, next to 0 where that needs an exponent, the nearest
+ * decimal of 6 places beyond it. */
+static void decimal(double x, double toward, char *out, size_t len)
+{
+	snprintf(out, len, "%.17g", x);
+	if (strchr(out, 'e'))
+		snprintf(out, len, "%.6f", toward < x ? x - 1e-6 : x + 1e-6);
+}
+
+/* Issue 10: the keys are a table, from which the check and its message
+ * both come. Walk it: each numeric key at both ends of its range and one
+ * step past each; each enum key's every name and a wrong one; each bool's
+ * words. From the file for every key of a section (every track for the
+ * track keys), and from the command line for every option. */
+static void test_the_key_table_walked(void **state)
+{
+	struct fixture *f = *state;
+	FILE *out = fmemopen(f->out, sizeof(f->out) - 1, "w");
+	options_print_help(out);
+	fclose(out);
+	int ranged = 0, enums = 0, bools = 0;
+	struct options_key k;
+	for (size_t i = 0; options_key(i, &k); i++) {
+		/* Where it is set: each track, or once; then the command line. */
+		int places = !k.section ? 0 : !strcmp(k.section, "track") ? GL_TRACKS : 1;
+		bool option = k.option && k.value != OPTIONS_VALUE_BOOL;
+		struct options_key cl = k;
+		cl.section = NULL;
+		if (k.value == OPTIONS_VALUE_WHOLE || k.value == OPTIONS_VALUE_NUMBER) {
+			bool whole = k.value == OPTIONS_VALUE_WHOLE;
+			char lo[48], hi[48], below[48], above[48], range[128], what[192];
+			assert_true(k.lo <= k.hi);
+			if (whole) {
+				long long l = (long long)k.lo;
+				unsigned long long h = k.hi >= 0x1p63
+							   ? (unsigned long long)INT64_MAX
+							   : (unsigned long long)k.hi;
+				snprintf(lo, sizeof(lo), "%lld", l);
+				snprintf(hi, sizeof(hi), "%llu", h);
+				snprintf(below, sizeof(below), "%lld", l - 1);
+				snprintf(above, sizeof(above), "%llu", h + 1);
+				snprintf(range, sizeof(range), "%lld..%llu", l, h);
+			} else {
+				decimal(k.lo, k.lo, lo, sizeof(lo));
+				decimal(k.hi, k.hi, hi, sizeof(hi));
+				decimal(nextafter(k.lo, -INFINITY), -INFINITY, below,
+					sizeof(below));
+				decimal(nextafter(k.hi, INFINITY), INFINITY, above,
+					sizeof(above));
+				snprintf(range, sizeof(range), "%g..%g", k.lo, k.hi);
+			}
+			snprintf(what, sizeof(what), "%s%sa %s in %s",
+				 k.auto_ok ? "auto or " : "", k.zero_ok ? "0 or " : "",
+				 whole ? "whole number" : "number", range);
+			for (int p = 0; p < places + option; p++) {
+				const struct options_key *at = p < places ? &k : &cl;
+				int t = p < places ? p : 0;
+				assert_accepted(f, at, t, lo);
+				assert_accepted(f, at, t, hi);
+				if (k.auto_ok)
+					assert_accepted(f, at, t, "auto");
+				if (k.zero_ok)
+					assert_accepted(f, at, t, "0");
+				assert_refused(f, at, t, below, what);
+				assert_refused(f, at, t, above, what);
+				assert_refused(f, at, t, "", what);
+			}
+			ranged++;
+		} else if (k.value == OPTIONS_VALUE_ENUM) {
+			char list[256] = "", wrong[64];
+			size_t n = 0;
+			while (options_key_name(i, n))
+				n++;
+			assert_true(n >= 2);
+			for (size_t w = 0; w < n; w++) {
+				size_t len = strlen(list);
+				snprintf(list + len, sizeof(list) - len, "%s%s",
+					 w == 0	     ? ""
+					 : w + 1 < n ? ", "
+						     : " or ",
+					 options_key_name(i, w));
+			}
+			snprintf(wrong, sizeof(wrong), "%s_x", options_key_name(i, 0));
+			for (int p = 0; p < places + option; p++) {
+				const struct options_key *at = p < places ? &k : &cl;
+				int t = p < places ? p : 0;
+				for (size_t w = 0; w < n; w++)
+					assert_accepted(f, at, t, options_key_name(i, w));
+				assert_refused(f, at, t, wrong, list);
+				assert_refused(f, at, t, "", list);
+			}
+			/* The --help line lists the same names. */
+			if (k.option) {
+				char opt[64];
+				snprintf(opt, sizeof(opt), "--%s ", k.option);
+				const char *line = strstr(f->out, opt);
+				assert_non_null(line);
+				size_t len = strcspn(line, "\n");
+				for (size_t w = 0; w < n; w++) {
+					const char *name = options_key_name(i, w);
+					const char *hit = strstr(line, name);
+					if (!hit || (size_t)(hit - line) >= len)
+						fail_msg(
+						    "--help on --%s does not name '%s'",
+						    k.option, name);
+				}
+			}
+			enums++;
+		} else if (k.value == OPTIONS_VALUE_BOOL && places) {
+			static const char *const words[] = {"yes", "true",  "on",  "1",
+							    "no",  "false", "off", "0"};
+			for (int p = 0; p < places; p++) {
+				for (size_t w = 0; w < 8; w++)
+					assert_accepted(f, &k, p, words[w]);
+				assert_refused(f, &k, p, "maybe", "yes or no");
+				assert_refused(f, &k, p, "", "yes or no");
+			}
+			bools++;
+		} else {
+			assert_null(options_key_name(i, 0)); /* names only for enums */
+		}
+	}
+	/* The table is walked, not skipped: its numeric, enum and bool keys. */
+	assert_true(ranged >= 15);
+	assert_true(enums >= 5);
+	assert_true(bools >= 10);
+	/* The rates the table names are gl_limits.h's, all of them. */
+	struct options_key rate;
+	size_t r = 0;
+	while (options_key(r, &rate) && !(rate.name && !strcmp(rate.name, "rate")))
+		r++;
+	assert_int_equal(rate.value, OPTIONS_VALUE_ENUM);
+	int named = 0, allowed = 0;
+	for (const char *w; (w = options_key_name(r, (size_t)named)); named++)
+		assert_true(GL_RATE_OK(atoi(w)));
+	for (int hz = 1; hz <= 1000000; hz++)
+		allowed += GL_RATE_OK(hz);
+	assert_int_equal(named, allowed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1123,6 +1397,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_config_documents_every_key,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_key_reaches_its_field, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_track_default_inputs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_across_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_engine_takes_what_options_accept, setup,
@@ -1135,6 +1411,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hostile_command_line, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_example_config_states_the_ranges, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_the_key_table_walked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,116 +80,234 @@ enum key_id {
 };
 _Static_assert(K_COUNT <= OPTIONS_MAX_KEYS, "OPTIONS_MAX_KEYS is too small");
 
-/* How a key's value is read. T_INT and T_NUMBER are read and checked against
- * [lo, hi] from the table, and refused with that range: the check and its
- * message come from the same entry. */
+/* How a key's value is read and where it goes. Every check and every
+ * message about a value comes from its entry: the type, the range, the
+ * flags and the names. */
 enum key_type {
-	T_OTHER, /* its own words (set_key) */
-	T_INT,
-	T_NUMBER, /* decimal: no hex, exponent, inf or nan */
+	T_NONE,	  /* --help, --version: no value */
+	T_WHOLE,  /* a whole number in [lo, hi], into an integer of `size` bytes */
+	T_NUMBER, /* a decimal in [lo, hi] (no hex, exponent, inf or nan): double */
+	T_BOOL,	  /* yes/true/on/1 or no/false/off/0, into `size` bytes */
+	T_STRING, /* not empty: a char * the options own */
+	T_ENUM,	  /* one of `names`, into an integer of `size` bytes */
+	/* Keys of their own kind: */
+	T_DEVICE, /* capture_device and playback_device both */
+	T_PORTS,  /* a list of port patterns: ports[], nports */
 };
 #define F_AUTO	  1 /* "auto" is a value too (-1) */
-#define F_ZERO_OK 2 /* 0 is a value too, below lo */
-#define NO_RANGE  T_OTHER, 0, 0, 0
+#define F_ZERO_OK 2 /* 0 is a value too, below lo ("none") */
+#define F_TRACK	  4 /* [trackN]: offset is into that track's struct track_input */
+#define F_FROM_1  8 /* counted from 1, kept from 0 (a track's input channel) */
+
+/* A word an enum key takes, and the value it stands for. */
+struct key_word {
+	const char *word;
+	int value;
+};
+
+/* An enum key's words: a table here (in any case), or a module's own parser
+ * (its spellings and aliases) with the names of its values 0..count-1. */
+struct key_names {
+	const struct key_word *words; /* ends with {NULL} */
+	bool (*parse)(const char *v, int *value);
+	const char *(*name)(int value);
+	int count;
+};
 
 struct key {
 	const char *section; /* NULL: command line only; "track": [track1]..[track8] */
 	const char *name;    /* config key */
 	const char *option;  /* long option, or NULL: config file only */
 	char short_option;
-	const char *arg;  /* argument name, or NULL for a flag (sets true) */
+	const char *arg;  /* argument name, or NULL for a flag (sets "yes") */
 	uint8_t id;	  /* enum key_id */
 	const char *help; /* of the option; '@' stands for the range */
 	uint8_t type;	  /* enum key_type */
-	uint8_t flags;	  /* F_AUTO, F_ZERO_OK */
-	double lo, hi;	  /* T_INT, T_NUMBER */
+	uint8_t flags;	  /* F_* */
+	uint8_t size;	  /* of the member */
+	size_t offset;	  /* into struct options (F_TRACK: struct track_input) */
+	double lo, hi;	  /* T_WHOLE, T_NUMBER */
+	const struct key_names *names; /* T_ENUM */
 };
+
+/* The value part of an entry, from the member it sets. An entry whose
+ * member has the wrong type (a double key on an integer, an enum on a
+ * string) does not compile. */
+#define MEMBER(m)   (((struct options *)0)->m)
+#define CHECK(ok)   (0 * sizeof(char[(ok) ? 1 : -1]))
+#define IS(m, type) _Generic(MEMBER(m), type : 1, default : 0)
+/* An integer (m % 1: no pointer or double) of a size store_whole() writes. */
+#define INTEGER(m)                                                                       \
+	(sizeof(MEMBER(m) % 1) && (sizeof(MEMBER(m)) == 1 || sizeof(MEMBER(m)) == 2 ||   \
+				   sizeof(MEMBER(m)) == 4 || sizeof(MEMBER(m)) == 8))
+#define AT(m, ok)                                                                        \
+	.offset = offsetof(struct options, m), .size = sizeof(MEMBER(m)) + CHECK(ok)
+#define RANGE(fl, l, h)	    .flags = (fl), .lo = (l), .hi = (h)
+#define WHOLE(m, fl, l, h)  .type = T_WHOLE, AT(m, INTEGER(m)), RANGE(fl, l, h)
+#define NUMBER(m, fl, l, h) .type = T_NUMBER, AT(m, IS(m, double)), RANGE(fl, l, h)
+#define BOOL(m)		    .type = T_BOOL, AT(m, IS(m, bool))
+#define STRING(m)	    .type = T_STRING, AT(m, IS(m, char *))
+#define ENUM(m, n)	    .type = T_ENUM, AT(m, INTEGER(m)), .names = &(n)
+#define TRACK(m)                                                                         \
+	.offset = offsetof(struct track_input, m),                                       \
+	.size = sizeof(((struct track_input *)0)->m)
+
+static const struct key_word rate_words[] = {
+    {"44100", 44100}, {"48000", 48000}, {"96000", 96000}, {NULL, 0}};
+static const struct key_word quantise_words[] = {
+    {"off", QUANTISE_OFF}, {"beat", QUANTISE_BEAT}, {"bar", QUANTISE_BAR}, {NULL, 0}};
+static const struct key_word clock_words[] = {
+    {"internal", false}, {"external", true}, {NULL, 0}};
+static const struct key_names rate_names = {.words = rate_words};
+static const struct key_names quantise_names = {.words = quantise_words};
+static const struct key_names clock_names = {.words = clock_words};
+
+/* The sample formats are audio_alsa's (FLOAT_LE, S16_LE too); the export
+ * formats export.c's (case-sensitive; wav and flac too). */
+static bool sample_format_parse(const char *v, int *value)
+{
+	enum sample_format f;
+	if (!audio_alsa_format_from_name(v, &f))
+		return false;
+	*value = (int)f;
+	return true;
+}
+
+static const char *sample_format_name(int value)
+{
+	return audio_alsa_format_name((enum sample_format)value);
+}
+
+static bool export_parse(const char *v, int *value)
+{
+	enum export_format f;
+	if (export_format_parse(v, &f))
+		return false;
+	*value = (int)f;
+	return true;
+}
+
+static const char *export_name(int value)
+{
+	return export_format_name((enum export_format)value);
+}
+
+static const struct key_names sample_format_names = {.parse = sample_format_parse,
+						     .name = sample_format_name,
+						     .count = SAMPLE_FORMAT_COUNT};
+static const struct key_names export_names = {.parse = export_parse,
+					      .name = export_name,
+					      .count = EXPORT_FLAC24 + 1 /* the last */};
+
+_Static_assert(OPTIONS_LATENCY_AUTO == -1, "F_AUTO reads \"auto\" as -1");
 
 static const struct key keys[] = {
     {"audio", "device", "device", 'd', "DEV", K_DEVICE,
-     "ALSA device for capture and playback (default \"default\")", NO_RANGE},
+     "ALSA device for capture and playback (default \"default\")", .type = T_DEVICE},
     {"audio", "capture_device", "capture", 'C', "DEV", K_CAPTURE_DEVICE,
-     "capture device, when it differs", NO_RANGE},
+     "capture device, when it differs", STRING(capture_device)},
     {"audio", "playback_device", "playback", 'P', "DEV", K_PLAYBACK_DEVICE,
-     "playback device, when it differs", NO_RANGE},
+     "playback device, when it differs", STRING(playback_device)},
     {"audio", "alsa_config", "alsa-config", 0, "FILE", K_ALSA_CONFIG,
-     "extra ALSA configuration file defining the devices", NO_RANGE},
+     "extra ALSA configuration file defining the devices", STRING(alsa_config)},
     {"audio", "rate", "rate", 'r', "HZ", K_RATE, "44100, 48000 (default) or 96000",
-     NO_RANGE},
+     ENUM(rate, rate_names)},
     {"audio", "period", "period", 'p', "FRAMES", K_PERIOD,
-     "frames per period, @ (default 128)", T_INT, 0, GL_MIN_PERIOD, GL_MAX_PERIOD},
+     "frames per period, @ (default 128)",
+     WHOLE(period, 0, GL_MIN_PERIOD, GL_MAX_PERIOD)},
     {"audio", "periods", "periods", 'n', "N", K_PERIODS,
-     "periods per buffer, @ (default 2)", T_INT, 0, GL_MIN_PERIODS, GL_MAX_PERIODS},
+     "periods per buffer, @ (default 2)",
+     WHOLE(periods, 0, GL_MIN_PERIODS, GL_MAX_PERIODS)},
     {"audio", "input_channels", "input-channels", 'i', "N", K_INPUT_CHANNELS,
-     "capture channels, @ (default 2)", T_INT, 0, 1, GL_MAX_IN_CH},
+     "capture channels, @ (default 2)", WHOLE(input_channels, 0, 1, GL_MAX_IN_CH)},
     {"audio", "output_channels", "output-channels", 'o', "N", K_OUTPUT_CHANNELS,
-     "playback channels, @ (default 2)", T_INT, 0, 1, GL_PLAYBACK_CH_MAX},
+     "playback channels, @ (default 2)",
+     WHOLE(output_channels, 0, 1, GL_PLAYBACK_CH_MAX)},
     {"audio", "format", "format", 'f', "FMT", K_FORMAT,
-     "auto (default), FLOAT, S32, S24_3LE or S16", NO_RANGE},
+     "auto (default), FLOAT, S32, S24_3LE or S16", ENUM(format, sample_format_names)},
     {"audio", "latency_frames", "latency", 'l', "FRAMES", K_LATENCY_FRAMES,
-     "round trip to compensate, @, or auto (default: period x periods)", T_INT, F_AUTO, 0,
-     GL_LATENCY_MAX},
+     "round trip to compensate, @, or auto (default: period x periods)",
+     WHOLE(latency_frames, F_AUTO, 0, GL_LATENCY_MAX)},
     {"audio", "wait_for_device", "wait", 'w', NULL, K_WAIT_FOR_DEVICE,
-     "wait for a device that is not there at start", NO_RANGE},
+     "wait for a device that is not there at start", BOOL(wait_for_device)},
     {"realtime", "priority", "priority", 0, "N", K_PRIORITY,
-     "SCHED_FIFO priority of the audio thread, @ (default 80)", T_INT, 0, GL_PRIORITY_MIN,
-     GL_PRIORITY_MAX},
+     "SCHED_FIFO priority of the audio thread, @ (default 80)",
+     WHOLE(priority, 0, GL_PRIORITY_MIN, GL_PRIORITY_MAX)},
     {"realtime", "require_rt", "require-rt", 0, NULL, K_REQUIRE_RT,
-     "exit when real-time scheduling or memory locking is refused", NO_RANGE},
-    {"realtime", "lock_memory", NULL, 0, "BOOL", K_LOCK_MEMORY, NULL, NO_RANGE},
-    {"looper", "fade_ms", NULL, 0, "MS", K_FADE_MS, NULL, T_NUMBER, 0, 0, GL_FADE_MS_MAX},
-    {"looper", "grow_seconds", NULL, 0, "S", K_GROW_SECONDS, NULL, T_NUMBER, 0,
-     GL_GROW_SECONDS_MIN, GL_GROW_SECONDS_MAX},
-    {"looper", "tempo", NULL, 0, "BPM", K_TEMPO, NULL, T_NUMBER, F_ZERO_OK, GL_TEMPO_MIN,
-     GL_TEMPO_MAX},
-    {"looper", "beats_per_bar", NULL, 0, "N", K_BEATS_PER_BAR, NULL, T_INT, 0,
-     GL_BEATS_MIN, GL_BEATS_MAX},
-    {"looper", "quantise", NULL, 0, "Q", K_QUANTISE, NULL, NO_RANGE},
-    {"looper", "metronome", NULL, 0, "BOOL", K_METRONOME, NULL, NO_RANGE},
+     "exit when real-time scheduling or memory locking is refused", BOOL(require_rt)},
+    {"realtime", "lock_memory", NULL, 0, "BOOL", K_LOCK_MEMORY, NULL, BOOL(lock_memory)},
+    /* The engine's own limits: fade, grow increment, memory. */
+    {"looper", "fade_ms", NULL, 0, "MS", K_FADE_MS, NULL,
+     NUMBER(fade_ms, 0, 0, GL_FADE_MS_MAX)},
+    {"looper", "grow_seconds", NULL, 0, "S", K_GROW_SECONDS, NULL,
+     NUMBER(grow_seconds, 0, GL_GROW_SECONDS_MIN, GL_GROW_SECONDS_MAX)},
+    {"looper", "tempo", NULL, 0, "BPM", K_TEMPO, NULL,
+     NUMBER(tempo, F_ZERO_OK, GL_TEMPO_MIN, GL_TEMPO_MAX)},
+    {"looper", "beats_per_bar", NULL, 0, "N", K_BEATS_PER_BAR, NULL,
+     WHOLE(beats_per_bar, 0, GL_BEATS_MIN, GL_BEATS_MAX)},
+    {"looper", "quantise", NULL, 0, "Q", K_QUANTISE, NULL,
+     ENUM(quantise, quantise_names)},
+    {"looper", "metronome", NULL, 0, "BOOL", K_METRONOME, NULL, BOOL(metronome)},
     {"looper", "memory_limit_mb", "memory-limit", 0, "MB", K_MEMORY_LIMIT_MB,
-     "recording memory limit in MiB, @ (default 0: all RAM)", T_INT, 0, 0,
-     GL_MEMORY_LIMIT_MB_MAX},
+     "recording memory limit in MiB, @ (default 0: all RAM)",
+     WHOLE(memory_limit_mb, 0, 0, GL_MEMORY_LIMIT_MB_MAX)},
     {"controller", "profiles", "profiles", 0, "DIR", K_PROFILES,
      "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)",
-     NO_RANGE},
-    {"controller", "ports", NULL, 0, "PATTERNS", K_PORTS, NULL, NO_RANGE},
-    {"controller", "port_profile", NULL, 0, "NAME", K_PORT_PROFILE, NULL, NO_RANGE},
-    {"controller", "script_profile", NULL, 0, "NAME", K_SCRIPT_PROFILE, NULL, NO_RANGE},
+     STRING(profile_dir)},
+    {"controller", "ports", NULL, 0, "PATTERNS", K_PORTS, NULL, .type = T_PORTS},
+    {"controller", "port_profile", NULL, 0, "NAME", K_PORT_PROFILE, NULL,
+     STRING(port_profile)},
+    {"controller", "script_profile", NULL, 0, "NAME", K_SCRIPT_PROFILE, NULL,
+     STRING(script_profile)},
     {"sync", "clock", "clock", 0, "SOURCE", K_CLOCK,
-     "internal (default: send MIDI clock) or external (follow MIDI clock in)", NO_RANGE},
-    {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL, NO_RANGE},
-    {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL, NO_RANGE},
-    {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL, NO_RANGE},
+     "internal (default: send MIDI clock) or external (follow MIDI clock in)",
+     ENUM(clock_external, clock_names)},
+    {"sync", "clock_in_port", NULL, 0, "PATTERN", K_CLOCK_IN_PORT, NULL,
+     STRING(clock_in_port)},
+    {"sync", "clock_out_port", NULL, 0, "PATTERN", K_CLOCK_OUT_PORT, NULL,
+     STRING(clock_out_port)},
+    {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL,
+     BOOL(song_position)},
     {"session", "dir", "session", 0, "DIR", K_SESSION_DIR,
-     "session directory on the SD card (default none: nothing is saved)", NO_RANGE},
-    {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL, NO_RANGE},
-    {"session", "mount_point", NULL, 0, "DIR", K_MOUNT_POINT, NULL, NO_RANGE},
-    {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL, NO_RANGE},
-    {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL, T_INT, 0, 0,
-     GL_SAVE_QUIET_MS_MAX},
+     "session directory on the SD card (default none: nothing is saved)",
+     STRING(session_dir)},
+    {"session", "restore", NULL, 0, "BOOL", K_RESTORE, NULL, BOOL(restore)},
+    {"session", "mount_point", NULL, 0, "DIR", K_MOUNT_POINT, NULL, STRING(mount_point)},
+    {"session", "resample", NULL, 0, "BOOL", K_RESAMPLE, NULL, BOOL(resample)},
+    {"session", "save_quiet_ms", NULL, 0, "MS", K_SAVE_QUIET_MS, NULL,
+     WHOLE(save_quiet_ms, 0, 0, GL_SAVE_QUIET_MS_MAX)},
     {"export", "dir", "export-dir", 0, "DIR", K_EXPORT_DIR,
-     "where exports go (default: exports/ next to the session directory)", NO_RANGE},
+     "where exports go (default: exports/ next to the session directory)",
+     STRING(export_dir)},
     {"export", "format", "export-format", 0, "FMT", K_EXPORT_FORMAT,
-     "wav16, wav24 (default), wavfloat, flac16 or flac24", NO_RANGE},
-    {"recorder", "enabled", NULL, 0, "BOOL", K_RECORDER, NULL, NO_RANGE},
-    {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL, NO_RANGE},
-    {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL, NO_RANGE},
-    {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL, T_NUMBER, 0,
-     GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX},
-    {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL, NO_RANGE},
-    {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL, T_INT, 0, 1, GL_MAX_IN_CH},
-    {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL, NO_RANGE},
+     "wav16, wav24 (default), wavfloat, flac16 or flac24",
+     ENUM(export_format, export_names)},
+    {"recorder", "enabled", NULL, 0, "BOOL", K_RECORDER, NULL, BOOL(recorder)},
+    {"recorder", "dir", NULL, 0, "DIR", K_RECORDER_DIR, NULL, STRING(recorder_dir)},
+    {"recorder", "format", NULL, 0, "FMT", K_RECORDER_FORMAT, NULL,
+     ENUM(recorder_format, export_names)},
+    {"recorder", "ring_seconds", NULL, 0, "S", K_RECORDER_SECONDS, NULL,
+     NUMBER(recorder_seconds, 0, GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX)},
+    {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL,
+     BOOL(recorder_tracks)},
+    {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL, .type = T_WHOLE,
+     TRACK(first_channel), RANGE(F_TRACK | F_FROM_1, 1, GL_MAX_IN_CH)},
+    {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL, .type = T_BOOL,
+     .flags = F_TRACK, TRACK(stereo)},
     {NULL, NULL, "config", 'c', "FILE", K_CONFIG,
-     "config file (default " OPTIONS_DEFAULT_CONFIG ", if it exists)", NO_RANGE},
+     "config file (default " OPTIONS_DEFAULT_CONFIG ", if it exists)",
+     STRING(config_path)},
     {NULL, NULL, "script", 's', "FILE", K_SCRIPT, "frame-stamped commands to play",
-     NO_RANGE},
+     STRING(script_path)},
     {NULL, NULL, "frames", 'F', "N", K_FRAMES,
-     "stop after N frames: an offline run (below)", T_INT, 0, 1, (double)INT64_MAX},
-    {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event", NO_RANGE},
+     "stop after N frames: an offline run (below)",
+     WHOLE(frames, 0, 1, (double)INT64_MAX)},
+    {NULL, NULL, "verbose", 'v', NULL, K_VERBOSE, "log every engine event",
+     BOOL(verbose)},
     {NULL, NULL, "pid-file", 0, "FILE", K_PID_FILE,
-     "write the process id here (for `gridloop export`)", NO_RANGE},
-    {NULL, NULL, "help", 'h', NULL, K_HELP, "this help", NO_RANGE},
-    {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version", NO_RANGE},
+     "write the process id here (for `gridloop export`)", STRING(pid_file)},
+    {NULL, NULL, "help", 'h', NULL, K_HELP, "this help", .type = T_NONE},
+    {NULL, NULL, "version", 'V', NULL, K_VERSION, "print the version", .type = T_NONE},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 _Static_assert(NKEYS <= OPTIONS_MAX_KEYS, "struct options' origin[] is too small");
@@ -262,12 +380,17 @@ static int bad(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
+/* A T_WHOLE key's upper bound (INT64_MAX is no double). */
+static long long whole_hi(const struct key *k)
+{
+	return k->hi >= (double)LLONG_MAX ? LLONG_MAX : (long long)k->hi;
+}
+
 /* A key's range as text: "16..2048", "0.1..60". */
 static const char *range_text(const struct key *k, char *buf, size_t len)
 {
-	if (k->type == T_INT)
-		snprintf(buf, len, "%lld..%lld", (long long)k->lo,
-			 k->hi >= (double)LLONG_MAX ? LLONG_MAX : (long long)k->hi);
+	if (k->type == T_WHOLE)
+		snprintf(buf, len, "%lld..%lld", (long long)k->lo, whole_hi(k));
 	else
 		snprintf(buf, len, "%g..%g", k->lo, k->hi);
 	return buf;
@@ -287,13 +410,12 @@ static bool is_decimal(const char *v, bool fraction)
 	return digits > 0 && !*p;
 }
 
-/* A T_INT or T_NUMBER key's value, checked against its range from the key
- * table (and "auto": -1, or 0, when its flags allow): the check and the
- * message both come from the table. */
+/* A T_WHOLE or T_NUMBER key's value, checked against its range (and "auto":
+ * -1, or 0, when its flags allow); refused with that range. */
 static int get_ranged(const struct key *k, const char *v, long long *iv, double *dv,
 		      char *why, size_t whylen)
 {
-	bool whole = k->type == T_INT;
+	bool whole = k->type == T_WHOLE;
 	if ((k->flags & F_AUTO) && !strcasecmp(v, "auto")) {
 		*iv = -1;
 		*dv = -1;
@@ -306,15 +428,13 @@ static int get_ranged(const struct key *k, const char *v, long long *iv, double 
 		errno = 0;
 		x = strtoll(v, NULL, 10);
 		d = (double)x;
-		ok = !errno;
+		ok = !errno && ((k->flags & F_ZERO_OK && x == 0) ||
+				(x >= (long long)k->lo && x <= whole_hi(k)));
 	} else if (ok) {
 		d = strtod(v, NULL);
-		ok = isfinite(d);
+		ok = isfinite(d) &&
+		     ((k->flags & F_ZERO_OK && d == 0) || (d >= k->lo && d <= k->hi));
 	}
-	if (ok && ((k->flags & F_ZERO_OK) && d == 0))
-		ok = true;
-	else if (ok)
-		ok = d >= k->lo && d <= k->hi;
 	if (!ok) {
 		char range[64];
 		range_text(k, range, sizeof(range));
@@ -343,6 +463,43 @@ static int get_bool(const char *v, bool *out, char *why, size_t whylen)
 		}
 	}
 	return bad(why, whylen, "'%s' is not yes or no", v);
+}
+
+/* The i-th name an enum key takes, or NULL after the last. */
+static const char *enum_name(const struct key_names *n, int i)
+{
+	if (n->words) {
+		for (int w = 0; w < i; w++)
+			if (!n->words[w].word)
+				return NULL;
+		return n->words[i].word;
+	}
+	return i >= 0 && i < n->count ? n->name(i) : NULL;
+}
+
+/* A T_ENUM key's value; refused with its names: "'x' is not off, beat or
+ * bar". */
+static int get_enum(const struct key *k, const char *v, int *value, char *why,
+		    size_t whylen)
+{
+	const struct key_names *n = k->names;
+	if (n->parse && n->parse(v, value))
+		return 0;
+	for (int i = 0; n->words && n->words[i].word; i++) {
+		if (!strcasecmp(v, n->words[i].word)) {
+			*value = n->words[i].value;
+			return 0;
+		}
+	}
+	char list[256] = "";
+	size_t len = 0;
+	for (int i = 0; enum_name(n, i) && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					i == 0		      ? ""
+					: enum_name(n, i + 1) ? ", "
+							      : " or ",
+					enum_name(n, i));
+	return bad(why, whylen, "'%s' is not %s", v, list);
 }
 
 static int get_string(const char *v, char **out, char *why, size_t whylen)
@@ -401,210 +558,94 @@ static int get_ports(struct options *o, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
-/* Remembers where a key was set, for the checks across keys. */
-static int set_origin(char **slot, const char *origin, char *why, size_t whylen)
+/* An integer member of 1, 2, 4 or 8 bytes (bool, uint8_t, an enum, int,
+ * uint32_t, int64_t, uint64_t: the table's macros let no other size in);
+ * the range or the names have made v fit. */
+static void store_whole(void *at, size_t size, long long v)
 {
-	char *copy = strdup(origin);
-	if (!copy)
-		return bad(why, whylen, "out of memory");
-	free(*slot);
-	*slot = copy;
-	return 0;
+	if (size == 1) {
+		uint8_t x = (uint8_t)v;
+		memcpy(at, &x, 1);
+	} else if (size == 2) {
+		uint16_t x = (uint16_t)v;
+		memcpy(at, &x, 2);
+	} else if (size == 4) {
+		uint32_t x = (uint32_t)v;
+		memcpy(at, &x, 4);
+	} else {
+		int64_t x = v;
+		memcpy(at, &x, 8);
+	}
 }
 
-/* Sets one key. track is 0..7 for the [trackN] keys. origin says where the
- * value came from ("FILE:LINE" or "option --x"), kept for checks that can
- * only run once every source has been read. */
+/* Where a key's origin is kept: a track's keys per track. */
+static char **origin_slot(struct options *o, const struct key *k, int track)
+{
+	if (k->id == K_TRACK_INPUT)
+		return &o->track_origin[track];
+	if (k->id == K_TRACK_STEREO)
+		return &o->stereo_origin[track];
+	return &o->origin[k - keys];
+}
+
+/* Sets one key from its table entry. track is 0..7 for the [trackN] keys.
+ * origin says where the value came from ("FILE:LINE" or "option --x"),
+ * kept for checks that can only run once every source has been read. */
 static int set_key(struct options *o, const struct key *k, int track, const char *v,
 		   const char *origin, char *why, size_t whylen)
 {
-	long long i = 0;
-	double d = 0;
-	bool b = false;
-	int rc = 0;
-	if (k->type != T_OTHER && get_ranged(k, v, &i, &d, why, whylen))
-		return -1;
-	switch ((enum key_id)k->id) {
-	case K_DEVICE:
+	char *at =
+	    (k->flags & F_TRACK ? (char *)&o->track_input[track] : (char *)o) + k->offset;
+	long long whole = 0;
+	double number = 0;
+	bool yes = false;
+	int word = 0, rc = 0;
+	switch ((enum key_type)k->type) {
+	case T_NONE:
+		break;
+	case T_WHOLE:
+		rc = get_ranged(k, v, &whole, &number, why, whylen);
+		if (!rc)
+			store_whole(at, k->size, whole - (k->flags & F_FROM_1 ? 1 : 0));
+		break;
+	case T_NUMBER:
+		rc = get_ranged(k, v, &whole, &number, why, whylen);
+		if (!rc)
+			memcpy(at, &number, sizeof(number));
+		break;
+	case T_BOOL:
+		rc = get_bool(v, &yes, why, whylen);
+		if (!rc)
+			store_whole(at, k->size, yes);
+		break;
+	case T_STRING:
+		rc = get_string(v, (char **)(void *)at, why, whylen);
+		break;
+	case T_ENUM:
+		rc = get_enum(k, v, &word, why, whylen);
+		if (!rc)
+			store_whole(at, k->size, word);
+		break;
+	case T_DEVICE:
 		rc = get_string(v, &o->capture_device, why, whylen);
 		if (!rc)
 			rc = get_string(v, &o->playback_device, why, whylen);
 		break;
-	case K_CAPTURE_DEVICE:
-		rc = get_string(v, &o->capture_device, why, whylen);
-		break;
-	case K_PLAYBACK_DEVICE:
-		rc = get_string(v, &o->playback_device, why, whylen);
-		break;
-	case K_ALSA_CONFIG:
-		rc = get_string(v, &o->alsa_config, why, whylen);
-		break;
-	case K_RATE:
-		if (strcmp(v, "44100") && strcmp(v, "48000") && strcmp(v, "96000"))
-			return bad(why, whylen, "'%s' is not 44100, 48000 or 96000", v);
-		o->rate = (uint32_t)atoi(v);
-		break;
-	case K_PERIOD:
-		o->period = (uint32_t)i;
-		break;
-	case K_PERIODS:
-		o->periods = (uint32_t)i;
-		break;
-	case K_INPUT_CHANNELS:
-		o->input_channels = (uint32_t)i;
-		break;
-	case K_OUTPUT_CHANNELS:
-		o->output_channels = (uint32_t)i;
-		break;
-	case K_FORMAT:
-		if (!audio_alsa_format_from_name(v, &o->format))
-			return bad(why, whylen,
-				   "'%s' is not auto, FLOAT, S32, S24_3LE or S16", v);
-		break;
-	case K_LATENCY_FRAMES:
-		o->latency_frames = i; /* -1: OPTIONS_LATENCY_AUTO */
-		break;
-	case K_WAIT_FOR_DEVICE:
-		rc = get_bool(v, &o->wait_for_device, why, whylen);
-		break;
-	case K_PRIORITY:
-		o->priority = (int)i;
-		break;
-	case K_REQUIRE_RT:
-		rc = get_bool(v, &o->require_rt, why, whylen);
-		break;
-	case K_LOCK_MEMORY:
-		rc = get_bool(v, &o->lock_memory, why, whylen);
-		break;
-	case K_FADE_MS:
-		o->fade_ms = d;
-		break;
-	case K_GROW_SECONDS:
-		o->grow_seconds = d;
-		break;
-	case K_TEMPO:
-		o->tempo = d;
-		break;
-	case K_BEATS_PER_BAR:
-		o->beats_per_bar = (uint32_t)i;
-		break;
-	case K_QUANTISE:
-		if (!strcasecmp(v, "off"))
-			o->quantise = QUANTISE_OFF;
-		else if (!strcasecmp(v, "beat"))
-			o->quantise = QUANTISE_BEAT;
-		else if (!strcasecmp(v, "bar"))
-			o->quantise = QUANTISE_BAR;
-		else
-			return bad(why, whylen, "'%s' is not off, beat or bar", v);
-		break;
-	case K_METRONOME:
-		rc = get_bool(v, &o->metronome, why, whylen);
-		break;
-	case K_MEMORY_LIMIT_MB:
-		o->memory_limit_mb = (uint64_t)i;
-		break;
-	case K_PROFILES:
-		rc = get_string(v, &o->profile_dir, why, whylen);
-		break;
-	case K_PORTS:
+	case T_PORTS:
 		rc = get_ports(o, v, why, whylen);
-		break;
-	case K_PORT_PROFILE:
-		rc = get_string(v, &o->port_profile, why, whylen);
-		break;
-	case K_SCRIPT_PROFILE:
-		rc = get_string(v, &o->script_profile, why, whylen);
-		break;
-	case K_CLOCK:
-		if (!strcasecmp(v, "internal"))
-			o->clock_external = false;
-		else if (!strcasecmp(v, "external"))
-			o->clock_external = true;
-		else
-			return bad(why, whylen, "'%s' is not internal or external", v);
-		break;
-	case K_CLOCK_IN_PORT:
-		rc = get_string(v, &o->clock_in_port, why, whylen);
-		break;
-	case K_CLOCK_OUT_PORT:
-		rc = get_string(v, &o->clock_out_port, why, whylen);
-		break;
-	case K_SONG_POSITION:
-		rc = get_bool(v, &o->song_position, why, whylen);
-		break;
-	case K_SESSION_DIR:
-		rc = get_string(v, &o->session_dir, why, whylen);
-		break;
-	case K_RESTORE:
-		rc = get_bool(v, &o->restore, why, whylen);
-		break;
-	case K_MOUNT_POINT:
-		rc = get_string(v, &o->mount_point, why, whylen);
-		break;
-	case K_RESAMPLE:
-		rc = get_bool(v, &o->resample, why, whylen);
-		break;
-	case K_SAVE_QUIET_MS:
-		o->save_quiet_ms = (uint32_t)i;
-		break;
-	case K_EXPORT_DIR:
-		rc = get_string(v, &o->export_dir, why, whylen);
-		break;
-	case K_EXPORT_FORMAT:
-	case K_RECORDER_FORMAT:
-		if (export_format_parse(v, k->id == K_EXPORT_FORMAT
-					       ? &o->export_format
-					       : &o->recorder_format))
-			return bad(why, whylen,
-				   "'%s' is not wav16, wav24, wavfloat, flac16 or flac24",
-				   v);
-		break;
-	case K_RECORDER:
-		rc = get_bool(v, &o->recorder, why, whylen);
-		break;
-	case K_RECORDER_DIR:
-		rc = get_string(v, &o->recorder_dir, why, whylen);
-		break;
-	case K_RECORDER_TRACKS:
-		rc = get_bool(v, &o->recorder_tracks, why, whylen);
-		break;
-	case K_RECORDER_SECONDS:
-		o->recorder_seconds = d;
-		break;
-	case K_PID_FILE:
-		rc = get_string(v, &o->pid_file, why, whylen);
-		break;
-	case K_TRACK_INPUT:
-		o->track_input[track].first_channel = (uint8_t)(i - 1);
-		return set_origin(&o->track_origin[track], origin, why, whylen);
-	case K_TRACK_STEREO:
-		rc = get_bool(v, &b, why, whylen);
-		if (rc)
-			break;
-		o->track_input[track].stereo = b;
-		return set_origin(&o->stereo_origin[track], origin, why, whylen);
-	case K_CONFIG:
-		rc = get_string(v, &o->config_path, why, whylen);
-		o->config_explicit = true;
-		break;
-	case K_SCRIPT:
-		rc = get_string(v, &o->script_path, why, whylen);
-		break;
-	case K_FRAMES:
-		o->frames = i;
-		break;
-	case K_VERBOSE:
-		o->verbose = true;
-		break;
-	case K_HELP:
-	case K_VERSION:
-	case K_COUNT:
 		break;
 	}
 	if (rc)
 		return rc;
-	return set_origin(&o->origin[k - keys], origin, why, whylen);
+	if (k->id == K_CONFIG)
+		o->config_explicit = true;
+	char *copy = strdup(origin);
+	if (!copy)
+		return bad(why, whylen, "out of memory");
+	char **slot = origin_slot(o, k, track);
+	free(*slot);
+	*slot = copy;
+	return 0;
 }
 
 /* ---- The config file ----------------------------------------------------- */
@@ -1104,6 +1145,37 @@ const char *options_config_key(size_t i, const char **section)
 		}
 	}
 	return NULL;
+}
+
+bool options_key(size_t i, struct options_key *out)
+{
+	static const enum options_value values[] = {
+	    [T_NONE] = OPTIONS_VALUE_NONE,     [T_WHOLE] = OPTIONS_VALUE_WHOLE,
+	    [T_NUMBER] = OPTIONS_VALUE_NUMBER, [T_BOOL] = OPTIONS_VALUE_BOOL,
+	    [T_STRING] = OPTIONS_VALUE_STRING, [T_ENUM] = OPTIONS_VALUE_ENUM,
+	    [T_DEVICE] = OPTIONS_VALUE_OTHER,  [T_PORTS] = OPTIONS_VALUE_OTHER,
+	};
+	if (i >= NKEYS)
+		return false;
+	const struct key *k = &keys[i];
+	*out = (struct options_key){
+	    .section = k->section,
+	    .name = k->name,
+	    .option = k->option,
+	    .value = values[k->type],
+	    .auto_ok = k->flags & F_AUTO,
+	    .zero_ok = k->flags & F_ZERO_OK,
+	    .lo = k->lo,
+	    .hi = k->hi,
+	};
+	return true;
+}
+
+const char *options_key_name(size_t i, size_t w)
+{
+	if (i >= NKEYS || keys[i].type != T_ENUM || w > INT_MAX)
+		return NULL;
+	return enum_name(keys[i].names, (int)w);
 }
 
 /* ---- Conversions for the parts ------------------------------------------ */

@@ -186,4 +186,34 @@ int options_check_memory(const struct options *o, const struct options_available
  * checks. *section is "track" for the [track1]..[track8] keys. */
 const char *options_config_key(size_t i, const char **section);
 
+/* ---- The key table, for tests ----------------------------------------------
+ * Every key as the table has it: the setter's checks and messages come
+ * from the same entries. */
+enum options_value {
+	OPTIONS_VALUE_NONE,   /* --help, --version */
+	OPTIONS_VALUE_WHOLE,  /* a whole number in lo..hi */
+	OPTIONS_VALUE_NUMBER, /* a decimal in lo..hi */
+	OPTIONS_VALUE_BOOL,   /* yes or no */
+	OPTIONS_VALUE_STRING, /* not empty */
+	OPTIONS_VALUE_ENUM,   /* one of its names (options_key_name()) */
+	OPTIONS_VALUE_OTHER,  /* device, ports: their own words */
+};
+
+struct options_key {
+	const char *section; /* NULL: command line only; "track": [track1]..[track8] */
+	const char *name;    /* config key, or NULL */
+	const char *option;  /* long option, or NULL: config file only */
+	enum options_value value;
+	bool auto_ok; /* "auto" is a value too */
+	bool zero_ok; /* 0 is a value too, below lo */
+	double lo, hi;
+};
+
+/* Key i of the table, i = 0, 1, ...: false after the last. */
+bool options_key(size_t i, struct options_key *k);
+
+/* The names enum key i takes, w = 0, 1, ... until NULL (the aliases a
+ * module also takes are not listed). NULL for a key that is no enum. */
+const char *options_key_name(size_t i, size_t w);
+
 #endif
