@@ -750,7 +750,7 @@ static void test_memory_check(void **state)
 	struct options_memory m;
 	options_memory_needs(&f->o, page, &m);
 	unsigned long long need = (m.total + (1 << 20) - 1) >> 20;
-	struct options_available a = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	struct sysmem_room a = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
 	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
 			 0);
 	/* A 1 GiB machine. */
@@ -787,7 +787,7 @@ static void test_memory_check(void **state)
 	reset(f);
 	write_config(f, "[looper]\ngrow_seconds = 60\n");
 	assert_int_equal(parse(f, "-c", f->path, END), OPTIONS_RUN);
-	a = (struct options_available){64ull << 20, UINT64_MAX, UINT64_MAX};
+	a = (struct sysmem_room){64ull << 20, UINT64_MAX, UINT64_MAX};
 	assert_int_equal(options_check_memory(&f->o, &a, page, f->err, sizeof(f->err)),
 			 -1);
 	assert_error(f, OPTIONS_ERROR, ":2: [looper] grow_seconds = 60 (the 80 clip");
@@ -843,16 +843,16 @@ static void test_memory_available(void **state)
 	if (old.rlim_max != RLIM_INFINITY && old.rlim_max < low.rlim_cur)
 		low.rlim_cur = old.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
-	struct options_available a;
-	options_memory_available(root, true, &a);
+	struct sysmem_room a;
+	sysmem_read(root, true, &a);
 	assert_int_equal(a.meminfo, 2000000ull * 1024);
 	assert_int_equal(a.cgroup, 400000000); /* the parent: 500 M less 150 - 50 M */
 	assert_int_equal(a.memlock, low.rlim_cur);
-	options_memory_available(root, false, &a); /* not locked: no bound */
+	sysmem_read(root, false, &a); /* not locked: no bound */
 	assert_int_equal(a.memlock, UINT64_MAX);
 	/* With CAP_IPC_LOCK, RLIMIT_MEMLOCK does not apply. */
 	put_file(root, "proc/self/status", "CapEff:\t0000000000004000\n");
-	options_memory_available(root, true, &a);
+	sysmem_read(root, true, &a);
 	assert_int_equal(a.memlock, UINT64_MAX);
 	assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &old), 0);
 	/* cgroup v1, seen from inside a container: the path is not there,
@@ -861,15 +861,15 @@ static void test_memory_available(void **state)
 	put_file(root, "sys/fs/cgroup/memory.max", "max\n");
 	put_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "268435456\n");
 	put_file(root, "sys/fs/cgroup/memory/memory.usage_in_bytes", "68435456\n");
-	options_memory_available(root, false, &a);
+	sysmem_read(root, false, &a);
 	assert_int_equal(a.cgroup, 200000000);
 	/* v1's "no limit" is a huge number. */
 	put_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes",
 		 "9223372036854771712\n");
-	options_memory_available(root, false, &a);
+	sysmem_read(root, false, &a);
 	assert_int_equal(a.cgroup, UINT64_MAX);
 	/* Nothing readable: no bounds. */
-	options_memory_available("/nonexistent", true, &a);
+	sysmem_read("/nonexistent", true, &a);
 	assert_int_equal(a.meminfo, UINT64_MAX);
 	assert_int_equal(a.cgroup, UINT64_MAX);
 	char cmd[600];

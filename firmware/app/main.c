@@ -815,8 +815,8 @@ int main(int argc, char **argv)
 	session_store_clean_path(p.opt.mount_point);
 	/* Every size the settings ask for, against what the system has,
 	 * before anything is mapped. */
-	struct options_available avail;
-	options_memory_available("", p.opt.lock_memory, &avail);
+	struct sysmem_room avail;
+	sysmem_read("", p.opt.lock_memory, &avail);
 	int mem = options_check_memory(&p.opt, &avail, (size_t)sysconf(_SC_PAGESIZE), err,
 				       sizeof(err));
 	if (mem < 0) {

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "export.h"
 #include "keeper.h"
+#include "sysmem.h"
 
 #define GRIDLOOP_VERSION       "0.1.0"
 #define OPTIONS_DEFAULT_CONFIG "/etc/gridloop.conf"
@@ -159,27 +160,12 @@ struct options_memory {
  * largest (options_parse() refuses it). */
 void options_memory_needs(const struct options *o, size_t page, struct options_memory *m);
 
-/* What the system lets gridloop have, in bytes; UINT64_MAX: no such bound. */
-struct options_available {
-	uint64_t meminfo; /* MemAvailable in /proc/meminfo */
-	uint64_t cgroup;  /* the tightest memory.max (or v1 limit_in_bytes) of the
-			   * process's cgroup and its parents, less their usage */
-	uint64_t memlock; /* RLIMIT_MEMLOCK, when memory is locked without
-			   * CAP_IPC_LOCK */
-};
-
-/* Reads the bounds above. root is put before /proc and /sys ("" on a real
- * system; a directory with a fake proc/ and sys/ in tests). A bound that
- * cannot be read is UINT64_MAX: never a reason to refuse. */
-void options_memory_available(const char *root, bool lock_memory,
-			      struct options_available *a);
-
 /* Checks options_memory_needs() against a. -1: refused, with the key that
  * asks for most, the MB needed and the MB available in err (exit 2). 1:
  * runs, with a warning in err (more than RLIMIT_MEMLOCK without
  * require_rt: not all locked; a memory_limit_mb above what is available).
  * 0: fine. */
-int options_check_memory(const struct options *o, const struct options_available *a,
+int options_check_memory(const struct options *o, const struct sysmem_room *a,
 			 size_t page, char *err, size_t errlen);
 
 /* The config file's keys, i = 0, 1, ... until NULL: for documentation

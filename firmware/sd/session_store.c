@@ -35,6 +35,7 @@
 
 #include "atomic_file.h"
 #include "manifest.h"
+#include "sysmem.h"
 
 #define CHUNK_FRAMES                                                                     \
 	4096	      /* a piece of a clip on its way to the file (64 KiB of stack)      \
@@ -572,89 +573,19 @@ static int read_frames(SNDFILE *sf, struct audio *a, const char *file, char *err
 	return 0;
 }
 
-/* The number after key in a small text file (memory.max, meminfo), or -1
- * ("max" and anything unreadable). */
-static int64_t number_in(const char *path, const char *key)
-{
-	char text[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	const char *at = key ? strstr(text, key) : text;
-	if (!at)
-		return -1;
-	at += key ? strlen(key) : 0;
-	char *end;
-	long long v = strtoll(at, &end, 10);
-	return end == at || v < 0 ? -1 : (int64_t)v;
-}
-
-/* What the cgroup at base (v2: memory.max and memory.current; v1:
- * memory.limit_in_bytes and memory.usage_in_bytes) leaves, or -1. */
-static int64_t cgroup_left(const char *base, bool v2)
-{
-	char path[1200];
-	snprintf(path, sizeof(path), "%s/%s", base,
-		 v2 ? "memory.max" : "memory.limit_in_bytes");
-	int64_t max = number_in(path, NULL);
-	snprintf(path, sizeof(path), "%s/%s", base,
-		 v2 ? "memory.current" : "memory.usage_in_bytes");
-	int64_t used = number_in(path, NULL);
-	if (max < 0 || used < 0)
-		return -1;
-	return max > used ? max - used : 0;
-}
-
-int64_t session_store_memory_available(void)
-{
-	int64_t best = INT64_MAX;
-	int64_t kb = number_in("/proc/meminfo", "MemAvailable:");
-	if (kb >= 0)
-		best = kb * 1024;
-	/* This process's memory cgroup as /proc/self/cgroup names it (v2
-	 * "0::/path", v1 "N:memory:/path"), else the mount's root (inside a
-	 * container the group is the root). */
-	char text[2048], base[1100];
-	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	text[n > 0 ? n : 0] = '\0';
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		char *group = NULL;
-		bool v2 = strncmp(line, "0::", 3) == 0;
-		if (v2)
-			group = line + 3;
-		else if (strstr(line, ":memory:"))
-			group = strstr(line, ":memory:") + 8;
-		if (!group)
-			continue;
-		snprintf(base, sizeof(base), "/sys/fs/cgroup%s%s", v2 ? "" : "/memory",
-			 group);
-		int64_t left = cgroup_left(base, v2);
-		if (left < 0)
-			left = cgroup_left(
-			    v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", v2);
-		if (left >= 0 && left < best)
-			best = left;
-	}
-	return best;
-}
-
 /* Whether bytes more can be had; else -1 with a message naming the file,
  * the MB needed and the MB available. */
 static int check_memory(const char *file, double bytes, char *err, size_t errlen)
 {
-	int64_t avail = session_store_memory_available();
+	/* MemAvailable and the cgroup's room; a restored take is locked only
+	 * as far as RLIMIT_MEMLOCK lets the keeper, which copes itself. */
+	struct sysmem_room room;
+	sysmem_read("", false, &room);
+	uint64_t avail = sysmem_least(&room);
 	if (bytes <= (double)avail)
 		return 0;
-	return say(-1, err, errlen, "%s: needs %.0f MB of memory, %lld MB available",
-		   file, bytes / 1048576.0, (long long)(avail / 1048576));
+	return say(-1, err, errlen, "%s: needs %.0f MB of memory, %llu MB available",
+		   file, bytes / 1048576.0, (unsigned long long)(avail >> 20));
 }
 
 /* Opens the clip's file and checks it against the manifest. 0 with *sf and

@@ -41,15 +41,10 @@ int session_store_stream_clip(const char *dir, const struct session *s, int slot
  * manifest (rate, channels and frames: the file's real length, so a
  * manifest whose `frames` lies is caught here), and the memory to read it
  * at `rate` as `channels` must be available
- * (session_store_memory_available). 0, or -1 with a message naming the
+ * (os/sysmem.h: MemAvailable and the cgroup's room). 0, or -1 with a message naming the
  * file (and the MB needed and available). */
 int session_store_check_clip(const char *dir, const struct session *s, int slot,
 			     uint32_t rate, int channels, char *err, size_t errlen);
-
-/* The bytes of memory this process can still take: the least of the
- * system's MemAvailable and its cgroup's memory.max less memory.current;
- * INT64_MAX when neither can be read. */
-int64_t session_store_memory_available(void);
 
 /* When the data lives on its own partition (mounted at mount_point), a
  * card that did not mount leaves an empty directory there, on the root
