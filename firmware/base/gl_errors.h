@@ -26,8 +26,13 @@
  * range). Enum results (options_result, audio_ending) say more than
  * success or failure and document their own values.
  *
+ * A count, slot or index says what a negative means (keeper_service,
+ * profile_load_dir, atomic_file_sweep); a few functions have three
+ * outcomes and name them (session_store_lock, session_store_load,
+ * options_check_memory); supervisor_run and export_cli give exit statuses.
+ *
  * Each public function's comment in its header states which of these it
- * follows, including its error return.
+ * follows, including its error return. docs/design.md, "Errors".
  */
 #ifndef GRIDLOOP_GL_ERRORS_H
 #define GRIDLOOP_GL_ERRORS_H
