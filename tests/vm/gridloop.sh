@@ -144,7 +144,7 @@ check "vb_duplex was playing into gridloop before the set began (from its frame 
 if [ -s "$o/set.raw" ] && [ -n "$rt" ]; then
 	$CHECK set "$tmp/in/signal.raw" "$o/set.raw" "$rt" $LEAD >"$tmp/set.txt" 2>&1 || true
 else
-	echo "FAIL: the set's output came back from the board" >"$tmp/set.txt"
+	echo "FAIL the set's output came back from the board" >"$tmp/set.txt"
 fi
 tally "$tmp/set.txt" || true
 
