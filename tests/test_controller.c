@@ -482,19 +482,25 @@ static void test_record_arm_turns_next_press_into_overdub(void **state)
 	assert_one(r, CMD_PRESS, 1, 2, 0);
 	free(r);
 
-	/* The APC mini arms with shift + scene 3; the mkII with session rec. */
-	r = rig_for(&profiles[2]);
-	set_state(r, 5, 7, CLIP_PLAYING);
-	MIDI(r, 0, 0x90, 98, 127, 0x90, 84, 127, 0x80, 98, 0);
-	press_pad(r, &models[2], 5, 7, 0);
-	assert_one(r, CMD_OVERDUB, 5, 7, 0);
-	free(r);
-	r = rig_for(&profiles[1]);
-	set_state(r, 0, 4, CLIP_PLAYING);
-	MIDI(r, 0, 0x90, 102, 127);
-	press_pad(r, &models[1], 0, 4, 0);
-	assert_one(r, CMD_OVERDUB, 0, 4, 0);
-	free(r);
+	/* The other ways to arm: a playing clip's next press overdubs. */
+	static const struct {
+		int model, x, y;
+		uint8_t arm[9]; /* the MIDI bytes that arm */
+		size_t arm_len;
+	} arms[] = {
+	    /* The APC mini: shift + scene 3. */
+	    {2, 5, 7, {0x90, 98, 127, 0x90, 84, 127, 0x80, 98, 0}, 9},
+	    /* The APC40 mkII: session rec. */
+	    {1, 0, 4, {0x90, 102, 127}, 3},
+	};
+	for (size_t i = 0; i < sizeof(arms) / sizeof(arms[0]); i++) {
+		r = rig_for(&profiles[arms[i].model]);
+		set_state(r, arms[i].x, arms[i].y, CLIP_PLAYING);
+		send_bytes(r, 0, arms[i].arm, arms[i].arm_len);
+		press_pad(r, &models[arms[i].model], arms[i].x, arms[i].y, 0);
+		assert_one(r, CMD_OVERDUB, arms[i].x, arms[i].y, 0);
+		free(r);
+	}
 }
 
 static void test_undo_redo_targets(void **state)
@@ -812,27 +818,20 @@ static void test_foot_double_tap_stops(void **state)
 	up(r, 350);
 	free(r);
 
-	/* While recording: the take ends (kept) and stops. */
-	r = foot_rig();
-	set_state(r, 0, 0, CLIP_RECORDING);
-	down(r, 0);
-	up(r, 60);
-	down(r, 200);
-	assert_int_equal(r->n, 2);
-	assert_cmd(r, 0, CMD_PRESS, 0, 0, 0);
-	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
-	free(r);
-
-	/* While overdubbing: the pass ends (kept) and the clip stops. */
-	r = foot_rig();
-	set_state(r, 0, 0, CLIP_OVERDUBBING);
-	down(r, 0);
-	up(r, 60);
-	down(r, 200);
-	assert_int_equal(r->n, 2);
-	assert_cmd(r, 0, CMD_PRESS, 0, 0, 0);
-	assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
-	free(r);
+	/* While recording: the take ends (kept) and stops; while
+	 * overdubbing: the pass ends (kept) and the clip stops. */
+	static const enum clip_state ending[] = {CLIP_RECORDING, CLIP_OVERDUBBING};
+	for (size_t i = 0; i < sizeof(ending) / sizeof(ending[0]); i++) {
+		r = foot_rig();
+		set_state(r, 0, 0, ending[i]);
+		down(r, 0);
+		up(r, 60);
+		down(r, 200);
+		assert_int_equal(r->n, 2);
+		assert_cmd(r, 0, CMD_PRESS, 0, 0, 0);
+		assert_cmd(r, 1, CMD_STOP_CLIP, 0, 0, 200 * 48);
+		free(r);
+	}
 
 	/* A second tap after the window is a new first tap. */
 	r = foot_rig();
@@ -871,25 +870,30 @@ static void test_foot_hold(void **state)
 	assert_one(r, CMD_UNDO, 0, 0, 48000);
 	free(r);
 
-	/* Held on a stopped clip: its play was queued at once, then clear. */
-	r = foot_rig();
-	set_state(r, 0, 0, CLIP_STOPPED);
-	down(r, 0);
-	assert_one(r, CMD_PRESS, 0, 0, 0);
-	controller_poll(&r->c, 1000 * MS, &r->sink);
-	assert_one(r, CMD_CLEAR, 0, 0, 48000);
-	up(r, 1200);
-	assert_none(r);
-	free(r);
-
-	/* Held to end an overdub: the pass is ended, then undone. */
-	r = foot_rig();
-	set_state(r, 0, 0, CLIP_OVERDUBBING);
-	down(r, 0);
-	assert_one(r, CMD_PRESS, 0, 0, 0);
-	controller_poll(&r->c, 1000 * MS, &r->sink);
-	assert_one(r, CMD_UNDO, 0, 0, 48000);
-	free(r);
+	/* Held on a stopped clip: its play was queued at once, then clear
+	 * (and the release does nothing more). Held to end an overdub: the
+	 * pass is ended, then undone. */
+	static const struct {
+		enum clip_state state;
+		int held; /* what the hold sends, 1 s after the press */
+		bool release_checked;
+	} holds[] = {
+	    {CLIP_STOPPED, CMD_CLEAR, true},
+	    {CLIP_OVERDUBBING, CMD_UNDO, false},
+	};
+	for (size_t i = 0; i < sizeof(holds) / sizeof(holds[0]); i++) {
+		r = foot_rig();
+		set_state(r, 0, 0, holds[i].state);
+		down(r, 0);
+		assert_one(r, CMD_PRESS, 0, 0, 0);
+		controller_poll(&r->c, 1000 * MS, &r->sink);
+		assert_one(r, holds[i].held, 0, 0, 48000);
+		if (holds[i].release_checked) {
+			up(r, 1200);
+			assert_none(r);
+		}
+		free(r);
+	}
 
 	/* Held while a take starts: just the take. */
 	r = foot_rig();

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -24,13 +25,21 @@ static void test_time_map(void **state)
 {
 	(void)state;
 	struct time_map m = {.ref_us = 1000000, .ref_frame = 5000, .rate = 48000};
-	assert_int_equal(time_map_frame(&m, 1000000), 5000);
-	assert_int_equal(time_map_frame(&m, 1001000), 5048);
-	assert_int_equal(time_map_frame(&m, 999000), 4952);
-	assert_int_equal(time_map_frame(&m, 1000010), 5000); /* 0.48 frame */
-	assert_int_equal(time_map_frame(&m, 1000011), 5001); /* 0.528 */
-	assert_int_equal(time_map_us(&m, 5048), 1001000);
-	assert_int_equal(time_map_us(&m, 4952), 999000);
+	/* At 48 kHz, 1 s = frame 5000: a time and its frame, both ways where
+	 * the frame is exact. */
+	static const struct {
+		int64_t us, frame;
+		bool both_ways;
+	} at48k[] = {
+	    {1000000, 5000, false}, {1001000, 5048, true},
+	    {999000, 4952, true},   {1000010, 5000, false}, /* 0.48 frame */
+	    {1000011, 5001, false},			    /* 0.528 */
+	};
+	for (size_t i = 0; i < sizeof(at48k) / sizeof(at48k[0]); i++) {
+		assert_int_equal(time_map_frame(&m, at48k[i].us), at48k[i].frame);
+		if (at48k[i].both_ways)
+			assert_int_equal(time_map_us(&m, at48k[i].frame), at48k[i].us);
+	}
 	m.rate = 44100;
 	assert_int_equal(time_map_frame(&m, 2000000), 5000 + 44100);
 	/* Absurd timestamps are clamped, not overflowed. */
@@ -264,10 +273,16 @@ static void check_tempo_change(double from, double to)
 static void test_clock_out_tempo_changes(void **state)
 {
 	(void)state;
-	check_tempo_change(120, 90);
-	check_tempo_change(120, 180); /* the next beat is already past */
-	check_tempo_change(61, 137.3);
-	check_tempo_change(137.3, 61);
+	static const struct {
+		double from, to;
+	} changes[] = {
+	    {120, 90},
+	    {120, 180}, /* the next beat is already past */
+	    {61, 137.3},
+	    {137.3, 61},
+	};
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+		check_tempo_change(changes[i].from, changes[i].to);
 }
 
 /* Listing a period a message at a time gives the same as all at once. */

@@ -106,7 +106,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sessioncheck as sc  # noqa: E402  (the one WAV reader)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cardfiles  # noqa: E402  (the one WAV reader and manifest loader)
+import sessioncheck as sc  # noqa: E402  (its export check)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAT = 512
@@ -247,7 +249,7 @@ class Card:
         st = os.stat(path)
         key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
         if key not in self.cache:
-            rate, ch, chans, kind = sc.read_wav(path)
+            rate, ch, chans, kind = cardfiles.read_wav(path)
             self.cache[key] = (rate, chans[0], kind, ch)
         return self.cache[key]
 
@@ -258,10 +260,10 @@ class Card:
         kept folder (the caller decides whether it may be so)."""
         problems, listed, kept, m = [], [], [], None
         unreadable = None
-        mpath = os.path.join(self.session, sc.MANIFEST)
+        mpath = os.path.join(self.session, cardfiles.MANIFEST)
         if os.path.isfile(mpath):
             try:
-                m = sc.load_manifest(self.session)
+                m = cardfiles.load_manifest(self.session)
             except (OSError, ValueError) as e:
                 unreadable = "session.json cannot be read: %s" % e
         if m is not None:
@@ -269,7 +271,7 @@ class Card:
                 path = os.path.join(self.session, c["file"])
                 try:
                     rate, audio, kind, ch = self.read(path)
-                except (OSError, sc.Fail) as e:
+                except (OSError, cardfiles.Fail) as e:
                     problems.append("listed clip %s: %s" % (c["file"], e))
                     continue
                 if rate != m.get("rate") or len(audio) != c["frames"]:
@@ -290,7 +292,7 @@ class Card:
                         continue
                     try:
                         rate, audio, kind, ch = self.read(os.path.join(root, f))
-                    except (OSError, sc.Fail):
+                    except (OSError, cardfiles.Fail):
                         continue  # a half-written leftover: not a kept clip
                     if kind == "float":
                         kept.append((os.path.join(root, f), rate, audio))
@@ -908,7 +910,7 @@ class Sequence:
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
                     sc.cmd_exported(folder, self.session, "wavfloat")
-            except (sc.Fail, OSError, ValueError, KeyError) as e:
+            except (cardfiles.Fail, OSError, ValueError, KeyError) as e:
                 problems.append("%s: %s: %s" % (who, folder, e))
             return
         try:
@@ -966,7 +968,7 @@ class Sequence:
                 out, _ = p.communicate()
                 problems.append("gridloop export %d hung" % (i + 1))
                 continue
-            if os.path.isfile(os.path.join(self.session, sc.MANIFEST)):
+            if os.path.isfile(os.path.join(self.session, cardfiles.MANIFEST)):
                 self.check_export(out, p.returncode, True, problems,
                                   "gridloop export %d of %d at once" % (i + 1, n))
         after = self.card.look()
@@ -976,7 +978,7 @@ class Sequence:
         return "%d offline exports at once" % n
 
     def corrupt(self):
-        mpath = os.path.join(self.session, sc.MANIFEST)
+        mpath = os.path.join(self.session, cardfiles.MANIFEST)
         if not os.path.isfile(mpath):
             return "corrupt: no manifest yet"
         size = os.path.getsize(mpath)

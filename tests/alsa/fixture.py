@@ -19,13 +19,17 @@ looper written from the rules, not from the code.
                                        OUT1 before, OUT2 after (FLOAT)
 
 Files are raw interleaved stereo in FORMAT: FLOAT (float32), S32, S24_3LE
-or S16, little-endian: what alsa-lib's file plugin reads and writes.
+or S16, little-endian: what alsa-lib's file plugin reads and writes. The
+WAV is read by tests/lib/cardfiles.py, the checkers' one WAV reader.
 Standard library only.
 """
 import array
+import os
 import struct
 import sys
-import wave
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import cardfiles  # noqa: E402  (the one WAV reader)
 
 RATE = 48000
 FRAMES = 490000  # input frames: a little more than the set's 480000
@@ -115,13 +119,15 @@ def cmd_signal(path, fmt, wav_path):
     left = [next(noise) for _ in range(FRAMES)]
     quiet = lcg(777)
     right = [0.2 * next(quiet) for _ in range(FRAMES)]
-    with wave.open(wav_path) as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1:
-            sys.exit("fixture: %s is not 16-bit mono" % wav_path)
-        pcm = array.array("h", w.readframes(w.getnframes()))
-    for i, v in enumerate(pcm):
+    try:
+        w = cardfiles.read_wav(wav_path)
+    except (OSError, cardfiles.Fail) as e:
+        sys.exit("fixture: %s" % e)
+    if w.kind != "pcm16" or w.channels != 1:
+        sys.exit("fixture: %s is not 16-bit mono" % wav_path)
+    for i, v in enumerate(w.chans[0]):  # v: the 16-bit sample / 32768
         if WAV_AT + i < FRAMES:
-            right[WAV_AT + i] += 0.5 * v / 32768.0
+            right[WAV_AT + i] += 0.5 * v
     write_stereo(path, left, right, fmt)
 
 

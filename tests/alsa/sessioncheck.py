@@ -2,9 +2,10 @@
 """sessioncheck.py -- what scripts/test-sessions checks in session
 directories, exports, gig recordings and output files.
 
-WAV files are parsed here by hand (RIFF and RF64; PCM 16/24/32 and 32-bit
-float, plain or WAVE_FORMAT_EXTENSIBLE), independently of the libsndfile the
-firmware writes them with. Output files are raw interleaved stereo float32,
+WAV files and manifests are read by tests/lib/cardfiles.py (the one reader
+of the checkers: RIFF and RF64; PCM 16/24/32 and 32-bit float, plain or
+WAVE_FORMAT_EXTENSIBLE), independently of the libsndfile the firmware
+writes them with. Output files are raw interleaved stereo float32,
 as alsa-lib's file plugin writes them (tests/alsa/pcm.conf.in). What the set
 records comes from tests/alsa/fixture.py's model of tests/alsa/set.txt.
 
@@ -60,19 +61,16 @@ import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import fixture  # noqa: E402  (the set's model)
+from cardfiles import MANIFEST, Fail, load_manifest, read_wav  # noqa: E402,F401
 
 BAR = fixture.BAR
-MANIFEST = "session.json"
-
-
-class Fail(Exception):
-    pass
 
 
 def check(cond, msg):
@@ -80,54 +78,7 @@ def check(cond, msg):
         raise Fail(msg)
 
 
-# ---- WAV by hand -------------------------------------------------------------
-
-
-def read_wav(path):
-    """(rate, channels, [samples of channel 0, channel 1...], description)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    check(len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE",
-          "%s: not a RIFF/RF64 WAVE file" % path)
-    pos, fmt, body, ds64 = 12, None, None, None
-    while pos + 8 <= len(data):
-        cid = data[pos:pos + 4]
-        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        start = pos + 8
-        if cid == b"ds64":
-            ds64 = struct.unpack("<QQ", data[start:start + 16])[1]
-        if cid == b"data":
-            if size == 0xFFFFFFFF and ds64 is not None:
-                size = ds64
-            body = data[start:start + size]
-            check(len(body) == size, "%s: data chunk cut short" % path)
-        if cid == b"fmt ":
-            fmt = data[start:start + size]
-        pos = start + size + (size & 1)
-    check(fmt is not None and body is not None, "%s: no fmt or data chunk" % path)
-    tag, channels, rate, _, align, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if tag == 0xFFFE:
-        tag = struct.unpack("<H", fmt[24:26])[0]
-    check(channels >= 1 and align == channels * bits // 8,
-          "%s: odd block alignment %d" % (path, align))
-    if tag == 3 and bits == 32:
-        inter, kind = array.array("f", body), "float"
-    elif tag == 1 and bits == 16:
-        inter, kind = [v / 32768.0 for v in array.array("h", body)], "pcm16"
-    elif tag == 1 and bits == 32:
-        inter, kind = [v / 2147483648.0 for v in array.array("i", body)], "pcm32"
-    elif tag == 1 and bits == 24:
-        inter = []
-        for i in range(0, len(body) - 2, 3):
-            v = body[i] | body[i + 1] << 8 | body[i + 2] << 16
-            inter.append((v - (1 << 24) if v & 0x800000 else v) / 8388608.0)
-        kind = "pcm24"
-    else:
-        raise Fail("%s: format tag %d, %d bits: not read here" % (path, tag, bits))
-    chans = [inter[c::channels] for c in range(channels)]
-    if kind == "float":
-        chans = [array.array("f", c) for c in chans]
-    return rate, channels, chans, kind
+# ---- sound files ----------------------------------------------------------
 
 
 def read_sound(path):
@@ -161,11 +112,6 @@ def first_diff(got, want):
 
 
 # ---- sessions ----------------------------------------------------------------
-
-
-def load_manifest(d):
-    with open(os.path.join(d, MANIFEST)) as f:
-        return json.load(f)
 
 
 def clips_of(m):

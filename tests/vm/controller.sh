@@ -18,7 +18,7 @@
 #     sends the intro again and every visible pad's LED (all off but track 1
 #     scene 5, playing);
 #   - the audio: silence before the first take, the loop heard after it.
-# KEEP_OUT=DIR keeps the board's output. Prints PASS/FAIL lines and "N passed, N failed". Run by
+# KEEP_OUT=DIR keeps the board's output. Prints ok/FAIL lines (tests/lib/harness.sh) and "N passed, N failed". Run by
 # scripts/test-virtual-board.
 set -eu
 
@@ -28,14 +28,8 @@ GUEST=$ROOT/tests/vm/guest
 BIN=${BUILD_DIR:-$ROOT/build/native}
 PERIOD=256
 
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-summary() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ]
-}
+# ok, bad, info, check, tally, summary: the one harness of the tests.
+. "$ROOT/tests/lib/harness.sh"
 
 if [ ! -x "$BIN/gridloop" ]; then
 	bad "$BIN/gridloop is built (run make first)"
@@ -125,7 +119,7 @@ def show(l):
 
 passed = []
 def check(what, cond, detail=''):
-    print(('PASS: ' if cond else 'FAIL: ') + what + (': ' + detail if detail and not cond else ''))
+    print(('ok   ' if cond else 'FAIL ') + what + (': ' + detail if detail and not cond else ''))
 
 log = rd('gl.log').decode(errors='replace')
 INTRO = (0xF0, 0x47, 0x7F, 0x73, 0x60, 0x00, 0x04, 0x41, 0x01, 0x00, 0x00, 0xF7)
@@ -229,14 +223,11 @@ check("audio: gridloop's output is silent before the first take (RMS %.4f, %d fr
 check("audio: the recorded loop plays (output RMS %.3f over %d frames; expected 0.354: the 0.5 tone of input 1, a mono track on both channels)" % (r1, n1),
       n1 > 0 and abs(r1 - 0.354) < 0.03)
 PY
-cat "$tmp/checks.txt"
 # KEEP_OUT=DIR keeps what came back from the board (m1.bin, m2.bin: the
 # bytes gridloop sent the controller; gl.log; the audio) for a look.
 [ -z "${KEEP_OUT:-}" ] || { mkdir -p "$KEEP_OUT" && cp -r "$tmp/out/." "$KEEP_OUT/"; }
-pass=$((pass + $(grep -c '^PASS: ' "$tmp/checks.txt" || true)))
-fail=$((fail + $(grep -c '^FAIL: ' "$tmp/checks.txt" || true)))
-grep -q '^PASS: \|^FAIL: ' "$tmp/checks.txt" || bad "the results were checked: $(cat "$tmp/checks.txt")"
-if [ "$fail" != 0 ] && [ -d "$tmp/out" ]; then
+tally "$tmp/checks.txt" || true
+if [ "$h_failed" != 0 ] && [ -d "$tmp/out" ]; then
 	echo "--- gridloop's log (controller lines and the end):"
 	grep -i 'controller\|error\|sequencer\|xrun' "$tmp/out/gl.log" 2>/dev/null | head -n 20 | sed 's/^/  | /'
 	tail -n 5 "$tmp/out/gl.log" 2>/dev/null | sed 's/^/  | /'

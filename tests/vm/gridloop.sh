@@ -20,7 +20,7 @@
 # stream says nothing sure about the audio: it is shown, and the board
 # runs again, up to three times; the last run is judged. (The first run is
 # clean as a rule; a host busy with other work can stall the emulated board
-# for tens of ms, and that can show.) Prints PASS/FAIL/INFO lines
+# for tens of ms, and that can show.) Prints ok/FAIL/info lines (tests/lib/harness.sh)
 # and ends with "N passed, N failed". Run by scripts/test-virtual-board.
 #
 # The checks pass single-quoted conditions to eval on purpose: they expand
@@ -37,20 +37,8 @@ PERIOD=256
 LEAD=96000                       # two bars at 240 BPM before the set begins
 RECORD=$((LEAD + 480000 + 2048)) # the set, and the round trip after it
 
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-info() { echo "INFO: $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-summary() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ]
-}
+# ok, bad, info, check, tally, summary: the one harness of the tests.
+. "$ROOT/tests/lib/harness.sh"
 
 for f in "$BIN/gridloop" "$BIN/tools/vb_duplex"; do
 	if [ ! -x "$f" ]; then
@@ -156,12 +144,9 @@ check "vb_duplex was playing into gridloop before the set began (from its frame 
 if [ -s "$o/set.raw" ] && [ -n "$rt" ]; then
 	$CHECK set "$tmp/in/signal.raw" "$o/set.raw" "$rt" $LEAD >"$tmp/set.txt" 2>&1 || true
 else
-	echo "FAIL: the set's output came back from the board" >"$tmp/set.txt"
+	echo "FAIL the set's output came back from the board" >"$tmp/set.txt"
 fi
-cat "$tmp/set.txt"
-pass=$((pass + $(grep -c '^PASS: ' "$tmp/set.txt" || true)))
-fail=$((fail + $(grep -c '^FAIL: ' "$tmp/set.txt" || true)))
-grep -q '^PASS: \|^FAIL: ' "$tmp/set.txt" || bad "the set's output was checked: $(cat "$tmp/set.txt")"
+tally "$tmp/set.txt" || true
 
 # ---- xruns and timing -------------------------------------------------------------
 worst=$(grep -o 'worst period [0-9.]* ms of [0-9.]* ms ([0-9.]* %)' "$gl" 2>/dev/null | tail -n 1)

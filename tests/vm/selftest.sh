@@ -4,7 +4,7 @@
 # cards exist, audio goes through the loopback sample for sample, raw MIDI
 # bytes arrive as sequencer events, files in /out, the command's output and
 # its exit status come back, timeouts and a failing qemu are reported, and
-# measures the xruns of 256-frame periods. Prints PASS/FAIL/INFO lines and
+# measures the xruns of 256-frame periods. Prints ok/FAIL/info lines (tests/lib/harness.sh) and
 # ends with "N passed, N failed". Run by scripts/test-virtual-board.
 #
 # The checks pass single-quoted conditions to eval on purpose: they expand
@@ -17,21 +17,8 @@ VB=$ROOT/scripts/virtual-board
 GUEST=$ROOT/tests/vm/guest
 RATE=48000
 
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-info() { echo "INFO: $*"; }
-# check DESCRIPTION COMMAND...: one check, passed when COMMAND succeeds.
-check() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-summary() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ]
-}
+# ok, bad, info, check, tally, summary: the one harness of the tests.
+. "$ROOT/tests/lib/harness.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vb-selftest.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

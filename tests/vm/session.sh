@@ -26,7 +26,7 @@
 #     with no session and with the 80-clip one, and to the 80 clips restored
 #     (its log) and shown on the controller (the visible 40 pads amber).
 #     Printed as vb_boot_* lines; only what works is asserted, never a time.
-# Prints PASS/FAIL/INFO lines and "N passed, N failed". Run by
+# Prints ok/FAIL/info lines (tests/lib/harness.sh) and "N passed, N failed". Run by
 # scripts/test-virtual-board. KEEP_OUT=DIR keeps both boots' output and the
 # card image.
 #
@@ -44,14 +44,8 @@ export PATH=$PATH:/usr/sbin:/sbin # mkfs.ext4, e2fsck (e2fsprogs)
 figures=0
 [ "${1:-}" != --figures ] || figures=1
 
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-summary() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" = 0 ]
-}
+# ok, bad, info, check, tally, summary: the one harness of the tests.
+. "$ROOT/tests/lib/harness.sh"
 
 if [ ! -x "$BIN/gridloop" ]; then
 	bad "$BIN/gridloop is built (run make first)"
@@ -140,10 +134,10 @@ while :; do
 	if [ "$clean" = clean ] || [ "$rc" = 125 ] || [ $n -ge 3 ]; then
 		break
 	fi
-	echo "INFO: boot 1, run $n: the audio was not clean during the takes ($clean;" \
+	info "boot 1, run $n: the audio was not clean during the takes ($clean;" \
 		"host load $(cut -d' ' -f1-3 /proc/loadavg)): once more"
 done
-[ "$clean" = clean ] || echo "INFO: boot 1, run $n: the audio was not clean during the takes: $clean"
+[ "$clean" = clean ] || info "boot 1, run $n: the audio was not clean during the takes: $clean"
 if [ "$rc" = 0 ]; then ok "boot 1: the board runs gridloop with the card at /sd, then its power is cut (${secs} s)"
 else bad "boot 1: the board runs gridloop with the card at /sd, then its power is cut (exit status $rc, ${secs} s)"; fi
 run boot2 restore
@@ -155,11 +149,8 @@ else bad "the card's file system is clean after the power cut and boot 2 (e2fsck
 	echo "$fsck" | tail -n 8 | sed 's/^/  | /'; fi
 
 $CHECK check "$tmp/in" "$tmp/boot1" "$tmp/boot2" >"$tmp/checks.txt" 2>&1 || true
-cat "$tmp/checks.txt"
-pass=$((pass + $(grep -c '^PASS: ' "$tmp/checks.txt" || true)))
-fail=$((fail + $(grep -c '^FAIL: ' "$tmp/checks.txt" || true)))
-grep -q '^PASS: \|^FAIL: ' "$tmp/checks.txt" || bad "the results were checked: $(cat "$tmp/checks.txt")"
-if [ "$fail" != 0 ]; then
+tally "$tmp/checks.txt" || true
+if [ "$h_failed" != 0 ]; then
 	for f in "$tmp/boot1/gl-record.log" "$tmp/boot2/gl-restore.log"; do
 		[ -f "$f" ] || continue
 		echo "--- ${f#"$tmp/"} (session, xrun, error lines and the end):"

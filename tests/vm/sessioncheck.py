@@ -15,7 +15,7 @@ Standard library only.
                       (8 tracks x 10 scenes, one bar at 120 BPM each): its
                       session becomes the 80-clip session on the card
   sessioncheck.py check IN OUT1 OUT2
-      PASS:/FAIL:/INFO: lines for both boots, and the boot-to-play figures
+      ok/FAIL/info lines (tests/lib/checks.py) for both boots, and the boot-to-play figures
       as "vb_boot_...: VALUE" lines
   sessioncheck.py clean OUT1
       "clean" when boot 1's audio ran without xrun or stall during the takes
@@ -32,8 +32,12 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "alsa"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "alsa"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import cardfiles  # noqa: E402  (the one WAV reader and manifest loader)
 import fixture  # noqa: E402  (tests/alsa/fixture.py)
+from checks import Checks  # noqa: E402  (the harness's result lines)
 
 RATE = 48000
 BAR = 48000  # 240 BPM, 4/4 (session.conf's tempo)
@@ -109,61 +113,24 @@ def values(path):
 
 
 def read_wav(path):
-    """(format, channels, rate, bits, frames, [samples per channel]) of a
-    float WAV, or a string saying what is wrong with the file."""
-    data = rd(path, "rb")
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return "not a RIFF/WAVE file (%d bytes)" % len(data)
-    riff = int.from_bytes(data[4:8], "little")
-    if riff + 8 != len(data):
-        return "RIFF size %d + 8 is not the file's %d bytes (cut short?)" % (riff, len(data))
-    pos, fmt, body = 12, None, None
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
-        chunk = data[pos + 8:pos + 8 + size]
-        if cid == b"fmt ":
-            fmt = chunk
-        elif cid == b"data":
-            if len(chunk) != size:
-                return "data chunk of %d bytes, %d there (cut short)" % (size, len(chunk))
-            body = chunk
-        pos += 8 + size + (size & 1)
-    if fmt is None or body is None:
-        return "no fmt or data chunk"
-    tag = int.from_bytes(fmt[0:2], "little")
-    ch = int.from_bytes(fmt[2:4], "little")
-    rate = int.from_bytes(fmt[4:8], "little")
-    bits = int.from_bytes(fmt[14:16], "little")
-    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the subformat
-        tag = int.from_bytes(fmt[24:26], "little")
-    if tag != 3 or bits != 32:
-        return "not 32-bit float (format %d, %d bits)" % (tag, bits)
-    s = array.array("f")
-    s.frombytes(body[:len(body) // 4 * 4])
-    frames = len(s) // ch
-    return (tag, ch, rate, bits, frames, [s[c::ch] for c in range(ch)])
+    """The float WAV at `path` (tests/lib/cardfiles.py's reader), or a string
+    saying what is wrong with the file."""
+    try:
+        w = cardfiles.read_wav(path)
+    except (OSError, cardfiles.Fail) as e:
+        return str(e)
+    if w.kind != "float":
+        return "not 32-bit float (%s)" % w.kind
+    return w
 
 
 def load_manifest(d):
+    """(manifest, its clips by (track, scene), "") or (None, {}, why)."""
     try:
-        m = json.loads(rd(os.path.join(d, "session.json")))
-        clips = {(c["track"] - 1, c["scene"] - 1): c for c in m["clips"]}
-        return m, clips, ""
-    except (ValueError, KeyError, TypeError) as e:
-        return None, {}, "%s: %s" % (os.path.join(d, "session.json"), e)
-
-
-class Checks:
-    def __init__(self):
-        self.lines = []
-
-    def check(self, cond, what, detail=""):
-        self.lines.append(("PASS: " if cond else "FAIL: ") + what
-                          + ("" if cond or not detail else " (%s)" % detail))
-        return cond
-
-    def info(self, what):
-        self.lines.append("INFO: " + what)
+        m = cardfiles.load_manifest(d)
+        return m, cardfiles.clip_slots(m), ""
+    except (OSError, ValueError) as e:
+        return None, {}, "%s: %s" % (os.path.join(d, cardfiles.MANIFEST), e)
 
 
 def excerpt_at(signal, samples):
@@ -352,7 +319,8 @@ def cmd_check(ind, out1, out2):
         if isinstance(w, str):
             bad.append("%s: %s" % (clip["file"], w))
             continue
-        _, ch, rate, _, frames, data = w
+        ch, rate, data = w.channels, w.rate, w.chans
+        frames = len(data[0])
         if (ch, rate, frames) != (clip.get("channels", 1), RATE, clip["frames"]):
             bad.append("%s: %d ch, %d Hz, %d frames; the manifest: %s" % (clip["file"], ch, rate, frames, clip))
             continue
@@ -370,7 +338,7 @@ def cmd_check(ind, out1, out2):
     bad = []
     for k, clip in sorted(clips1.items()):
         w = read_wav(os.path.join(out1, "saved1", clip["file"]))
-        if isinstance(w, str) or k not in audio or w[5][0] != audio[k]:
+        if isinstance(w, str) or k not in audio or w.chans[0] != audio[k]:
             bad.append("track %d scene %d" % k)
     c.check(clips1 and not bad, "boot 2: the 4 clips of boot 1's first save are those boot 1 wrote "
             "(copied off the card then), sample for sample", "differ: %s" % bad)
@@ -407,8 +375,9 @@ def cmd_check(ind, out1, out2):
             w = read_wav(os.path.join(d, name))
             if isinstance(w, str):
                 bad.append("%s: %s" % (name, w))
-            elif k not in audio or any(chan != audio[k] for chan in w[5]) or w[2] != RATE:
-                bad.append("%s: %d ch, %d Hz, %d frames, not the clip's audio" % (name, w[1], w[2], w[4]))
+            elif k not in audio or any(chan != audio[k] for chan in w.chans) or w.rate != RATE:
+                bad.append("%s: %d ch, %d Hz, %d frames, not the clip's audio"
+                           % (name, w.channels, w.rate, len(w.chans[0])))
     c.check(folders and not bad, "boot 2: the exported WAVs (wavfloat) are the clips recorded in boot 1, "
             "sample for sample (and so the musician's input)", "; ".join(bad))
 
@@ -436,7 +405,7 @@ def cmd_figures(out):
     figs.update(boot_figures(c, out, r, "empty", 0))
     figs.update(boot_figures(c, out, r, "s80", 80))
     for line in c.lines:
-        if not line.startswith("PASS"):
+        if not line.startswith("ok   "):
             print(line, file=sys.stderr)
     print_figures(figs)
     return 0

@@ -18,7 +18,7 @@ same model scripts/test-alsa checks the file-plugin runs against.
   vbcheck.py roundtrip OUT.raw
       the delay of each impulse in OUT, in frames, one line
   vbcheck.py set IN.raw OUT.raw LATENCY LEAD
-      PASS:/FAIL:/INFO: lines for the set's output
+      ok/FAIL/info lines (tests/lib/checks.py) for the set's output
 
 Files are raw float32 stereo, 48 kHz. OUT frame k of vb_duplex was recorded
 at the instant IN frame k was played (tests/tools/vb_duplex.c).
@@ -27,7 +27,10 @@ import array
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "alsa"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "alsa"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import checks  # noqa: E402  (the harness's result lines)
 import fixture  # noqa: E402  (tests/alsa/fixture.py)
 
 BAR = fixture.BAR
@@ -107,7 +110,7 @@ def cmd_set(in_path, out_path, lat, lead):
     results = []
 
     def check(ok, what):
-        results.append(("PASS: " if ok else "FAIL: ") + what)
+        results.append(checks.line(ok, what))
 
     # Where take A (one bar recorded at engine frame lead + BAR) starts to
     # play: the first sound. Before it nothing plays (no monitoring).
@@ -119,10 +122,10 @@ def cmd_set(in_path, out_path, lat, lead):
     # Engine frame f is OUT frame f + lat - eps, where eps is how many frames
     # later than vb_duplex's sync aimed at input frame i reached gridloop.
     eps = start + lat - x0
-    results.append("INFO: the loop starts at output frame %d: engine frame %d + round trip %d%s"
+    results.append(checks.info("the loop starts at output frame %d: engine frame %d + round trip %d%s"
                    % (x0, start, lat, "" if eps == 0 else
                       " - %d (the input reached gridloop %d frames later than vb_duplex aimed)"
-                      % (eps, eps)))
+                      % (eps, eps))))
     if x0 < BAR or x0 + 3 * BAR > n:
         check(False, "the loop starts where the set says (output frame %d)" % x0)
         return results
