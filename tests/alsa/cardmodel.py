@@ -333,6 +333,10 @@ class Sequence:
         self.must = {}  # vid -> Version
         self.may = {}
         self.session_slot = {}  # slot -> Version, as observed
+        self.owed = {}  # slot -> original: a conversion cut short (R5)
+        self.roots = {}  # slot -> the original of this run's conversion
+        self.owed_sure = False  # owed after a clean stop (else: may be)
+        self.unsure = set()  # this run's conversions that are only "may"
         self.rate = None  # the session's rate as observed
         self.tempo, self.meter, self.quant = (self.rng.choice((200, 240, 300)),
                                                self.rng.choice((3, 4)), "bar")
@@ -578,7 +582,9 @@ class Sequence:
                             made.append([Version(label + " maybe undone", rate, (
                                 "exact", full)), False, tk["slot"]])
                 else:
-                    must = clean and made[-1][1] and d["O"] + LAT + MARGIN <= lo
+                    # begun or not (O + LAT <= hi): the take with the pass's
+                    # first k >= 0 positions, so the take itself matches too
+                    must = clean and made[-1][1]
                     dv = Version(label + " overdub as far as it got", rate,
                                  ("dubpartial", full, dub, p0))
                     made.append([dv, must, tk["slot"]])
@@ -645,10 +651,13 @@ class Sequence:
 
     def slots_at_start(self, rate, restore, resample):
         """The pads that hold a clip once the session is restored (R3, R5):
-        none when it is set aside; converted ones when the rate differs."""
-        if not self.session_slot or not restore:
-            return {}, {}
-        if self.rate != rate and not resample:
+        none when it is set aside; converted ones when the rate differs,
+        and the ones a conversion cut short still owes (R5)."""
+        self.roots, self.unsure = {}, set()
+        aside = not restore or self.corrupted or (
+            self.rate is not None and self.rate != rate and not resample)
+        if aside:
+            self.owed = {}  # the originals stay where they are kept (R3)
             return {}, {}
         slots, conv = {}, {}
         for slot, v in self.session_slot.items():
@@ -657,9 +666,32 @@ class Sequence:
                              ("converted", v, rate))
                 slots[slot] = cv
                 conv[slot] = cv
+                self.roots[slot] = v
             else:
                 slots[slot] = v
+        for slot, orig in self.owed.items():
+            if slot in slots:
+                continue
+            # from the original itself: at its own rate, bit for bit
+            cv = orig if orig.rate == rate else Version(
+                orig.label + " converted to %d Hz" % rate, rate, ("converted", orig, rate))
+            slots[slot] = cv
+            conv[slot] = cv
+            self.roots[slot] = orig
+            if not self.owed_sure:
+                self.unsure.add(slot)
         return slots, conv
+
+    def still_owed(self, conv, left_out, sure):
+        """R5 for a run that may have stopped while converting: what its
+        conversions did not put into the session (the pad empty there
+        now) is owed by the next start that restores the session: a must
+        after a clean stop (a conversion cut short is resumed), a "may"
+        after a kill or a fault (R2: the mark of the conversion may not
+        have reached the card)."""
+        self.owed = {slot: self.roots[slot] for slot in conv
+                     if slot not in left_out and slot not in self.session_slot}
+        self.owed_sure = sure
 
     def offline(self, fault=None):
         self.nrun += 1
@@ -705,7 +737,7 @@ class Sequence:
         clean = rc == 0 and not fault
         made, sup = self.outcome(run, chans, rate, X if rc >= 0 else 0, X, clean)
         for slot, cv in conv.items():
-            made.append([cv, clean, slot])
+            made.append([cv, clean and slot not in self.unsure, slot])
         for at, slot, x in run.clears:
             if slot in conv:
                 sup.append(conv[slot])
@@ -713,6 +745,7 @@ class Sequence:
                     if m[0] is conv[slot]:
                         m[1] = False
         self.settle(made, sup, log, rate)
+        self.still_owed(conv, {slot for _, slot, _ in run.clears}, clean)
         return what
 
     # live: the feeder
@@ -789,7 +822,8 @@ class Sequence:
                 made_b = self.second_instance(name, rate, restore, resample, slots, run,
                                               min(kill_at * 0.5, 0.5))
             if exports:
-                problems += self.live_exports(name, pidfile, p, kill_at * 0.6)
+                problems += self.live_exports(name, pidfile, p, kill_at * 0.6, state,
+                                              run, slots, conv)
             rest = kill_at - (time.monotonic() - t0)
             if rest > 0:
                 time.sleep(rest)
@@ -816,7 +850,8 @@ class Sequence:
         self.say("%s stopped by %s between frames %d and %d" % (name, sig.name, lo, hi))
         made, sup = self.outcome(run, chans, rate, max(lo, 0), hi, clean)
         for slot, cv in conv.items():
-            made.append([cv, clean and slot not in run.pdr, slot])
+            # R5 at a stop: converted so far; the rest is owed (still_owed)
+            made.append([cv, False, slot])
         for slot in run.pdr:
             # R3: a press during restore never loses the clip; what the pad
             # holds afterwards is observed. A first press before the clip
@@ -836,6 +871,7 @@ class Sequence:
         for v in made_b:
             made.append([v, False, None])
         self.settle(made, sup, log, rate, problems)
+        self.still_owed(conv, set(run.pdr), clean and not second)
         return what
 
     def second_instance(self, name, rate, restore, resample, slots, run_a, delay):
@@ -889,14 +925,14 @@ class Sequence:
         return [self.bin, "export", "-c", conf, "--session", self.session,
                 "--pid-file", pidfile, "--export-format", "wavfloat"]
 
-    def check_export(self, out, rc, idle, problems, who):
+    def check_export(self, out, rc, idle, problems, who, empty_ok=False):
         text = out.strip().splitlines()
         folder = None
         for line in text:
             if line.startswith("gridloop export: ok "):
                 folder = line[len("gridloop export: ok "):].split(" (")[0]
         if folder is None:
-            if idle and ("nothing to export" in out):
+            if (idle or empty_ok) and ("nothing to export" in out):
                 return
             problems.append("%s: status %d, no \"ok FOLDER\": %s" % (who, rc, " | ".join(
                 text[-3:])))
@@ -922,9 +958,17 @@ class Sequence:
             if not os.path.isfile(os.path.join(folder, r)):
                 problems.append("%s: %s lists %s, which is not there" % (who, folder, r))
 
-    def live_exports(self, name, pidfile, live, delay):
+    def live_exports(self, name, pidfile, live, delay, state, run, slots, conv):
         time.sleep(delay)
         problems = []
+        # "nothing to export" is a fair answer only while the session may
+        # really have no clip: none restored as it was (a restored pad is
+        # in the session from the start; a converted one only once it is
+        # converted; one pressed during restore may be cancelled), and no
+        # take of this run finished before the exports were asked
+        got = state["sent"] - 8192  # frames surely processed by now
+        empty_ok = not (set(slots) - set(conv) - set(run.pdr)) and not any(
+            tk["B2"] + LAT + MARGIN <= got for tk in run.takes)
         n = self.rng.randint(2, 4)
         cmds = [self.export_cmd(pidfile, name) for _ in range(n)]
         # and one that does not find the running gridloop's pid file
@@ -942,7 +986,7 @@ class Sequence:
             if live.poll() is None:
                 who = "gridloop export %d of %d%s" % (i + 1, len(ps), " (no pid file)"
                                                        if i == n else "")
-                self.check_export(out, p.returncode, False, problems, who)
+                self.check_export(out, p.returncode, False, problems, who, empty_ok)
         self.say("%d exports during the live run" % len(ps))
         return problems
 
@@ -1038,6 +1082,15 @@ class Sequence:
         for v, _ in list(self.must.values()) + [(m[0], None) for m in made]:
             if v.key is not None:
                 self.known.setdefault((v.rate, v.key), v)
+        # One requirement per audio: versions that turned out bit for bit
+        # the same (a take and its overdub that never began, an undo) are
+        # one thing on the card, superseded together (a clear of the pad).
+        for vid in list(self.must):
+            v = self.must[vid][0]
+            if v.key is not None and self.known[(v.rate, v.key)] is not v:
+                del self.must[vid]
+                c = self.known[(v.rate, v.key)]
+                self.must[c.vid] = (c, None)
         slots = {}
         for slot, path, r, audio in listed:
             v = self.known.get((r, audio.tobytes()))
