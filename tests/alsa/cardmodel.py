@@ -70,7 +70,17 @@ THE MODEL (written from the README's rules, not from gridloop's code)
   R5 Rate: a session at another rate with resample = yes gets each clip as
      a must in the session at the new rate: llround(frames x new / old)
      frames and a loudness within 10 % of the original (the measured
-     tolerance of scripts/test-sessions); the original stays a must.
+     tolerance of scripts/test-sessions); the original stays a must. A
+     stop may come before the restore reached a clip: after a live run the
+     conversions are "may", and what the session lacks then is owed by the
+     next start that restores it (converted from the original, or the
+     original itself at its own rate): a must after a stop or a kill (a
+     conversion cut short is resumed), a "may" after a card fault. A
+     session set aside takes what it is owed with it (R3: kept, not
+     restored).
+  One requirement per audio: versions found bit for bit the same (a take
+  and its overdub that never began, an undo) are one thing on the card and
+  are superseded together.
   Where. "Found" means: a clip file the session's manifest lists, or any
   WAV file under a kept folder: exports/not-restored/, DIR.unreadable-*,
   DIR.found-*, DIR.converted-from-*, DIR.previous-*, DIR.other-rate-*.
@@ -80,7 +90,10 @@ THE MODEL (written from the README's rules, not from gridloop's code)
   version the model knows of (no audio from nowhere), gridloop did not
   crash (status 0, 1 or the signal the test sent) nor hang (a timeout),
   and each `gridloop export` that says ok left a folder with export.txt
-  and every file that lists (bit for bit on an idle card).
+  and every file that lists (bit for bit on an idle card); one that says
+  "nothing to export" is right only while the session may have no clip
+  (on an idle card: none listed; live: none restored as it was and no
+  take of the run finished before the exports were asked).
   Observation. After each step the slots (which clip each pad holds) are
   read back from the manifest, for the next run's plan: the model never
   guesses what a pad holds after a step it cannot predict (a kill, a
@@ -335,7 +348,7 @@ class Sequence:
         self.session_slot = {}  # slot -> Version, as observed
         self.owed = {}  # slot -> original: a conversion cut short (R5)
         self.roots = {}  # slot -> the original of this run's conversion
-        self.owed_sure = False  # owed after a clean stop (else: may be)
+        self.owed_unsure = set()  # owed slots after a kill or fault: "may"
         self.unsure = set()  # this run's conversions that are only "may"
         self.rate = None  # the session's rate as observed
         self.tempo, self.meter, self.quant = (self.rng.choice((200, 240, 300)),
@@ -678,7 +691,7 @@ class Sequence:
             slots[slot] = cv
             conv[slot] = cv
             self.roots[slot] = orig
-            if not self.owed_sure:
+            if slot in self.owed_unsure:
                 self.unsure.add(slot)
         return slots, conv
 
@@ -686,12 +699,14 @@ class Sequence:
         """R5 for a run that may have stopped while converting: what its
         conversions did not put into the session (the pad empty there
         now) is owed by the next start that restores the session: a must
-        after a clean stop (a conversion cut short is resumed), a "may"
-        after a kill or a fault (R2: the mark of the conversion may not
-        have reached the card)."""
+        after a stop or a kill (a conversion cut short is resumed), a "may"
+        after a fault of the card (R2: the mark of the conversion may not
+        have reached it). One that was "may" and did not come at a
+        clean start is not owed any more (there was no mark to resume)."""
         self.owed = {slot: self.roots[slot] for slot in conv
-                     if slot not in left_out and slot not in self.session_slot}
-        self.owed_sure = sure
+                     if slot not in left_out and slot not in self.session_slot and
+                     not (sure and slot in self.unsure)}
+        self.owed_unsure = set(self.owed) if not sure else set()
 
     def offline(self, fault=None):
         self.nrun += 1
@@ -745,7 +760,7 @@ class Sequence:
                     if m[0] is conv[slot]:
                         m[1] = False
         self.settle(made, sup, log, rate)
-        self.still_owed(conv, {slot for _, slot, _ in run.clears}, clean)
+        self.still_owed(conv, {slot for _, slot, _ in run.clears}, not fault)
         return what
 
     # live: the feeder
@@ -871,7 +886,7 @@ class Sequence:
         for v in made_b:
             made.append([v, False, None])
         self.settle(made, sup, log, rate, problems)
-        self.still_owed(conv, set(run.pdr), clean and not second)
+        self.still_owed(conv, set(run.pdr), True)
         return what
 
     def second_instance(self, name, rate, restore, resample, slots, run_a, delay):
