@@ -1200,10 +1200,10 @@ class Sequence:
 def main():
     ap = argparse.ArgumentParser(description="model-based test of the SD card")
     ap.add_argument("--build", default=os.path.join(REPO, "build/native"))
-    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=14)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--base", type=int)
-    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--no", default="", help="step classes to leave out: " +
                     ",".join(CLASSES))
     ap.add_argument("--keep", action="store_true", help="keep each sequence's directory")
