@@ -38,6 +38,43 @@ static void read_small(const char *path, char *out, size_t len)
 
 /* The running gridloop's pid, or 0. The name check keeps a stale pid file
  * from making us signal some other program that got the number since. */
+/* The outcome file's text and which file it is. An answer is new when
+ * either changed: the writer replaces the file as a whole (a new file
+ * renamed over the old one, so a new inode), and two answers may say the
+ * same ("nothing to export" twice). */
+struct outcome {
+	char text[PATH_MAX + 256];
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+};
+
+/* One open file for both, so that the text is the file's that was seen. */
+static void read_outcome(const char *path, struct outcome *out)
+{
+	struct stat st;
+	memset(out, 0, sizeof(*out));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		ssize_t n = read(fd, out->text, sizeof(out->text) - 1);
+		out->text[n > 0 ? n : 0] = '\0';
+		out->dev = st.st_dev;
+		out->ino = st.st_ino;
+		out->mtime = st.st_mtim;
+	}
+	close(fd);
+}
+
+static bool outcome_new(const struct outcome *now, const struct outcome *before)
+{
+	return now->text[0] &&
+	       (strcmp(now->text, before->text) || now->dev != before->dev ||
+		now->ino != before->ino || now->mtime.tv_sec != before->mtime.tv_sec ||
+		now->mtime.tv_nsec != before->mtime.tv_nsec);
+}
+
 static pid_t running_gridloop(const char *pid_file)
 {
 	char text[32], comm[64], path[64];
@@ -52,7 +89,8 @@ static pid_t running_gridloop(const char *pid_file)
 
 static int ask_running(pid_t pid, const char *session_dir, const char *export_dir)
 {
-	char path[PATH_MAX + 32], before[PATH_MAX + 256], now[PATH_MAX + 256];
+	char path[PATH_MAX + 32];
+	static struct outcome before, now;
 	/* One request at a time: signals to one process coalesce, and five
 	 * exports asked at once would get one export and one answer. The
 	 * lock goes with this process. */
@@ -67,9 +105,7 @@ static int ask_running(pid_t pid, const char *session_dir, const char *export_di
 		flock(turn_fd, LOCK_EX);
 	}
 	snprintf(path, sizeof(path), "%s/%s", export_dir, SD_WRITER_LAST_EXPORT);
-	read_small(path, before, sizeof(before));
-	/* A second export in the same minute gets a new folder name too
-	 * (export.h), so the outcome line changes on every export. */
+	read_outcome(path, &before);
 	if (kill(pid, SIGUSR2)) {
 		fprintf(stderr, "gridloop export: cannot signal gridloop (pid %ld): %s\n",
 			(long)pid, strerror(errno));
@@ -81,10 +117,10 @@ static int ask_running(pid_t pid, const char *session_dir, const char *export_di
 	for (int i = 0; i < WAIT_SECONDS * 10; i++) {
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
-		read_small(path, now, sizeof(now));
-		if (now[0] && strcmp(now, before)) {
-			printf("gridloop export: %s", now);
-			return strncmp(now, "ok ", 3) == 0 ? 0 : 1;
+		read_outcome(path, &now);
+		if (outcome_new(&now, &before)) {
+			printf("gridloop export: %s", now.text);
+			return strncmp(now.text, "ok ", 3) == 0 ? 0 : 1;
 		}
 		if (kill(pid, 0) != 0 && errno == ESRCH) {
 			fprintf(stderr,

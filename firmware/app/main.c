@@ -305,6 +305,29 @@ static void resume_conversion(const struct options *o, const struct session *loa
 	g_more = &orig;
 }
 
+/* A session set aside for good (restore = no, unreadable, another rate
+ * not converted) takes an unfinished conversion with it: the rest of that
+ * conversion belongs to the session set aside, not to the new empty one
+ * (its original stays on the card, kept, where the marker said). */
+static void drop_conversion(const char *dir)
+{
+	char marker[PATH_MAX + 32], from[PATH_MAX + 64];
+	conversion_marker(dir, marker, sizeof(marker));
+	int fd =
+	    marker[0] ? open(marker, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW) : -1;
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, from, sizeof(from) - 1);
+	close(fd);
+	from[n > 0 ? n : 0] = '\0';
+	if (unlink(marker) == 0)
+		fprintf(stderr,
+			"gridloop: an earlier rate conversion was not finished; the "
+			"clips it did not convert stay in %s (not restored into the "
+			"new session)\n",
+			from);
+}
+
 /* Reads the session directory's manifest into loaded (quick: the clips'
  * audio is the loader's, later) and decides what is restored. A session
  * that cannot be used as it is gets renamed, never overwritten: the
@@ -354,20 +377,22 @@ static int examine_card(const struct options *o, struct session *loaded,
 			err);
 	} else if (rc < 0) {
 		fprintf(stderr, "gridloop: the saved session cannot be read: %s\n", err);
-		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside)))
+		if (!session_store_set_aside(dir, "unreadable", aside, sizeof(aside))) {
 			fprintf(stderr,
 				"gridloop: it is kept as %s; starting an empty session\n",
 				aside);
-		else
+			drop_conversion(dir);
+		} else
 			c->no_save = true;
 	} else if (!o->restore) {
-		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside)))
+		if (!session_store_set_aside(dir, "previous", aside, sizeof(aside))) {
 			fprintf(stderr,
 				"gridloop: [session] restore = no: the last session is "
 				"kept as "
 				"%s; starting an empty session\n",
 				aside);
-		else
+			drop_conversion(dir);
+		} else
 			c->no_save = true;
 	} else if (loaded->rate != o->rate) {
 		if (session_store_set_aside(dir,
@@ -394,6 +419,7 @@ static int examine_card(const struct options *o, struct session *loaded,
 			    "not restored, never played at the wrong speed ([session] "
 			    "resample = yes converts it). It is kept as %s\n",
 			    aside);
+			drop_conversion(dir);
 		}
 	} else {
 		c->restore_from = dir;
