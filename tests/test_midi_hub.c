@@ -177,8 +177,9 @@ static void test_connect_sends_intro_and_every_led(void **state)
 	assert_int_equal(midi_hub_find(&r->hub, 20, 1), -1);
 	output(r, slot);
 	assert_memory_equal(r->out, apc40_intro, sizeof(apc40_intro));
-	/* 40 pads, 5 scene buttons, rec: each a 3-byte note-on. */
-	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 1));
+	/* 40 pads, 5 scene buttons, 8 clip stops, record arm, metronome:
+	 * each a 3-byte note-on (the clip stops and metronome are new). */
+	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 8 + 1 + 1));
 	assert_true(SENT(r, 0x97, 0x39, 0x00)); /* track 8, row 5: empty, dark */
 	assert_int_equal(output(r, slot), 0);
 	rig_free(r);
@@ -235,7 +236,8 @@ static void test_events_to_leds_on_every_controller(void **state)
 	/* Pad: track 1 = channel 1, note 53, red (3); scene 1 lit (1). */
 	assert_true(SENT(r, 0x91, 0x35, 0x03));
 	assert_true(SENT(r, 0x90, 0x52, 0x01));
-	assert_int_equal(r->nout, 6);
+	assert_true(SENT(r, 0x91, 0x34, 0x01)); /* track 1's clip stop: on */
+	assert_int_equal(r->nout, 9);
 	output(r, b);
 	/* The mini's top row is notes 56..63. */
 	assert_true(SENT(r, 0x90, 0x39, 0x03));
@@ -263,7 +265,7 @@ static void test_unplug_and_back(void **state)
 	assert_int_equal(midi_hub_find(&r->hub, 28, 0), slot);
 	output(r, slot);
 	assert_memory_equal(r->out, apc40_intro, sizeof(apc40_intro));
-	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 1));
+	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 8 + 1 + 1));
 	assert_true(SENT(r, 0x93, 0x35, 0x01)); /* row 0 = scene 1: playing, green */
 	rig_free(r);
 }
