@@ -29,6 +29,8 @@
 #define OUTPUT_POOL    1000	   /* kernel events in flight (scheduled clock too) */
 #define HOLD_POLL_MS   5	   /* a foot switch held: look again this soon */
 #define IDLE_POLL_MS   100	   /* nothing else wakes the thread: time to look */
+#define LEAVE_ATTEMPTS 50	   /* at exit: sending the dark LEDs, at most ... */
+#define LEAVE_WAIT_MS  4	   /* ... this far apart (0.2 s in all) */
 #define RESYNC_US      1000000	   /* queue time <-> CLOCK_MONOTONIC, again */
 #define CLOCK_BATCH    16
 #define DRAIN_ATTEMPTS 64
@@ -61,7 +63,9 @@ struct seq_alsa {
 	bool queue_ok;
 	int64_t next_resync_us;
 	bool output_pending;
-	bool refresh[MIDI_HUB_PORTS]; /* LEDs lost on the way: send all again */
+	bool refresh[MIDI_HUB_PORTS];	  /* LEDs lost on the way: send all again */
+	bool clock_named[MIDI_HUB_PORTS]; /* the config's clock_out_port: clock whatever
+					     the profile */
 	struct addr clock_sources[CLOCK_SOURCES];
 	int nclock_sources;
 	uint32_t sent, clock_messages, input_lost, output_lost;
@@ -192,11 +196,29 @@ static void flush(struct seq_alsa *s)
 	}
 }
 
-static void send_inquiry(struct seq_alsa *s, const struct addr *to)
+/* The device inquiry as the slot's profile spells it (Akai's APC40
+ * document: channel byte 00; others 7F, all devices). */
+static void send_inquiry(struct seq_alsa *s, int slot, const struct addr *to)
 {
-	static const uint8_t inquiry[] = {0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7};
-	if (!send_bytes(s, to, inquiry, sizeof(inquiry)))
+	uint8_t inquiry[6];
+	int n = midi_hub_inquiry(&s->hub, slot, inquiry);
+	if (!send_bytes(s, to, inquiry, (size_t)n))
 		s->output_lost++;
+}
+
+/* MIDI clock reaches a controller only through our port's subscribers:
+ * subscribe the ports whose profile wants it (clock = yes: the APC40
+ * mkII and the APC mini mk2 time their LED animations by it, as Ableton
+ * marks them), and the port [midi] clock_out_port names; unsubscribe the
+ * others. LEDs go to the port directly. */
+static void subscribe_clock(struct seq_alsa *s, int slot)
+{
+	const struct midi_hub_port *pt = &s->hub.ports[slot];
+	const struct profile *p = midi_hub_profile(&s->hub, slot);
+	if ((p && p->clock) || s->clock_named[slot])
+		snd_seq_connect_to(s->seq, s->my_port, pt->client, pt->port);
+	else
+		snd_seq_disconnect_to(s->seq, s->my_port, pt->client, pt->port);
 }
 
 static void send_leds(struct seq_alsa *s)
@@ -382,10 +404,6 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 		       port, snd_strerror(err));
 		return;
 	}
-	/* Our clock too (an APC40 mkII times its LED blinking by it); LEDs go
-	 * to the port alone, not to every subscriber. */
-	if (can_write)
-		snd_seq_connect_to(s->seq, s->my_port, client, port);
 	bool back = false;
 	for (int i = 0; i < MIDI_HUB_PORTS; i++)
 		back |= s->hub.ports[i].used && !s->hub.ports[i].connected &&
@@ -397,14 +415,16 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 		       "already",
 		       name, client, port, MIDI_HUB_PORTS);
 		snd_seq_disconnect_from(s->seq, s->my_port, client, port);
-		if (can_write)
-			snd_seq_disconnect_to(s->seq, s->my_port, client, port);
 		return;
 	}
 	s->refresh[slot] = false;
+	s->clock_named[slot] = s->cfg.hub.clock_out && s->cfg.clock_out_port &&
+			       matches(s->cfg.clock_out_port, cname, pname);
 	struct addr to = {client, port};
-	if (can_write)
-		send_inquiry(s, &to);
+	if (can_write) {
+		subscribe_clock(s, slot);
+		send_inquiry(s, slot, &to);
+	}
 	report(s, "controller %s: '%s' on %s (%d:%d)%s", back ? "back" : "connected",
 	       midi_hub_profile(&s->hub, slot)->name, name, client, port,
 	       back ? ": LEDs restored" : "");
@@ -609,11 +629,13 @@ static void midi_event(struct seq_alsa *s, const snd_seq_event_t *ev, int64_t us
 	if (n == 0)
 		return;
 	int slot = midi_hub_find(&s->hub, ev->source.client, ev->source.port);
-	if (slot >= 0 && midi_hub_input(&s->hub, slot, bytes, n, us))
+	if (slot >= 0 && midi_hub_input(&s->hub, slot, bytes, n, us)) {
+		subscribe_clock(s, slot); /* the new profile may want it, or not */
 		report(s,
 		       "controller on %s (%d:%d) identified by its inquiry reply: '%s'",
 		       s->hub.ports[slot].name, ev->source.client, ev->source.port,
 		       midi_hub_profile(&s->hub, slot)->name);
+	}
 	if (s->cfg.hub.clock_in && is_clock_source(s, &ev->source))
 		midi_hub_clock_in(&s->hub, bytes, n, us);
 }
@@ -705,6 +727,28 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 	poll(fds, (nfds_t)n, timeout);
 }
 
+/* At exit (SIGTERM, systemctl stop, a fatal error: every way out stops
+ * this thread): every controller's LEDs dark and its outro (the APC40s back
+ * in Generic mode, a Launchpad out of programmer mode), drained before the
+ * sequencer closes, so each controller is left as it was found. Bounded:
+ * a controller that does not read is given up after LEAVE_ATTEMPTS. */
+static void leave_controllers(struct seq_alsa *s)
+{
+	if (!s->seq)
+		return;
+	midi_hub_farewell(&s->hub);
+	for (int i = 0; i < LEAVE_ATTEMPTS; i++) {
+		send_leds(s);
+		flush(s);
+		bool due = s->output_pending;
+		for (int k = 0; k < MIDI_HUB_PORTS; k++)
+			due |= s->hub.ports[k].connected && s->refresh[k];
+		if (!due)
+			return;
+		poll(NULL, 0, LEAVE_WAIT_MS);
+	}
+}
+
 static void *seq_main(void *arg)
 {
 	struct seq_alsa *s = arg;
@@ -744,6 +788,7 @@ static void *seq_main(void *arg)
 		publish_stats(s);
 		wait_for_work(s, holding);
 	}
+	leave_controllers(s);
 	close_seq(s);
 	publish_stats(s);
 	return NULL;
