@@ -428,6 +428,111 @@ static void test_refresh_and_partial_output(void **state)
 	free(r);
 }
 
+/* The Launchpads in programmer mode, byte for byte as Novation's
+ * programmer's reference guides give them: notes 11..88, the scene column
+ * CC 89..19; palette velocity on channel 0 (solid), a flash as two
+ * messages (the colour on channel 0, the other on channel 1), a pulse on
+ * channel 2. Presses -> commands for the printed buttons. */
+static void test_launchpads(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file;
+		int arm_cc, metronome_cc, shift_cc; /* -1: none */
+		bool stops;			    /* the Pro's track row: CC 101..108 */
+	} lp[] = {
+	    {"launchpadminimk3.profile", 95, 96, 98, false},
+	    {"launchpadx.profile", 95, 96, 98, false},
+	    {"launchpadpromk3.profile", 10, -1, 90, true},
+	};
+	for (size_t i = 0; i < sizeof(lp) / sizeof(lp[0]); i++) {
+		static struct profile p;
+		char err[512], path[128];
+		snprintf(path, sizeof(path), "board/profiles/%s", lp[i].file);
+		if (profile_load(&p, path, err, sizeof(err)))
+			fail_msg("%s", err);
+		struct rig *r = rig_for(&p);
+		uint8_t expected[1024];
+		size_t n = 0;
+		memcpy(expected, p.intro, (size_t)p.intro_len);
+		n += (size_t)p.intro_len;
+		assert_int_equal(p.intro_len, 9);
+		assert_int_equal(p.intro[7], 0x01); /* programmer mode */
+		for (int y = 0; y < 8; y++)
+			for (int x = 0; x < 8; x++)
+				n += put_want(expected + n, 0x90,
+					      (uint8_t)((8 - y) * 10 + 1 + x),
+					      (struct want)W1(0));
+		for (int y = 0; y < 8; y++)
+			n += put_want(expected + n, 0xB0, (uint8_t)((8 - y) * 10 + 9),
+				      (struct want)W1(0));
+		for (int t = 0; lp[i].stops && t < 8; t++)
+			n += put_want(expected + n, 0xB0, (uint8_t)(101 + t),
+				      (struct want)W1(0));
+		n += put_want(expected + n, 0xB0, (uint8_t)lp[i].arm_cc,
+			      (struct want)W1(0));
+		if (lp[i].metronome_cc >= 0)
+			n += put_want(expected + n, 0xB0, (uint8_t)lp[i].metronome_cc,
+				      (struct want)W1(0));
+		assert_out(r, expected, n);
+
+		/* Playing on (2, 1) = note 73: pulsing green; scene 2 (CC
+		 * 79) green; the Pro's clip stop of track 3 (CC 103) red. */
+		set_state(r, 2, 1, CLIP_PLAYING);
+		if (lp[i].stops)
+			OUT(r, 0x92, 73, 21, 0xB0, 79, 21, 0xB0, 103, 5);
+		else
+			OUT(r, 0x92, 73, 21, 0xB0, 79, 21);
+		/* Queued on (0, 0) = note 81: green flashing against black,
+		 * scene 1 (CC 89) too. */
+		set_state(r, 0, 0, CLIP_PLAY_QUEUED);
+		OUT(r, 0x90, 81, 21, 0x91, 81, 0, 0xB0, 89, 21, 0xB1, 89, 0);
+		set_state(r, 0, 0, CLIP_RECORDING);
+		if (lp[i].stops) /* and track 1's clip stop lights */
+			OUT(r, 0x92, 81, 5, 0xB0, 89, 21, 0xB0, 101, 5);
+		else
+			OUT(r, 0x92, 81, 5, 0xB0, 89, 21);
+
+		/* Presses: the pad, the scene column (CC 127 down, 0 up). */
+		MIDI(r, 0, 0x90, 81, 127, 0x90, 81, 0);
+		assert_one(r, CMD_PRESS, 0, 0, 0);
+		MIDI(r, 0, 0x90, 18, 127, 0x80, 18, 0);
+		assert_one(r, CMD_PRESS, 7, 7, 0);
+		MIDI(r, 0, 0xB0, 19, 127, 0xB0, 19, 0);
+		assert_one(r, CMD_LAUNCH_SCENE, 0, 7, 0);
+		MIDI(r, 0, 0xB0, (uint8_t)lp[i].arm_cc, 127, 0xB0, (uint8_t)lp[i].arm_cc,
+		     0);
+		assert_true(r->c.armed);
+		OUT(r, 0xB0, (uint8_t)lp[i].arm_cc, 5);
+		/* Shift + pad selects; shift + scene 1 exports. */
+		MIDI(r, 0, 0xB0, (uint8_t)lp[i].shift_cc, 127, 0x90, 55, 127);
+		assert_none(r);
+		assert_int_equal(r->c.selected_track, 4);
+		assert_int_equal(r->c.selected_scene, 3);
+		MIDI(r, 0, 0xB0, 89, 127);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->cmd[0].type, CMD_REQUEST);
+		r->n = 0;
+		MIDI(r, 0, 0xB0, 89, 0);
+		/* The deliberate clear: Clear (Pro), shift + scene 7 (CC 29). */
+		uint8_t clear_cc = lp[i].stops ? 60 : 29;
+		if (lp[i].stops)
+			MIDI(r, 0, 0xB0, (uint8_t)lp[i].shift_cc, 0);
+		MIDI(r, 0, 0xB0, clear_cc, 127, 0xB0, (uint8_t)lp[i].shift_cc, 0, 0x90,
+		     55, 127);
+		assert_one(r, CMD_CLEAR, 4, 3, 0);
+		MIDI(r, 0, 0xB0, clear_cc, 0, 0x90, 55, 127);
+		assert_one(r, CMD_PRESS, 4, 3, 0);
+		/* Leaving: dark, then Live mode. */
+		controller_farewell(&r->c);
+		drain(r);
+		assert_true(r->nout >= 9);
+		assert_memory_equal(r->out + r->nout - 9, p.outro, 9);
+		assert_int_equal(p.outro[7], 0x00);
+		free(r);
+	}
+}
+
 /* ---- the window onto the grid --------------------------------------------- */
 
 static void test_banking(void **state)
@@ -1295,6 +1400,7 @@ int main(void)
 	    cmocka_unit_test(test_banking),
 	    cmocka_unit_test(test_outside_pads_are_off),
 	    cmocka_unit_test(test_shift_chords),
+	    cmocka_unit_test(test_launchpads),
 	    cmocka_unit_test(test_status_led_blinks_by_gridloop),
 	    cmocka_unit_test(test_farewell_leaves_leds_dark_and_generic_mode),
 	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),
