@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "controller.h"
 #include "midi_clock.h"
@@ -32,9 +33,9 @@ static struct profile profiles[NPROFILES];
 static void load_profiles(void)
 {
 	static const char *const files[NPROFILES] = {
-	    "apc40.profile",	       "apc40mk2.profile",	  "apcmini.profile",
-	    "apcminimk2.profile",      "footswitch.profile",	  "launchpadminimk3.profile",
-	    "launchpadx.profile",      "launchpadpromk3.profile"};
+	    "apc40.profile",	  "apc40mk2.profile",	    "apcmini.profile",
+	    "apcminimk2.profile", "footswitch.profile",	    "launchpadminimk3.profile",
+	    "launchpadx.profile", "launchpadpromk3.profile"};
 	const char *dir = getenv("GRIDLOOP_PROFILES");
 	char path[512], err[512];
 	for (int i = 0; i < NPROFILES; i++) {
