@@ -29,6 +29,7 @@
 #define OUTPUT_POOL    1000	   /* kernel events in flight (scheduled clock too) */
 #define HOLD_POLL_MS   5	   /* a foot switch held: look again this soon */
 #define IDLE_POLL_MS   100	   /* nothing else wakes the thread: time to look */
+#define CLOCK_DESTS    16	   /* subscribers of our port given clock */
 #define LEAVE_ATTEMPTS 50	   /* at exit: sending the dark LEDs, at most ... */
 #define LEAVE_WAIT_MS  4	   /* ... this far apart (0.2 s in all) */
 #define RESYNC_US      1000000	   /* queue time <-> CLOCK_MONOTONIC, again */
@@ -63,7 +64,10 @@ struct seq_alsa {
 	bool queue_ok;
 	int64_t next_resync_us;
 	bool output_pending;
-	bool refresh[MIDI_HUB_PORTS];	  /* LEDs lost on the way: send all again */
+	bool refresh[MIDI_HUB_PORTS];	      /* LEDs lost on the way: send all again */
+	struct addr clock_dests[CLOCK_DESTS]; /* subscribers that get clock */
+	int nclock_dests;
+	bool clock_dests_stale;		  /* subscriptions or controllers changed */
 	bool clock_named[MIDI_HUB_PORTS]; /* the config's clock_out_port: clock whatever
 					     the profile */
 	struct addr clock_sources[CLOCK_SOURCES];
@@ -206,19 +210,50 @@ static void send_inquiry(struct seq_alsa *s, int slot, const struct addr *to)
 		s->output_lost++;
 }
 
-/* MIDI clock reaches a controller only through our port's subscribers:
- * subscribe the ports whose profile wants it (clock = yes: the APC40
- * mkII and the APC mini mk2 time their LED animations by it, as Ableton
- * marks them), and the port [midi] clock_out_port names; unsubscribe the
- * others. LEDs go to the port directly. */
-static void subscribe_clock(struct seq_alsa *s, int slot)
+/* A controller is subscribed from our port whether or not it wants clock:
+ * a kernel MIDI port opens its device only for a subscriber (snd-seq-midi,
+ * snd-virmidi), and LEDs are sent to the port directly. */
+static void subscribe_controller(struct seq_alsa *s, int client, int port)
 {
-	const struct midi_hub_port *pt = &s->hub.ports[slot];
+	snd_seq_connect_to(s->seq, s->my_port, client, port);
+}
+
+/* Whether clock goes to a subscriber of our port: every one except a
+ * controller whose profile does not want it (clock = no; the APC40 mkII
+ * and the APC mini mk2, whose LED animations follow it, as Ableton marks
+ * their ports, and the Launchpads say yes), unless [sync] clock_out_port
+ * names it. */
+static bool wants_clock(const struct seq_alsa *s, int client, int port)
+{
+	int slot = midi_hub_find(&s->hub, client, port);
+	if (slot < 0 || s->clock_named[slot])
+		return true;
 	const struct profile *p = midi_hub_profile(&s->hub, slot);
-	if ((p && p->clock) || s->clock_named[slot])
-		snd_seq_connect_to(s->seq, s->my_port, pt->client, pt->port);
-	else
-		snd_seq_disconnect_to(s->seq, s->my_port, pt->client, pt->port);
+	return p && p->clock;
+}
+
+/* The subscribers of our port that get clock (wants_clock), read again
+ * when the subscriptions or the controllers changed. */
+static void list_clock_dests(struct seq_alsa *s)
+{
+	s->nclock_dests = 0;
+	s->clock_dests_stale = false;
+	snd_seq_query_subscribe_t *q;
+	snd_seq_query_subscribe_alloca(&q);
+	snd_seq_addr_t root = {.client = (unsigned char)s->my_client,
+			       .port = (unsigned char)s->my_port};
+	snd_seq_query_subscribe_set_root(q, &root);
+	snd_seq_query_subscribe_set_type(q, SND_SEQ_QUERY_SUBS_READ);
+	snd_seq_query_subscribe_set_index(q, 0);
+	while (s->nclock_dests < CLOCK_DESTS &&
+	       snd_seq_query_port_subscribers(s->seq, q) >= 0) {
+		const snd_seq_addr_t *a = snd_seq_query_subscribe_get_addr(q);
+		if (wants_clock(s, a->client, a->port))
+			s->clock_dests[s->nclock_dests++] =
+			    (struct addr){a->client, a->port};
+		snd_seq_query_subscribe_set_index(
+		    q, snd_seq_query_subscribe_get_index(q) + 1);
+	}
 }
 
 static void send_leds(struct seq_alsa *s)
@@ -254,10 +289,14 @@ static void send_clock(struct seq_alsa *s, int64_t horizon)
 	int n;
 	do {
 		n = midi_hub_clock(&s->hub, horizon, msg, CLOCK_BATCH);
-		for (int i = 0; i < n && s->seq && s->time_known; i++) {
-			struct sending x = {.s = s};
+		if (n > 0 && s->seq && s->clock_dests_stale)
+			list_clock_dests(s);
+		for (int i = 0; i < n * s->nclock_dests && s->seq && s->time_known; i++) {
+			struct sending x = {.s = s,
+					    .to = &s->clock_dests[i % s->nclock_dests]};
+			const struct midi_clock_msg *m = &msg[i / s->nclock_dests];
 			if (s->queue_ok) {
-				int64_t us = time_map_us(&s->time, msg[i].frame) +
+				int64_t us = time_map_us(&s->time, m->frame) +
 					     (int64_t)s->cfg.output_delay_frames *
 						 1000000 / s->hub.cfg.rate -
 					     s->queue_offset_us;
@@ -267,11 +306,11 @@ static void send_clock(struct seq_alsa *s, int64_t horizon)
 				x.at.tv_sec = (unsigned)(us / 1000000);
 				x.at.tv_nsec = (unsigned)(us % 1000000) * 1000;
 			}
-			if (seq_alsa_bytes_events(s->encoder, msg[i].bytes, msg[i].len,
+			if (seq_alsa_bytes_events(s->encoder, m->bytes, m->len,
 						  send_event, &x) < 0)
 				s->output_lost++;
-			else
-				s->clock_messages++;
+			else if (i % s->nclock_dests == 0)
+				s->clock_messages++; /* messages, not copies */
 		}
 	} while (n == CLOCK_BATCH);
 }
@@ -415,6 +454,8 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 		       "already",
 		       name, client, port, MIDI_HUB_PORTS);
 		snd_seq_disconnect_from(s->seq, s->my_port, client, port);
+		if (can_write)
+			snd_seq_disconnect_to(s->seq, s->my_port, client, port);
 		return;
 	}
 	s->refresh[slot] = false;
@@ -422,9 +463,10 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 			       matches(s->cfg.clock_out_port, cname, pname);
 	struct addr to = {client, port};
 	if (can_write) {
-		subscribe_clock(s, slot);
+		subscribe_controller(s, client, port);
 		send_inquiry(s, slot, &to);
 	}
+	s->clock_dests_stale = true;
 	report(s, "controller %s: '%s' on %s (%d:%d)%s", back ? "back" : "connected",
 	       midi_hub_profile(&s->hub, slot)->name, name, client, port,
 	       back ? ": LEDs restored" : "");
@@ -493,6 +535,11 @@ static void announcement(struct seq_alsa *s, const snd_seq_event_t *ev)
 		break;
 	case SND_SEQ_EVENT_PORT_EXIT:
 		port_gone(s, a->client, a->port);
+		s->clock_dests_stale = true;
+		break;
+	case SND_SEQ_EVENT_PORT_SUBSCRIBED: /* aconnect gridloop:0 ... */
+	case SND_SEQ_EVENT_PORT_UNSUBSCRIBED:
+		s->clock_dests_stale = true;
 		break;
 	case SND_SEQ_EVENT_CLIENT_EXIT:
 		for (int i = 0; i < MIDI_HUB_PORTS; i++)
@@ -500,6 +547,7 @@ static void announcement(struct seq_alsa *s, const snd_seq_event_t *ev)
 			    s->hub.ports[i].client == a->client)
 				port_gone(s, a->client, s->hub.ports[i].port);
 		port_gone(s, a->client, -1);
+		s->clock_dests_stale = true;
 		break;
 	default:
 		break;
@@ -557,6 +605,7 @@ static void open_seq(struct seq_alsa *s, int64_t now)
 		snd_seq_set_output_buffer_size(s->seq, OUTPUT_BUFFER);
 		snd_seq_set_client_pool_output(s->seq, OUTPUT_POOL);
 		s->my_client = snd_seq_client_id(s->seq);
+		s->clock_dests_stale = true;
 		step = "queue";
 		s->queue = snd_seq_alloc_named_queue(s->seq, SEQ_ALSA_CLIENT);
 		err = s->queue;
@@ -630,7 +679,7 @@ static void midi_event(struct seq_alsa *s, const snd_seq_event_t *ev, int64_t us
 		return;
 	int slot = midi_hub_find(&s->hub, ev->source.client, ev->source.port);
 	if (slot >= 0 && midi_hub_input(&s->hub, slot, bytes, n, us)) {
-		subscribe_clock(s, slot); /* the new profile may want it, or not */
+		s->clock_dests_stale = true; /* the new profile may want clock, or not */
 		report(s,
 		       "controller on %s (%d:%d) identified by its inquiry reply: '%s'",
 		       s->hub.ports[slot].name, ev->source.client, ev->source.port,
@@ -778,8 +827,11 @@ static void *seq_main(void *arg)
 			read_input(s);
 		bool holding = midi_hub_poll(&s->hub, mono_us());
 		if (s->seq) {
-			if (mono_us() >= s->next_resync_us)
+			if (mono_us() >= s->next_resync_us) {
 				resync_queue(s, mono_us());
+				s->clock_dests_stale =
+				    true; /* now and then, to be sure */
+			}
 			send_leds(s);
 		}
 		send_clock(s, horizon);
