@@ -428,6 +428,85 @@ static void test_refresh_and_partial_output(void **state)
 	free(r);
 }
 
+/* Every printed button of the APCs that sends a command: the button (on
+ * its channel), with or without shift, and the command; -1: swallowed
+ * (a shift legend gridloop has no use for: no command, no scene). */
+static void test_printed_buttons(void **state)
+{
+	(void)state;
+	static const struct {
+		int model;
+		bool shift;
+		uint8_t status, note;
+		int cmd, track;
+	} b[] = {
+	    /* APC40 mk1 (Akai's protocol, Ableton's APC40 script) */
+	    {0, false, 0x93, 52, CMD_STOP_TRACK, 3}, /* CLIP STOP, track 4 */
+	    {0, false, 0x90, 81, CMD_STOP_ALL, 0},   /* STOP ALL CLIPS */
+	    {0, false, 0x90, 92, CMD_STOP_ALL, 0},   /* STOP */
+	    {0, false, 0x90, 99, CMD_TAP_TEMPO, 0},  /* TAP TEMPO */
+	    {0, false, 0x90, 65, CMD_METRONOME, 0},  /* METRONOME 0x41 */
+	    {0, true, 0x90, 99, CMD_METRONOME, 0},   /* shift + TAP */
+	    {0, false, 0x90, 100, CMD_REDO, 0},	     /* NUDGE + */
+	    {0, false, 0x90, 101, CMD_UNDO, 0},	     /* NUDGE - */
+	    {0, true, 0x90, 80, CMD_REQUEST, 0},     /* shift + MASTER: export */
+	    {0, true, 0x90, 91, CMD_REQUEST, 0},     /* shift + PLAY: save */
+	    /* APC40 mkII */
+	    {1, false, 0x92, 52, CMD_STOP_TRACK, 2},
+	    {1, false, 0x90, 81, CMD_STOP_ALL, 0},
+	    {1, false, 0x90, 90, CMD_METRONOME, 0},
+	    {1, false, 0x90, 99, CMD_TAP_TEMPO, 0},
+	    {1, false, 0x90, 100, CMD_UNDO, 0},
+	    {1, false, 0x90, 101, CMD_REDO, 0},
+	    {1, true, 0x90, 80, CMD_REQUEST, 0},
+	    {1, true, 0x90, 91, CMD_REQUEST, 0},
+	    /* APC mini mk1: track buttons, their shift legends, scene legends */
+	    {2, false, 0x90, 64, CMD_STOP_TRACK, 0},
+	    {2, false, 0x90, 71, CMD_STOP_TRACK, 7},
+	    {2, true, 0x90, 68, CMD_UNDO, 0},	   /* VOLUME: gridloop's own */
+	    {2, true, 0x90, 69, CMD_REDO, 0},	   /* PAN */
+	    {2, true, 0x90, 70, CMD_TAP_TEMPO, 0}, /* SEND */
+	    {2, true, 0x90, 71, CMD_METRONOME, 0}, /* DEVICE */
+	    {2, true, 0x90, 82, CMD_REQUEST, 0},   /* CLIP STOP: export */
+	    {2, true, 0x90, 83, CMD_REQUEST, 0},   /* SOLO: save */
+	    {2, true, 0x90, 85, -1, 0},		   /* MUTE */
+	    {2, true, 0x90, 86, -1, 0},		   /* SELECT */
+	    {2, true, 0x90, 87, -1, 0},		   /* (blank) */
+	    {2, true, 0x90, 89, CMD_STOP_ALL, 0},  /* STOP ALL CLIPS */
+	    /* APC mini mk2, Ableton's layout */
+	    {3, false, 0x90, 100, CMD_STOP_TRACK, 0},
+	    {3, false, 0x90, 107, CMD_STOP_TRACK, 7},
+	    {3, true, 0x90, 100, CMD_UNDO, 0},
+	    {3, true, 0x90, 101, CMD_REDO, 0},
+	    {3, true, 0x90, 102, CMD_TAP_TEMPO, 0},
+	    {3, true, 0x90, 103, CMD_METRONOME, 0},
+	    {3, true, 0x90, 112, CMD_REQUEST, 0},
+	    {3, true, 0x90, 113, CMD_REQUEST, 0},
+	    {3, true, 0x90, 114, -1, 0}, /* mute */
+	    {3, true, 0x90, 116, -1, 0},
+	    {3, true, 0x90, 117, -1, 0},
+	    {3, true, 0x90, 119, CMD_STOP_ALL, 0},
+	};
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		const struct model *m = &models[b[i].model];
+		struct rig *r = rig_for(&profiles[b[i].model]);
+		if (b[i].shift)
+			MIDI(r, 0, 0x90, (uint8_t)m->shift_note, 127);
+		MIDI(r, 0, b[i].status, b[i].note, 127);
+		MIDI(r, 0, (uint8_t)(b[i].status - 0x10), b[i].note, 0);
+		if (b[i].cmd < 0) {
+			assert_none(r);
+			assert_int_equal(r->c.stats.unmapped,
+					 0); /* taken, not passed on */
+		} else {
+			assert_int_equal(r->n, 1);
+			assert_int_equal(r->cmd[0].type, b[i].cmd);
+			assert_int_equal(r->cmd[0].track, b[i].track);
+		}
+		free(r);
+	}
+}
+
 /* The Launchpads in programmer mode, byte for byte as Novation's
  * programmer's reference guides give them: notes 11..88, the scene column
  * CC 89..19; palette velocity on channel 0 (solid), a flash as two
@@ -1401,6 +1480,7 @@ int main(void)
 	    cmocka_unit_test(test_outside_pads_are_off),
 	    cmocka_unit_test(test_shift_chords),
 	    cmocka_unit_test(test_launchpads),
+	    cmocka_unit_test(test_printed_buttons),
 	    cmocka_unit_test(test_status_led_blinks_by_gridloop),
 	    cmocka_unit_test(test_farewell_leaves_leds_dark_and_generic_mode),
 	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),
