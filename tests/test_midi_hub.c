@@ -353,6 +353,36 @@ static void test_inquiry_request_per_profile(void **state)
 	rig_free(r);
 }
 
+/* MIDI clock: only to controllers whose profile wants it (the mkII, the
+ * mini mk2, the Launchpads), and to any other subscriber; the decision
+ * follows an inquiry reply that changes the profile. */
+static void test_clock_only_where_the_profile_wants_it(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	int a =
+	    midi_hub_connect(&r->hub, 20, 0, "APC40:APC40", profile_named("APC40 mk1"));
+	int b = midi_hub_connect(&r->hub, 21, 0, "APC40 mkII:APC40 mkII MIDI 1",
+				 profile_named("APC40 mkII"));
+	int c = midi_hub_connect(&r->hub, 22, 0, "APC mini mk2:APC mini mk2 Control",
+				 profile_named("APC mini mk2"));
+	int d = midi_hub_connect(&r->hub, 23, 0, "APC MINI:APC MINI MIDI 1",
+				 profile_named("APC mini"));
+	assert_true(a >= 0 && b >= 0 && c >= 0 && d >= 0);
+	assert_false(midi_hub_wants_clock(&r->hub, 20, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 21, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 22, 0));
+	assert_false(midi_hub_wants_clock(&r->hub, 23, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 30, 0)); /* a synth, aconnect'ed */
+	/* The mk1's port answers as a mkII: now it wants clock. */
+	INPUT(r, a, 0, 0xF0, 0x7E, 0x00, 0x06, 0x02, 0x47, 0x29, 0x00, 0x19, 0xF7);
+	assert_true(midi_hub_wants_clock(&r->hub, 20, 0));
+	/* Gone: no longer a controller here, whatever comes at that address. */
+	midi_hub_disconnect(&r->hub, d);
+	assert_true(midi_hub_wants_clock(&r->hub, 23, 0));
+	rig_free(r);
+}
+
 /* A controller plugged in after things happened shows them. */
 static void test_late_controller_starts_from_the_mirror(void **state)
 {
@@ -561,6 +591,7 @@ int main(void)
 	    cmocka_unit_test(test_unplug_and_back),
 	    cmocka_unit_test(test_farewell_dark_and_generic_mode),
 	    cmocka_unit_test(test_inquiry_request_per_profile),
+	    cmocka_unit_test(test_clock_only_where_the_profile_wants_it),
 	    cmocka_unit_test(test_late_controller_starts_from_the_mirror),
 	    cmocka_unit_test(test_late_controller_shows_the_card),
 	    cmocka_unit_test(test_inquiry_reply_switches_profile),

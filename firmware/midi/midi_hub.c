@@ -303,3 +303,12 @@ int midi_hub_inquiry(const struct midi_hub *h, int slot, uint8_t out[6])
 {
 	return profile_inquiry_request(midi_hub_profile(h, slot), out);
 }
+
+bool midi_hub_wants_clock(const struct midi_hub *h, int client, int port)
+{
+	int slot = midi_hub_find(h, client, port);
+	if (slot < 0)
+		return true;
+	const struct profile *p = midi_hub_profile(h, slot);
+	return p && p->clock;
+}

@@ -158,6 +158,12 @@ void midi_hub_farewell(struct midi_hub *h);
  * Returns 6. */
 int midi_hub_inquiry(const struct midi_hub *h, int slot, uint8_t out[6]);
 
+/* Whether MIDI clock goes to a subscriber at client:port of gridloop's
+ * port: not to a connected controller whose profile says clock = no (the
+ * APC40 mk1, the APC mini mk1: Ableton marks no clock port on them), to
+ * everything else. */
+bool midi_hub_wants_clock(const struct midi_hub *h, int client, int port);
+
 /* The profile of a slot. */
 const struct profile *midi_hub_profile(const struct midi_hub *h, int slot);
 

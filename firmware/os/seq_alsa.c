@@ -226,10 +226,8 @@ static void subscribe_controller(struct seq_alsa *s, int client, int port)
 static bool wants_clock(const struct seq_alsa *s, int client, int port)
 {
 	int slot = midi_hub_find(&s->hub, client, port);
-	if (slot < 0 || s->clock_named[slot])
-		return true;
-	const struct profile *p = midi_hub_profile(&s->hub, slot);
-	return p && p->clock;
+	return (slot >= 0 && s->clock_named[slot]) ||
+	       midi_hub_wants_clock(&s->hub, client, port);
 }
 
 /* The subscribers of our port that get clock (wants_clock), read again
