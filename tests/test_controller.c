@@ -428,6 +428,34 @@ static void test_refresh_and_partial_output(void **state)
 	free(r);
 }
 
+/* A clear button reached only with shift, released after shift: the
+ * release maps to nothing now, and still ends the clear. */
+static void test_clear_released_after_shift(void **state)
+{
+	(void)state;
+	static struct profile p;
+	char err[256];
+	const char *text = "[controller]\nname = c\nrows = 1\n[map]\n"
+			   "pad note 0..7 ch 0 -> x = note, y = 0\n"
+			   "shift note 20 ch 0\nshift+clear note 21 ch 0\n"
+			   "[leds]\nempty = 0\nrecord_queued = 4\nrecording = 3\n"
+			   "play_queued = 2\nplaying = 1\noverdubbing = 3\n"
+			   "stop_queued = 6\nstopped = 5\n";
+	assert_null(profile_parse(&p, "c", text, strlen(text), err, sizeof(err)));
+	struct rig *r = rig_for(&p);
+	MIDI(r, 0, 0x90, 20, 127, 0x90, 21, 127, 0x80, 20, 0);
+	MIDI(r, 0, 0x90, 3, 127);
+	assert_one(r, CMD_CLEAR, 3, 0, 0);
+	MIDI(r, 0, 0x80, 21, 0); /* no rule without shift: still the end */
+	assert_int_equal(r->c.stats.unmapped, 0);
+	MIDI(r, 0, 0x90, 3, 127);
+	assert_one(r, CMD_PRESS, 3, 0, 0);
+	/* Clear without shift held does nothing: the plain note has no rule. */
+	MIDI(r, 0, 0x90, 21, 127, 0x90, 4, 127);
+	assert_one(r, CMD_PRESS, 4, 0, 0);
+	free(r);
+}
+
 /* Every printed button of the APCs that sends a command: the button (on
  * its channel), with or without shift, and the command; -1: swallowed
  * (a shift legend gridloop has no use for: no command, no scene). */
@@ -1481,6 +1509,7 @@ int main(void)
 	    cmocka_unit_test(test_shift_chords),
 	    cmocka_unit_test(test_launchpads),
 	    cmocka_unit_test(test_printed_buttons),
+	    cmocka_unit_test(test_clear_released_after_shift),
 	    cmocka_unit_test(test_status_led_blinks_by_gridloop),
 	    cmocka_unit_test(test_farewell_leaves_leds_dark_and_generic_mode),
 	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),

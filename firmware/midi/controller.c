@@ -366,6 +366,13 @@ static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2
 		return;
 	}
 	int channel = status & 0x0F;
+	/* The clear button's release ends the clear, whatever rule (or none)
+	   the release would find now that shift may be up. */
+	if (!pressed && c->clear_held && c->clear_kind == kind &&
+	    c->clear_channel == channel && c->clear_number == d1) {
+		c->clear_held = false;
+		return;
+	}
 	const struct profile_rule *r = NULL;
 	if (c->shift)
 		r = find_rule(c->profile, true, kind, channel, d1);
@@ -373,11 +380,6 @@ static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2
 		r = find_rule(c->profile, false, kind, channel, d1);
 	if (!r) {
 		c->stats.unmapped++;
-		return;
-	}
-	if (!pressed && c->clear_held && c->clear_kind == kind &&
-	    c->clear_channel == channel && c->clear_number == d1) {
-		c->clear_held = false; /* whatever rule the release finds now */
 		return;
 	}
 	int64_t frame = time_map_frame(&c->time, us);
