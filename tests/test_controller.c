@@ -21,6 +21,25 @@
 #define MAXCMD 64
 #define MS     1000 /* microseconds */
 
+/* An LED state as the device's documentation spells it: velocity v on
+ * channel ch (-1: the control's own), then, for an animation, v2 on ch2
+ * (v2 < 0: one message). */
+struct want {
+	int v, ch, v2, ch2;
+};
+#define W1(v)                                                                            \
+	{                                                                                \
+		(v), -1, -1, 0                                                           \
+	}
+#define WC(v, ch)                                                                        \
+	{                                                                                \
+		(v), (ch), -1, 0                                                         \
+	}
+#define W2(v, v2, ch2)                                                                   \
+	{                                                                                \
+		(v), -1, (v2), (ch2)                                                     \
+	}
+
 /* Each built-in profile and what its controller sends and shows. */
 struct model {
 	const char *file;
@@ -30,9 +49,16 @@ struct model {
 	int row_step;	     /* note difference from one row to the next below */
 	int scene_base;
 	int shift_note;
-	struct profile_led led[CLIP_STATE_COUNT]; /* velocity, channel or -1 */
+	struct want led[CLIP_STATE_COUNT];
+	struct want scene[BUTTON_LED_COUNT]; /* off, on, blink */
+	int stop_note;			     /* clip stop of track 1; per track: */
+	bool stop_channels;		     /* channel = track, else note + track */
+	int stop_lit;			     /* tracks whose stop LED is driven */
+	int arm_note, metronome_note;	     /* lit 0 / 1; -1: no LED */
 };
 
+/* Values from Akai's APC40 protocol (Rev 1) and Ableton's APC40, _APC,
+ * APC40_MkII, APC_mini and APC_mini_mk2 scripts (see the profiles). */
 static const struct model models[] = {
     {"apc40.profile",
      5,
@@ -41,7 +67,15 @@ static const struct model models[] = {
      1,
      82,
      98,
-     {{0, -1}, {4, -1}, {3, -1}, {2, -1}, {1, -1}, {3, -1}, {6, -1}, {5, -1}}},
+     /* empty, record_queued, recording, play_queued, playing,
+	overdubbing, stop_queued, stopped */
+     {W1(0), W1(4), W1(3), W1(2), W1(1), W1(3), W1(6), W1(5)},
+     {W1(0), W1(1), W1(2)},
+     52,
+     true,
+     8,
+     64,
+     65},
     {"apc40mk2.profile",
      5,
      false,
@@ -49,7 +83,16 @@ static const struct model models[] = {
      -8,
      82,
      98,
-     {{0, -1}, {5, 14}, {5, -1}, {21, 14}, {21, -1}, {5, 8}, {9, 14}, {9, -1}}},
+     /* Two-message animations: colour on channel 0, then the colour it
+	pulses (8, 10) or blinks (14) to. */
+     {W1(0), W2(5, 0, 14), W2(6, 5, 8), W2(21, 0, 14), W2(22, 21, 8), W2(6, 5, 10),
+      W2(9, 0, 14), W1(9)},
+     {W1(0), W1(21), W2(21, 0, 14)},
+     52,
+     true,
+     8,
+     102,
+     90},
     {"apcmini.profile",
      8,
      false,
@@ -57,7 +100,13 @@ static const struct model models[] = {
      -8,
      82,
      98,
-     {{0, -1}, {4, -1}, {3, -1}, {2, -1}, {1, -1}, {3, -1}, {6, -1}, {5, -1}}},
+     {W1(0), W1(4), W1(3), W1(2), W1(1), W1(3), W1(6), W1(5)},
+     {W1(0), W1(1), W1(2)},
+     64,
+     false,
+     7, /* track button 8 is the status LED */
+     -1,
+     -1},
     {"apcminimk2.profile",
      8,
      false,
@@ -65,7 +114,15 @@ static const struct model models[] = {
      -8,
      112,
      122,
-     {{0, 6}, {5, 14}, {5, 6}, {21, 14}, {21, 6}, {5, 10}, {9, 14}, {9, 6}}},
+     /* Channel = effect: 6 solid, 10 pulse (playing, as Ableton), 14 blink. */
+     {WC(0, 6), WC(5, 14), WC(5, 6), WC(21, 14), WC(21, 10), WC(5, 10), WC(9, 14),
+      WC(9, 6)},
+     {W1(0), W1(1), W1(2)},
+     100,
+     false,
+     7,
+     -1,
+     -1},
 };
 #define NMODELS (int)(sizeof(models) / sizeof(models[0]))
 
@@ -238,6 +295,39 @@ static enum profile_button_led scene_led_for(enum clip_state s)
 	return s == CLIP_EMPTY || s == CLIP_STOPPED ? BUTTON_OFF : BUTTON_ON;
 }
 
+/* Ableton's clip stop LED: on while a clip of the track plays, blinking
+ * while its stop is queued. */
+static enum profile_button_led stop_led_for(enum clip_state s)
+{
+	if (s == CLIP_STOP_QUEUED)
+		return BUTTON_BLINK;
+	return s == CLIP_PLAYING || s == CLIP_RECORDING || s == CLIP_OVERDUBBING
+		   ? BUTTON_ON
+		   : BUTTON_OFF;
+}
+
+/* Appends the message(s) of a want on a control (status byte for the
+ * control's own channel). */
+static size_t put_want(uint8_t *out, uint8_t own_status, uint8_t number, struct want w)
+{
+	size_t n = 0;
+	out[n++] = w.ch >= 0 ? (uint8_t)((own_status & 0xF0) | w.ch) : own_status;
+	out[n++] = number;
+	out[n++] = (uint8_t)w.v;
+	if (w.v2 >= 0) {
+		out[n++] = (uint8_t)((own_status & 0xF0) | w.ch2);
+		out[n++] = number;
+		out[n++] = (uint8_t)w.v2;
+	}
+	return n;
+}
+
+static void stop_of(const struct model *m, int track, uint8_t *status, uint8_t *note)
+{
+	*status = (uint8_t)(0x90 | (m->stop_channels ? track : 0));
+	*note = (uint8_t)(m->stop_note + (m->stop_channels ? 0 : track));
+}
+
 static void test_states_give_exact_led_bytes(void **state)
 {
 	(void)state;
@@ -246,56 +336,55 @@ static void test_states_give_exact_led_bytes(void **state)
 		const struct profile *p = &profiles[mi];
 		struct rig *r = rig_for(p);
 
-		/* Connection: the introduction, then every pad, dark. */
-		uint8_t expected[1024];
+		/* Connection: the introduction, then every pad, dark, the
+		 * scene buttons, the clip stops, record arm and metronome. */
+		uint8_t expected[1024], status, note;
 		size_t n = 0;
 		memcpy(expected, p->intro, (size_t)p->intro_len);
 		n += (size_t)p->intro_len;
 		for (int y = 0; y < m->rows; y++)
 			for (int x = 0; x < 8; x++) {
-				uint8_t status, note;
 				pad_of(m, x, y, &status, &note);
-				int ch = m->led[CLIP_EMPTY].channel;
-				expected[n++] = ch >= 0 ? (uint8_t)(0x90 | ch) : status;
-				expected[n++] = note;
-				expected[n++] = m->led[CLIP_EMPTY].velocity;
+				n += put_want(expected + n, status, note,
+					      m->led[CLIP_EMPTY]);
 			}
-		for (int y = 0; y < m->rows; y++) {
-			expected[n++] = 0x90;
-			expected[n++] = (uint8_t)(m->scene_base + y);
-			expected[n++] = 0;
+		for (int y = 0; y < m->rows; y++)
+			n += put_want(expected + n, 0x90, (uint8_t)(m->scene_base + y),
+				      m->scene[BUTTON_OFF]);
+		for (int t = 0; t < m->stop_lit; t++) {
+			stop_of(m, t, &status, &note);
+			n += put_want(expected + n, status, note, (struct want)W1(0));
 		}
-		if (p->record_arm_out.present) {
-			expected[n++] = 0x90;
-			expected[n++] = p->record_arm_out.number;
-			expected[n++] = 0;
-		}
-		if (p->metronome_out.present) {
-			expected[n++] = 0x90;
-			expected[n++] = p->metronome_out.number;
-			expected[n++] = 0;
-		}
+		if (m->arm_note >= 0)
+			n += put_want(expected + n, 0x90, (uint8_t)m->arm_note,
+				      (struct want)W1(0));
+		if (m->metronome_note >= 0)
+			n += put_want(expected + n, 0x90, (uint8_t)m->metronome_note,
+				      (struct want)W1(0));
 		assert_out(r, expected, n);
 		assert_int_equal(drain(r), 0); /* nothing changed since */
 
-		/* Every state on clip (2, 1): one pad message, and the scene
-		 * button of row 1 when its LED changes. */
-		enum profile_button_led scene_was = BUTTON_OFF;
+		/* Every state on clip (2, 1): the pad's message(s), the scene
+		 * button of row 1 and the clip stop of track 3 when theirs
+		 * change. */
+		enum profile_button_led scene_was = BUTTON_OFF, stop_was = BUTTON_OFF;
 		for (int s = 1; s <= CLIP_STATE_COUNT; s++) {
 			enum clip_state st = (enum clip_state)(s % CLIP_STATE_COUNT);
 			set_state(r, 2, 1, st);
-			uint8_t status, note;
 			pad_of(m, 2, 1, &status, &note);
-			int ch = m->led[st].channel;
-			n = 0;
-			expected[n++] = ch >= 0 ? (uint8_t)(0x90 | ch) : status;
-			expected[n++] = note;
-			expected[n++] = m->led[st].velocity;
+			n = put_want(expected, status, note, m->led[st]);
 			if (scene_led_for(st) != scene_was) {
 				scene_was = scene_led_for(st);
-				expected[n++] = 0x90;
-				expected[n++] = (uint8_t)(m->scene_base + 1);
-				expected[n++] = (uint8_t)scene_was; /* 0, 1, 2 */
+				n += put_want(expected + n, 0x90,
+					      (uint8_t)(m->scene_base + 1),
+					      m->scene[scene_was]);
+			}
+			if (stop_led_for(st) != stop_was) {
+				stop_was = stop_led_for(st);
+				stop_of(m, 2, &status, &note);
+				n += put_want(
+				    expected + n, status, note,
+				    (struct want)W1((int)stop_was)); /* 0, 1, 2 */
 			}
 			assert_out(r, expected, n);
 			set_state(r, 2, 1, st); /* again: no change, no bytes */
@@ -310,7 +399,9 @@ static void test_refresh_and_partial_output(void **state)
 	(void)state;
 	struct rig *r = rig_for(&profiles[0]); /* APC40 mk1 */
 	size_t full = drain(r);
-	assert_int_equal(full, 12 + 3 * 40 + 3 * 5 + 3);
+	/* intro, 40 pads, 5 scenes, 8 clip stops, record arm (MIDI OVERDUB),
+	 * metronome: the clip stops and the metronome were dark before. */
+	assert_int_equal(full, 12 + 3 * 40 + 3 * 5 + 3 * 8 + 3 + 3);
 	uint8_t first[256];
 	memcpy(first, r->out, full);
 	set_state(r, 7, 4, CLIP_PLAYING);
@@ -337,6 +428,218 @@ static void test_refresh_and_partial_output(void **state)
 	free(r);
 }
 
+/* A clear button reached only with shift, released after shift: the
+ * release maps to nothing now, and still ends the clear. */
+static void test_clear_released_after_shift(void **state)
+{
+	(void)state;
+	static struct profile p;
+	char err[256];
+	const char *text = "[controller]\nname = c\nrows = 1\n[map]\n"
+			   "pad note 0..7 ch 0 -> x = note, y = 0\n"
+			   "shift note 20 ch 0\nshift+clear note 21 ch 0\n"
+			   "[leds]\nempty = 0\nrecord_queued = 4\nrecording = 3\n"
+			   "play_queued = 2\nplaying = 1\noverdubbing = 3\n"
+			   "stop_queued = 6\nstopped = 5\n";
+	assert_null(profile_parse(&p, "c", text, strlen(text), err, sizeof(err)));
+	struct rig *r = rig_for(&p);
+	MIDI(r, 0, 0x90, 20, 127, 0x90, 21, 127, 0x80, 20, 0);
+	MIDI(r, 0, 0x90, 3, 127);
+	assert_one(r, CMD_CLEAR, 3, 0, 0);
+	MIDI(r, 0, 0x80, 21, 0); /* no rule without shift: still the end */
+	assert_int_equal(r->c.stats.unmapped, 0);
+	MIDI(r, 0, 0x90, 3, 127);
+	assert_one(r, CMD_PRESS, 3, 0, 0);
+	/* Clear without shift held does nothing: the plain note has no rule. */
+	MIDI(r, 0, 0x90, 21, 127, 0x90, 4, 127);
+	assert_one(r, CMD_PRESS, 4, 0, 0);
+	free(r);
+}
+
+/* Every printed button of the APCs that sends a command: the button (on
+ * its channel), with or without shift, and the command; -1: swallowed
+ * (a shift legend gridloop has no use for: no command, no scene). */
+static void test_printed_buttons(void **state)
+{
+	(void)state;
+	static const struct {
+		int model;
+		bool shift;
+		uint8_t status, note;
+		int cmd, track;
+	} b[] = {
+	    /* APC40 mk1 (Akai's protocol, Ableton's APC40 script) */
+	    {0, false, 0x93, 52, CMD_STOP_TRACK, 3}, /* CLIP STOP, track 4 */
+	    {0, false, 0x90, 81, CMD_STOP_ALL, 0},   /* STOP ALL CLIPS */
+	    {0, false, 0x90, 92, CMD_STOP_ALL, 0},   /* STOP */
+	    {0, false, 0x90, 99, CMD_TAP_TEMPO, 0},  /* TAP TEMPO */
+	    {0, false, 0x90, 65, CMD_METRONOME, 0},  /* METRONOME 0x41 */
+	    {0, true, 0x90, 99, CMD_METRONOME, 0},   /* shift + TAP */
+	    {0, false, 0x90, 100, CMD_REDO, 0},	     /* NUDGE + */
+	    {0, false, 0x90, 101, CMD_UNDO, 0},	     /* NUDGE - */
+	    {0, true, 0x90, 80, CMD_REQUEST, 0},     /* shift + MASTER: export */
+	    {0, true, 0x90, 91, CMD_REQUEST, 0},     /* shift + PLAY: save */
+	    /* APC40 mkII */
+	    {1, false, 0x92, 52, CMD_STOP_TRACK, 2},
+	    {1, false, 0x90, 81, CMD_STOP_ALL, 0},
+	    {1, false, 0x90, 90, CMD_METRONOME, 0},
+	    {1, false, 0x90, 99, CMD_TAP_TEMPO, 0},
+	    {1, false, 0x90, 100, CMD_UNDO, 0},
+	    {1, false, 0x90, 101, CMD_REDO, 0},
+	    {1, true, 0x90, 80, CMD_REQUEST, 0},
+	    {1, true, 0x90, 91, CMD_REQUEST, 0},
+	    /* APC mini mk1: track buttons, their shift legends, scene legends */
+	    {2, false, 0x90, 64, CMD_STOP_TRACK, 0},
+	    {2, false, 0x90, 71, CMD_STOP_TRACK, 7},
+	    {2, true, 0x90, 68, CMD_UNDO, 0},	   /* VOLUME: gridloop's own */
+	    {2, true, 0x90, 69, CMD_REDO, 0},	   /* PAN */
+	    {2, true, 0x90, 70, CMD_TAP_TEMPO, 0}, /* SEND */
+	    {2, true, 0x90, 71, CMD_METRONOME, 0}, /* DEVICE */
+	    {2, true, 0x90, 82, CMD_REQUEST, 0},   /* CLIP STOP: export */
+	    {2, true, 0x90, 83, CMD_REQUEST, 0},   /* SOLO: save */
+	    {2, true, 0x90, 85, -1, 0},		   /* MUTE */
+	    {2, true, 0x90, 86, -1, 0},		   /* SELECT */
+	    {2, true, 0x90, 87, -1, 0},		   /* (blank) */
+	    {2, true, 0x90, 89, CMD_STOP_ALL, 0},  /* STOP ALL CLIPS */
+	    /* APC mini mk2, Ableton's layout */
+	    {3, false, 0x90, 100, CMD_STOP_TRACK, 0},
+	    {3, false, 0x90, 107, CMD_STOP_TRACK, 7},
+	    {3, true, 0x90, 100, CMD_UNDO, 0},
+	    {3, true, 0x90, 101, CMD_REDO, 0},
+	    {3, true, 0x90, 102, CMD_TAP_TEMPO, 0},
+	    {3, true, 0x90, 103, CMD_METRONOME, 0},
+	    {3, true, 0x90, 112, CMD_REQUEST, 0},
+	    {3, true, 0x90, 113, CMD_REQUEST, 0},
+	    {3, true, 0x90, 114, -1, 0}, /* mute */
+	    {3, true, 0x90, 116, -1, 0},
+	    {3, true, 0x90, 117, -1, 0},
+	    {3, true, 0x90, 119, CMD_STOP_ALL, 0},
+	};
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		const struct model *m = &models[b[i].model];
+		struct rig *r = rig_for(&profiles[b[i].model]);
+		if (b[i].shift)
+			MIDI(r, 0, 0x90, (uint8_t)m->shift_note, 127);
+		MIDI(r, 0, b[i].status, b[i].note, 127);
+		MIDI(r, 0, (uint8_t)(b[i].status - 0x10), b[i].note, 0);
+		if (b[i].cmd < 0) {
+			assert_none(r);
+			assert_int_equal(r->c.stats.unmapped,
+					 0); /* taken, not passed on */
+		} else {
+			assert_int_equal(r->n, 1);
+			assert_int_equal(r->cmd[0].type, b[i].cmd);
+			assert_int_equal(r->cmd[0].track, b[i].track);
+		}
+		free(r);
+	}
+}
+
+/* The Launchpads in programmer mode, byte for byte as Novation's
+ * programmer's reference guides give them: notes 11..88, the scene column
+ * CC 89..19; palette velocity on channel 0 (solid), a flash as two
+ * messages (the colour on channel 0, the other on channel 1), a pulse on
+ * channel 2. Presses -> commands for the printed buttons. */
+static void test_launchpads(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file;
+		int arm_cc, metronome_cc, shift_cc; /* -1: none */
+		bool stops;			    /* the Pro's track row: CC 101..108 */
+	} lp[] = {
+	    {"launchpadminimk3.profile", 95, 96, 98, false},
+	    {"launchpadx.profile", 95, 96, 98, false},
+	    {"launchpadpromk3.profile", 10, -1, 90, true},
+	};
+	for (size_t i = 0; i < sizeof(lp) / sizeof(lp[0]); i++) {
+		static struct profile p;
+		char err[512], path[128];
+		snprintf(path, sizeof(path), "board/profiles/%s", lp[i].file);
+		if (profile_load(&p, path, err, sizeof(err)))
+			fail_msg("%s", err);
+		struct rig *r = rig_for(&p);
+		uint8_t expected[1024];
+		size_t n = 0;
+		memcpy(expected, p.intro, (size_t)p.intro_len);
+		n += (size_t)p.intro_len;
+		assert_int_equal(p.intro_len, 9);
+		assert_int_equal(p.intro[7], 0x01); /* programmer mode */
+		for (int y = 0; y < 8; y++)
+			for (int x = 0; x < 8; x++)
+				n += put_want(expected + n, 0x90,
+					      (uint8_t)((8 - y) * 10 + 1 + x),
+					      (struct want)W1(0));
+		for (int y = 0; y < 8; y++)
+			n += put_want(expected + n, 0xB0, (uint8_t)((8 - y) * 10 + 9),
+				      (struct want)W1(0));
+		for (int t = 0; lp[i].stops && t < 8; t++)
+			n += put_want(expected + n, 0xB0, (uint8_t)(101 + t),
+				      (struct want)W1(0));
+		n += put_want(expected + n, 0xB0, (uint8_t)lp[i].arm_cc,
+			      (struct want)W1(0));
+		if (lp[i].metronome_cc >= 0)
+			n += put_want(expected + n, 0xB0, (uint8_t)lp[i].metronome_cc,
+				      (struct want)W1(0));
+		assert_out(r, expected, n);
+
+		/* Playing on (2, 1) = note 73: pulsing green; scene 2 (CC
+		 * 79) green; the Pro's clip stop of track 3 (CC 103) red. */
+		set_state(r, 2, 1, CLIP_PLAYING);
+		if (lp[i].stops)
+			OUT(r, 0x92, 73, 21, 0xB0, 79, 21, 0xB0, 103, 5);
+		else
+			OUT(r, 0x92, 73, 21, 0xB0, 79, 21);
+		/* Queued on (0, 0) = note 81: green flashing against black,
+		 * scene 1 (CC 89) too. */
+		set_state(r, 0, 0, CLIP_PLAY_QUEUED);
+		OUT(r, 0x90, 81, 21, 0x91, 81, 0, 0xB0, 89, 21, 0xB1, 89, 0);
+		set_state(r, 0, 0, CLIP_RECORDING);
+		if (lp[i].stops) /* and track 1's clip stop lights */
+			OUT(r, 0x92, 81, 5, 0xB0, 89, 21, 0xB0, 101, 5);
+		else
+			OUT(r, 0x92, 81, 5, 0xB0, 89, 21);
+
+		/* Presses: the pad, the scene column (CC 127 down, 0 up). */
+		MIDI(r, 0, 0x90, 81, 127, 0x90, 81, 0);
+		assert_one(r, CMD_PRESS, 0, 0, 0);
+		MIDI(r, 0, 0x90, 18, 127, 0x80, 18, 0);
+		assert_one(r, CMD_PRESS, 7, 7, 0);
+		MIDI(r, 0, 0xB0, 19, 127, 0xB0, 19, 0);
+		assert_one(r, CMD_LAUNCH_SCENE, 0, 7, 0);
+		MIDI(r, 0, 0xB0, (uint8_t)lp[i].arm_cc, 127, 0xB0, (uint8_t)lp[i].arm_cc,
+		     0);
+		assert_true(r->c.armed);
+		OUT(r, 0xB0, (uint8_t)lp[i].arm_cc, 5);
+		/* Shift + pad selects; shift + scene 1 exports. */
+		MIDI(r, 0, 0xB0, (uint8_t)lp[i].shift_cc, 127, 0x90, 55, 127);
+		assert_none(r);
+		assert_int_equal(r->c.selected_track, 4);
+		assert_int_equal(r->c.selected_scene, 3);
+		MIDI(r, 0, 0xB0, 89, 127);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->cmd[0].type, CMD_REQUEST);
+		r->n = 0;
+		MIDI(r, 0, 0xB0, 89, 0);
+		/* The deliberate clear: Clear (Pro), shift + scene 7 (CC 29). */
+		uint8_t clear_cc = lp[i].stops ? 60 : 29;
+		if (lp[i].stops)
+			MIDI(r, 0, 0xB0, (uint8_t)lp[i].shift_cc, 0);
+		MIDI(r, 0, 0xB0, clear_cc, 127, 0xB0, (uint8_t)lp[i].shift_cc, 0, 0x90,
+		     55, 127);
+		assert_one(r, CMD_CLEAR, 4, 3, 0);
+		MIDI(r, 0, 0xB0, clear_cc, 0, 0x90, 55, 127);
+		assert_one(r, CMD_PRESS, 4, 3, 0);
+		/* Leaving: dark, then Live mode. */
+		controller_farewell(&r->c);
+		drain(r);
+		assert_true(r->nout >= 9);
+		assert_memory_equal(r->out + r->nout - 9, p.outro, 9);
+		assert_int_equal(p.outro[7], 0x00);
+		free(r);
+	}
+}
+
 /* ---- the window onto the grid --------------------------------------------- */
 
 static void test_banking(void **state)
@@ -345,8 +648,8 @@ static void test_banking(void **state)
 	const struct model *m = &models[0];
 	struct rig *r = rig_for(&profiles[0]);
 	drain(r);
-	set_state(r, 0, 5, CLIP_PLAYING); /* below the window: nothing to show */
-	assert_int_equal(drain(r), 0);
+	set_state(r, 0, 5, CLIP_PLAYING); /* below the window: no pad shows it */
+	OUT(r, 0x90, 52, 1);		  /* but track 1's clip stop lights */
 
 	MIDI(r, 0, 0x90, 95, 127, 0x80, 95, 0); /* bank down */
 	assert_none(r);
@@ -425,8 +728,30 @@ static void test_shift_chords(void **state)
 	const struct model *m = &models[0];
 	struct rig *r = rig_for(&profiles[0]);
 	MIDI(r, 0, 0x90, 98, 127); /* shift down */
+	/* Shift + pad selects, as in Ableton: it cleared the clip before, a
+	 * take lost to one chord. */
+	press_pad(r, m, 4, 2, 1000 * MS);
+	assert_none(r);
+	assert_int_equal(r->c.selected_track, 4);
+	assert_int_equal(r->c.selected_scene, 2);
+	/* The deliberate clear: shift + STOP ALL CLIPS held, then the pad,
+	 * as often as the button is held, whatever shift does meanwhile. */
+	MIDI(r, 0, 0x90, 81, 127);
+	assert_none(r);
 	press_pad(r, m, 4, 2, 1000 * MS);
 	assert_one(r, CMD_CLEAR, 4, 2, 48000);
+	MIDI(r, 0, 0x90, 98, 0); /* shift up first */
+	press_pad(r, m, 5, 1, 0);
+	assert_one(r, CMD_CLEAR, 5, 1, 0);
+	MIDI(r, 0, 0x80, 81, 0); /* the clear button up: over */
+	assert_none(r);
+	press_pad(r, m, 5, 1, 0);
+	assert_one(r, CMD_PRESS, 5, 1, 0);
+	MIDI(r, 0, 0x90, 81, 127); /* without shift: stop all, no clear */
+	assert_one(r, CMD_STOP_ALL, 0, 0, 0);
+	press_pad(r, m, 5, 1, 0);
+	assert_one(r, CMD_PRESS, 5, 1, 0);
+	MIDI(r, 0, 0x80, 81, 0, 0x90, 98, 127);
 	MIDI(r, 0, 0x90, 99, 127); /* shift + tap = metronome */
 	assert_int_equal(r->n, 1);
 	assert_int_equal(r->cmd[0].type, CMD_METRONOME);
@@ -449,6 +774,44 @@ static void test_shift_chords(void **state)
 	assert_one(r, CMD_LAUNCH_SCENE, 0, 7, 0);
 	MIDI(r, 0, 0x90, 70, 127);
 	assert_one(r, CMD_STOP_TRACK, 6, 0, 0);
+	/* Shift + the scene buttons without a use (MUTE, SELECT, blank) are
+	 * swallowed, not launched (as Ableton's APC_mini script); shift +
+	 * scene 7 held + pad clears. */
+	for (uint8_t note = 85; note <= 87; note++) {
+		MIDI(r, 0, 0x90, 98, 127, 0x90, note, 127, 0x80, note, 0, 0x80, 98, 0);
+		assert_none(r);
+	}
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 88, 127, 0x80, 98, 0);
+	press_pad(r, &models[2], 2, 3, 0);
+	assert_one(r, CMD_CLEAR, 2, 3, 0);
+	MIDI(r, 0, 0x80, 88, 0);
+	press_pad(r, &models[2], 2, 3, 0);
+	assert_one(r, CMD_PRESS, 2, 3, 0);
+	free(r);
+
+	/* The mini mk2, as Ableton lays it out: shift + track 5..8 = up,
+	 * down, left, right; shift + scene 4 = record arm (scene 3, mute, is
+	 * swallowed). */
+	r = rig_for(&profiles[3]);
+	MIDI(r, 0, 0x90, 122, 127, 0x90, 105, 127);
+	assert_int_equal(r->c.bank, 1);
+	MIDI(r, 0, 0x90, 104, 127);
+	assert_int_equal(r->c.bank, 0);
+	MIDI(r, 0, 0x90, 107, 127);
+	assert_int_equal(r->c.selected_track, 1);
+	MIDI(r, 0, 0x90, 106, 127);
+	assert_int_equal(r->c.selected_track, 0);
+	MIDI(r, 0, 0x90, 114, 127);
+	assert_false(r->c.armed);
+	MIDI(r, 0, 0x90, 115, 127);
+	assert_true(r->c.armed);
+	MIDI(r, 0, 0x90, 100, 127);
+	assert_one(r, CMD_UNDO, 0, 0, 0);
+	MIDI(r, 0, 0x90, 119, 127);
+	assert_one(r, CMD_STOP_ALL, 0, 0, 0);
+	MIDI(r, 0, 0x90, 118, 127, 0x80, 122, 0);
+	press_pad(r, &models[3], 7, 0, 0);
+	assert_one(r, CMD_CLEAR, 7, 0, 0);
 	free(r);
 }
 
@@ -462,14 +825,16 @@ static void test_record_arm_turns_next_press_into_overdub(void **state)
 	drain(r);
 	MIDI(r, 0, 0x90, 93, 127, 0x80, 93, 0); /* rec */
 	assert_true(r->c.armed);
-	OUT(r, 0x90, 93, 1);
+	/* Shown on MIDI OVERDUB (0x40): REC has no LED in Akai's table (the
+	 * old 0x90 93 went nowhere). */
+	OUT(r, 0x90, 64, 1);
 	press_pad(r, m, 0, 0, 0); /* an empty clip: records as always */
 	assert_one(r, CMD_PRESS, 0, 0, 0);
 	assert_true(r->c.armed);
 	press_pad(r, m, 1, 2, 500 * MS);
 	assert_one(r, CMD_OVERDUB, 1, 2, 24000);
 	assert_false(r->c.armed);
-	OUT(r, 0x90, 93, 0);
+	OUT(r, 0x90, 64, 0);
 	set_state(r, 1, 2, CLIP_OVERDUBBING);
 	press_pad(r, m, 1, 2, 0); /* ends the overdub: the engine's press */
 	assert_one(r, CMD_PRESS, 1, 2, 0);
@@ -586,6 +951,14 @@ static const uint8_t storage_values[PROFILE_STORAGE_STATES] = {
     [STORAGE_FAULT] = 2,
 };
 
+/* The APC40s' MASTER LED is only off / on (Akai's table): what blinks
+ * elsewhere is on there, blinked by gridloop (the phase at time 0: on). */
+static uint8_t storage_value(int mi, int st)
+{
+	bool apc40 = storage_models[mi].status_note == 80;
+	return apc40 && storage_values[st] == 2 ? 1 : storage_values[st];
+}
+
 static void set_storage(struct rig *r, int64_t status)
 {
 	struct event ev = {.type = EV_STORAGE, .value = status};
@@ -656,18 +1029,18 @@ static void test_storage_status_led(void **state)
 		for (int i = 1; i <= PROFILE_STORAGE_STATES; i++) {
 			int st = i % PROFILE_STORAGE_STATES; /* ends with idle */
 			set_storage(r, st);
-			if (storage_values[st] == shown) {
+			if (storage_value(mi, st) == shown) {
 				assert_int_equal(drain(r), 0);
 				continue;
 			}
-			shown = storage_values[st];
+			shown = storage_value(mi, st);
 			OUT(r, 0x90, note, shown);
 			set_storage(r, st); /* again: no bytes */
 			assert_int_equal(drain(r), 0);
 		}
 		/* Values beyond the enum, and other events, change nothing. */
 		set_storage(r, STORAGE_FAULT);
-		OUT(r, 0x90, note, 2);
+		OUT(r, 0x90, note, storage_value(mi, STORAGE_FAULT));
 		set_storage(r, PROFILE_STORAGE_STATES);
 		set_storage(r, -1);
 		assert_int_equal(r->c.storage, STORAGE_FAULT);
@@ -696,12 +1069,12 @@ static void test_status_led_after_reconnect(void **state)
 	(void)state;
 	struct rig *r = rig_for(&profiles[0]); /* APC40 mk1 */
 	size_t idle = drain(r);
-	assert_int_equal(idle, 12 + 3 * 40 + 3 * 5 + 3); /* no status byte */
+	assert_int_equal(idle, 12 + 3 * 40 + 3 * 5 + 3 * 8 + 3 + 3); /* no status byte */
 	set_storage(r, STORAGE_EXPORTING);
-	OUT(r, 0x90, 80, 2);
+	OUT(r, 0x90, 80, 1); /* the on half of gridloop's blink */
 	controller_refresh(&r->c);
 	assert_int_equal(drain(r), idle + 3);
-	static const uint8_t blink[] = {0x90, 80, 2};
+	static const uint8_t blink[] = {0x90, 80, 1};
 	assert_memory_equal(r->out + idle, blink, 3); /* last, after the buttons */
 	set_storage(r, STORAGE_IDLE);
 	OUT(r, 0x90, 80, 0);
@@ -731,6 +1104,101 @@ static void test_status_led_after_reconnect(void **state)
 		free(m);
 	}
 	free(r);
+}
+
+/* The APC40s' MASTER LED cannot blink (Akai: 0 off, 1..127 on): gridloop
+ * blinks it by controller_poll's time, half a second on, half off, and
+ * only while a blinking status lasts. */
+static void test_status_led_blinks_by_gridloop(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < 2; mi++) {
+		struct rig *r = rig_for(&profiles[mi]);
+		drain(r);
+		set_storage(r, STORAGE_EXPORTING);
+		OUT(r, 0x90, 80, 1);
+		controller_poll(&r->c, 499 * MS, &r->sink);
+		assert_int_equal(drain(r), 0);
+		controller_poll(&r->c, 500 * MS, &r->sink);
+		OUT(r, 0x90, 80, 0);
+		controller_poll(&r->c, 999 * MS, &r->sink);
+		assert_int_equal(drain(r), 0);
+		controller_poll(&r->c, 1000 * MS, &r->sink);
+		OUT(r, 0x90, 80, 1);
+		controller_poll(&r->c, 1600 * MS, &r->sink);
+		OUT(r, 0x90, 80, 0);
+		set_storage(r, STORAGE_EXPORTED); /* steady on, whatever the time */
+		OUT(r, 0x90, 80, 1);
+		controller_poll(&r->c, 2600 * MS, &r->sink);
+		assert_int_equal(drain(r), 0);
+		set_storage(r, STORAGE_FAULT);
+		OUT(r, 0x90, 80, 0); /* 2.6 s: the dark half */
+		/* A clock that runs backwards (a bad timestamp) still gives a
+		   phase, no crash. */
+		controller_poll(&r->c, -750 * MS, &r->sink);
+		OUT(r, 0x90, 80, 1);
+		assert_none(r);
+		free(r);
+	}
+}
+
+/* ---- leaving: every LED dark, then the outro ---------------------------------- */
+
+static void test_farewell_leaves_leds_dark_and_generic_mode(void **state)
+{
+	(void)state;
+	for (int mi = 0; mi < NMODELS; mi++) {
+		const struct model *m = &models[mi];
+		const struct profile *p = &profiles[mi];
+		struct rig *r = rig_for(p);
+		drain(r);
+		set_state(r, 1, 1, CLIP_PLAYING);
+		set_state(r, 3, 0, CLIP_PLAY_QUEUED);
+		set_storage(r, STORAGE_FAULT);
+		r->c.armed = true;
+		drain(r);
+		controller_farewell(&r->c);
+		uint8_t expected[1024], status, note;
+		size_t n = 0;
+		for (int y = 0; y < m->rows; y++)
+			for (int x = 0; x < 8; x++) {
+				pad_of(m, x, y, &status, &note);
+				/* Velocity 0 on the pad's own channel: dark, and
+				   the end of an animation. */
+				struct want dark = W1(0);
+				bool lit = (x == 1 && y == 1) || (x == 3 && y == 0);
+				if (!lit && m->led[CLIP_EMPTY].ch < 0)
+					continue; /* dark already */
+				n += put_want(expected + n, status, note, dark);
+			}
+		n += put_want(expected + n, 0x90, (uint8_t)m->scene_base,
+			      (struct want)W1(0));
+		n += put_want(expected + n, 0x90, (uint8_t)(m->scene_base + 1),
+			      (struct want)W1(0));
+		stop_of(m, 1, &status, &note);
+		n += put_want(expected + n, status, note, (struct want)W1(0));
+		if (m->arm_note >= 0)
+			n += put_want(expected + n, 0x90, (uint8_t)m->arm_note,
+				      (struct want)W1(0));
+		n += put_want(expected + n, 0x90, (uint8_t)storage_models[mi].status_note,
+			      (struct want)W1(0));
+		memcpy(expected + n, p->outro, (size_t)p->outro_len);
+		n += (size_t)p->outro_len;
+		assert_out(r, expected, n);
+		/* Nothing after: not a change, not a refresh (a reconnection
+		   while leaving), not the blink. */
+		set_state(r, 0, 0, CLIP_RECORDING);
+		controller_poll(&r->c, 500 * MS, &r->sink);
+		assert_int_equal(drain(r), 0);
+		controller_refresh(&r->c);
+		size_t again = drain(r);
+		assert_true(again >= (size_t)p->outro_len);
+		assert_memory_equal(r->out + again - (size_t)p->outro_len, p->outro,
+				    (size_t)p->outro_len);
+		for (size_t i = 0; i + 3 <= again - (size_t)p->outro_len; i += 3)
+			assert_int_equal(r->out[i + 2], 0);
+		free(r);
+	}
 }
 
 /* ---- the foot switch ---------------------------------------------------------- */
@@ -1043,6 +1511,11 @@ int main(void)
 	    cmocka_unit_test(test_banking),
 	    cmocka_unit_test(test_outside_pads_are_off),
 	    cmocka_unit_test(test_shift_chords),
+	    cmocka_unit_test(test_launchpads),
+	    cmocka_unit_test(test_printed_buttons),
+	    cmocka_unit_test(test_clear_released_after_shift),
+	    cmocka_unit_test(test_status_led_blinks_by_gridloop),
+	    cmocka_unit_test(test_farewell_leaves_leds_dark_and_generic_mode),
 	    cmocka_unit_test(test_record_arm_turns_next_press_into_overdub),
 	    cmocka_unit_test(test_undo_redo_targets),
 	    cmocka_unit_test(test_metronome_and_selection),

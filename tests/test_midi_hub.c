@@ -177,8 +177,9 @@ static void test_connect_sends_intro_and_every_led(void **state)
 	assert_int_equal(midi_hub_find(&r->hub, 20, 1), -1);
 	output(r, slot);
 	assert_memory_equal(r->out, apc40_intro, sizeof(apc40_intro));
-	/* 40 pads, 5 scene buttons, rec: each a 3-byte note-on. */
-	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 1));
+	/* 40 pads, 5 scene buttons, 8 clip stops, record arm, metronome:
+	 * each a 3-byte note-on (the clip stops and metronome are new). */
+	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 8 + 1 + 1));
 	assert_true(SENT(r, 0x97, 0x39, 0x00)); /* track 8, row 5: empty, dark */
 	assert_int_equal(output(r, slot), 0);
 	rig_free(r);
@@ -235,7 +236,8 @@ static void test_events_to_leds_on_every_controller(void **state)
 	/* Pad: track 1 = channel 1, note 53, red (3); scene 1 lit (1). */
 	assert_true(SENT(r, 0x91, 0x35, 0x03));
 	assert_true(SENT(r, 0x90, 0x52, 0x01));
-	assert_int_equal(r->nout, 6);
+	assert_true(SENT(r, 0x91, 0x34, 0x01)); /* track 1's clip stop: on */
+	assert_int_equal(r->nout, 9);
 	output(r, b);
 	/* The mini's top row is notes 56..63. */
 	assert_true(SENT(r, 0x90, 0x39, 0x03));
@@ -263,8 +265,121 @@ static void test_unplug_and_back(void **state)
 	assert_int_equal(midi_hub_find(&r->hub, 28, 0), slot);
 	output(r, slot);
 	assert_memory_equal(r->out, apc40_intro, sizeof(apc40_intro));
-	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 1));
+	assert_int_equal(r->nout, sizeof(apc40_intro) + 3 * (40 + 5 + 8 + 1 + 1));
 	assert_true(SENT(r, 0x93, 0x35, 0x01)); /* row 0 = scene 1: playing, green */
+	rig_free(r);
+}
+
+/* Leaving: every connected controller goes dark and gets its outro (the
+ * APC40s: the introduction with mode 0x40, Generic, as Akai's document
+ * gives it); a controller arriving meanwhile, or identified anew, too;
+ * after that nothing, whatever happens. */
+static void test_farewell_dark_and_generic_mode(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	int a =
+	    midi_hub_connect(&r->hub, 20, 0, "APC40:APC40", profile_named("APC40 mk1"));
+	int b = midi_hub_connect(&r->hub, 21, 0, "APC40 mkII:APC40 mkII MIDI 1",
+				 profile_named("APC40 mkII"));
+	state_event(r, 2, 0, CLIP_PLAY_QUEUED);
+	output(r, a);
+	output(r, b);
+	midi_hub_farewell(&r->hub);
+	static const uint8_t generic_mk1[] = {0xF0, 0x47, 0x7F, 0x73, 0x60, 0x00,
+					      0x04, 0x40, 0x01, 0x00, 0x00, 0xF7};
+	static const uint8_t generic_mk2[] = {0xF0, 0x47, 0x7F, 0x29, 0x60, 0x00,
+					      0x04, 0x40, 0x01, 0x00, 0x00, 0xF7};
+	output(r, a);
+	/* mk1: pad (2, 0) and scene 1 were lit: dark, then Generic mode. */
+	static const uint8_t mk1[] = {0x92, 53, 0, 0x90, 82, 0};
+	assert_int_equal(r->nout, sizeof(mk1) + sizeof(generic_mk1));
+	assert_memory_equal(r->out, mk1, sizeof(mk1));
+	assert_memory_equal(r->out + sizeof(mk1), generic_mk1, sizeof(generic_mk1));
+	output(r, b);
+	/* mkII: the blinking pad (2, 0) = note 34 and scene 1: one message
+	 * on channel 0 ends the animation and darkens it. */
+	static const uint8_t mk2[] = {0x90, 34, 0, 0x90, 82, 0};
+	assert_int_equal(r->nout, sizeof(mk2) + sizeof(generic_mk2));
+	assert_memory_equal(r->out, mk2, sizeof(mk2));
+	assert_memory_equal(r->out + sizeof(mk2), generic_mk2, sizeof(generic_mk2));
+	state_event(r, 3, 0, CLIP_RECORDING);
+	assert_int_equal(output(r, a), 0);
+	assert_int_equal(output(r, b), 0);
+
+	/* A controller plugged in while leaving: no introduction, every LED
+	 * dark, the outro. */
+	int c = midi_hub_connect(&r->hub, 22, 0, "APC40 #2:APC40",
+				 profile_named("APC40 mk1"));
+	output(r, c);
+	assert_int_equal(r->nout, 3 * (40 + 5 + 8 + 1 + 1) + sizeof(generic_mk1));
+	assert_false(r->out[0] == 0xF0);
+	for (size_t i = 0; i + 3 <= r->nout - sizeof(generic_mk1); i += 3)
+		assert_int_equal(r->out[i + 2], 0);
+	assert_memory_equal(r->out + r->nout - sizeof(generic_mk1), generic_mk1,
+			    sizeof(generic_mk1));
+	/* Unplugged and back while leaving: dark too. */
+	midi_hub_disconnect(&r->hub, a);
+	assert_int_equal(
+	    midi_hub_connect(&r->hub, 23, 0, "APC40:APC40", profile_named("APC40 mk1")),
+	    a);
+	output(r, a);
+	assert_false(r->out[0] == 0xF0);
+	assert_memory_equal(r->out + r->nout - sizeof(generic_mk1), generic_mk1,
+			    sizeof(generic_mk1));
+	rig_free(r);
+}
+
+/* The device inquiry as each document gives it: Akai's APC40 protocol
+ * (Rev 1) writes the channel byte 00; the others 7F (all devices). */
+static void test_inquiry_request_per_profile(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	int a =
+	    midi_hub_connect(&r->hub, 20, 0, "APC40:APC40", profile_named("APC40 mk1"));
+	int b = midi_hub_connect(&r->hub, 24, 0, "APC MINI:APC MINI MIDI 1",
+				 profile_named("APC mini"));
+	uint8_t q[6];
+	assert_int_equal(midi_hub_inquiry(&r->hub, a, q), 6);
+	assert_memory_equal(q, ((uint8_t[]){0xF0, 0x7E, 0x00, 0x06, 0x01, 0xF7}), 6);
+	midi_hub_inquiry(&r->hub, b, q);
+	assert_memory_equal(q, ((uint8_t[]){0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7}), 6);
+	/* A slot that holds nothing: the broadcast, no crash. */
+	midi_hub_inquiry(&r->hub, MIDI_HUB_PORTS - 1, q);
+	assert_int_equal(q[2], 0x7F);
+	midi_hub_inquiry(&r->hub, -1, q);
+	assert_int_equal(q[2], 0x7F);
+	rig_free(r);
+}
+
+/* MIDI clock: only to controllers whose profile wants it (the mkII, the
+ * mini mk2, the Launchpads), and to any other subscriber; the decision
+ * follows an inquiry reply that changes the profile. */
+static void test_clock_only_where_the_profile_wants_it(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	int a =
+	    midi_hub_connect(&r->hub, 20, 0, "APC40:APC40", profile_named("APC40 mk1"));
+	int b = midi_hub_connect(&r->hub, 21, 0, "APC40 mkII:APC40 mkII MIDI 1",
+				 profile_named("APC40 mkII"));
+	int c = midi_hub_connect(&r->hub, 22, 0, "APC mini mk2:APC mini mk2 Control",
+				 profile_named("APC mini mk2"));
+	int d = midi_hub_connect(&r->hub, 23, 0, "APC MINI:APC MINI MIDI 1",
+				 profile_named("APC mini"));
+	assert_true(a >= 0 && b >= 0 && c >= 0 && d >= 0);
+	assert_false(midi_hub_wants_clock(&r->hub, 20, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 21, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 22, 0));
+	assert_false(midi_hub_wants_clock(&r->hub, 23, 0));
+	assert_true(midi_hub_wants_clock(&r->hub, 30, 0)); /* a synth, aconnect'ed */
+	/* The mk1's port answers as a mkII: now it wants clock. */
+	INPUT(r, a, 0, 0xF0, 0x7E, 0x00, 0x06, 0x02, 0x47, 0x29, 0x00, 0x19, 0xF7);
+	assert_true(midi_hub_wants_clock(&r->hub, 20, 0));
+	/* Gone: no longer a controller here, whatever comes at that address. */
+	midi_hub_disconnect(&r->hub, d);
+	assert_true(midi_hub_wants_clock(&r->hub, 23, 0));
 	rig_free(r);
 }
 
@@ -474,6 +589,9 @@ int main(void)
 	    cmocka_unit_test(test_press_to_command),
 	    cmocka_unit_test(test_events_to_leds_on_every_controller),
 	    cmocka_unit_test(test_unplug_and_back),
+	    cmocka_unit_test(test_farewell_dark_and_generic_mode),
+	    cmocka_unit_test(test_inquiry_request_per_profile),
+	    cmocka_unit_test(test_clock_only_where_the_profile_wants_it),
 	    cmocka_unit_test(test_late_controller_starts_from_the_mirror),
 	    cmocka_unit_test(test_late_controller_shows_the_card),
 	    cmocka_unit_test(test_inquiry_reply_switches_profile),

@@ -82,8 +82,24 @@ static void test_apc40_mk1(void **state)
 			assert_control(&prof.pad_out[y][x], KIND_NOTE, x, 53 + y);
 	assert_false(prof.pad_out[5][0].present);
 	assert_control(&prof.scene_out[4], KIND_NOTE, 0, 86);
-	assert_control(&prof.record_arm_out, KIND_NOTE, 0, 93);
-	assert_false(prof.metronome_out.present); /* only a shift chord */
+	/* Akai's LED table has no LED for REC (93): record arm shows on
+	 * MIDI OVERDUB (0x40); METRONOME is 0x41, mapped and lit (it was
+	 * only shift + tap before). */
+	assert_control(&prof.record_arm_out, KIND_NOTE, 0, 0x40);
+	assert_control(&prof.metronome_out, KIND_NOTE, 0, 0x41);
+	for (int x = 0; x < 8; x++)
+		assert_control(&prof.stop_out[x], KIND_NOTE, x, 52);
+	assert_true(prof.group_lit[GROUP_STOP]);
+	/* The device inquiry as Akai's document writes it, and Generic mode
+	 * (0x40) at exit. */
+	uint8_t req[6];
+	assert_int_equal(profile_inquiry_request(&prof, req), 6);
+	assert_memory_equal(req, ((uint8_t[]){0xF0, 0x7E, 0x00, 0x06, 0x01, 0xF7}), 6);
+	static const uint8_t outro[] = {0xF0, 0x47, 0x7F, 0x73, 0x60, 0x00,
+					0x04, 0x40, 0x01, 0x00, 0x00, 0xF7};
+	assert_int_equal(prof.outro_len, sizeof(outro));
+	assert_memory_equal(prof.outro, outro, sizeof(outro));
+	assert_false(prof.clock);
 	assert_int_equal(prof.state_led[CLIP_STOPPED].velocity, 5);
 	assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].velocity, 2);
 	assert_int_equal(prof.state_led[CLIP_PLAYING].channel, -1);
@@ -101,8 +117,26 @@ static void test_apc40_mk2(void **state)
 		for (int x = 0; x < 8; x++)
 			assert_control(&prof.pad_out[y][x], KIND_NOTE, 0, 32 + x - 8 * y);
 	assert_control(&prof.metronome_out, KIND_NOTE, 0, 90);
-	assert_int_equal(prof.state_led[CLIP_PLAYING].velocity, 21);
-	assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].channel, 14);
+	/* Animations are two messages (Ableton's AnimatedColor): colour 1
+	 * on the pad's channel 0, colour 2 on the animation channel. Before,
+	 * one message (21 on 0; 21 on 14) blinked against whatever was lit. */
+	const struct profile_led *pl = &prof.state_led[CLIP_PLAYING];
+	assert_int_equal(pl->velocity, 22);
+	assert_int_equal(pl->channel, -1);
+	assert_true(pl->two);
+	assert_int_equal(pl->velocity2, 21);
+	assert_int_equal(pl->channel2, 8);
+	const struct profile_led *q = &prof.state_led[CLIP_PLAY_QUEUED];
+	assert_int_equal(q->velocity, 21);
+	assert_int_equal(q->channel, -1);
+	assert_int_equal(q->velocity2, 0);
+	assert_int_equal(q->channel2, 14);
+	/* RGB scene buttons: palette values of their own. */
+	assert_int_equal(prof.group_led[GROUP_SCENE][BUTTON_ON].velocity, 21);
+	assert_true(prof.group_led[GROUP_SCENE][BUTTON_BLINK].two);
+	assert_int_equal(prof.group_led[GROUP_RECORD_ARM][BUTTON_ON].velocity, 1);
+	assert_int_equal(prof.outro[7], 0x40);
+	assert_true(prof.clock);
 }
 
 static void test_apc_minis(void **state)
@@ -120,6 +154,149 @@ static void test_apc_minis(void **state)
 	assert_control(&prof.scene_out[0], KIND_NOTE, 0, 112);
 	assert_int_equal(prof.state_led[CLIP_EMPTY].channel, 6);
 	assert_int_equal(prof.state_led[CLIP_OVERDUBBING].channel, 10);
+	/* Playing pulses (channel 10), as in Ableton's skin; it was solid. */
+	assert_int_equal(prof.state_led[CLIP_PLAYING].channel, 10);
+	assert_true(prof.clock);
+	/* Two ports: only the first, "Control", is the controller. */
+	struct profile both[2];
+	both[0] = prof;
+	load_builtin("apcmini.profile");
+	both[1] = prof;
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2 Control"), 0);
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2 APC mini mk2 Contr"),
+			 0);
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2 MIDI 1"), 0);
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2 Notes"), -1);
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2 MIDI 2"), -1);
+	assert_int_equal(profile_match_port(both, 2, "APC mini mk2"), -1);
+	assert_int_equal(profile_match_port(both, 2, "APC MINI MIDI 1"), 1);
+}
+
+/* The Launchpads from Novation's programmer's reference guides: programmer
+ * mode in and out, notes 11..88, the scene column CC 89..19, device inquiry
+ * ids. */
+static void test_launchpads(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *file, *port, *daw_port;
+		uint8_t device, family;
+	} lp[] = {
+	    {"launchpadminimk3.profile", "Launchpad Mini MK3 LPMiniMK3 MI",
+	     "Launchpad Mini MK3 LPMiniMK3 DA", 0x0D, 0x13},
+	    {"launchpadx.profile", "Launchpad X LPX MIDI", "Launchpad X LPX DAW", 0x0C,
+	     0x03},
+	    {"launchpadpromk3.profile", "Launchpad Pro MK3 LPProMK3 MIDI",
+	     "Launchpad Pro MK3 LPProMK3 DAW", 0x0E, 0x23},
+	};
+	for (size_t i = 0; i < sizeof(lp) / sizeof(lp[0]); i++) {
+		load_builtin(lp[i].file);
+		uint8_t in[] = {0xF0,	      0x00, 0x20, 0x29, 0x02,
+				lp[i].device, 0x0E, 0x01, 0xF7};
+		uint8_t out[] = {0xF0,	       0x00, 0x20, 0x29, 0x02,
+				 lp[i].device, 0x0E, 0x00, 0xF7};
+		assert_int_equal(prof.intro_len, sizeof(in));
+		assert_memory_equal(prof.intro, in, sizeof(in));
+		assert_int_equal(prof.outro_len, sizeof(out));
+		assert_memory_equal(prof.outro, out, sizeof(out));
+		assert_int_equal(prof.rows, 8);
+		for (int y = 0; y < 8; y++) {
+			for (int x = 0; x < 8; x++)
+				assert_control(&prof.pad_out[y][x], KIND_NOTE, 0,
+					       (8 - y) * 10 + 1 + x);
+			assert_control(&prof.scene_out[y], KIND_CC, 0, (8 - y) * 10 + 9);
+		}
+		/* Flash: colour on channel 0, then the other on channel 1;
+		 * pulse: channel 2. */
+		assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].velocity, 21);
+		assert_int_equal(prof.state_led[CLIP_PLAY_QUEUED].channel2, 1);
+		assert_int_equal(prof.state_led[CLIP_PLAYING].channel, 2);
+		uint8_t reply[] = {0xF0, 0x7E, 0x00,	     0x06, 0x02, 0x00,
+				   0x20, 0x29, lp[i].family, 0x01, 0x00, 0x00,
+				   0x00, 0x00, 0x00,	     0x01, 0xF7};
+		assert_int_equal(profile_match_inquiry(&prof, 1, reply, sizeof(reply)),
+				 0);
+		reply[8] ^= 0x40;
+		assert_int_equal(profile_match_inquiry(&prof, 1, reply, sizeof(reply)),
+				 -1);
+		assert_int_equal(profile_match_port(&prof, 1, lp[i].port), 0);
+		assert_int_equal(profile_match_port(&prof, 1, lp[i].daw_port), -1);
+		assert_true(prof.clock);
+		uint8_t req[6];
+		profile_inquiry_request(&prof, req);
+		assert_int_equal(req[2], 0x7F);
+	}
+}
+
+/* LED values: one or two messages, "blink", groups with their own values
+ * falling back to button_*, and the mistakes. */
+static void test_led_values(void **state)
+{
+	(void)state;
+	static char text[2048];
+	const char *head =
+	    "[controller]\nname = T\nrows = 1\n[map]\n"
+	    "pad note 0..7 ch 0 -> x = note, y = 0\n"
+	    "scene note 8 ch 0 -> y = 0\n"
+	    "stop_track note 10..17 ch 0 -> x = note - 10\n"
+	    "record_arm note 20 ch 0\nmetronome note 21 ch 0\n"
+	    "[leds]\nempty = 0\nrecord_queued = 5, 0 ch 14\nrecording = 3\n"
+	    "play_queued = 21 ch 0, 0 ch 14 blink\nplaying = 1\n"
+	    "overdubbing = 3\nstop_queued = 6\nstopped = 5\n";
+	snprintf(text, sizeof(text),
+		 "%sbutton_off = 0\nbutton_on = 1\nbutton_blink = 2\n"
+		 "scene_on = 21\n",
+		 head);
+	assert_null(parse(text));
+	const struct profile_led *l = &prof.state_led[CLIP_PLAY_QUEUED];
+	assert_true(l->two && l->blink);
+	assert_int_equal(l->channel, 0);
+	assert_int_equal(l->velocity2, 0);
+	assert_int_equal(l->channel2, 14);
+	assert_false(prof.state_led[CLIP_RECORDING].two);
+	assert_int_equal(prof.group_led[GROUP_SCENE][BUTTON_ON].velocity, 21);
+	assert_int_equal(prof.group_led[GROUP_SCENE][BUTTON_BLINK].velocity, 2);
+	assert_int_equal(prof.group_led[GROUP_METRONOME][BUTTON_ON].velocity, 1);
+	assert_true(prof.group_lit[GROUP_SCENE]);
+	assert_false(prof.group_lit[GROUP_STOP]); /* stop LEDs only by their own */
+	assert_control(&prof.stop_out[7], KIND_NOTE, 0, 17);
+
+	/* Without button_*: a group needs its own off and on (and blink for
+	   scenes and stops); record arm and metronome blink as on. */
+	snprintf(text, sizeof(text), "%srecord_arm_off = 0\nrecord_arm_on = 7\n", head);
+	assert_null(parse(text));
+	assert_true(prof.group_lit[GROUP_RECORD_ARM]);
+	assert_false(prof.group_lit[GROUP_SCENE]);
+	assert_int_equal(prof.group_led[GROUP_RECORD_ARM][BUTTON_BLINK].velocity, 7);
+	snprintf(text, sizeof(text), "%sstop_off = 0\nstop_on = 1\n", head);
+	assert_refused(parse(text), "t.profile:19: stop LEDs need stop_off, stop_on and "
+				    "..._blink (or button_off, button_on, button_blink)");
+	snprintf(text, sizeof(text), "%sstop_on = 1\nstop_on = 2\n", head);
+	assert_refused(parse(text),
+		       "t.profile:20: stop_on given twice (first on line 19)");
+	snprintf(text, sizeof(text), "%sscene_on = 1 flash\n", head);
+	assert_refused(parse(text), "t.profile:19: scene_on: expected \"ch <channel>\", "
+				    "\", <velocity>\" or \"blink\" at \"flash\"");
+	snprintf(text, sizeof(text), "%sscene_on = 1, \n", head);
+	assert_refused(parse(text), "t.profile:19: scene_on: expected a number at \"\"");
+	snprintf(text, sizeof(text), "%sscene_on = 1, 2, 3\n", head);
+	assert_refused(parse(text), "t.profile:19: unexpected \", 3\" after scene_on");
+	snprintf(text, sizeof(text), "%sscene_on = 1, 2 ch 16\n", head);
+	assert_refused(parse(text), "t.profile:19: LED channel 16 is out of range 0..15");
+	snprintf(text, sizeof(text), "%sscene_up = 1\n", head);
+	assert_non_null(parse(text));
+	assert_non_null(strstr(err, "unknown key \"scene_up\""));
+
+	/* [controller]: outro, clock, inquiry_channel. */
+	assert_refused(parse("[controller]\nname = T\noutro = F0 01\n"),
+		       "t.profile:3: outro must be one SysEx message: F0 ... F7");
+	assert_refused(parse("[controller]\nname = T\nclock = maybe\n"),
+		       "t.profile:3: clock: expected yes or no at \"maybe\"");
+	assert_refused(parse("[controller]\nname = T\ninquiry_channel = 128\n"),
+		       "t.profile:3: inquiry_channel 128 is out of range 0..127");
+	assert_refused(
+	    parse("[controller]\nname = T\ninquiry = 00 20 29 13 01 00 00 00 00\n"),
+	    "t.profile:3: inquiry: more than 8 bytes");
 }
 
 /* A shift+ rule with an action, on note N of channel 0. */
@@ -165,8 +342,15 @@ static void test_export_save_and_status_led(void **state)
 		assert_shift_rule(&prof, ACT_EXPORT, want[i].export_note);
 		assert_shift_rule(&prof, ACT_SAVE, want[i].save_note);
 		assert_control(&prof.status_out, KIND_NOTE, 0, want[i].status_note);
+		/* Akai's table gives the APC40s' MASTER LED only off and on:
+		 * there a blink (2, not in the protocol before) is 1 blinked
+		 * by gridloop. */
+		bool apc40 = want[i].status_note == 80;
 		for (int s = 0; s < PROFILE_STORAGE_STATES; s++) {
-			assert_int_equal(prof.storage_led[s].velocity, values[s]);
+			bool blinks = values[s] == 2;
+			assert_int_equal(prof.storage_led[s].velocity,
+					 apc40 && blinks ? 1 : values[s]);
+			assert_int_equal(prof.storage_led[s].blink, apc40 && blinks);
 			assert_int_equal(prof.storage_led[s].channel, -1);
 		}
 	}
@@ -225,7 +409,8 @@ static void test_errors_name_file_and_line(void **state)
 	    "t.profile:1: \"name\" outside any section: start with [controller]");
 	assert_refused(parse("[controller]\nname = T\ncolour = red\n"),
 		       "t.profile:3: unknown key \"colour\" in [controller] (name, port, "
-		       "inquiry, intro, rows, double_tap_ms, hold_ms)");
+		       "inquiry, inquiry_channel, intro, outro, clock, rows, "
+		       "double_tap_ms, hold_ms)");
 	assert_refused(parse("[controller]\nname = T\nname = U\n"),
 		       "t.profile:3: \"name\" given twice (first on line 2)");
 	assert_refused(parse("[controller]\nname = T\nrows = 17\n"),
@@ -332,10 +517,12 @@ static void test_led_errors(void **state)
 	    "t.profile:6: unknown key \"blinking\" in [leds] (a clip state: "
 	    "empty, record_queued, recording, play_queued, playing, overdubbing, "
 	    "stop_queued, stopped; or outside, button_off, button_on, "
-	    "button_blink, status_led, storage_<status>)");
+	    "button_blink, scene_|stop_|record_arm_|metronome_ off, on, blink, "
+	    "status_led, storage_<status>)");
 	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
 			     "empty = 0 chan 3\n"),
-		       "t.profile:6: empty: expected \"ch <channel>\" at \"chan 3\"");
+		       "t.profile:6: empty: expected \"ch <channel>\", \", <velocity>\" "
+		       "or \"blink\" at \"chan 3\"");
 	assert_refused(parse("[controller]\nname = T\n[map]\nfoot cc 1 ch 0\n[leds]\n"
 			     "empty = 128\n"),
 		       "t.profile:6: empty 128 is out of range 0..127");
@@ -473,8 +660,8 @@ static void test_load_dir_skips_broken_files(void **state)
 
 	/* Every built-in profile loads. */
 	log[0] = '\0';
-	static struct profile builtin[8];
-	assert_int_equal(profile_load_dir(PROFILES, builtin, 8, complain, log), 5);
+	static struct profile builtin[12];
+	assert_int_equal(profile_load_dir(PROFILES, builtin, 12, complain, log), 8);
 	assert_string_equal(log, "");
 
 	unlink(a);
@@ -490,10 +677,11 @@ static void test_load_dir_skips_broken_files(void **state)
 static void test_match_port_and_inquiry(void **state)
 {
 	(void)state;
-	static struct profile ps[8];
-	int n = profile_load_dir(PROFILES, ps, 8, NULL, NULL);
-	assert_int_equal(n, 5);
-	/* Name order: apc40, apc40mk2, apcmini, apcminimk2, footswitch. */
+	static struct profile ps[12];
+	int n = profile_load_dir(PROFILES, ps, 12, NULL, NULL);
+	assert_int_equal(n, 8);
+	/* Name order: apc40, apc40mk2, apcmini, apcminimk2, footswitch,
+	 * launchpadminimk3, launchpadpromk3, launchpadx. */
 	assert_int_equal(profile_match_port(ps, n, "Akai APC40 MIDI 1"), 0);
 	/* "*APC40*" matches the mkII too; its own pattern is more specific. */
 	assert_int_equal(profile_match_port(ps, n, "APC40 mkII MIDI 1"), 1);
@@ -501,6 +689,14 @@ static void test_match_port_and_inquiry(void **state)
 	assert_int_equal(profile_match_port(ps, n, "APC mini mk2 Control"), 3);
 	assert_int_equal(profile_match_port(ps, n, "USB Footswitch"), 4);
 	assert_int_equal(profile_match_port(ps, n, "Midi Through Port-0"), -1);
+	assert_int_equal(profile_match_port(ps, n, "Launchpad Mini MK3 LPMiniMK3 MI"), 5);
+	assert_int_equal(profile_match_port(ps, n, "Launchpad Pro MK3 LPProMK3 MIDI"), 6);
+	assert_int_equal(profile_match_port(ps, n, "Launchpad X LPX MIDI"), 7);
+	assert_int_equal(profile_match_port(ps, n, "Launchpad X LPX DAW"), -1);
+	static const uint8_t lpx[] = {0xF0, 0x7E, 0x00, 0x06, 0x02, 0x00,
+				      0x20, 0x29, 0x03, 0x01, 0x00, 0x00,
+				      0x00, 0x01, 0x02, 0x03, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, lpx, sizeof(lpx)), 7);
 
 	static const uint8_t mk2[] = {0xF0, 0x7E, 0x00, 0x06, 0x02, 0x47, 0x29,
 				      0x00, 0x19, 0x00, 0x01, 0x00, 0x00, 0xF7};
@@ -527,6 +723,8 @@ int main(void)
 	    cmocka_unit_test(test_apc40_mk1),
 	    cmocka_unit_test(test_apc40_mk2),
 	    cmocka_unit_test(test_apc_minis),
+	    cmocka_unit_test(test_launchpads),
+	    cmocka_unit_test(test_led_values),
 	    cmocka_unit_test(test_export_save_and_status_led),
 	    cmocka_unit_test(test_footswitch),
 	    cmocka_unit_test(test_rule_syntax),

@@ -225,7 +225,7 @@ static void test_midi_through_the_profile(void **state)
 	struct script s =
 	    parse_ok("@100 midi 90 35 7f 80 35 00 # press, release\n"
 		     "@200 midi 90 62 7f          # shift down\n"
-		     "@300 midi 90 37 7f          # shift + pad: clear\n"
+		     "@300 midi 90 51 7f 37 7f 80 51 00 # shift + stop all + pad: clear\n"
 		     "@400 midi 80 62 00 90 5f 7f # shift up, bank down\n"
 		     "@500 midi 91 35 7f          # track 1, row 0: scene 1\n"
 		     "@600 midi 90 52 7f 53 7f    # scenes, running status\n"

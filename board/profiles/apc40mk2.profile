@@ -7,12 +7,26 @@
 # round from the mk1, as in the mossgrabers APC driver. As on the mk1, shift
 # + MASTER (80) exports, shift + PLAY (91) saves, and the MASTER button's LED
 # shows the SD card.
+#
+# LEDs as Ableton's APC40_MkII script draws them (its skin and
+# pushbase/colors.py AnimatedColor): an animation is two messages, colour 1
+# on channel 0, then colour 2 on the animation channel (6..10 pulse, 11..15
+# blink), and the mkII blinks or pulses between the two; playing and
+# recording pulse, queued clips blink against black. The scene launch
+# buttons are RGB (palette colours, green while a clip of the row plays);
+# clip stop, session record, metronome: 0 off, 1 on, 2 blink; MASTER only
+# off / on (gridloop blinks it itself). Ableton marks the mkII's port as a
+# clock port: its LED animations follow the clock. At exit: every LED dark,
+# then the introduction with mode 40 (Generic). A clear is shift + STOP ALL
+# CLIPS held, then the pad (shift + pad only selects, as in Ableton).
 
 [controller]
 name    = APC40 mkII
 port    = *APC40 mkII*
 inquiry = 47 29                               # Akai, APC40 mkII
 intro   = F0 47 7F 29 60 00 04 41 01 00 00 F7 # mode 41 (Ableton Live)
+outro   = F0 47 7F 29 60 00 04 40 01 00 00 F7 # at exit: mode 40, Generic
+clock   = yes
 rows    = 5
 
 [map]
@@ -25,6 +39,7 @@ scene        note 82..86 ch 0 -> y = note - 82
 stop_track   note 52 ch 0..7  -> x = ch        # clip stop
 select_track note 51 ch 0..7  -> x = ch        # track select
 stop_all     note 81 ch 0                      # stop all clips
+shift+clear  note 81 ch 0                      # shift + STOP ALL CLIPS held + pad: clear
 metronome    note 90 ch 0
 record_arm   note 102 ch 0                     # session record
 bank_up      note 94 ch 0
@@ -42,28 +57,39 @@ master       cc 14 ch 0
 foot         cc 64 ch 0                        # foot switch jack
 
 [leds]
-# palette: 0 black, 5 red, 9 amber, 21 green; ch 8 pulses, ch 14 blinks
+# palette: 0 black, 5 red, 6 dark red, 9 amber, 21 green, 22 dark green;
+# "a, b ch N": a on channel 0, then b on channel N (8 pulses 1/8, 10
+# pulses 1/2, 14 blinks 1/4)
 empty         = 0
 stopped       = 9
-playing       = 21
-recording     = 5
-overdubbing   = 5 ch 8
-record_queued = 5 ch 14
-play_queued   = 21 ch 14
-stop_queued   = 9 ch 14
-# scene launch, metronome, session record: off, on, blink
+playing       = 22, 21 ch 8
+recording     = 6, 5 ch 8
+overdubbing   = 6, 5 ch 10
+record_queued = 5, 0 ch 14
+play_queued   = 21, 0 ch 14
+stop_queued   = 9, 0 ch 14
+# scene launch (RGB): dark, green while a clip of the row plays, green
+# blinking while one is queued
+scene_off     = 0
+scene_on      = 21
+scene_blink   = 21, 0 ch 14
+# clip stop (note 52, channel = track), session record (102), metronome (90)
+stop_off      = 0
+stop_on       = 1
+stop_blink    = 2
 button_off    = 0
 button_on     = 1
 button_blink  = 2
-# the SD card (the MASTER button, note 80): a one-colour LED, so off = idle, on = a save or
-# restore running, or an export done (a few seconds), blinking = an export
-# running; still blinking after the export = it failed, or the card is
-# missing, read-only or full (docs/manual.md, "The SD card's status LED")
+# the SD card (the MASTER button, note 80): off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking (by gridloop,
+# once a second) = an export running; still blinking after the export = it
+# failed, or the card is missing, read-only or full (docs/manual.md, "The SD
+# card's status LED")
 status_led            = note 80 ch 0
 storage_idle          = 0
 storage_restoring     = 1
 storage_saving        = 1
-storage_exporting     = 2
+storage_exporting     = 1 blink
 storage_exported      = 1
-storage_export_failed = 2
-storage_fault         = 2
+storage_export_failed = 1 blink
+storage_fault         = 1 blink

@@ -5,31 +5,43 @@
 
 #include <string.h>
 
-#define LED_UNKNOWN UINT32_MAX
+#define LED_UNKNOWN UINT64_MAX
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static uint32_t led_message(const struct profile_control *ctl, struct profile_led led);
+static uint64_t led_word(const struct controller *c, const struct profile_control *ctl,
+			 struct profile_led led);
 
 /* What the status LED must show now. */
-static uint32_t status_led(const struct controller *c)
+static uint64_t status_led(const struct controller *c)
 {
 	const struct profile *p = c->profile;
-	return led_message(&p->status_out, p->storage_led[c->storage]);
+	return led_word(c, &p->status_out, p->storage_led[c->storage]);
 }
 
 void controller_refresh(struct controller *c)
 {
 	const struct profile *p = c->profile;
-	c->intro_pending = p->intro_len > 0;
+	c->intro_pending = p->intro_len > 0 && !c->farewell;
 	memset(c->pad_sent, 0xFF, sizeof(c->pad_sent));
 	memset(c->scene_sent, 0xFF, sizeof(c->scene_sent));
+	memset(c->stop_sent, 0xFF, sizeof(c->stop_sent));
 	c->arm_sent = c->metronome_sent = LED_UNKNOWN;
 	/* A device comes up with its LEDs dark: a dark status LED (the card
 	 * idle, nearly always) needs no message, so a (re)connection sends
 	 * what it sent before status LEDs existed. */
-	bool dark = p->storage_led[c->storage].velocity == 0;
+	const struct profile_led *st = &p->storage_led[c->storage];
+	bool dark = st->velocity == 0 && !st->two;
 	c->status_sent = dark ? status_led(c) : LED_UNKNOWN;
+	if (c->farewell)
+		c->outro_pending = p->outro_len > 0;
+}
+
+void controller_farewell(struct controller *c)
+{
+	c->farewell = true;
+	c->intro_pending = false;
+	c->outro_pending = c->profile->outro_len > 0;
 }
 
 void controller_init(struct controller *c, const struct profile *p,
@@ -183,6 +195,7 @@ void controller_poll(struct controller *c, int64_t now_us,
 {
 	struct controller_foot *f = &c->foot;
 	int64_t hold_us = (int64_t)c->profile->hold_ms * 1000;
+	c->now_us = now_us;
 	if (f->down && !f->hold_done && now_us - f->down_us >= hold_us)
 		foot_hold(c, time_map_frame(&c->time, f->down_us + hold_us), sink);
 }
@@ -225,8 +238,12 @@ static void press(struct controller *c, const struct profile_rule *r, int x, int
 		}
 		c->selected_track = x;
 		c->selected_scene = scene;
-		if (c->shift) {
+		/* Shift + pad selects (as in Ableton): a clear takes the held
+		   clear button, a chord no hand makes by accident. */
+		if (c->clear_held) {
 			send(c, sink, CMD_CLEAR, x, scene, 0, frame);
+		} else if (c->shift) {
+			/* selected above, nothing else */
 		} else if (c->armed && c->clip_state[x][scene] == CLIP_PLAYING) {
 			c->armed = false;
 			send(c, sink, CMD_OVERDUB, x, scene, 0, frame);
@@ -264,6 +281,9 @@ static void press(struct controller *c, const struct profile_rule *r, int x, int
 	}
 	case ACT_SHIFT:
 		c->shift = true;
+		break;
+	case ACT_CLEAR: /* held until that control is released (message()) */
+		c->clear_held = true;
 		break;
 	case ACT_RECORD_ARM:
 		c->armed = !c->armed;
@@ -309,6 +329,7 @@ static void press(struct controller *c, const struct profile_rule *r, int x, int
 	case ACT_SAVE:
 		send(c, sink, CMD_REQUEST, 0, 0, REQUEST_SAVE, frame);
 		break;
+	case ACT_NONE:
 	case ACT_VOLUME: /* faders: handled with their value */
 	case ACT_MASTER:
 	case ACT_COUNT:
@@ -345,6 +366,13 @@ static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2
 		return;
 	}
 	int channel = status & 0x0F;
+	/* The clear button's release ends the clear, whatever rule (or none)
+	   the release would find now that shift may be up. */
+	if (!pressed && c->clear_held && c->clear_kind == kind &&
+	    c->clear_channel == channel && c->clear_number == d1) {
+		c->clear_held = false;
+		return;
+	}
 	const struct profile_rule *r = NULL;
 	if (c->shift)
 		r = find_rule(c->profile, true, kind, channel, d1);
@@ -355,6 +383,11 @@ static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2
 		return;
 	}
 	int64_t frame = time_map_frame(&c->time, us);
+	if (pressed && r->action == ACT_CLEAR) {
+		c->clear_kind = kind;
+		c->clear_channel = (uint8_t)channel;
+		c->clear_number = d1;
+	}
 	int x = expr_value(&r->x, channel, d1), y = expr_value(&r->y, channel, d1);
 	if (r->action == ACT_VOLUME) {
 		if (x >= 0 && x < GL_TRACKS)
@@ -474,20 +507,45 @@ void controller_engine_event(struct controller *c, const struct event *ev)
 	}
 }
 
-static uint32_t led_message(const struct profile_control *ctl, struct profile_led led)
+/* One message: status << 16 | number << 8 | velocity. */
+static uint64_t led_message(const struct profile_control *ctl, uint8_t velocity,
+			    int8_t channel)
 {
-	uint32_t status = (ctl->kind == KIND_NOTE ? 0x90u : 0xB0u) |
-			  (uint32_t)(led.channel >= 0 ? led.channel : ctl->channel);
-	return status << 16 | (uint32_t)ctl->number << 8 | led.velocity;
+	uint64_t status = (ctl->kind == KIND_NOTE ? 0x90u : 0xB0u) |
+			  (uint64_t)(channel >= 0 ? channel : ctl->channel);
+	return status << 16 | (uint64_t)ctl->number << 8 | velocity;
 }
 
-static uint32_t pad_led(const struct controller *c, int x, int y)
+/* What an LED shows as one word: the first message << 24 | the second,
+ * bit 48 set when there is a second. Dark after controller_farewell and in
+ * the dark half of a `blink` LED's cycle. */
+static uint64_t led_word(const struct controller *c, const struct profile_control *ctl,
+			 struct profile_led led)
+{
+	bool dark_phase =
+	    led.blink && (c->now_us % PROFILE_SOFT_BLINK_US + PROFILE_SOFT_BLINK_US) %
+				 PROFILE_SOFT_BLINK_US >=
+			     PROFILE_SOFT_BLINK_US / 2;
+	if (c->farewell || dark_phase)
+		return led_message(ctl, 0, -1) << 24;
+	uint64_t w = led_message(ctl, led.velocity, led.channel) << 24;
+	if (led.two)
+		w |= 1ull << 48 | led_message(ctl, led.velocity2, led.channel2);
+	return w;
+}
+
+static uint64_t pad_led(const struct controller *c, int x, int y)
 {
 	const struct profile *p = c->profile;
 	int scene = c->bank + y;
 	if (x >= GL_TRACKS || scene >= GL_SCENES)
-		return led_message(&p->pad_out[y][x], p->outside_led);
-	return led_message(&p->pad_out[y][x], p->state_led[c->clip_state[x][scene]]);
+		return led_word(c, &p->pad_out[y][x], p->outside_led);
+	return led_word(c, &p->pad_out[y][x], p->state_led[c->clip_state[x][scene]]);
+}
+
+static bool queued(uint8_t s)
+{
+	return s == CLIP_RECORD_QUEUED || s == CLIP_PLAY_QUEUED || s == CLIP_STOP_QUEUED;
 }
 
 /* A scene button blinks while a clip of its row is queued, is lit while one
@@ -499,12 +557,27 @@ static enum profile_button_led scene_led(const struct controller *c, int scene)
 	bool active = false;
 	for (int t = 0; t < GL_TRACKS; t++) {
 		uint8_t s = c->clip_state[t][scene];
-		if (s == CLIP_RECORD_QUEUED || s == CLIP_PLAY_QUEUED ||
-		    s == CLIP_STOP_QUEUED)
+		if (queued(s))
 			return BUTTON_BLINK;
 		active |= clip_active(s);
 	}
 	return active ? BUTTON_ON : BUTTON_OFF;
+}
+
+/* A clip stop button, as Ableton lights it: blinking while a stop is
+ * queued on its track, lit while a clip of the track plays, records or
+ * overdubs, dark otherwise. */
+static enum profile_button_led stop_led(const struct controller *c, int track)
+{
+	bool playing = false;
+	for (int s = 0; s < GL_SCENES; s++) {
+		uint8_t st = c->clip_state[track][s];
+		if (st == CLIP_STOP_QUEUED)
+			return BUTTON_BLINK;
+		playing |=
+		    st == CLIP_PLAYING || st == CLIP_RECORDING || st == CLIP_OVERDUBBING;
+	}
+	return playing ? BUTTON_ON : BUTTON_OFF;
 }
 
 struct writer {
@@ -512,28 +585,37 @@ struct writer {
 	size_t cap, n;
 };
 
-/* Sends one LED message if it differs from what was sent; false when the
- * buffer is full. */
-static bool update(struct writer *w, uint32_t *sent, uint32_t msg)
+static void put_message(struct writer *w, uint64_t msg)
 {
-	if (*sent == msg)
-		return true;
-	if (w->cap - w->n < 3)
-		return false;
 	w->out[w->n++] = (uint8_t)(msg >> 16);
 	w->out[w->n++] = (uint8_t)(msg >> 8);
 	w->out[w->n++] = (uint8_t)msg;
-	*sent = msg;
+}
+
+/* Sends an LED's messages if they differ from what was sent; false when
+ * the buffer is full. */
+static bool update(struct writer *w, uint64_t *sent, uint64_t word)
+{
+	if (*sent == word)
+		return true;
+	bool two = word >> 48 & 1;
+	if (w->cap - w->n < (two ? 6u : 3u))
+		return false;
+	put_message(w, word >> 24 & 0xFFFFFF);
+	if (two)
+		put_message(w, word & 0xFFFFFF);
+	*sent = word;
 	return true;
 }
 
-/* The status LED comes last: it has its own values, with or without
- * button LEDs. */
-static size_t status_output(struct controller *c, struct writer *w)
+static bool group_update(struct controller *c, struct writer *w, uint64_t *sent,
+			 const struct profile_control *ctl, enum profile_group g,
+			 enum profile_button_led v)
 {
-	if (c->profile->status_out.present)
-		update(w, &c->status_sent, status_led(c));
-	return w->n;
+	const struct profile *p = c->profile;
+	if (!ctl->present || !p->group_lit[g])
+		return true;
+	return update(w, sent, led_word(c, ctl, p->group_led[g][v]));
 }
 
 size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
@@ -553,23 +635,27 @@ size_t controller_output(struct controller *c, uint8_t *out, size_t cap)
 			if (p->pad_out[y][x].present &&
 			    !update(&w, &c->pad_sent[y][x], pad_led(c, x, y)))
 				return w.n;
-	if (!p->has_button_leds)
-		return status_output(c, &w);
 	for (int y = 0; y < rows; y++)
-		if (p->scene_out[y].present &&
-		    !update(&w, &c->scene_sent[y],
-			    led_message(&p->scene_out[y],
-					p->button_led[scene_led(c, c->bank + y)])))
+		if (!group_update(c, &w, &c->scene_sent[y], &p->scene_out[y], GROUP_SCENE,
+				  scene_led(c, c->bank + y)))
 			return w.n;
-	if (p->record_arm_out.present &&
-	    !update(&w, &c->arm_sent,
-		    led_message(&p->record_arm_out,
-				p->button_led[c->armed ? BUTTON_ON : BUTTON_OFF])))
+	for (int x = 0; x < PROFILE_COLUMNS; x++)
+		if (!group_update(c, &w, &c->stop_sent[x], &p->stop_out[x], GROUP_STOP,
+				  stop_led(c, x)))
+			return w.n;
+	if (!group_update(c, &w, &c->arm_sent, &p->record_arm_out, GROUP_RECORD_ARM,
+			  c->armed ? BUTTON_ON : BUTTON_OFF) ||
+	    !group_update(c, &w, &c->metronome_sent, &p->metronome_out, GROUP_METRONOME,
+			  c->metronome ? BUTTON_ON : BUTTON_OFF))
 		return w.n;
-	if (p->metronome_out.present &&
-	    !update(&w, &c->metronome_sent,
-		    led_message(&p->metronome_out,
-				p->button_led[c->metronome ? BUTTON_ON : BUTTON_OFF])))
+	/* The status LED comes last: it has its own values, with or without
+	   button LEDs. */
+	if (p->status_out.present && !update(&w, &c->status_sent, status_led(c)))
 		return w.n;
-	return status_output(c, &w);
+	if (c->outro_pending && cap - w.n >= (size_t)p->outro_len) {
+		memcpy(out + w.n, p->outro, (size_t)p->outro_len);
+		w.n += (size_t)p->outro_len;
+		c->outro_pending = false;
+	}
+	return w.n;
 }

@@ -89,12 +89,21 @@ struct controller {
 	struct controller_foot foot;
 	uint8_t storage; /* enum storage_status, the last EV_STORAGE */
 
-	/* LEDs as last sent: status << 16 | number << 8 | value, or
-	   LED_UNKNOWN when it must be sent. */
-	uint32_t pad_sent[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
-	uint32_t scene_sent[PROFILE_MAX_ROWS];
-	uint32_t arm_sent, metronome_sent, status_sent;
+	/* The clear button held (ACT_CLEAR), and which control holds it: its
+	   release ends it whatever shift does meanwhile. */
+	bool clear_held;
+	uint8_t clear_kind, clear_channel, clear_number;
+	int64_t now_us; /* the last controller_poll: the phase of `blink` LEDs */
+
+	/* LEDs as last sent: one or two messages (controller.c, led_word),
+	   or LED_UNKNOWN when it must be sent. */
+	uint64_t pad_sent[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
+	uint64_t scene_sent[PROFILE_MAX_ROWS];
+	uint64_t stop_sent[PROFILE_COLUMNS];
+	uint64_t arm_sent, metronome_sent, status_sent;
 	bool intro_pending;
+	bool farewell;	    /* controller_farewell: every LED dark, then outro */
+	bool outro_pending; /* ... the outro still to send */
 
 	struct controller_stats stats;
 };
@@ -113,8 +122,10 @@ void controller_midi_in(struct controller *c, const uint8_t *bytes, size_t len,
 
 /* A held foot switch becomes a hold gesture at hold_ms after its press;
  * call this with the current time (e.g. on a poll timeout) so the hold acts
- * while the switch is still down. A release after hold_ms acts at once
- * without it, stamped with the frame hold_ms after the press. */
+ * while the switch is still down; it is also the clock of LEDs that
+ * gridloop blinks itself (profile.h, `blink`: call at least every 100 ms). A release
+ * after hold_ms acts at once without it, stamped with the frame hold_ms after the press.
+ */
 void controller_poll(struct controller *c, int64_t now_us,
 		     const struct command_sink *sink);
 
@@ -124,6 +135,12 @@ void controller_engine_event(struct controller *c, const struct event *ev);
 /* The controller was (re)connected: send the introduction and every LED
  * (the status LED only when it is not dark: the device came up dark). */
 void controller_refresh(struct controller *c);
+
+/* gridloop is leaving: from now on controller_output() sends every LED
+ * dark (velocity 0 on each LED's own channel, which also ends an
+ * animation), then the profile's outro SysEx (the APC40s back in Generic
+ * mode, a Launchpad out of programmer mode), then nothing. */
+void controller_farewell(struct controller *c);
 
 /* Writes the MIDI bytes due to the controller into out[0..cap): the
  * introduction SysEx if due, then one message per LED that differs from

@@ -103,6 +103,8 @@ static void start_controller(struct midi_hub *h, struct midi_hub_port *pt, int p
 	pt->ctl.overdub_track = h->overdub_track;
 	pt->ctl.overdub_scene = h->overdub_scene;
 	pt->ctl.metronome = h->metronome;
+	if (h->leaving) /* e.g. identified by an inquiry reply while leaving */
+		controller_farewell(&pt->ctl);
 }
 
 /* The slot for a port: its own from before, else a free one, else the one
@@ -142,6 +144,9 @@ int midi_hub_connect(struct midi_hub *h, int client, int port, const char *name,
 		 * as they were; the device lost its LEDs (and its mode) with its
 		 * power. */
 		pt->ctl.shift = false; /* a held shift was let go with the cable */
+		pt->ctl.clear_held = false;
+		if (h->leaving)
+			controller_farewell(&pt->ctl);
 		controller_refresh(&pt->ctl);
 	} else {
 		start_controller(h, pt, profile);
@@ -284,4 +289,26 @@ int midi_hub_clock(struct midi_hub *h, int64_t until, struct midi_clock_msg *out
 	if (got < max)
 		h->clock_listed = until;
 	return got;
+}
+
+void midi_hub_farewell(struct midi_hub *h)
+{
+	h->leaving = true;
+	for (int i = 0; i < MIDI_HUB_PORTS; i++)
+		if (h->ports[i].connected)
+			controller_farewell(&h->ports[i].ctl);
+}
+
+int midi_hub_inquiry(const struct midi_hub *h, int slot, uint8_t out[6])
+{
+	return profile_inquiry_request(midi_hub_profile(h, slot), out);
+}
+
+bool midi_hub_wants_clock(const struct midi_hub *h, int client, int port)
+{
+	int slot = midi_hub_find(h, client, port);
+	if (slot < 0)
+		return true;
+	const struct profile *p = midi_hub_profile(h, slot);
+	return p && p->clock;
 }

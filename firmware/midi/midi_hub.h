@@ -80,6 +80,8 @@ struct midi_hub {
 	struct midi_clock_out clock_out;
 	struct midi_clock_in clock_in;
 	int64_t clock_listed; /* clock messages below this frame are listed */
+	bool leaving;	      /* midi_hub_farewell: every controller, even one coming
+				 now, goes dark */
 	struct midi_hub_stats stats;
 };
 
@@ -146,6 +148,21 @@ void midi_hub_refresh(struct midi_hub *h, int slot);
  * rather than send a burst of stale ticks. */
 int midi_hub_clock(struct midi_hub *h, int64_t until, struct midi_clock_msg *out,
 		   int max);
+
+/* gridloop is leaving: every connected controller's LEDs go dark and its
+ * outro follows (controller_farewell), through midi_hub_output as usual. */
+void midi_hub_farewell(struct midi_hub *h);
+
+/* The device-inquiry request for a slot, with the channel byte its
+ * profile's documentation gives (profile_inquiry_request) into out[6].
+ * Returns 6. */
+int midi_hub_inquiry(const struct midi_hub *h, int slot, uint8_t out[6]);
+
+/* Whether MIDI clock goes to a subscriber at client:port of gridloop's
+ * port: not to a connected controller whose profile says clock = no (the
+ * APC40 mk1, the APC mini mk1: Ableton marks no clock port on them), to
+ * everything else. */
+bool midi_hub_wants_clock(const struct midi_hub *h, int client, int port);
 
 /* The profile of a slot. */
 const struct profile *midi_hub_profile(const struct midi_hub *h, int slot);

@@ -43,6 +43,8 @@ static const char *const action_names[ACT_COUNT] = {
     [ACT_PREV_SCENE] = "prev_scene",
     [ACT_EXPORT] = "export",
     [ACT_SAVE] = "save",
+    [ACT_CLEAR] = "clear",
+    [ACT_NONE] = "none",
 };
 
 static const char *const state_names[CLIP_STATE_COUNT] = {
@@ -70,6 +72,20 @@ static const char *const button_led_names[BUTTON_LED_COUNT] = {
     [BUTTON_OFF] = "button_off",
     [BUTTON_ON] = "button_on",
     [BUTTON_BLINK] = "button_blink",
+};
+
+/* In [leds] each is written <group>_off, <group>_on, <group>_blink. */
+static const char *const group_names[GROUP_COUNT] = {
+    [GROUP_SCENE] = "scene",
+    [GROUP_STOP] = "stop",
+    [GROUP_RECORD_ARM] = "record_arm",
+    [GROUP_METRONOME] = "metronome",
+};
+
+static const char *const value_names[BUTTON_LED_COUNT] = {
+    [BUTTON_OFF] = "off",
+    [BUTTON_ON] = "on",
+    [BUTTON_BLINK] = "blink",
 };
 
 static const char *const kind_names[] = {
@@ -121,13 +137,18 @@ enum controller_key {
 	KEY_ROWS,
 	KEY_DOUBLE_TAP_MS,
 	KEY_HOLD_MS,
+	KEY_OUTRO,
+	KEY_CLOCK,
+	KEY_INQUIRY_CHANNEL,
 	KEY_COUNT
 };
 
 static const char *const key_names[KEY_COUNT] = {
-    [KEY_NAME] = "name",       [KEY_PORT] = "port", [KEY_INQUIRY] = "inquiry",
-    [KEY_INTRO] = "intro",     [KEY_ROWS] = "rows", [KEY_DOUBLE_TAP_MS] = "double_tap_ms",
-    [KEY_HOLD_MS] = "hold_ms",
+    [KEY_NAME] = "name",       [KEY_PORT] = "port",
+    [KEY_INQUIRY] = "inquiry", [KEY_INTRO] = "intro",
+    [KEY_ROWS] = "rows",       [KEY_DOUBLE_TAP_MS] = "double_tap_ms",
+    [KEY_HOLD_MS] = "hold_ms", [KEY_OUTRO] = "outro",
+    [KEY_CLOCK] = "clock",     [KEY_INQUIRY_CHANNEL] = "inquiry_channel",
 };
 
 struct parser {
@@ -143,6 +164,7 @@ struct parser {
 	int state_line[CLIP_STATE_COUNT];
 	int outside_line;
 	int button_line[BUTTON_LED_COUNT];
+	int group_line[GROUP_COUNT][BUTTON_LED_COUNT];
 	int status_line; /* status_led = ... */
 	int storage_line[PROFILE_STORAGE_STATES];
 	const char *s; /* cursor in the current line */
@@ -282,6 +304,20 @@ static bool read_hex_bytes(struct parser *ps, uint8_t *out, int max, int *n,
 
 /* ---- [controller] -------------------------------------------------------- */
 
+/* One SysEx message: F0, data bytes, F7. */
+static bool read_sysex(struct parser *ps, uint8_t *out, int *len, const char *what)
+{
+	if (!read_hex_bytes(ps, out, PROFILE_MAX_SYSEX, len, what))
+		return false;
+	if (*len < 2 || out[0] != 0xF0 || out[*len - 1] != 0xF7)
+		return fail(ps, "%s must be one SysEx message: F0 ... F7", what);
+	for (int i = 1; i < *len - 1; i++)
+		if (out[i] >= 0x80)
+			return fail(ps, "%s: byte %d (%02X) is not a data byte", what,
+				    i + 1, out[i]);
+	return true;
+}
+
 static bool copy_text(struct parser *ps, char *dst, size_t size, const char *what)
 {
 	skip_spaces(ps);
@@ -306,7 +342,8 @@ static bool controller_line(struct parser *ps, const char *key)
 	if (k == KEY_COUNT)
 		return fail(ps,
 			    "unknown key \"%s\" in [controller] (name, port, inquiry, "
-			    "intro, rows, double_tap_ms, hold_ms)",
+			    "inquiry_channel, intro, outro, clock, rows, double_tap_ms, "
+			    "hold_ms)",
 			    key);
 	if (k != KEY_PORT && ps->key_line[k])
 		return fail(ps, "\"%s\" given twice (first on line %d)", key,
@@ -331,18 +368,24 @@ static bool controller_line(struct parser *ps, const char *key)
 					    p->inquiry[i]);
 		return true;
 	case KEY_INTRO:
-		if (!read_hex_bytes(ps, p->intro, PROFILE_MAX_SYSEX, &p->intro_len,
-				    "intro"))
+		return read_sysex(ps, p->intro, &p->intro_len, "intro");
+	case KEY_OUTRO:
+		return read_sysex(ps, p->outro, &p->outro_len, "outro");
+	case KEY_CLOCK: {
+		char word[8];
+		skip_spaces(ps);
+		const char *at = ps->s;
+		if (!read_word(ps, word, sizeof(word)) ||
+		    (strcmp(word, "yes") != 0 && strcmp(word, "no") != 0))
+			return fail(ps, "clock: expected yes or no at \"%.20s\"", at);
+		p->clock = word[0] == 'y';
+		break;
+	}
+	case KEY_INQUIRY_CHANNEL:
+		if (!read_int(ps, 0, 127, &v, "inquiry_channel"))
 			return false;
-		if (p->intro_len < 2 || p->intro[0] != 0xF0 ||
-		    p->intro[p->intro_len - 1] != 0xF7)
-			return fail(ps, "intro must be one SysEx message: F0 ... F7");
-		for (int i = 1; i < p->intro_len - 1; i++)
-			if (p->intro[i] >= 0x80)
-				return fail(ps,
-					    "intro: byte %d (%02X) is not a data byte",
-					    i + 1, p->intro[i]);
-		return true;
+		p->inquiry_channel = (uint8_t)v;
+		break;
 	case KEY_ROWS:
 		if (!read_int(ps, 1, PROFILE_MAX_ROWS, &v, "rows"))
 			return false;
@@ -366,7 +409,9 @@ static bool controller_line(struct parser *ps, const char *key)
 
 /* ---- [leds] --------------------------------------------------------------- */
 
-static bool read_led(struct parser *ps, struct profile_led *led, const char *what)
+/* velocity [ch channel]: one LED message. */
+static bool read_led_message(struct parser *ps, uint8_t *velocity, int8_t *channel,
+			     const char *what)
 {
 	long v, ch = -1;
 	if (!read_int(ps, 0, 127, &v, what))
@@ -376,17 +421,44 @@ static bool read_led(struct parser *ps, struct profile_led *led, const char *wha
 	const char *save = ps->s;
 	if (read_word(ps, word, sizeof(word))) {
 		if (strcmp(word, "ch") != 0) {
+			ps->s = save; /* maybe "blink": the caller's */
+		} else if (!read_int(ps, 0, 15, &ch, "LED channel")) {
+			return false;
+		}
+	}
+	*velocity = (uint8_t)v;
+	*channel = (int8_t)ch;
+	return true;
+}
+
+/* message [, message] [blink]: what an LED shows (profile.h, struct
+ * profile_led). */
+static bool read_led(struct parser *ps, struct profile_led *led, const char *what)
+{
+	struct profile_led l = {0};
+	if (!read_led_message(ps, &l.velocity, &l.channel, what))
+		return false;
+	if (accept(ps, ",")) {
+		l.two = true;
+		if (!read_led_message(ps, &l.velocity2, &l.channel2, what))
+			return false;
+	}
+	char word[8];
+	skip_spaces(ps);
+	const char *save = ps->s;
+	if (read_word(ps, word, sizeof(word))) {
+		if (strcmp(word, "blink") != 0) {
 			ps->s = save;
-			return fail(ps, "%s: expected \"ch <channel>\" at \"%.20s\"",
+			return fail(ps,
+				    "%s: expected \"ch <channel>\", \", <velocity>\" or "
+				    "\"blink\" at \"%.20s\"",
 				    what, ps->s);
 		}
-		if (!read_int(ps, 0, 15, &ch, "LED channel"))
-			return false;
+		l.blink = true;
 	}
 	if (!at_end(ps))
 		return fail(ps, "unexpected \"%.20s\" after %s", ps->s, what);
-	led->velocity = (uint8_t)v;
-	led->channel = (int8_t)ch;
+	*led = l;
 	return true;
 }
 
@@ -465,6 +537,20 @@ static bool leds_line(struct parser *ps, const char *key)
 			ps->button_line[b] = ps->line;
 			return read_led(ps, &p->button_led[b], key);
 		}
+	for (int g = 0; g < GROUP_COUNT; g++) {
+		size_t n = strlen(group_names[g]);
+		if (strncmp(key, group_names[g], n) != 0 || key[n] != '_')
+			continue;
+		for (int b = 0; b < BUTTON_LED_COUNT; b++)
+			if (strcmp(key + n + 1, value_names[b]) == 0) {
+				if (ps->group_line[g][b])
+					return fail(ps,
+						    "%s given twice (first on line %d)",
+						    key, ps->group_line[g][b]);
+				ps->group_line[g][b] = ps->line;
+				return read_led(ps, &p->group_led[g][b], key);
+			}
+	}
 	if (strcmp(key, "outside") == 0) {
 		if (ps->outside_line)
 			return fail(ps, "LED for outside given twice (first on line %d)",
@@ -479,7 +565,8 @@ static bool leds_line(struct parser *ps, const char *key)
 	return fail(ps,
 		    "unknown key \"%s\" in [leds] (a clip state: empty, record_queued, "
 		    "recording, play_queued, playing, overdubbing, stop_queued, stopped; "
-		    "or outside, button_off, button_on, button_blink, status_led, "
+		    "or outside, button_off, button_on, button_blink, "
+		    "scene_|stop_|record_arm_|metronome_ off, on, blink, status_led, "
 		    "storage_<status>)",
 		    key);
 }
@@ -775,7 +862,45 @@ static bool check_leds(struct parser *ps)
 			       "button LEDs need all of button_off, button_on and "
 			       "button_blink");
 	p->has_button_leds = buttons == BUTTON_LED_COUNT;
+	/* Each group: its own values where given, else button_*; the clip
+	   stop buttons only with their own (they were dark before groups
+	   existed, and a profile opts in). */
+	for (int g = 0; g < GROUP_COUNT; g++) {
+		int own = 0, first = 0;
+		for (int b = 0; b < BUTTON_LED_COUNT; b++)
+			if (ps->group_line[g][b]) {
+				own++;
+				first = first ? first : ps->group_line[g][b];
+			}
+		bool fallback = p->has_button_leds && g != GROUP_STOP;
+		/* Record arm and metronome are never queued: blink is optional. */
+		bool blink_needed = g == GROUP_SCENE || g == GROUP_STOP;
+		for (int b = 0; b < BUTTON_LED_COUNT && own; b++)
+			if (!ps->group_line[g][b] && !fallback &&
+			    (b != BUTTON_BLINK || blink_needed))
+				return fail_at(
+				    ps, first,
+				    "%s LEDs need %s_off, %s_on%s (or button_off, "
+				    "button_on, button_blink)",
+				    group_names[g], group_names[g], group_names[g],
+				    blink_needed ? " and ..._blink" : "");
+		p->group_lit[g] = own || fallback;
+		for (int b = 0; b < BUTTON_LED_COUNT; b++) {
+			if (!ps->group_line[g][b])
+				p->group_led[g][b] =
+				    fallback
+					? p->button_led[b]
+					: p->group_led[g]
+						      [b == BUTTON_BLINK ? BUTTON_ON : b];
+		}
+	}
 	return check_status_values(ps);
+}
+
+static bool same_control(const struct profile_control *a, const struct profile_control *b)
+{
+	return a->present && b->present && a->kind == b->kind &&
+	       a->channel == b->channel && a->number == b->number;
 }
 
 /* Where each LED is: the first plain (not shift+) rule that puts a control
@@ -798,6 +923,10 @@ static void derive_outputs(struct profile *p)
 							  [expr_value(&r->x, ch, n)];
 				else if (r->action == ACT_SCENE)
 					slot = &p->scene_out[expr_value(&r->y, ch, n)];
+				else if (r->action == ACT_STOP_TRACK &&
+					 !same_control(&c, &p->status_out))
+					/* The status LED keeps its button. */
+					slot = &p->stop_out[expr_value(&r->x, ch, n)];
 				else if (r->action == ACT_RECORD_ARM)
 					slot = &p->record_arm_out;
 				else if (r->action == ACT_METRONOME)
@@ -806,12 +935,6 @@ static void derive_outputs(struct profile *p)
 					*slot = c;
 			}
 	}
-}
-
-static bool same_control(const struct profile_control *a, const struct profile_control *b)
-{
-	return a->present && b->present && a->kind == b->kind &&
-	       a->channel == b->channel && a->number == b->number;
 }
 
 /* The status LED must not be an LED the clip states drive: the two would
@@ -847,7 +970,8 @@ static bool check_status_led_alone(struct parser *ps)
 const char *profile_parse(struct profile *p, const char *file, const char *text,
 			  size_t len, char *err, size_t errlen)
 {
-	*p = (struct profile){.double_tap_ms = 300, .hold_ms = 1000};
+	*p = (struct profile){
+	    .double_tap_ms = 300, .hold_ms = 1000, .inquiry_channel = 0x7F};
 	struct parser ps = {.p = p, .file = file, .err = err, .errlen = errlen};
 	if (errlen)
 		err[0] = '\0';
@@ -933,4 +1057,15 @@ int profile_match_inquiry(const struct profile *profiles, int n, const uint8_t *
 			return i;
 	}
 	return -1;
+}
+
+int profile_inquiry_request(const struct profile *p, uint8_t out[6])
+{
+	out[0] = 0xF0;
+	out[1] = 0x7E;
+	out[2] = p ? p->inquiry_channel : 0x7F;
+	out[3] = 0x06;
+	out[4] = 0x01;
+	out[5] = 0xF7;
+	return 6;
 }

@@ -23,6 +23,7 @@
 #define PROFILE_MAX_ROWS      16 /* rows of pads a controller may show at once */
 #define PROFILE_COLUMNS	      GL_TRACKS
 #define PROFILE_MAX_SYSEX     64
+#define PROFILE_MAX_INQUIRY   8 /* Novation: 00 20 29 <family> <model> */
 #define PROFILE_MAX_NAME      48
 #define PROFILE_MAX_PATTERN   64
 #define PROFILE_MAX_FILE_SIZE (64 * 1024)
@@ -39,7 +40,7 @@ enum profile_action {
 	ACT_STOP_ALL,	  /* */
 	ACT_BANK_UP,	  /* window one row up (with shift: a whole window) */
 	ACT_BANK_DOWN,	  /* */
-	ACT_SHIFT,	  /* held: pads clear, bank pages, shift+ rules apply */
+	ACT_SHIFT,	  /* held: pads select, bank pages, shift+ rules apply */
 	ACT_RECORD_ARM,	  /* toggles: the next press on a playing clip overdubs */
 	ACT_TAP_TEMPO,	  /* */
 	ACT_METRONOME,	  /* toggles the click */
@@ -55,6 +56,8 @@ enum profile_action {
 	ACT_PREV_SCENE,	  /* */
 	ACT_EXPORT,	  /* CMD_REQUEST REQUEST_EXPORT: the clips to the SD card */
 	ACT_SAVE,	  /* CMD_REQUEST REQUEST_SAVE: save the session now */
+	ACT_CLEAR,	  /* held: a pad pressed meanwhile is cleared */
+	ACT_NONE,	  /* swallowed: e.g. a shift legend gridloop has no use for */
 	ACT_COUNT
 };
 
@@ -77,12 +80,24 @@ struct profile_rule {
 	int line; /* where it was written, for messages */
 };
 
-/* One LED message's values: note-on (or CC) velocity, and the channel to
- * send it on, or -1 for the control's own channel. */
+/* What one LED shows, as the device is told it: one message (velocity on
+ * the control's own channel, or on `channel`), or two, sent in order, as
+ * the APC40 mkII and the Launchpads animate: the colour on the channel the
+ * LED is addressed on, then the colour it blinks or pulses to on the
+ * animation channel (written `21, 0 ch 14` in [leds]). `blink`: the device
+ * cannot blink this LED (Akai's table gives the APC40 MASTER button only
+ * off and on), so gridloop blinks it itself: the messages for half of each
+ * PROFILE_SOFT_BLINK_US, dark (velocity 0) for the other half. */
 struct profile_led {
-	uint8_t velocity;
-	int8_t channel;
+	uint8_t velocity; /* the first (or only) message */
+	int8_t channel;	  /* -1: the control's own channel */
+	bool two;	  /* a second message follows */
+	uint8_t velocity2;
+	int8_t channel2;
+	bool blink; /* blinked by gridloop's own timing */
 };
+
+#define PROFILE_SOFT_BLINK_US 1000000 /* one on-off cycle of a `blink` LED */
 
 /* Where a control's LED is addressed: the message it sends. */
 struct profile_control {
@@ -93,6 +108,20 @@ struct profile_control {
 
 enum profile_button_led { BUTTON_OFF, BUTTON_ON, BUTTON_BLINK, BUTTON_LED_COUNT };
 
+/* Buttons that show gridloop's state, each group with its own values
+ * (<group>_off, _on, _blink in [leds]; the scene, record arm and
+ * metronome groups fall back to button_off/on/blink): an RGB scene
+ * button wants palette colours, a one-colour button 0/1/2. */
+enum profile_group {
+	GROUP_SCENE,	  /* scene launch: on while a clip of the row plays,
+			     blinking while one is queued */
+	GROUP_STOP,	  /* clip stop (stop_track): on while a clip of the
+			     track plays, blinking while its stop is queued */
+	GROUP_RECORD_ARM, /* on while armed */
+	GROUP_METRONOME,  /* on while the click is on */
+	GROUP_COUNT
+};
+
 /* The storage statuses (engine.h, enum storage_status) a status LED shows. */
 #define PROFILE_STORAGE_STATES (STORAGE_FAULT + 1)
 
@@ -100,11 +129,15 @@ struct profile {
 	char name[PROFILE_MAX_NAME];
 	char ports[PROFILE_MAX_PORTS][PROFILE_MAX_PATTERN]; /* fnmatch, any case */
 	int nports;
-	uint8_t inquiry[4]; /* device-inquiry reply bytes after F0 7E <ch> 06 02 */
-	int inquiry_len;    /* 0: no inquiry reply identifies it */
+	uint8_t inquiry[PROFILE_MAX_INQUIRY]; /* reply bytes after F0 7E <ch> 06 02 */
+	int inquiry_len;		      /* 0: no inquiry reply identifies it */
+	uint8_t inquiry_channel; /* the <ch> of the request F0 7E <ch> 06 01 F7 */
 	uint8_t intro[PROFILE_MAX_SYSEX]; /* sent on connection, before LEDs */
 	int intro_len;
-	int rows;			 /* pad rows shown at once (0: no pads) */
+	uint8_t outro[PROFILE_MAX_SYSEX]; /* sent at exit, after every LED is dark */
+	int outro_len;
+	bool clock; /* the device wants gridloop's MIDI clock (clock = yes) */
+	int rows;   /* pad rows shown at once (0: no pads) */
 	uint32_t double_tap_ms, hold_ms; /* foot switch gestures */
 	struct profile_rule rules[PROFILE_MAX_RULES];
 	int nrules;
@@ -112,6 +145,10 @@ struct profile {
 	struct profile_led outside_led; /* pads showing no clip of the grid */
 	struct profile_led button_led[BUTTON_LED_COUNT];
 	bool has_button_leds;
+	/* Per group: its values (its own, else button_*), and whether it is
+	   lit at all. */
+	struct profile_led group_led[GROUP_COUNT][BUTTON_LED_COUNT];
+	bool group_lit[GROUP_COUNT];
 	/* The SD card's state (EV_STORAGE) on one LED: where (status_led =
 	   note|cc N ch C in [leds]; not present: none) and what each status
 	   shows (storage_<status> = velocity [ch channel]). */
@@ -120,6 +157,7 @@ struct profile {
 	/* Derived from the rules: where each LED is. */
 	struct profile_control pad_out[PROFILE_MAX_ROWS][PROFILE_COLUMNS];
 	struct profile_control scene_out[PROFILE_MAX_ROWS];
+	struct profile_control stop_out[PROFILE_COLUMNS]; /* clip stop, per track */
 	struct profile_control record_arm_out, metronome_out;
 };
 
@@ -141,6 +179,11 @@ int profile_match_port(const struct profile *profiles, int n, const char *port_n
  * <product> ... F7) identifies; -1: none. */
 int profile_match_inquiry(const struct profile *profiles, int n, const uint8_t *reply,
 			  size_t len);
+
+/* The device-inquiry request for a profile (F0 7E <inquiry_channel> 06 01
+ * F7, the channel byte as the device's documentation gives it) into out[6];
+ * p may be NULL (then 7F, "all devices"). Returns 6. */
+int profile_inquiry_request(const struct profile *p, uint8_t out[6]);
 
 /* Names, as written in profile files. */
 const char *profile_action_name(enum profile_action a);

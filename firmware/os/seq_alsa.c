@@ -29,6 +29,9 @@
 #define OUTPUT_POOL    1000	   /* kernel events in flight (scheduled clock too) */
 #define HOLD_POLL_MS   5	   /* a foot switch held: look again this soon */
 #define IDLE_POLL_MS   100	   /* nothing else wakes the thread: time to look */
+#define CLOCK_DESTS    16	   /* subscribers of our port given clock */
+#define LEAVE_ATTEMPTS 50	   /* at exit: sending the dark LEDs, at most ... */
+#define LEAVE_WAIT_MS  4	   /* ... this far apart (0.2 s in all) */
 #define RESYNC_US      1000000	   /* queue time <-> CLOCK_MONOTONIC, again */
 #define CLOCK_BATCH    16
 #define DRAIN_ATTEMPTS 64
@@ -61,7 +64,12 @@ struct seq_alsa {
 	bool queue_ok;
 	int64_t next_resync_us;
 	bool output_pending;
-	bool refresh[MIDI_HUB_PORTS]; /* LEDs lost on the way: send all again */
+	bool refresh[MIDI_HUB_PORTS];	      /* LEDs lost on the way: send all again */
+	struct addr clock_dests[CLOCK_DESTS]; /* subscribers that get clock */
+	int nclock_dests;
+	bool clock_dests_stale;		  /* subscriptions or controllers changed */
+	bool clock_named[MIDI_HUB_PORTS]; /* the config's clock_out_port: clock whatever
+					     the profile */
 	struct addr clock_sources[CLOCK_SOURCES];
 	int nclock_sources;
 	uint32_t sent, clock_messages, input_lost, output_lost;
@@ -192,11 +200,58 @@ static void flush(struct seq_alsa *s)
 	}
 }
 
-static void send_inquiry(struct seq_alsa *s, const struct addr *to)
+/* The device inquiry as the slot's profile spells it (Akai's APC40
+ * document: channel byte 00; others 7F, all devices). */
+static void send_inquiry(struct seq_alsa *s, int slot, const struct addr *to)
 {
-	static const uint8_t inquiry[] = {0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7};
-	if (!send_bytes(s, to, inquiry, sizeof(inquiry)))
+	uint8_t inquiry[6];
+	int n = midi_hub_inquiry(&s->hub, slot, inquiry);
+	if (!send_bytes(s, to, inquiry, (size_t)n))
 		s->output_lost++;
+}
+
+/* A controller is subscribed from our port whether or not it wants clock:
+ * a kernel MIDI port opens its device only for a subscriber (snd-seq-midi,
+ * snd-virmidi), and LEDs are sent to the port directly. */
+static void subscribe_controller(struct seq_alsa *s, int client, int port)
+{
+	snd_seq_connect_to(s->seq, s->my_port, client, port);
+}
+
+/* Whether clock goes to a subscriber of our port: every one except a
+ * controller whose profile does not want it (clock = no; the APC40 mkII
+ * and the APC mini mk2, whose LED animations follow it, as Ableton marks
+ * their ports, and the Launchpads say yes), unless [sync] clock_out_port
+ * names it. */
+static bool wants_clock(const struct seq_alsa *s, int client, int port)
+{
+	int slot = midi_hub_find(&s->hub, client, port);
+	return (slot >= 0 && s->clock_named[slot]) ||
+	       midi_hub_wants_clock(&s->hub, client, port);
+}
+
+/* The subscribers of our port that get clock (wants_clock), read again
+ * when the subscriptions or the controllers changed. */
+static void list_clock_dests(struct seq_alsa *s)
+{
+	s->nclock_dests = 0;
+	s->clock_dests_stale = false;
+	snd_seq_query_subscribe_t *q;
+	snd_seq_query_subscribe_alloca(&q);
+	snd_seq_addr_t root = {.client = (unsigned char)s->my_client,
+			       .port = (unsigned char)s->my_port};
+	snd_seq_query_subscribe_set_root(q, &root);
+	snd_seq_query_subscribe_set_type(q, SND_SEQ_QUERY_SUBS_READ);
+	snd_seq_query_subscribe_set_index(q, 0);
+	while (s->nclock_dests < CLOCK_DESTS &&
+	       snd_seq_query_port_subscribers(s->seq, q) >= 0) {
+		const snd_seq_addr_t *a = snd_seq_query_subscribe_get_addr(q);
+		if (wants_clock(s, a->client, a->port))
+			s->clock_dests[s->nclock_dests++] =
+			    (struct addr){a->client, a->port};
+		snd_seq_query_subscribe_set_index(
+		    q, snd_seq_query_subscribe_get_index(q) + 1);
+	}
 }
 
 static void send_leds(struct seq_alsa *s)
@@ -232,10 +287,14 @@ static void send_clock(struct seq_alsa *s, int64_t horizon)
 	int n;
 	do {
 		n = midi_hub_clock(&s->hub, horizon, msg, CLOCK_BATCH);
-		for (int i = 0; i < n && s->seq && s->time_known; i++) {
-			struct sending x = {.s = s};
+		if (n > 0 && s->seq && s->clock_dests_stale)
+			list_clock_dests(s);
+		for (int i = 0; i < n * s->nclock_dests && s->seq && s->time_known; i++) {
+			struct sending x = {.s = s,
+					    .to = &s->clock_dests[i % s->nclock_dests]};
+			const struct midi_clock_msg *m = &msg[i / s->nclock_dests];
 			if (s->queue_ok) {
-				int64_t us = time_map_us(&s->time, msg[i].frame) +
+				int64_t us = time_map_us(&s->time, m->frame) +
 					     (int64_t)s->cfg.output_delay_frames *
 						 1000000 / s->hub.cfg.rate -
 					     s->queue_offset_us;
@@ -245,11 +304,11 @@ static void send_clock(struct seq_alsa *s, int64_t horizon)
 				x.at.tv_sec = (unsigned)(us / 1000000);
 				x.at.tv_nsec = (unsigned)(us % 1000000) * 1000;
 			}
-			if (seq_alsa_bytes_events(s->encoder, msg[i].bytes, msg[i].len,
+			if (seq_alsa_bytes_events(s->encoder, m->bytes, m->len,
 						  send_event, &x) < 0)
 				s->output_lost++;
-			else
-				s->clock_messages++;
+			else if (i % s->nclock_dests == 0)
+				s->clock_messages++; /* messages, not copies */
 		}
 	} while (n == CLOCK_BATCH);
 }
@@ -382,10 +441,6 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 		       port, snd_strerror(err));
 		return;
 	}
-	/* Our clock too (an APC40 mkII times its LED blinking by it); LEDs go
-	 * to the port alone, not to every subscriber. */
-	if (can_write)
-		snd_seq_connect_to(s->seq, s->my_port, client, port);
 	bool back = false;
 	for (int i = 0; i < MIDI_HUB_PORTS; i++)
 		back |= s->hub.ports[i].used && !s->hub.ports[i].connected &&
@@ -402,9 +457,14 @@ static void consider_port(struct seq_alsa *s, int client, int port, const char *
 		return;
 	}
 	s->refresh[slot] = false;
+	s->clock_named[slot] = s->cfg.hub.clock_out && s->cfg.clock_out_port &&
+			       matches(s->cfg.clock_out_port, cname, pname);
 	struct addr to = {client, port};
-	if (can_write)
-		send_inquiry(s, &to);
+	if (can_write) {
+		subscribe_controller(s, client, port);
+		send_inquiry(s, slot, &to);
+	}
+	s->clock_dests_stale = true;
 	report(s, "controller %s: '%s' on %s (%d:%d)%s", back ? "back" : "connected",
 	       midi_hub_profile(&s->hub, slot)->name, name, client, port,
 	       back ? ": LEDs restored" : "");
@@ -473,6 +533,11 @@ static void announcement(struct seq_alsa *s, const snd_seq_event_t *ev)
 		break;
 	case SND_SEQ_EVENT_PORT_EXIT:
 		port_gone(s, a->client, a->port);
+		s->clock_dests_stale = true;
+		break;
+	case SND_SEQ_EVENT_PORT_SUBSCRIBED: /* aconnect gridloop:0 ... */
+	case SND_SEQ_EVENT_PORT_UNSUBSCRIBED:
+		s->clock_dests_stale = true;
 		break;
 	case SND_SEQ_EVENT_CLIENT_EXIT:
 		for (int i = 0; i < MIDI_HUB_PORTS; i++)
@@ -480,6 +545,7 @@ static void announcement(struct seq_alsa *s, const snd_seq_event_t *ev)
 			    s->hub.ports[i].client == a->client)
 				port_gone(s, a->client, s->hub.ports[i].port);
 		port_gone(s, a->client, -1);
+		s->clock_dests_stale = true;
 		break;
 	default:
 		break;
@@ -537,6 +603,7 @@ static void open_seq(struct seq_alsa *s, int64_t now)
 		snd_seq_set_output_buffer_size(s->seq, OUTPUT_BUFFER);
 		snd_seq_set_client_pool_output(s->seq, OUTPUT_POOL);
 		s->my_client = snd_seq_client_id(s->seq);
+		s->clock_dests_stale = true;
 		step = "queue";
 		s->queue = snd_seq_alloc_named_queue(s->seq, SEQ_ALSA_CLIENT);
 		err = s->queue;
@@ -609,11 +676,13 @@ static void midi_event(struct seq_alsa *s, const snd_seq_event_t *ev, int64_t us
 	if (n == 0)
 		return;
 	int slot = midi_hub_find(&s->hub, ev->source.client, ev->source.port);
-	if (slot >= 0 && midi_hub_input(&s->hub, slot, bytes, n, us))
+	if (slot >= 0 && midi_hub_input(&s->hub, slot, bytes, n, us)) {
+		s->clock_dests_stale = true; /* the new profile may want clock, or not */
 		report(s,
 		       "controller on %s (%d:%d) identified by its inquiry reply: '%s'",
 		       s->hub.ports[slot].name, ev->source.client, ev->source.port,
 		       midi_hub_profile(&s->hub, slot)->name);
+	}
 	if (s->cfg.hub.clock_in && is_clock_source(s, &ev->source))
 		midi_hub_clock_in(&s->hub, bytes, n, us);
 }
@@ -705,6 +774,28 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 	poll(fds, (nfds_t)n, timeout);
 }
 
+/* At exit (SIGTERM, systemctl stop, a fatal error: every way out stops
+ * this thread): every controller's LEDs dark and its outro (the APC40s back
+ * in Generic mode, a Launchpad out of programmer mode), drained before the
+ * sequencer closes, so each controller is left as it was found. Bounded:
+ * a controller that does not read is given up after LEAVE_ATTEMPTS. */
+static void leave_controllers(struct seq_alsa *s)
+{
+	if (!s->seq)
+		return;
+	midi_hub_farewell(&s->hub);
+	for (int i = 0; i < LEAVE_ATTEMPTS; i++) {
+		send_leds(s);
+		flush(s);
+		bool due = s->output_pending;
+		for (int k = 0; k < MIDI_HUB_PORTS; k++)
+			due |= s->hub.ports[k].connected && s->refresh[k];
+		if (!due)
+			return;
+		poll(NULL, 0, LEAVE_WAIT_MS);
+	}
+}
+
 static void *seq_main(void *arg)
 {
 	struct seq_alsa *s = arg;
@@ -734,8 +825,11 @@ static void *seq_main(void *arg)
 			read_input(s);
 		bool holding = midi_hub_poll(&s->hub, mono_us());
 		if (s->seq) {
-			if (mono_us() >= s->next_resync_us)
+			if (mono_us() >= s->next_resync_us) {
 				resync_queue(s, mono_us());
+				s->clock_dests_stale =
+				    true; /* now and then, to be sure */
+			}
 			send_leds(s);
 		}
 		send_clock(s, horizon);
@@ -744,6 +838,7 @@ static void *seq_main(void *arg)
 		publish_stats(s);
 		wait_for_work(s, holding);
 	}
+	leave_controllers(s);
 	close_seq(s);
 	publish_stats(s);
 	return NULL;

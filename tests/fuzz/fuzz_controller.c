@@ -10,27 +10,32 @@
  *   01tttttt  time moves on by t x 50 ms (taps, double taps, holds)
  *   10ssssss  an engine clip event: state s % 9, then track and scene
  *             bytes (out-of-range values included)
- *   11cccccc  poll the foot switch, then drain the LED output in buffers of
- *             CONTROLLER_MIN_OUTPUT + c bytes
+ *   11cccccc  poll the foot switch (and the clock of gridloop-blinked
+ *             LEDs), then drain the LED output in buffers of
+ *             CONTROLLER_MIN_OUTPUT + c bytes; c = 63 first leaves
+ *             (controller_farewell: dark LEDs, then the outro, only),
+ *             c = 62 first refreshes (a reconnection)
  * Built and run by tests/fuzz/run (profiles from GRIDLOOP_PROFILES, default
  * board/profiles). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "controller.h"
 #include "midi_clock.h"
 #include "profile_files.h"
 
-#define NPROFILES 5
+#define NPROFILES 8
 
 static struct profile profiles[NPROFILES];
 
 static void load_profiles(void)
 {
 	static const char *const files[NPROFILES] = {
-	    "apc40.profile", "apc40mk2.profile", "apcmini.profile", "apcminimk2.profile",
-	    "footswitch.profile"};
+	    "apc40.profile",	  "apc40mk2.profile",	    "apcmini.profile",
+	    "apcminimk2.profile", "footswitch.profile",	    "launchpadminimk3.profile",
+	    "launchpadx.profile", "launchpadpromk3.profile"};
 	const char *dir = getenv("GRIDLOOP_PROFILES");
 	char path[512], err[512];
 	for (int i = 0; i < NPROFILES; i++) {
@@ -60,7 +65,7 @@ static void check_output(struct controller *c, size_t cap)
 {
 	uint8_t out[CONTROLLER_MIN_OUTPUT + 64];
 	for (int calls = 0; calls < 1000; calls++) {
-		bool intro = c->intro_pending;
+		bool intro = c->intro_pending, outro = c->outro_pending;
 		size_t n = controller_output(c, out, cap);
 		if (n == 0)
 			return;
@@ -70,10 +75,20 @@ static void check_output(struct controller *c, size_t cap)
 			if (n < at || out[0] != 0xF0 || out[at - 1] != 0xF7)
 				__builtin_trap();
 		}
+		if (outro && !c->outro_pending) { /* the outro, last */
+			size_t len = (size_t)c->profile->outro_len;
+			if (n < at + len || memcmp(out + n - len, c->profile->outro, len))
+				__builtin_trap();
+			n -= len;
+		}
+		if (c->farewell)
+			for (size_t k = at + 2; k < n; k += 3)
+				if (out[k] != 0)
+					__builtin_trap(); /* leaving: dark only */
 		if ((n - at) % 3 != 0 || n > cap)
 			__builtin_trap();
 		for (; at < n; at += 3)
-			if ((out[at] & 0xE0) != 0x80 || (out[at] & 0xF0) == 0x80 ||
+			if (((out[at] & 0xF0) != 0x90 && (out[at] & 0xF0) != 0xB0) ||
 			    out[at + 1] >= 0x80 || out[at + 2] >= 0x80)
 				__builtin_trap(); /* note-on or CC, data bytes */
 	}
@@ -131,6 +146,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		default:
+			if (arg == 0x3F)
+				controller_farewell(&c); /* now and then: leaving */
+			else if (arg == 0x3E)
+				controller_refresh(&c); /* reconnected */
 			controller_poll(&c, us, &sink);
 			check_output(&c, CONTROLLER_MIN_OUTPUT + arg);
 			break;

@@ -2,15 +2,32 @@
 #
 # Notes, CCs and LED values: Ableton's APC40 remote script and Luppp's
 # akai_apc.ctlr (see FACTS.md, "Akai APC controllers"). Nudge +/- (100/101)
-# as in the mossgrabers APC driver. MIDI channels are written 0..15, as on
+# as in the mossgrabers APC driver. Shift + MASTER (80) exports, shift +
+# PLAY (91) saves, and the MASTER button's LED shows the SD card: neither
+# button does anything else, so neither is hit by accident while playing.
+# MIDI channels are written 0..15, as on
 # the wire: the APC40's track 1 sends on channel 0.
+#
+# From Akai's "Communications Protocol for Akai APC40 Controller" (Rev 1,
+# 2009): the device inquiry with channel byte 00; the introduction (mode 41
+# Ableton, 40 Generic, sent at exit so the APC40 is left as it was found);
+# the LED table: METRONOME 0x41 and MIDI OVERDUB 0x40 are lit 0 off / 1 on,
+# clip stop 0x34 0 off / 1 on / 2 blink, MASTER 0x50 only 0 off / 1..127 on
+# (so gridloop blinks the SD card's LED itself), and REC 0x5D has no LED:
+# record arm shows on MIDI OVERDUB, which arms the same overdub. The clip
+# stop LEDs follow Ableton's _APC session: on while a clip of the track
+# plays, blinking while its stop is queued. A clear is shift + STOP ALL
+# CLIPS held, then the pad (shift + pad only selects, as in Ableton).
 
 [controller]
 name    = APC40 mk1
 port    = *APC40*
 inquiry = 47 73                               # Akai, APC40
+inquiry_channel = 0x00                        # Akai's protocol (Rev 1): F0 7E 00 06 01 F7
 intro   = F0 47 7F 73 60 00 04 41 01 00 00 F7 # mode 41 (Ableton), version 1.0.0:
                                               # without it the APC40 lights pads itself
+outro   = F0 47 7F 73 60 00 04 40 01 00 00 F7 # at exit: mode 40, Generic, as found
+clock   = no                                  # Ableton's APC40 script: no clock port
 rows    = 5
 
 [map]
@@ -20,7 +37,10 @@ stop_track   note 52 ch 0..7     -> x = ch   # clip stop
 select_track note 51 ch 0..7     -> x = ch   # track select
 stop_all     note 81 ch 0                    # stop all clips
 stop_all     note 92 ch 0                    # transport stop
-record_arm   note 93 ch 0                    # rec
+record_arm   note 64 ch 0                    # MIDI OVERDUB (0x40): arms an overdub, lit
+record_arm   note 93 ch 0                    # REC: arms too; Akai's table gives it no LED
+metronome    note 65 ch 0                    # METRONOME (0x41), lit
+shift+clear  note 81 ch 0                    # shift + STOP ALL CLIPS held + pad: clear
 bank_up      note 94 ch 0
 bank_down    note 95 ch 0
 next_track   note 96 ch 0                    # bank right
@@ -28,6 +48,8 @@ prev_track   note 97 ch 0                    # bank left
 shift        note 98 ch 0
 tap_tempo    note 99 ch 0
 shift+metronome note 99 ch 0                 # shift + tap
+shift+export note 80 ch 0                    # shift + MASTER: export the clips
+shift+save   note 91 ch 0                    # shift + PLAY: save the session now
 redo         note 100 ch 0                   # nudge +
 undo         note 101 ch 0                   # nudge -
 volume       cc 7 ch 0..7        -> x = ch   # track faders
@@ -50,3 +72,19 @@ stop_queued   = 6
 button_off    = 0
 button_on     = 1
 button_blink  = 2
+# clip stop buttons (note 52, channel = track): 0 off, 1 on, 2 blink
+stop_off      = 0
+stop_on       = 1
+stop_blink    = 2
+# the SD card (the MASTER button, note 80): a one-colour LED, so off = idle, on = a save or
+# restore running, or an export done (a few seconds), blinking = an export
+# running; still blinking after the export = it failed, or the card is
+# missing, read-only or full (docs/manual.md, "The SD card's status LED")
+status_led            = note 80 ch 0
+storage_idle          = 0
+storage_restoring     = 1
+storage_saving        = 1
+storage_exporting     = 1 blink   # Akai: MASTER is 0 off, 1..127 on; gridloop blinks it
+storage_exported      = 1
+storage_export_failed = 1 blink
+storage_fault         = 1 blink
