@@ -198,20 +198,38 @@ check("SIGTERM stopped gridloop cleanly (exit status 0)", 'gl_gridloop_status=0'
 check("gridloop said it is back when plugged in again", 'controller back' in log,
       ' | '.join(x for x in log.splitlines() if 'controller' in x)[:400])
 m2 = parse(rd('m2.bin'))
-l2 = leds(m2)
 check("after reconnection the intro SysEx arrived again", INTRO in m2,
       '%d bytes came' % len(rd('m2.bin')))
+# At SIGTERM gridloop leaves the controller as it found it: every LED dark,
+# then the introduction with mode 40 (Generic). What the LEDs showed while
+# it ran is what came before that.
+OUTRO = (0xF0, 0x47, 0x7F, 0x73, 0x60, 0x00, 0x04, 0x40, 0x01, 0x00, 0x00, 0xF7)
+k = len(m2) - 1 - m2[::-1].index(OUTRO) if OUTRO in m2 else len(m2)
+# the farewell's dark LEDs come right before the outro: the run's state is
+# the last value of each LED before the farewell began
+live = leds(m2[:k])
+farewell_from = len(live)
+while farewell_from > 0 and live[farewell_from - 1][2] == 0:
+    farewell_from -= 1
 last = {}
-for c, n, v in l2:
+for c, n, v in live[:farewell_from]:
     last[(c, n)] = v
+for c, n, v in live[farewell_from:]:
+    last.setdefault((c, n), v)
+dark = {}
+for c, n, v in live:
+    dark[(c, n)] = v
+check("at SIGTERM every LED went dark, then the outro put the APC40 back in Generic mode (F0 47 7F 73 60 00 04 40 01 00 00 F7)",
+      OUTRO in m2 and all(v == 0 for v in dark.values()) and dark,
+      'outro %s, lit at the end: %s' % (OUTRO in m2, {('%02x %02x' % (0x90 | p[0], p[1])): v for p, v in dark.items() if v}))
 want = {p: 0 for p in PADS}
 want[(1, 53)] = 1
 check("after reconnection every visible pad's LED came back (40 pads: 91 35 01 for track 1 scene 5 playing, the rest off)",
       all(last.get(p) == want[p] for p in PADS),
       'wrong or missing: %s' % {('%02x %02x' % (0x90 | p[0], p[1])): last.get(p) for p in PADS if last.get(p) != want[p]})
-check("after reconnection the buttons came back: scene 5 on (90 52 01), scenes 6..9 off (53..56), record arm off (5d)",
-      [last.get((0, n)) for n in (82, 83, 84, 85, 86, 93)] == [1, 0, 0, 0, 0, 0],
-      'got %s' % {'%02x' % n: last.get((0, n)) for n in (82, 83, 84, 85, 86, 93)})
+check("after reconnection the buttons came back: scene 5 on (90 52 01), scenes 6..9 off (53..56), record arm off (MIDI OVERDUB, 40)",
+      [last.get((0, n)) for n in (82, 83, 84, 85, 86, 0x40)] == [1, 0, 0, 0, 0, 0],
+      'got %s' % {'%02x' % n: last.get((0, n)) for n in (82, 83, 84, 85, 86, 0x40)})
 
 def rms(name):
     d = rd(name)
