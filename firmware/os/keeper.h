@@ -30,12 +30,12 @@
 
 struct engine;
 struct engine_config;
+struct wake;
 
 struct keeper_config {
 	uint64_t
 	    memory_limit; /* bytes of recording memory at most; 0 = no limit but RAM */
 	bool lock_memory; /* mlock each chunk (warns once if not permitted) */
-	unsigned poll_interval_us; /* how often the thread looks at the queue */
 };
 
 void keeper_config_defaults(struct keeper_config *cfg);
@@ -58,6 +58,11 @@ uint64_t keeper_arm_bytes(const struct engine_config *ec, size_t page);
 int keeper_service(struct keeper *k);
 
 int keeper_start(struct keeper *k); /* 0 or -errno */
+
+/* What wakes the keeper's thread, which sleeps until there is work: the
+ * audio thread signals it (one non-blocking eventfd write, wake.h) after a
+ * period in which the engine pushed a memory request. */
+const struct wake *keeper_wake(const struct keeper *k);
 void keeper_stop(struct keeper *k);
 
 /* Figures for statistics and the benchmark. */

@@ -28,7 +28,7 @@
 #define OUTPUT_BUFFER  (64 * 1024) /* alsa-lib's: a whole LED refresh of every port */
 #define OUTPUT_POOL    1000	   /* kernel events in flight (scheduled clock too) */
 #define HOLD_POLL_MS   5	   /* a foot switch held: look again this soon */
-#define IDLE_POLL_MS   100	   /* nothing else wakes the thread: time to look */
+#define IDLE_POLL_MS   1000	   /* the longest sleep (a resync is due each second) */
 #define RESYNC_US      1000000	   /* queue time <-> CLOCK_MONOTONIC, again */
 #define CLOCK_BATCH    16
 #define DRAIN_ATTEMPTS 64
@@ -60,6 +60,7 @@ struct seq_alsa {
 	int64_t queue_offset_us; /* CLOCK_MONOTONIC us = queue real time + this */
 	bool queue_ok;
 	int64_t next_resync_us;
+	int64_t horizon_every; /* frames: asked of the audio thread (MIDI clock) */
 	bool output_pending;
 	bool refresh[MIDI_HUB_PORTS]; /* LEDs lost on the way: send all again */
 	struct addr clock_sources[CLOCK_SOURCES];
@@ -88,6 +89,7 @@ static __attribute__((format(printf, 2, 3))) void report(struct seq_alsa *s,
 	vsnprintf(r.text, sizeof(r.text), fmt, ap);
 	va_end(ap);
 	spsc_push(&s->reports, &r); /* full: dropped, never waits */
+	wake_signal(s->cfg.supervisor_wake);
 }
 
 /* ---- events <-> bytes ----------------------------------------------------- */
@@ -697,12 +699,34 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 		short events = POLLIN | (s->output_pending ? POLLOUT : 0);
 		int k = snd_seq_poll_descriptors(s->seq, fds + n, 7, events);
 		n += k > 0 ? k : 0;
-	} else {
-		int64_t until_open = (s->next_open_us - mono_us()) / 1000 + 1;
-		if (until_open < timeout)
-			timeout = until_open > 0 ? (int)until_open : 0;
 	}
+	/* The next thing timed: the queue's resync, or the sequencer looked
+	 * for again. */
+	int64_t next = s->seq ? s->next_resync_us : s->next_open_us;
+	int64_t until = (next - mono_us()) / 1000 + 1;
+	if (until < timeout)
+		timeout = until > 0 ? (int)until : 0;
 	poll(fds, (nfds_t)n, timeout);
+}
+
+/* While MIDI clock goes out, the horizon must move on at the tick rate,
+ * not only at engine events (the ticks are listed up to it): then the
+ * audio thread wakes the supervisor once a tick's worth of frames, and the
+ * supervisor passes the horizon on. Off otherwise: idle, nothing wakes. */
+static void ask_for_horizon(struct seq_alsa *s)
+{
+	const struct midi_clock_out *c = &s->hub.clock_out;
+	int64_t every = 0;
+	if (s->hub.cfg.clock_out && (c->running || c->start_pending) &&
+	    c->frames_per_beat > 0) {
+		every = (int64_t)(c->frames_per_beat / 24);
+		if (every < 1)
+			every = 1;
+	}
+	if (every != s->horizon_every && s->cfg.audio) {
+		s->horizon_every = every;
+		audio_thread_wake_every(s->cfg.audio, every);
+	}
 }
 
 static void *seq_main(void *arg)
@@ -730,6 +754,7 @@ static void *seq_main(void *arg)
 		struct event ev;
 		while (fanout_pop(s->cfg.events, &ev))
 			midi_hub_event(&s->hub, &ev);
+		ask_for_horizon(s);
 		if (s->seq)
 			read_input(s);
 		bool holding = midi_hub_poll(&s->hub, mono_us());
