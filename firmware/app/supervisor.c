@@ -161,7 +161,9 @@ static void drain_events(struct supervisor *s)
 	int64_t horizon =
 	    atomic_load_explicit(audio_thread_now(s->cfg.audio), memory_order_acquire);
 	struct event ev;
+	int drained = 0;
 	while (spsc_pop(engine_events(s->cfg.engine), &ev)) {
+		drained++;
 		log_event(s, &ev);
 		/* This thread stays the engine queue's one consumer; the
 		 * sequencer thread gets copies. */
@@ -172,7 +174,10 @@ static void drain_events(struct supervisor *s)
 	}
 	if (s->cfg.fanout)
 		fanout_publish(s->cfg.fanout, horizon);
-	if (s->cfg.writer)
+	/* The writer acts on events only, not on the horizon: woken only
+	 * when there are some (the MIDI clock's horizon wake-ups are the
+	 * sequencer thread's). */
+	if (s->cfg.writer && drained)
 		fanout_publish(sd_writer_events(s->cfg.writer), horizon);
 }
 
