@@ -4,14 +4,20 @@
  * events' consumer after its first period and after periods with engine
  * events, and nobody in idle periods; the keeper thread, which has no timer
  * any more, serves every memory request of a long take because the audio
- * thread wakes it. The "_mt" suffix runs it under ThreadSanitizer too. */
+ * thread wakes it; idle, the keeper's and the performance recorder's disk
+ * thread do not wake at all (their voluntary context switches, from
+ * /proc/self/task). The "_mt" suffix runs it under ThreadSanitizer too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -19,6 +25,8 @@
 #include "audio_thread.h"
 #include "engine.h"
 #include "keeper.h"
+#include "recorder.h"
+#include "tmp_dir.h"
 #include "wake.h"
 
 #define RATE	   48000
@@ -35,6 +43,46 @@ static int64_t now_ms(void)
 static void nap(void)
 {
 	struct timespec ts = {0, 50000};
+	nanosleep(&ts, NULL);
+}
+
+/* Voluntary context switches so far of this process's thread named name
+ * (each is a sleep that ended: a wake-up); -1 when there is none. */
+static long switches_of(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	assert_non_null(d);
+	long found = -1;
+	struct dirent *de;
+	while ((de = readdir(d)) && found < 0) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[300], comm[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(comm, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "r");
+		char line[128];
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &found) == 1)
+				break;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -137,10 +185,18 @@ static void test_events_wake_the_consumer_and_idle_wakes_nobody(void **state)
 	assert_int_equal(wake_wait(&r.events, GIVE_UP_MS), 1); /* the first period */
 	drain(&r);
 
-	/* Idle: a hundred periods, no event, no wake-up. */
+	/* Idle: a hundred periods, no event, no wake-up; the keeper sleeps
+	 * through them (it used to look every 2 ms: 150 times in 300 ms). */
+	sleep_ms(50);
+	long keeper0 = switches_of("gl-keeper");
+	assert_true(keeper0 >= 0);
 	for (int i = 0; i < 100; i++)
 		step(&r);
+	sleep_ms(300);
 	assert_int_equal(wake_wait(&r.events, 0), 0);
+	long keeper_wakes = switches_of("gl-keeper") - keeper0;
+	print_message("idle: the keeper woke %ld times in 300 ms\n", keeper_wakes);
+	assert_true(keeper_wakes <= 2);
 
 	/* A press: the period that acts on it pushes a clip state, and the
 	 * consumer sleeping on the descriptor wakes. */
@@ -188,9 +244,56 @@ static void test_keeper_serves_a_long_take_woken_by_the_audio_thread(void **stat
 	rig_stop(&r);
 }
 
+/* The recorder's disk thread: woken by the audio thread's push once a
+ * batch (a tenth of a second) is there, asleep when nothing comes; it used
+ * to nap 20 ms at a time. */
+static void test_recorder_disk_thread_sleeps_until_a_batch(void **state)
+{
+	(void)state;
+	char dir[256];
+	assert_true(tmp_dir_make(dir, sizeof(dir), "test_wake_mt"));
+	struct recorder_config cfg = {.dir = dir,
+				      .rate = RATE,
+				      .channels = 2,
+				      .format = EXPORT_WAV_FLOAT,
+				      .ring_seconds = 2};
+	char err[256];
+	struct recorder *rec = recorder_create(&cfg, err, sizeof(err));
+	assert_non_null(rec);
+	assert_int_equal(recorder_start(rec), 0);
+	sleep_ms(50);
+	long w0 = switches_of("gl-recorder");
+	assert_true(w0 >= 0);
+	sleep_ms(300);
+	long idle = switches_of("gl-recorder") - w0;
+	print_message("recorder idle: %ld wake-ups in 300 ms\n", idle);
+	assert_true(idle <= 2);
+
+	/* Half a second pushed: written without a timer. */
+	static float buf[PERIOD * 2];
+	for (int i = 0; i < RATE / 2 / PERIOD; i++)
+		recorder_push(rec, buf, PERIOD);
+	struct recorder_stats st;
+	int64_t give_up = now_ms() + GIVE_UP_MS;
+	do {
+		sleep_ms(5);
+		recorder_get_stats(rec, &st);
+	} while (st.frames_written <
+		     (uint64_t)(RATE / 2 / PERIOD - RATE / 10 / PERIOD) * PERIOD &&
+		 now_ms() < give_up);
+	assert_true(st.frames_written >=
+		    (uint64_t)(RATE / 2 / PERIOD - RATE / 10 / PERIOD) * PERIOD);
+	recorder_stop(rec);
+	recorder_get_stats(rec, &st);
+	assert_int_equal(st.frames_written, (uint64_t)(RATE / 2 / PERIOD) * PERIOD);
+	recorder_destroy(rec);
+	assert_int_equal(tmp_dir_remove(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_recorder_disk_thread_sleeps_until_a_batch),
 	    cmocka_unit_test(test_events_wake_the_consumer_and_idle_wakes_nobody),
 	    cmocka_unit_test(test_keeper_serves_a_long_take_woken_by_the_audio_thread),
 	};

@@ -85,7 +85,8 @@ int main(int argc, char **argv)
 	cfg.tempo = 120;
 	cfg.quantise = QUANTISE_OFF;
 	for (int t = 0; t < GL_TRACKS; t++)
-		cfg.track_input[t] = (struct track_input){.first_channel = 0, .stereo = 1};
+		cfg.track_input[t] =
+		    (struct track_input){.first_channel = 0, .stereo = 1};
 	const char *why = NULL;
 	struct engine *e = engine_create(&cfg, &why);
 	struct keeper_config kc;
@@ -101,7 +102,8 @@ int main(int argc, char **argv)
 	/* Tracks 1-7: loops recorded through the engine, then playing. */
 	for (int t = 0; t < 7; t++) {
 		engine_send(e, SOURCE_SCRIPT, CMD_PRESS, t, 0, 0, 1000 + t * 10);
-		engine_send(e, SOURCE_SCRIPT, CMD_PRESS, t, 0, 0, 1000 + t * 10 + LOOP_FRAMES);
+		engine_send(e, SOURCE_SCRIPT, CMD_PRESS, t, 0, 0,
+			    1000 + t * 10 + LOOP_FRAMES);
 	}
 	engine_send(e, SOURCE_SCRIPT, CMD_MONITOR, 7, 0, 1, 0);
 	while (engine_now(e) < 2 * LOOP_FRAMES) {
@@ -147,8 +149,9 @@ int main(int argc, char **argv)
 	keeper_get_stats(k, &ks);
 	printf("bench_rt_instr: take %.1f min (%lld frames), %ld periods counted, %ld "
 	       "regrow periods, keeper grows %llu, engine errors %ld\n",
-	       (double)(engine_now(e) - start) / RATE / 60, (long long)(engine_now(e) - start),
-	       n, regrows, (unsigned long long)ks.grows, errors);
+	       (double)(engine_now(e) - start) / RATE / 60,
+	       (long long)(engine_now(e) - start), n, regrows,
+	       (unsigned long long)ks.grows, errors);
 	keeper_destroy(k);
 	engine_destroy(e);
 	return errors ? 1 : 0;
