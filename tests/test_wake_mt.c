@@ -4,7 +4,8 @@
  * events' consumer after its first period and after periods with engine
  * events, and nobody in idle periods; the keeper thread, which has no timer
  * any more, serves every memory request of a long take because the audio
- * thread wakes it; idle, the keeper's and the performance recorder's disk
+ * thread wakes it; a wake-up asked for at a frame comes once, after the
+ * period that passes it; idle, the keeper's and the performance recorder's disk
  * thread do not wake at all (their voluntary context switches, from
  * /proc/self/task). The "_mt" suffix runs it under ThreadSanitizer too. */
 #include <setjmp.h>
@@ -197,6 +198,18 @@ static void test_events_wake_the_consumer_and_idle_wakes_nobody(void **state)
 	long keeper_wakes = switches_of("gl-keeper") - keeper0;
 	print_message("idle: the keeper woke %ld times in 300 ms\n", keeper_wakes);
 	assert_true(keeper_wakes <= 2);
+
+	/* A wake-up asked for at a frame (the MIDI clock's next tick): after
+	 * the period that passes it, once. */
+	int64_t tick = atomic_load(audio_thread_now(r.audio)) + PERIOD + PERIOD / 2;
+	audio_thread_wake_at(r.audio, tick);
+	step(&r);
+	assert_int_equal(wake_wait(&r.events, 0), 0); /* not passed yet */
+	step(&r);
+	assert_int_equal(wake_wait(&r.events, GIVE_UP_MS), 1);
+	for (int i = 0; i < 10; i++)
+		step(&r);
+	assert_int_equal(wake_wait(&r.events, 0), 0); /* once */
 
 	/* A press: the period that acts on it pushes a clip state, and the
 	 * consumer sleeping on the descriptor wakes. */

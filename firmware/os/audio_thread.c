@@ -49,8 +49,7 @@ struct audio_thread {
 	atomic_uint_least64_t clock_seq; /* 64 bits: never wraps back to 0 */
 	atomic_int_least64_t clock_ns;
 	atomic_int_least64_t clock_frame;
-	atomic_int_least64_t wake_every; /* frames; 0: on events only */
-	int64_t next_timed_wake;	 /* the audio thread's */
+	atomic_int_least64_t wake_at; /* audio_thread_wake_at(); GL_NEVER: none */
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -74,6 +73,7 @@ struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
 	memset(t->in, 0, in_bytes);
 	memset(t->out, 0, out_bytes);
 	atomic_init(&t->stop_frame, GL_NEVER);
+	atomic_init(&t->wake_at, GL_NEVER);
 	return t;
 }
 
@@ -100,10 +100,9 @@ void audio_thread_set_offline(struct audio_thread *t,
 	t->keeper = keeper;
 }
 
-void audio_thread_wake_every(struct audio_thread *t, int64_t frames)
+void audio_thread_wake_at(struct audio_thread *t, int64_t frame)
 {
-	atomic_store_explicit(&t->wake_every, frames > 0 ? frames : 0,
-			      memory_order_relaxed);
+	atomic_store_explicit(&t->wake_at, frame, memory_order_relaxed);
 }
 
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t)
@@ -196,11 +195,15 @@ static void wake_consumers(struct audio_thread *t, size_t events0, size_t report
 			   size_t memory0, int64_t now)
 {
 	struct engine *e = t->cfg.engine;
+	/* Asked for (the MIDI clock's next tick): once, then off unless
+	 * asked again meanwhile (a lock-free compare-exchange). */
 	bool timed = false;
-	int64_t every = atomic_load_explicit(&t->wake_every, memory_order_relaxed);
-	if (every > 0 && now >= t->next_timed_wake) {
+	int64_t at = atomic_load_explicit(&t->wake_at, memory_order_relaxed);
+	if (now > at) {
 		timed = true;
-		t->next_timed_wake = now + every;
+		atomic_compare_exchange_strong_explicit(&t->wake_at, &at, GL_NEVER,
+							memory_order_relaxed,
+							memory_order_relaxed);
 	}
 	if (timed || pushed(engine_events(e)) != events0 ||
 	    pushed(&t->reports) != reports0 ||

@@ -111,11 +111,13 @@ void audio_thread_set_offline(struct audio_thread *t,
 			      const atomic_int_least64_t *script_horizon,
 			      struct keeper *keeper);
 
-/* Wake wake_events at least every `frames` engine frames as well (0: only
- * on events): the MIDI clock lists ticks only up to the horizon the
- * supervisor publishes, so while it runs the horizon must move on at the
- * tick rate, not only at events. From any thread. */
-void audio_thread_wake_every(struct audio_thread *t, int64_t frames);
+/* Wake wake_events once more after the first period that ends past engine
+ * frame `frame` (GL_NEVER: no such wake-up; each call replaces the last).
+ * The MIDI clock lists ticks only up to the horizon the supervisor
+ * publishes, so while it ticks the sequencer thread asks for its next
+ * tick's frame: the tick is then listed within one period and two
+ * wake-ups of its frame, not at the next engine event. From any thread. */
+void audio_thread_wake_at(struct audio_thread *t, int64_t frame);
 
 /* The engine frame reached, updated after every period. */
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t);

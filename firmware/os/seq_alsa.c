@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -60,7 +61,7 @@ struct seq_alsa {
 	int64_t queue_offset_us; /* CLOCK_MONOTONIC us = queue real time + this */
 	bool queue_ok;
 	int64_t next_resync_us;
-	int64_t horizon_every; /* frames: asked of the audio thread (MIDI clock) */
+	int64_t asked_at; /* of the audio thread: a wake-up past this frame */
 	bool output_pending;
 	bool refresh[MIDI_HUB_PORTS]; /* LEDs lost on the way: send all again */
 	struct addr clock_sources[CLOCK_SOURCES];
@@ -709,24 +710,26 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 	poll(fds, (nfds_t)n, timeout);
 }
 
-/* While MIDI clock goes out, the horizon must move on at the tick rate,
- * not only at engine events (the ticks are listed up to it): then the
- * audio thread wakes the supervisor once a tick's worth of frames, and the
- * supervisor passes the horizon on. Off otherwise: idle, nothing wakes. */
-static void ask_for_horizon(struct seq_alsa *s)
+/* While MIDI clock goes out it ticks (24 per beat, on after a stop too:
+ * slaves keep the tempo), and ticks are listed only up to the horizon, so
+ * the horizon must pass each tick's frame soon after the audio thread did:
+ * ask it to wake the supervisor after the period that passes the next
+ * tick (the formula of midi_clock_out_period()). A tick then goes out
+ * within one period and two wake-ups of its frame, and there are no
+ * wake-ups while nothing ticks (no tempo, clock in, no sequencer). */
+static void ask_for_horizon(struct seq_alsa *s, int64_t horizon)
 {
 	const struct midi_clock_out *c = &s->hub.clock_out;
-	int64_t every = 0;
-	if (s->hub.cfg.clock_out && (c->running || c->start_pending) &&
-	    c->frames_per_beat > 0) {
-		every = (int64_t)(c->frames_per_beat / 24);
-		if (every < 1)
-			every = 1;
+	int64_t at = GL_NEVER;
+	if (s->hub.cfg.clock_out && s->seq && c->anchored && c->frames_per_beat > 0) {
+		at = c->anchor_frame +
+		     llround(c->ticks_since_anchor * c->frames_per_beat / 24.0);
+		if (at < horizon)
+			at = horizon; /* listed up to there: the next period */
 	}
-	if (every != s->horizon_every && s->cfg.audio) {
-		s->horizon_every = every;
-		audio_thread_wake_every(s->cfg.audio, every);
-	}
+	if (s->cfg.audio && (at != GL_NEVER || s->asked_at != GL_NEVER))
+		audio_thread_wake_at(s->cfg.audio, at);
+	s->asked_at = at;
 }
 
 static void *seq_main(void *arg)
@@ -754,7 +757,6 @@ static void *seq_main(void *arg)
 		struct event ev;
 		while (fanout_pop(s->cfg.events, &ev))
 			midi_hub_event(&s->hub, &ev);
-		ask_for_horizon(s);
 		if (s->seq)
 			read_input(s);
 		bool holding = midi_hub_poll(&s->hub, mono_us());
@@ -764,6 +766,7 @@ static void *seq_main(void *arg)
 			send_leds(s);
 		}
 		send_clock(s, horizon);
+		ask_for_horizon(s, horizon);
 		if (s->seq)
 			flush(s);
 		publish_stats(s);
@@ -792,6 +795,7 @@ struct seq_alsa *seq_alsa_create(const struct seq_alsa_config *cfg)
 		return NULL;
 	}
 	midi_hub_init(&s->hub, &s->cfg.hub, s->cfg.commands);
+	s->asked_at = GL_NEVER;
 	atomic_init(&s->stop, false);
 	/* Its messages fold into ours instead of going to stderr. */
 	alsa_log_install();
