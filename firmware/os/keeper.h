@@ -53,8 +53,8 @@ void keeper_destroy(struct keeper *k); /* stop first */
 uint64_t keeper_arm_bytes(const struct engine_config *ec, size_t page);
 
 /* Serves every pending request, then returns the number served. Tests and
- * the offline demo call it between periods; keeper_start() calls it in a
- * loop on its own low-priority thread. */
+ * the offline demo call it between periods; keeper_start() calls it on its
+ * own low-priority thread each time that thread is woken (keeper_wake()). */
 int keeper_service(struct keeper *k);
 
 int keeper_start(struct keeper *k); /* 0 or -errno */
