@@ -69,7 +69,7 @@ PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
 PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
               test_midi_hub test_profile test_script test_spsc test_spsc_mt \
               test_engine_mt
-RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o profile_files.o \
+RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o wake.o profile_files.o \
                 script_feeder.o)
 
 TEST_SRC  := $(wildcard tests/test_*.c)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "engine_rig.h"
+#include "wake.h"
 
 static void pace(uint32_t frames)
 {
@@ -31,6 +32,8 @@ static void run_paced(struct rig *r, int64_t until)
 {
 	while (engine_now(r->e) < until) {
 		rig_run(r, r->period);
+		/* As the audio thread does: the keeper sleeps until woken. */
+		wake_signal(keeper_wake(r->k));
 		pace(r->period);
 		for (int i = 0; i < 100000 && spsc_count(engine_memory_requests(r->e));
 		     i++)
@@ -48,7 +51,6 @@ static struct rig *threaded_rig(uint32_t grow)
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	kc.poll_interval_us = 200;
 	struct rig *r = rig_new_with(&cfg, &kc, 64);
 	assert_non_null(r);
 	r->keeper_paused = true; /* the keeper thread serves, not the rig */

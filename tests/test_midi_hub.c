@@ -581,6 +581,30 @@ static void test_foot_switch_hold_by_poll(void **state)
 	rig_free(r);
 }
 
+/* LEDs that gridloop blinks itself (the APC40's MASTER status LED) need
+ * the sequencer thread awake at each half cycle, and only then: a hub of
+ * controllers without such LEDs never asks for a wake-up. */
+static void test_next_blink_wakes_only_where_needed(void **state)
+{
+	(void)state;
+	struct rig *r = rig();
+	const int64_t half = PROFILE_SOFT_BLINK_US / 2;
+	assert_true(midi_hub_next_blink_us(&r->hub, 1234) == INT64_MAX);
+	int a =
+	    midi_hub_connect(&r->hub, 20, 0, "Foot:Foot", profile_named("Foot switch"));
+	assert_true(a >= 0);
+	assert_false(profiles[profile_named("Foot switch")].soft_blink);
+	assert_true(midi_hub_next_blink_us(&r->hub, 1234) == INT64_MAX);
+	int b =
+	    midi_hub_connect(&r->hub, 21, 0, "APC40:APC40", profile_named("APC40 mk1"));
+	assert_true(b >= 0);
+	assert_true(profiles[profile_named("APC40 mk1")].soft_blink);
+	assert_true(midi_hub_next_blink_us(&r->hub, 1234) == half);
+	assert_true(midi_hub_next_blink_us(&r->hub, half) == 2 * half);
+	assert_true(midi_hub_next_blink_us(&r->hub, 3 * half - 1) == 3 * half);
+	rig_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +619,7 @@ int main(void)
 	    cmocka_unit_test(test_late_controller_starts_from_the_mirror),
 	    cmocka_unit_test(test_late_controller_shows_the_card),
 	    cmocka_unit_test(test_inquiry_reply_switches_profile),
+	    cmocka_unit_test(test_next_blink_wakes_only_where_needed),
 	    cmocka_unit_test(test_slots),
 	    cmocka_unit_test(test_metronome_is_shared),
 	    cmocka_unit_test(test_clock_out_up_to_the_horizon),

@@ -30,12 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rt_mark.h"
+#include "wake.h"
 
 /* Calls go through volatile pointers so that the compiler can neither drop
  * an unused malloc/free pair nor turn printf into puts. */
@@ -194,6 +196,52 @@ static void body_free_null(void)
 	rt_mark_begin();
 	free_fn(NULL);
 	rt_mark_end();
+}
+
+/* The one call allowed: waking a sleeper (wake.h), which must also work. */
+static void body_wake_inside(void)
+{
+	struct wake w;
+	if (wake_init(&w))
+		_exit(3);
+	rt_mark_begin();
+	wake_signal(&w);
+	wake_signal(&w);
+	rt_mark_end();
+	uint64_t count = 0;
+	if (read(wake_fd(&w), &count, sizeof(count)) != sizeof(count) || count != 2)
+		_exit(4);
+	wake_free(&w);
+}
+
+/* Look-alikes of the wake-up that are not one: 8 bytes, but to a pipe, to
+ * a blocking eventfd, or 4 bytes to the eventfd. */
+static void eight_bytes_to(int fd, size_t n)
+{
+	uint64_t one = 1;
+	if (fd < 0)
+		_exit(3);
+	rt_mark_begin();
+	(void)!write(fd, &one, n);
+	rt_mark_end();
+}
+
+static void body_write8_pipe(void)
+{
+	int fds[2];
+	if (pipe(fds) || fcntl(fds[1], F_SETFL, O_NONBLOCK))
+		_exit(3);
+	eight_bytes_to(fds[1], 8);
+}
+
+static void body_write8_blocking_eventfd(void)
+{
+	eight_bytes_to(eventfd(0, 0), 8);
+}
+
+static void body_write4_eventfd(void)
+{
+	eight_bytes_to(eventfd(0, EFD_NONBLOCK), 4);
 }
 
 static void body_unbalanced_leave(void)
@@ -465,6 +513,24 @@ static void test_free_null_is_allowed(void **state)
 	expect_clean_exit(&result);
 }
 
+static void test_wake_inside_section_is_allowed(void **state)
+{
+	(void)state;
+	run_child(body_wake_inside, &result);
+	expect_clean_exit(&result);
+}
+
+static void test_other_writes_inside_section_abort(void **state)
+{
+	(void)state;
+	run_child(body_write8_pipe, &result);
+	expect_violation_abort(&result, "write");
+	run_child(body_write8_blocking_eventfd, &result);
+	expect_violation_abort(&result, "write");
+	run_child(body_write4_eventfd, &result);
+	expect_violation_abort(&result, "write");
+}
+
 static void test_unbalanced_leave_aborts(void **state)
 {
 	(void)state;
@@ -582,6 +648,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_nested_inner_end_is_still_inside),
 	    cmocka_unit_test(test_nested_balanced_leaves),
 	    cmocka_unit_test(test_free_null_is_allowed),
+	    cmocka_unit_test(test_wake_inside_section_is_allowed),
+	    cmocka_unit_test(test_other_writes_inside_section_abort),
 	    cmocka_unit_test(test_unbalanced_leave_aborts),
 	    cmocka_unit_test(test_sections_are_per_thread),
 	    cmocka_unit_test(test_count_mode_counts),

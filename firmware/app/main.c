@@ -22,6 +22,7 @@
 #include "export.h"
 #include "export_cli.h"
 #include "fanout.h"
+#include "wake.h"
 #include "keeper.h"
 #include "manifest.h"
 #include "mono_clock.h"
@@ -57,6 +58,8 @@ struct program {
 	char profile_why[PATH_MAX + 128]; /* when none: why */
 	struct fanout fanout;
 	bool fanout_ready;
+	struct wake supervisor_wake; /* the supervisor sleeps on it */
+	bool wake_ready;
 	struct seq_alsa *seq;
 	int64_t start_ns;
 	struct session_loader *loader;
@@ -186,6 +189,7 @@ static int build_seq(struct program *p)
 	    .commands = engine_commands(p->engine, SOURCE_CONTROLLER),
 	    .events = &p->fanout,
 	    .audio = p->audio,
+	    .supervisor_wake = &p->supervisor_wake,
 	    .hub =
 		{
 		    .profiles = p->profiles,
@@ -477,6 +481,7 @@ static int build_session(struct program *p, bool offline)
 	wc.serial = card.serial;
 	wc.resave_restored = card.resave;
 	wc.quiet_ms = o->save_quiet_ms;
+	wc.status_wake = &p->supervisor_wake;
 	p->writer = sd_writer_create(&wc);
 	if (!p->writer)
 		return fail(1, "cannot set up the SD writer", "out of memory");
@@ -696,6 +701,10 @@ static void remove_pid_file(struct program *p)
 static int build(struct program *p)
 {
 	const char *why = NULL;
+	if (wake_init(&p->supervisor_wake))
+		return fail(1, "cannot set up the supervisor's wake-up",
+			    "no file descriptor left");
+	p->wake_ready = true;
 	struct engine_config ec;
 	options_engine_config(&p->opt, &ec);
 	p->engine = engine_create(&ec, &why);
@@ -729,6 +738,9 @@ static int build(struct program *p)
 	    .input_channels = p->opt.input_channels,
 	    .priority = p->opt.priority,
 	    .require_rt = p->opt.require_rt,
+	    .wake_events = &p->supervisor_wake,
+	    /* Offline, the audio thread serves the keeper itself. */
+	    .wake_memory = offline ? NULL : keeper_wake(p->keeper),
 	};
 	p->audio = audio_thread_create(&ac);
 	if (!p->audio)
@@ -765,6 +777,7 @@ static int build(struct program *p)
 	    .fanout = &p->fanout,
 	    .seq = p->seq,
 	    .writer = p->writer,
+	    .wake = &p->supervisor_wake,
 	    .start_ns = p->start_ns,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
@@ -814,6 +827,8 @@ static void tear_down(struct program *p)
 		keeper_stop(p->keeper);
 	keeper_destroy(p->keeper);
 	engine_destroy(p->engine);
+	if (p->wake_ready)
+		wake_free(&p->supervisor_wake);
 	script_free(&p->script);
 	free(p->profiles);
 	options_free(&p->opt);

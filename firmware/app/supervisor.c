@@ -10,17 +10,22 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mono_clock.h"
 #include "rt_mark.h"
 #include "thread.h"
 
-/* How often the loop looks at the queues: engine events reach the LEDs and
- * the MIDI clock (through the sequencer thread) within a tick. */
-#define TICK_NS		     2000000L
+/* The loop sleeps until woken (cfg.wake: the audio thread after a period
+ * with engine events or reports, the sequencer thread's messages, the SD
+ * writer's status) or signalled; the only timer is the device awaited. So
+ * an engine event reaches the sequencer thread one period + a wake-up after
+ * its frame, and idle nothing wakes. */
 #define REOPEN_INTERVAL_NS   500000000LL
 #define XRUN_LOG_INTERVAL_NS 1000000000LL /* one xrun line a second at most */
 
@@ -40,6 +45,7 @@ struct supervisor {
 	/* The watchdog thread reads these. */
 	atomic_bool waiting_for_device;
 	atomic_bool watchdog_stop;
+	struct wake watchdog_wake; /* its sleep ends early to stop */
 	pthread_t watchdog;
 	bool watchdog_running;
 	uint64_t watchdog_interval_us;
@@ -155,7 +161,9 @@ static void drain_events(struct supervisor *s)
 	int64_t horizon =
 	    atomic_load_explicit(audio_thread_now(s->cfg.audio), memory_order_acquire);
 	struct event ev;
+	int drained = 0;
 	while (spsc_pop(engine_events(s->cfg.engine), &ev)) {
+		drained++;
 		log_event(s, &ev);
 		/* This thread stays the engine queue's one consumer; the
 		 * sequencer thread gets copies. */
@@ -166,7 +174,10 @@ static void drain_events(struct supervisor *s)
 	}
 	if (s->cfg.fanout)
 		fanout_publish(s->cfg.fanout, horizon);
-	if (s->cfg.writer)
+	/* The writer acts on events only, not on the horizon: woken only
+	 * when there are some (the MIDI clock's horizon wake-ups are the
+	 * sequencer thread's). */
+	if (s->cfg.writer && drained)
 		fanout_publish(sd_writer_events(s->cfg.writer), horizon);
 }
 
@@ -309,12 +320,16 @@ static void *watchdog_main(void *arg)
 {
 	struct supervisor *s = arg;
 	uint64_t last = UINT64_MAX;
-	const struct timespec slice = {0, 50000000L};
+	int64_t interval_ms = (int64_t)(s->watchdog_interval_us / 1000);
 	while (!atomic_load(&s->watchdog_stop)) {
-		for (uint64_t slept = 0;
-		     slept < s->watchdog_interval_us && !atomic_load(&s->watchdog_stop);
-		     slept += 50000)
-			nanosleep(&slice, NULL);
+		/* One wake-up per interval; the stop wakes it at once. */
+		int64_t until = mono_ns() / 1000000 + interval_ms;
+		for (int64_t left = interval_ms;
+		     left > 0 && !atomic_load(&s->watchdog_stop);
+		     left = until - mono_ns() / 1000000)
+			wake_wait(&s->watchdog_wake, (int)left);
+		if (atomic_load(&s->watchdog_stop))
+			break;
 		struct audio_stats as;
 		audio_thread_get_stats(s->cfg.audio, &as);
 		/* Alive: the audio thread finished periods since the last
@@ -332,11 +347,17 @@ static void start_watchdog(struct supervisor *s)
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return;
 	s->watchdog_interval_us = usec / 2;
+	if (wake_init(&s->watchdog_wake)) {
+		log_line("cannot start the watchdog thread: no file descriptor left");
+		return;
+	}
 	if (thread_start(&s->watchdog, &(struct thread_spec){.name = "gl-watchdog"},
 			 watchdog_main, s) == 0)
 		s->watchdog_running = true;
 	else
 		log_line("cannot start the watchdog thread");
+	if (!s->watchdog_running)
+		wake_free(&s->watchdog_wake);
 }
 
 static void stop_watchdog(struct supervisor *s)
@@ -344,7 +365,9 @@ static void stop_watchdog(struct supervisor *s)
 	if (!s->watchdog_running)
 		return;
 	atomic_store(&s->watchdog_stop, true);
+	wake_signal(&s->watchdog_wake);
 	pthread_join(s->watchdog, NULL);
+	wake_free(&s->watchdog_wake);
 	s->watchdog_running = false;
 }
 
@@ -356,6 +379,7 @@ struct supervisor *supervisor_create(const struct supervisor_config *cfg)
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
+	s->watchdog_wake.fd = -1;
 	atomic_init(&s->waiting_for_device, false);
 	atomic_init(&s->watchdog_stop, false);
 	return s;
@@ -421,18 +445,49 @@ static int go(struct supervisor *s, bool first)
 	return 0;
 }
 
+/* Sleeps until woken, signalled, or the next look for the device is due;
+ * returns the signal taken (0: none). */
+static int wait_for_work(struct supervisor *s, int sigfd, int64_t next_open)
+{
+	struct pollfd fds[2] = {
+	    {.fd = sigfd, .events = POLLIN},
+	    {.fd = s->cfg.wake ? wake_fd(s->cfg.wake) : -1, .events = POLLIN}};
+	int timeout = -1;
+	if (!s->pcm) {
+		int64_t ms = (next_open - mono_ns()) / 1000000 + 1;
+		timeout = ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+	}
+	if (poll(fds, 2, timeout) <= 0)
+		return 0;
+	if (fds[1].revents)
+		wake_clear(s->cfg.wake); /* before draining: no wake-up is lost */
+	struct signalfd_siginfo info;
+	if (fds[0].revents && read(sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info))
+		return (int)info.ssi_signo;
+	return 0;
+}
+
 int supervisor_run(struct supervisor *s)
 {
 	sigset_t set;
 	signal_set(&set);
-	const struct timespec tick = {0, TICK_NS};
+	/* The signals are blocked in every thread (supervisor_block_signals):
+	 * they queue on this descriptor, polled with the wake-ups. */
+	int sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0) {
+		log_line("cannot take signals (signalfd: %s)", strerror(errno));
+		return 1;
+	}
 
 	int rc = open_device(s, false);
-	if (rc < 0)
+	if (rc < 0) {
+		close(sigfd);
 		return 1; /* there, but refuses the settings: waiting will not help */
+	}
 	if (rc > 0 && !s->cfg.wait_for_device) {
 		log_line("the audio device is not there (--wait, or wait_for_device = "
 			 "yes, waits for it)");
+		close(sigfd);
 		return 1;
 	}
 	if (rc > 0) {
@@ -460,8 +515,7 @@ int supervisor_run(struct supervisor *s)
 			started = ever_started = true;
 		}
 
-		siginfo_t info;
-		int sig = sigtimedwait(&set, &info, &tick);
+		int sig = wait_for_work(s, sigfd, next_open);
 		if (sig == SIGINT || sig == SIGTERM) {
 			log_line("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 			sd_notify(0, "STOPPING=1");
@@ -510,6 +564,7 @@ int supervisor_run(struct supervisor *s)
 	drain_reports(s);
 	drain_seq_reports(s);
 	close_device(s);
+	close(sigfd);
 	return status;
 }
 

@@ -24,6 +24,7 @@
 #include "script_feeder.h"
 #include "sd_writer.h"
 #include "seq_alsa.h"
+#include "wake.h"
 
 struct supervisor_config {
 	struct engine *engine;
@@ -33,7 +34,10 @@ struct supervisor_config {
 	struct fanout *fanout;	  /* engine events for the sequencer thread, or NULL */
 	struct seq_alsa *seq;	  /* its messages and statistics, or NULL */
 	struct sd_writer *writer; /* gets the engine's events too; or NULL */
-	int64_t start_ns;	  /* CLOCK_MONOTONIC at program start, or 0 */
+	/* What wakes the supervisor (the audio thread, the sequencer thread,
+	 * the SD writer signal it when they have something for it). */
+	const struct wake *wake;
+	int64_t start_ns; /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */
@@ -44,7 +48,7 @@ struct supervisor_config {
 
 /* Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 (export) in the calling thread, so
  * that every thread started afterwards inherits the mask and the supervisor alone takes
- * them (sigtimedwait). Call first thing in main(). */
+ * them (a signalfd). Call first thing in main(). */
 void supervisor_block_signals(void);
 
 struct supervisor *supervisor_create(const struct supervisor_config *cfg);

@@ -236,6 +236,17 @@ bool midi_hub_poll(struct midi_hub *h, int64_t now_us)
 	return held;
 }
 
+int64_t midi_hub_next_blink_us(const struct midi_hub *h, int64_t now_us)
+{
+	const int64_t half = PROFILE_SOFT_BLINK_US / 2;
+	for (int i = 0; i < MIDI_HUB_PORTS; i++) {
+		const struct midi_hub_port *pt = &h->ports[i];
+		if (pt->connected && pt->ctl.profile && pt->ctl.profile->soft_blink)
+			return (now_us / half + 1) * half;
+	}
+	return INT64_MAX;
+}
+
 /* ---- engine events and output ------------------------------------------- */
 
 void midi_hub_event(struct midi_hub *h, const struct event *ev)

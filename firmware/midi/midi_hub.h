@@ -135,6 +135,12 @@ void midi_hub_event(struct midi_hub *h, const struct event *ev);
  * call again within a few ms). */
 bool midi_hub_poll(struct midi_hub *h, int64_t now_us);
 
+/* The next time midi_hub_poll() must run for LEDs that gridloop blinks
+ * itself (a `blink` LED of a connected controller's profile changes at each
+ * half of PROFILE_SOFT_BLINK_US): the next half-cycle boundary after now_us,
+ * or INT64_MAX when no connected profile has such an LED. */
+int64_t midi_hub_next_blink_us(const struct midi_hub *h, int64_t now_us);
+
 /* LED (and introduction) bytes due to a connected slot; call while it
  * returns more than 0. cap >= CONTROLLER_MIN_OUTPUT. */
 size_t midi_hub_output(struct midi_hub *h, int slot, uint8_t *out, size_t cap);

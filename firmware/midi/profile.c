@@ -455,6 +455,7 @@ static bool read_led(struct parser *ps, struct profile_led *led, const char *wha
 				    what, ps->s);
 		}
 		l.blink = true;
+		ps->p->soft_blink = true;
 	}
 	if (!at_end(ps))
 		return fail(ps, "unexpected \"%.20s\" after %s", ps->s, what);

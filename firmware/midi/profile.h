@@ -131,6 +131,7 @@ struct profile {
 	int nports;
 	uint8_t inquiry[PROFILE_MAX_INQUIRY]; /* reply bytes after F0 7E <ch> 06 02 */
 	int inquiry_len;		      /* 0: no inquiry reply identifies it */
+	bool soft_blink;	 /* some LED is a `blink` one: gridloop times its cycle */
 	uint8_t inquiry_channel; /* the <ch> of the request F0 7E <ch> 06 01 F7 */
 	uint8_t intro[PROFILE_MAX_SYSEX]; /* sent on connection, before LEDs */
 	int intro_len;

@@ -49,6 +49,7 @@ struct audio_thread {
 	atomic_uint_least64_t clock_seq; /* 64 bits: never wraps back to 0 */
 	atomic_int_least64_t clock_ns;
 	atomic_int_least64_t clock_frame;
+	atomic_int_least64_t wake_at; /* audio_thread_wake_at(); GL_NEVER: none */
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -72,6 +73,7 @@ struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
 	memset(t->in, 0, in_bytes);
 	memset(t->out, 0, out_bytes);
 	atomic_init(&t->stop_frame, GL_NEVER);
+	atomic_init(&t->wake_at, GL_NEVER);
 	return t;
 }
 
@@ -96,6 +98,11 @@ void audio_thread_set_offline(struct audio_thread *t,
 {
 	t->gate = script_horizon;
 	t->keeper = keeper;
+}
+
+void audio_thread_wake_at(struct audio_thread *t, int64_t frame)
+{
+	atomic_store_explicit(&t->wake_at, frame, memory_order_relaxed);
 }
 
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t)
@@ -175,6 +182,37 @@ static void publish_clock(struct audio_thread *t, uint64_t ns, int64_t frame)
 	atomic_store_explicit(&t->clock_seq, seq + 2, memory_order_release);
 }
 
+/* How many elements the producer (this thread) has pushed so far: a
+ * change over a period means the consumer has work. */
+static size_t pushed(struct spsc *q)
+{
+	return atomic_load_explicit(&q->head, memory_order_relaxed);
+}
+
+/* After a period: wake whoever got work in it (audio_thread_config). At
+ * most one eventfd write per consumer, none when nothing happened. */
+static void wake_consumers(struct audio_thread *t, size_t events0, size_t reports0,
+			   size_t memory0, int64_t now)
+{
+	struct engine *e = t->cfg.engine;
+	/* Asked for (the MIDI clock's next tick): once, then off unless
+	 * asked again meanwhile (a lock-free compare-exchange). */
+	bool timed = false;
+	int64_t at = atomic_load_explicit(&t->wake_at, memory_order_relaxed);
+	if (now > at) {
+		timed = true;
+		atomic_compare_exchange_strong_explicit(&t->wake_at, &at, GL_NEVER,
+							memory_order_relaxed,
+							memory_order_relaxed);
+	}
+	if (timed || pushed(engine_events(e)) != events0 ||
+	    pushed(&t->reports) != reports0 ||
+	    atomic_load_explicit(&t->periods, memory_order_relaxed) == 1)
+		wake_signal(t->cfg.wake_events);
+	if (pushed(engine_memory_requests(e)) != memory0)
+		wake_signal(t->cfg.wake_memory);
+}
+
 /* Fault in the stack the loop will use while we may still take the time. */
 static __attribute__((noinline)) void prefault_stack(void)
 {
@@ -208,6 +246,7 @@ static bool recover(struct audio_thread *t, int err)
 {
 	atomic_fetch_add_explicit(&t->xruns, 1, memory_order_relaxed);
 	report(t, AUDIO_XRUN, err);
+	wake_signal(t->cfg.wake_events);
 	int rc = audio_alsa_restart(t->pcm);
 	if (rc < 0) {
 		report(t, AUDIO_DEVICE_ERROR, rc);
@@ -269,6 +308,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 			return pcm_failed(t, err);
 
 		rt_mark_begin();
+		size_t events0 = pushed(engine_events(e)), reports0 = pushed(&t->reports),
+		       memory0 = pushed(engine_memory_requests(e));
 		uint64_t t0 = clock_ns();
 		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
@@ -279,6 +320,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		account(t, clock_ns() - t0, n);
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);
 		atomic_fetch_add_explicit(&t->periods, 1, memory_order_release);
+		wake_consumers(t, events0, reports0, memory0, engine_now(e));
 		rt_mark_end();
 
 		err = audio_alsa_write(t->pcm, n);
@@ -305,6 +347,7 @@ static void *audio_main(void *arg)
 			 policy == SCHED_FIFO);
 	atomic_store(&t->ending, duplex_loop(t));
 	atomic_store(&t->running, false);
+	wake_signal(t->cfg.wake_events); /* the supervisor sees it ended */
 	return NULL;
 }
 

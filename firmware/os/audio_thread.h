@@ -20,6 +20,7 @@
 #include "audio_alsa.h"
 #include "engine.h"
 #include "keeper.h"
+#include "wake.h"
 
 enum audio_report_type {
 	AUDIO_XRUN,	    /* value = -EPIPE or -ESTRPIPE; restarted at once */
@@ -57,6 +58,15 @@ struct audio_thread_config {
 	 * a layer above). NULL: none. */
 	void (*output_tap)(void *ctx, const float *out, uint32_t frames);
 	void *output_tap_ctx;
+	/* The threads that sleep until this one has work for them (wake.h):
+	 * after a period in which the engine pushed events or this thread a
+	 * report (and after the first period, and when the thread ends),
+	 * wake_events (the supervisor); after one in which the engine pushed
+	 * a memory request, wake_memory (the keeper). One non-blocking
+	 * eventfd write each, only when there is something: idle, nobody
+	 * is woken. NULL: none. */
+	const struct wake *wake_events;
+	const struct wake *wake_memory;
 };
 
 struct audio_stats {
@@ -100,6 +110,14 @@ void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame);
 void audio_thread_set_offline(struct audio_thread *t,
 			      const atomic_int_least64_t *script_horizon,
 			      struct keeper *keeper);
+
+/* Wake wake_events once more after the first period that ends past engine
+ * frame `frame` (GL_NEVER: no such wake-up; each call replaces the last).
+ * The MIDI clock lists ticks only up to the horizon the supervisor
+ * publishes, so while it ticks the sequencer thread asks for its next
+ * tick's frame: the tick is then listed within one period and two
+ * wake-ups of its frame, not at the next engine event. From any thread. */
+void audio_thread_wake_at(struct audio_thread *t, int64_t frame);
 
 /* The engine frame reached, updated after every period. */
 const atomic_int_least64_t *audio_thread_now(const struct audio_thread *t);

@@ -8,6 +8,7 @@
 #include "keeper.h"
 
 #include "thread.h"
+#include "wake.h"
 #include "clipmem.h"
 #include "engine.h"
 
@@ -59,6 +60,7 @@ struct keeper {
 	struct keeper_slot slots[GL_SLOTS];
 
 	pthread_t thread;
+	struct wake wake; /* the audio thread pushed a request; an offer; stop */
 	atomic_bool running;
 	bool started;
 
@@ -78,7 +80,6 @@ void keeper_config_defaults(struct keeper_config *cfg)
 {
 	cfg->memory_limit = 0;
 	cfg->lock_memory = true;
-	cfg->poll_interval_us = 2000;
 }
 
 static size_t round_page(const struct keeper *k, size_t bytes)
@@ -474,6 +475,12 @@ struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,
 	}
 	const struct engine_config *ec = engine_config(e);
 	pthread_mutex_init(&k->lock, NULL);
+	if (wake_init(&k->wake)) {
+		*why = "no file descriptor left for the keeper's wake-up";
+		pthread_mutex_destroy(&k->lock);
+		free(k);
+		return NULL;
+	}
 	k->e = e;
 	k->cfg = *cfg;
 	k->requests = engine_memory_requests(e);
@@ -494,16 +501,24 @@ struct keeper *keeper_create(struct engine *e, const struct keeper_config *cfg,
 	return k;
 }
 
+/* Sleeps until woken (keeper.h: the audio thread after a period that
+ * pushed a request, an offer, the stop), then serves all there is. The
+ * counter is read before the queue, so a push after the service leaves it
+ * readable and the next poll returns at once: no request waits for
+ * another. */
 static void *keeper_main(void *arg)
 {
 	struct keeper *k = arg;
 	while (atomic_load_explicit(&k->running, memory_order_acquire)) {
-		if (keeper_service(k) == 0) {
-			struct timespec ts = {0, (long)k->cfg.poll_interval_us * 1000};
-			nanosleep(&ts, NULL);
-		}
+		if (keeper_service(k) == 0)
+			wake_wait(&k->wake, -1);
 	}
 	return NULL;
+}
+
+const struct wake *keeper_wake(const struct keeper *k)
+{
+	return &k->wake;
 }
 
 int keeper_start(struct keeper *k)
@@ -523,6 +538,7 @@ void keeper_stop(struct keeper *k)
 	if (!k->started)
 		return;
 	atomic_store_explicit(&k->running, false, memory_order_release);
+	wake_signal(&k->wake);
 	pthread_join(k->thread, NULL);
 	k->started = false;
 }
@@ -548,6 +564,7 @@ void keeper_destroy(struct keeper *k)
 				table_free(k, s->alive[ch][i]);
 	}
 	pthread_mutex_destroy(&k->lock);
+	wake_free(&k->wake);
 	free(k);
 }
 
@@ -695,6 +712,7 @@ void keeper_offer_take(struct keeper *k, struct keeper_take *t)
 		pp = &(*pp)->next;
 	*pp = t;
 	pthread_mutex_unlock(&k->lock);
+	wake_signal(&k->wake);
 }
 
 void keeper_take_free(struct keeper *k, struct keeper_take *t)

@@ -30,12 +30,12 @@
 
 struct engine;
 struct engine_config;
+struct wake;
 
 struct keeper_config {
 	uint64_t
 	    memory_limit; /* bytes of recording memory at most; 0 = no limit but RAM */
 	bool lock_memory; /* mlock each chunk (warns once if not permitted) */
-	unsigned poll_interval_us; /* how often the thread looks at the queue */
 };
 
 void keeper_config_defaults(struct keeper_config *cfg);
@@ -53,11 +53,16 @@ void keeper_destroy(struct keeper *k); /* stop first */
 uint64_t keeper_arm_bytes(const struct engine_config *ec, size_t page);
 
 /* Serves every pending request, then returns the number served. Tests and
- * the offline demo call it between periods; keeper_start() calls it in a
- * loop on its own low-priority thread. */
+ * the offline demo call it between periods; keeper_start() calls it on its
+ * own low-priority thread each time that thread is woken (keeper_wake()). */
 int keeper_service(struct keeper *k);
 
 int keeper_start(struct keeper *k); /* 0 or -errno */
+
+/* What wakes the keeper's thread, which sleeps until there is work: the
+ * audio thread signals it (one non-blocking eventfd write, wake.h) after a
+ * period in which the engine pushed a memory request. */
+const struct wake *keeper_wake(const struct keeper *k);
 void keeper_stop(struct keeper *k);
 
 /* Figures for statistics and the benchmark. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -28,7 +29,7 @@
 #define OUTPUT_BUFFER  (64 * 1024) /* alsa-lib's: a whole LED refresh of every port */
 #define OUTPUT_POOL    1000	   /* kernel events in flight (scheduled clock too) */
 #define HOLD_POLL_MS   5	   /* a foot switch held: look again this soon */
-#define IDLE_POLL_MS   100	   /* nothing else wakes the thread: time to look */
+#define IDLE_POLL_MS   1000	   /* the longest sleep (a resync is due each second) */
 #define CLOCK_DESTS    16	   /* subscribers of our port given clock */
 #define LEAVE_ATTEMPTS 50	   /* at exit: sending the dark LEDs, at most ... */
 #define LEAVE_WAIT_MS  4	   /* ... this far apart (0.2 s in all) */
@@ -63,6 +64,7 @@ struct seq_alsa {
 	int64_t queue_offset_us; /* CLOCK_MONOTONIC us = queue real time + this */
 	bool queue_ok;
 	int64_t next_resync_us;
+	int64_t asked_at; /* of the audio thread: a wake-up past this frame */
 	bool output_pending;
 	bool refresh[MIDI_HUB_PORTS];	      /* LEDs lost on the way: send all again */
 	struct addr clock_dests[CLOCK_DESTS]; /* subscribers that get clock */
@@ -96,6 +98,7 @@ static __attribute__((format(printf, 2, 3))) void report(struct seq_alsa *s,
 	vsnprintf(r.text, sizeof(r.text), fmt, ap);
 	va_end(ap);
 	spsc_push(&s->reports, &r); /* full: dropped, never waits */
+	wake_signal(s->cfg.supervisor_wake);
 }
 
 /* ---- events <-> bytes ----------------------------------------------------- */
@@ -766,11 +769,17 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 		short events = POLLIN | (s->output_pending ? POLLOUT : 0);
 		int k = snd_seq_poll_descriptors(s->seq, fds + n, 7, events);
 		n += k > 0 ? k : 0;
-	} else {
-		int64_t until_open = (s->next_open_us - mono_us()) / 1000 + 1;
-		if (until_open < timeout)
-			timeout = until_open > 0 ? (int)until_open : 0;
 	}
+	/* The next thing timed: the queue's resync, or the sequencer looked
+	 * for again, or the next half-cycle of an LED gridloop blinks itself. */
+	int64_t now = mono_us();
+	int64_t next = s->seq ? s->next_resync_us : s->next_open_us;
+	int64_t blink = midi_hub_next_blink_us(&s->hub, now);
+	if (blink < next)
+		next = blink;
+	int64_t until = (next - now) / 1000 + 1;
+	if (until < timeout)
+		timeout = until > 0 ? (int)until : 0;
 	poll(fds, (nfds_t)n, timeout);
 }
 
@@ -794,6 +803,28 @@ static void leave_controllers(struct seq_alsa *s)
 			return;
 		poll(NULL, 0, LEAVE_WAIT_MS);
 	}
+}
+
+/* While MIDI clock goes out it ticks (24 per beat, on after a stop too:
+ * slaves keep the tempo), and ticks are listed only up to the horizon, so
+ * the horizon must pass each tick's frame soon after the audio thread did:
+ * ask it to wake the supervisor after the period that passes the next
+ * tick (the formula of midi_clock_out_period()). A tick then goes out
+ * within one period and two wake-ups of its frame, and there are no
+ * wake-ups while nothing ticks (no tempo, clock in, no sequencer). */
+static void ask_for_horizon(struct seq_alsa *s, int64_t horizon)
+{
+	const struct midi_clock_out *c = &s->hub.clock_out;
+	int64_t at = GL_NEVER;
+	if (s->hub.cfg.clock_out && s->seq && c->anchored && c->frames_per_beat > 0) {
+		at = c->anchor_frame +
+		     llround(c->ticks_since_anchor * c->frames_per_beat / 24.0);
+		if (at < horizon)
+			at = horizon; /* listed up to there: the next period */
+	}
+	if (s->cfg.audio && (at != GL_NEVER || s->asked_at != GL_NEVER))
+		audio_thread_wake_at(s->cfg.audio, at);
+	s->asked_at = at;
 }
 
 static void *seq_main(void *arg)
@@ -833,6 +864,7 @@ static void *seq_main(void *arg)
 			send_leds(s);
 		}
 		send_clock(s, horizon);
+		ask_for_horizon(s, horizon);
 		if (s->seq)
 			flush(s);
 		publish_stats(s);
@@ -862,6 +894,7 @@ struct seq_alsa *seq_alsa_create(const struct seq_alsa_config *cfg)
 		return NULL;
 	}
 	midi_hub_init(&s->hub, &s->cfg.hub, s->cfg.commands);
+	s->asked_at = GL_NEVER;
 	atomic_init(&s->stop, false);
 	/* Its messages fold into ours instead of going to stderr. */
 	alsa_log_install();

@@ -52,9 +52,10 @@
 #define SEQ_ALSA_CLIENT "gridloop"
 
 struct seq_alsa_config {
-	struct spsc *commands;		  /* the engine's SOURCE_CONTROLLER queue */
-	struct fanout *events;		  /* the engine's events, from the supervisor */
-	const struct audio_thread *audio; /* the stream's clock */
+	struct spsc *commands;	    /* the engine's SOURCE_CONTROLLER queue */
+	struct fanout *events;	    /* the engine's events, from the supervisor */
+	struct audio_thread *audio; /* the stream's clock; woken for the MIDI clock */
+	const struct wake *supervisor_wake; /* signalled with each message; or NULL */
 	struct midi_hub_config hub;
 	const char *device;	  /* sequencer to open ("default") */
 	const char *const *ports; /* name patterns of ports to connect to */

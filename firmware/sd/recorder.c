@@ -20,6 +20,7 @@
 
 #include "thread.h"
 #include "mono_clock.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_NS		   20000000L /* the disk thread's nap when the ring is empty */
-#define WRITE_CHUNK_FRAMES 4096	     /* per write: room comes back to the ring sooner */
+#define WAKE_HZ		   10	/* the audio thread wakes the disk thread this often */
+#define WRITE_CHUNK_FRAMES 4096 /* per write: room comes back to the ring sooner */
 #define SYNC_INTERVAL_NS   2000000000LL /* fsync this often: a power cut costs less */
 #define MAX_RING_BYTES	   ((size_t)1 << 31)
 #define MAX_NAME_TRIES	   1000
@@ -45,9 +46,12 @@
 struct recorder {
 	/* Each index on its own cache line: the two threads write one each. */
 	_Alignas(64) atomic_size_t head; /* next frame to write; the audio thread's */
+	size_t next_wake; /* the audio thread's: wake the disk thread here */
 	_Alignas(64) atomic_size_t tail; /* next frame to read; the disk thread's */
 	_Alignas(64) size_t mask;	 /* capacity in frames - 1 */
 	int channels;
+	size_t wake_frames; /* frames pushed between two wake-ups */
+	struct wake wake;   /* the disk thread sleeps on it */
 	float *ring;
 	size_t ring_bytes; /* mapped */
 
@@ -98,6 +102,12 @@ void recorder_push(struct recorder *r, const float *interleaved, uint32_t frames
 	if (n < frames)
 		atomic_fetch_add_explicit(&r->frames_lost, frames - n,
 					  memory_order_relaxed);
+	/* The disk thread sleeps until a batch is there (one non-blocking
+	 * eventfd write, wake.h), not on a timer. */
+	if (head + n >= r->next_wake) {
+		r->next_wake = head + n + r->wake_frames;
+		wake_signal(&r->wake);
+	}
 }
 
 /* ---- the disk side -------------------------------------------------------- */
@@ -177,8 +187,15 @@ static void *disk_main(void *arg)
 			continue;
 		}
 		maybe_sync(r);
-		struct timespec ts = {0, POLL_NS};
-		nanosleep(&ts, NULL);
+		/* Asleep until the audio thread has a batch, the stop, or the
+		 * next fsync of what was written. */
+		int timeout = -1;
+		if (r->file && r->wrote_since_sync) {
+			int64_t ms =
+			    (r->last_sync_ns + SYNC_INTERVAL_NS - mono_ns()) / 1000000;
+			timeout = ms < 0 ? 0 : (int)ms + 1;
+		}
+		wake_wait(&r->wake, timeout);
 	}
 	return NULL;
 }
@@ -205,6 +222,7 @@ void recorder_stop(struct recorder *r)
 		return;
 	if (r->started) {
 		atomic_store_explicit(&r->running, false, memory_order_release);
+		wake_signal(&r->wake);
 		pthread_join(r->thread, NULL);
 		r->started = false;
 	}
@@ -404,8 +422,19 @@ struct recorder *recorder_create(const struct recorder_config *cfg, char *err,
 	atomic_init(&r->frames_lost, 0);
 	atomic_init(&r->error, 0);
 	atomic_init(&r->running, false);
+	/* A tenth of a second, but never more than a quarter of the ring. */
+	r->wake_frames = cfg->rate / WAKE_HZ;
+	if (r->wake_frames > frames / 4)
+		r->wake_frames = frames / 4 ? (size_t)frames / 4 : 1;
+	r->next_wake = r->wake_frames;
+	if (wake_init(&r->wake)) {
+		snprintf(err, errlen, "recorder: no file descriptor left");
+		free(r);
+		return NULL;
+	}
 	int rc = ring_alloc(r, (size_t)frames, (size_t)bytes);
 	if (rc < 0) {
+		wake_free(&r->wake);
 		snprintf(err, errlen, "recorder: cannot allocate a %llu-frame ring: %s",
 			 (unsigned long long)frames, strerror(-rc));
 		free(r);
@@ -417,6 +446,7 @@ struct recorder *recorder_create(const struct recorder_config *cfg, char *err,
 			 strerror(-rc));
 	if (rc < 0 || open_sound_file(r, cfg, err, errlen) < 0) {
 		munmap(r->ring, r->ring_bytes);
+		wake_free(&r->wake);
 		free(r);
 		return NULL;
 	}
@@ -430,5 +460,6 @@ void recorder_destroy(struct recorder *r)
 		return;
 	recorder_stop(r); /* a no-op when the caller did, as it should */
 	munmap(r->ring, r->ring_bytes);
+	wake_free(&r->wake);
 	free(r);
 }

@@ -408,7 +408,8 @@ static void drain(struct sd_writer *w)
 
 static void set_status(struct sd_writer *w, enum storage_status st)
 {
-	atomic_store(&w->status, st);
+	if (atomic_exchange(&w->status, st) != (int)st)
+		wake_signal(w->cfg.status_wake);
 }
 
 static void card_fault(struct sd_writer *w, const char *what, const char *why)
@@ -713,9 +714,10 @@ static void *writer_main(void *arg)
 	struct pollfd pfd = {.fd = fanout_fd(&w->events), .events = POLLIN};
 	while (atomic_load_explicit(&w->running, memory_order_acquire)) {
 		int64_t now = mono_ms(), d = next_deadline(w);
-		int timeout = d == INT64_MAX ? 1000 : d <= now ? 0 : (int)(d - now);
-		if (timeout > 1000)
-			timeout = 1000;
+		/* Asleep until an event, an export or the stop, or a save or a
+		 * status due. */
+		int64_t ms = d == INT64_MAX ? -1 : d <= now ? 0 : d - now;
+		int timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
 		poll(&pfd, 1, timeout);
 		drain(w);
 		now = mono_ms();

@@ -40,6 +40,7 @@
 #include "engine.h"
 #include "export.h"
 #include "fanout.h"
+#include "wake.h"
 #include "keeper.h"
 #include "session.h"
 
@@ -70,6 +71,9 @@ struct sd_writer_config {
 	uint32_t max_delay_ms;	  /* ...but no later than this after the first */
 	uint32_t retry_ms;	  /* after a failed save */
 	uint32_t export_shown_ms; /* STORAGE_EXPORTED shows this long */
+	/* Signalled when the status changes (the supervisor passes it to the
+	 * LEDs and sleeps otherwise); or NULL. */
+	const struct wake *status_wake;
 };
 
 void sd_writer_config_defaults(struct sd_writer_config *cfg);

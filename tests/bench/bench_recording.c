@@ -21,6 +21,7 @@
  */
 #include "engine.h"
 #include "keeper.h"
+#include "wake.h"
 #include "reference_recorder.h"
 
 #include <errno.h>
@@ -237,6 +238,8 @@ static void run_gridloop(struct figures *fig, double minutes)
 		int64_t w = engine_unused_recording_bytes(e);
 		waste = w > waste ? w : waste;
 		drain(e, NULL);
+		if (spsc_count(engine_memory_requests(e)))
+			wake_signal(keeper_wake(k)); /* as the audio thread does */
 		wait_for_keeper(e);
 		breathe();
 	}
