@@ -163,11 +163,15 @@ static void drain_events(struct supervisor *s)
 			fanout_push(s->cfg.fanout, &ev);
 		if (s->cfg.writer)
 			fanout_push(sd_writer_events(s->cfg.writer), &ev);
+		if (s->cfg.osc)
+			fanout_push(s->cfg.osc, &ev);
 	}
 	if (s->cfg.fanout)
 		fanout_publish(s->cfg.fanout, horizon);
 	if (s->cfg.writer)
 		fanout_publish(sd_writer_events(s->cfg.writer), horizon);
+	if (s->cfg.osc)
+		fanout_publish(s->cfg.osc, horizon);
 }
 
 /* The SD writer's state goes to the LEDs with the engine's events. */

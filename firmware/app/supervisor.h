@@ -33,6 +33,7 @@ struct supervisor_config {
 	struct fanout *fanout;	  /* engine events for the sequencer thread, or NULL */
 	struct seq_alsa *seq;	  /* its messages and statistics, or NULL */
 	struct sd_writer *writer; /* gets the engine's events too; or NULL */
+	struct fanout *osc;	  /* and the OSC server (osc.h); or NULL */
 	int64_t start_ns;	  /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
