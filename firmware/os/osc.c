@@ -17,9 +17,9 @@
 #include "spsc.h"
 #include "thread.h"
 
-#define TICK_MS	     10 /* pushes go out this often (SooperLooper's finest) */
-#define READ_BATCH   64 /* datagrams read before pushes are looked at again */
-#define ADDR_CACHE   8	/* return URLs resolved and kept */
+#define TICK_MS	   10 /* pushes go out this often (SooperLooper's finest) */
+#define READ_BATCH 64 /* datagrams read before pushes are looked at again */
+#define ADDR_CACHE 8  /* return URLs resolved and kept */
 
 struct addr_entry {
 	char url[GL_OSC_STRING_MAX];
@@ -40,8 +40,8 @@ struct osc_server {
 	uint8_t packet[GL_OSC_PACKET_MAX];
 	struct addr_entry cache[ADDR_CACHE];
 	int cache_next;
-	int64_t second_ms;     /* the start of the flood count's second */
-	uint32_t second_count; /* datagrams taken in it */
+	int64_t second_ms;	    /* the start of the flood count's second */
+	uint32_t second_count;	    /* datagrams taken in it */
 	pthread_mutex_t stats_lock; /* the copy below, for other threads */
 	struct osc_stats stats_copy;
 };
@@ -60,7 +60,8 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 		return NULL;
 	}
 	s->cfg = *cfg;
-	snprintf(s->listen, sizeof(s->listen), "%s", cfg->listen ? cfg->listen : "127.0.0.1");
+	snprintf(s->listen, sizeof(s->listen), "%s",
+		 cfg->listen ? cfg->listen : "127.0.0.1");
 	s->cfg.listen = s->listen;
 	s->fd = -1;
 	atomic_init(&s->stop, false);
@@ -73,7 +74,8 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 			*ai = NULL;
 	int rc = getaddrinfo(s->listen, port, &hints, &ai);
 	if (rc) {
-		snprintf(why, whylen, "[osc] listen '%s': %s", s->listen, gai_strerror(rc));
+		snprintf(why, whylen, "[osc] listen '%s': %s", s->listen,
+			 gai_strerror(rc));
 		goto fail;
 	}
 	s->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -118,7 +120,8 @@ static const struct addr_entry *resolve(struct osc_server *s, const char *url)
 			struct sockaddr_storage own;
 			socklen_t ol = sizeof(own);
 			if (getsockname(s->fd, (struct sockaddr *)&own, &ol) == 0 &&
-			    own.ss_family == p->ai_family && p->ai_addrlen <= sizeof(e->sa)) {
+			    own.ss_family == p->ai_family &&
+			    p->ai_addrlen <= sizeof(e->sa)) {
 				memcpy(&e->sa, p->ai_addr, p->ai_addrlen);
 				e->len = p->ai_addrlen;
 				e->ok = true;
@@ -176,8 +179,9 @@ static void read_packets(struct osc_server *s)
 		}
 		bool truncated = (size_t)len > sizeof(s->packet);
 		int64_t frame = atomic_load_explicit(s->cfg.now, memory_order_acquire);
-		osc_handler_packet(&s->h, s->packet, truncated ? sizeof(s->packet) : (size_t)len,
-				   truncated, ms, frame, &s->out);
+		osc_handler_packet(&s->h, s->packet,
+				   truncated ? sizeof(s->packet) : (size_t)len, truncated,
+				   ms, frame, &s->out);
 		flush(s, &from, fromlen);
 	}
 }
@@ -202,14 +206,16 @@ static void *osc_main(void *arg)
 		int64_t ms = now_ms();
 		if (ms >= next_tick) {
 			next_tick = ms + TICK_MS;
-			osc_handler_tick(&s->h, ms,
-					 atomic_load_explicit(s->cfg.now, memory_order_acquire),
-					 &s->out);
+			osc_handler_tick(
+			    &s->h, ms,
+			    atomic_load_explicit(s->cfg.now, memory_order_acquire),
+			    &s->out);
 			flush(s, NULL, 0);
 			publish_stats(s);
 		}
-		struct pollfd fds[2] = {{.fd = s->fd, .events = POLLIN},
-					{.fd = fanout_fd(s->cfg.events), .events = POLLIN}};
+		struct pollfd fds[2] = {
+		    {.fd = s->fd, .events = POLLIN},
+		    {.fd = fanout_fd(s->cfg.events), .events = POLLIN}};
 		int wait = (int)(next_tick - now_ms());
 		poll(fds, 2, wait < 0 ? 0 : wait);
 	}

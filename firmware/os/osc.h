@@ -24,10 +24,10 @@
 #include "osc_handler.h"
 
 struct osc_server_config {
-	struct engine *engine;		    /* its SOURCE_OSC queue */
-	struct fanout *events;		    /* the engine's events, from the supervisor */
-	const atomic_int_least64_t *now;    /* the audio thread's frame counter */
-	const char *listen;		    /* address to bind: numeric or a host name */
+	struct engine *engine;		 /* its SOURCE_OSC queue */
+	struct fanout *events;		 /* the engine's events, from the supervisor */
+	const atomic_int_least64_t *now; /* the audio thread's frame counter */
+	const char *listen;		 /* address to bind: numeric or a host name */
 	uint16_t port;
 	uint32_t max_packets_per_s;
 	struct osc_handler_config handler; /* self_url is filled in */

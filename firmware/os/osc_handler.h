@@ -30,7 +30,7 @@
 #include "gl_limits.h"
 #include "grid.h"
 
-#define OSC_ARGS_MAX	 8     /* arguments of one message; more is malformed */
+#define OSC_ARGS_MAX	 16    /* arguments of one message; more is malformed */
 #define OSC_OUT_COMMANDS 64    /* engine commands one call may make */
 #define OSC_OUT_REPLIES	 512   /* reply packets one call may make */
 #define OSC_OUT_BYTES	 65536 /* their bytes */
