@@ -856,11 +856,13 @@ static void test_bundles(void **state)
 	uint64_t before = h.stats.malformed;
 	osc_handler_packet(&h, inner, len, false, 0, 0, &out);
 	assert_int_equal(h.stats.malformed, before + 1);
-	/* An element that claims more than there is. */
-	len = bundle(b, msg, n, 1);
-	b[19] += 4;
+	/* An element that claims more than there is, after a good one: the
+	 * bundle is ignored as a whole, the good one is not done. */
+	len = bundle(b, msg, n, 2);
+	b[16 + 4 + n + 3] += 4;
 	osc_handler_packet(&h, b, len, false, 0, 0, &out);
 	assert_int_equal(h.stats.malformed, before + 2);
+	assert_int_equal(out.ncommands, 0);
 	/* An empty bundle is fine and does nothing. */
 	osc_handler_packet(&h, b, 16, false, 0, 0, &out);
 	assert_int_equal(h.stats.malformed, before + 2);

@@ -1065,12 +1065,14 @@ static void message(struct osc_handler *h, struct osc_out *out, const struct osc
 }
 
 /* A message or a bundle ("#bundle", a time tag, then size-prefixed
- * elements, acted on at once). false: malformed. */
+ * elements, acted on at once, in order). act false: only checks that it is
+ * well formed, so that a malformed bundle is ignored as a whole, never half
+ * done. false: malformed. */
 static bool element(struct osc_handler *h, const uint8_t *data, size_t len, int depth,
-		    struct osc_out *out)
+		    bool act, struct osc_out *out)
 {
-	if (len >= 16 && !memcmp(data, "#bundle", 8)) {
-		if (depth >= OSC_BUNDLE_DEPTH || len % 4)
+	if (len >= 8 && !memcmp(data, "#bundle", 8)) {
+		if (len < 16 || depth >= OSC_BUNDLE_DEPTH || len % 4)
 			return false;
 		size_t at = 16;
 		while (at < len) {
@@ -1079,7 +1081,7 @@ static bool element(struct osc_handler *h, const uint8_t *data, size_t len, int 
 			uint32_t n = be32(data + at);
 			at += 4;
 			if (n > len - at || n % 4 ||
-			    !element(h, data + at, n, depth + 1, out))
+			    !element(h, data + at, n, depth + 1, act, out))
 				return false;
 			at += n;
 		}
@@ -1088,7 +1090,8 @@ static bool element(struct osc_handler *h, const uint8_t *data, size_t len, int 
 	struct osc_msg m;
 	if (osc_decode(data, len, &m))
 		return false;
-	message(h, out, &m);
+	if (act)
+		message(h, out, &m);
 	return true;
 }
 
@@ -1100,8 +1103,10 @@ void osc_handler_packet(struct osc_handler *h, const uint8_t *data, size_t len,
 	h->now_ms = now_ms;
 	if (now > h->now)
 		h->now = now;
-	if (truncated || len > GL_OSC_PACKET_MAX || !element(h, data, len, 0, out))
+	if (truncated || len > GL_OSC_PACKET_MAX || !element(h, data, len, 0, false, out))
 		h->stats.malformed++;
+	else
+		element(h, data, len, 0, true, out);
 }
 
 /* ---- Pushing state ----------------------------------------------------------- */
