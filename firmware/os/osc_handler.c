@@ -1117,7 +1117,9 @@ static void tick_reg(struct osc_handler *h, struct osc_reg *r, struct osc_out *o
 		for (int i = 0; i < GL_SLOTS; i++) {
 			int t = i % GL_TRACKS, s = i / GL_TRACKS;
 			const struct osc_slot *sl = &h->slot[t][s];
-			if (r->sent[i] && r->grid_last[i] == sl->state)
+			/* A take's length comes just after its state. */
+			if (r->sent[i] && r->grid_last[i] == sl->state &&
+			    r->grid_len[i] == sl->length)
 				continue;
 			double secs =
 			    (double)sl->length / (h->cfg.rate ? h->cfg.rate : 48000);
@@ -1126,6 +1128,7 @@ static void tick_reg(struct osc_handler *h, struct osc_reg *r, struct osc_out *o
 				return; /* the rest on the next tick */
 			r->sent[i] = 1;
 			r->grid_last[i] = sl->state;
+			r->grid_len[i] = sl->length;
 		}
 		return;
 	}

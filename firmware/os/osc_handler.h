@@ -130,6 +130,7 @@ struct osc_reg {
 	float last[GL_TRACKS];	/* the values last sent ([0] for a global) */
 	uint8_t sent[GL_SLOTS]; /* bit per loop, or per slot for OSC_REG_GRID */
 	uint8_t grid_last[GL_SLOTS];
+	int64_t grid_len[GL_SLOTS]; /* the lengths last sent */
 };
 
 struct osc_slot {
