@@ -1148,6 +1148,8 @@ static void test_example_config_states_the_ranges(void **state)
 	    {"tempo = ", "30..300"},	       {"beats_per_bar = ", "1..16"},
 	    {"ring_seconds = ", "1..600"},     {"memory_limit_mb = ", "0..16777216"},
 	    {"save_quiet_ms = ", "0..600000"},
+	    {"port = ", "1..65535"},
+	    {"max_packets_per_s = ", "10..100000"},
 	};
 	for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++) {
 		char line[64];

@@ -90,7 +90,7 @@ struct options {
 	double recorder_seconds; /* ring: how long the card may stall */
 	bool recorder_tracks;	 /* also each track, one multichannel file */
 	/* [osc] */
-	uint32_t osc_port;	  /* 0: no OSC server */
+	uint32_t osc_port;	  /* 0 (not set): no OSC server */
 	char *osc_listen;	  /* address bound (default 127.0.0.1) */
 	uint32_t osc_max_packets; /* datagrams handled a second; more: dropped */
 	/* [track1] .. [track8] */
