@@ -89,6 +89,11 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0,
 			NI_NUMERICHOST))
 		snprintf(host, sizeof(host), "%s", s->listen);
+	/* Listening on every address: /ping tells the machine's name, which
+	 * a client elsewhere can reach it by. */
+	if ((!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) &&
+	    gethostname(host, sizeof(host)) == 0)
+		host[sizeof(host) - 1] = '\0';
 	freeaddrinfo(ai);
 	snprintf(s->cfg.handler.self_url, sizeof(s->cfg.handler.self_url),
 		 strchr(host, ':') ? "osc.udp://[%s]:%u/" : "osc.udp://%s:%u/", host,
