@@ -85,6 +85,15 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 		freeaddrinfo(ai);
 		goto fail;
 	}
+	/* The port bound (port 0: one the kernel chose). */
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	if (getsockname(s->fd, (struct sockaddr *)&bound, &blen) == 0) {
+		char serv[NI_MAXSERV];
+		if (!getnameinfo((struct sockaddr *)&bound, blen, NULL, 0, serv,
+				 sizeof(serv), NI_NUMERICSERV))
+			s->cfg.port = (uint16_t)atoi(serv);
+	}
 	char host[NI_MAXHOST];
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0,
 			NI_NUMERICHOST))
@@ -97,7 +106,7 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 	freeaddrinfo(ai);
 	snprintf(s->cfg.handler.self_url, sizeof(s->cfg.handler.self_url),
 		 strchr(host, ':') ? "osc.udp://[%s]:%u/" : "osc.udp://%s:%u/", host,
-		 cfg->port);
+		 s->cfg.port);
 	osc_handler_init(&s->h, &s->cfg.handler);
 	return s;
 fail:
@@ -263,6 +272,11 @@ void osc_server_stats(struct osc_server *s, struct osc_stats *out)
 	pthread_mutex_lock(&s->stats_lock);
 	*out = s->stats_copy;
 	pthread_mutex_unlock(&s->stats_lock);
+}
+
+unsigned osc_server_port(const struct osc_server *s)
+{
+	return s->cfg.port;
 }
 
 const char *osc_server_url(const struct osc_server *s)

@@ -28,7 +28,7 @@ struct osc_server_config {
 	struct fanout *events;		 /* the engine's events, from the supervisor */
 	const atomic_int_least64_t *now; /* the audio thread's frame counter */
 	const char *listen;		 /* address to bind: numeric or a host name */
-	uint16_t port;
+	uint16_t port;			 /* 0: one the kernel chooses (tests) */
 	uint32_t max_packets_per_s;
 	struct osc_handler_config handler; /* self_url is filled in */
 };
@@ -51,6 +51,9 @@ void osc_server_destroy(struct osc_server *s);
 
 /* Its counters; exact once stopped, a recent copy while running. */
 void osc_server_stats(struct osc_server *s, struct osc_stats *out);
+
+/* The UDP port it listens on. */
+unsigned osc_server_port(const struct osc_server *s);
 
 /* The URL it answers on (osc.udp://ADDRESS:PORT/). */
 const char *osc_server_url(const struct osc_server *s);
