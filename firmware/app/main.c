@@ -261,22 +261,10 @@ static int build_osc(struct program *p)
 	return 0;
 }
 
-static void report_osc(struct program *p)
+/* The OSC server stops before the last statistics, so that they are exact. */
+static void stop_osc(struct program *p)
 {
-	if (!p->osc)
-		return;
 	osc_server_stop(p->osc);
-	struct osc_stats st;
-	osc_server_stats(p->osc, &st);
-	fprintf(stderr,
-		"gridloop: OSC: %llu packets, %llu malformed, %llu unknown paths, %llu "
-		"refused, %llu commands (%llu dropped: queue full), %llu replies (%llu "
-		"dropped, %llu not sent), %llu dropped as a flood\n",
-		(unsigned long long)st.packets, (unsigned long long)st.malformed,
-		(unsigned long long)st.unknown, (unsigned long long)st.refused,
-		(unsigned long long)st.commands, (unsigned long long)st.commands_dropped,
-		(unsigned long long)st.replies, (unsigned long long)st.replies_dropped,
-		(unsigned long long)st.send_failed, (unsigned long long)st.flood_dropped);
 }
 
 static const struct session *g_more; /* resume_conversion()'s original */
@@ -802,6 +790,7 @@ static int build(struct program *p)
 	    .seq = p->seq,
 	    .writer = p->writer,
 	    .osc = p->osc ? &p->osc_events : NULL,
+	    .osc_server = p->osc,
 	    .start_ns = p->start_ns,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
@@ -904,7 +893,7 @@ int main(int argc, char **argv)
 		status = supervisor_run(p.supervisor);
 		if (finish_session(&p) && status == 0)
 			status = 1;
-		report_osc(&p);
+		stop_osc(&p);
 		struct audio_stats as;
 		audio_thread_get_stats(p.audio, &as);
 		if (as.periods > 0) /* nothing to tell if audio never ran */

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "fanout.h"
 #include "keeper.h"
+#include "osc.h"
 #include "script_feeder.h"
 #include "sd_writer.h"
 #include "seq_alsa.h"
@@ -34,7 +35,8 @@ struct supervisor_config {
 	struct seq_alsa *seq;	  /* its messages and statistics, or NULL */
 	struct sd_writer *writer; /* gets the engine's events too; or NULL */
 	struct fanout *osc;	  /* and the OSC server (osc.h); or NULL */
-	int64_t start_ns;	  /* CLOCK_MONOTONIC at program start, or 0 */
+	struct osc_server *osc_server; /* its statistics, or NULL */
+	int64_t start_ns;	       /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */
