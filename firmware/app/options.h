@@ -35,7 +35,7 @@
 #ifndef GRIDLOOP_PROFILE_DIR
 #define GRIDLOOP_PROFILE_DIR "/usr/share/gridloop/profiles"
 #endif
-#define OPTIONS_DEFAULT_PROFILE "APC40 mk1"
+#define OPTIONS_DEFAULT_PROFILE	   "APC40 mk1"
 #define OPTIONS_DEFAULT_OSC_LISTEN "127.0.0.1" /* OSC has no authentication */
 
 struct options {
