@@ -72,7 +72,7 @@ if [ -z "$root" ] && [ "$is_root" = no ] && [ "$dry" = no ]; then
 fi
 
 # Runtime libraries of the program, and alsa-utils (aplay -l, alsactl).
-runtime_packages="libasound2 libsndfile1 libinih1 libsystemd0 libcjson1 libsamplerate0 liblo7 alsa-utils"
+runtime_packages="libasound2 libsndfile1 libinih1 libsystemd0 libcjson1 libsamplerate0 alsa-utils"
 
 say() { echo "install.sh: $*"; }
 # run CMD...: do it, or with --dry-run show it.

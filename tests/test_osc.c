@@ -218,6 +218,54 @@ static void test_encode_limits(void **state)
 	assert_true(m.argv[2].f == 0.25);
 }
 
+static void test_url_split(void **state)
+{
+	(void)state;
+	char host[32], port[8];
+	static const struct {
+		const char *url, *host, *port;
+	} good[] = {
+	    {"osc.udp://127.0.0.1:9951/", "127.0.0.1", "9951"},
+	    {"osc.udp://mypc:1", "mypc", "1"},
+	    {"osc.udp://[::1]:65535/x/y", "::1", "65535"},
+	    {"osc.udp://a-b.local:9000/", "a-b.local", "9000"},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!osc_url_split(good[i].url, host, sizeof(host), port, sizeof(port)))
+			fail_msg("%s refused", good[i].url);
+		assert_string_equal(host, good[i].host);
+		assert_string_equal(port, good[i].port);
+	}
+	const char *bad[] = {
+	    NULL,
+	    "",
+	    "osc.tcp://h:1/",
+	    "osc.udp://",
+	    "osc.udp://h",
+	    "osc.udp://h:/",
+	    "osc.udp://:9/",
+	    "osc.udp://h:0/",
+	    "osc.udp://h:65536/",
+	    "osc.udp://h:123456/",
+	    "osc.udp://h:9x/",
+	    "osc.udp://[::1/",
+	    "osc.udp://[::1]/",
+	    "osc.udp://[]:9/",
+	    "osc.udp://h:-9/",
+	    "osc.udp://h/x:9/",
+	    "osc.udp://a]b:9/",
+	    "osc.udp://a-host-name-longer-than-32-characters:9/",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (osc_url_split(bad[i], host, sizeof(host), port, sizeof(port)))
+			fail_msg("'%s' accepted", bad[i] ? bad[i] : "(null)");
+	/* Such a URL gets a refusal at once, never a registration. */
+	SEND("/sl/0/get", "sss", "state", "osc.udp://h:0/", "/v");
+	assert_refused("/sl/0/get", "return_url");
+	SEND("/gridloop/register", "ss", "osc.udp://h/", "/v");
+	assert_refused("/gridloop/register", "return URL");
+}
+
 /* ---- packets the handler ignores ---- */
 
 static void test_malformed_and_truncated_counted(void **state)
@@ -876,6 +924,7 @@ int main(void)
 	    T(test_decode_every_type),
 	    T(test_decode_malformed),
 	    T(test_encode_limits),
+	    T(test_url_split),
 	    T(test_malformed_and_truncated_counted),
 	    T(test_unknown_paths_answered_and_counted),
 	    T(test_sooperlooper_paths_gridloop_lacks),

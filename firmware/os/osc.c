@@ -1,9 +1,8 @@
-/* osc.c -- the OSC server's socket and thread (see osc.h). liblo parses the
- * clients' return URLs; the protocol itself is osc_handler.c. */
+/* osc.c -- the OSC server's socket and thread (see osc.h); the protocol
+ * itself is osc_handler.c. */
 #include "osc.h"
 
 #include <errno.h>
-#include <lo/lo.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -125,10 +124,11 @@ static const struct addr_entry *resolve(struct osc_server *s, const char *url)
 	s->cache_next = (s->cache_next + 1) % ADDR_CACHE;
 	memset(e, 0, sizeof(*e));
 	snprintf(e->url, sizeof(e->url), "%s", url);
-	char *host = lo_url_get_hostname(url), *port = lo_url_get_port(url);
+	char host[GL_OSC_STRING_MAX], port[8];
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV},
 			*ai = NULL;
-	if (host && port && host[0] && port[0] && !getaddrinfo(host, port, &hints, &ai)) {
+	if (osc_url_split(url, host, sizeof(host), port, sizeof(port)) &&
+	    !getaddrinfo(host, port, &hints, &ai)) {
 		/* The socket's own family: an IPv4 server answers IPv4. */
 		for (struct addrinfo *p = ai; p; p = p->ai_next) {
 			struct sockaddr_storage own;
@@ -144,8 +144,6 @@ static const struct addr_entry *resolve(struct osc_server *s, const char *url)
 		}
 		freeaddrinfo(ai);
 	}
-	free(host);
-	free(port);
 	return e->ok ? e : NULL;
 }
 

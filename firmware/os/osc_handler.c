@@ -465,10 +465,44 @@ static bool arg_whole(const struct osc_arg *a, int lo, int hi, int *v)
 	return true;
 }
 
+bool osc_url_split(const char *url, char *host, size_t hostlen, char *port,
+		   size_t portlen)
+{
+	static const char scheme[] = "osc.udp://";
+	if (!url || strncmp(url, scheme, sizeof(scheme) - 1))
+		return false;
+	const char *h = url + sizeof(scheme) - 1, *end;
+	if (*h == '[') { /* [IPv6]:port */
+		end = strchr(++h, ']');
+		if (!end || end[1] != ':')
+			return false;
+	} else {
+		end = h + strcspn(h, ":/[]");
+		if (*end != ':')
+			return false;
+	}
+	size_t n = (size_t)(end - h);
+	const char *p = end + (*end == ']' ? 2 : 1);
+	size_t pn = strspn(p, "0123456789");
+	if (n == 0 || n >= hostlen || pn == 0 || pn > 5 || pn >= portlen ||
+	    (p[pn] != '/' && p[pn] != '\0'))
+		return false;
+	long v = strtol(p, NULL, 10);
+	if (v < 1 || v > 65535)
+		return false;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	memcpy(port, p, pn);
+	port[pn] = '\0';
+	return true;
+}
+
 /* A return URL: osc.udp://host:port/ and short enough to keep. */
 static bool url_ok(const char *url)
 {
-	return url && !strncmp(url, "osc.udp://", 10) && strlen(url) < GL_OSC_STRING_MAX;
+	char host[GL_OSC_STRING_MAX], port[8];
+	return url && strlen(url) < GL_OSC_STRING_MAX &&
+	       osc_url_split(url, host, sizeof(host), port, sizeof(port));
 }
 
 static bool path_ok(const char *path)

@@ -67,6 +67,12 @@ int osc_decode(const uint8_t *data, size_t len, struct osc_msg *m);
  * or a type is not i, f or s. */
 size_t osc_encode(uint8_t *out, size_t cap, const char *path, const char *types, ...);
 
+/* Splits a return URL "osc.udp://HOST:PORT/..." (HOST a name, an IPv4
+ * address or [an IPv6 one]; PORT 1..65535) into host and port. false when
+ * it is not one, or a part does not fit. */
+bool osc_url_split(const char *url, char *host, size_t hostlen, char *port,
+		   size_t portlen);
+
 /* ---- The handler ---------------------------------------------------------- */
 
 struct osc_handler_config {
