@@ -773,15 +773,21 @@ static void test_grid_pushes_every_slot(void **state)
 	}
 	tick();
 	assert_int_equal(out.nreplies, 0);
-	struct event done = {
-	    .type = EV_RECORD_DONE, .track = 7, .scene = 9, .value = 24000};
-	osc_handler_event(&h, &done);
+	/* The engine reports the new state first, then the take's length
+	 * (EV_RECORD_DONE): both reach the client. */
 	clip_event(7, 9, CLIP_PLAYING);
 	tick();
 	assert_int_equal(out.nreplies, 1);
 	struct osc_msg m = reply(0);
 	assert_int_equal(m.argv[0].i, 7);
 	assert_int_equal(m.argv[1].i, 9);
+	assert_string_equal(m.argv[2].s, "playing");
+	struct event done = {
+	    .type = EV_RECORD_DONE, .track = 7, .scene = 9, .value = 24000};
+	osc_handler_event(&h, &done);
+	tick();
+	assert_int_equal(out.nreplies, 1);
+	m = reply(0);
 	assert_string_equal(m.argv[2].s, "playing");
 	assert_true(m.argv[3].f == 0.5);
 	/* Many grid clients: what does not fit in one call comes on the next. */
