@@ -1142,12 +1142,19 @@ static void test_example_config_states_the_ranges(void **state)
 	options_print_help(out);
 	fclose(out);
 	static const char *const ranged[][2] = {
-	    {"period = ", "16..2048"},	       {"periods = ", "2..4"},
-	    {"input_channels = ", "1..32"},    {"priority = ", "1..99"},
-	    {"fade_ms = ", "0..100"},	       {"grow_seconds = ", "0.1..60"},
-	    {"tempo = ", "30..300"},	       {"beats_per_bar = ", "1..16"},
-	    {"ring_seconds = ", "1..600"},     {"memory_limit_mb = ", "0..16777216"},
+	    {"period = ", "16..2048"},
+	    {"periods = ", "2..4"},
+	    {"input_channels = ", "1..32"},
+	    {"priority = ", "1..99"},
+	    {"fade_ms = ", "0..100"},
+	    {"grow_seconds = ", "0.1..60"},
+	    {"tempo = ", "30..300"},
+	    {"beats_per_bar = ", "1..16"},
+	    {"ring_seconds = ", "1..600"},
+	    {"memory_limit_mb = ", "0..16777216"},
 	    {"save_quiet_ms = ", "0..600000"},
+	    {"port = ", "1..65535"},
+	    {"max_packets_per_s = ", "10..100000"},
 	};
 	for (size_t i = 0; i < sizeof(ranged) / sizeof(ranged[0]); i++) {
 		char line[64];

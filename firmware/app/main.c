@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "mono_clock.h"
 #include "options.h"
+#include "osc.h"
 #include "profile.h"
 #include "recorder.h"
 #include "script.h"
@@ -61,6 +62,9 @@ struct program {
 	struct wake supervisor_wake; /* the supervisor sleeps on it */
 	bool wake_ready;
 	struct seq_alsa *seq;
+	struct fanout osc_events; /* engine events for the OSC server */
+	bool osc_events_ready;
+	struct osc_server *osc; /* [osc] port set, else NULL */
 	int64_t start_ns;
 	struct session_loader *loader;
 	struct sd_writer *writer;
@@ -221,6 +225,50 @@ static int build_seq(struct program *p)
 	if (seq_alsa_start(p->seq))
 		return fail(1, "cannot start the sequencer thread", NULL);
 	return 0;
+}
+
+/* The OSC server, when [osc] port is set: its own fan-out of the engine's
+ * events and its thread. A port that cannot be bound stops the start, as a
+ * bad config value does: a musician who set it expects it to answer. */
+static int build_osc(struct program *p)
+{
+	if (!p->opt.osc_port)
+		return 0;
+	if (fanout_init(&p->osc_events, FANOUT_EVENTS))
+		return fail(1, "cannot set up the OSC event queue", "out of memory");
+	p->osc_events_ready = true;
+	struct osc_server_config oc = {
+	    .engine = p->engine,
+	    .events = &p->osc_events,
+	    .now = audio_thread_now(p->audio),
+	    .listen = p->opt.osc_listen,
+	    .port = (uint16_t)p->opt.osc_port,
+	    .max_packets_per_s = p->opt.osc_max_packets,
+	    .handler =
+		{
+		    .rate = p->opt.rate,
+		    .tempo = p->opt.tempo,
+		    .beats_per_bar = p->opt.beats_per_bar,
+		    .quantise = p->opt.quantise,
+		    .clock_external = p->opt.clock_external,
+		    .can_save = p->opt.session_dir != NULL,
+		},
+	};
+	char why[512];
+	p->osc = osc_server_create(&oc, why, sizeof(why));
+	if (!p->osc)
+		return fail(1, "cannot start the OSC server", why);
+	if (osc_server_start(p->osc))
+		return fail(1, "cannot start the OSC server thread", NULL);
+	fprintf(stderr, "gridloop: OSC on %s (SooperLooper's namespace and /gridloop/)\n",
+		osc_server_url(p->osc));
+	return 0;
+}
+
+/* The OSC server stops before the last statistics, so that they are exact. */
+static void stop_osc(struct program *p)
+{
+	osc_server_stop(p->osc);
 }
 
 static const struct session *g_more; /* resume_conversion()'s original */
@@ -766,6 +814,8 @@ static int build(struct program *p)
 		    p->audio, p->feeder ? script_feeder_horizon(p->feeder) : NULL,
 		    p->keeper);
 	int rc = build_seq(p);
+	if (!rc)
+		rc = build_osc(p);
 	if (rc)
 		return rc;
 
@@ -778,6 +828,8 @@ static int build(struct program *p)
 	    .seq = p->seq,
 	    .writer = p->writer,
 	    .wake = &p->supervisor_wake,
+	    .osc = p->osc ? &p->osc_events : NULL,
+	    .osc_server = p->osc,
 	    .start_ns = p->start_ns,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
@@ -819,6 +871,9 @@ static void tear_down(struct program *p)
 		close(p->session_lock);
 	script_feeder_destroy(p->feeder);
 	supervisor_destroy(p->supervisor);
+	osc_server_destroy(p->osc); /* reads the audio thread's clock: before it goes */
+	if (p->osc_events_ready)
+		fanout_free(&p->osc_events);
 	seq_alsa_destroy(p->seq); /* reads the audio thread's clock: first */
 	if (p->fanout_ready)
 		fanout_free(&p->fanout);
@@ -879,6 +934,7 @@ int main(int argc, char **argv)
 		status = supervisor_run(p.supervisor);
 		if (finish_session(&p) && status == 0)
 			status = 1;
+		stop_osc(&p);
 		struct audio_stats as;
 		audio_thread_get_stats(p.audio, &as);
 		if (as.periods > 0) /* nothing to tell if audio never ran */

@@ -66,6 +66,9 @@ enum key_id {
 	K_RECORDER_FORMAT,
 	K_RECORDER_SECONDS,
 	K_RECORDER_TRACKS,
+	K_OSC_PORT,
+	K_OSC_LISTEN,
+	K_OSC_MAX_PACKETS,
 	K_TRACK_INPUT,	/* [trackN] */
 	K_TRACK_STEREO, /* [trackN] */
 	/* command line only */
@@ -290,6 +293,12 @@ static const struct key keys[] = {
      NUMBER(recorder_seconds, 0, GL_RECORDER_SECONDS_MIN, GL_RECORDER_SECONDS_MAX)},
     {"recorder", "tracks", NULL, 0, "BOOL", K_RECORDER_TRACKS, NULL,
      BOOL(recorder_tracks)},
+    {"osc", "port", "osc-port", 0, "PORT", K_OSC_PORT,
+     "serve OSC on this UDP port, @ (default: none, no OSC; SooperLooper's is 9951)",
+     WHOLE(osc_port, 0, GL_OSC_PORT_MIN, GL_OSC_PORT_MAX)},
+    {"osc", "listen", NULL, 0, "ADDRESS", K_OSC_LISTEN, NULL, STRING(osc_listen)},
+    {"osc", "max_packets_per_s", NULL, 0, "N", K_OSC_MAX_PACKETS, NULL,
+     WHOLE(osc_max_packets, 0, GL_OSC_PACKETS_PER_S_MIN, GL_OSC_PACKETS_PER_S_MAX)},
     {"track", "input", NULL, 0, "CH", K_TRACK_INPUT, NULL, .type = T_WHOLE,
      TRACK(first_channel), RANGE(F_TRACK | F_FROM_1, 1, GL_MAX_IN_CH)},
     {"track", "stereo", NULL, 0, "BOOL", K_TRACK_STEREO, NULL, .type = T_BOOL,
@@ -339,6 +348,8 @@ void options_defaults(struct options *o)
 	o->export_format = EXPORT_WAV24;
 	o->recorder_format = EXPORT_WAV24;
 	o->recorder_seconds = 10.0;
+	o->osc_listen = strdup(OPTIONS_DEFAULT_OSC_LISTEN);
+	o->osc_max_packets = 2000;
 }
 
 void options_free(struct options *o)
@@ -353,6 +364,7 @@ void options_free(struct options *o)
 		free(o->ports[i]);
 	free(o->port_profile);
 	free(o->script_profile);
+	free(o->osc_listen);
 	free(o->clock_in_port);
 	free(o->clock_out_port);
 	free(o->session_dir);

@@ -35,7 +35,8 @@
 #ifndef GRIDLOOP_PROFILE_DIR
 #define GRIDLOOP_PROFILE_DIR "/usr/share/gridloop/profiles"
 #endif
-#define OPTIONS_DEFAULT_PROFILE "APC40 mk1"
+#define OPTIONS_DEFAULT_PROFILE	   "APC40 mk1"
+#define OPTIONS_DEFAULT_OSC_LISTEN "127.0.0.1" /* OSC has no authentication */
 
 struct options {
 	/* [audio] */
@@ -88,6 +89,10 @@ struct options {
 	enum export_format recorder_format;
 	double recorder_seconds; /* ring: how long the card may stall */
 	bool recorder_tracks;	 /* also each track, one multichannel file */
+	/* [osc] */
+	uint32_t osc_port;	  /* 0 (not set): no OSC server */
+	char *osc_listen;	  /* address bound (default 127.0.0.1) */
+	uint32_t osc_max_packets; /* datagrams handled a second; more: dropped */
 	/* [track1] .. [track8] */
 	struct track_input track_input[GL_TRACKS];
 	char *track_origin[GL_TRACKS];	/* "FILE:LINE" of an explicit input, or NULL */

@@ -171,6 +171,8 @@ static void drain_events(struct supervisor *s)
 			fanout_push(s->cfg.fanout, &ev);
 		if (s->cfg.writer)
 			fanout_push(sd_writer_events(s->cfg.writer), &ev);
+		if (s->cfg.osc)
+			fanout_push(s->cfg.osc, &ev);
 	}
 	if (s->cfg.fanout)
 		fanout_publish(s->cfg.fanout, horizon);
@@ -179,6 +181,8 @@ static void drain_events(struct supervisor *s)
 	 * sequencer thread's). */
 	if (s->cfg.writer && drained)
 		fanout_publish(sd_writer_events(s->cfg.writer), horizon);
+	if (s->cfg.osc)
+		fanout_publish(s->cfg.osc, horizon);
 }
 
 /* The SD writer's state goes to the LEDs with the engine's events. */
@@ -610,6 +614,26 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 		    q.queue_stamps ? "by the queue" : "on receipt", q.controllers,
 		    q.commands, q.commands_refused, q.events, q.events_dropped, q.sent,
 		    q.clock_messages, q.input_lost, q.output_lost);
+	}
+	if (s->cfg.osc_server) {
+		struct osc_stats st;
+		osc_server_stats(s->cfg.osc_server, &st);
+		fprintf(
+		    out,
+		    "gridloop: statistics: OSC: %llu packets, %llu malformed, %llu "
+		    "unknown "
+		    "paths, %llu refused, %llu commands (%llu dropped: queue full), %llu "
+		    "replies (%llu dropped, %llu not sent), %llu dropped as a flood; "
+		    "engine events dropped %u\n",
+		    (unsigned long long)st.packets, (unsigned long long)st.malformed,
+		    (unsigned long long)st.unknown, (unsigned long long)st.refused,
+		    (unsigned long long)st.commands,
+		    (unsigned long long)st.commands_dropped,
+		    (unsigned long long)st.replies,
+		    (unsigned long long)st.replies_dropped,
+		    (unsigned long long)st.send_failed,
+		    (unsigned long long)st.flood_dropped,
+		    s->cfg.osc ? fanout_dropped(s->cfg.osc) : 0);
 	}
 	if (s->cfg.writer) {
 		struct sd_writer_stats w;

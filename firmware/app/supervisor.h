@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "fanout.h"
 #include "keeper.h"
+#include "osc.h"
 #include "script_feeder.h"
 #include "sd_writer.h"
 #include "seq_alsa.h"
@@ -37,7 +38,9 @@ struct supervisor_config {
 	/* What wakes the supervisor (the audio thread, the sequencer thread,
 	 * the SD writer signal it when they have something for it). */
 	const struct wake *wake;
-	int64_t start_ns; /* CLOCK_MONOTONIC at program start, or 0 */
+	struct fanout *osc;	       /* and the OSC server (osc.h); or NULL */
+	struct osc_server *osc_server; /* its statistics, or NULL */
+	int64_t start_ns;	       /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */

@@ -83,4 +83,19 @@
 /* The config file: larger is not a config file (a log, an image, a disk). */
 #define GL_CONFIG_FILE_MAX (1 << 20)
 
+/* The OSC server ([osc], os/osc.c): its UDP port, the clients that may
+ * register for pushed state, the largest datagram read (a longer one is
+ * malformed), the strings it keeps (a return URL or path), the update
+ * intervals SooperLooper allows (register_auto_update, ms), and the packets
+ * taken a second before the rest are read and dropped (a flood). */
+#define GL_OSC_PORT_MIN		 1
+#define GL_OSC_PORT_MAX		 65535
+#define GL_OSC_CLIENTS_MAX	 32
+#define GL_OSC_PACKET_MAX	 4096
+#define GL_OSC_STRING_MAX	 128
+#define GL_OSC_AUTO_MS_MIN	 10
+#define GL_OSC_AUTO_MS_MAX	 100
+#define GL_OSC_PACKETS_PER_S_MIN 10
+#define GL_OSC_PACKETS_PER_S_MAX 100000
+
 #endif

@@ -24,7 +24,7 @@
 #include "grid.h"
 #include "spsc.h"
 
-#define GL_CMD_SOURCES 4 /* command producers: see enum command_source */
+#define GL_CMD_SOURCES 5 /* command producers: see enum command_source */
 #define GL_NEVER       INT64_MAX
 
 enum clip_state {
@@ -46,6 +46,7 @@ enum command_source {
 	SOURCE_SCRIPT,	   /* --script lines, the demo, tests */
 	SOURCE_SYSTEM,	   /* the supervisor: signals (export) */
 	SOURCE_SESSION,	   /* the session loader: restored settings */
+	SOURCE_OSC,	   /* the OSC server's thread (gl-osc): remote clients */
 };
 
 enum command_type {

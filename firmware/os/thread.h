@@ -9,7 +9,7 @@
  *
  * Threads: gl-audio (SCHED_FIFO, the duplex loop), gl-seq (SCHED_FIFO below
  * it, the controllers), and at SCHED_OTHER gl-keeper, gl-sd-writer,
- * gl-restore, gl-recorder, gl-script, gl-watchdog; the supervisor is the
+ * gl-restore, gl-recorder, gl-script, gl-watchdog, gl-osc; the supervisor is the
  * main thread.
  */
 #ifndef GRIDLOOP_THREAD_H
