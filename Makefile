@@ -19,7 +19,8 @@
 #   engine  pure: the looper, fed one period at a time (no ALSA, files,
 #           threads or allocation after engine_create)
 #   midi    pure: controller profiles (text in), the controller, MIDI clock,
-#           the set of controllers, scripts (text in, commands out)
+#           the set of controllers, scripts, OSC messages (text and bytes
+#           in, commands and bytes out)
 #   os      the OS boundaries: ALSA PCM and sequencer, the audio thread, the
 #           keeper (clip memory), threads, wake-ups, logging (alsa-lib,
 #           libsystemd)
@@ -68,7 +69,7 @@ PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
 # their link line.
 PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
               test_midi_hub test_profile test_script test_spsc test_spsc_mt \
-              test_engine_mt
+              test_engine_mt test_osc
 RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o wake.o profile_files.o \
                 script_feeder.o)
 
