@@ -235,7 +235,8 @@ struct card_at_start {
 };
 
 /* DIR's mark of a rate conversion in progress (session_store_beside):
- * it holds the original's path, and goes when every clip was converted. */
+ * it holds the original's path, and goes when every clip was converted
+ * and saved (the SD writer removes it). */
 static void conversion_marker(const char *dir, char *out, size_t len)
 {
 	if (session_store_beside(dir, ".converting", out, len))
@@ -476,6 +477,8 @@ static int build_session(struct program *p, bool offline)
 	wc.on_card = card.on_card ? &loaded : NULL;
 	wc.serial = card.serial;
 	wc.resave_restored = card.resave;
+	/* Removed by the writer, after the save that holds every clip. */
+	wc.conversion_marker = card.marker[0] ? card.marker : NULL;
 	wc.quiet_ms = o->save_quiet_ms;
 	p->writer = sd_writer_create(&wc);
 	if (!p->writer)
@@ -494,8 +497,8 @@ static int build_session(struct program *p, bool offline)
 					   .audio_now = audio_thread_now(p->audio),
 					   .more_dir = card.more_from,
 					   .more = card.more_from ? g_more : NULL,
-					   .done_marker =
-					       card.marker[0] ? card.marker : NULL};
+					   .conversion_writer =
+					       card.marker[0] ? p->writer : NULL};
 	if (card.more_from && card.restore_from == card.more_from) {
 		/* Nothing in DIR: the original is the manifest. */
 		lc.manifest = g_more;
