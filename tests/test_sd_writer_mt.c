@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine_rig.h"
+#include "manifest.h"
 #include "sd_writer.h"
 #include "session_store.h"
 #include "tmp_dir.h"
@@ -1221,6 +1222,41 @@ static void test_conversion_marker_stays_without_a_save(void **state)
 	}
 }
 
+/* A save whose clip files were written but whose manifest could not be
+ * (here a folder in the way of its temporary file): the take is retried
+ * when the card works again, without waiting for another change or the
+ * stop (its slot was no longer dirty, so nothing was ever tried again,
+ * and a power cut before the stop lost it). */
+static void test_failed_commit_is_retried(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	char err[512], blocker[300];
+	assert_int_equal(session_store_prepare(b->session, err, sizeof(err)), 0);
+	snprintf(blocker, sizeof(blocker), "%s/.%s.tmp", b->session, MANIFEST_FILE);
+	assert_int_equal(mkdir(blocker, 0755), 0);
+	record_bar(b, 0, 0, 1);
+	struct sd_writer_stats st;
+	for (int i = 0; i < 4000; i++) {
+		sd_writer_get_stats(b->w, &st);
+		if (st.save_failures >= 1)
+			break;
+		run(b, 64);
+		usleep(500);
+	}
+	assert_true(st.save_failures >= 1);
+	assert_int_equal(st.saves, 0);
+	assert_int_equal(rmdir(blocker), 0);
+	until_saved(b, 1);
+	int64_t n;
+	float *c = card_copy(b->session, 0, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, BAR120);
+	free(c);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1242,6 +1278,7 @@ int main(void)
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	    cmocka_unit_test(test_conversion_marker_goes_after_the_save),
 	    cmocka_unit_test(test_conversion_marker_stays_without_a_save),
+	    cmocka_unit_test(test_failed_commit_is_retried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,10 @@ struct sd_writer {
 	int answers;
 	bool owed[GL_SLOTS], written[GL_SLOTS];
 	bool settings_dirty;
+	/* A commit failed after clips were written: their slots are not
+	 * dirty any more, but the manifest on the card does not list them
+	 * yet, so the commit is owed (retried as a change). */
+	bool uncommitted;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
 	bool save_asked, export_asked;
 	atomic_bool export_signalled;
@@ -555,7 +559,7 @@ static void stamp(struct session *s)
 
 static bool anything_dirty(const struct sd_writer *w)
 {
-	if (w->settings_dirty)
+	if (w->settings_dirty || w->uncommitted)
 		return true;
 	for (int s = 0; s < GL_SLOTS; s++)
 		if (w->dirty[s])
@@ -653,11 +657,12 @@ static int save(struct sd_writer *w, bool final)
 	}
 	stamp(&w->sess);
 	if (session_store_commit(w->session_dir, &w->sess, err, sizeof(err))) {
+		w->uncommitted = true;
 		card_fault(w, "cannot save the session", err);
 		STAT_ADD(w, save_failures, 1);
 		return -1;
 	}
-	w->settings_dirty = false;
+	w->settings_dirty = w->uncommitted = false;
 	/* Written since the last commit (a failed one too): on the card now. */
 	for (int s = 0; s < GL_SLOTS; s++) {
 		w->owed[s] = w->owed[s] && !w->written[s];
