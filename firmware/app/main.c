@@ -243,8 +243,9 @@ static void conversion_marker(const char *dir, char *out, size_t len)
 		out[0] = '\0';
 }
 
-/* Writes the marker for a conversion from aside. */
-static void mark_conversion(const char *dir, const char *aside, struct card_at_start *c)
+/* Writes the marker for a conversion from aside: 0, or -1 (said; the
+ * marker is then ""). */
+static int mark_conversion(const char *dir, const char *aside, struct card_at_start *c)
 {
 	char parent[PATH_MAX + 32], name[PATH_MAX + 32], err[512];
 	conversion_marker(dir, c->marker, sizeof(c->marker));
@@ -257,7 +258,9 @@ static void mark_conversion(const char *dir, const char *aside, struct card_at_s
 			"the rest stays in %s\n",
 			err, aside);
 		c->marker[0] = '\0';
+		return -1;
 	}
+	return 0;
 }
 
 /* A conversion that an earlier run did not finish (SIGTERM, a power cut):
@@ -277,6 +280,13 @@ static void resume_conversion(const struct options *o, const struct session *loa
 	ssize_t n = read(fd, from, sizeof(from) - 1);
 	close(fd);
 	from[n > 0 ? n : 0] = '\0';
+	struct stat st;
+	if (n > 0 && c->on_card && lstat(from, &st) != 0 && errno == ENOENT) {
+		/* Marked, then cut before the original moved: the session is
+		 * still where it was, and restored as it is. */
+		unlink(marker);
+		return;
+	}
 	session_init(&orig, o->rate);
 	if (n <= 0 || session_store_read(from, &orig, err, sizeof(err)) != 0) {
 		fprintf(stderr,
@@ -321,7 +331,9 @@ static void drop_conversion(const char *dir)
 	ssize_t n = read(fd, from, sizeof(from) - 1);
 	close(fd);
 	from[n > 0 ? n : 0] = '\0';
-	if (unlink(marker) == 0)
+	struct stat st; /* marked, then cut before the original moved: nothing */
+	bool moved = n > 0 && (lstat(from, &st) == 0 || errno != ENOENT);
+	if (unlink(marker) == 0 && moved)
 		fprintf(stderr,
 			"gridloop: an earlier rate conversion was not finished; the "
 			"clips it did not convert stay in %s (not restored into the "
@@ -396,12 +408,32 @@ static int examine_card(const struct options *o, struct session *loaded,
 		} else
 			c->no_save = true;
 	} else if (loaded->rate != o->rate) {
-		if (session_store_set_aside(dir,
-					    o->resample ? "converted-from" : "other-rate",
-					    aside, sizeof(aside))) {
+		/* A conversion is marked before its original moves: a power
+		 * cut between the two must not leave the original set aside
+		 * with nothing that says to convert it (a mark that cannot be
+		 * written is said, and the conversion goes on unmarked). */
+		char named[sizeof(aside)];
+		if (session_store_aside_name(
+			dir, o->resample ? "converted-from" : "other-rate", aside,
+			sizeof(aside))) {
+			fprintf(stderr,
+				"gridloop: cannot set %s aside: its path is too long\n",
+				dir);
 			c->no_save = true;
 			return 0;
 		}
+		snprintf(named, sizeof(named), "%s", aside);
+		if (o->resample)
+			mark_conversion(dir, aside, c);
+		if (session_store_set_aside_as(dir, aside, sizeof(aside))) {
+			if (c->marker[0]) /* the original stays in DIR */
+				unlink(c->marker);
+			c->no_save = true;
+			return 0;
+		}
+		/* Moved into DIR itself (a mount point): the mark says where. */
+		if (c->marker[0] && strcmp(named, aside))
+			mark_conversion(dir, aside, c);
 		fprintf(stderr,
 			"gridloop: the session was saved at %u Hz and gridloop runs at "
 			"%u Hz: ",
@@ -413,7 +445,6 @@ static int examine_card(const struct options *o, struct session *loaded,
 			c->restore_from = aside;
 			c->resave = true;
 			c->serial = 0;
-			mark_conversion(dir, aside, c);
 		} else {
 			fprintf(
 			    stderr,
