@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine_rig.h"
+#include "manifest.h"
 #include "sd_writer.h"
 #include "session_store.h"
 #include "tmp_dir.h"
@@ -36,6 +37,8 @@ struct bench_setup {
 	const struct session *on_card;
 	bool no_session;
 	const char *exports; /* NULL: ROOT/exports */
+	bool resave;	     /* resave_restored: a rate conversion */
+	const char *marker;  /* conversion_marker */
 };
 
 static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
@@ -70,6 +73,8 @@ static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
 	wc.quiet_ms = quiet_ms;
 	wc.max_delay_ms = max_delay_ms;
 	wc.retry_ms = 50;
+	wc.resave_restored = setup->resave;
+	wc.conversion_marker = setup->marker;
 	b->w = sd_writer_create(&wc);
 	assert_non_null(b->w);
 	assert_int_equal(sd_writer_start(b->w), 0);
@@ -1105,6 +1110,153 @@ static void test_unkeepable_clip_stays_and_the_rest_is_saved(void **state)
 	bench_free(b);
 }
 
+/* Item 11 (the triage): a rate conversion's marker goes only once a
+ * committed save holds every clip the loader handed over, never when the
+ * loader is done (a power cut before the save left the clips only in the
+ * original, never restored again). A clip cleared after its restore and
+ * one refused because its pad was recorded over count as done; a failed
+ * save (the card not mounted) keeps the marker. */
+static void test_conversion_marker_goes_after_the_save(void **state)
+{
+	(void)state;
+	char root[128], marker[200];
+	assert_true(tmp_dir_make(root, sizeof(root), "test-sd-writer"));
+	snprintf(marker, sizeof(marker), "%s/.session.converting", root);
+	FILE *f = fopen(marker, "w");
+	assert_non_null(f);
+	fputs("/card/session.converted-from-x", f);
+	fclose(f);
+	struct bench_setup setup = {.no_session = true, .resave = true, .marker = marker};
+	/* Only a request or the stop saves. */
+	struct bench *b = bench_make(NULL, 60000, 60000, &setup, root);
+	record_bar(b, 3, 0, 1); /* recorded over before the restore reached it */
+	offer(b, 0);
+	offer(b, 1);
+	offer(b, 3);
+	assert_int_equal(b->restored[0], 1);
+	assert_int_equal(b->restored[1], 1);
+	assert_int_equal(b->restored[3], 0);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLEAR, 1, 0, 0, engine_now(b->r->e));
+	run(b, 512);
+	assert_int_equal(engine_clip_state(b->r->e, 1, 0), CLIP_EMPTY);
+	/* The loader is done: every clip went through; nothing saved yet. */
+	sd_writer_restore_complete(b->w, 3);
+	for (int i = 0; i < 50; i++) {
+		run(b, 64);
+		usleep(1000);
+	}
+	assert_int_equal(access(marker, F_OK), 0);
+	save_now(b);
+	for (int i = 0; i < 200 && access(marker, F_OK) == 0; i++)
+		usleep(1000);
+	assert_int_not_equal(access(marker, F_OK), 0);
+	int64_t n;
+	float *c = card_copy(b->session, 0, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, ORIG_FRAMES);
+	for (int64_t i = 0; i < n; i++)
+		assert_true(c[i] == orig_sample(0, i));
+	free(c);
+	c = card_copy(b->session, 3, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, BAR120);
+	free(c);
+	assert_null(card_copy(b->session, 1, 0, &n));
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
+/* The same with every offer taken but the save failing (the mount point
+ * is not mounted: here, not a directory): the marker stays, even at the
+ * stop, whose last save fails too. And fewer answers than offers (an offer
+ * the engine never answered): it stays too. */
+static void test_conversion_marker_stays_without_a_save(void **state)
+{
+	(void)state;
+	for (int unanswered = 0; unanswered < 2; unanswered++) {
+		char root[128], marker[200], mnt[200];
+		assert_true(tmp_dir_make(root, sizeof(root), "test-sd-writer"));
+		snprintf(marker, sizeof(marker), "%s/.session.converting", root);
+		snprintf(mnt, sizeof(mnt), "%s/not-a-mount", root);
+		FILE *f = fopen(marker, "w");
+		assert_non_null(f);
+		fclose(f);
+		struct bench_setup setup = {
+		    .no_session = true, .resave = true, .marker = marker};
+		struct bench *b = bench_make(NULL, 20, 200, &setup, root);
+		if (!unanswered) {
+			/* Every later save fails: the card "went". */
+			sd_writer_destroy(b->w);
+			struct sd_writer_config wc;
+			sd_writer_config_defaults(&wc);
+			wc.engine = b->r->e;
+			wc.keeper = b->r->k;
+			wc.session_dir = b->session;
+			wc.export_dir = b->exports;
+			wc.mount_point = mnt;
+			wc.quiet_ms = 20;
+			wc.max_delay_ms = 200;
+			wc.retry_ms = 50;
+			wc.resave_restored = true;
+			wc.conversion_marker = marker;
+			b->w = sd_writer_create(&wc);
+			assert_non_null(b->w);
+			assert_int_equal(sd_writer_start(b->w), 0);
+		}
+		offer(b, 0);
+		assert_int_equal(b->restored[0], 1);
+		sd_writer_restore_complete(b->w, unanswered ? 2 : 1);
+		struct sd_writer_stats st;
+		for (int i = 0; i < 2000; i++) {
+			sd_writer_get_stats(b->w, &st);
+			if (st.saves + st.save_failures >= 1)
+				break;
+			run(b, 64);
+			usleep(500);
+		}
+		assert_true(st.saves + st.save_failures >= 1);
+		assert_int_equal(access(marker, F_OK), 0);
+		assert_int_equal(sd_writer_stop(b->w), unanswered ? 0 : -1);
+		assert_int_equal(access(marker, F_OK), 0);
+		bench_free(b);
+	}
+}
+
+/* A save whose clip files were written but whose manifest could not be
+ * (here a folder in the way of its temporary file): the take is retried
+ * when the card works again, without waiting for another change or the
+ * stop (its slot was no longer dirty, so nothing was ever tried again,
+ * and a power cut before the stop lost it). */
+static void test_failed_commit_is_retried(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	char err[512], blocker[300];
+	assert_int_equal(session_store_prepare(b->session, err, sizeof(err)), 0);
+	snprintf(blocker, sizeof(blocker), "%s/.%s.tmp", b->session, MANIFEST_FILE);
+	assert_int_equal(mkdir(blocker, 0755), 0);
+	record_bar(b, 0, 0, 1);
+	struct sd_writer_stats st;
+	for (int i = 0; i < 4000; i++) {
+		sd_writer_get_stats(b->w, &st);
+		if (st.save_failures >= 1)
+			break;
+		run(b, 64);
+		usleep(500);
+	}
+	assert_true(st.save_failures >= 1);
+	assert_int_equal(st.saves, 0);
+	assert_int_equal(rmdir(blocker), 0);
+	until_saved(b, 1);
+	int64_t n;
+	float *c = card_copy(b->session, 0, 0, &n);
+	assert_non_null(c);
+	assert_int_equal(n, BAR120);
+	free(c);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1124,6 +1276,9 @@ int main(void)
 	    cmocka_unit_test(test_undo_swapping_at_stop),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
+	    cmocka_unit_test(test_conversion_marker_goes_after_the_save),
+	    cmocka_unit_test(test_conversion_marker_stays_without_a_save),
+	    cmocka_unit_test(test_failed_commit_is_retried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,15 +287,17 @@ struct card_at_start {
 };
 
 /* DIR's mark of a rate conversion in progress (session_store_beside):
- * it holds the original's path, and goes when every clip was converted. */
+ * it holds the original's path, and goes when every clip was converted
+ * and saved (the SD writer removes it). */
 static void conversion_marker(const char *dir, char *out, size_t len)
 {
 	if (session_store_beside(dir, ".converting", out, len))
 		out[0] = '\0';
 }
 
-/* Writes the marker for a conversion from aside. */
-static void mark_conversion(const char *dir, const char *aside, struct card_at_start *c)
+/* Writes the marker for a conversion from aside: 0, or -1 (said; the
+ * marker is then ""). */
+static int mark_conversion(const char *dir, const char *aside, struct card_at_start *c)
 {
 	char parent[PATH_MAX + 32], name[PATH_MAX + 32], err[512];
 	conversion_marker(dir, c->marker, sizeof(c->marker));
@@ -308,7 +310,9 @@ static void mark_conversion(const char *dir, const char *aside, struct card_at_s
 			"the rest stays in %s\n",
 			err, aside);
 		c->marker[0] = '\0';
+		return -1;
 	}
+	return 0;
 }
 
 /* A conversion that an earlier run did not finish (SIGTERM, a power cut):
@@ -328,6 +332,13 @@ static void resume_conversion(const struct options *o, const struct session *loa
 	ssize_t n = read(fd, from, sizeof(from) - 1);
 	close(fd);
 	from[n > 0 ? n : 0] = '\0';
+	struct stat st;
+	if (n > 0 && c->on_card && lstat(from, &st) != 0 && errno == ENOENT) {
+		/* Marked, then cut before the original moved: the session is
+		 * still where it was, and restored as it is. */
+		unlink(marker);
+		return;
+	}
 	session_init(&orig, o->rate);
 	if (n <= 0 || session_store_read(from, &orig, err, sizeof(err)) != 0) {
 		fprintf(stderr,
@@ -372,7 +383,9 @@ static void drop_conversion(const char *dir)
 	ssize_t n = read(fd, from, sizeof(from) - 1);
 	close(fd);
 	from[n > 0 ? n : 0] = '\0';
-	if (unlink(marker) == 0)
+	struct stat st; /* marked, then cut before the original moved: nothing */
+	bool moved = n > 0 && (lstat(from, &st) == 0 || errno != ENOENT);
+	if (unlink(marker) == 0 && moved)
 		fprintf(stderr,
 			"gridloop: an earlier rate conversion was not finished; the "
 			"clips it did not convert stay in %s (not restored into the "
@@ -447,12 +460,32 @@ static int examine_card(const struct options *o, struct session *loaded,
 		} else
 			c->no_save = true;
 	} else if (loaded->rate != o->rate) {
-		if (session_store_set_aside(dir,
-					    o->resample ? "converted-from" : "other-rate",
-					    aside, sizeof(aside))) {
+		/* A conversion is marked before its original moves: a power
+		 * cut between the two must not leave the original set aside
+		 * with nothing that says to convert it (a mark that cannot be
+		 * written is said, and the conversion goes on unmarked). */
+		char named[sizeof(aside)];
+		if (session_store_aside_name(
+			dir, o->resample ? "converted-from" : "other-rate", aside,
+			sizeof(aside))) {
+			fprintf(stderr,
+				"gridloop: cannot set %s aside: its path is too long\n",
+				dir);
 			c->no_save = true;
 			return 0;
 		}
+		snprintf(named, sizeof(named), "%s", aside);
+		if (o->resample)
+			mark_conversion(dir, aside, c);
+		if (session_store_set_aside_as(dir, aside, sizeof(aside))) {
+			if (c->marker[0]) /* the original stays in DIR */
+				unlink(c->marker);
+			c->no_save = true;
+			return 0;
+		}
+		/* Moved into DIR itself (a mount point): the mark says where. */
+		if (c->marker[0] && strcmp(named, aside))
+			mark_conversion(dir, aside, c);
 		fprintf(stderr,
 			"gridloop: the session was saved at %u Hz and gridloop runs at "
 			"%u Hz: ",
@@ -464,7 +497,6 @@ static int examine_card(const struct options *o, struct session *loaded,
 			c->restore_from = aside;
 			c->resave = true;
 			c->serial = 0;
-			mark_conversion(dir, aside, c);
 		} else {
 			fprintf(
 			    stderr,
@@ -528,6 +560,8 @@ static int build_session(struct program *p, bool offline)
 	wc.on_card = card.on_card ? &loaded : NULL;
 	wc.serial = card.serial;
 	wc.resave_restored = card.resave;
+	/* Removed by the writer, after the save that holds every clip. */
+	wc.conversion_marker = card.marker[0] ? card.marker : NULL;
 	wc.quiet_ms = o->save_quiet_ms;
 	wc.status_wake = &p->supervisor_wake;
 	p->writer = sd_writer_create(&wc);
@@ -547,8 +581,8 @@ static int build_session(struct program *p, bool offline)
 					   .audio_now = audio_thread_now(p->audio),
 					   .more_dir = card.more_from,
 					   .more = card.more_from ? g_more : NULL,
-					   .done_marker =
-					       card.marker[0] ? card.marker : NULL};
+					   .conversion_writer =
+					       card.marker[0] ? p->writer : NULL};
 	if (card.more_from && card.restore_from == card.more_from) {
 		/* Nothing in DIR: the original is the manifest. */
 		lc.manifest = g_more;

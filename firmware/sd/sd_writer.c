@@ -32,7 +32,8 @@
 struct sd_writer {
 	struct sd_writer_config cfg;
 	char *session_dir, *export_dir, *mount_point;
-	struct session sess; /* what the card holds, plus what is being saved */
+	char *conversion_marker; /* NULL: none, or removed */
+	struct session sess;	 /* what the card holds, plus what is being saved */
 	uint64_t serial;
 
 	/* Where the engine's clips stand, from its events. */
@@ -49,7 +50,19 @@ struct sd_writer {
 	/* The entry is still the one on the card at start (on_card): the one
 	 * the restore reads and offers. */
 	bool from_card[GL_SLOTS];
+	/* A rate conversion's marker goes only once the session on the card
+	 * holds what the conversion restored (cfg.conversion_marker): the
+	 * offers the loader made (-1: not all made yet), the engine's
+	 * answers seen, the slots whose taken clip no commit holds yet
+	 * (owed), and those written since the last commit (written). */
+	atomic_int handed_over;
+	int answers;
+	bool owed[GL_SLOTS], written[GL_SLOTS];
 	bool settings_dirty;
+	/* A commit failed after clips were written: their slots are not
+	 * dirty any more, but the manifest on the card does not list them
+	 * yet, so the commit is owed (retried as a change). */
+	bool uncommitted;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
 	bool save_asked, export_asked;
 	atomic_bool export_signalled;
@@ -94,11 +107,15 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 	w->session_dir = strdup(cfg->session_dir);
 	w->mount_point = cfg->mount_point ? strdup(cfg->mount_point) : NULL;
 	w->export_dir = strdup(cfg->export_dir);
+	w->conversion_marker =
+	    cfg->conversion_marker ? strdup(cfg->conversion_marker) : NULL;
 	if (!w->session_dir || !w->export_dir || (cfg->mount_point && !w->mount_point) ||
+	    (cfg->conversion_marker && !w->conversion_marker) ||
 	    fanout_init(&w->events, EVENTS_CAPACITY)) {
 		free(w->session_dir);
 		free(w->export_dir);
 		free(w->mount_point);
+		free(w->conversion_marker);
 		free(w);
 		return NULL;
 	}
@@ -122,6 +139,8 @@ struct sd_writer *sd_writer_create(const struct sd_writer_config *cfg)
 	w->cfg.session_dir = w->session_dir;
 	w->cfg.export_dir = w->export_dir;
 	w->cfg.mount_point = w->mount_point;
+	w->cfg.conversion_marker = NULL; /* w->conversion_marker's */
+	atomic_init(&w->handed_over, -1);
 	pthread_mutex_init(&w->stats_lock, NULL);
 	atomic_init(&w->status, STORAGE_IDLE);
 	return w;
@@ -136,6 +155,34 @@ void sd_writer_request_export(struct sd_writer *w)
 {
 	atomic_store(&w->export_signalled, true);
 	fanout_wake(&w->events);
+}
+
+void sd_writer_restore_complete(struct sd_writer *w, int offered)
+{
+	atomic_store_explicit(&w->handed_over, offered, memory_order_release);
+	fanout_wake(&w->events);
+}
+
+/* The conversion's marker goes once every offer was answered and no clip
+ * taken is still owed to a commit (sd_writer_config.conversion_marker). */
+static void finish_conversion(struct sd_writer *w)
+{
+	if (!w->conversion_marker)
+		return;
+	int offered = atomic_load_explicit(&w->handed_over, memory_order_acquire);
+	if (offered < 0 || w->answers < offered)
+		return;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (w->owed[s])
+			return;
+	if (unlink(w->conversion_marker) == 0 || errno == ENOENT)
+		log_line("the rate conversion is complete: the session holds every clip "
+			 "it restored");
+	else /* the next start finds nothing left to convert, and removes it */
+		log_line("cannot remove %s: %s", w->conversion_marker,
+			 atomic_file_why(errno));
+	free(w->conversion_marker);
+	w->conversion_marker = NULL;
 }
 
 enum storage_status sd_writer_status(const struct sd_writer *w)
@@ -340,6 +387,9 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		/* Empty is a clear only of a clip this instance holds: a slot
 		 * whose saved clip is not restored yet is empty too (and a
 		 * record queued there and cancelled says so again). */
+		/* A converted clip cleared: superseded, no commit owes it. */
+		if (ev->value == CLIP_EMPTY)
+			w->owed[slot] = false;
 		if (ev->value == CLIP_EMPTY && w->sess.clips[slot].present &&
 		    w->held[slot]) {
 			w->dirty[slot] = true;
@@ -352,10 +402,12 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		changed(w);
 		break;
 	case EV_RESTORED:
+		w->answers++;
 		/* Refused (recorded over): the saved clip stays listed until
 		 * the new take is saved, which keeps it in not-restored/. */
 		if (!ev->aux)
 			break;
+		w->owed[slot] = w->conversion_marker != NULL;
 		/* Taken: the engine holds the card's entry now, and nothing
 		 * else of the slot is left to save (a take recorded over it
 		 * and cleared before a save). It is written anew when
@@ -508,7 +560,7 @@ static void stamp(struct session *s)
 
 static bool anything_dirty(const struct sd_writer *w)
 {
-	if (w->settings_dirty)
+	if (w->settings_dirty || w->uncommitted)
 		return true;
 	for (int s = 0; s < GL_SLOTS; s++)
 		if (w->dirty[s])
@@ -594,6 +646,7 @@ static int save(struct sd_writer *w, bool final)
 			continue;
 		}
 		*c = fresh;
+		w->written[slot] = true;
 		w->held[slot] = true;
 		w->from_card[slot] = false;
 		STAT_ADD(w, clips_written, 1);
@@ -605,11 +658,18 @@ static int save(struct sd_writer *w, bool final)
 	}
 	stamp(&w->sess);
 	if (session_store_commit(w->session_dir, &w->sess, err, sizeof(err))) {
+		w->uncommitted = true;
 		card_fault(w, "cannot save the session", err);
 		STAT_ADD(w, save_failures, 1);
 		return -1;
 	}
-	w->settings_dirty = false;
+	w->settings_dirty = w->uncommitted = false;
+	/* Written since the last commit (a failed one too): on the card now. */
+	for (int s = 0; s < GL_SLOTS; s++) {
+		w->owed[s] = w->owed[s] && !w->written[s];
+		w->written[s] = false;
+	}
+	finish_conversion(w);
 	if (w->fault && !unkept[0])
 		log_line("the SD card works again: session saved");
 	w->fault = false;
@@ -720,6 +780,7 @@ static void *writer_main(void *arg)
 		int timeout = ms > INT32_MAX ? INT32_MAX : (int)ms;
 		poll(&pfd, 1, timeout);
 		drain(w);
+		finish_conversion(w); /* nothing owed: e.g. every offer refused */
 		now = mono_ms();
 		if (w->status_until_ms && now >= w->status_until_ms) {
 			w->status_until_ms = 0;
@@ -770,6 +831,7 @@ int sd_writer_stop(struct sd_writer *w)
 		if (w->state[s] != CLIP_EMPTY &&
 		    (engine_clip_version(e, s % GL_TRACKS, s / GL_TRACKS) & 1))
 			w->dirty[s] = true;
+	finish_conversion(w);
 	if (!anything_dirty(w) && !w->fault)
 		return 0;
 	w->stopping = true;
@@ -790,5 +852,6 @@ void sd_writer_destroy(struct sd_writer *w)
 	free(w->session_dir);
 	free(w->export_dir);
 	free(w->mount_point);
+	free(w->conversion_marker);
 	free(w);
 }

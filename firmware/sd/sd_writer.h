@@ -64,6 +64,15 @@ struct sd_writer_config {
 	/* Clips that the loader restores are saved again (the session on the
 	 * card was at another rate and was moved aside). */
 	bool resave_restored;
+	/* The mark of a rate conversion not finished (main.c): removed only
+	 * once the loader has handed over every clip of the conversion
+	 * (sd_writer_restore_complete), the engine has answered each offer,
+	 * and a committed save holds every clip it took (one cleared since,
+	 * or refused because the pad was recorded over, counts as done: the
+	 * original stays in its kept folder). Until then a power cut leaves
+	 * the mark, and the next start converts what the session lacks.
+	 * NULL: none. */
+	const char *conversion_marker;
 	/* The card could not be read at start (not mounted): a session found
 	 * on it later is set aside before the first save, not overwritten. */
 	bool card_unknown;
@@ -87,6 +96,11 @@ struct fanout *sd_writer_events(struct sd_writer *w);
 
 /* From any thread (the supervisor on SIGUSR2). */
 void sd_writer_request_export(struct sd_writer *w);
+
+/* From any thread (the session loader): every clip of the conversion went
+ * through, `offered` takes were handed to the keeper; the writer removes
+ * cfg.conversion_marker once they are saved (see there). */
+void sd_writer_restore_complete(struct sd_writer *w, int offered);
 
 /* Stops the thread, then saves what is not saved yet. Call once the audio
  * thread has stopped, engine_settle() has run and the engine's last events

@@ -27,8 +27,7 @@ struct session_loader {
 	struct session_loader_config cfg;
 	struct source src[2]; /* [1]: dir NULL when there is none */
 	char *dir;	      /* src[0].dir */
-	char *done_marker;
-	struct session sess; /* src[0].sess's settings */
+	struct session sess;  /* src[0].sess's settings */
 	pthread_t thread;
 	bool started;
 	bool abandoned; /* its thread did not end: never freed */
@@ -45,12 +44,9 @@ struct session_loader *session_loader_create(const struct session_loader_config 
 	l->cfg = *cfg;
 	l->dir = l->src[0].dir = strdup(cfg->dir);
 	l->src[1].dir = cfg->more_dir ? strdup(cfg->more_dir) : NULL;
-	l->done_marker = cfg->done_marker ? strdup(cfg->done_marker) : NULL;
-	if (!l->dir || (cfg->more_dir && !l->src[1].dir) ||
-	    (cfg->done_marker && !l->done_marker)) {
+	if (!l->dir || (cfg->more_dir && !l->src[1].dir)) {
 		free(l->src[0].dir);
 		free(l->src[1].dir);
-		free(l->done_marker);
 		free(l);
 		return NULL;
 	}
@@ -68,7 +64,7 @@ struct session_loader *session_loader_create(const struct session_loader_config 
 		}
 	l->sess = l->src[0].sess;
 	l->cfg.manifest = l->cfg.more = NULL;
-	l->cfg.more_dir = l->cfg.done_marker = NULL;
+	l->cfg.more_dir = NULL;
 	l->stats.clips = session_clip_count(&l->src[0].sess) +
 			 (l->src[1].dir ? session_clip_count(&l->src[1].sess) : 0);
 	pthread_mutex_init(&l->lock, NULL);
@@ -207,12 +203,13 @@ void session_loader_run(struct session_loader *l)
 	log_line("session restored from %s: %d of %d clips read in %lld ms after start "
 		 "(%d skipped)",
 		 l->dir, st.offered, st.clips, (long long)ms, st.skipped);
-	/* A conversion is done once every clip went through: until then its
-	 * marker stays, and the next start converts what is still missing. */
-	if (l->done_marker && !atomic_load(&l->stop) && st.skipped == 0 &&
+	/* A conversion is done once every clip went through and the writer
+	 * has saved them: until then its marker stays, and the next start
+	 * converts what the session is still missing. */
+	if (l->cfg.conversion_writer && !atomic_load(&l->stop) && st.skipped == 0 &&
 	    st.offered == st.clips)
-		unlink(l->done_marker);
-	else if (l->done_marker)
+		sd_writer_restore_complete(l->cfg.conversion_writer, st.offered);
+	else if (l->cfg.conversion_writer)
 		log_line("restore: the conversion is not finished (%d of %d clips); the "
 			 "next start converts the rest",
 			 st.offered, st.clips);
@@ -286,7 +283,6 @@ void session_loader_destroy(struct session_loader *l)
 	pthread_mutex_destroy(&l->lock);
 	free(l->src[0].dir);
 	free(l->src[1].dir);
-	free(l->done_marker);
 	free(l);
 }
 

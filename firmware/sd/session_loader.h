@@ -19,6 +19,7 @@
 
 #include "engine.h"
 #include "keeper.h"
+#include "sd_writer.h"
 #include "session.h"
 
 struct session_loader_config {
@@ -37,9 +38,11 @@ struct session_loader_config {
 	 * slots `manifest` leaves empty. NULL: none. */
 	const char *more_dir;
 	const struct session *more;
-	/* Removed once every clip went through (none skipped, not stopped):
-	 * the mark of a conversion not finished yet. NULL: none. */
-	const char *done_marker;
+	/* A rate conversion not finished yet (its marker is the writer's):
+	 * told once every clip went through, none skipped, not stopped
+	 * (sd_writer_restore_complete), so that the marker goes only after
+	 * the save that holds them. NULL: no conversion. */
+	struct sd_writer *conversion_writer;
 };
 
 struct session_loader_stats {

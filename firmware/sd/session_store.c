@@ -938,9 +938,9 @@ static int set_aside_inside(const char *dir, const char *sub)
 	return r;
 }
 
-int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len)
+int session_store_aside_name(const char *dir, const char *why, char *aside, size_t len)
 {
-	char stamp[32], clean[4096], sub[96];
+	char stamp[32], clean[4096];
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
@@ -949,15 +949,30 @@ int session_store_set_aside(const char *dir, const char *why, char *aside, size_
 	session_store_clean_path(clean); /* "dir/" cannot be renamed to "dir/.x" */
 	/* Two in one second (restarts) get -2, -3...: never onto another. */
 	struct stat st;
-	int n = 1;
+	int n = 1, w;
 	do
-		snprintf(aside, len, n == 1 ? "%s.%s-%s" : "%s.%s-%s-%d", clean, why,
-			 stamp, n);
-	while (lstat(aside, &st) == 0 && ++n < 100);
+		w = snprintf(aside, len, n == 1 ? "%s.%s-%s" : "%s.%s-%s-%d", clean, why,
+			     stamp, n);
+	while (w >= 0 && (size_t)w < len && lstat(aside, &st) == 0 && ++n < 100);
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+int session_store_set_aside_as(const char *dir, char *aside, size_t len)
+{
+	char clean[4096], sub[96];
+	snprintf(clean, sizeof(clean), "%s", dir);
+	session_store_clean_path(clean);
+	size_t n = strlen(clean);
+	if (strncmp(aside, clean, n) || aside[n] != '.' || !aside[n + 1]) {
+		fprintf(stderr,
+			"gridloop: cannot set %s aside as %s: not a name beside it\n",
+			clean, aside);
+		return -1;
+	}
 	if (rename(clean, aside) == 0)
 		return 0;
 	int e = errno;
-	snprintf(sub, sizeof(sub), n == 1 ? "%s-%s" : "%s-%s-%d", why, stamp, n);
+	snprintf(sub, sizeof(sub), "%s", aside + n + 1);
 	if (set_aside_inside(clean, sub) == 0) {
 		fprintf(
 		    stderr,
@@ -972,6 +987,16 @@ int session_store_set_aside(const char *dir, const char *why, char *aside, size_
 	    "gridloop: cannot set the session in %s aside (rename: %s; into %s: %s)\n",
 	    clean, strerror(e), sub, strerror(errno));
 	return -1;
+}
+
+int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len)
+{
+	if (session_store_aside_name(dir, why, aside, len)) {
+		fprintf(stderr, "gridloop: cannot set %s aside: its path is too long\n",
+			dir);
+		return -1;
+	}
+	return session_store_set_aside_as(dir, aside, len);
 }
 
 /* ---- the instance lock -------------------------------------------------------- */

@@ -62,6 +62,12 @@ int session_store_check_mount(const char *mount_point, char *err, size_t errlen)
  * and the caller must not save into DIR (its first save would remove the
  * old clips). */
 int session_store_set_aside(const char *dir, const char *why, char *aside, size_t len);
+/* The two halves of it, for a mark that must be on the card before the
+ * move (a rate conversion's, main.c): the name DIR would get now (0, or -1
+ * when it does not fit in len), then the move to it (0 or -1 as above;
+ * aside becomes DIR/WHY-<time> when DIR could not be renamed). */
+int session_store_aside_name(const char *dir, const char *why, char *aside, size_t len);
+int session_store_set_aside_as(const char *dir, char *aside, size_t len);
 
 /* A path as one name for one place, in place: "a//b/./c/" is "a/b/c"
  * (so that a rename of it works, and two spellings of one directory are

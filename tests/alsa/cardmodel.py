@@ -654,7 +654,15 @@ class Sequence:
         restored = (self.rate is not None and restore and not self.corrupted and
                     (self.rate == rate or resample))
         self.cfg = (self.tempo, self.meter, self.quant)
-        if rng.random() < 0.25:
+        # No session in DIR, but a conversion owes clips (its mark on the
+        # card: the writer removes it only after the save that holds them,
+        # so a card fault leaves it): the start restores from the original,
+        # whose settings then win; after a fault the mark "may" be there,
+        # so the config stays the original's, and either start plays the
+        # same grid.
+        pending = (self.rate is None and restore and not self.corrupted and
+                   bool(self.owed))
+        if rng.random() < 0.25 and not pending:
             new = (rng.choice((200, 240, 300)), rng.choice((3, 4)),
                    rng.choice(("bar", "bar", "beat", "off")))
             if restored:
