@@ -176,16 +176,23 @@ def led_stream(path):
     return out
 
 
+OUTRO = bytes.fromhex("F0477F7360000440010000F7")  # at exit: back to Generic mode
+
+
 def led_states(stream):
     """-> list of (uptime, {(track, scene): velocity}) after each pad note,
     counted from the last introduction SysEx (the controller's state since
-    gridloop took it over)."""
+    gridloop took it over) up to gridloop's farewell: at exit it turns every
+    LED dark and then sends the outro, so the trailing dark notes before the
+    outro are the farewell, not the session's state."""
     data = bytes(b for _, b in stream)
     start = data.rfind(INTRO)
     if start < 0:
         return []
+    end = data.find(OUTRO, start)
+    farewell = end >= 0
     state, out, status, cur = {}, [], None, []
-    for t, b in stream[start + len(INTRO):]:
+    for t, b in stream[start + len(INTRO):end if farewell else len(stream)]:
         if b >= 0xF8:
             continue
         if b & 0x80:
@@ -199,9 +206,15 @@ def led_states(stream):
             kind, ch = status & 0xF0, status & 15
             if kind in (0x80, 0x90) and 53 <= cur[0] <= 57:
                 state[(ch, cur[0] - 53)] = 0 if kind == 0x80 else cur[1]
-                out.append((t, dict(state)))
+                out.append((t, dict(state), 0 if kind == 0x80 else cur[1]))
             cur = []
-    return out
+    if farewell:  # the state the session left: before the farewell's dark run
+        k = len(out)
+        while k > 0 and out[k - 1][2] == 0:
+            k -= 1
+        if k > 0:  # (all dark from the start: the session's state was all off)
+            out = out[:k] + [(t, dict(out[k - 1][1]), v) for t, _, v in out[k:]]
+    return [(t, st) for t, st, _ in out]
 
 
 def leds_ready(stream, want):
