@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine_internal.h"
 #include "engine_rig.h"
 #include "sd_writer.h"
 #include "session_store.h"
@@ -1025,6 +1026,54 @@ static void test_undo_swapping_at_stop(void **state)
 	bench_free(b);
 }
 
+/* Several undo levels do not block a save: after three passes and two
+ * undos, the save holds the take with the first pass only; a clear drops
+ * it from the card, and undoing the clear saves it again, bit for bit. */
+static void test_saves_with_undo_levels_and_an_undone_clear(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 3, 1, 1);
+	int64_t n;
+	float *one = NULL;
+	for (int pass = 0; pass < 3; pass++) {
+		send_now(b, CMD_OVERDUB, 3 + GL_TRACKS);
+		run(b, 20000);
+		send_now(b, CMD_OVERDUB, 3 + GL_TRACKS);
+		run(b, 4096);
+		if (pass == 0)
+			one = engine_copy(b, 3, 1, &n);
+	}
+	assert_int_equal(b->r->e->clips[3 + GL_TRACKS].nlv, 3);
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	run(b, 64 * 20);
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	run(b, 64 * 20);
+	struct sd_writer_stats st;
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	float *card = card_copy(b->session, 3, 1, &n);
+	assert_non_null(card);
+	assert_int_equal(n, BAR120);
+	assert_memory_equal(card, one, (size_t)n * sizeof(float));
+	free(card);
+
+	send_now(b, CMD_CLEAR, 3 + GL_TRACKS);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	assert_null(card_copy(b->session, 3, 1, &n));
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	card = card_copy(b->session, 3, 1, &n);
+	assert_non_null(card);
+	assert_memory_equal(card, one, (size_t)n * sizeof(float));
+	free(card);
+	free(one);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 /* The export directory on another file system than the card's session
  * (or a card without hard links, FAT): the clip recorded over is copied
  * into not-restored/, byte for byte. */
@@ -1122,6 +1171,7 @@ int main(void)
 	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
 	    cmocka_unit_test(test_hostile_sequences),
 	    cmocka_unit_test(test_undo_swapping_at_stop),
+	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	};

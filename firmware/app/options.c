@@ -46,6 +46,8 @@ enum key_id {
 	K_QUANTISE,
 	K_METRONOME,
 	K_MEMORY_LIMIT_MB,
+	K_UNDO_LEVELS,
+	K_UNDO_MEMORY_MB,
 	K_PROFILES,
 	K_PORTS,
 	K_PORT_PROFILE,
@@ -251,6 +253,10 @@ static const struct key keys[] = {
     {"looper", "memory_limit_mb", "memory-limit", 0, "MB", K_MEMORY_LIMIT_MB,
      "recording memory limit in MiB, @ (default 0: all RAM)",
      WHOLE(memory_limit_mb, 0, 0, GL_MEMORY_LIMIT_MB_MAX)},
+    {"looper", "undo_levels", NULL, 0, "N", K_UNDO_LEVELS, NULL,
+     WHOLE(undo_levels, 0, GL_UNDO_LEVELS_MIN, GL_UNDO_LEVELS_MAX)},
+    {"looper", "undo_memory_mb", NULL, 0, "MB", K_UNDO_MEMORY_MB, NULL,
+     WHOLE(undo_memory_mb, 0, 0, GL_UNDO_MB_MAX)},
     {"controller", "profiles", "profiles", 0, "DIR", K_PROFILES,
      "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)",
      STRING(profile_dir)},
@@ -328,6 +334,7 @@ void options_defaults(struct options *o)
 	o->lock_memory = true;
 	o->fade_ms = 3.0;
 	o->grow_seconds = 1.0;
+	o->undo_levels = GL_UNDO_LEVELS_DEFAULT;
 	o->beats_per_bar = 4;
 	o->quantise = QUANTISE_BAR;
 	o->port_profile = strdup(OPTIONS_DEFAULT_PROFILE);
@@ -1203,6 +1210,8 @@ void options_engine_config(const struct options *o, struct engine_config *cfg)
 	cfg->beats_per_bar = o->beats_per_bar;
 	cfg->quantise = o->quantise;
 	cfg->metronome = o->metronome;
+	cfg->undo_levels = o->undo_levels;
+	cfg->undo_memory_mb = o->undo_memory_mb;
 }
 
 void options_keeper_config(const struct options *o, struct keeper_config *cfg)

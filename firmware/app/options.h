@@ -62,6 +62,8 @@ struct options {
 	enum quantise quantise;
 	bool metronome;
 	uint64_t memory_limit_mb; /* 0: no limit but RAM */
+	uint32_t undo_levels;	  /* per clip */
+	uint64_t undo_memory_mb;  /* per clip, 0: no bound but memory */
 	/* [controller] */
 	char *profile_dir; /* NULL: GRIDLOOP_PROFILE_DIR, else the source tree's */
 	char *ports[OPTIONS_MAX_PORTS]; /* port name patterns to connect to */

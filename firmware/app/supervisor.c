@@ -140,6 +140,12 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 			log_line("@%lld track %u scene %u: restored, %lld frames", f,
 				 ev->track, ev->scene, (long long)ev->value);
 		break;
+	case EV_UNDO_DROPPED:
+		if (v)
+			log_line("@%lld track %u scene %u: the oldest undo level was "
+				 "dropped (undo_levels / undo_memory_mb), %lld kept",
+				 f, ev->track, ev->scene, (long long)ev->value);
+		break;
 	case EV_REQUEST:
 		if (v)
 			log_line("@%lld %s requested", f,

@@ -129,19 +129,24 @@ static void voice_cut(struct engine *e, int slot)
 
 /* ---- recording -------------------------------------------------------- */
 
-static void clip_clear(struct engine *e, int slot, int64_t f)
+/* The slot lets go of its take for good: the keeper frees it (and its
+ * undo levels), the slot is armed to record again. */
+static void clip_clear_now(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	clip_audio_changing(e, slot);
 	voice_cut(e, slot);
-	bool had_memory = c->state != CLIP_EMPTY || c->nchunks > 1;
+	bool had_memory = c->state != CLIP_EMPTY || c->cleared || c->nchunks > 1;
 	c->state = CLIP_EMPTY;
 	c->queued = 0;
 	c->queued_at = GL_NEVER;
 	c->rec_writing = c->rec_short = false;
 	c->od_writing = c->swapping = false;
-	c->can_undo = c->can_redo = false;
 	c->undo_ready = false;
+	c->nbufs = c->nlv = c->applied = 0;
+	c->undo_pending = c->undo_failed = false;
+	c->cleared = c->clear_redo = false;
+	c->swap_more = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -156,6 +161,39 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	}
 	c->finished = false;
 	c->length = c->written = 0;
+	clip_report(e, slot, f);
+}
+
+static void pass_close(struct clip *c);
+
+/* A clear: a final take is kept, hidden (the slot shows empty), until a
+ * record is pressed on the slot, so undo brings it back; a take still
+ * being recorded (or nothing) goes at once, as before. A second clear of
+ * a cleared slot does nothing: one more wrong press loses nothing. */
+static void clip_clear(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->cleared)
+		return;
+	if (c->state == CLIP_EMPTY || !c->finished || c->rec_writing || c->length <= 0) {
+		clip_clear_now(e, slot, f);
+		return;
+	}
+	if (c->od_writing) {
+		/* The pass ends here (nothing in flight goes in) and is a level. */
+		c->state = CLIP_PLAYING;
+		c->od_in_end = f;
+		pass_close(c);
+	}
+	clip_audio_changing(e, slot);
+	voice_cut(e, slot);
+	c->nlv = c->applied; /* a new action: what was undone is gone */
+	c->state = CLIP_EMPTY;
+	c->queued = 0;
+	c->queued_at = GL_NEVER;
+	c->cleared = true;
+	c->clear_redo = false;
+	c->swap_more = 0;
 	clip_report(e, slot, f);
 }
 
@@ -409,22 +447,137 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 
 /* ---- overdub, undo, redo ---------------------------------------------- */
 
+/* ---- undo levels ------------------------------------------------------ */
+
+/* Levels the clip may keep: undo_levels, and no more than undo_memory_mb
+ * holds copies of it (at least one). */
+static int max_levels(const struct engine *e, const struct clip *c)
+{
+	int n = (int)e->cfg.undo_levels;
+	if (e->cfg.undo_memory_mb && c->length > 0) {
+		uint64_t chunks =
+		    (uint64_t)((c->length + e->chunk_frames - 1) / e->chunk_frames);
+		uint64_t per = chunks * e->chunk_frames * c->channels * sizeof(float);
+		uint64_t fit = (e->cfg.undo_memory_mb << 20) / per;
+		if (fit < 1)
+			fit = 1;
+		if (fit < (uint64_t)n)
+			n = (int)fit;
+	}
+	return n;
+}
+
+static bool buf_in_use(const struct clip *c, int b)
+{
+	if (c->od_writing && c->od_buf == b)
+		return true;
+	for (int i = 0; i < c->nlv; i++)
+		if (c->lv[i].buf == b)
+			return true;
+	return false;
+}
+
+static int buf_free(const struct clip *c)
+{
+	for (int b = 0; b < c->nbufs; b++)
+		if (!buf_in_use(c, b))
+			return b;
+	return -1;
+}
+
+/* The oldest level goes (its buffer is the new pass's), with an event. */
+static int level_drop_oldest(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	int b = c->lv[0].buf;
+	for (int i = 1; i < c->nlv; i++)
+		c->lv[i - 1] = c->lv[i];
+	c->nlv--;
+	if (c->applied > 0)
+		c->applied--;
+	engine_emit(e, EV_UNDO_DROPPED, slot, f, c->nlv, 0);
+	return b;
+}
+
+/* The pass just ended (its input window closed, or cut by an undo or a
+ * clear): what it wrote over becomes the newest level. */
+static void pass_close(struct clip *c)
+{
+	c->od_writing = false;
+	c->undo_ready = false;
+	c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
+	if (c->od_buf >= 0 && c->rg_len > 0 && c->nlv < GL_UNDO_LEVELS_MAX) {
+		c->lv[c->nlv++] = (struct undo_level){.rg_start = c->rg_start,
+						      .rg_len = c->rg_len,
+						      .buf = (uint8_t)c->od_buf};
+		c->applied = c->nlv;
+	}
+	c->od_buf = -1;
+}
+
+/* Between periods: a final take keeps one undo buffer free for its next
+ * pass, as long as its bound allows and the keeper has memory. */
+static void undo_want_more(struct engine *e, int slot)
+{
+	struct clip *c = &e->clips[slot];
+	if (!c->finished || c->cleared || c->state == CLIP_EMPTY || c->undo_pending ||
+	    c->undo_failed || c->length <= 0 || c->nbufs >= GL_UNDO_LEVELS_MAX ||
+	    c->nbufs >= max_levels(e, c) || buf_free(c) >= 0)
+		return;
+	c->undo_pending = true;
+	request(e, MEM_UNDO_MORE, slot, c->nbufs, c->length);
+}
+
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2])
+{
+	struct clip *c = &e->clips[slot];
+	c->undo_pending = false;
+	if (c->nbufs >= GL_UNDO_LEVELS_MAX)
+		return;
+	c->ubuf[c->nbufs][0] = tables[0];
+	c->ubuf[c->nbufs][1] = tables[1];
+	c->nbufs++;
+}
+
+void clip_undo_failed(struct engine *e, int slot)
+{
+	e->clips[slot].undo_pending = false;
+	e->clips[slot].undo_failed = true;
+}
+
 static void overdub_start(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
 		return;
-	if (!c->undo_ready)
+	/* A new pass: what was undone is gone, and it needs a buffer; at the
+	 * bound (or before the keeper answers), the oldest level gives its. */
+	c->nlv = c->applied;
+	c->clear_redo = false;
+	int b = buf_free(c);
+	if ((b < 0 || c->nlv >= max_levels(e, c)) && c->nlv > 0) {
+		int freed = level_drop_oldest(e, slot, f);
+		if (b < 0)
+			b = freed;
+	}
+	c->od_buf = (int8_t)b;
+	c->undo_ready = b >= 0;
+	if (b >= 0) {
+		c->undo[0] = c->ubuf[b][0];
+		c->undo[1] = c->ubuf[b][1];
+	} else {
 		engine_emit(e, EV_ERROR, slot, f, ERR_NO_UNDO, 0);
+	}
 	clip_audio_changing(e, slot);
 	c->state = CLIP_OVERDUBBING;
 	c->od_in_start = f + e->cfg.latency_frames;
 	c->od_in_end = GL_NEVER;
 	c->od_writing = true;
 	c->od_covered = 0;
-	c->can_undo = c->can_redo = false;
 	clip_report(e, slot, f);
 }
+
+static void undo_chain(struct engine *e, int slot, int dir, int count, int64_t f);
 
 /* Swap the clip's audio with the undo buffer over the pass's region,
  * starting at the play head and moving ahead of it faster than it plays, so
@@ -466,28 +619,26 @@ void clip_swap_step(struct engine *e, int slot)
 		c->swapping = false;
 		clip_settle(e, slot);
 		engine_emit(e, EV_OVERDUB_DONE, slot, e->now, c->length, 0);
+		if (c->swap_more) {
+			/* undo_all / redo_all: the next level, from the next
+			 * period on (the budget of this one is spent). */
+			int more = c->swap_more;
+			c->swap_more = 0;
+			undo_chain(e, slot, more > 0 ? 1 : -1, more > 0 ? more : -more,
+				   e->now);
+		}
 	}
 }
 
-static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
+/* Level i's region swaps with its buffer, from the play head on. */
+static void swap_start(struct engine *e, int slot, int i, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->swapping)
-		return;
-	if (!redo && c->od_writing) {
-		/* Undo during a pass: the pass ends here and is undone. */
-		overdub_end(e, c, f, true);
-		c->od_writing = false;
-		c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
-		c->can_undo = c->undo_ready && c->rg_len > 0;
-		clip_report(e, slot, f);
-	}
-	if (redo ? !c->can_redo : !c->can_undo) {
-		clip_settle(e, slot); /* a pass cut short with nothing to undo */
-		return;
-	}
-	c->can_undo = redo;
-	c->can_redo = !redo;
+	const struct undo_level *l = &c->lv[i];
+	c->rg_start = l->rg_start;
+	c->rg_len = l->rg_len;
+	c->undo[0] = c->ubuf[l->buf][0];
+	c->undo[1] = c->ubuf[l->buf][1];
 	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
 			   ? pos_mod(f - c->launch, c->length)
 			   : c->rg_start;
@@ -497,6 +648,78 @@ static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
 	c->swapping = true;
 	clip_audio_changing(e, slot);
 	clip_swap_step(e, slot);
+}
+
+/* The cleared take comes back, stopped, as it was. */
+static void unclear(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->cleared = false;
+	c->clear_redo = true;
+	c->state = CLIP_STOPPED;
+	clip_settle(e, slot);
+	clip_report(e, slot, f);
+	/* The SD writer saves it again (as after a pass). */
+	if (!c->swapping)
+		engine_emit(e, EV_OVERDUB_DONE, slot, f, c->length, 0);
+}
+
+/* One undo (dir 1) or redo (dir -1); false: nothing to do. An undo takes
+ * back the clear first, then the passes, newest first; a redo goes the
+ * other way. A swap under way lets nothing else start. */
+static bool undo_step(struct engine *e, int slot, int dir, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (dir > 0 && c->cleared) {
+		unclear(e, slot, f);
+		return true;
+	}
+	if (c->swapping || c->cleared || c->state == CLIP_EMPTY)
+		return false;
+	if (dir > 0) {
+		if (c->applied == 0)
+			return false;
+		c->applied--;
+		swap_start(e, slot, c->applied, f);
+		return true;
+	}
+	if (c->applied < c->nlv) {
+		swap_start(e, slot, c->applied, f);
+		c->applied++;
+		return true;
+	}
+	if (c->clear_redo) {
+		clip_clear(e, slot, f);
+		return true;
+	}
+	return false;
+}
+
+/* Up to count steps; those that must wait for a swap go on from its end. */
+static void undo_chain(struct engine *e, int slot, int dir, int count, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	while (count > 0 && !c->swapping) {
+		if (!undo_step(e, slot, dir, f))
+			return;
+		count--;
+	}
+	c->swap_more = (int8_t)(c->swapping ? dir * count : 0);
+}
+
+static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->swapping && !c->cleared)
+		return;
+	if (!redo && c->od_writing) {
+		/* Undo during a pass: the pass ends here and is undone. */
+		overdub_end(e, c, f, true);
+		pass_close(c);
+		clip_report(e, slot, f);
+	}
+	undo_chain(e, slot, redo ? -1 : 1, count, f);
+	clip_settle(e, slot); /* a pass cut short with nothing to undo */
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -511,6 +734,10 @@ static void press(struct engine *e, int slot, int64_t f)
 			c->queued_at = GL_NEVER;
 			clip_report(e, slot, f);
 		} else {
+			/* Recording again: a cleared take is gone for good now
+			 * (its first chunk is the new take's). */
+			if (c->cleared)
+				clip_clear_now(e, slot, f);
 			queue(e, slot, CLIP_RECORDING, f);
 		}
 		break;
@@ -604,7 +831,8 @@ static void tempo_changed(struct engine *e, int64_t f)
 static bool needs_slot(uint8_t type)
 {
 	return type == CMD_PRESS || type == CMD_STOP_CLIP || type == CMD_CLEAR ||
-	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO;
+	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
+	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL;
 }
 
 static bool needs_track(uint8_t type)
@@ -680,10 +908,16 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		}
 		break;
 	case CMD_UNDO:
-		undo_redo(e, slot, false, f);
+		undo_redo(e, slot, false, 1, f);
 		break;
 	case CMD_REDO:
-		undo_redo(e, slot, true, f);
+		undo_redo(e, slot, true, 1, f);
+		break;
+	case CMD_UNDO_ALL: /* every level and the clear: at most this many steps */
+		undo_redo(e, slot, false, GL_UNDO_LEVELS_MAX + 1, f);
+		break;
+	case CMD_REDO_ALL:
+		undo_redo(e, slot, true, GL_UNDO_LEVELS_MAX + 1, f);
 		break;
 	case CMD_TAP_TEMPO:
 		if (transport_tap(&e->tr, f))
@@ -757,6 +991,9 @@ void clip_after_period(struct engine *e, int64_t end)
 			/* The last input of the take is in: the audio is final. */
 			c->rec_writing = false;
 			c->finished = true;
+			c->nbufs = c->nlv = c->applied = 0;
+			c->undo_pending = true; /* MEM_FINISH makes the first buffer */
+			c->undo_failed = false;
 			request(e, MEM_FINISH, s, c->nchunks, c->length);
 			clip_settle(e, s);
 			engine_emit(e, EV_RECORD_DONE, s, end, c->length, 0);
@@ -770,12 +1007,11 @@ void clip_after_period(struct engine *e, int64_t end)
 			}
 		}
 		if (c->od_writing && c->od_in_end != GL_NEVER && end >= c->od_in_end) {
-			c->od_writing = false;
-			c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
-			c->can_undo = c->undo_ready && c->rg_len > 0;
+			pass_close(c);
 			clip_settle(e, s);
 			engine_emit(e, EV_OVERDUB_DONE, s, end, c->length, 0);
 		}
+		undo_want_more(e, s);
 	}
 }
 
@@ -840,7 +1076,12 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->nchunks = r->nchunks;
 	c->grow_failed = false;
 	c->undo[0] = c->undo[1] = NULL;
-	c->undo_ready = c->can_undo = c->can_redo = false;
+	c->undo_ready = false;
+	c->nbufs = c->nlv = c->applied = 0;
+	c->undo_pending = true; /* MEM_ADOPTED makes the first buffer */
+	c->undo_failed = false;
+	c->cleared = c->clear_redo = false;
+	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = r->frames;
 	c->finished = true;

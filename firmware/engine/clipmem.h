@@ -46,12 +46,15 @@ enum mem_request_type {
 			    * its generation: free the slot's old memory, then
 			    * as MEM_FINISH at `frames` (undo room) */
 	MEM_ADOPT_REFUSED, /* the slot was not empty: free the offered take */
+	MEM_UNDO_MORE,	   /* one more undo buffer of the take's size (`frames`);
+			    * nchunks: how many the engine holds now */
 };
 
 enum mem_reply_type {
 	MEM_GROWN,	 /* tables[] hold nchunks usable chunks */
 	MEM_GROW_FAILED, /* no memory (or over the limit) */
-	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip */
+	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip (one
+			  * more buffer: after MEM_FINISH, the first) */
 	MEM_UNDO_FAILED,
 	MEM_ADOPT, /* a restored take for an empty slot: tables[] hold nchunks
 		    * chunks with `frames` frames of final audio */

@@ -28,6 +28,8 @@ void engine_config_defaults(struct engine_config *cfg, uint32_t rate)
 	cfg->beats_per_bar = 4;
 	cfg->quantise = QUANTISE_BAR;
 	cfg->metronome = false;
+	cfg->undo_levels = GL_UNDO_LEVELS_DEFAULT;
+	cfg->undo_memory_mb = 0;
 }
 
 static const char *config_problem(const struct engine_config *c)
@@ -54,6 +56,10 @@ static const char *config_problem(const struct engine_config *c)
 		return "quantise must be off, beat or bar";
 	if (c->fade_frames > c->rate * GL_FADE_MS_MAX / 1000.0)
 		return "fades longer than 100 ms";
+	if (c->undo_levels < GL_UNDO_LEVELS_MIN || c->undo_levels > GL_UNDO_LEVELS_MAX)
+		return "undo levels must be 1..16";
+	if (c->undo_memory_mb > GL_UNDO_MB_MAX)
+		return "undo memory must be 0..16777216 MB";
 	return NULL;
 }
 
@@ -247,13 +253,12 @@ static void drain_replies(struct engine *e)
 			}
 			break;
 		case MEM_UNDO_READY:
-			if (r.gen == c->gen) {
-				c->undo[0] = r.tables[0];
-				c->undo[1] = r.tables[1];
-				c->undo_ready = true;
-			}
+			if (r.gen == c->gen)
+				clip_undo_ready(e, r.slot, r.tables);
 			break;
 		case MEM_UNDO_FAILED:
+			if (r.gen == c->gen)
+				clip_undo_failed(e, r.slot);
 			break;
 		case MEM_ADOPT:
 			clip_adopt(e, &r);

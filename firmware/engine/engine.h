@@ -56,8 +56,8 @@ enum command_type {
 	CMD_STOP_ALL,
 	CMD_CLEAR,	   /* track, scene */
 	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip */
-	CMD_UNDO,	   /* track, scene: undo the last overdub pass */
-	CMD_REDO,	   /* track, scene */
+	CMD_UNDO,	   /* track, scene: undo the last pass, or the clear */
+	CMD_REDO,	   /* track, scene: redo the last undone level */
 	CMD_TAP_TEMPO,	   /* at the command's frame */
 	CMD_SET_TEMPO,	   /* value = BPM (30..300) */
 	CMD_SET_METER,	   /* value = beats per bar (1..16) */
@@ -69,6 +69,8 @@ enum command_type {
 	CMD_METRONOME,	   /* value = 0/1 */
 	CMD_REQUEST,	   /* value = enum user_request: passed on as EV_REQUEST,
 			    * at its frame, to whoever acts on it (SD writer) */
+	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
+	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT
 };
 
@@ -97,16 +99,19 @@ enum event_type {
 	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
 	EV_BEAT, /* value = beat index (from 0), aux = beat within the bar (0 = downbeat),
 		    at a beat's first frame: the MIDI clock out's anchor */
-	EV_SETTING,  /* aux = the command type that changed it (CMD_TRACK_VOLUME,
-			CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
-			CMD_MONITOR), track where it applies, value = new value x 1e6 */
-	EV_RESTORED, /* track, scene, value = length: a restored take offered by
-			the keeper; aux = 1 taken into the empty slot, 0 refused
-			(the slot was no longer empty) */
-	EV_REQUEST,  /* value = enum user_request (CMD_REQUEST) */
-	EV_STORAGE,  /* never from the engine: the supervisor passes the SD
-			writer's state on with the engine's events, to the LEDs.
-			value = enum storage_status */
+	EV_SETTING,	 /* aux = the command type that changed it (CMD_TRACK_VOLUME,
+			    CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
+			    CMD_MONITOR), track where it applies, value = new value x 1e6 */
+	EV_RESTORED,	 /* track, scene, value = length: a restored take offered by
+			    the keeper; aux = 1 taken into the empty slot, 0 refused
+			    (the slot was no longer empty) */
+	EV_REQUEST,	 /* value = enum user_request (CMD_REQUEST) */
+	EV_STORAGE,	 /* never from the engine: the supervisor passes the SD
+			    writer's state on with the engine's events, to the LEDs.
+			    value = enum storage_status */
+	EV_UNDO_DROPPED, /* track, scene: the clip's oldest undo level was
+			    dropped to make room for a new pass (the levels or
+			    MB bound); value = levels still kept */
 };
 
 enum storage_status {
@@ -158,10 +163,13 @@ struct engine_config {
 	uint32_t beats_per_bar;	 /* default 4 */
 	enum quantise quantise;	 /* default bar */
 	bool metronome;
+	uint32_t undo_levels;	 /* per clip, GL_UNDO_LEVELS_MIN..MAX */
+	uint64_t undo_memory_mb; /* per clip, 0: no bound but memory */
 };
 
 /* Fills in defaults for a rate (48 kHz, 4/4, bar quantise, 1 s growth,
- * 3 ms fades, mono input channel t on track t). */
+ * 3 ms fades, mono input channel t on track t, GL_UNDO_LEVELS_DEFAULT
+ * undo levels). */
 void engine_config_defaults(struct engine_config *cfg, uint32_t rate);
 
 /* Not real-time safe: allocates the engine and its queues. NULL on a bad

@@ -33,8 +33,16 @@ struct clip {
 	uint32_t nchunks;
 	bool grow_pending;
 	bool grow_failed;
+	/* Undo buffers (a pool): each a copy of the clip's size, handed over by
+	 * the keeper one at a time (MEM_UNDO_MORE), freed with the take. */
+	float **ubuf[GL_UNDO_LEVELS_MAX][2];
+	uint8_t nbufs;
+	bool undo_pending; /* MEM_UNDO_MORE (or MEM_FINISH) not answered yet */
+	bool undo_failed;  /* the keeper had no memory: ask no more */
+	/* The buffer the current pass saves into, or being swapped: */
 	float **undo[2];
 	bool undo_ready;
+	int8_t od_buf; /* the pass's buffer in ubuf, -1: none (no undo) */
 
 	/* Recording: output-time frames; input arrives latency frames later. */
 	int64_t rec_start;
@@ -51,11 +59,24 @@ struct clip {
 	int64_t od_covered; /* frames of this pass written (undo saved < length) */
 	int64_t od_first_pos;
 
-	/* Undo/redo: the region the undo buffer holds, and a swap in progress. */
+	/* Undo/redo levels, oldest first: level i's buffer holds, over its
+	 * region, the audio from before its pass while it is applied (i <
+	 * applied), the pass's audio once it is undone; an undo or a redo
+	 * swaps the two, so a chain of them is exact bit for bit. */
+	struct undo_level {
+		int64_t rg_start, rg_len;
+		uint8_t buf; /* index in ubuf */
+	} lv[GL_UNDO_LEVELS_MAX];
+	uint8_t nlv, applied;
+	/* A clear keeps the take (the slot shows empty) until the slot records
+	 * again: undo brings it back; clear_redo: redo clears it again. */
+	bool cleared, clear_redo;
+	/* The swap under way: the region, and levels still to swap after it
+	 * (undo_all, redo_all): swap_more > 0 undoes, < 0 redoes. */
 	int64_t rg_start, rg_len;
-	bool can_undo, can_redo;
 	int64_t swap_from, swap_done; /* offsets into the region */
 	bool swapping;
+	int8_t swap_more;
 };
 
 struct voice {
@@ -145,6 +166,8 @@ void clip_swap_step(struct engine *e, int slot);
 void clip_audio_changing(struct engine *e, int slot);
 void clip_settle(struct engine *e, int slot);
 void clip_adopt(struct engine *e, const struct mem_reply *r);
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2]);
+void clip_undo_failed(struct engine *e, int slot);
 
 /* mix.c */
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);

@@ -54,6 +54,8 @@ static const struct word words[] = {
     {"overdub", ARGS_TRACK_SCENE, CMD_OVERDUB},
     {"undo", ARGS_TRACK_SCENE, CMD_UNDO},
     {"redo", ARGS_TRACK_SCENE, CMD_REDO},
+    {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
+    {"redo_all", ARGS_TRACK_SCENE, CMD_REDO_ALL},
     {"tap", ARGS_NONE, CMD_TAP_TEMPO},
     {"tempo", ARGS_TEMPO, CMD_SET_TEMPO},
     {"meter", ARGS_METER, CMD_SET_METER},
