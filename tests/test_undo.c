@@ -364,6 +364,58 @@ static void test_clear_undoable_until_record(void **state)
 	rig_free(r);
 }
 
+/* A cleared take is kept only while memory allows: a take being recorded
+ * that runs out of memory gets the cleared take's, and records in full. */
+static void test_cleared_take_gives_way_to_a_recording(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.tempo = 0;
+	cfg.quantise = QUANTISE_OFF;
+	cfg.grow_frames = 4096; /* 3072-frame chunks, 12 KiB */
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	kc.memory_limit = st.bytes_mapped + 12 * 3072 * sizeof(float);
+	struct rig *r = rig_new_with(&cfg, &kc, 64);
+	/* A: 8 chunks (its undo room does not fit: no level). */
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100 + 24000);
+	rig_run_to(r, 60000);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), 24000);
+	rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	/* B: 10 chunks, more than is left beside the cleared A. */
+	int64_t at = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at + 30000);
+	r->nev = 0;
+	rig_run_to(r, at + 70000);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == ERR_OUT_OF_MEMORY)
+			fail_msg("the take ran out of memory at %lld",
+				 (long long)r->ev[i].frame);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 30000);
+	float *b = calloc(30000, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, 1, 0, 0, 0, b, 30000), 30000);
+	for (int64_t i = 0; i < 30000; i++)
+		assert_true(b[i] == rig_signal(at + i, 0));
+	free(b);
+	/* A is gone for good: undo finds nothing. */
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_EMPTY);
+	rig_free(r);
+}
+
 /* Every undo op on every clip state: a defined state after, never a crash,
  * never audio lost (a take stays its length). */
 static void test_undo_ops_on_every_state(void **state)
@@ -460,6 +512,7 @@ int main(void)
 	    cmocka_unit_test(test_undo_memory_bound),
 	    cmocka_unit_test(test_clear_undoable_until_record),
 	    cmocka_unit_test(test_undo_ops_on_every_state),
+	    cmocka_unit_test(test_cleared_take_gives_way_to_a_recording),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

@@ -166,6 +166,22 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 
 static void pass_close(struct clip *c);
 
+/* Memory ran out for a take being recorded: a cleared take kept for undo
+ * (the largest) is let go for good, so the keeper can give its memory to
+ * the take. false: there is none. */
+bool clip_reclaim(struct engine *e, int except)
+{
+	int best = -1;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (s != except && e->clips[s].cleared &&
+		    (best < 0 || e->clips[s].length > e->clips[best].length))
+			best = s;
+	if (best < 0)
+		return false;
+	clip_clear_now(e, best, e->now);
+	return true;
+}
+
 /* A clear: a final take is kept, hidden (the slot shows empty), until a
  * record is pressed on the slot, so undo brings it back; a take still
  * being recorded (or nothing) goes at once, as before. A second clear of

@@ -249,7 +249,19 @@ static void drain_replies(struct engine *e)
 		case MEM_GROW_FAILED:
 			if (r.gen == c->gen) {
 				c->grow_pending = false;
-				c->grow_failed = true;
+				/* A take being recorded comes before a cleared
+				 * one kept for undo: free one and ask again. */
+				if (c->rec_writing && clip_reclaim(e, r.slot)) {
+					c->grow_pending = true;
+					struct mem_request rq = {.type = MEM_GROW,
+								 .slot = r.slot,
+								 .gen = c->gen,
+								 .nchunks =
+								     c->nchunks + 1};
+					engine_request(e, &rq);
+				} else {
+					c->grow_failed = true;
+				}
 			}
 			break;
 		case MEM_UNDO_READY:

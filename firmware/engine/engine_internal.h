@@ -168,6 +168,7 @@ void clip_settle(struct engine *e, int slot);
 void clip_adopt(struct engine *e, const struct mem_reply *r);
 void clip_undo_ready(struct engine *e, int slot, float **const tables[2]);
 void clip_undo_failed(struct engine *e, int slot);
+bool clip_reclaim(struct engine *e, int except);
 
 /* mix.c */
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
