@@ -325,7 +325,9 @@ static void adversary_run(uint64_t seed, double seconds)
 			if (pick < 40)
 				type = CMD_PRESS;
 			else if (pick < 46)
-				type = CMD_OVERDUB;
+				type = rnd_in(&rs, 0, 2)   ? CMD_OVERDUB
+				       : rnd_in(&rs, 0, 1) ? CMD_REPLACE
+							   : CMD_SUBSTITUTE;
 			else if (pick < 51)
 				type = CMD_UNDO;
 			else if (pick < 54)

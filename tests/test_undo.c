@@ -421,35 +421,27 @@ static void test_cleared_take_gives_way_to_a_recording(void **state)
 static void test_undo_ops_on_every_state(void **state)
 {
 	(void)state;
-	const uint8_t ops[] = {CMD_UNDO, CMD_REDO, CMD_UNDO_ALL, CMD_REDO_ALL, CMD_CLEAR};
-	/* Expected state after the op, per starting state (row) and op. */
+	enum { OPS = 8 };
+	const uint8_t ops[OPS] = {CMD_UNDO,  CMD_REDO,	  CMD_UNDO_ALL, CMD_REDO_ALL,
+				  CMD_CLEAR, CMD_OVERDUB, CMD_REPLACE,	CMD_SUBSTITUTE};
+	/* Expected state after the op, per starting state (row) and op. A
+	 * pass starts only on a playing clip (a stop queued stays queued:
+	 * the pass ends with the stop), and any pass op ends a pass. */
+	const enum clip_state E = CLIP_EMPTY, RQ = CLIP_RECORD_QUEUED, R = CLIP_RECORDING,
+			      PQ = CLIP_PLAY_QUEUED, P = CLIP_PLAYING,
+			      O = CLIP_OVERDUBBING, SQ = CLIP_STOP_QUEUED,
+			      S = CLIP_STOPPED;
 	const struct {
 		enum clip_state from;
-		enum clip_state after[5];
+		enum clip_state after[OPS];
 	} table[] = {
-	    {CLIP_EMPTY, {CLIP_EMPTY, CLIP_EMPTY, CLIP_EMPTY, CLIP_EMPTY, CLIP_EMPTY}},
-	    {CLIP_RECORD_QUEUED,
-	     {CLIP_RECORD_QUEUED, CLIP_RECORD_QUEUED, CLIP_RECORD_QUEUED,
-	      CLIP_RECORD_QUEUED, CLIP_EMPTY}},
-	    {CLIP_RECORDING,
-	     {CLIP_RECORDING, CLIP_RECORDING, CLIP_RECORDING, CLIP_RECORDING,
-	      CLIP_EMPTY}},
-	    {CLIP_PLAY_QUEUED,
-	     {CLIP_PLAY_QUEUED, CLIP_PLAY_QUEUED, CLIP_PLAY_QUEUED, CLIP_PLAY_QUEUED,
-	      CLIP_EMPTY}},
-	    {CLIP_PLAYING,
-	     {CLIP_PLAYING, CLIP_PLAYING, CLIP_PLAYING, CLIP_PLAYING, CLIP_EMPTY}},
-	    {CLIP_OVERDUBBING,
-	     {CLIP_PLAYING, CLIP_OVERDUBBING, CLIP_PLAYING, CLIP_OVERDUBBING,
-	      CLIP_EMPTY}},
-	    {CLIP_STOP_QUEUED,
-	     {CLIP_STOP_QUEUED, CLIP_STOP_QUEUED, CLIP_STOP_QUEUED, CLIP_STOP_QUEUED,
-	      CLIP_EMPTY}},
-	    {CLIP_STOPPED,
-	     {CLIP_STOPPED, CLIP_STOPPED, CLIP_STOPPED, CLIP_STOPPED, CLIP_EMPTY}},
+	    {E, {E, E, E, E, E, E, E, E}},	   {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ}},
+	    {R, {R, R, R, R, E, R, R, R}},	   {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ}},
+	    {P, {P, P, P, P, E, O, O, O}},	   {O, {P, O, P, O, E, P, P, P}},
+	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ}}, {S, {S, S, S, S, E, S, S, S}},
 	};
 	for (size_t row = 0; row < sizeof(table) / sizeof(table[0]); row++)
-		for (int op = 0; op < 5; op++) {
+		for (int op = 0; op < OPS; op++) {
 			struct engine_config cfg;
 			engine_config_defaults(&cfg, 48000);
 			cfg.max_period = 64;

@@ -561,7 +561,7 @@ void clip_undo_failed(struct engine *e, int slot)
 	e->clips[slot].undo_failed = true;
 }
 
-static void overdub_start(struct engine *e, int slot, int64_t f)
+static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode mode)
 {
 	struct clip *c = &e->clips[slot];
 	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
@@ -588,6 +588,7 @@ static void overdub_start(struct engine *e, int slot, int64_t f)
 	c->state = CLIP_OVERDUBBING;
 	c->od_in_start = f + e->cfg.latency_frames;
 	c->od_in_end = GL_NEVER;
+	c->od_mode = (uint8_t)mode;
 	c->od_writing = true;
 	c->od_covered = 0;
 	clip_report(e, slot, f);
@@ -729,9 +730,13 @@ static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t 
 	if (c->swapping && !c->cleared)
 		return;
 	if (!redo && c->od_writing) {
-		/* Undo during a pass: the pass ends here and is undone. */
+		/* Undo during a pass: the pass ends here and is undone. A
+		 * replace pass had the loop silent: it fades in again. */
 		overdub_end(e, c, f, true);
 		pass_close(c);
+		struct track *tr = &e->tracks[track_of(slot)];
+		if (c->od_mode == PASS_REPLACE && tr->main.slot == slot)
+			tr->main.fade_from = f;
 		clip_report(e, slot, f);
 	}
 	undo_chain(e, slot, redo ? -1 : 1, count, f);
@@ -848,7 +853,8 @@ static bool needs_slot(uint8_t type)
 {
 	return type == CMD_PRESS || type == CMD_STOP_CLIP || type == CMD_CLEAR ||
 	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
-	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL;
+	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
+	       type == CMD_SUBSTITUTE;
 }
 
 static bool needs_track(uint8_t type)
@@ -916,11 +922,17 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		clip_clear(e, slot, f);
 		break;
 	case CMD_OVERDUB:
+	case CMD_REPLACE:
+	case CMD_SUBSTITUTE:
+		/* A pass of any kind is ended by any of the three. */
 		if (e->clips[slot].state == CLIP_OVERDUBBING) {
 			overdub_end(e, &e->clips[slot], f, false);
 			clip_report(e, slot, f);
 		} else {
-			overdub_start(e, slot, f);
+			overdub_start(e, slot, f,
+				      cmd->type == CMD_REPLACE	    ? PASS_REPLACE
+				      : cmd->type == CMD_SUBSTITUTE ? PASS_SUBSTITUTE
+								    : PASS_OVERDUB);
 		}
 		break;
 	case CMD_UNDO:

@@ -55,7 +55,9 @@ enum command_type {
 	CMD_STOP_TRACK,	  /* track */
 	CMD_STOP_ALL,
 	CMD_CLEAR,	   /* track, scene */
-	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip */
+	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip (a
+			    * replace or substitute pass is ended by any of the
+			    * three; all show as CLIP_OVERDUBBING) */
 	CMD_UNDO,	   /* track, scene: undo the last pass, or the clear */
 	CMD_REDO,	   /* track, scene: redo the last undone level */
 	CMD_TAP_TEMPO,	   /* at the command's frame */
@@ -69,6 +71,10 @@ enum command_type {
 	CMD_METRONOME,	   /* value = 0/1 */
 	CMD_REQUEST,	   /* value = enum user_request: passed on as EV_REQUEST,
 			    * at its frame, to whoever acts on it (SD writer) */
+	CMD_REPLACE,	   /* track, scene: toggle a replace pass (overwrites; the
+			    * loop is silent where it is being replaced) */
+	CMD_SUBSTITUTE,	   /* track, scene: toggle a substitute pass (overwrites;
+			    * the old audio is heard while passing) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT

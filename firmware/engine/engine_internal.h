@@ -53,8 +53,9 @@ struct clip {
 	int64_t length;	  /* loop length; known once the end is decided */
 	int64_t launch;	  /* output frame at which position 0 played */
 
-	/* Overdub: the input-time window being summed in, and the pass. */
+	/* Overdub: the input-time window being written in, and the pass. */
 	int64_t od_in_start, od_in_end;
+	uint8_t od_mode; /* enum pass_mode */
 	bool od_writing;
 	int64_t od_covered; /* frames of this pass written (undo saved < length) */
 	int64_t od_first_pos;
@@ -78,6 +79,12 @@ struct clip {
 	bool swapping;
 	int8_t swap_more;
 };
+
+/* What a pass does with its input: sum it in (overdub), or write it over
+ * the loop (replace: the loop is silent where it is replaced; substitute:
+ * it is heard). At the pass's edges the input fades in and out over
+ * fade_frames, blending with the old audio, so the stored seam is smooth. */
+enum pass_mode { PASS_OVERDUB, PASS_REPLACE, PASS_SUBSTITUTE };
 
 struct voice {
 	int8_t slot; /* -1: silent */
@@ -171,6 +178,7 @@ void clip_undo_failed(struct engine *e, int slot);
 bool clip_reclaim(struct engine *e, int except);
 
 /* mix.c */
+float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t);
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
 void mix_click_start(struct engine *e, bool downbeat);
 

@@ -28,6 +28,23 @@ static float fade_gain(int64_t d, int64_t fade)
 	return (float)d / (float)fade;
 }
 
+/* The weight of input frame t in its clip's pass: 0 outside the pass's
+ * window, ramping over fade_frames at its edges, else 1. */
+float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t)
+{
+	const int64_t fade = e->cfg.fade_frames;
+	if (t < c->od_in_start || t >= c->od_in_end)
+		return 0.0f;
+	float g = 1.0f;
+	if (fade) {
+		if (t - c->od_in_start < fade)
+			g = fade_gain(t - c->od_in_start + 1, fade);
+		if (c->od_in_end - t <= fade)
+			g = fade_gain(c->od_in_end - t - 1, fade);
+	}
+	return g;
+}
+
 static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t f0,
 			 uint32_t n)
 {
@@ -48,6 +65,9 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	 * ws + p), so a pass is silent or heard as a whole. */
 	const int64_t ready = c->written < L ? c->written : L;
 	const int64_t ws = c->rec_start + e->cfg.latency_frames;
+	/* A replace pass: the loop is silent where the input replaces it
+	 * (output frame f is what input frame f + latency is played over). */
+	const bool replacing = c->od_writing && c->od_mode == PASS_REPLACE;
 	int64_t pos = pos_mod(f0 - v->launch, L);
 	for (uint32_t i = 0; i < n; i++) {
 		int64_t f = f0 + (int64_t)i;
@@ -84,6 +104,8 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 			}
 			g *= seam;
 		}
+		if (replacing)
+			g *= 1.0f - mix_pass_gain(e, c, f + e->cfg.latency_frames);
 		float l = c->table[0][pos / C][pos % C] * g;
 		float r = right ? c->table[1][pos / C][pos % C] * g : l;
 		trk[2 * i] += l;
@@ -131,18 +153,12 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 			  const float *in, int64_t f0, uint32_t n)
 {
 	const int64_t C = e->chunk_frames, ich = e->cfg.input_channels, L = c->length;
-	const int64_t fade = e->cfg.fade_frames;
+	const bool sum = c->od_mode == PASS_OVERDUB;
 	int64_t a = f0 > c->od_in_start ? f0 : c->od_in_start;
 	int64_t b = f0 + (int64_t)n < c->od_in_end ? f0 + (int64_t)n : c->od_in_end;
 	for (int64_t t = a; t < b; t++) {
 		int64_t pos = pos_mod(t - e->cfg.latency_frames - c->launch, L);
-		float g = 1.0f;
-		if (fade) {
-			if (t - c->od_in_start < fade)
-				g = fade_gain(t - c->od_in_start + 1, fade);
-			if (c->od_in_end - t <= fade)
-				g = fade_gain(c->od_in_end - t - 1, fade);
-		}
+		float g = mix_pass_gain(e, c, t);
 		if (c->od_covered == 0)
 			c->rg_start = pos;
 		bool save = c->undo_ready && c->od_covered < L;
@@ -151,7 +167,12 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 			float *dst = c->table[ch][pos / C] + pos % C;
 			if (save)
 				c->undo[ch][pos / C][pos % C] = *dst;
-			*dst += src[ch] * g;
+			if (sum)
+				*dst += src[ch] * g;
+			else if (g == 1.0f) /* replace, substitute: exactly the input */
+				*dst = src[ch];
+			else
+				*dst = *dst * (1.0f - g) + src[ch] * g;
 		}
 		c->od_covered++;
 	}

@@ -54,6 +54,8 @@ static const struct word words[] = {
     {"overdub", ARGS_TRACK_SCENE, CMD_OVERDUB},
     {"undo", ARGS_TRACK_SCENE, CMD_UNDO},
     {"redo", ARGS_TRACK_SCENE, CMD_REDO},
+    {"replace", ARGS_TRACK_SCENE, CMD_REPLACE},
+    {"substitute", ARGS_TRACK_SCENE, CMD_SUBSTITUTE},
     {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
     {"redo_all", ARGS_TRACK_SCENE, CMD_REDO_ALL},
     {"tap", ARGS_NONE, CMD_TAP_TEMPO},
