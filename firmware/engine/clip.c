@@ -94,7 +94,8 @@ static void voice_start(struct engine *e, int t, int slot, int64_t at, int64_t f
 	tr->main = (struct voice){.slot = (int8_t)slot,
 				  .launch = at,
 				  .stop_at = GL_NEVER,
-				  .fade_from = at > f ? at : f};
+				  .fade_from = at > f ? at : f,
+				  .mute_gain = e->clips[slot].muted ? 0.0f : 1.0f};
 }
 
 /* The clip under the play head just got shorter (a take's tail ran out of
@@ -147,6 +148,7 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->undo_pending = c->undo_failed = false;
 	c->cleared = c->clear_redo = false;
 	c->swap_more = 0;
+	c->muted = c->oneshot = false;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -331,6 +333,7 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	c->rec_start = at;
 	c->written = 0;
 	c->length = 0;
+	c->muted = c->oneshot = false; /* a new take */
 	c->rec_writing = true;
 	c->rec_short = false;
 	clip_report(e, slot, f);
@@ -391,6 +394,7 @@ static void queue(struct engine *e, int slot, uint8_t target, int64_t f)
 	struct clip *c = &e->clips[slot];
 	if (target != CLIP_STOPPED)
 		cancel_queued_on_track(e, track_of(slot), slot);
+	c->oneshot = false;
 	c->queued = target;
 	c->queued_at = boundary(e, f);
 	clip_report(e, slot, f);
@@ -429,6 +433,13 @@ static void apply(struct engine *e, int slot, int64_t f)
 		voice_start(e, t, slot, at, f);
 		c->state = CLIP_PLAYING;
 		c->launch = at;
+		if (c->oneshot && c->length > 0) {
+			/* Once through, then a stop at its end (a press before
+			 * then cancels the stop: it goes on looping). */
+			c->oneshot = false;
+			c->queued = CLIP_STOPPED;
+			c->queued_at = at + c->length;
+		}
 		break;
 	}
 	case CLIP_STOPPED:
@@ -854,7 +865,8 @@ static bool needs_slot(uint8_t type)
 	return type == CMD_PRESS || type == CMD_STOP_CLIP || type == CMD_CLEAR ||
 	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
 	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
-	       type == CMD_SUBSTITUTE;
+	       type == CMD_SUBSTITUTE || type == CMD_CLIP_MUTE || type == CMD_ONESHOT ||
+	       type == CMD_TRIGGER;
 }
 
 static bool needs_track(uint8_t type)
@@ -874,6 +886,31 @@ static void setting_changed(struct engine *e, const struct command *cmd, int tra
 			   .type = EV_SETTING,
 			   .track = (uint8_t)(track < 0 ? 0 : track)};
 	spsc_push(&e->events, &ev);
+}
+
+static void clip_setting_changed(struct engine *e, const struct command *cmd, int slot,
+				 double value, int64_t f)
+{
+	struct event ev = {.frame = f,
+			   .value = llround(value * 1e6),
+			   .aux = cmd->type,
+			   .type = EV_SETTING,
+			   .track = (uint8_t)track_of(slot),
+			   .scene = (uint8_t)scene_of(slot)};
+	spsc_push(&e->events, &ev);
+}
+
+/* Trigger and one-shot: the clip plays from the top at the next boundary
+ * (again, if it is playing: the old pass fades out), and a one-shot stops
+ * at its end. A clip without a final take (empty, recording) ignores it. */
+static void launch_from_top(struct engine *e, int slot, bool once, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->state != CLIP_PLAYING && c->state != CLIP_OVERDUBBING &&
+	    c->state != CLIP_STOPPED)
+		return;
+	queue(e, slot, CLIP_PLAYING, f);
+	c->oneshot = once;
 }
 
 /* Into 0..GL_GAIN_MAX; NaN (which no comparison catches) to 0. */
@@ -940,6 +977,19 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		break;
 	case CMD_REDO:
 		undo_redo(e, slot, true, 1, f);
+		break;
+	case CMD_CLIP_MUTE: {
+		struct clip *c = &e->clips[slot];
+		if (c->state == CLIP_EMPTY ||
+		    (c->state == CLIP_RECORDING && c->length == 0))
+			break; /* no take yet: a mute belongs to a take */
+		c->muted = cmd->value != 0;
+		clip_setting_changed(e, cmd, slot, c->muted, f);
+		break;
+	}
+	case CMD_ONESHOT:
+	case CMD_TRIGGER:
+		launch_from_top(e, slot, cmd->type == CMD_ONESHOT, f);
 		break;
 	case CMD_UNDO_ALL: /* every level and the clear: at most this many steps */
 		undo_redo(e, slot, false, GL_UNDO_LEVELS_MAX + 1, f);

@@ -75,6 +75,11 @@ enum command_type {
 			    * loop is silent where it is being replaced) */
 	CMD_SUBSTITUTE,	   /* track, scene: toggle a substitute pass (overwrites;
 			    * the old audio is heard while passing) */
+	CMD_CLIP_MUTE,	   /* track, scene, value = 0/1: mute one clip, at once
+			    * (glided over a fade); a clip with audio only */
+	CMD_ONESHOT,	   /* track, scene: play once from the top (quantised),
+			    * then stop */
+	CMD_TRIGGER,	   /* track, scene: (re)start from the top (quantised) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT

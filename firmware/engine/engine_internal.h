@@ -23,6 +23,8 @@ struct clip {
 	uint8_t reported; /* public state last sent as an event */
 	uint8_t channels;
 	int64_t queued_at;
+	bool muted;   /* CMD_CLIP_MUTE: a property of the take, until cleared */
+	bool oneshot; /* the queued launch plays once, then stops */
 
 	/* Memory, as handed over by the keeper (clipmem.h). */
 	uint32_t gen;
@@ -93,6 +95,7 @@ struct voice {
 	int64_t fade_from; /* fades in from here: its first frame heard, when that
 			      is not at a seam, or after frames not yet recorded */
 	float last[2];	   /* last sample values, for a declick when cut */
+	float mute_gain;   /* glides to 0 while its clip is muted */
 };
 
 struct track {

@@ -68,10 +68,19 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	/* A replace pass: the loop is silent where the input replaces it
 	 * (output frame f is what input frame f + latency is played over). */
 	const bool replacing = c->od_writing && c->od_mode == PASS_REPLACE;
+	/* A clip's mute glides over a fade, as a track's does. */
+	const float mute_target = c->muted ? 0.0f : 1.0f;
+	const float mute_step =
+	    e->cfg.fade_frames ? 1.0f / (float)e->cfg.fade_frames : 2.0f;
 	int64_t pos = pos_mod(f0 - v->launch, L);
 	for (uint32_t i = 0; i < n; i++) {
 		int64_t f = f0 + (int64_t)i;
-		float g = 1.0f;
+		if (v->mute_gain != mute_target) {
+			float mg = v->mute_gain < mute_target ? v->mute_gain + mute_step
+							      : v->mute_gain - mute_step;
+			v->mute_gain = mg < 0 ? 0 : mg > 1 ? 1 : mg;
+		}
+		float g = v->mute_gain;
 		if (v->stop_at != GL_NEVER && f >= v->stop_at) {
 			int64_t d = f - v->stop_at;
 			if (d >= fade) {

@@ -32,6 +32,7 @@ enum args {
 	ARGS_TRACK_GAIN,
 	ARGS_GAIN,
 	ARGS_TRACK_SWITCH,
+	ARGS_CLIP_SWITCH, /* track, scene, on|off */
 	ARGS_SWITCH,
 	ARGS_STOP, /* none, track, or track and scene */
 	ARGS_MIDI,
@@ -56,6 +57,9 @@ static const struct word words[] = {
     {"redo", ARGS_TRACK_SCENE, CMD_REDO},
     {"replace", ARGS_TRACK_SCENE, CMD_REPLACE},
     {"substitute", ARGS_TRACK_SCENE, CMD_SUBSTITUTE},
+    {"mute_clip", ARGS_CLIP_SWITCH, CMD_CLIP_MUTE},
+    {"oneshot", ARGS_TRACK_SCENE, CMD_ONESHOT},
+    {"trigger", ARGS_TRACK_SCENE, CMD_TRIGGER},
     {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
     {"redo_all", ARGS_TRACK_SCENE, CMD_REDO_ALL},
     {"tap", ARGS_NONE, CMD_TAP_TEMPO},
@@ -86,6 +90,7 @@ static const char *const usage[] = {
     [ARGS_TRACK_GAIN] = " TRACK GAIN (%g..%g)",
     [ARGS_GAIN] = " GAIN (%g..%g)",
     [ARGS_TRACK_SWITCH] = " TRACK on|off",
+    [ARGS_CLIP_SWITCH] = " TRACK SCENE on|off",
     [ARGS_SWITCH] = " on|off",
     [ARGS_STOP] = " [TRACK [SCENE]]",
     [ARGS_MIDI] = " HEX_BYTE...",
@@ -308,7 +313,7 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	    [ARGS_TEMPO] = 1,	   [ARGS_METER] = 1,	   [ARGS_QUANTISE] = 1,
 	    [ARGS_TRACK_GAIN] = 2, [ARGS_GAIN] = 1,	   [ARGS_TRACK_SWITCH] = 2,
 	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,	   [ARGS_EXPORT] = 0,
-	    [ARGS_SAVE] = 0,
+	    [ARGS_SAVE] = 0,	   [ARGS_CLIP_SWITCH] = 3,
 	};
 	bool count_ok;
 	if (w->args == ARGS_STOP)
@@ -375,6 +380,11 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		break;
 	case ARGS_TRACK_SWITCH:
 		if (parse_track(p, argv[0], &cmd) || parse_switch(p, argv[1], &cmd))
+			return -1;
+		break;
+	case ARGS_CLIP_SWITCH:
+		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd) ||
+		    parse_switch(p, argv[2], &cmd))
 			return -1;
 		break;
 	case ARGS_SWITCH:
