@@ -1074,6 +1074,40 @@ static void test_saves_with_undo_levels_and_an_undone_clear(void **state)
 	bench_free(b);
 }
 
+/* A clip's own mute is saved with its entry and changes nothing else; a
+ * new take recorded in the slot is saved unmuted. */
+static void test_clip_mute_saved(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 5, 2, 1);
+	struct sd_writer_stats st;
+	until_saved(b, 1);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLIP_MUTE, 5, 2, 1, engine_now(b->r->e));
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	static struct session sess;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+			 0);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].muted);
+	/* Cleared and recorded again: the new take is not muted. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLEAR, 5, 2, 0, engine_now(b->r->e));
+	run(b, 640);
+	int64_t bar = (engine_now(b->r->e) + BAR120 - 1) / BAR120 + 1;
+	record_bar(b, 5, 2, (int)bar);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+			 0);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
+	assert_false(sess.clips[2 * GL_TRACKS + 5].muted);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 /* The export directory on another file system than the card's session
  * (or a card without hard links, FAT): the clip recorded over is copied
  * into not-restored/, byte for byte. */
@@ -1172,6 +1206,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile_sequences),
 	    cmocka_unit_test(test_undo_swapping_at_stop),
 	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
+	    cmocka_unit_test(test_clip_mute_saved),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	};

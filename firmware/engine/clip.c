@@ -1162,6 +1162,8 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = r->frames;
+	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
+	c->oneshot = false;
 	c->finished = true;
 	c->launch = e->now;
 	c->state = CLIP_STOPPED;
@@ -1170,5 +1172,10 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	engine_request(e, &rq);
 	clip_settle(e, slot);
 	engine_emit(e, EV_RESTORED, slot, e->now, r->frames, 1);
+	if (c->muted) {
+		/* Its mute, as any other setting, for whoever saves it. */
+		struct command mute = {.type = CMD_CLIP_MUTE, .value = 1};
+		clip_setting_changed(e, &mute, slot, 1, e->now);
+	}
 	clip_report(e, slot, e->now);
 }

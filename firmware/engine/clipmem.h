@@ -76,6 +76,10 @@ struct mem_reply {
 	uint32_t nchunks;
 	int64_t frames; /* MEM_ADOPT */
 	float **tables[2];
+	uint8_t flags; /* MEM_ADOPT: enum clip_flags, the take's saved state */
 };
+
+/* A restored take's state, as saved with it (the manifest). */
+enum clip_flags { CLIP_FLAG_MUTED = 1 };
 
 #endif

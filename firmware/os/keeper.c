@@ -34,6 +34,7 @@ struct keeper_take {
 	size_t last_bytes;
 	float **table[2];
 	uint32_t chunk_frames;
+	uint8_t flags;		  /* enum clip_flags */
 	struct keeper_take *next; /* in the keeper's list of pending offers */
 };
 
@@ -434,7 +435,8 @@ static void send_offers(struct keeper *k)
 				      .slot = (uint8_t)t->slot,
 				      .nchunks = t->nchunks,
 				      .frames = t->frames,
-				      .tables = {t->table[0], t->table[1]}};
+				      .tables = {t->table[0], t->table[1]},
+				      .flags = t->flags};
 		while (!spsc_push(k->replies, &r)) {
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
@@ -724,6 +726,11 @@ void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const f
 		       (size_t)run * sizeof(float));
 		i += run;
 	}
+}
+
+void keeper_take_set_flags(struct keeper_take *t, uint8_t flags)
+{
+	t->flags = flags;
 }
 
 void keeper_offer_take(struct keeper *k, struct keeper_take *t)

@@ -38,6 +38,7 @@ struct sd_writer {
 	/* Where the engine's clips stand, from its events. */
 	uint8_t state[GL_SLOTS];
 	bool dirty[GL_SLOTS];
+	bool muted[GL_SLOTS]; /* each clip's own mute, as the engine has it */
 	/* The session's entry for the slot is audio this instance holds in
 	 * the engine: it restored it or saved it itself. Only such an entry
 	 * goes when the slot empties (a clear). One it does not hold (not
@@ -300,6 +301,17 @@ static void set_setting(struct sd_writer *w, const struct event *ev)
 	int t = ev->track % GL_TRACKS;
 	bool moved = true;
 	switch (ev->aux) {
+	case CMD_CLIP_MUTE: {
+		/* A take's own: saved with its entry (a new take starts
+		 * unmuted, EV_RECORD_DONE). */
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		w->muted[slot] = v != 0;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && c->muted != (v != 0);
+		if (c->present)
+			c->muted = v != 0;
+		break;
+	}
 	case CMD_TRACK_VOLUME:
 		moved = fabsf(s->tracks[t].volume - (float)v) > 1e-6f;
 		s->tracks[t].volume = (float)v;
@@ -347,6 +359,8 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		}
 		break;
 	case EV_RECORD_DONE:
+		w->muted[slot] = false;
+		/* fall through */
 	case EV_OVERDUB_DONE:
 		w->dirty[slot] = true;
 		changed(w);
@@ -592,6 +606,7 @@ static int save(struct sd_writer *w, bool final)
 			snprintf(unkept, sizeof(unkept), "%s", err);
 			continue;
 		}
+		fresh.muted = w->muted[slot];
 		*c = fresh;
 		w->held[slot] = true;
 		w->from_card[slot] = false;
