@@ -212,12 +212,14 @@ static void test_restored_take_keeps_its_mute(void **state)
 	(void)state;
 	struct rig *r = rig_new(64, 0, 0);
 	struct keeper_take *take = make_take(r, 2, 1, 5000);
-	keeper_take_set_flags(take, CLIP_FLAG_MUTED);
+	keeper_take_set_flags(take, CLIP_FLAG_MUTED | CLIP_FLAG_REVERSE);
 	keeper_offer_take(r->k, take);
 	keeper_offer_take(r->k, make_take(r, 2, 2, 5000));
 	rig_run(r, 256);
 	assert_int_equal(rig_state(r, 2, 1), CLIP_STOPPED);
 	assert_true(r->e->clips[1 * GL_TRACKS + 2].muted);
+	assert_true(r->e->clips[1 * GL_TRACKS + 2].reverse);
+	assert_false(r->e->clips[2 * GL_TRACKS + 2].reverse);
 	assert_false(r->e->clips[2 * GL_TRACKS + 2].muted);
 	int settings = 0;
 	for (int i = 0; i < r->nev; i++)
@@ -227,6 +229,10 @@ static void test_restored_take_keeps_its_mute(void **state)
 			settings++;
 		}
 	assert_int_equal(settings, 1);
+	int reverses = 0;
+	for (int i = 0; i < r->nev; i++)
+		reverses += r->ev[i].type == EV_SETTING && r->ev[i].aux == CMD_REVERSE;
+	assert_int_equal(reverses, 1);
 	rig_free(r);
 }
 

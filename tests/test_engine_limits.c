@@ -337,10 +337,11 @@ static void adversary_run(uint64_t seed, double seconds)
 			else if (pick < 58)
 				type = CMD_CLEAR;
 			else if (pick < 62)
-				type = rnd_in(&rs, 0, 1)   ? CMD_STOP_CLIP
-				       : rnd_in(&rs, 0, 2) ? CMD_CLIP_MUTE
-				       : rnd_in(&rs, 0, 1) ? CMD_ONESHOT
-							   : CMD_TRIGGER,
+				type = rnd_in(&rs, 0, 1)	? CMD_STOP_CLIP
+				       : rnd_in(&rs, 0, 3) == 0 ? CMD_REVERSE
+				       : rnd_in(&rs, 0, 2)	? CMD_CLIP_MUTE
+				       : rnd_in(&rs, 0, 1)	? CMD_ONESHOT
+								: CMD_TRIGGER,
 				v = hostile_value(&rs, 0, 1);
 			else if (pick < 64)
 				type = CMD_STOP_TRACK;

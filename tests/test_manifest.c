@@ -167,6 +167,7 @@ static void assert_same_session(const struct session *a, const struct session *b
 		assert_true(x->bars == y->bars);
 		assert_string_equal(x->file, y->file);
 		assert_int_equal(x->muted, y->muted);
+		assert_int_equal(x->reversed, y->reversed);
 		assert_null(y->audio[0]);
 		assert_null(y->audio[1]);
 	}
@@ -207,9 +208,12 @@ static void test_round_trip_full(void **state)
 	 * (found by the fuzzer, when cJSON printed the numbers). */
 	add_clip(&s, 5, 6, 1, 4800, 4328372.597191111);
 	s.clips[6 * GL_TRACKS + 5].muted = true; /* a clip's own mute */
+	s.clips[4 * GL_TRACKS + 3].reversed = true;
 	snprintf(s.saved_at, sizeof(s.saved_at), "2026-11-26T01:23:45Z");
 	round_trip(&s);
 	assert_true(sess.clips[6 * GL_TRACKS + 5].muted);
+	assert_true(sess.clips[4 * GL_TRACKS + 3].reversed);
+	assert_false(sess.clips[6 * GL_TRACKS + 5].reversed);
 	assert_false(sess.clips[0].muted);
 	assert_int_equal(session_clip_count(&sess), 6);
 	assert_true(sess.clips[9 * GL_TRACKS].frames == (int64_t)1 << 40);
@@ -261,6 +265,7 @@ static void test_written_shape(void **state)
 			fail_msg("no %s in\n%s", expected[i], text);
 	/* An unmuted clip says nothing of it: the manifest is as before. */
 	assert_null(strstr(text, "\"muted\""));
+	assert_null(strstr(text, "\"reverse\""));
 	free(text);
 }
 
@@ -523,6 +528,8 @@ static const struct bad_case bad_cases[] = {
     {HEAD "\"clips\": [" CLIP ", \"bars\": \"2\"}]}", "clips[0].bars:"},
     {HEAD "\"clips\": [" CLIP ", \"muted\": 1}]}",
      "clips[0].muted: must be true or false (got 1)"},
+    {HEAD "\"clips\": [" CLIP ", \"reverse\": \"yes\"}]}",
+     "clips[0].reverse: must be true or false"},
     /* clip file names: only plain names inside the session directory */
     {HEAD "\"clips\": [{\"track\": 1, \"scene\": 1, \"file\": \"../x.wav\", \"frames\": "
 	  "1, \"channels\": 1}]}",

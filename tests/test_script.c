@@ -99,6 +99,7 @@ static void test_every_word(void **state)
 				   "replace 1 2\n"
 				   "substitute 3 4\n"
 				   "mute_clip 2 3 on\n"
+				   "reverse 0 9\n"
 				   "oneshot 4 5\n"
 				   "trigger 6 7\n"
 				   "undo_all 1 2\n"
@@ -112,7 +113,7 @@ static void test_every_word(void **state)
 				   "\n"
 				   "   @240000    midi 90 35 7f\n"
 				   "@480000 exit\n");
-	assert_int_equal(s.count, 27);
+	assert_int_equal(s.count, 28);
 	assert_true(s.exit_frame == 480000);
 	size_t i = 0;
 	assert_cmd(&s, i++, 0, CMD_SET_TEMPO, 0, 0, 120.0f);
@@ -132,6 +133,7 @@ static void test_every_word(void **state)
 	assert_cmd(&s, i++, 192000, CMD_REPLACE, 1, 2, 0);
 	assert_cmd(&s, i++, 192000, CMD_SUBSTITUTE, 3, 4, 0);
 	assert_cmd(&s, i++, 192000, CMD_CLIP_MUTE, 2, 3, 1.0f);
+	assert_cmd(&s, i++, 192000, CMD_REVERSE, 0, 9, 0);
 	assert_cmd(&s, i++, 192000, CMD_ONESHOT, 4, 5, 0);
 	assert_cmd(&s, i++, 192000, CMD_TRIGGER, 6, 7, 0);
 	assert_cmd(&s, i++, 192000, CMD_UNDO_ALL, 1, 2, 0);
@@ -145,7 +147,7 @@ static void test_every_word(void **state)
 	/* MIDI through the APC40 mk1 profile: pad note 0x35 = 53 on channel 0
 	 * is track 0, scene 0 (tests/alsa/set.txt relies on it). */
 	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
-	assert_int_equal(s.entries[26].line, 29);
+	assert_int_equal(s.entries[27].line, 30);
 	script_free(&s);
 }
 

@@ -241,6 +241,10 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 			rig_cmd(r, CMD_REDO_ALL, 0, 0, 0, engine_now(r->e));
 			while (model_redo(&m))
 				;
+		} else if (pick < 96) {
+			/* Reverse changes no stored audio; passes and undos go
+			 * on in the other direction (the swap walks down). */
+			rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
 		} else {
 			rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
 			model_clear(&m);
@@ -421,16 +425,17 @@ static void test_cleared_take_gives_way_to_a_recording(void **state)
 static void test_ops_on_every_state(void **state)
 {
 	(void)state;
-	enum { OPS = 11 };
+	enum { OPS = 12 };
 	const uint8_t ops[OPS] = {CMD_UNDO,	CMD_REDO,	CMD_UNDO_ALL,
 				  CMD_REDO_ALL, CMD_CLEAR,	CMD_OVERDUB,
 				  CMD_REPLACE,	CMD_SUBSTITUTE, CMD_CLIP_MUTE,
-				  CMD_ONESHOT,	CMD_TRIGGER};
+				  CMD_ONESHOT,	CMD_TRIGGER,	CMD_REVERSE};
 	/* Expected state after the op, per starting state (row) and op. A
 	 * pass starts only on a playing clip (a stop queued stays queued:
 	 * the pass ends with the stop), and any pass op ends a pass; a clip
 	 * mute changes no state; one-shot and trigger queue a launch of a
-	 * final take (the next bar), and leave the rest alone. */
+	 * final take (the next bar), and leave the rest alone; a reverse
+	 * waits for the bar line and changes no state. */
 	const enum clip_state E = CLIP_EMPTY, RQ = CLIP_RECORD_QUEUED, R = CLIP_RECORDING,
 			      PQ = CLIP_PLAY_QUEUED, P = CLIP_PLAYING,
 			      O = CLIP_OVERDUBBING, SQ = CLIP_STOP_QUEUED,
@@ -439,14 +444,14 @@ static void test_ops_on_every_state(void **state)
 		enum clip_state from;
 		enum clip_state after[OPS];
 	} table[] = {
-	    {E, {E, E, E, E, E, E, E, E, E, E, E}},
-	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ}},
-	    {R, {R, R, R, R, E, R, R, R, R, R, R}},
-	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ}},
-	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ}},
-	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ}},
-	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ}},
-	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ}},
+	    {E, {E, E, E, E, E, E, E, E, E, E, E, E}},
+	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ, RQ}},
+	    {R, {R, R, R, R, E, R, R, R, R, R, R, R}},
+	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ, PQ}},
+	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ, P}},
+	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ, O}},
+	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ, SQ}},
+	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ, S}},
 	};
 	for (size_t row = 0; row < sizeof(table) / sizeof(table[0]); row++)
 		for (int op = 0; op < OPS; op++) {

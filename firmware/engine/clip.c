@@ -95,7 +95,8 @@ static void voice_start(struct engine *e, int t, int slot, int64_t at, int64_t f
 				  .launch = at,
 				  .stop_at = GL_NEVER,
 				  .fade_from = at > f ? at : f,
-				  .mute_gain = e->clips[slot].muted ? 0.0f : 1.0f};
+				  .mute_gain = e->clips[slot].muted ? 0.0f : 1.0f,
+				  .reverse = e->clips[slot].reverse};
 }
 
 /* The clip under the play head just got shorter (a take's tail ran out of
@@ -148,7 +149,8 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->undo_pending = c->undo_failed = false;
 	c->cleared = c->clear_redo = false;
 	c->swap_more = 0;
-	c->muted = c->oneshot = false;
+	c->muted = c->oneshot = c->reverse = false;
+	c->reverse_at = GL_NEVER;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -333,7 +335,8 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	c->rec_start = at;
 	c->written = 0;
 	c->length = 0;
-	c->muted = c->oneshot = false; /* a new take */
+	c->muted = c->oneshot = c->reverse = false; /* a new take */
+	c->reverse_at = GL_NEVER;
 	c->rec_writing = true;
 	c->rec_short = false;
 	clip_report(e, slot, f);
@@ -454,11 +457,47 @@ static void apply(struct engine *e, int slot, int64_t f)
 	clip_report(e, slot, f);
 }
 
+/* The play position a clip's voice reads at frame f (its direction). */
+static int64_t play_pos(const struct clip *c, int64_t f)
+{
+	int64_t p = pos_mod(f - c->launch, c->length);
+	return c->reverse ? c->length - 1 - p : p;
+}
+
+static void clip_setting_event(struct engine *e, uint8_t type, int slot, double value,
+			       int64_t f);
+
+/* The reverse toggle's boundary: the direction flips, and a playing clip
+ * goes on from the position it is at, the other way (the old direction
+ * fades out, the new one in). A pass under way ends here: its input keeps
+ * the mapping it started with, and none of it is lost. */
+static void reverse_apply(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->reverse_at = GL_NEVER;
+	if (c->state == CLIP_EMPTY || c->state == CLIP_RECORDING || c->length <= 0)
+		return;
+	if (c->state == CLIP_OVERDUBBING) {
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+	}
+	const int64_t L = c->length, p0 = play_pos(c, f);
+	c->reverse = !c->reverse;
+	c->launch = c->reverse ? f - (L - 1 - p0) : f - p0;
+	int t = track_of(slot);
+	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot)
+		voice_start(e, t, slot, c->launch, f);
+	clip_setting_event(e, CMD_REVERSE, slot, c->reverse, f);
+}
+
 void clip_apply_due(struct engine *e, int64_t f)
 {
-	for (int s = 0; s < GL_SLOTS; s++)
+	for (int s = 0; s < GL_SLOTS; s++) {
+		if (e->clips[s].reverse_at <= f)
+			reverse_apply(e, s, f);
 		if (e->clips[s].queued && e->clips[s].queued_at <= f)
 			apply(e, s, f);
+	}
 }
 
 int64_t clip_next_due(const struct engine *e, int64_t after)
@@ -468,6 +507,8 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 		const struct clip *c = &e->clips[s];
 		if (c->queued && c->queued_at > after && c->queued_at < next)
 			next = c->queued_at;
+		if (c->reverse_at > after && c->reverse_at < next)
+			next = c->reverse_at;
 	}
 	return next;
 }
@@ -533,6 +574,10 @@ static void pass_close(struct clip *c)
 	c->od_writing = false;
 	c->undo_ready = false;
 	c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
+	/* A reversed pass wrote downwards from its first position: its
+	 * region, as every region, is named by its lowest one. */
+	if (c->od_reverse && c->rg_len > 0)
+		c->rg_start = pos_mod(c->rg_start - c->rg_len + 1, c->length);
 	if (c->od_buf >= 0 && c->rg_len > 0 && c->nlv < GL_UNDO_LEVELS_MAX) {
 		c->lv[c->nlv++] = (struct undo_level){.rg_start = c->rg_start,
 						      .rg_len = c->rg_len,
@@ -600,6 +645,8 @@ static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode 
 	c->od_in_start = f + e->cfg.latency_frames;
 	c->od_in_end = GL_NEVER;
 	c->od_mode = (uint8_t)mode;
+	c->od_launch = c->launch;
+	c->od_reverse = c->reverse;
 	c->od_writing = true;
 	c->od_covered = 0;
 	clip_report(e, slot, f);
@@ -619,18 +666,32 @@ void clip_swap_step(struct engine *e, int slot)
 	struct clip *c = &e->clips[slot];
 	int64_t L = c->length, C = e->chunk_frames;
 	while (budget > 0 && c->swap_done < c->rg_len) {
-		int64_t o = (c->swap_from + c->swap_done) % c->rg_len;
-		int64_t pos = (c->rg_start + o) % L;
-		/* A run: contiguous in the region, in the clip and in a chunk. */
-		int64_t run = c->rg_len - o;
-		if (run > L - pos)
-			run = L - pos;
-		if (run > C - pos % C)
-			run = C - pos % C;
+		/* A run: contiguous in the region, in the clip and in a chunk;
+		 * walking down, it ends at offset o (position top). */
+		int64_t o, pos, run;
+		if (!c->swap_down) {
+			o = (c->swap_from + c->swap_done) % c->rg_len;
+			pos = (c->rg_start + o) % L;
+			run = c->rg_len - o;
+			if (run > L - pos)
+				run = L - pos;
+			if (run > C - pos % C)
+				run = C - pos % C;
+		} else {
+			o = pos_mod(c->swap_from - c->swap_done, c->rg_len);
+			pos = (c->rg_start + o) % L; /* the top, for now */
+			run = o + 1;
+			if (run > pos + 1)
+				run = pos + 1;
+			if (run > pos % C + 1)
+				run = pos % C + 1;
+		}
 		if (run > c->rg_len - c->swap_done)
 			run = c->rg_len - c->swap_done;
 		if (run > budget)
 			run = budget;
+		if (c->swap_down)
+			pos = pos - run + 1;
 		for (int ch = 0; ch < c->channels; ch++) {
 			float *a = c->table[ch][pos / C] + pos % C;
 			float *u = c->undo[ch][pos / C] + pos % C;
@@ -668,10 +729,12 @@ static void swap_start(struct engine *e, int slot, int i, int64_t f)
 	c->undo[0] = c->ubuf[l->buf][0];
 	c->undo[1] = c->ubuf[l->buf][1];
 	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
-			   ? pos_mod(f - c->launch, c->length)
+			   ? play_pos(c, f)
 			   : c->rg_start;
 	int64_t d = pos_mod(head - c->rg_start, c->length);
-	c->swap_from = d < c->rg_len ? d : 0;
+	/* Reversed, the play head moves down: the swap goes down from it. */
+	c->swap_down = c->reverse;
+	c->swap_from = d < c->rg_len ? d : (c->swap_down ? c->rg_len - 1 : 0);
 	c->swap_done = 0;
 	c->swapping = true;
 	clip_audio_changing(e, slot);
@@ -866,7 +929,7 @@ static bool needs_slot(uint8_t type)
 	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
 	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
 	       type == CMD_SUBSTITUTE || type == CMD_CLIP_MUTE || type == CMD_ONESHOT ||
-	       type == CMD_TRIGGER;
+	       type == CMD_TRIGGER || type == CMD_REVERSE;
 }
 
 static bool needs_track(uint8_t type)
@@ -888,12 +951,12 @@ static void setting_changed(struct engine *e, const struct command *cmd, int tra
 	spsc_push(&e->events, &ev);
 }
 
-static void clip_setting_changed(struct engine *e, const struct command *cmd, int slot,
-				 double value, int64_t f)
+static void clip_setting_event(struct engine *e, uint8_t type, int slot, double value,
+			       int64_t f)
 {
 	struct event ev = {.frame = f,
 			   .value = llround(value * 1e6),
-			   .aux = cmd->type,
+			   .aux = type,
 			   .type = EV_SETTING,
 			   .track = (uint8_t)track_of(slot),
 			   .scene = (uint8_t)scene_of(slot)};
@@ -984,7 +1047,16 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		    (c->state == CLIP_RECORDING && c->length == 0))
 			break; /* no take yet: a mute belongs to a take */
 		c->muted = cmd->value != 0;
-		clip_setting_changed(e, cmd, slot, c->muted, f);
+		clip_setting_event(e, CMD_CLIP_MUTE, slot, c->muted, f);
+		break;
+	}
+	case CMD_REVERSE: {
+		/* A toggle: pressed again before its boundary, it is taken back. */
+		struct clip *c = &e->clips[slot];
+		if (c->reverse_at != GL_NEVER)
+			c->reverse_at = GL_NEVER;
+		else if (c->state != CLIP_EMPTY && c->length > 0 && !c->rec_writing)
+			c->reverse_at = boundary(e, f);
 		break;
 	}
 	case CMD_ONESHOT:
@@ -1163,6 +1235,8 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = r->frames;
 	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
+	c->reverse = (r->flags & CLIP_FLAG_REVERSE) != 0;
+	c->reverse_at = GL_NEVER;
 	c->oneshot = false;
 	c->finished = true;
 	c->launch = e->now;
@@ -1172,10 +1246,10 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	engine_request(e, &rq);
 	clip_settle(e, slot);
 	engine_emit(e, EV_RESTORED, slot, e->now, r->frames, 1);
-	if (c->muted) {
-		/* Its mute, as any other setting, for whoever saves it. */
-		struct command mute = {.type = CMD_CLIP_MUTE, .value = 1};
-		clip_setting_changed(e, &mute, slot, 1, e->now);
-	}
+	/* Its mute and direction, as any other setting, for whoever saves it. */
+	if (c->muted)
+		clip_setting_event(e, CMD_CLIP_MUTE, slot, 1, e->now);
+	if (c->reverse)
+		clip_setting_event(e, CMD_REVERSE, slot, 1, e->now);
 	clip_report(e, slot, e->now);
 }

@@ -80,6 +80,6 @@ struct mem_reply {
 };
 
 /* A restored take's state, as saved with it (the manifest). */
-enum clip_flags { CLIP_FLAG_MUTED = 1 };
+enum clip_flags { CLIP_FLAG_MUTED = 1, CLIP_FLAG_REVERSE = 2 };
 
 #endif

@@ -80,6 +80,8 @@ enum command_type {
 	CMD_ONESHOT,	   /* track, scene: play once from the top (quantised),
 			    * then stop */
 	CMD_TRIGGER,	   /* track, scene: (re)start from the top (quantised) */
+	CMD_REVERSE,	   /* track, scene: toggle reverse at the next boundary
+			    * (a final take only; a pass under way ends there) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT
@@ -112,7 +114,9 @@ enum event_type {
 		    at a beat's first frame: the MIDI clock out's anchor */
 	EV_SETTING,	 /* aux = the command type that changed it (CMD_TRACK_VOLUME,
 			    CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
-			    CMD_MONITOR), track where it applies, value = new value x 1e6 */
+			    CMD_MONITOR, and a clip's own: CMD_CLIP_MUTE, CMD_REVERSE),
+			    track (and scene, for a clip's) where it applies,
+			    value = new value x 1e6 */
 	EV_RESTORED,	 /* track, scene, value = length: a restored take offered by
 			    the keeper; aux = 1 taken into the empty slot, 0 refused
 			    (the slot was no longer empty) */

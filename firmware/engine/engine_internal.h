@@ -23,8 +23,10 @@ struct clip {
 	uint8_t reported; /* public state last sent as an event */
 	uint8_t channels;
 	int64_t queued_at;
-	bool muted;   /* CMD_CLIP_MUTE: a property of the take, until cleared */
-	bool oneshot; /* the queued launch plays once, then stops */
+	bool muted;	    /* CMD_CLIP_MUTE: a property of the take, until cleared */
+	bool oneshot;	    /* the queued launch plays once, then stops */
+	bool reverse;	    /* plays (and overdubs) backwards, from launch */
+	int64_t reverse_at; /* a reverse toggle waiting for its boundary */
 
 	/* Memory, as handed over by the keeper (clipmem.h). */
 	uint32_t gen;
@@ -57,7 +59,9 @@ struct clip {
 
 	/* Overdub: the input-time window being written in, and the pass. */
 	int64_t od_in_start, od_in_end;
-	uint8_t od_mode; /* enum pass_mode */
+	uint8_t od_mode;   /* enum pass_mode */
+	int64_t od_launch; /* the pass's mapping of input to positions: the */
+	bool od_reverse;   /* clip's launch and direction when it started */
 	bool od_writing;
 	int64_t od_covered; /* frames of this pass written (undo saved < length) */
 	int64_t od_first_pos;
@@ -79,6 +83,7 @@ struct clip {
 	int64_t rg_start, rg_len;
 	int64_t swap_from, swap_done; /* offsets into the region */
 	bool swapping;
+	bool swap_down; /* the swap walks down the region (a reversed clip) */
 	int8_t swap_more;
 };
 
@@ -96,6 +101,7 @@ struct voice {
 			      is not at a seam, or after frames not yet recorded */
 	float last[2];	   /* last sample values, for a declick when cut */
 	float mute_gain;   /* glides to 0 while its clip is muted */
+	bool reverse;	   /* reads position L - 1 - p: its clip's at launch */
 };
 
 struct track {

@@ -88,9 +88,11 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 				v->last[0] = v->last[1] = 0;
 				return;
 			}
-			g = fade_gain(fade - d, fade);
+			g *= fade_gain(fade - d, fade);
 		}
-		if (pos >= ready || (c->rec_writing && pos > f - ws)) {
+		/* Reversed: the loop is read from its end backwards. */
+		const int64_t rp = v->reverse ? L - 1 - pos : pos;
+		if (rp >= ready || (c->rec_writing && rp > f - ws)) {
 			/* Not recorded yet (its input is still in flight): silent,
 			 * and what comes after fades in. */
 			v->fade_from = f + 1;
@@ -103,10 +105,10 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 			/* The lower of the seam's fade and the fade-in from a
 			 * start off the seam: at a seam they are the same. */
 			float seam = 1.0f;
-			if (pos < fade)
-				seam = fade_gain(pos, fade);
-			else if (L - pos < fade)
-				seam = fade_gain(L - pos, fade);
+			if (rp < fade)
+				seam = fade_gain(rp, fade);
+			else if (L - rp < fade)
+				seam = fade_gain(L - rp, fade);
 			if (f - v->fade_from < fade) {
 				float in = fade_gain(f - v->fade_from, fade);
 				seam = in < seam ? in : seam;
@@ -115,8 +117,8 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 		}
 		if (replacing)
 			g *= 1.0f - mix_pass_gain(e, c, f + e->cfg.latency_frames);
-		float l = c->table[0][pos / C][pos % C] * g;
-		float r = right ? c->table[1][pos / C][pos % C] * g : l;
+		float l = c->table[0][rp / C][rp % C] * g;
+		float r = right ? c->table[1][rp / C][rp % C] * g : l;
 		trk[2 * i] += l;
 		trk[2 * i + 1] += r;
 		v->last[0] = l;
@@ -166,7 +168,10 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 	int64_t a = f0 > c->od_in_start ? f0 : c->od_in_start;
 	int64_t b = f0 + (int64_t)n < c->od_in_end ? f0 + (int64_t)n : c->od_in_end;
 	for (int64_t t = a; t < b; t++) {
-		int64_t pos = pos_mod(t - e->cfg.latency_frames - c->launch, L);
+		/* The pass keeps the direction and phase it started with. */
+		int64_t pos = pos_mod(t - e->cfg.latency_frames - c->od_launch, L);
+		if (c->od_reverse)
+			pos = L - 1 - pos;
 		float g = mix_pass_gain(e, c, t);
 		if (c->od_covered == 0)
 			c->rg_start = pos;

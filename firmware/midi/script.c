@@ -58,6 +58,7 @@ static const struct word words[] = {
     {"replace", ARGS_TRACK_SCENE, CMD_REPLACE},
     {"substitute", ARGS_TRACK_SCENE, CMD_SUBSTITUTE},
     {"mute_clip", ARGS_CLIP_SWITCH, CMD_CLIP_MUTE},
+    {"reverse", ARGS_TRACK_SCENE, CMD_REVERSE},
     {"oneshot", ARGS_TRACK_SCENE, CMD_ONESHOT},
     {"trigger", ARGS_TRACK_SCENE, CMD_TRIGGER},
     {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},

@@ -333,8 +333,9 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	    read_whole(&in, "channels", true, 1, 2, "1 or 2", &channels) < 0 ||
 	    read_number(&in, "bars", 0, 1e12, "a number >= 0", &bars) < 0)
 		return -1;
-	bool muted = false;
-	if (read_bool(&in, "muted", &muted) < 0)
+	bool muted = false, reversed = false;
+	if (read_bool(&in, "muted", &muted) < 0 ||
+	    read_bool(&in, "reverse", &reversed) < 0)
 		return -1;
 	if (!manifest_name_ok(file))
 		return wrong(
@@ -359,6 +360,7 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	c->frames = frames;
 	c->bars = bars >= 0 ? bars : bars_of(s, frames);
 	c->muted = muted;
+	c->reversed = reversed;
 	copy_text(c->file, sizeof(c->file), file);
 	slot_of[slot] = i;
 	return 0;
@@ -560,7 +562,8 @@ static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 	       add_decimal(clip, "bars", c->bars, false) &&
 	       cJSON_AddNumberToObject(clip, "channels", c->channels) &&
 	       /* Only when set: older readers' manifests stay as they were. */
-	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true));
+	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true)) &&
+	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true));
 }
 
 static bool write_clips(cJSON *root, const struct session *s)

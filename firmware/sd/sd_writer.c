@@ -38,7 +38,8 @@ struct sd_writer {
 	/* Where the engine's clips stand, from its events. */
 	uint8_t state[GL_SLOTS];
 	bool dirty[GL_SLOTS];
-	bool muted[GL_SLOTS]; /* each clip's own mute, as the engine has it */
+	bool muted[GL_SLOTS];	 /* each clip's own mute and direction, as the */
+	bool reversed[GL_SLOTS]; /* engine has them */
 	/* The session's entry for the slot is audio this instance holds in
 	 * the engine: it restored it or saved it itself. Only such an entry
 	 * goes when the slot empties (a clear). One it does not hold (not
@@ -312,6 +313,15 @@ static void set_setting(struct sd_writer *w, const struct event *ev)
 			c->muted = v != 0;
 		break;
 	}
+	case CMD_REVERSE: {
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		w->reversed[slot] = v != 0;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && c->reversed != (v != 0);
+		if (c->present)
+			c->reversed = v != 0;
+		break;
+	}
 	case CMD_TRACK_VOLUME:
 		moved = fabsf(s->tracks[t].volume - (float)v) > 1e-6f;
 		s->tracks[t].volume = (float)v;
@@ -359,7 +369,7 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		}
 		break;
 	case EV_RECORD_DONE:
-		w->muted[slot] = false;
+		w->muted[slot] = w->reversed[slot] = false;
 		/* fall through */
 	case EV_OVERDUB_DONE:
 		w->dirty[slot] = true;
@@ -607,6 +617,7 @@ static int save(struct sd_writer *w, bool final)
 			continue;
 		}
 		fresh.muted = w->muted[slot];
+		fresh.reversed = w->reversed[slot];
 		*c = fresh;
 		w->held[slot] = true;
 		w->from_card[slot] = false;

@@ -122,7 +122,9 @@ static void into_take(void *ctx, int channel, int64_t from, const float *src, in
 static void offered(struct session_loader *l, struct keeper_take *take, int slot,
 		    const struct source *src)
 {
-	keeper_take_set_flags(take, src->sess.clips[slot].muted ? CLIP_FLAG_MUTED : 0);
+	const struct session_clip *c = &src->sess.clips[slot];
+	keeper_take_set_flags(take, (c->muted ? CLIP_FLAG_MUTED : 0) |
+					(c->reversed ? CLIP_FLAG_REVERSE : 0));
 	keeper_offer_take(l->cfg.keeper, take);
 	pthread_mutex_lock(&l->lock);
 	l->stats.offered++;
