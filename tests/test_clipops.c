@@ -96,6 +96,12 @@ static void test_clip_mute_glides(void **state)
 	rig_run(r, 2000);
 	for (int64_t f = engine_now(r->e) - 1000; f < engine_now(r->e); f++)
 		assert_true(r->out[2 * f] == 0);
+	/* Muted, stopped: its stop's fade-out stays silent (no burst of the
+	 * muted clip while it fades). */
+	rig_cmd(r, CMD_STOP_CLIP, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	for (int64_t f = engine_now(r->e) - 640; f < engine_now(r->e); f++)
+		assert_true(r->out[2 * f] == 0);
 	rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
 	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
 	rig_run(r, 64);
