@@ -191,12 +191,56 @@ static void test_oneshot_trigger_without_a_take(void **state)
 	rig_free(r);
 }
 
+/* Count-in: a record press waits for the next bar line, then one bar of
+ * click (metronome off), and the take starts at the end of it. */
+static void test_countin(void **state)
+{
+	(void)state;
+	const int64_t BAR = 96000, BEAT = 24000; /* 120 BPM, 4/4 */
+	for (int on = 0; on < 2; on++) {
+		struct engine_config cfg;
+		engine_config_defaults(&cfg, 48000);
+		cfg.max_period = 64;
+		cfg.fade_frames = 0;
+		cfg.tempo = 120;
+		cfg.grow_frames = 4096;
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		rig_cmd(r, CMD_COUNTIN, 0, 0, (float)on, 0);
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, 1000);
+		rig_run_to(r, 3 * BAR + 1000);
+		int64_t start = on ? 2 * BAR : BAR;
+		assert_int_equal(r->e->clips[0].rec_start, start);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_RECORDING);
+		/* Clicks on the count-in bar's beats only. */
+		for (int64_t b = 0; b < 3 * BAR; b += BEAT) {
+			float peak = 0;
+			for (int64_t f = b; f < b + 1000; f++)
+				peak = fabsf(r->out[2 * f]) > peak ? fabsf(r->out[2 * f])
+								   : peak;
+			bool want = on && b >= BAR && b < 2 * BAR;
+			if (want != (peak > 0.1f))
+				fail_msg("count-in %d: beat at %lld peaks %g", on,
+					 (long long)b, peak);
+		}
+		rig_free(r);
+	}
+	/* Without a tempo there is no bar to count: the take starts at once. */
+	struct rig *r = ops_rig(0);
+	rig_cmd(r, CMD_COUNTIN, 0, 0, 1, engine_now(r->e));
+	int64_t p = engine_now(r->e) + 10;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, p);
+	rig_run(r, 640);
+	assert_int_equal(r->e->clips[1].rec_start, p);
+	rig_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_clip_mute_glides),
 	    cmocka_unit_test(test_oneshot_and_trigger),
 	    cmocka_unit_test(test_oneshot_trigger_without_a_take),
+	    cmocka_unit_test(test_countin),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

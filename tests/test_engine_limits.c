@@ -366,7 +366,8 @@ static void adversary_run(uint64_t seed, double seconds)
 			else if (pick < 97)
 				type = CMD_MONITOR, v = (float)rnd_in(&rs, 0, 1);
 			else if (pick < 99)
-				type = CMD_METRONOME, v = (float)rnd_in(&rs, 0, 1);
+				type = rnd_in(&rs, 0, 1) ? CMD_METRONOME : CMD_COUNTIN,
+				v = (float)rnd_in(&rs, 0, 1);
 			else
 				type = CMD_REQUEST, v = hostile_value(&rs, 0, 3);
 			if (type == CMD_SET_QUANTISE && v == v)

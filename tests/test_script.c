@@ -101,6 +101,7 @@ static void test_every_word(void **state)
 				   "mute_clip 2 3 on\n"
 				   "reverse 0 9\n"
 				   "oneshot 4 5\n"
+				   "countin on\n"
 				   "trigger 6 7\n"
 				   "undo_all 1 2\n"
 				   "redo_all 6 9\n"
@@ -113,7 +114,7 @@ static void test_every_word(void **state)
 				   "\n"
 				   "   @240000    midi 90 35 7f\n"
 				   "@480000 exit\n");
-	assert_int_equal(s.count, 28);
+	assert_int_equal(s.count, 29);
 	assert_true(s.exit_frame == 480000);
 	size_t i = 0;
 	assert_cmd(&s, i++, 0, CMD_SET_TEMPO, 0, 0, 120.0f);
@@ -135,6 +136,7 @@ static void test_every_word(void **state)
 	assert_cmd(&s, i++, 192000, CMD_CLIP_MUTE, 2, 3, 1.0f);
 	assert_cmd(&s, i++, 192000, CMD_REVERSE, 0, 9, 0);
 	assert_cmd(&s, i++, 192000, CMD_ONESHOT, 4, 5, 0);
+	assert_cmd(&s, i++, 192000, CMD_COUNTIN, 0, 0, 1.0f);
 	assert_cmd(&s, i++, 192000, CMD_TRIGGER, 6, 7, 0);
 	assert_cmd(&s, i++, 192000, CMD_UNDO_ALL, 1, 2, 0);
 	assert_cmd(&s, i++, 192000, CMD_REDO_ALL, 6, 9, 0);
@@ -147,7 +149,7 @@ static void test_every_word(void **state)
 	/* MIDI through the APC40 mk1 profile: pad note 0x35 = 53 on channel 0
 	 * is track 0, scene 0 (tests/alsa/set.txt relies on it). */
 	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
-	assert_int_equal(s.entries[27].line, 30);
+	assert_int_equal(s.entries[28].line, 31);
 	script_free(&s);
 }
 

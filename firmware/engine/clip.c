@@ -400,6 +400,14 @@ static void queue(struct engine *e, int slot, uint8_t target, int64_t f)
 	c->oneshot = false;
 	c->queued = target;
 	c->queued_at = boundary(e, f);
+	if (target == CLIP_RECORDING && e->countin && e->tr.has_tempo) {
+		/* Count-in: the bar from the next bar line clicks, and the
+		 * take starts at the end of it. */
+		int64_t from = transport_next_bar(&e->tr, f);
+		c->queued_at = transport_next_bar(&e->tr, from + 1);
+		e->countin_from = from;
+		e->countin_until = c->queued_at;
+	}
 	clip_report(e, slot, f);
 }
 
@@ -1115,6 +1123,12 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 	case CMD_METRONOME:
 		e->metronome = cmd->value != 0;
 		setting_changed(e, cmd, -1, e->metronome, f);
+		break;
+	case CMD_COUNTIN:
+		e->countin = cmd->value != 0;
+		if (!e->countin)
+			e->countin_until = 0; /* a count-in under way stops clicking */
+		setting_changed(e, cmd, -1, e->countin, f);
 		break;
 	case CMD_REQUEST:
 		/* Only requests someone acts on (and no NaN cast to an integer). */

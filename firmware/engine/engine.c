@@ -325,7 +325,7 @@ static void beat(struct engine *e, int64_t f)
 	engine_emit(e, EV_BEAT, -1, f, k, (int32_t)((k % bpb + bpb) % bpb));
 	if (downbeat)
 		engine_emit(e, EV_BAR, -1, f, k / bpb, (int32_t)bpb);
-	if (e->metronome)
+	if (e->metronome || (f >= e->countin_from && f < e->countin_until))
 		mix_click_start(e, downbeat);
 }
 

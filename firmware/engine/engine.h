@@ -82,6 +82,8 @@ enum command_type {
 	CMD_TRIGGER,	   /* track, scene: (re)start from the top (quantised) */
 	CMD_REVERSE,	   /* track, scene: toggle reverse at the next boundary
 			    * (a final take only; a pass under way ends there) */
+	CMD_COUNTIN,	   /* value = 0/1: a take waits for one bar of click after
+			    * its bar line (needs a tempo) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT

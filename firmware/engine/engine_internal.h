@@ -119,6 +119,8 @@ struct engine {
 	struct transport tr;
 	enum quantise quantise;
 	bool metronome;
+	bool countin;			     /* CMD_COUNTIN */
+	int64_t countin_from, countin_until; /* the count-in bar clicking */
 	int64_t next_beat;
 	int64_t bar_count;
 

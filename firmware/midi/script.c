@@ -73,6 +73,7 @@ static const struct word words[] = {
     {"mute", ARGS_TRACK_SWITCH, CMD_MUTE},
     {"monitor", ARGS_TRACK_SWITCH, CMD_MONITOR},
     {"metronome", ARGS_SWITCH, CMD_METRONOME},
+    {"countin", ARGS_SWITCH, CMD_COUNTIN},
     {"midi", ARGS_MIDI, 0},
     {"exit", ARGS_EXIT, 0},
     {"export", ARGS_EXPORT, CMD_REQUEST},
