@@ -234,6 +234,44 @@ static void test_countin(void **state)
 	rig_free(r);
 }
 
+/* The click on its own outputs: not in the mix, in its buffer, at its own
+ * volume and without the master's; in the mix (default) at its volume. */
+static void test_click_out(void **state)
+{
+	(void)state;
+	const int64_t N = 48000;
+	float peak_mix[2] = {0, 0}, peak_own = 0;
+	for (int own = 0; own < 2; own++) {
+		struct engine_config cfg;
+		engine_config_defaults(&cfg, 48000);
+		cfg.max_period = 64;
+		cfg.tempo = 120;
+		cfg.metronome = true;
+		cfg.click_volume = own ? 0.5f : 2.0f;
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		float click[64];
+		if (own)
+			engine_set_click_out(r->e, click);
+		rig_cmd(r, CMD_MASTER_VOLUME, 0, 0, 0.25f, 0);
+		rig_run(r, 64 * 4); /* the master glides to 0.25 */
+		while (engine_now(r->e) < N) {
+			rig_run(r, 64);
+			for (int i = 0; i < 64; i++)
+				if (own && fabsf(click[i]) > peak_own)
+					peak_own = fabsf(click[i]);
+		}
+		for (int64_t f = 1000; f < N; f++)
+			if (fabsf(r->out[2 * f]) > peak_mix[own])
+				peak_mix[own] = fabsf(r->out[2 * f]);
+		rig_free(r);
+	}
+	/* 0.3 x volume at its peak (x master in the mix). */
+	assert_true(peak_mix[0] > 0.3f * 2.0f * 0.25f * 0.95f &&
+		    peak_mix[0] <= 0.3f * 2.0f * 0.25f + 1e-6f);
+	assert_true(peak_mix[1] == 0);
+	assert_true(peak_own > 0.3f * 0.5f * 0.95f && peak_own <= 0.3f * 0.5f + 1e-6f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +279,7 @@ int main(void)
 	    cmocka_unit_test(test_oneshot_and_trigger),
 	    cmocka_unit_test(test_oneshot_trigger_without_a_take),
 	    cmocka_unit_test(test_countin),
+	    cmocka_unit_test(test_click_out),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

@@ -703,6 +703,7 @@ static int build(struct program *p)
 	    .input_channels = p->opt.input_channels,
 	    .priority = p->opt.priority,
 	    .require_rt = p->opt.require_rt,
+	    .click_out = p->opt.click_channel != 0,
 	};
 	p->audio = audio_thread_create(&ac);
 	if (!p->audio)

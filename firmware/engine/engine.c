@@ -28,6 +28,7 @@ void engine_config_defaults(struct engine_config *cfg, uint32_t rate)
 	cfg->beats_per_bar = 4;
 	cfg->quantise = QUANTISE_BAR;
 	cfg->metronome = false;
+	cfg->click_volume = 1.0f;
 	cfg->undo_levels = GL_UNDO_LEVELS_DEFAULT;
 	cfg->undo_memory_mb = 0;
 }
@@ -56,6 +57,8 @@ static const char *config_problem(const struct engine_config *c)
 		return "quantise must be off, beat or bar";
 	if (c->fade_frames > c->rate * GL_FADE_MS_MAX / 1000.0)
 		return "fades longer than 100 ms";
+	if (!(c->click_volume >= 0 && c->click_volume <= GL_GAIN_MAX))
+		return "click volume must be 0..2";
 	if (c->undo_levels < GL_UNDO_LEVELS_MIN || c->undo_levels > GL_UNDO_LEVELS_MAX)
 		return "undo levels must be 1..16";
 	if (c->undo_memory_mb > GL_UNDO_MB_MAX)
@@ -130,6 +133,11 @@ void engine_destroy(struct engine *e)
 void engine_set_stems(struct engine *e, float *stems)
 {
 	e->stems = stems;
+}
+
+void engine_set_click_out(struct engine *e, float *click)
+{
+	e->click_out = click;
 }
 
 struct spsc *engine_commands(struct engine *e, enum command_source src)
@@ -339,6 +347,8 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 	memset(out, 0, (size_t)frames * GL_OUT_CH * sizeof(float));
 	if (e->stems)
 		memset(e->stems, 0, (size_t)frames * GL_STEM_CH * sizeof(float));
+	if (e->click_out)
+		memset(e->click_out, 0, (size_t)frames * sizeof(float));
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
 	for (int s = 0; s < GL_SLOTS; s++)

@@ -180,6 +180,7 @@ struct engine_config {
 	uint32_t beats_per_bar;	 /* default 4 */
 	enum quantise quantise;	 /* default bar */
 	bool metronome;
+	float click_volume;	 /* the metronome's own gain, 0..GL_GAIN_MAX (1) */
 	uint32_t undo_levels;	 /* per clip, GL_UNDO_LEVELS_MIN..MAX */
 	uint64_t undo_memory_mb; /* per clip, 0: no bound but memory */
 };
@@ -206,6 +207,13 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
  * before the audio starts. NULL: off. */
 #define GL_STEM_CH (GL_TRACKS * GL_OUT_CH)
 void engine_set_stems(struct engine *e, float *stems);
+
+/* The metronome on its own outputs ([looper] click_output): when set, the
+ * click (count-in included) is not in the mix but in click, max_period
+ * mono frames, overwritten every period, at click_volume and without the
+ * master volume. The buffer stays the caller's. Not real-time safe: set
+ * before the audio starts. NULL (the default): the click is in the mix. */
+void engine_set_click_out(struct engine *e, float *click);
 
 /* Not real-time: only once the audio thread has stopped for good (before
  * the last save). Finishes what the engine spreads over periods and that

@@ -142,8 +142,9 @@ struct engine {
 	struct mem_request outbox[OUTBOX_MAX];
 	int noutbox;
 
-	float *scratch; /* one track's stereo render, max_period x 2 */
-	float *stems;	/* or NULL: engine_set_stems() */
+	float *scratch;	  /* one track's stereo render, max_period x 2 */
+	float *stems;	  /* or NULL: engine_set_stems() */
+	float *click_out; /* or NULL: engine_set_click_out() */
 
 	struct spsc commands[GL_CMD_SOURCES];
 	struct spsc events;

@@ -226,14 +226,17 @@ void mix_click_start(struct engine *e, bool downbeat)
 	    2.0f * (float)M_PI * (downbeat ? 1760.0f : 880.0f) / (float)e->cfg.rate;
 }
 
-static void render_click(struct engine *e, float *out, uint32_t n)
+/* Into the mix (stride 2, both channels), or its own output (stride 1). */
+static void render_click(struct engine *e, float *out, int stride, uint32_t n)
 {
 	const float len = (float)(e->cfg.rate / 40);
+	const float gain = 0.3f * e->cfg.click_volume;
 	for (uint32_t i = 0; i < n && e->click_left; i++, e->click_left--) {
-		float s = 0.3f * sinf(e->click_phase) * ((float)e->click_left / len);
+		float s = gain * sinf(e->click_phase) * ((float)e->click_left / len);
 		e->click_phase += e->click_step;
-		out[2 * i] += s;
-		out[2 * i + 1] += s;
+		out[stride * i] += s;
+		if (stride == 2)
+			out[2 * i + 1] += s;
 	}
 }
 
@@ -326,8 +329,12 @@ void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint
 			}
 		}
 	}
-	if (e->click_left)
-		render_click(e, out, n);
+	if (e->click_left) {
+		if (e->click_out)
+			render_click(e, e->click_out + (f0 - e->now), 1, n);
+		else
+			render_click(e, out, 2, n);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		e->master = glide(e->master, e->master_target, step);
 		out[2 * i] *= e->master;

@@ -57,6 +57,9 @@ struct audio_thread_config {
 	 * a layer above). NULL: none. */
 	void (*output_tap)(void *ctx, const float *out, uint32_t frames);
 	void *output_tap_ctx;
+	/* The metronome on its own playback channels (audio_alsa_params'
+	 * click_channel): the thread gives the engine a buffer for it. */
+	bool click_out;
 };
 
 struct audio_stats {
