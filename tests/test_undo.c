@@ -368,6 +368,78 @@ static void test_clear_undoable_until_record(void **state)
 	rig_free(r);
 }
 
+/* The real-time cost of undo: no period swaps more than one budget
+ * (frames), whatever the loop's length and however many levels an undo_all
+ * takes back; a long loop only takes more periods. */
+static int64_t undo_all_periods(int64_t L, int levels, int64_t pass, int64_t *worst)
+{
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.tempo = 0;
+	cfg.quantise = QUANTISE_OFF;
+	cfg.undo_levels = GL_UNDO_LEVELS_MAX;
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	r->discard_output = true;
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100 + L);
+	rig_run_to(r, 100 + 2 * L + 2000);
+	for (int i = 0; i < levels; i++) {
+		int64_t at = engine_now(r->e) + 10;
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, at);
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, at + pass);
+		rig_run_to(r, at + pass + 1280);
+	}
+	const struct clip *c = &r->e->clips[0];
+	assert_int_equal(c->nlv, levels);
+	rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+	int64_t periods = 0;
+	*worst = 0;
+	int lvl = c->applied;
+	int64_t done = c->swap_done, len = c->rg_len;
+	bool was = false;
+	for (int i = 0; i < 1000000 && (c->swapping || !was); i++) {
+		rig_run(r, 64);
+		int64_t work;
+		if (!was) /* the command's period: the first step */
+			work = c->swapping ? c->swap_done : len;
+		else if (c->applied == lvl)
+			work = c->swap_done - done;
+		else /* the last swap ended; the next waits for the next period */
+			work = (len - done) + c->swap_done;
+		if (work > *worst)
+			*worst = work;
+		was = true;
+		periods += c->swapping;
+		lvl = c->applied;
+		done = c->swap_done;
+		len = c->rg_len;
+	}
+	assert_int_equal(c->applied, 0);
+	rig_free(r);
+	return periods;
+}
+
+static void test_undo_cost_is_per_period(void **state)
+{
+	(void)state;
+	const int64_t budget = 8192; /* clip_swap_step(): 4 periods, at least 8192 */
+	int64_t worst_short, worst_long, worst_deep;
+	int64_t p_short = undo_all_periods(48000, 3, 48000, &worst_short);
+	int64_t p_long = undo_all_periods(20 * 48000, 3, 20 * 48000, &worst_long);
+	int64_t p_deep = undo_all_periods(48000, GL_UNDO_LEVELS_MAX, 300, &worst_deep);
+	print_message(
+	    "undo_all, frames swapped in the worst period: 1 s loop %lld, 20 s "
+	    "loop %lld, 16 small levels %lld (budget %lld); periods %lld, %lld, "
+	    "%lld\n",
+	    (long long)worst_short, (long long)worst_long, (long long)worst_deep,
+	    (long long)budget, (long long)p_short, (long long)p_long, (long long)p_deep);
+	assert_true(worst_short <= budget && worst_long <= budget &&
+		    worst_deep <= budget);
+	assert_true(p_long >= 3 * 20 * 48000 / budget); /* longer, not heavier */
+	assert_true(p_deep >= GL_UNDO_LEVELS_MAX - 1);	/* a level a period */
+}
+
 /* A cleared take is kept only while memory allows: a take being recorded
  * that runs out of memory gets the cleared take's, and records in full. */
 static void test_cleared_take_gives_way_to_a_recording(void **state)
@@ -518,6 +590,7 @@ int main(void)
 	    cmocka_unit_test(test_undo_memory_bound),
 	    cmocka_unit_test(test_clear_undoable_until_record),
 	    cmocka_unit_test(test_ops_on_every_state),
+	    cmocka_unit_test(test_undo_cost_is_per_period),
 	    cmocka_unit_test(test_cleared_take_gives_way_to_a_recording),
 	};
 	if (getenv("GL_TEST_FILTER"))

@@ -717,12 +717,17 @@ void clip_swap_step(struct engine *e, int slot)
 		clip_settle(e, slot);
 		engine_emit(e, EV_OVERDUB_DONE, slot, e->now, c->length, 0);
 		if (c->swap_more) {
-			/* undo_all / redo_all: the next level, from the next
-			 * period on (the budget of this one is spent). */
+			/* undo_all / redo_all: the next level, swapped from the
+			 * next period on, so a period never swaps more than one
+			 * budget, however many levels go (its first run, from
+			 * where the head was at this period's start, still
+			 * reaches past where the head is then). */
 			int more = c->swap_more;
 			c->swap_more = 0;
+			c->swap_defer = true;
 			undo_chain(e, slot, more > 0 ? 1 : -1, more > 0 ? more : -more,
 				   e->now);
+			c->swap_defer = false;
 		}
 	}
 }
@@ -746,7 +751,8 @@ static void swap_start(struct engine *e, int slot, int i, int64_t f)
 	c->swap_done = 0;
 	c->swapping = true;
 	clip_audio_changing(e, slot);
-	clip_swap_step(e, slot);
+	if (!c->swap_defer)
+		clip_swap_step(e, slot);
 }
 
 /* The cleared take comes back, stopped, as it was. */
@@ -763,47 +769,58 @@ static void unclear(struct engine *e, int slot, int64_t f)
 		engine_emit(e, EV_OVERDUB_DONE, slot, f, c->length, 0);
 }
 
-/* One undo (dir 1) or redo (dir -1); false: nothing to do. An undo takes
- * back the clear first, then the passes, newest first; a redo goes the
- * other way. A swap under way lets nothing else start. */
-static bool undo_step(struct engine *e, int slot, int dir, int64_t f)
+enum step { STEP_NONE, STEP_INSTANT, STEP_SWAP };
+
+/* One undo (dir 1) or redo (dir -1). An undo takes back the clear first,
+ * then the passes, newest first; a redo goes the other way. A swap under
+ * way lets nothing else start. */
+static enum step undo_step(struct engine *e, int slot, int dir, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	if (dir > 0 && c->cleared) {
 		unclear(e, slot, f);
-		return true;
+		return STEP_INSTANT;
 	}
 	if (c->swapping || c->cleared || c->state == CLIP_EMPTY)
-		return false;
+		return STEP_NONE;
 	if (dir > 0) {
 		if (c->applied == 0)
-			return false;
+			return STEP_NONE;
 		c->applied--;
 		swap_start(e, slot, c->applied, f);
-		return true;
+		return STEP_SWAP;
 	}
 	if (c->applied < c->nlv) {
-		swap_start(e, slot, c->applied, f);
+		/* Counted first: the swap's first step may end it, and go on
+		 * with the next level (undo_chain) from inside. */
 		c->applied++;
-		return true;
+		swap_start(e, slot, c->applied - 1, f);
+		return STEP_SWAP;
 	}
 	if (c->clear_redo) {
 		clip_clear(e, slot, f);
-		return true;
+		return STEP_INSTANT;
 	}
-	return false;
+	return STEP_NONE;
 }
 
-/* Up to count steps; those that must wait for a swap go on from its end. */
+/* Up to count steps, at most one swap now: what remains is left in
+ * swap_more before the swap starts (its first step may finish it), and
+ * goes on from its end, one level a period at most, so no period swaps
+ * more than one budget however many levels go. */
 static void undo_chain(struct engine *e, int slot, int dir, int count, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
-	while (count > 0 && !c->swapping) {
-		if (!undo_step(e, slot, dir, f))
-			return;
+	while (count > 0) {
+		c->swap_more = (int8_t)(dir * (count - 1));
+		enum step st = undo_step(e, slot, dir, f);
+		if (st == STEP_NONE)
+			break;
 		count--;
+		if (st == STEP_SWAP)
+			return;
 	}
-	c->swap_more = (int8_t)(c->swapping ? dir * count : 0);
+	c->swap_more = 0;
 }
 
 static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t f)

@@ -83,7 +83,8 @@ struct clip {
 	int64_t rg_start, rg_len;
 	int64_t swap_from, swap_done; /* offsets into the region */
 	bool swapping;
-	bool swap_down; /* the swap walks down the region (a reversed clip) */
+	bool swap_down;	 /* the swap walks down the region (a reversed clip) */
+	bool swap_defer; /* a chained swap starts stepping next period */
 	int8_t swap_more;
 };
 
