@@ -492,6 +492,61 @@ static void test_cleared_take_gives_way_to_a_recording(void **state)
 	rig_free(r);
 }
 
+/* Undo levels are kept only while memory allows too: a take being
+ * recorded short of memory gets the levels' memory (no cleared take to
+ * let go), and the clip keeps its audio as it is. */
+static void test_undo_levels_give_way_to_a_recording(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, 48000);
+	cfg.max_period = 64;
+	cfg.tempo = 0;
+	cfg.quantise = QUANTISE_OFF;
+	cfg.grow_frames = 4096; /* 3072-frame chunks, 12 KiB */
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	kc.memory_limit = st.bytes_mapped + 16 * 3072 * sizeof(float);
+	struct rig *r = rig_new_with(&cfg, &kc, 64);
+	record_take(r); /* A: 12000 frames, 4 chunks */
+	pass(r, 2000);
+	pass(r, 2000);
+	assert_true(r->e->clips[0].nlv >= 1);
+	float *a = clip_now(r);
+	r->nev = 0;
+	int64_t at = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at + 30000);
+	rig_run_to(r, at + 70000);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == ERR_OUT_OF_MEMORY)
+			fail_msg("the take ran out of memory at %lld",
+				 (long long)r->ev[i].frame);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 30000);
+	float *b = calloc(30000, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, 1, 0, 0, 0, b, 30000), 30000);
+	for (int64_t i = 0; i < 30000; i++)
+		assert_true(b[i] == rig_signal(at + i, 0));
+	assert_int_equal(r->e->clips[0].nlv, 0);
+	assert_true(count(r, EV_UNDO_DROPPED) >= 1);
+	/* A is as it was; an undo has nothing to take back. */
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	settle(r);
+	float *a2 = clip_now(r);
+	assert_memory_equal(a2, a, LOOP * sizeof(float));
+	free(a);
+	free(a2);
+	free(b);
+	rig_free(r);
+}
+
 /* Every op on every clip state: a defined state after, never a crash,
  * never audio lost (a take stays its length). */
 static void test_ops_on_every_state(void **state)
@@ -592,6 +647,7 @@ int main(void)
 	    cmocka_unit_test(test_ops_on_every_state),
 	    cmocka_unit_test(test_undo_cost_is_per_period),
 	    cmocka_unit_test(test_cleared_take_gives_way_to_a_recording),
+	    cmocka_unit_test(test_undo_levels_give_way_to_a_recording),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

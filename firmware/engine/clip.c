@@ -170,9 +170,12 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 
 static void pass_close(struct clip *c);
 
-/* Memory ran out for a take being recorded: a cleared take kept for undo
- * (the largest) is let go for good, so the keeper can give its memory to
- * the take. false: there is none. */
+/* Memory ran out for a take being recorded: what is kept only for undo
+ * gives way, so the keeper can give its memory to the take. First a
+ * cleared take (the largest) goes for good; else the undo levels of the
+ * clip holding the most buffers (one not swapping, in a pass or waiting
+ * for a buffer: nothing of them is in use), with EV_UNDO_DROPPED. false:
+ * there is nothing to let go. */
 bool clip_reclaim(struct engine *e, int except)
 {
 	int best = -1;
@@ -180,9 +183,27 @@ bool clip_reclaim(struct engine *e, int except)
 		if (s != except && e->clips[s].cleared &&
 		    (best < 0 || e->clips[s].length > e->clips[best].length))
 			best = s;
+	if (best >= 0) {
+		clip_clear_now(e, best, e->now);
+		return true;
+	}
+	for (int s = 0; s < GL_SLOTS; s++) {
+		const struct clip *c = &e->clips[s];
+		if (s != except && c->nbufs > 0 && !c->swapping && !c->od_writing &&
+		    !c->undo_pending &&
+		    (best < 0 ||
+		     (int64_t)c->nbufs * c->length >
+			 (int64_t)e->clips[best].nbufs * e->clips[best].length))
+			best = s;
+	}
 	if (best < 0)
 		return false;
-	clip_clear_now(e, best, e->now);
+	struct clip *c = &e->clips[best];
+	c->nbufs = c->nlv = c->applied = 0;
+	c->clear_redo = false;
+	c->undo_failed = true; /* asks for none until its next take */
+	request(e, MEM_UNDO_FREE, best, 0, 0);
+	engine_emit(e, EV_UNDO_DROPPED, best, e->now, 0, 0);
 	return true;
 }
 

@@ -48,6 +48,8 @@ enum mem_request_type {
 	MEM_ADOPT_REFUSED, /* the slot was not empty: free the offered take */
 	MEM_UNDO_MORE,	   /* one more undo buffer of the take's size (`frames`);
 			    * nchunks: how many the engine holds now */
+	MEM_UNDO_FREE,	   /* the engine let go of all the slot's undo buffers
+			    * (for a take being recorded): free them */
 };
 
 enum mem_reply_type {

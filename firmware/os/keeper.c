@@ -487,6 +487,9 @@ int keeper_service(struct keeper *k)
 		case MEM_UNDO_MORE:
 			serve_undo_more(k, &rq);
 			break;
+		case MEM_UNDO_FREE:
+			undo_free(k, &k->slots[rq.slot]);
+			break;
 		}
 		pthread_mutex_unlock(&k->lock);
 	}
