@@ -212,7 +212,8 @@ static void test_restored_take_keeps_its_mute(void **state)
 	(void)state;
 	struct rig *r = rig_new(64, 0, 0);
 	struct keeper_take *take = make_take(r, 2, 1, 5000);
-	keeper_take_set_flags(take, CLIP_FLAG_MUTED | CLIP_FLAG_REVERSE);
+	keeper_take_set_flags(take,
+			      CLIP_FLAG_MUTED | CLIP_FLAG_REVERSE | CLIP_FLAG_HALF_SPEED);
 	keeper_offer_take(r->k, take);
 	keeper_offer_take(r->k, make_take(r, 2, 2, 5000));
 	rig_run(r, 256);
@@ -220,6 +221,8 @@ static void test_restored_take_keeps_its_mute(void **state)
 	assert_true(r->e->clips[1 * GL_TRACKS + 2].muted);
 	assert_true(r->e->clips[1 * GL_TRACKS + 2].reverse);
 	assert_false(r->e->clips[2 * GL_TRACKS + 2].reverse);
+	assert_int_equal(r->e->clips[1 * GL_TRACKS + 2].speed_mul, 1);
+	assert_int_equal(r->e->clips[2 * GL_TRACKS + 2].speed_mul, 0);
 	assert_false(r->e->clips[2 * GL_TRACKS + 2].muted);
 	int settings = 0;
 	for (int i = 0; i < r->nev; i++)

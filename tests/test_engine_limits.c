@@ -339,6 +339,7 @@ static void adversary_run(uint64_t seed, double seconds)
 			else if (pick < 62)
 				type = rnd_in(&rs, 0, 1)	? CMD_STOP_CLIP
 				       : rnd_in(&rs, 0, 3) == 0 ? CMD_REVERSE
+				       : rnd_in(&rs, 0, 3) == 0 ? CMD_SPEED
 				       : rnd_in(&rs, 0, 2)	? CMD_CLIP_MUTE
 				       : rnd_in(&rs, 0, 1)	? CMD_ONESHOT
 								: CMD_TRIGGER,
@@ -370,6 +371,10 @@ static void adversary_run(uint64_t seed, double seconds)
 				v = (float)rnd_in(&rs, 0, 1);
 			else
 				type = CMD_REQUEST, v = hostile_value(&rs, 0, 3);
+			if (type == CMD_SPEED && rnd_in(&rs, 0, 3)) {
+				const float speeds[] = {0.5f, 1.0f, 2.0f};
+				v = speeds[rnd_in(&rs, 0, 2)];
+			}
 			if (type == CMD_SET_QUANTISE && v == v)
 				v = (float)llround(v);
 			rig_cmd(r, type, t, sc, v, at);

@@ -1085,6 +1085,7 @@ static void test_clip_mute_saved(void **state)
 	until_saved(b, 1);
 	/* Reversed at the next bar line, then muted: one save holds both. */
 	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REVERSE, 5, 2, 0, engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_SPEED, 5, 2, 2.0f, engine_now(b->r->e));
 	run(b, 2 * BAR120);
 	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLIP_MUTE, 5, 2, 1, engine_now(b->r->e));
 	sd_writer_get_stats(b->w, &st);
@@ -1097,6 +1098,7 @@ static void test_clip_mute_saved(void **state)
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].muted);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].reversed);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].speed == 2);
 	/* Cleared and recorded again: the new take is not muted. */
 	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLEAR, 5, 2, 0, engine_now(b->r->e));
 	run(b, 640);
@@ -1109,6 +1111,7 @@ static void test_clip_mute_saved(void **state)
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].muted);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].reversed);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].speed == 1);
 	assert_int_equal(sd_writer_stop(b->w), 0);
 	bench_free(b);
 }

@@ -552,17 +552,17 @@ static void test_undo_levels_give_way_to_a_recording(void **state)
 static void test_ops_on_every_state(void **state)
 {
 	(void)state;
-	enum { OPS = 12 };
-	const uint8_t ops[OPS] = {CMD_UNDO,	CMD_REDO,	CMD_UNDO_ALL,
-				  CMD_REDO_ALL, CMD_CLEAR,	CMD_OVERDUB,
-				  CMD_REPLACE,	CMD_SUBSTITUTE, CMD_CLIP_MUTE,
-				  CMD_ONESHOT,	CMD_TRIGGER,	CMD_REVERSE};
+	enum { OPS = 13 };
+	const uint8_t ops[OPS] = {
+	    CMD_UNDO,	 CMD_REDO,    CMD_UNDO_ALL,   CMD_REDO_ALL,  CMD_CLEAR,
+	    CMD_OVERDUB, CMD_REPLACE, CMD_SUBSTITUTE, CMD_CLIP_MUTE, CMD_ONESHOT,
+	    CMD_TRIGGER, CMD_REVERSE, CMD_SPEED};
 	/* Expected state after the op, per starting state (row) and op. A
 	 * pass starts only on a playing clip (a stop queued stays queued:
 	 * the pass ends with the stop), and any pass op ends a pass; a clip
 	 * mute changes no state; one-shot and trigger queue a launch of a
 	 * final take (the next bar), and leave the rest alone; a reverse
-	 * waits for the bar line and changes no state. */
+	 * waits for the bar line and changes no state, as a speed (2) does. */
 	const enum clip_state E = CLIP_EMPTY, RQ = CLIP_RECORD_QUEUED, R = CLIP_RECORDING,
 			      PQ = CLIP_PLAY_QUEUED, P = CLIP_PLAYING,
 			      O = CLIP_OVERDUBBING, SQ = CLIP_STOP_QUEUED,
@@ -571,14 +571,14 @@ static void test_ops_on_every_state(void **state)
 		enum clip_state from;
 		enum clip_state after[OPS];
 	} table[] = {
-	    {E, {E, E, E, E, E, E, E, E, E, E, E, E}},
-	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ, RQ}},
-	    {R, {R, R, R, R, E, R, R, R, R, R, R, R}},
-	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ, PQ}},
-	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ, P}},
-	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ, O}},
-	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ, SQ}},
-	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ, S}},
+	    {E, {E, E, E, E, E, E, E, E, E, E, E, E, E}},
+	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ, RQ, RQ}},
+	    {R, {R, R, R, R, E, R, R, R, R, R, R, R, R}},
+	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ, PQ, PQ}},
+	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ, P, P}},
+	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ, O, O}},
+	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ, SQ, SQ}},
+	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ, S, S}},
 	};
 	for (size_t row = 0; row < sizeof(table) / sizeof(table[0]); row++)
 		for (int op = 0; op < OPS; op++) {
@@ -616,7 +616,10 @@ static void test_ops_on_every_state(void **state)
 				fail_msg("row %zu: set up %d, not %d", row,
 					 engine_clip_state(r->e, 0, 0), from);
 			int64_t len = engine_clip_length(r->e, 0, 0);
-			rig_cmd(r, ops[op], 0, 0, ops[op] == CMD_CLIP_MUTE ? 1 : 0,
+			rig_cmd(r, ops[op], 0, 0,
+				ops[op] == CMD_CLIP_MUTE ? 1
+				: ops[op] == CMD_SPEED	 ? 2
+							 : 0,
 				engine_now(r->e));
 			rig_run(r, 64);
 			if (engine_clip_state(r->e, 0, 0) != table[row].after[op])

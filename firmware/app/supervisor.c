@@ -88,6 +88,9 @@ static const char *engine_error_text(int64_t err)
 		return "a command with an out-of-range field was ignored";
 	case ERR_QUEUE_FULL:
 		return "a memory request could not be queued";
+	case ERR_PASS_AT_SPEED:
+		return "no overdub, replace or substitute at half or double speed (set "
+		       "the clip's speed to 1 first)";
 	case ERR_LOOP_TOO_SHORT:
 		return "the first loop is shorter than one bar at 300 BPM: it loops, "
 		       "but sets no tempo";

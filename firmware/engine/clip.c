@@ -21,6 +21,13 @@ static int64_t boundary(const struct engine *e, int64_t f)
 	return b == INT64_MAX ? f : b; /* no tempo yet: nothing to wait for */
 }
 
+/* Half frames of the loop played a frame: 1 half speed, 2 as recorded,
+ * 4 double speed. */
+static int64_t mul_of(const struct clip *c)
+{
+	return c->speed_mul ? c->speed_mul : 2;
+}
+
 static void request(struct engine *e, uint8_t type, int slot, uint32_t nchunks,
 		    int64_t frames)
 {
@@ -96,7 +103,8 @@ static void voice_start(struct engine *e, int t, int slot, int64_t at, int64_t f
 				  .stop_at = GL_NEVER,
 				  .fade_from = at > f ? at : f,
 				  .mute_gain = e->clips[slot].muted ? 0.0f : 1.0f,
-				  .reverse = e->clips[slot].reverse};
+				  .reverse = e->clips[slot].reverse,
+				  .speed_mul = e->clips[slot].speed_mul};
 }
 
 /* The clip under the play head just got shorter (a take's tail ran out of
@@ -150,7 +158,8 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->cleared = c->clear_redo = false;
 	c->swap_more = 0;
 	c->muted = c->oneshot = c->reverse = false;
-	c->reverse_at = GL_NEVER;
+	c->reverse_at = c->speed_at = GL_NEVER;
+	c->speed_mul = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -357,7 +366,8 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	c->written = 0;
 	c->length = 0;
 	c->muted = c->oneshot = c->reverse = false; /* a new take */
-	c->reverse_at = GL_NEVER;
+	c->reverse_at = c->speed_at = GL_NEVER;
+	c->speed_mul = 0;
 	c->rec_writing = true;
 	c->rec_short = false;
 	clip_report(e, slot, f);
@@ -470,7 +480,7 @@ static void apply(struct engine *e, int slot, int64_t f)
 			 * then cancels the stop: it goes on looping). */
 			c->oneshot = false;
 			c->queued = CLIP_STOPPED;
-			c->queued_at = at + c->length;
+			c->queued_at = at + 2 * c->length / mul_of(c);
 		}
 		break;
 	}
@@ -486,10 +496,11 @@ static void apply(struct engine *e, int slot, int64_t f)
 	clip_report(e, slot, f);
 }
 
-/* The play position a clip's voice reads at frame f (its direction). */
+/* The play position a clip's voice reads at frame f (its direction and
+ * speed; the lower one, halfway between two). */
 static int64_t play_pos(const struct clip *c, int64_t f)
 {
-	int64_t p = pos_mod(f - c->launch, c->length);
+	int64_t p = pos_mod((f - c->launch) * mul_of(c), 2 * c->length) >> 1;
 	return c->reverse ? c->length - 1 - p : p;
 }
 
@@ -512,11 +523,35 @@ static void reverse_apply(struct engine *e, int slot, int64_t f)
 	}
 	const int64_t L = c->length, p0 = play_pos(c, f);
 	c->reverse = !c->reverse;
-	c->launch = c->reverse ? f - (L - 1 - p0) : f - p0;
+	/* Unmirrored, the new direction is at q: q half-steps ago... */
+	int64_t q = c->reverse ? L - 1 - p0 : p0;
+	c->launch = f - 2 * q / mul_of(c);
 	int t = track_of(slot);
 	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot)
 		voice_start(e, t, slot, c->launch, f);
 	clip_setting_event(e, CMD_REVERSE, slot, c->reverse, f);
+}
+
+/* The speed change's boundary: the clip plays at its new speed from the
+ * top there (a playing one is launched again, the old pass fading out); a
+ * pass under way ends there. */
+static void speed_apply(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->speed_at = GL_NEVER;
+	if (c->state == CLIP_EMPTY || c->state == CLIP_RECORDING || c->length <= 0)
+		return;
+	if (c->state == CLIP_OVERDUBBING) {
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+	}
+	c->speed_mul = c->speed_next == 2 ? 0 : c->speed_next;
+	int t = track_of(slot);
+	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot) {
+		c->launch = f;
+		voice_start(e, t, slot, f, f);
+	}
+	clip_setting_event(e, CMD_SPEED, slot, (double)mul_of(c) / 2.0, f);
 }
 
 void clip_apply_due(struct engine *e, int64_t f)
@@ -524,6 +559,8 @@ void clip_apply_due(struct engine *e, int64_t f)
 	for (int s = 0; s < GL_SLOTS; s++) {
 		if (e->clips[s].reverse_at <= f)
 			reverse_apply(e, s, f);
+		if (e->clips[s].speed_at <= f)
+			speed_apply(e, s, f);
 		if (e->clips[s].queued && e->clips[s].queued_at <= f)
 			apply(e, s, f);
 	}
@@ -538,6 +575,8 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 			next = c->queued_at;
 		if (c->reverse_at > after && c->reverse_at < next)
 			next = c->reverse_at;
+		if (c->speed_at > after && c->speed_at < next)
+			next = c->speed_at;
 	}
 	return next;
 }
@@ -651,6 +690,10 @@ static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode 
 	struct clip *c = &e->clips[slot];
 	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
 		return;
+	if (mul_of(c) != 2) { /* input at another speed than the loop's: not yet */
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
+		return;
+	}
 	/* A new pass: what was undone is gone, and it needs a buffer; at the
 	 * bound (or before the keeper answers), the oldest level gives its. */
 	c->nlv = c->applied;
@@ -975,7 +1018,7 @@ static bool needs_slot(uint8_t type)
 	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
 	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
 	       type == CMD_SUBSTITUTE || type == CMD_CLIP_MUTE || type == CMD_ONESHOT ||
-	       type == CMD_TRIGGER || type == CMD_REVERSE;
+	       type == CMD_TRIGGER || type == CMD_REVERSE || type == CMD_SPEED;
 }
 
 static bool needs_track(uint8_t type)
@@ -1103,6 +1146,19 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 			c->reverse_at = GL_NEVER;
 		else if (c->state != CLIP_EMPTY && c->length > 0 && !c->rec_writing)
 			c->reverse_at = boundary(e, f);
+		break;
+	}
+	case CMD_SPEED: {
+		struct clip *c = &e->clips[slot];
+		float v = cmd->value;
+		if (v != 0.5f && v != 1.0f && v != 2.0f) {
+			engine_emit(e, EV_ERROR, slot, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
+		if (c->state == CLIP_EMPTY || c->length <= 0 || c->rec_writing)
+			break; /* a final take only */
+		c->speed_next = (uint8_t)(v * 2.0f);
+		c->speed_at = boundary(e, f);
 		break;
 	}
 	case CMD_ONESHOT:
@@ -1288,7 +1344,10 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->length = c->written = r->frames;
 	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
 	c->reverse = (r->flags & CLIP_FLAG_REVERSE) != 0;
-	c->reverse_at = GL_NEVER;
+	c->speed_mul = (r->flags & CLIP_FLAG_HALF_SPEED)     ? 1
+		       : (r->flags & CLIP_FLAG_DOUBLE_SPEED) ? 4
+							     : 0;
+	c->reverse_at = c->speed_at = GL_NEVER;
 	c->oneshot = false;
 	c->finished = true;
 	c->launch = e->now;
@@ -1303,5 +1362,8 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 		clip_setting_event(e, CMD_CLIP_MUTE, slot, 1, e->now);
 	if (c->reverse)
 		clip_setting_event(e, CMD_REVERSE, slot, 1, e->now);
+	if (c->speed_mul)
+		clip_setting_event(e, CMD_SPEED, slot, (double)c->speed_mul / 2.0,
+				   e->now);
 	clip_report(e, slot, e->now);
 }

@@ -82,6 +82,11 @@ struct mem_reply {
 };
 
 /* A restored take's state, as saved with it (the manifest). */
-enum clip_flags { CLIP_FLAG_MUTED = 1, CLIP_FLAG_REVERSE = 2 };
+enum clip_flags {
+	CLIP_FLAG_MUTED = 1,
+	CLIP_FLAG_REVERSE = 2,
+	CLIP_FLAG_HALF_SPEED = 4,
+	CLIP_FLAG_DOUBLE_SPEED = 8,
+};
 
 #endif

@@ -84,6 +84,9 @@ enum command_type {
 			    * (a final take only; a pass under way ends there) */
 	CMD_COUNTIN,	   /* value = 0/1: a take waits for one bar of click after
 			    * its bar line (needs a tempo) */
+	CMD_SPEED,	   /* track, scene, value = 0.5, 1 or 2: play at half or
+			    * double speed from the next boundary, from the top
+			    * (a final take only; a pass under way ends there) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT
@@ -151,6 +154,8 @@ enum engine_error {
 	ERR_LOOP_TOO_SHORT,    /* a first loop shorter than one bar at the highest
 				  tempo (GL_FIRST_LOOP_MIN_FRAMES): it loops as
 				  it is, but sets no tempo */
+	ERR_PASS_AT_SPEED,     /* an overdub, replace or substitute asked of a
+				  clip at half or double speed: refused */
 };
 
 struct event {

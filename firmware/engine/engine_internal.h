@@ -27,6 +27,10 @@ struct clip {
 	bool oneshot;	    /* the queued launch plays once, then stops */
 	bool reverse;	    /* plays (and overdubs) backwards, from launch */
 	int64_t reverse_at; /* a reverse toggle waiting for its boundary */
+	/* Speed: half frames of the loop played a frame (1: half, 2 or 0: as
+	 * recorded, 4: double), and a change waiting for its boundary. */
+	uint8_t speed_mul, speed_next;
+	int64_t speed_at;
 
 	/* Memory, as handed over by the keeper (clipmem.h). */
 	uint32_t gen;
@@ -103,6 +107,7 @@ struct voice {
 	float last[2];	   /* last sample values, for a declick when cut */
 	float mute_gain;   /* glides to 0 while its clip is muted */
 	bool reverse;	   /* reads position L - 1 - p: its clip's at launch */
+	uint8_t speed_mul; /* half frames a frame: its clip's at launch (0: 2) */
 };
 
 struct track {

@@ -45,6 +45,22 @@ float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t)
 	return g;
 }
 
+static inline float sample_at(const struct clip *c, int ch, int64_t p, int64_t C)
+{
+	return c->table[ch][p / C][p % C];
+}
+
+/* Halfway between positions p and p + 1 of a loop (half speed): the
+ * 4-point cubic (Catmull-Rom) at its midpoint, its neighbours taken round
+ * the loop's seam. */
+static float sample_mid(const struct clip *c, int ch, int64_t p, int64_t L, int64_t C)
+{
+	float y0 = sample_at(c, ch, pos_mod(p - 1, L), C), y1 = sample_at(c, ch, p, C);
+	float y2 = sample_at(c, ch, pos_mod(p + 1, L), C);
+	float y3 = sample_at(c, ch, pos_mod(p + 2, L), C);
+	return (9.0f * (y1 + y2) - (y0 + y3)) * (1.0f / 16.0f);
+}
+
 static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t f0,
 			 uint32_t n)
 {
@@ -72,8 +88,11 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	const float mute_target = c->muted ? 0.0f : 1.0f;
 	const float mute_step =
 	    e->cfg.fade_frames ? 1.0f / (float)e->cfg.fade_frames : 2.0f;
-	int64_t pos = pos_mod(f0 - v->launch, L);
-	for (uint32_t i = 0; i < n; i++) {
+	/* The play position in half frames: a voice moves mul of them a frame
+	 * (1: half speed, 2: as recorded, 4: double speed). */
+	const int64_t mul = v->speed_mul ? v->speed_mul : 2, L2 = 2 * L;
+	int64_t h = pos_mod((f0 - v->launch) * mul, L2);
+	for (uint32_t i = 0; i < n; i++, h = h + mul >= L2 ? h + mul - L2 : h + mul) {
 		int64_t f = f0 + (int64_t)i;
 		if (v->mute_gain != mute_target) {
 			float mg = v->mute_gain < mute_target ? v->mute_gain + mute_step
@@ -90,15 +109,19 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 			}
 			g *= fade_gain(fade - d, fade);
 		}
-		/* Reversed: the loop is read from its end backwards. */
-		const int64_t rp = v->reverse ? L - 1 - pos : pos;
+		/* Reversed: the loop is read from its end backwards. Half
+		 * speed: every other frame is halfway between two positions,
+		 * rp and rp + 1. */
+		const int64_t base = h >> 1;
+		const bool half = h & 1;
+		const int64_t rp = !v->reverse ? base
+				   : half      ? pos_mod(L - 2 - base, L)
+					       : L - 1 - base;
 		if (rp >= ready || (c->rec_writing && rp > f - ws)) {
 			/* Not recorded yet (its input is still in flight): silent,
 			 * and what comes after fades in. */
 			v->fade_from = f + 1;
 			v->last[0] = v->last[1] = 0;
-			if (++pos == L)
-				pos = 0;
 			continue;
 		}
 		if (fade) {
@@ -117,14 +140,16 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 		}
 		if (replacing)
 			g *= 1.0f - mix_pass_gain(e, c, f + e->cfg.latency_frames);
-		float l = c->table[0][rp / C][rp % C] * g;
-		float r = right ? c->table[1][rp / C][rp % C] * g : l;
+		float l =
+		    (half ? sample_mid(c, 0, rp, L, C) : sample_at(c, 0, rp, C)) * g;
+		float r =
+		    right
+			? (half ? sample_mid(c, 1, rp, L, C) : sample_at(c, 1, rp, C)) * g
+			: l;
 		trk[2 * i] += l;
 		trk[2 * i + 1] += r;
 		v->last[0] = l;
 		v->last[1] = r;
-		if (++pos == L)
-			pos = 0;
 	}
 }
 

@@ -33,6 +33,7 @@ enum args {
 	ARGS_GAIN,
 	ARGS_TRACK_SWITCH,
 	ARGS_CLIP_SWITCH, /* track, scene, on|off */
+	ARGS_CLIP_SPEED,  /* track, scene, 0.5|1|2 */
 	ARGS_SWITCH,
 	ARGS_STOP, /* none, track, or track and scene */
 	ARGS_MIDI,
@@ -59,6 +60,7 @@ static const struct word words[] = {
     {"substitute", ARGS_TRACK_SCENE, CMD_SUBSTITUTE},
     {"mute_clip", ARGS_CLIP_SWITCH, CMD_CLIP_MUTE},
     {"reverse", ARGS_TRACK_SCENE, CMD_REVERSE},
+    {"speed", ARGS_CLIP_SPEED, CMD_SPEED},
     {"oneshot", ARGS_TRACK_SCENE, CMD_ONESHOT},
     {"trigger", ARGS_TRACK_SCENE, CMD_TRIGGER},
     {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
@@ -93,6 +95,7 @@ static const char *const usage[] = {
     [ARGS_GAIN] = " GAIN (%g..%g)",
     [ARGS_TRACK_SWITCH] = " TRACK on|off",
     [ARGS_CLIP_SWITCH] = " TRACK SCENE on|off",
+    [ARGS_CLIP_SPEED] = " TRACK SCENE 0.5|1|2",
     [ARGS_SWITCH] = " on|off",
     [ARGS_STOP] = " [TRACK [SCENE]]",
     [ARGS_MIDI] = " HEX_BYTE...",
@@ -315,7 +318,7 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	    [ARGS_TEMPO] = 1,	   [ARGS_METER] = 1,	   [ARGS_QUANTISE] = 1,
 	    [ARGS_TRACK_GAIN] = 2, [ARGS_GAIN] = 1,	   [ARGS_TRACK_SWITCH] = 2,
 	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,	   [ARGS_EXPORT] = 0,
-	    [ARGS_SAVE] = 0,	   [ARGS_CLIP_SWITCH] = 3,
+	    [ARGS_SAVE] = 0,	   [ARGS_CLIP_SWITCH] = 3, [ARGS_CLIP_SPEED] = 3,
 	};
 	bool count_ok;
 	if (w->args == ARGS_STOP)
@@ -388,6 +391,19 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd) ||
 		    parse_switch(p, argv[2], &cmd))
 			return -1;
+		break;
+	case ARGS_CLIP_SPEED:
+		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd))
+			return -1;
+		if (!strcmp(argv[2], "0.5"))
+			cmd.value = 0.5f;
+		else if (!strcmp(argv[2], "1"))
+			cmd.value = 1.0f;
+		else if (!strcmp(argv[2], "2"))
+			cmd.value = 2.0f;
+		else
+			return fail(p, "speed '%s' is not 0.5, 1 or 2",
+				    shown(p, argv[2]));
 		break;
 	case ARGS_SWITCH:
 		if (parse_switch(p, argv[0], &cmd))

@@ -334,9 +334,13 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	    read_number(&in, "bars", 0, 1e12, "a number >= 0", &bars) < 0)
 		return -1;
 	bool muted = false, reversed = false;
+	double speed = 1;
 	if (read_bool(&in, "muted", &muted) < 0 ||
-	    read_bool(&in, "reverse", &reversed) < 0)
+	    read_bool(&in, "reverse", &reversed) < 0 ||
+	    read_number(&in, "speed", 0.5, 2, "0.5, 1 or 2", &speed) < 0)
 		return -1;
+	if (speed != 0.5 && speed != 1 && speed != 2)
+		return wrong(&in, "speed", field(&in, "speed"), "0.5, 1 or 2");
 	if (!manifest_name_ok(file))
 		return wrong(
 		    &in, "file", field(&in, "file"),
@@ -361,6 +365,7 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	c->bars = bars >= 0 ? bars : bars_of(s, frames);
 	c->muted = muted;
 	c->reversed = reversed;
+	c->speed = speed;
 	copy_text(c->file, sizeof(c->file), file);
 	slot_of[slot] = i;
 	return 0;
@@ -563,7 +568,9 @@ static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 	       cJSON_AddNumberToObject(clip, "channels", c->channels) &&
 	       /* Only when set: older readers' manifests stay as they were. */
 	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true)) &&
-	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true));
+	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true)) &&
+	       ((c->speed != 0.5 && c->speed != 2) ||
+		cJSON_AddNumberToObject(clip, "speed", c->speed));
 }
 
 static bool write_clips(cJSON *root, const struct session *s)

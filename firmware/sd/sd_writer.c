@@ -40,6 +40,7 @@ struct sd_writer {
 	bool dirty[GL_SLOTS];
 	bool muted[GL_SLOTS];	 /* each clip's own mute and direction, as the */
 	bool reversed[GL_SLOTS]; /* engine has them */
+	double speed[GL_SLOTS];	 /* 0: as recorded */
 	/* The session's entry for the slot is audio this instance holds in
 	 * the engine: it restored it or saved it itself. Only such an entry
 	 * goes when the slot empties (a clear). One it does not hold (not
@@ -322,6 +323,16 @@ static void set_setting(struct sd_writer *w, const struct event *ev)
 			c->reversed = v != 0;
 		break;
 	}
+	case CMD_SPEED: {
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		double sp = v == 0.5 || v == 2 ? v : 1;
+		w->speed[slot] = sp;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && (c->speed ? c->speed : 1) != sp;
+		if (c->present)
+			c->speed = sp;
+		break;
+	}
 	case CMD_TRACK_VOLUME:
 		moved = fabsf(s->tracks[t].volume - (float)v) > 1e-6f;
 		s->tracks[t].volume = (float)v;
@@ -370,6 +381,7 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		break;
 	case EV_RECORD_DONE:
 		w->muted[slot] = w->reversed[slot] = false;
+		w->speed[slot] = 1;
 		/* fall through */
 	case EV_OVERDUB_DONE:
 		w->dirty[slot] = true;
@@ -618,6 +630,7 @@ static int save(struct sd_writer *w, bool final)
 		}
 		fresh.muted = w->muted[slot];
 		fresh.reversed = w->reversed[slot];
+		fresh.speed = w->speed[slot];
 		*c = fresh;
 		w->held[slot] = true;
 		w->from_card[slot] = false;

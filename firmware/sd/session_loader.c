@@ -124,7 +124,9 @@ static void offered(struct session_loader *l, struct keeper_take *take, int slot
 {
 	const struct session_clip *c = &src->sess.clips[slot];
 	keeper_take_set_flags(take, (c->muted ? CLIP_FLAG_MUTED : 0) |
-					(c->reversed ? CLIP_FLAG_REVERSE : 0));
+					(c->reversed ? CLIP_FLAG_REVERSE : 0) |
+					(c->speed == 0.5 ? CLIP_FLAG_HALF_SPEED : 0) |
+					(c->speed == 2 ? CLIP_FLAG_DOUBLE_SPEED : 0));
 	keeper_offer_take(l->cfg.keeper, take);
 	pthread_mutex_lock(&l->lock);
 	l->stats.offered++;
