@@ -5,6 +5,11 @@
  * recording -> play, playing -> stop, stopped -> play); one clip plays per
  * track; a scene launch queues a whole row. A queued change is kept as
  * (queued, queued_at) and applied by clip_apply_due() at exactly that frame.
+ * Loop operations on top (issue 11): passes (overdub, replace, substitute),
+ * each an undo level, undone and redone by swapping with its buffer a
+ * budget of frames a period; a clear kept for undo until the slot records;
+ * a clip's mute, one-shot, retrigger, reverse and speed (the last two at a
+ * boundary too: reverse_at, speed_at); count-in.
  * Runs on the real-time thread: no allocation, no waiting.
  */
 #include "engine_internal.h"
