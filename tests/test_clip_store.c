@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "engine_internal.h"
 #include "engine_rig.h"
 
 #define BAR120 96000 /* frames per 4/4 bar at 120 BPM, 48 kHz */
@@ -204,6 +205,40 @@ static void test_restored_take_plays_overdubs_and_clears(void **state)
 	rig_free(r);
 }
 
+/* A take restored muted (its manifest's "muted") is muted in the engine,
+ * and says so (EV_SETTING), so the next save keeps it. */
+static void test_restored_take_keeps_its_mute(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 0);
+	struct keeper_take *take = make_take(r, 2, 1, 5000);
+	keeper_take_set_flags(take,
+			      CLIP_FLAG_MUTED | CLIP_FLAG_REVERSE | CLIP_FLAG_HALF_SPEED);
+	keeper_offer_take(r->k, take);
+	keeper_offer_take(r->k, make_take(r, 2, 2, 5000));
+	rig_run(r, 256);
+	assert_int_equal(rig_state(r, 2, 1), CLIP_STOPPED);
+	assert_true(r->e->clips[1 * GL_TRACKS + 2].muted);
+	assert_true(r->e->clips[1 * GL_TRACKS + 2].reverse);
+	assert_false(r->e->clips[2 * GL_TRACKS + 2].reverse);
+	assert_int_equal(r->e->clips[1 * GL_TRACKS + 2].speed_mul, 1);
+	assert_int_equal(r->e->clips[2 * GL_TRACKS + 2].speed_mul, 0);
+	assert_false(r->e->clips[2 * GL_TRACKS + 2].muted);
+	int settings = 0;
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_SETTING && r->ev[i].aux == CMD_CLIP_MUTE) {
+			assert_int_equal(r->ev[i].track, 2);
+			assert_int_equal(r->ev[i].scene, 1);
+			settings++;
+		}
+	assert_int_equal(settings, 1);
+	int reverses = 0;
+	for (int i = 0; i < r->nev; i++)
+		reverses += r->ev[i].type == EV_SETTING && r->ev[i].aux == CMD_REVERSE;
+	assert_int_equal(reverses, 1);
+	rig_free(r);
+}
+
 static void test_stereo_take(void **state)
 {
 	(void)state;
@@ -388,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_copy_never_reads_past_mapped_memory),
 	    cmocka_unit_test(test_restored_take_plays_overdubs_and_clears),
 	    cmocka_unit_test(test_stereo_take),
+	    cmocka_unit_test(test_restored_take_keeps_its_mute),
 	    cmocka_unit_test(test_take_refused_when_slot_in_use),
 	    cmocka_unit_test(test_take_crossing_a_release),
 	    cmocka_unit_test(test_take_limit_and_settings_events),

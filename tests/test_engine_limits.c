@@ -181,6 +181,36 @@ static void check_invariants(struct rig *r, const char *what, int events)
 					fail_msg("%s: clip %d chunk %lld never given",
 						 what, s, (long long)k);
 	}
+	for (int s = 0; s < GL_SLOTS; s++) {
+		/* Undo levels: within the bound, each with its own buffer, a
+		 * region inside the clip; a cleared take is kept, hidden. */
+		const struct clip *c = &e->clips[s];
+		if (c->nlv > e->cfg.undo_levels || c->applied > c->nlv ||
+		    c->nbufs > GL_UNDO_LEVELS_MAX)
+			fail_msg("%s: clip %d has %d levels (%d applied, %d buffers, "
+				 "bound %u)",
+				 what, s, c->nlv, c->applied, c->nbufs,
+				 e->cfg.undo_levels);
+		for (int i = 0; i < c->nlv; i++) {
+			const struct undo_level *l = &c->lv[i];
+			if (l->buf >= c->nbufs || l->rg_len <= 0 ||
+			    l->rg_len > c->length || l->rg_start < 0 ||
+			    l->rg_start >= c->length)
+				fail_msg("%s: clip %d level %d: buffer %d of %d, region "
+					 "%lld+%lld of %lld",
+					 what, s, i, l->buf, c->nbufs,
+					 (long long)l->rg_start, (long long)l->rg_len,
+					 (long long)c->length);
+			for (int j = 0; j < i; j++)
+				if (c->lv[j].buf == l->buf)
+					fail_msg("%s: clip %d levels %d and %d share a "
+						 "buffer",
+						 what, s, j, i);
+		}
+		if (c->cleared && (c->state != CLIP_EMPTY || c->length <= 0))
+			fail_msg("%s: clip %d cleared but state %d, length %lld", what, s,
+				 c->state, (long long)c->length);
+	}
 	for (int t = 0; t < GL_TRACKS; t++) {
 		const struct voice *vs[2] = {&e->tracks[t].main, &e->tracks[t].fading};
 		for (int i = 0; i < 2; i++)
@@ -247,6 +277,8 @@ static void adversary_run(uint64_t seed, double seconds)
 	cfg.beats_per_bar = (uint32_t)rnd_in(&rs, GL_BEATS_MIN, GL_BEATS_MAX);
 	cfg.quantise = (enum quantise)rnd_in(&rs, 0, 2);
 	cfg.metronome = rnd_in(&rs, 0, 1);
+	cfg.undo_levels = (uint32_t)rnd_in(&rs, GL_UNDO_LEVELS_MIN, GL_UNDO_LEVELS_MAX);
+	cfg.undo_memory_mb = rnd_in(&rs, 0, 3) ? 0 : (uint64_t)rnd_in(&rs, 1, 4);
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
@@ -293,15 +325,25 @@ static void adversary_run(uint64_t seed, double seconds)
 			if (pick < 40)
 				type = CMD_PRESS;
 			else if (pick < 46)
-				type = CMD_OVERDUB;
+				type = rnd_in(&rs, 0, 2)   ? CMD_OVERDUB
+				       : rnd_in(&rs, 0, 1) ? CMD_REPLACE
+							   : CMD_SUBSTITUTE;
 			else if (pick < 51)
 				type = CMD_UNDO;
 			else if (pick < 54)
-				type = CMD_REDO;
+				type = rnd_in(&rs, 0, 2)   ? CMD_REDO
+				       : rnd_in(&rs, 0, 1) ? CMD_UNDO_ALL
+							   : CMD_REDO_ALL;
 			else if (pick < 58)
 				type = CMD_CLEAR;
 			else if (pick < 62)
-				type = CMD_STOP_CLIP;
+				type = rnd_in(&rs, 0, 1)	? CMD_STOP_CLIP
+				       : rnd_in(&rs, 0, 3) == 0 ? CMD_REVERSE
+				       : rnd_in(&rs, 0, 3) == 0 ? CMD_SPEED
+				       : rnd_in(&rs, 0, 2)	? CMD_CLIP_MUTE
+				       : rnd_in(&rs, 0, 1)	? CMD_ONESHOT
+								: CMD_TRIGGER,
+				v = hostile_value(&rs, 0, 1);
 			else if (pick < 64)
 				type = CMD_STOP_TRACK;
 			else if (pick < 65)
@@ -325,9 +367,14 @@ static void adversary_run(uint64_t seed, double seconds)
 			else if (pick < 97)
 				type = CMD_MONITOR, v = (float)rnd_in(&rs, 0, 1);
 			else if (pick < 99)
-				type = CMD_METRONOME, v = (float)rnd_in(&rs, 0, 1);
+				type = rnd_in(&rs, 0, 1) ? CMD_METRONOME : CMD_COUNTIN,
+				v = (float)rnd_in(&rs, 0, 1);
 			else
 				type = CMD_REQUEST, v = hostile_value(&rs, 0, 3);
+			if (type == CMD_SPEED && rnd_in(&rs, 0, 3)) {
+				const float speeds[] = {0.5f, 1.0f, 2.0f};
+				v = speeds[rnd_in(&rs, 0, 2)];
+			}
 			if (type == CMD_SET_QUANTISE && v == v)
 				v = (float)llround(v);
 			rig_cmd(r, type, t, sc, v, at);

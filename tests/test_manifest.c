@@ -166,6 +166,9 @@ static void assert_same_session(const struct session *a, const struct session *b
 		assert_int_equal(x->frames, y->frames);
 		assert_true(x->bars == y->bars);
 		assert_string_equal(x->file, y->file);
+		assert_int_equal(x->muted, y->muted);
+		assert_int_equal(x->reversed, y->reversed);
+		assert_true((x->speed ? x->speed : 1) == y->speed);
 		assert_null(y->audio[0]);
 		assert_null(y->audio[1]);
 	}
@@ -205,8 +208,19 @@ static void test_round_trip_full(void **state)
 	/* Needs 16 digits: 15 come back within an epsilon but not exactly
 	 * (found by the fuzzer, when cJSON printed the numbers). */
 	add_clip(&s, 5, 6, 1, 4800, 4328372.597191111);
+	s.clips[6 * GL_TRACKS + 5].muted = true; /* a clip's own mute */
+	s.clips[4 * GL_TRACKS + 3].reversed = true;
+	s.clips[4 * GL_TRACKS + 3].speed = 0.5;
+	s.clips[9 * GL_TRACKS + 7].speed = 2;
 	snprintf(s.saved_at, sizeof(s.saved_at), "2026-11-26T01:23:45Z");
 	round_trip(&s);
+	assert_true(sess.clips[6 * GL_TRACKS + 5].muted);
+	assert_true(sess.clips[4 * GL_TRACKS + 3].reversed);
+	assert_false(sess.clips[6 * GL_TRACKS + 5].reversed);
+	assert_true(sess.clips[4 * GL_TRACKS + 3].speed == 0.5);
+	assert_true(sess.clips[9 * GL_TRACKS + 7].speed == 2);
+	assert_true(sess.clips[0].speed == 1);
+	assert_false(sess.clips[0].muted);
 	assert_int_equal(session_clip_count(&sess), 6);
 	assert_true(sess.clips[9 * GL_TRACKS].frames == (int64_t)1 << 40);
 
@@ -255,6 +269,10 @@ static void test_written_shape(void **state)
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
 		if (!strstr(text, expected[i]))
 			fail_msg("no %s in\n%s", expected[i], text);
+	/* An unmuted clip says nothing of it: the manifest is as before. */
+	assert_null(strstr(text, "\"muted\""));
+	assert_null(strstr(text, "\"reverse\""));
+	assert_null(strstr(text, "\"speed\""));
 	free(text);
 }
 
@@ -515,6 +533,14 @@ static const struct bad_case bad_cases[] = {
     {HEAD "\"clips\": [" CLIP ", \"bars\": -1}]}",
      "clips[0].bars: must be a number >= 0 (got -1)"},
     {HEAD "\"clips\": [" CLIP ", \"bars\": \"2\"}]}", "clips[0].bars:"},
+    {HEAD "\"clips\": [" CLIP ", \"muted\": 1}]}",
+     "clips[0].muted: must be true or false (got 1)"},
+    {HEAD "\"clips\": [" CLIP ", \"reverse\": \"yes\"}]}",
+     "clips[0].reverse: must be true or false"},
+    {HEAD "\"clips\": [" CLIP ", \"speed\": 1.5}]}",
+     "clips[0].speed: must be 0.5, 1 or 2 (got 1.5)"},
+    {HEAD "\"clips\": [" CLIP ", \"speed\": 4}]}", "clips[0].speed: must be 0.5, 1 or 2"},
+    {HEAD "\"clips\": [" CLIP ", \"speed\": \"2\"}]}", "clips[0].speed:"},
     /* clip file names: only plain names inside the session directory */
     {HEAD "\"clips\": [{\"track\": 1, \"scene\": 1, \"file\": \"../x.wav\", \"frames\": "
 	  "1, \"channels\": 1}]}",

@@ -904,6 +904,18 @@ static bool fade_half(const struct options *o)
 {
 	return o->fade_ms == 0.5;
 }
+static bool click_3_4(const struct options *o)
+{
+	return o->click_channel == 3 && o->click_channels == 2;
+}
+static bool click_5(const struct options *o)
+{
+	return o->click_channel == 5 && o->click_channels == 1;
+}
+static bool click_main(const struct options *o)
+{
+	return o->click_channel == 0 && o->click_volume == 1.0;
+}
 static bool latency_auto(const struct options *o)
 {
 	return o->latency_frames == OPTIONS_LATENCY_AUTO;
@@ -958,6 +970,27 @@ static void test_hostile_config_text(void **state)
 	    {"[looper]\nfade_ms = 100.0001\n", 0,
 	     ":2: [looper] fade_ms: '100.0001' is not a number in 0..100", NULL},
 	    {"[looper]\nfade_ms = .5\n", 0, NULL, fade_half},
+	    {"[audio]\noutput_channels = 4\n[looper]\nclick_output = 3-4\n", 0, NULL,
+	     click_3_4},
+	    {"[audio]\noutput_channels = 6\n[looper]\nclick_output = 5\n", 0, NULL,
+	     click_5},
+	    {"[looper]\nclick_output = main\n", 0, NULL, click_main},
+	    {"[looper]\nclick_output = 3-4\n", 0,
+	     ":2: [looper] click_output = 3-4: the click needs playback channels of its "
+	     "own, and output_channels = 2 leaves none",
+	     NULL},
+	    {"[audio]\noutput_channels = 4\n[looper]\nclick_output = 1-2\n", 0,
+	     ":4: [looper] click_output = 1-2 is not main, N or N-M (one or two playback "
+	     "channels, 3..4 with output_channels = 4)",
+	     NULL},
+	    {"[audio]\noutput_channels = 4\n[looper]\nclick_output = 4-5\n", 0,
+	     "click_output = 4-5 is not main", NULL},
+	    {"[audio]\noutput_channels = 8\n[looper]\nclick_output = 3-5\n", 0,
+	     "click_output = 3-5 is not main", NULL},
+	    {"[audio]\noutput_channels = 8\n[looper]\nclick_output = 3x\n", 0,
+	     "click_output = 3x is not main", NULL},
+	    {"[looper]\nclick_volume = 2.5\n", 0,
+	     ":2: [looper] click_volume: '2.5' is not a number in 0..2", NULL},
 	    {"[looper]\nfade_ms = .\n", 0, ":2: [looper] fade_ms: '.'", NULL},
 	    {"[looper]\ntempo = -0\n", 0, NULL, tempo_0},
 	    {"[looper]\ntempo = 300.5\n", 0,

@@ -96,6 +96,17 @@ static void test_every_word(void **state)
 				   "overdub 1 2\n"
 				   "undo 1 2\n"
 				   "redo 1 2\n"
+				   "replace 1 2\n"
+				   "substitute 3 4\n"
+				   "mute_clip 2 3 on\n"
+				   "reverse 0 9\n"
+				   "speed 1 1 0.5\n"
+				   "speed 1 2 2\n"
+				   "oneshot 4 5\n"
+				   "countin on\n"
+				   "trigger 6 7\n"
+				   "undo_all 1 2\n"
+				   "redo_all 6 9\n"
 				   "tap\n"
 				   "volume 2 0.5\n"
 				   "master 1.5\n"
@@ -105,7 +116,7 @@ static void test_every_word(void **state)
 				   "\n"
 				   "   @240000    midi 90 35 7f\n"
 				   "@480000 exit\n");
-	assert_int_equal(s.count, 20);
+	assert_int_equal(s.count, 31);
 	assert_true(s.exit_frame == 480000);
 	size_t i = 0;
 	assert_cmd(&s, i++, 0, CMD_SET_TEMPO, 0, 0, 120.0f);
@@ -122,6 +133,17 @@ static void test_every_word(void **state)
 	assert_cmd(&s, i++, 192000, CMD_OVERDUB, 1, 2, 0);
 	assert_cmd(&s, i++, 192000, CMD_UNDO, 1, 2, 0);
 	assert_cmd(&s, i++, 192000, CMD_REDO, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_REPLACE, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_SUBSTITUTE, 3, 4, 0);
+	assert_cmd(&s, i++, 192000, CMD_CLIP_MUTE, 2, 3, 1.0f);
+	assert_cmd(&s, i++, 192000, CMD_REVERSE, 0, 9, 0);
+	assert_cmd(&s, i++, 192000, CMD_SPEED, 1, 1, 0.5f);
+	assert_cmd(&s, i++, 192000, CMD_SPEED, 1, 2, 2.0f);
+	assert_cmd(&s, i++, 192000, CMD_ONESHOT, 4, 5, 0);
+	assert_cmd(&s, i++, 192000, CMD_COUNTIN, 0, 0, 1.0f);
+	assert_cmd(&s, i++, 192000, CMD_TRIGGER, 6, 7, 0);
+	assert_cmd(&s, i++, 192000, CMD_UNDO_ALL, 1, 2, 0);
+	assert_cmd(&s, i++, 192000, CMD_REDO_ALL, 6, 9, 0);
 	assert_cmd(&s, i++, 192000, CMD_TAP_TEMPO, 0, 0, 0);
 	assert_cmd(&s, i++, 192000, CMD_TRACK_VOLUME, 2, 0, 0.5f);
 	assert_cmd(&s, i++, 192000, CMD_MASTER_VOLUME, 0, 0, 1.5f);
@@ -131,7 +153,7 @@ static void test_every_word(void **state)
 	/* MIDI through the APC40 mk1 profile: pad note 0x35 = 53 on channel 0
 	 * is track 0, scene 0 (tests/alsa/set.txt relies on it). */
 	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
-	assert_int_equal(s.entries[19].line, 22);
+	assert_int_equal(s.entries[30].line, 33);
 	script_free(&s);
 }
 
@@ -181,6 +203,11 @@ static void test_errors_name_the_line(void **state)
 	assert_parse_error("stop 1 2 3\n", "set.txt:1: usage: stop [TRACK [SCENE]]");
 	assert_parse_error("tap 1\n", "set.txt:1: usage: tap");
 	assert_parse_error("tempo 301\n", "set.txt:1: tempo '301' is not 30..300 BPM");
+	assert_parse_error("speed 0 0 1.5\n",
+			   "set.txt:1: speed '1.5' is not 0.5, 1 or 2");
+	assert_parse_error("speed 0 0 .5\n", "set.txt:1: speed '.5' is not 0.5, 1 or 2");
+	assert_parse_error("speed 0 0\n", "set.txt:1: usage: speed TRACK SCENE 0.5|1|2");
+	assert_parse_error("mute_clip 0 0 maybe\n", "set.txt:1: 'maybe' is not on or off");
 	assert_parse_error("meter 0\n", "set.txt:1: beats per bar '0' is not 1..16");
 	assert_parse_error("quantise half\n",
 			   "set.txt:1: quantise 'half' is not off, beat or bar");

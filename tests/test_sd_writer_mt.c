@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine_internal.h"
 #include "engine_rig.h"
 #include "manifest.h"
 #include "sd_writer.h"
@@ -1030,6 +1031,96 @@ static void test_undo_swapping_at_stop(void **state)
 	bench_free(b);
 }
 
+/* Several undo levels do not block a save: after three passes and two
+ * undos, the save holds the take with the first pass only; a clear drops
+ * it from the card, and undoing the clear saves it again, bit for bit. */
+static void test_saves_with_undo_levels_and_an_undone_clear(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 3, 1, 1);
+	int64_t n;
+	float *one = NULL;
+	for (int pass = 0; pass < 3; pass++) {
+		send_now(b, CMD_OVERDUB, 3 + GL_TRACKS);
+		run(b, 20000);
+		send_now(b, CMD_OVERDUB, 3 + GL_TRACKS);
+		run(b, 4096);
+		if (pass == 0)
+			one = engine_copy(b, 3, 1, &n);
+	}
+	assert_int_equal(b->r->e->clips[3 + GL_TRACKS].nlv, 3);
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	run(b, 64 * 20);
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	run(b, 64 * 20);
+	struct sd_writer_stats st;
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	float *card = card_copy(b->session, 3, 1, &n);
+	assert_non_null(card);
+	assert_int_equal(n, BAR120);
+	assert_memory_equal(card, one, (size_t)n * sizeof(float));
+	free(card);
+
+	send_now(b, CMD_CLEAR, 3 + GL_TRACKS);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	assert_null(card_copy(b->session, 3, 1, &n));
+	send_now(b, CMD_UNDO, 3 + GL_TRACKS);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	card = card_copy(b->session, 3, 1, &n);
+	assert_non_null(card);
+	assert_memory_equal(card, one, (size_t)n * sizeof(float));
+	free(card);
+	free(one);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
+/* A clip's own mute is saved with its entry and changes nothing else; a
+ * new take recorded in the slot is saved unmuted. */
+static void test_clip_mute_saved(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 5, 2, 1);
+	struct sd_writer_stats st;
+	until_saved(b, 1);
+	/* Reversed at the next bar line, then muted: one save holds both. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_REVERSE, 5, 2, 0, engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_SPEED, 5, 2, 2.0f, engine_now(b->r->e));
+	run(b, 2 * BAR120);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLIP_MUTE, 5, 2, 1, engine_now(b->r->e));
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	static struct session sess;
+	uint64_t serial;
+	char err[512];
+	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+			 0);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].muted);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].reversed);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].speed == 2);
+	/* Cleared and recorded again: the new take is not muted. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLEAR, 5, 2, 0, engine_now(b->r->e));
+	run(b, 640);
+	int64_t bar = (engine_now(b->r->e) + BAR120 - 1) / BAR120 + 1;
+	record_bar(b, 5, 2, (int)bar);
+	sd_writer_get_stats(b->w, &st);
+	until_saved(b, st.saves + 1);
+	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+			 0);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
+	assert_false(sess.clips[2 * GL_TRACKS + 5].muted);
+	assert_false(sess.clips[2 * GL_TRACKS + 5].reversed);
+	assert_true(sess.clips[2 * GL_TRACKS + 5].speed == 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 /* The export directory on another file system than the card's session
  * (or a card without hard links, FAT): the clip recorded over is copied
  * into not-restored/, byte for byte. */
@@ -1274,6 +1365,8 @@ int main(void)
 	    cmocka_unit_test(test_restored_session_without_tempo_takes_the_engines),
 	    cmocka_unit_test(test_hostile_sequences),
 	    cmocka_unit_test(test_undo_swapping_at_stop),
+	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
+	    cmocka_unit_test(test_clip_mute_saved),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	    cmocka_unit_test(test_conversion_marker_goes_after_the_save),

@@ -823,6 +823,7 @@ static int build(struct program *p)
 	    .wake_events = &p->supervisor_wake,
 	    /* Offline, the audio thread serves the keeper itself. */
 	    .wake_memory = offline ? NULL : keeper_wake(p->keeper),
+	    .click_out = p->opt.click_channel != 0,
 	};
 	p->audio = audio_thread_create(&ac);
 	if (!p->audio)

@@ -46,6 +46,10 @@ enum key_id {
 	K_QUANTISE,
 	K_METRONOME,
 	K_MEMORY_LIMIT_MB,
+	K_UNDO_LEVELS,
+	K_UNDO_MEMORY_MB,
+	K_CLICK_OUTPUT,
+	K_CLICK_VOLUME,
 	K_PROFILES,
 	K_PORTS,
 	K_PORT_PROFILE,
@@ -254,6 +258,14 @@ static const struct key keys[] = {
     {"looper", "memory_limit_mb", "memory-limit", 0, "MB", K_MEMORY_LIMIT_MB,
      "recording memory limit in MiB, @ (default 0: all RAM)",
      WHOLE(memory_limit_mb, 0, 0, GL_MEMORY_LIMIT_MB_MAX)},
+    {"looper", "click_output", NULL, 0, "CHANNELS", K_CLICK_OUTPUT, NULL,
+     STRING(click_output)},
+    {"looper", "click_volume", NULL, 0, "GAIN", K_CLICK_VOLUME, NULL,
+     NUMBER(click_volume, 0, 0, GL_GAIN_MAX)},
+    {"looper", "undo_levels", NULL, 0, "N", K_UNDO_LEVELS, NULL,
+     WHOLE(undo_levels, 0, GL_UNDO_LEVELS_MIN, GL_UNDO_LEVELS_MAX)},
+    {"looper", "undo_memory_mb", NULL, 0, "MB", K_UNDO_MEMORY_MB, NULL,
+     WHOLE(undo_memory_mb, 0, 0, GL_UNDO_MB_MAX)},
     {"controller", "profiles", "profiles", 0, "DIR", K_PROFILES,
      "controller profiles (default " GRIDLOOP_PROFILE_DIR ", else the source tree's)",
      STRING(profile_dir)},
@@ -337,6 +349,9 @@ void options_defaults(struct options *o)
 	o->lock_memory = true;
 	o->fade_ms = 3.0;
 	o->grow_seconds = 1.0;
+	o->undo_levels = GL_UNDO_LEVELS_DEFAULT;
+	o->click_output = strdup("main");
+	o->click_volume = 1.0;
 	o->beats_per_bar = 4;
 	o->quantise = QUANTISE_BAR;
 	o->port_profile = strdup(OPTIONS_DEFAULT_PROFILE);
@@ -357,6 +372,7 @@ void options_free(struct options *o)
 	free(o->capture_device);
 	free(o->playback_device);
 	free(o->alsa_config);
+	free(o->click_output);
 	free(o->config_path);
 	free(o->script_path);
 	free(o->profile_dir);
@@ -1072,10 +1088,44 @@ static int check_recorder(const struct options *o, char *err, size_t errlen)
 		   longest < r->hi ? longest : r->hi);
 }
 
+/* [looper] click_output: "main" (the click in the mix), or the playback
+ * channels of its own, "N" or "N-M" (1-based, at most two, after the
+ * mix's 1-2 and within output_channels). */
+static int check_click_output(struct options *o, char *err, size_t errlen)
+{
+	const char *v = o->click_output ? o->click_output : "main";
+	o->click_channel = 0;
+	o->click_channels = 0;
+	if (!strcmp(v, "main"))
+		return 0;
+	char *end;
+	long a = strtol(v, &end, 10), b = a;
+	if (end != v && *end == '-')
+		b = strtol(end + 1, &end, 10);
+	long hi = (long)o->output_channels;
+	if (end == v || *end || a < 3 || b < a || b - a > 1 || b > hi) {
+		const char *at = blame(o, K_CLICK_OUTPUT, K_OUTPUT_CHANNELS);
+		if (hi < 3)
+			return bad(
+			    err, errlen,
+			    "%s: [looper] click_output = %s: the click needs playback "
+			    "channels of its own, and output_channels = %ld leaves none "
+			    "beside the mix's 1-2 (use main, or more output channels)",
+			    at, v, hi);
+		return bad(err, errlen,
+			   "%s: [looper] click_output = %s is not main, N or N-M (one or "
+			   "two playback channels, 3..%ld with output_channels = %ld)",
+			   at, v, hi, hi);
+	}
+	o->click_channel = (uint32_t)a;
+	o->click_channels = (uint32_t)(b - a + 1);
+	return 0;
+}
+
 static int check_across_keys(struct options *o, char *err, size_t errlen)
 {
-	if (check_tracks(o, err, errlen) || check_engine(o, err, errlen) ||
-	    check_recorder(o, err, errlen))
+	if (check_click_output(o, err, errlen) || check_tracks(o, err, errlen) ||
+	    check_engine(o, err, errlen) || check_recorder(o, err, errlen))
 		return -1;
 	return 0;
 }
@@ -1215,6 +1265,9 @@ void options_engine_config(const struct options *o, struct engine_config *cfg)
 	cfg->beats_per_bar = o->beats_per_bar;
 	cfg->quantise = o->quantise;
 	cfg->metronome = o->metronome;
+	cfg->undo_levels = o->undo_levels;
+	cfg->click_volume = (float)o->click_volume;
+	cfg->undo_memory_mb = o->undo_memory_mb;
 }
 
 void options_keeper_config(const struct options *o, struct keeper_config *cfg)
@@ -1235,6 +1288,8 @@ void options_audio_params(const struct options *o, struct audio_alsa_params *p)
 	    .periods = o->periods,
 	    .capture_channels = o->input_channels,
 	    .playback_channels = o->output_channels,
+	    .click_channel = o->click_channel,
+	    .click_channels = o->click_channels,
 	    .format = o->format,
 	};
 }

@@ -63,6 +63,12 @@ struct options {
 	enum quantise quantise;
 	bool metronome;
 	uint64_t memory_limit_mb; /* 0: no limit but RAM */
+	uint32_t undo_levels;	  /* per clip */
+	char *click_output;	  /* [looper] click_output: "main", "N" or "N-M" */
+	uint32_t click_channel;	  /* from it: 0 (main), else the first, 1-based */
+	uint32_t click_channels;  /* 1 or 2 */
+	double click_volume;
+	uint64_t undo_memory_mb; /* per clip, 0: no bound but memory */
 	/* [controller] */
 	char *profile_dir; /* NULL: GRIDLOOP_PROFILE_DIR, else the source tree's */
 	char *ports[OPTIONS_MAX_PORTS]; /* port name patterns to connect to */

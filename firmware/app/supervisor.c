@@ -94,6 +94,9 @@ static const char *engine_error_text(int64_t err)
 		return "a command with an out-of-range field was ignored";
 	case ERR_QUEUE_FULL:
 		return "a memory request could not be queued";
+	case ERR_PASS_AT_SPEED:
+		return "no overdub, replace or substitute at half or double speed (set "
+		       "the clip's speed to 1 first)";
 	case ERR_LOOP_TOO_SHORT:
 		return "the first loop is shorter than one bar at 300 BPM: it loops, "
 		       "but sets no tempo";
@@ -145,6 +148,12 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 		else if (v)
 			log_line("@%lld track %u scene %u: restored, %lld frames", f,
 				 ev->track, ev->scene, (long long)ev->value);
+		break;
+	case EV_UNDO_DROPPED:
+		if (v)
+			log_line("@%lld track %u scene %u: the oldest undo level was "
+				 "dropped (undo_levels / undo_memory_mb), %lld kept",
+				 f, ev->track, ev->scene, (long long)ev->value);
 		break;
 	case EV_REQUEST:
 		if (v)

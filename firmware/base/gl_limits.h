@@ -72,6 +72,15 @@
  * the clip slots takes (keeper_arm_bytes(), checked with the other keys). */
 #define GL_MEMORY_LIMIT_MB_MAX (1 << 24)
 
+/* Undo levels per clip ([looper] undo_levels): each level is a copy of the
+ * clip's size, so they are also bounded in MB per clip ([looper]
+ * undo_memory_mb, 0 = no bound but memory); at least one level is always
+ * kept, as before levels existed. */
+#define GL_UNDO_LEVELS_MIN     1
+#define GL_UNDO_LEVELS_MAX     16
+#define GL_UNDO_LEVELS_DEFAULT 8
+#define GL_UNDO_MB_MAX	       (1 << 24)
+
 /* Channels of the playback device (of the capture device: GL_MAX_IN_CH,
  * engine.h); the engine's stereo mix goes to the first two. */
 #define GL_PLAYBACK_CH_MAX 32

@@ -5,6 +5,11 @@
  * recording -> play, playing -> stop, stopped -> play); one clip plays per
  * track; a scene launch queues a whole row. A queued change is kept as
  * (queued, queued_at) and applied by clip_apply_due() at exactly that frame.
+ * Loop operations on top (issue 11): passes (overdub, replace, substitute),
+ * each an undo level, undone and redone by swapping with its buffer a
+ * budget of frames a period; a clear kept for undo until the slot records;
+ * a clip's mute, one-shot, retrigger, reverse and speed (the last two at a
+ * boundary too: reverse_at, speed_at); count-in.
  * Runs on the real-time thread: no allocation, no waiting.
  */
 #include "engine_internal.h"
@@ -19,6 +24,13 @@ static int64_t boundary(const struct engine *e, int64_t f)
 	else if (e->quantise == QUANTISE_BAR)
 		b = transport_next_bar(&e->tr, f);
 	return b == INT64_MAX ? f : b; /* no tempo yet: nothing to wait for */
+}
+
+/* Half frames of the loop played a frame: 1 half speed, 2 as recorded,
+ * 4 double speed. */
+static int64_t mul_of(const struct clip *c)
+{
+	return c->speed_mul ? c->speed_mul : 2;
 }
 
 static void request(struct engine *e, uint8_t type, int slot, uint32_t nchunks,
@@ -94,7 +106,10 @@ static void voice_start(struct engine *e, int t, int slot, int64_t at, int64_t f
 	tr->main = (struct voice){.slot = (int8_t)slot,
 				  .launch = at,
 				  .stop_at = GL_NEVER,
-				  .fade_from = at > f ? at : f};
+				  .fade_from = at > f ? at : f,
+				  .mute_gain = e->clips[slot].muted ? 0.0f : 1.0f,
+				  .reverse = e->clips[slot].reverse,
+				  .speed_mul = e->clips[slot].speed_mul};
 }
 
 /* The clip under the play head just got shorter (a take's tail ran out of
@@ -129,19 +144,27 @@ static void voice_cut(struct engine *e, int slot)
 
 /* ---- recording -------------------------------------------------------- */
 
-static void clip_clear(struct engine *e, int slot, int64_t f)
+/* The slot lets go of its take for good: the keeper frees it (and its
+ * undo levels), the slot is armed to record again. */
+static void clip_clear_now(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	clip_audio_changing(e, slot);
 	voice_cut(e, slot);
-	bool had_memory = c->state != CLIP_EMPTY || c->nchunks > 1;
+	bool had_memory = c->state != CLIP_EMPTY || c->cleared || c->nchunks > 1;
 	c->state = CLIP_EMPTY;
 	c->queued = 0;
 	c->queued_at = GL_NEVER;
 	c->rec_writing = c->rec_short = false;
 	c->od_writing = c->swapping = false;
-	c->can_undo = c->can_redo = false;
 	c->undo_ready = false;
+	c->nbufs = c->nlv = c->applied = 0;
+	c->undo_pending = c->undo_failed = false;
+	c->cleared = c->clear_redo = false;
+	c->swap_more = 0;
+	c->muted = c->oneshot = c->reverse = false;
+	c->reverse_at = c->speed_at = GL_NEVER;
+	c->speed_mul = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -156,6 +179,76 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	}
 	c->finished = false;
 	c->length = c->written = 0;
+	clip_report(e, slot, f);
+}
+
+static void pass_close(struct clip *c);
+
+/* Memory ran out for a take being recorded: what is kept only for undo
+ * gives way, so the keeper can give its memory to the take. First a
+ * cleared take (the largest) goes for good; else the undo levels of the
+ * clip holding the most buffers (one not swapping, in a pass or waiting
+ * for a buffer: nothing of them is in use), with EV_UNDO_DROPPED. false:
+ * there is nothing to let go. */
+bool clip_reclaim(struct engine *e, int except)
+{
+	int best = -1;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (s != except && e->clips[s].cleared &&
+		    (best < 0 || e->clips[s].length > e->clips[best].length))
+			best = s;
+	if (best >= 0) {
+		clip_clear_now(e, best, e->now);
+		return true;
+	}
+	for (int s = 0; s < GL_SLOTS; s++) {
+		const struct clip *c = &e->clips[s];
+		if (s != except && c->nbufs > 0 && !c->swapping && !c->od_writing &&
+		    !c->undo_pending &&
+		    (best < 0 ||
+		     (int64_t)c->nbufs * c->length >
+			 (int64_t)e->clips[best].nbufs * e->clips[best].length))
+			best = s;
+	}
+	if (best < 0)
+		return false;
+	struct clip *c = &e->clips[best];
+	c->nbufs = c->nlv = c->applied = 0;
+	c->clear_redo = false;
+	c->undo_failed = true; /* asks for none until its next take */
+	request(e, MEM_UNDO_FREE, best, 0, 0);
+	engine_emit(e, EV_UNDO_DROPPED, best, e->now, 0, 0);
+	return true;
+}
+
+/* A clear: a final take is kept, hidden (the slot shows empty), until a
+ * record is pressed on the slot, so undo brings it back; a take still
+ * being recorded (or nothing) goes at once, as before. A second clear of
+ * a cleared slot does nothing: one more wrong press loses nothing. */
+static void clip_clear(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->cleared)
+		return;
+	if (c->state == CLIP_EMPTY || !c->finished || c->rec_writing || c->length <= 0) {
+		clip_clear_now(e, slot, f);
+		return;
+	}
+	if (c->od_writing) {
+		/* The pass ends here (nothing in flight goes in) and is a level. */
+		c->state = CLIP_PLAYING;
+		c->od_in_end = f;
+		pass_close(c);
+	}
+	clip_audio_changing(e, slot);
+	voice_cut(e, slot);
+	c->nlv = c->applied; /* a new action: what was undone is gone */
+	c->state = CLIP_EMPTY;
+	c->queued = 0;
+	c->queued_at = GL_NEVER;
+	c->cleared = true;
+	c->clear_redo = false;
+	c->swap_more = 0;
 	clip_report(e, slot, f);
 }
 
@@ -277,6 +370,9 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	c->rec_start = at;
 	c->written = 0;
 	c->length = 0;
+	c->muted = c->oneshot = c->reverse = false; /* a new take */
+	c->reverse_at = c->speed_at = GL_NEVER;
+	c->speed_mul = 0;
 	c->rec_writing = true;
 	c->rec_short = false;
 	clip_report(e, slot, f);
@@ -337,8 +433,17 @@ static void queue(struct engine *e, int slot, uint8_t target, int64_t f)
 	struct clip *c = &e->clips[slot];
 	if (target != CLIP_STOPPED)
 		cancel_queued_on_track(e, track_of(slot), slot);
+	c->oneshot = false;
 	c->queued = target;
 	c->queued_at = boundary(e, f);
+	if (target == CLIP_RECORDING && e->countin && e->tr.has_tempo) {
+		/* Count-in: the bar from the next bar line clicks, and the
+		 * take starts at the end of it. */
+		int64_t from = transport_next_bar(&e->tr, f);
+		c->queued_at = transport_next_bar(&e->tr, from + 1);
+		e->countin_from = from;
+		e->countin_until = c->queued_at;
+	}
 	clip_report(e, slot, f);
 }
 
@@ -375,6 +480,13 @@ static void apply(struct engine *e, int slot, int64_t f)
 		voice_start(e, t, slot, at, f);
 		c->state = CLIP_PLAYING;
 		c->launch = at;
+		if (c->oneshot && c->length > 0) {
+			/* Once through, then a stop at its end (a press before
+			 * then cancels the stop: it goes on looping). */
+			c->oneshot = false;
+			c->queued = CLIP_STOPPED;
+			c->queued_at = at + 2 * c->length / mul_of(c);
+		}
 		break;
 	}
 	case CLIP_STOPPED:
@@ -389,11 +501,74 @@ static void apply(struct engine *e, int slot, int64_t f)
 	clip_report(e, slot, f);
 }
 
+/* The play position a clip's voice reads at frame f (its direction and
+ * speed; the lower one, halfway between two). */
+static int64_t play_pos(const struct clip *c, int64_t f)
+{
+	int64_t p = pos_mod((f - c->launch) * mul_of(c), 2 * c->length) >> 1;
+	return c->reverse ? c->length - 1 - p : p;
+}
+
+static void clip_setting_event(struct engine *e, uint8_t type, int slot, double value,
+			       int64_t f);
+
+/* The reverse toggle's boundary: the direction flips, and a playing clip
+ * goes on from the position it is at, the other way (the old direction
+ * fades out, the new one in). A pass under way ends here: its input keeps
+ * the mapping it started with, and none of it is lost. */
+static void reverse_apply(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->reverse_at = GL_NEVER;
+	if (c->state == CLIP_EMPTY || c->state == CLIP_RECORDING || c->length <= 0)
+		return;
+	if (c->state == CLIP_OVERDUBBING) {
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+	}
+	const int64_t L = c->length, p0 = play_pos(c, f);
+	c->reverse = !c->reverse;
+	/* Unmirrored, the new direction is at q: q half-steps ago... */
+	int64_t q = c->reverse ? L - 1 - p0 : p0;
+	c->launch = f - 2 * q / mul_of(c);
+	int t = track_of(slot);
+	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot)
+		voice_start(e, t, slot, c->launch, f);
+	clip_setting_event(e, CMD_REVERSE, slot, c->reverse, f);
+}
+
+/* The speed change's boundary: the clip plays at its new speed from the
+ * top there (a playing one is launched again, the old pass fading out); a
+ * pass under way ends there. */
+static void speed_apply(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->speed_at = GL_NEVER;
+	if (c->state == CLIP_EMPTY || c->state == CLIP_RECORDING || c->length <= 0)
+		return;
+	if (c->state == CLIP_OVERDUBBING) {
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+	}
+	c->speed_mul = c->speed_next == 2 ? 0 : c->speed_next;
+	int t = track_of(slot);
+	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot) {
+		c->launch = f;
+		voice_start(e, t, slot, f, f);
+	}
+	clip_setting_event(e, CMD_SPEED, slot, (double)mul_of(c) / 2.0, f);
+}
+
 void clip_apply_due(struct engine *e, int64_t f)
 {
-	for (int s = 0; s < GL_SLOTS; s++)
+	for (int s = 0; s < GL_SLOTS; s++) {
+		if (e->clips[s].reverse_at <= f)
+			reverse_apply(e, s, f);
+		if (e->clips[s].speed_at <= f)
+			speed_apply(e, s, f);
 		if (e->clips[s].queued && e->clips[s].queued_at <= f)
 			apply(e, s, f);
+	}
 }
 
 int64_t clip_next_due(const struct engine *e, int64_t after)
@@ -403,28 +578,158 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 		const struct clip *c = &e->clips[s];
 		if (c->queued && c->queued_at > after && c->queued_at < next)
 			next = c->queued_at;
+		if (c->reverse_at > after && c->reverse_at < next)
+			next = c->reverse_at;
+		if (c->speed_at > after && c->speed_at < next)
+			next = c->speed_at;
 	}
 	return next;
 }
 
 /* ---- overdub, undo, redo ---------------------------------------------- */
 
-static void overdub_start(struct engine *e, int slot, int64_t f)
+/* ---- undo levels ------------------------------------------------------ */
+
+/* Levels the clip may keep: undo_levels, and no more than undo_memory_mb
+ * holds copies of it (at least one). */
+static int max_levels(const struct engine *e, const struct clip *c)
+{
+	int n = (int)e->cfg.undo_levels;
+	if (e->cfg.undo_memory_mb && c->length > 0) {
+		uint64_t chunks =
+		    (uint64_t)((c->length + e->chunk_frames - 1) / e->chunk_frames);
+		uint64_t per = chunks * e->chunk_frames * c->channels * sizeof(float);
+		uint64_t fit = (e->cfg.undo_memory_mb << 20) / per;
+		if (fit < 1)
+			fit = 1;
+		if (fit < (uint64_t)n)
+			n = (int)fit;
+	}
+	return n;
+}
+
+static bool buf_in_use(const struct clip *c, int b)
+{
+	if (c->od_writing && c->od_buf == b)
+		return true;
+	for (int i = 0; i < c->nlv; i++)
+		if (c->lv[i].buf == b)
+			return true;
+	return false;
+}
+
+static int buf_free(const struct clip *c)
+{
+	for (int b = 0; b < c->nbufs; b++)
+		if (!buf_in_use(c, b))
+			return b;
+	return -1;
+}
+
+/* The oldest level goes (its buffer is the new pass's), with an event. */
+static int level_drop_oldest(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	int b = c->lv[0].buf;
+	for (int i = 1; i < c->nlv; i++)
+		c->lv[i - 1] = c->lv[i];
+	c->nlv--;
+	if (c->applied > 0)
+		c->applied--;
+	engine_emit(e, EV_UNDO_DROPPED, slot, f, c->nlv, 0);
+	return b;
+}
+
+/* The pass just ended (its input window closed, or cut by an undo or a
+ * clear): what it wrote over becomes the newest level. */
+static void pass_close(struct clip *c)
+{
+	c->od_writing = false;
+	c->undo_ready = false;
+	c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
+	/* A reversed pass wrote downwards from its first position: its
+	 * region, as every region, is named by its lowest one. */
+	if (c->od_reverse && c->rg_len > 0)
+		c->rg_start = pos_mod(c->rg_start - c->rg_len + 1, c->length);
+	if (c->od_buf >= 0 && c->rg_len > 0 && c->nlv < GL_UNDO_LEVELS_MAX) {
+		c->lv[c->nlv++] = (struct undo_level){.rg_start = c->rg_start,
+						      .rg_len = c->rg_len,
+						      .buf = (uint8_t)c->od_buf};
+		c->applied = c->nlv;
+	}
+	c->od_buf = -1;
+}
+
+/* Between periods: a final take keeps one undo buffer free for its next
+ * pass, as long as its bound allows and the keeper has memory. */
+static void undo_want_more(struct engine *e, int slot)
+{
+	struct clip *c = &e->clips[slot];
+	if (!c->finished || c->cleared || c->state == CLIP_EMPTY || c->undo_pending ||
+	    c->undo_failed || c->length <= 0 || c->nbufs >= GL_UNDO_LEVELS_MAX ||
+	    c->nbufs >= max_levels(e, c) || buf_free(c) >= 0)
+		return;
+	c->undo_pending = true;
+	request(e, MEM_UNDO_MORE, slot, c->nbufs, c->length);
+}
+
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2])
+{
+	struct clip *c = &e->clips[slot];
+	c->undo_pending = false;
+	if (c->nbufs >= GL_UNDO_LEVELS_MAX)
+		return;
+	c->ubuf[c->nbufs][0] = tables[0];
+	c->ubuf[c->nbufs][1] = tables[1];
+	c->nbufs++;
+}
+
+void clip_undo_failed(struct engine *e, int slot)
+{
+	e->clips[slot].undo_pending = false;
+	e->clips[slot].undo_failed = true;
+}
+
+static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode mode)
 {
 	struct clip *c = &e->clips[slot];
 	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
 		return;
-	if (!c->undo_ready)
+	if (mul_of(c) != 2) { /* input at another speed than the loop's: not yet */
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
+		return;
+	}
+	/* A new pass: what was undone is gone, and it needs a buffer; at the
+	 * bound (or before the keeper answers), the oldest level gives its. */
+	c->nlv = c->applied;
+	c->clear_redo = false;
+	int b = buf_free(c);
+	if ((b < 0 || c->nlv >= max_levels(e, c)) && c->nlv > 0) {
+		int freed = level_drop_oldest(e, slot, f);
+		if (b < 0)
+			b = freed;
+	}
+	c->od_buf = (int8_t)b;
+	c->undo_ready = b >= 0;
+	if (b >= 0) {
+		c->undo[0] = c->ubuf[b][0];
+		c->undo[1] = c->ubuf[b][1];
+	} else {
 		engine_emit(e, EV_ERROR, slot, f, ERR_NO_UNDO, 0);
+	}
 	clip_audio_changing(e, slot);
 	c->state = CLIP_OVERDUBBING;
 	c->od_in_start = f + e->cfg.latency_frames;
 	c->od_in_end = GL_NEVER;
+	c->od_mode = (uint8_t)mode;
+	c->od_launch = c->launch;
+	c->od_reverse = c->reverse;
 	c->od_writing = true;
 	c->od_covered = 0;
-	c->can_undo = c->can_redo = false;
 	clip_report(e, slot, f);
 }
+
+static void undo_chain(struct engine *e, int slot, int dir, int count, int64_t f);
 
 /* Swap the clip's audio with the undo buffer over the pass's region,
  * starting at the play head and moving ahead of it faster than it plays, so
@@ -438,18 +743,32 @@ void clip_swap_step(struct engine *e, int slot)
 	struct clip *c = &e->clips[slot];
 	int64_t L = c->length, C = e->chunk_frames;
 	while (budget > 0 && c->swap_done < c->rg_len) {
-		int64_t o = (c->swap_from + c->swap_done) % c->rg_len;
-		int64_t pos = (c->rg_start + o) % L;
-		/* A run: contiguous in the region, in the clip and in a chunk. */
-		int64_t run = c->rg_len - o;
-		if (run > L - pos)
-			run = L - pos;
-		if (run > C - pos % C)
-			run = C - pos % C;
+		/* A run: contiguous in the region, in the clip and in a chunk;
+		 * walking down, it ends at offset o (position top). */
+		int64_t o, pos, run;
+		if (!c->swap_down) {
+			o = (c->swap_from + c->swap_done) % c->rg_len;
+			pos = (c->rg_start + o) % L;
+			run = c->rg_len - o;
+			if (run > L - pos)
+				run = L - pos;
+			if (run > C - pos % C)
+				run = C - pos % C;
+		} else {
+			o = pos_mod(c->swap_from - c->swap_done, c->rg_len);
+			pos = (c->rg_start + o) % L; /* the top, for now */
+			run = o + 1;
+			if (run > pos + 1)
+				run = pos + 1;
+			if (run > pos % C + 1)
+				run = pos % C + 1;
+		}
 		if (run > c->rg_len - c->swap_done)
 			run = c->rg_len - c->swap_done;
 		if (run > budget)
 			run = budget;
+		if (c->swap_down)
+			pos = pos - run + 1;
 		for (int ch = 0; ch < c->channels; ch++) {
 			float *a = c->table[ch][pos / C] + pos % C;
 			float *u = c->undo[ch][pos / C] + pos % C;
@@ -466,37 +785,130 @@ void clip_swap_step(struct engine *e, int slot)
 		c->swapping = false;
 		clip_settle(e, slot);
 		engine_emit(e, EV_OVERDUB_DONE, slot, e->now, c->length, 0);
+		if (c->swap_more) {
+			/* undo_all / redo_all: the next level, swapped from the
+			 * next period on, so a period never swaps more than one
+			 * budget, however many levels go (its first run, from
+			 * where the head was at this period's start, still
+			 * reaches past where the head is then). */
+			int more = c->swap_more;
+			c->swap_more = 0;
+			c->swap_defer = true;
+			undo_chain(e, slot, more > 0 ? 1 : -1, more > 0 ? more : -more,
+				   e->now);
+			c->swap_defer = false;
+		}
 	}
 }
 
-static void undo_redo(struct engine *e, int slot, bool redo, int64_t f)
+/* Level i's region swaps with its buffer, from the play head on. */
+static void swap_start(struct engine *e, int slot, int i, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->swapping)
-		return;
-	if (!redo && c->od_writing) {
-		/* Undo during a pass: the pass ends here and is undone. */
-		overdub_end(e, c, f, true);
-		c->od_writing = false;
-		c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
-		c->can_undo = c->undo_ready && c->rg_len > 0;
-		clip_report(e, slot, f);
-	}
-	if (redo ? !c->can_redo : !c->can_undo) {
-		clip_settle(e, slot); /* a pass cut short with nothing to undo */
-		return;
-	}
-	c->can_undo = redo;
-	c->can_redo = !redo;
+	const struct undo_level *l = &c->lv[i];
+	c->rg_start = l->rg_start;
+	c->rg_len = l->rg_len;
+	c->undo[0] = c->ubuf[l->buf][0];
+	c->undo[1] = c->ubuf[l->buf][1];
 	int64_t head = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING)
-			   ? pos_mod(f - c->launch, c->length)
+			   ? play_pos(c, f)
 			   : c->rg_start;
 	int64_t d = pos_mod(head - c->rg_start, c->length);
-	c->swap_from = d < c->rg_len ? d : 0;
+	/* Reversed, the play head moves down: the swap goes down from it. */
+	c->swap_down = c->reverse;
+	c->swap_from = d < c->rg_len ? d : (c->swap_down ? c->rg_len - 1 : 0);
 	c->swap_done = 0;
 	c->swapping = true;
 	clip_audio_changing(e, slot);
-	clip_swap_step(e, slot);
+	if (!c->swap_defer)
+		clip_swap_step(e, slot);
+}
+
+/* The cleared take comes back, stopped, as it was. */
+static void unclear(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	c->cleared = false;
+	c->clear_redo = true;
+	c->state = CLIP_STOPPED;
+	clip_settle(e, slot);
+	clip_report(e, slot, f);
+	/* The SD writer saves it again (as after a pass). */
+	if (!c->swapping)
+		engine_emit(e, EV_OVERDUB_DONE, slot, f, c->length, 0);
+}
+
+enum step { STEP_NONE, STEP_INSTANT, STEP_SWAP };
+
+/* One undo (dir 1) or redo (dir -1). An undo takes back the clear first,
+ * then the passes, newest first; a redo goes the other way. A swap under
+ * way lets nothing else start. */
+static enum step undo_step(struct engine *e, int slot, int dir, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (dir > 0 && c->cleared) {
+		unclear(e, slot, f);
+		return STEP_INSTANT;
+	}
+	if (c->swapping || c->cleared || c->state == CLIP_EMPTY)
+		return STEP_NONE;
+	if (dir > 0) {
+		if (c->applied == 0)
+			return STEP_NONE;
+		c->applied--;
+		swap_start(e, slot, c->applied, f);
+		return STEP_SWAP;
+	}
+	if (c->applied < c->nlv) {
+		/* Counted first: the swap's first step may end it, and go on
+		 * with the next level (undo_chain) from inside. */
+		c->applied++;
+		swap_start(e, slot, c->applied - 1, f);
+		return STEP_SWAP;
+	}
+	if (c->clear_redo) {
+		clip_clear(e, slot, f);
+		return STEP_INSTANT;
+	}
+	return STEP_NONE;
+}
+
+/* Up to count steps, at most one swap now: what remains is left in
+ * swap_more before the swap starts (its first step may finish it), and
+ * goes on from its end, one level a period at most, so no period swaps
+ * more than one budget however many levels go. */
+static void undo_chain(struct engine *e, int slot, int dir, int count, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	while (count > 0) {
+		c->swap_more = (int8_t)(dir * (count - 1));
+		enum step st = undo_step(e, slot, dir, f);
+		if (st == STEP_NONE)
+			break;
+		count--;
+		if (st == STEP_SWAP)
+			return;
+	}
+	c->swap_more = 0;
+}
+
+static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->swapping && !c->cleared)
+		return;
+	if (!redo && c->od_writing) {
+		/* Undo during a pass: the pass ends here and is undone. A
+		 * replace pass had the loop silent: it fades in again. */
+		overdub_end(e, c, f, true);
+		pass_close(c);
+		struct track *tr = &e->tracks[track_of(slot)];
+		if (c->od_mode == PASS_REPLACE && tr->main.slot == slot)
+			tr->main.fade_from = f;
+		clip_report(e, slot, f);
+	}
+	undo_chain(e, slot, redo ? -1 : 1, count, f);
+	clip_settle(e, slot); /* a pass cut short with nothing to undo */
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -511,6 +923,10 @@ static void press(struct engine *e, int slot, int64_t f)
 			c->queued_at = GL_NEVER;
 			clip_report(e, slot, f);
 		} else {
+			/* Recording again: a cleared take is gone for good now
+			 * (its first chunk is the new take's). */
+			if (c->cleared)
+				clip_clear_now(e, slot, f);
 			queue(e, slot, CLIP_RECORDING, f);
 		}
 		break;
@@ -604,7 +1020,10 @@ static void tempo_changed(struct engine *e, int64_t f)
 static bool needs_slot(uint8_t type)
 {
 	return type == CMD_PRESS || type == CMD_STOP_CLIP || type == CMD_CLEAR ||
-	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO;
+	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
+	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
+	       type == CMD_SUBSTITUTE || type == CMD_CLIP_MUTE || type == CMD_ONESHOT ||
+	       type == CMD_TRIGGER || type == CMD_REVERSE || type == CMD_SPEED;
 }
 
 static bool needs_track(uint8_t type)
@@ -624,6 +1043,31 @@ static void setting_changed(struct engine *e, const struct command *cmd, int tra
 			   .type = EV_SETTING,
 			   .track = (uint8_t)(track < 0 ? 0 : track)};
 	spsc_push(&e->events, &ev);
+}
+
+static void clip_setting_event(struct engine *e, uint8_t type, int slot, double value,
+			       int64_t f)
+{
+	struct event ev = {.frame = f,
+			   .value = llround(value * 1e6),
+			   .aux = type,
+			   .type = EV_SETTING,
+			   .track = (uint8_t)track_of(slot),
+			   .scene = (uint8_t)scene_of(slot)};
+	spsc_push(&e->events, &ev);
+}
+
+/* Trigger and one-shot: the clip plays from the top at the next boundary
+ * (again, if it is playing: the old pass fades out), and a one-shot stops
+ * at its end. A clip without a final take (empty, recording) ignores it. */
+static void launch_from_top(struct engine *e, int slot, bool once, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->state != CLIP_PLAYING && c->state != CLIP_OVERDUBBING &&
+	    c->state != CLIP_STOPPED)
+		return;
+	queue(e, slot, CLIP_PLAYING, f);
+	c->oneshot = once;
 }
 
 /* Into 0..GL_GAIN_MAX; NaN (which no comparison catches) to 0. */
@@ -672,18 +1116,65 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		clip_clear(e, slot, f);
 		break;
 	case CMD_OVERDUB:
+	case CMD_REPLACE:
+	case CMD_SUBSTITUTE:
+		/* A pass of any kind is ended by any of the three. */
 		if (e->clips[slot].state == CLIP_OVERDUBBING) {
 			overdub_end(e, &e->clips[slot], f, false);
 			clip_report(e, slot, f);
 		} else {
-			overdub_start(e, slot, f);
+			overdub_start(e, slot, f,
+				      cmd->type == CMD_REPLACE	    ? PASS_REPLACE
+				      : cmd->type == CMD_SUBSTITUTE ? PASS_SUBSTITUTE
+								    : PASS_OVERDUB);
 		}
 		break;
 	case CMD_UNDO:
-		undo_redo(e, slot, false, f);
+		undo_redo(e, slot, false, 1, f);
 		break;
 	case CMD_REDO:
-		undo_redo(e, slot, true, f);
+		undo_redo(e, slot, true, 1, f);
+		break;
+	case CMD_CLIP_MUTE: {
+		struct clip *c = &e->clips[slot];
+		if (c->state == CLIP_EMPTY ||
+		    (c->state == CLIP_RECORDING && c->length == 0))
+			break; /* no take yet: a mute belongs to a take */
+		c->muted = cmd->value != 0;
+		clip_setting_event(e, CMD_CLIP_MUTE, slot, c->muted, f);
+		break;
+	}
+	case CMD_REVERSE: {
+		/* A toggle: pressed again before its boundary, it is taken back. */
+		struct clip *c = &e->clips[slot];
+		if (c->reverse_at != GL_NEVER)
+			c->reverse_at = GL_NEVER;
+		else if (c->state != CLIP_EMPTY && c->length > 0 && !c->rec_writing)
+			c->reverse_at = boundary(e, f);
+		break;
+	}
+	case CMD_SPEED: {
+		struct clip *c = &e->clips[slot];
+		float v = cmd->value;
+		if (v != 0.5f && v != 1.0f && v != 2.0f) {
+			engine_emit(e, EV_ERROR, slot, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
+		if (c->state == CLIP_EMPTY || c->length <= 0 || c->rec_writing)
+			break; /* a final take only */
+		c->speed_next = (uint8_t)(v * 2.0f);
+		c->speed_at = boundary(e, f);
+		break;
+	}
+	case CMD_ONESHOT:
+	case CMD_TRIGGER:
+		launch_from_top(e, slot, cmd->type == CMD_ONESHOT, f);
+		break;
+	case CMD_UNDO_ALL: /* every level and the clear: at most this many steps */
+		undo_redo(e, slot, false, GL_UNDO_LEVELS_MAX + 1, f);
+		break;
+	case CMD_REDO_ALL:
+		undo_redo(e, slot, true, GL_UNDO_LEVELS_MAX + 1, f);
 		break;
 	case CMD_TAP_TEMPO:
 		if (transport_tap(&e->tr, f))
@@ -732,6 +1223,12 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		e->metronome = cmd->value != 0;
 		setting_changed(e, cmd, -1, e->metronome, f);
 		break;
+	case CMD_COUNTIN:
+		e->countin = cmd->value != 0;
+		if (!e->countin)
+			e->countin_until = 0; /* a count-in under way stops clicking */
+		setting_changed(e, cmd, -1, e->countin, f);
+		break;
 	case CMD_REQUEST:
 		/* Only requests someone acts on (and no NaN cast to an integer). */
 		if (cmd->value != REQUEST_EXPORT && cmd->value != REQUEST_SAVE) {
@@ -757,6 +1254,9 @@ void clip_after_period(struct engine *e, int64_t end)
 			/* The last input of the take is in: the audio is final. */
 			c->rec_writing = false;
 			c->finished = true;
+			c->nbufs = c->nlv = c->applied = 0;
+			c->undo_pending = true; /* MEM_FINISH makes the first buffer */
+			c->undo_failed = false;
 			request(e, MEM_FINISH, s, c->nchunks, c->length);
 			clip_settle(e, s);
 			engine_emit(e, EV_RECORD_DONE, s, end, c->length, 0);
@@ -770,12 +1270,11 @@ void clip_after_period(struct engine *e, int64_t end)
 			}
 		}
 		if (c->od_writing && c->od_in_end != GL_NEVER && end >= c->od_in_end) {
-			c->od_writing = false;
-			c->rg_len = c->od_covered < c->length ? c->od_covered : c->length;
-			c->can_undo = c->undo_ready && c->rg_len > 0;
+			pass_close(c);
 			clip_settle(e, s);
 			engine_emit(e, EV_OVERDUB_DONE, s, end, c->length, 0);
 		}
+		undo_want_more(e, s);
 	}
 }
 
@@ -840,9 +1339,21 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->nchunks = r->nchunks;
 	c->grow_failed = false;
 	c->undo[0] = c->undo[1] = NULL;
-	c->undo_ready = c->can_undo = c->can_redo = false;
+	c->undo_ready = false;
+	c->nbufs = c->nlv = c->applied = 0;
+	c->undo_pending = true; /* MEM_ADOPTED makes the first buffer */
+	c->undo_failed = false;
+	c->cleared = c->clear_redo = false;
+	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = r->frames;
+	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
+	c->reverse = (r->flags & CLIP_FLAG_REVERSE) != 0;
+	c->speed_mul = (r->flags & CLIP_FLAG_HALF_SPEED)     ? 1
+		       : (r->flags & CLIP_FLAG_DOUBLE_SPEED) ? 4
+							     : 0;
+	c->reverse_at = c->speed_at = GL_NEVER;
+	c->oneshot = false;
 	c->finished = true;
 	c->launch = e->now;
 	c->state = CLIP_STOPPED;
@@ -851,5 +1362,13 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	engine_request(e, &rq);
 	clip_settle(e, slot);
 	engine_emit(e, EV_RESTORED, slot, e->now, r->frames, 1);
+	/* Its mute and direction, as any other setting, for whoever saves it. */
+	if (c->muted)
+		clip_setting_event(e, CMD_CLIP_MUTE, slot, 1, e->now);
+	if (c->reverse)
+		clip_setting_event(e, CMD_REVERSE, slot, 1, e->now);
+	if (c->speed_mul)
+		clip_setting_event(e, CMD_SPEED, slot, (double)c->speed_mul / 2.0,
+				   e->now);
 	clip_report(e, slot, e->now);
 }

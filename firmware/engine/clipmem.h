@@ -46,12 +46,17 @@ enum mem_request_type {
 			    * its generation: free the slot's old memory, then
 			    * as MEM_FINISH at `frames` (undo room) */
 	MEM_ADOPT_REFUSED, /* the slot was not empty: free the offered take */
+	MEM_UNDO_MORE,	   /* one more undo buffer of the take's size (`frames`);
+			    * nchunks: how many the engine holds now */
+	MEM_UNDO_FREE,	   /* the engine let go of all the slot's undo buffers
+			    * (for a take being recorded): free them */
 };
 
 enum mem_reply_type {
 	MEM_GROWN,	 /* tables[] hold nchunks usable chunks */
 	MEM_GROW_FAILED, /* no memory (or over the limit) */
-	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip */
+	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip (one
+			  * more buffer: after MEM_FINISH, the first) */
 	MEM_UNDO_FAILED,
 	MEM_ADOPT, /* a restored take for an empty slot: tables[] hold nchunks
 		    * chunks with `frames` frames of final audio */
@@ -73,6 +78,15 @@ struct mem_reply {
 	uint32_t nchunks;
 	int64_t frames; /* MEM_ADOPT */
 	float **tables[2];
+	uint8_t flags; /* MEM_ADOPT: enum clip_flags, the take's saved state */
+};
+
+/* A restored take's state, as saved with it (the manifest). */
+enum clip_flags {
+	CLIP_FLAG_MUTED = 1,
+	CLIP_FLAG_REVERSE = 2,
+	CLIP_FLAG_HALF_SPEED = 4,
+	CLIP_FLAG_DOUBLE_SPEED = 8,
 };
 
 #endif

@@ -28,6 +28,9 @@ void engine_config_defaults(struct engine_config *cfg, uint32_t rate)
 	cfg->beats_per_bar = 4;
 	cfg->quantise = QUANTISE_BAR;
 	cfg->metronome = false;
+	cfg->click_volume = 1.0f;
+	cfg->undo_levels = GL_UNDO_LEVELS_DEFAULT;
+	cfg->undo_memory_mb = 0;
 }
 
 static const char *config_problem(const struct engine_config *c)
@@ -54,6 +57,12 @@ static const char *config_problem(const struct engine_config *c)
 		return "quantise must be off, beat or bar";
 	if (c->fade_frames > c->rate * GL_FADE_MS_MAX / 1000.0)
 		return "fades longer than 100 ms";
+	if (!(c->click_volume >= 0 && c->click_volume <= GL_GAIN_MAX))
+		return "click volume must be 0..2";
+	if (c->undo_levels < GL_UNDO_LEVELS_MIN || c->undo_levels > GL_UNDO_LEVELS_MAX)
+		return "undo levels must be 1..16";
+	if (c->undo_memory_mb > GL_UNDO_MB_MAX)
+		return "undo memory must be 0..16777216 MB";
 	return NULL;
 }
 
@@ -86,6 +95,8 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 		c->state = c->reported = CLIP_EMPTY;
 		c->channels = cfg->track_input[track_of(s)].stereo ? 2 : 1;
 		c->queued_at = GL_NEVER;
+		c->reverse_at = GL_NEVER;
+		c->speed_at = GL_NEVER;
 		atomic_init(&e->clip_version[s], 1); /* odd: nothing final yet */
 		atomic_init(&e->clip_final_length[s], 0);
 	}
@@ -123,6 +134,11 @@ void engine_destroy(struct engine *e)
 void engine_set_stems(struct engine *e, float *stems)
 {
 	e->stems = stems;
+}
+
+void engine_set_click_out(struct engine *e, float *click)
+{
+	e->click_out = click;
 }
 
 struct spsc *engine_commands(struct engine *e, enum command_source src)
@@ -243,17 +259,28 @@ static void drain_replies(struct engine *e)
 		case MEM_GROW_FAILED:
 			if (r.gen == c->gen) {
 				c->grow_pending = false;
-				c->grow_failed = true;
+				/* A take being recorded comes before a cleared
+				 * one kept for undo: free one and ask again. */
+				if (c->rec_writing && clip_reclaim(e, r.slot)) {
+					c->grow_pending = true;
+					struct mem_request rq = {.type = MEM_GROW,
+								 .slot = r.slot,
+								 .gen = c->gen,
+								 .nchunks =
+								     c->nchunks + 1};
+					engine_request(e, &rq);
+				} else {
+					c->grow_failed = true;
+				}
 			}
 			break;
 		case MEM_UNDO_READY:
-			if (r.gen == c->gen) {
-				c->undo[0] = r.tables[0];
-				c->undo[1] = r.tables[1];
-				c->undo_ready = true;
-			}
+			if (r.gen == c->gen)
+				clip_undo_ready(e, r.slot, r.tables);
 			break;
 		case MEM_UNDO_FAILED:
+			if (r.gen == c->gen)
+				clip_undo_failed(e, r.slot);
 			break;
 		case MEM_ADOPT:
 			clip_adopt(e, &r);
@@ -307,7 +334,7 @@ static void beat(struct engine *e, int64_t f)
 	engine_emit(e, EV_BEAT, -1, f, k, (int32_t)((k % bpb + bpb) % bpb));
 	if (downbeat)
 		engine_emit(e, EV_BAR, -1, f, k / bpb, (int32_t)bpb);
-	if (e->metronome)
+	if (e->metronome || (f >= e->countin_from && f < e->countin_until))
 		mix_click_start(e, downbeat);
 }
 
@@ -321,6 +348,8 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 	memset(out, 0, (size_t)frames * GL_OUT_CH * sizeof(float));
 	if (e->stems)
 		memset(e->stems, 0, (size_t)frames * GL_STEM_CH * sizeof(float));
+	if (e->click_out)
+		memset(e->click_out, 0, (size_t)frames * sizeof(float));
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
 	for (int s = 0; s < GL_SLOTS; s++)

@@ -56,9 +56,11 @@ enum command_type {
 	CMD_STOP_TRACK,	  /* track */
 	CMD_STOP_ALL,
 	CMD_CLEAR,	   /* track, scene */
-	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip */
-	CMD_UNDO,	   /* track, scene: undo the last overdub pass */
-	CMD_REDO,	   /* track, scene */
+	CMD_OVERDUB,	   /* track, scene: toggle overdub on a playing clip (a
+			    * replace or substitute pass is ended by any of the
+			    * three; all show as CLIP_OVERDUBBING) */
+	CMD_UNDO,	   /* track, scene: undo the last pass, or the clear */
+	CMD_REDO,	   /* track, scene: redo the last undone level */
 	CMD_TAP_TEMPO,	   /* at the command's frame */
 	CMD_SET_TEMPO,	   /* value = BPM (30..300) */
 	CMD_SET_METER,	   /* value = beats per bar (1..16) */
@@ -70,6 +72,24 @@ enum command_type {
 	CMD_METRONOME,	   /* value = 0/1 */
 	CMD_REQUEST,	   /* value = enum user_request: passed on as EV_REQUEST,
 			    * at its frame, to whoever acts on it (SD writer) */
+	CMD_REPLACE,	   /* track, scene: toggle a replace pass (overwrites; the
+			    * loop is silent where it is being replaced) */
+	CMD_SUBSTITUTE,	   /* track, scene: toggle a substitute pass (overwrites;
+			    * the old audio is heard while passing) */
+	CMD_CLIP_MUTE,	   /* track, scene, value = 0/1: mute one clip, at once
+			    * (glided over a fade); a clip with audio only */
+	CMD_ONESHOT,	   /* track, scene: play once from the top (quantised),
+			    * then stop */
+	CMD_TRIGGER,	   /* track, scene: (re)start from the top (quantised) */
+	CMD_REVERSE,	   /* track, scene: toggle reverse at the next boundary
+			    * (a final take only; a pass under way ends there) */
+	CMD_COUNTIN,	   /* value = 0/1: a take waits for one bar of click after
+			    * its bar line (needs a tempo) */
+	CMD_SPEED,	   /* track, scene, value = 0.5, 1 or 2: play at half or
+			    * double speed from the next boundary, from the top
+			    * (a final take only; a pass under way ends there) */
+	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
+	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_TYPE_COUNT
 };
 
@@ -98,16 +118,21 @@ enum event_type {
 	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
 	EV_BEAT, /* value = beat index (from 0), aux = beat within the bar (0 = downbeat),
 		    at a beat's first frame: the MIDI clock out's anchor */
-	EV_SETTING,  /* aux = the command type that changed it (CMD_TRACK_VOLUME,
-			CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
-			CMD_MONITOR), track where it applies, value = new value x 1e6 */
-	EV_RESTORED, /* track, scene, value = length: a restored take offered by
-			the keeper; aux = 1 taken into the empty slot, 0 refused
-			(the slot was no longer empty) */
-	EV_REQUEST,  /* value = enum user_request (CMD_REQUEST) */
-	EV_STORAGE,  /* never from the engine: the supervisor passes the SD
-			writer's state on with the engine's events, to the LEDs.
-			value = enum storage_status */
+	EV_SETTING,	 /* aux = the command type that changed it (CMD_TRACK_VOLUME,
+			    CMD_MUTE, CMD_MASTER_VOLUME, CMD_SET_QUANTISE, CMD_METRONOME,
+			    CMD_MONITOR, and a clip's own: CMD_CLIP_MUTE, CMD_REVERSE),
+			    track (and scene, for a clip's) where it applies,
+			    value = new value x 1e6 */
+	EV_RESTORED,	 /* track, scene, value = length: a restored take offered by
+			    the keeper; aux = 1 taken into the empty slot, 0 refused
+			    (the slot was no longer empty) */
+	EV_REQUEST,	 /* value = enum user_request (CMD_REQUEST) */
+	EV_STORAGE,	 /* never from the engine: the supervisor passes the SD
+			    writer's state on with the engine's events, to the LEDs.
+			    value = enum storage_status */
+	EV_UNDO_DROPPED, /* track, scene: the clip's oldest undo level was
+			    dropped to make room for a new pass (the levels or
+			    MB bound); value = levels still kept */
 };
 
 enum storage_status {
@@ -130,6 +155,8 @@ enum engine_error {
 	ERR_LOOP_TOO_SHORT,    /* a first loop shorter than one bar at the highest
 				  tempo (GL_FIRST_LOOP_MIN_FRAMES): it loops as
 				  it is, but sets no tempo */
+	ERR_PASS_AT_SPEED,     /* an overdub, replace or substitute asked of a
+				  clip at half or double speed: refused */
 };
 
 struct event {
@@ -159,10 +186,14 @@ struct engine_config {
 	uint32_t beats_per_bar;	 /* default 4 */
 	enum quantise quantise;	 /* default bar */
 	bool metronome;
+	float click_volume;	 /* the metronome's own gain, 0..GL_GAIN_MAX (1) */
+	uint32_t undo_levels;	 /* per clip, GL_UNDO_LEVELS_MIN..MAX */
+	uint64_t undo_memory_mb; /* per clip, 0: no bound but memory */
 };
 
 /* Fills in defaults for a rate (48 kHz, 4/4, bar quantise, 1 s growth,
- * 3 ms fades, mono input channel t on track t). */
+ * 3 ms fades, mono input channel t on track t, GL_UNDO_LEVELS_DEFAULT
+ * undo levels). */
 void engine_config_defaults(struct engine_config *cfg, uint32_t rate);
 
 /* Not real-time safe: allocates the engine and its queues. NULL on a bad
@@ -182,6 +213,13 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
  * before the audio starts. NULL: off. */
 #define GL_STEM_CH (GL_TRACKS * GL_OUT_CH)
 void engine_set_stems(struct engine *e, float *stems);
+
+/* The metronome on its own outputs ([looper] click_output): when set, the
+ * click (count-in included) is not in the mix but in click, max_period
+ * mono frames, overwritten every period, at click_volume and without the
+ * master volume. The buffer stays the caller's. Not real-time safe: set
+ * before the audio starts. NULL (the default): the click is in the mix. */
+void engine_set_click_out(struct engine *e, float *click);
 
 /* Not real-time: only once the audio thread has stopped for good (before
  * the last save). Finishes what the engine spreads over periods and that

@@ -23,6 +23,14 @@ struct clip {
 	uint8_t reported; /* public state last sent as an event */
 	uint8_t channels;
 	int64_t queued_at;
+	bool muted;	    /* CMD_CLIP_MUTE: a property of the take, until cleared */
+	bool oneshot;	    /* the queued launch plays once, then stops */
+	bool reverse;	    /* plays (and overdubs) backwards, from launch */
+	int64_t reverse_at; /* a reverse toggle waiting for its boundary */
+	/* Speed: half frames of the loop played a frame (1: half, 2 or 0: as
+	 * recorded, 4: double), and a change waiting for its boundary. */
+	uint8_t speed_mul, speed_next;
+	int64_t speed_at;
 
 	/* Memory, as handed over by the keeper (clipmem.h). */
 	uint32_t gen;
@@ -33,8 +41,16 @@ struct clip {
 	uint32_t nchunks;
 	bool grow_pending;
 	bool grow_failed;
+	/* Undo buffers (a pool): each a copy of the clip's size, handed over by
+	 * the keeper one at a time (MEM_UNDO_MORE), freed with the take. */
+	float **ubuf[GL_UNDO_LEVELS_MAX][2];
+	uint8_t nbufs;
+	bool undo_pending; /* MEM_UNDO_MORE (or MEM_FINISH) not answered yet */
+	bool undo_failed;  /* the keeper had no memory: ask no more */
+	/* The buffer the current pass saves into, or being swapped: */
 	float **undo[2];
 	bool undo_ready;
+	int8_t od_buf; /* the pass's buffer in ubuf, -1: none (no undo) */
 
 	/* Recording: output-time frames; input arrives latency frames later. */
 	int64_t rec_start;
@@ -45,18 +61,42 @@ struct clip {
 	int64_t length;	  /* loop length; known once the end is decided */
 	int64_t launch;	  /* output frame at which position 0 played */
 
-	/* Overdub: the input-time window being summed in, and the pass. */
+	/* Overdub: the input-time window being written in, and the pass. */
 	int64_t od_in_start, od_in_end;
+	uint8_t od_mode;   /* enum pass_mode */
+	int64_t od_launch; /* the pass's mapping of input to positions: the */
+	bool od_reverse;   /* clip's launch and direction when it started */
 	bool od_writing;
 	int64_t od_covered; /* frames of this pass written (undo saved < length) */
 	int64_t od_first_pos;
 
-	/* Undo/redo: the region the undo buffer holds, and a swap in progress. */
+	/* Undo/redo levels, oldest first: level i's buffer holds, over its
+	 * region, the audio from before its pass while it is applied (i <
+	 * applied), the pass's audio once it is undone; an undo or a redo
+	 * swaps the two, so a chain of them is exact bit for bit. */
+	struct undo_level {
+		int64_t rg_start, rg_len;
+		uint8_t buf; /* index in ubuf */
+	} lv[GL_UNDO_LEVELS_MAX];
+	uint8_t nlv, applied;
+	/* A clear keeps the take (the slot shows empty) until the slot records
+	 * again: undo brings it back; clear_redo: redo clears it again. */
+	bool cleared, clear_redo;
+	/* The swap under way: the region, and levels still to swap after it
+	 * (undo_all, redo_all): swap_more > 0 undoes, < 0 redoes. */
 	int64_t rg_start, rg_len;
-	bool can_undo, can_redo;
 	int64_t swap_from, swap_done; /* offsets into the region */
 	bool swapping;
+	bool swap_down;	 /* the swap walks down the region (a reversed clip) */
+	bool swap_defer; /* a chained swap starts stepping next period */
+	int8_t swap_more;
 };
+
+/* What a pass does with its input: sum it in (overdub), or write it over
+ * the loop (replace: the loop is silent where it is replaced; substitute:
+ * it is heard). At the pass's edges the input fades in and out over
+ * fade_frames, blending with the old audio, so the stored seam is smooth. */
+enum pass_mode { PASS_OVERDUB, PASS_REPLACE, PASS_SUBSTITUTE };
 
 struct voice {
 	int8_t slot; /* -1: silent */
@@ -65,6 +105,9 @@ struct voice {
 	int64_t fade_from; /* fades in from here: its first frame heard, when that
 			      is not at a seam, or after frames not yet recorded */
 	float last[2];	   /* last sample values, for a declick when cut */
+	float mute_gain;   /* glides to 0 while its clip is muted */
+	bool reverse;	   /* reads position L - 1 - p: its clip's at launch */
+	uint8_t speed_mul; /* half frames a frame: its clip's at launch (0: 2) */
 };
 
 struct track {
@@ -82,6 +125,8 @@ struct engine {
 	struct transport tr;
 	enum quantise quantise;
 	bool metronome;
+	bool countin;			     /* CMD_COUNTIN */
+	int64_t countin_from, countin_until; /* the count-in bar clicking */
 	int64_t next_beat;
 	int64_t bar_count;
 
@@ -103,8 +148,9 @@ struct engine {
 	struct mem_request outbox[OUTBOX_MAX];
 	int noutbox;
 
-	float *scratch; /* one track's stereo render, max_period x 2 */
-	float *stems;	/* or NULL: engine_set_stems() */
+	float *scratch;	  /* one track's stereo render, max_period x 2 */
+	float *stems;	  /* or NULL: engine_set_stems() */
+	float *click_out; /* or NULL: engine_set_click_out() */
 
 	struct spsc commands[GL_CMD_SOURCES];
 	struct spsc events;
@@ -145,8 +191,12 @@ void clip_swap_step(struct engine *e, int slot);
 void clip_audio_changing(struct engine *e, int slot);
 void clip_settle(struct engine *e, int slot);
 void clip_adopt(struct engine *e, const struct mem_reply *r);
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2]);
+void clip_undo_failed(struct engine *e, int slot);
+bool clip_reclaim(struct engine *e, int except);
 
 /* mix.c */
+float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t);
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
 void mix_click_start(struct engine *e, bool downbeat);
 

@@ -28,6 +28,39 @@ static float fade_gain(int64_t d, int64_t fade)
 	return (float)d / (float)fade;
 }
 
+/* The weight of input frame t in its clip's pass: 0 outside the pass's
+ * window, ramping over fade_frames at its edges, else 1. */
+float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t)
+{
+	const int64_t fade = e->cfg.fade_frames;
+	if (t < c->od_in_start || t >= c->od_in_end)
+		return 0.0f;
+	float g = 1.0f;
+	if (fade) {
+		if (t - c->od_in_start < fade)
+			g = fade_gain(t - c->od_in_start + 1, fade);
+		if (c->od_in_end - t <= fade)
+			g = fade_gain(c->od_in_end - t - 1, fade);
+	}
+	return g;
+}
+
+static inline float sample_at(const struct clip *c, int ch, int64_t p, int64_t C)
+{
+	return c->table[ch][p / C][p % C];
+}
+
+/* Halfway between positions p and p + 1 of a loop (half speed): the
+ * 4-point cubic (Catmull-Rom) at its midpoint, its neighbours taken round
+ * the loop's seam. */
+static float sample_mid(const struct clip *c, int ch, int64_t p, int64_t L, int64_t C)
+{
+	float y0 = sample_at(c, ch, pos_mod(p - 1, L), C), y1 = sample_at(c, ch, p, C);
+	float y2 = sample_at(c, ch, pos_mod(p + 1, L), C);
+	float y3 = sample_at(c, ch, pos_mod(p + 2, L), C);
+	return (9.0f * (y1 + y2) - (y0 + y3)) * (1.0f / 16.0f);
+}
+
 static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t f0,
 			 uint32_t n)
 {
@@ -48,10 +81,25 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 	 * ws + p), so a pass is silent or heard as a whole. */
 	const int64_t ready = c->written < L ? c->written : L;
 	const int64_t ws = c->rec_start + e->cfg.latency_frames;
-	int64_t pos = pos_mod(f0 - v->launch, L);
-	for (uint32_t i = 0; i < n; i++) {
+	/* A replace pass: the loop is silent where the input replaces it
+	 * (output frame f is what input frame f + latency is played over). */
+	const bool replacing = c->od_writing && c->od_mode == PASS_REPLACE;
+	/* A clip's mute glides over a fade, as a track's does. */
+	const float mute_target = c->muted ? 0.0f : 1.0f;
+	const float mute_step =
+	    e->cfg.fade_frames ? 1.0f / (float)e->cfg.fade_frames : 2.0f;
+	/* The play position in half frames: a voice moves mul of them a frame
+	 * (1: half speed, 2: as recorded, 4: double speed). */
+	const int64_t mul = v->speed_mul ? v->speed_mul : 2, L2 = 2 * L;
+	int64_t h = pos_mod((f0 - v->launch) * mul, L2);
+	for (uint32_t i = 0; i < n; i++, h = h + mul >= L2 ? h + mul - L2 : h + mul) {
 		int64_t f = f0 + (int64_t)i;
-		float g = 1.0f;
+		if (v->mute_gain != mute_target) {
+			float mg = v->mute_gain < mute_target ? v->mute_gain + mute_step
+							      : v->mute_gain - mute_step;
+			v->mute_gain = mg < 0 ? 0 : mg > 1 ? 1 : mg;
+		}
+		float g = v->mute_gain;
 		if (v->stop_at != GL_NEVER && f >= v->stop_at) {
 			int64_t d = f - v->stop_at;
 			if (d >= fade) {
@@ -59,39 +107,49 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 				v->last[0] = v->last[1] = 0;
 				return;
 			}
-			g = fade_gain(fade - d, fade);
+			g *= fade_gain(fade - d, fade);
 		}
-		if (pos >= ready || (c->rec_writing && pos > f - ws)) {
+		/* Reversed: the loop is read from its end backwards. Half
+		 * speed: every other frame is halfway between two positions,
+		 * rp and rp + 1. */
+		const int64_t base = h >> 1;
+		const bool half = h & 1;
+		const int64_t rp = !v->reverse ? base
+				   : half      ? pos_mod(L - 2 - base, L)
+					       : L - 1 - base;
+		if (rp >= ready || (c->rec_writing && rp > f - ws)) {
 			/* Not recorded yet (its input is still in flight): silent,
 			 * and what comes after fades in. */
 			v->fade_from = f + 1;
 			v->last[0] = v->last[1] = 0;
-			if (++pos == L)
-				pos = 0;
 			continue;
 		}
 		if (fade) {
 			/* The lower of the seam's fade and the fade-in from a
 			 * start off the seam: at a seam they are the same. */
 			float seam = 1.0f;
-			if (pos < fade)
-				seam = fade_gain(pos, fade);
-			else if (L - pos < fade)
-				seam = fade_gain(L - pos, fade);
+			if (rp < fade)
+				seam = fade_gain(rp, fade);
+			else if (L - rp < fade)
+				seam = fade_gain(L - rp, fade);
 			if (f - v->fade_from < fade) {
 				float in = fade_gain(f - v->fade_from, fade);
 				seam = in < seam ? in : seam;
 			}
 			g *= seam;
 		}
-		float l = c->table[0][pos / C][pos % C] * g;
-		float r = right ? c->table[1][pos / C][pos % C] * g : l;
+		if (replacing)
+			g *= 1.0f - mix_pass_gain(e, c, f + e->cfg.latency_frames);
+		float l =
+		    (half ? sample_mid(c, 0, rp, L, C) : sample_at(c, 0, rp, C)) * g;
+		float r =
+		    right
+			? (half ? sample_mid(c, 1, rp, L, C) : sample_at(c, 1, rp, C)) * g
+			: l;
 		trk[2 * i] += l;
 		trk[2 * i + 1] += r;
 		v->last[0] = l;
 		v->last[1] = r;
-		if (++pos == L)
-			pos = 0;
 	}
 }
 
@@ -131,18 +189,15 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 			  const float *in, int64_t f0, uint32_t n)
 {
 	const int64_t C = e->chunk_frames, ich = e->cfg.input_channels, L = c->length;
-	const int64_t fade = e->cfg.fade_frames;
+	const bool sum = c->od_mode == PASS_OVERDUB;
 	int64_t a = f0 > c->od_in_start ? f0 : c->od_in_start;
 	int64_t b = f0 + (int64_t)n < c->od_in_end ? f0 + (int64_t)n : c->od_in_end;
 	for (int64_t t = a; t < b; t++) {
-		int64_t pos = pos_mod(t - e->cfg.latency_frames - c->launch, L);
-		float g = 1.0f;
-		if (fade) {
-			if (t - c->od_in_start < fade)
-				g = fade_gain(t - c->od_in_start + 1, fade);
-			if (c->od_in_end - t <= fade)
-				g = fade_gain(c->od_in_end - t - 1, fade);
-		}
+		/* The pass keeps the direction and phase it started with. */
+		int64_t pos = pos_mod(t - e->cfg.latency_frames - c->od_launch, L);
+		if (c->od_reverse)
+			pos = L - 1 - pos;
+		float g = mix_pass_gain(e, c, t);
 		if (c->od_covered == 0)
 			c->rg_start = pos;
 		bool save = c->undo_ready && c->od_covered < L;
@@ -151,7 +206,12 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 			float *dst = c->table[ch][pos / C] + pos % C;
 			if (save)
 				c->undo[ch][pos / C][pos % C] = *dst;
-			*dst += src[ch] * g;
+			if (sum)
+				*dst += src[ch] * g;
+			else if (g == 1.0f) /* replace, substitute: exactly the input */
+				*dst = src[ch];
+			else
+				*dst = *dst * (1.0f - g) + src[ch] * g;
 		}
 		c->od_covered++;
 	}
@@ -191,14 +251,17 @@ void mix_click_start(struct engine *e, bool downbeat)
 	    2.0f * (float)M_PI * (downbeat ? 1760.0f : 880.0f) / (float)e->cfg.rate;
 }
 
-static void render_click(struct engine *e, float *out, uint32_t n)
+/* Into the mix (stride 2, both channels), or its own output (stride 1). */
+static void render_click(struct engine *e, float *out, int stride, uint32_t n)
 {
 	const float len = (float)(e->cfg.rate / 40);
+	const float gain = 0.3f * e->cfg.click_volume;
 	for (uint32_t i = 0; i < n && e->click_left; i++, e->click_left--) {
-		float s = 0.3f * sinf(e->click_phase) * ((float)e->click_left / len);
+		float s = gain * sinf(e->click_phase) * ((float)e->click_left / len);
 		e->click_phase += e->click_step;
-		out[2 * i] += s;
-		out[2 * i + 1] += s;
+		out[stride * i] += s;
+		if (stride == 2)
+			out[2 * i + 1] += s;
 	}
 }
 
@@ -291,8 +354,12 @@ void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint
 			}
 		}
 	}
-	if (e->click_left)
-		render_click(e, out, n);
+	if (e->click_left) {
+		if (e->click_out)
+			render_click(e, e->click_out + (f0 - e->now), 1, n);
+		else
+			render_click(e, out, 2, n);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		e->master = glide(e->master, e->master_target, step);
 		out[2 * i] *= e->master;

@@ -32,6 +32,8 @@ enum args {
 	ARGS_TRACK_GAIN,
 	ARGS_GAIN,
 	ARGS_TRACK_SWITCH,
+	ARGS_CLIP_SWITCH, /* track, scene, on|off */
+	ARGS_CLIP_SPEED,  /* track, scene, 0.5|1|2 */
 	ARGS_SWITCH,
 	ARGS_STOP, /* none, track, or track and scene */
 	ARGS_MIDI,
@@ -54,6 +56,15 @@ static const struct word words[] = {
     {"overdub", ARGS_TRACK_SCENE, CMD_OVERDUB},
     {"undo", ARGS_TRACK_SCENE, CMD_UNDO},
     {"redo", ARGS_TRACK_SCENE, CMD_REDO},
+    {"replace", ARGS_TRACK_SCENE, CMD_REPLACE},
+    {"substitute", ARGS_TRACK_SCENE, CMD_SUBSTITUTE},
+    {"mute_clip", ARGS_CLIP_SWITCH, CMD_CLIP_MUTE},
+    {"reverse", ARGS_TRACK_SCENE, CMD_REVERSE},
+    {"speed", ARGS_CLIP_SPEED, CMD_SPEED},
+    {"oneshot", ARGS_TRACK_SCENE, CMD_ONESHOT},
+    {"trigger", ARGS_TRACK_SCENE, CMD_TRIGGER},
+    {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
+    {"redo_all", ARGS_TRACK_SCENE, CMD_REDO_ALL},
     {"tap", ARGS_NONE, CMD_TAP_TEMPO},
     {"tempo", ARGS_TEMPO, CMD_SET_TEMPO},
     {"meter", ARGS_METER, CMD_SET_METER},
@@ -64,6 +75,7 @@ static const struct word words[] = {
     {"mute", ARGS_TRACK_SWITCH, CMD_MUTE},
     {"monitor", ARGS_TRACK_SWITCH, CMD_MONITOR},
     {"metronome", ARGS_SWITCH, CMD_METRONOME},
+    {"countin", ARGS_SWITCH, CMD_COUNTIN},
     {"midi", ARGS_MIDI, 0},
     {"exit", ARGS_EXIT, 0},
     {"export", ARGS_EXPORT, CMD_REQUEST},
@@ -82,6 +94,8 @@ static const char *const usage[] = {
     [ARGS_TRACK_GAIN] = " TRACK GAIN (%g..%g)",
     [ARGS_GAIN] = " GAIN (%g..%g)",
     [ARGS_TRACK_SWITCH] = " TRACK on|off",
+    [ARGS_CLIP_SWITCH] = " TRACK SCENE on|off",
+    [ARGS_CLIP_SPEED] = " TRACK SCENE 0.5|1|2",
     [ARGS_SWITCH] = " on|off",
     [ARGS_STOP] = " [TRACK [SCENE]]",
     [ARGS_MIDI] = " HEX_BYTE...",
@@ -304,7 +318,7 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	    [ARGS_TEMPO] = 1,	   [ARGS_METER] = 1,	   [ARGS_QUANTISE] = 1,
 	    [ARGS_TRACK_GAIN] = 2, [ARGS_GAIN] = 1,	   [ARGS_TRACK_SWITCH] = 2,
 	    [ARGS_SWITCH] = 1,	   [ARGS_EXIT] = 0,	   [ARGS_EXPORT] = 0,
-	    [ARGS_SAVE] = 0,
+	    [ARGS_SAVE] = 0,	   [ARGS_CLIP_SWITCH] = 3, [ARGS_CLIP_SPEED] = 3,
 	};
 	bool count_ok;
 	if (w->args == ARGS_STOP)
@@ -372,6 +386,24 @@ static int parse_arguments(struct parser *p, const struct word *w, char **argv, 
 	case ARGS_TRACK_SWITCH:
 		if (parse_track(p, argv[0], &cmd) || parse_switch(p, argv[1], &cmd))
 			return -1;
+		break;
+	case ARGS_CLIP_SWITCH:
+		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd) ||
+		    parse_switch(p, argv[2], &cmd))
+			return -1;
+		break;
+	case ARGS_CLIP_SPEED:
+		if (parse_track(p, argv[0], &cmd) || parse_scene(p, argv[1], &cmd))
+			return -1;
+		if (!strcmp(argv[2], "0.5"))
+			cmd.value = 0.5f;
+		else if (!strcmp(argv[2], "1"))
+			cmd.value = 1.0f;
+		else if (!strcmp(argv[2], "2"))
+			cmd.value = 2.0f;
+		else
+			return fail(p, "speed '%s' is not 0.5, 1 or 2",
+				    shown(p, argv[2]));
 		break;
 	case ARGS_SWITCH:
 		if (parse_switch(p, argv[0], &cmd))

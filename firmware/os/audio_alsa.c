@@ -430,14 +430,20 @@ static float playback_sample(const float *frame, unsigned channels, unsigned c)
 	return c < 2 ? frame[c] : 0.0f;
 }
 
-void audio_alsa_float_to_playback(struct audio_alsa *a, const float *out, uint32_t frames)
+void audio_alsa_float_to_playback(struct audio_alsa *a, const float *out,
+				  const float *click, uint32_t frames)
 {
 	unsigned channels = a->params.playback_channels;
+	const unsigned c0 =
+	    a->params.click_channel ? a->params.click_channel - 1 : channels;
+	const unsigned c1 = c0 + a->params.click_channels;
 	unsigned char *raw = a->playback_raw;
 	enum sample_format f = a->setup.playback_format;
 	for (uint32_t i = 0; i < frames; i++) {
 		for (unsigned c = 0; c < channels; c++) {
-			float x = playback_sample(out + 2 * i, channels, c);
+			float x = click && c >= c0 && c < c1
+				      ? click[i]
+				      : playback_sample(out + 2 * i, channels, c);
 			size_t k = (size_t)i * channels + c;
 			if (f == SAMPLE_FLOAT) {
 				memcpy(raw + 4 * k, &x, 4);

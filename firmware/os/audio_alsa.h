@@ -37,6 +37,10 @@ struct audio_alsa_params {
 	uint32_t periods; /* per buffer */
 	uint32_t capture_channels;
 	uint32_t playback_channels; /* >= 1; the engine's stereo goes to the first two */
+	uint32_t click_channel;	    /* 0: the click is in the mix; else the first
+				     * (1-based) of click_channels playback
+				     * channels that get the engine's own click */
+	uint32_t click_channels;    /* 1 or 2 */
 	enum sample_format format;
 };
 
@@ -73,8 +77,9 @@ int audio_alsa_read(struct audio_alsa *a, uint32_t frames);
 /* The raw buffer as frames x capture_channels interleaved floats. */
 void audio_alsa_capture_to_float(const struct audio_alsa *a, float *in, uint32_t frames);
 /* frames x 2 interleaved floats (the engine's output) into the raw buffer. */
+/* click: the engine's own click (engine_set_click_out), mono, or NULL. */
 void audio_alsa_float_to_playback(struct audio_alsa *a, const float *out,
-				  uint32_t frames);
+				  const float *click, uint32_t frames);
 /* Blocking: write the raw buffer. 0 or -errno as for read. */
 int audio_alsa_write(struct audio_alsa *a, uint32_t frames);
 

@@ -26,8 +26,9 @@
 struct audio_thread {
 	struct audio_thread_config cfg;
 	struct audio_alsa *pcm;
-	float *in;  /* period x input_channels */
-	float *out; /* period x 2 */
+	float *in;    /* period x input_channels */
+	float *out;   /* period x 2 */
+	float *click; /* the engine's own click, when on its own outputs */
 	struct spsc reports;
 	pthread_t thread;
 	bool started;
@@ -62,13 +63,17 @@ struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
 	size_t out_bytes = (size_t)cfg->period * GL_OUT_CH * sizeof(float);
 	t->in = malloc(in_bytes);
 	t->out = malloc(out_bytes);
-	if (!t->in || !t->out ||
+	t->click = calloc(cfg->period, sizeof(float));
+	if (!t->in || !t->out || !t->click ||
 	    spsc_init(&t->reports, REPORT_QUEUE_SIZE, sizeof(struct audio_report))) {
 		free(t->in);
 		free(t->out);
+		free(t->click);
 		free(t);
 		return NULL;
 	}
+	if (cfg->click_out)
+		engine_set_click_out(cfg->engine, t->click);
 	/* Touch every page now, not on the real-time thread. */
 	memset(t->in, 0, in_bytes);
 	memset(t->out, 0, out_bytes);
@@ -84,6 +89,7 @@ void audio_thread_destroy(struct audio_thread *t)
 	spsc_free(&t->reports);
 	free(t->in);
 	free(t->out);
+	free(t->click);
 	free(t);
 }
 
@@ -316,7 +322,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		engine_process(e, t->in, t->out, n);
 		if (t->cfg.output_tap)
 			t->cfg.output_tap(t->cfg.output_tap_ctx, t->out, n);
-		audio_alsa_float_to_playback(t->pcm, t->out, n);
+		audio_alsa_float_to_playback(t->pcm, t->out,
+					     t->cfg.click_out ? t->click : NULL, n);
 		account(t, clock_ns() - t0, n);
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);
 		atomic_fetch_add_explicit(&t->periods, 1, memory_order_release);

@@ -67,6 +67,9 @@ struct audio_thread_config {
 	 * is woken. NULL: none. */
 	const struct wake *wake_events;
 	const struct wake *wake_memory;
+	/* The metronome on its own playback channels (audio_alsa_params'
+	 * click_channel): the thread gives the engine a buffer for it. */
+	bool click_out;
 };
 
 struct audio_stats {

@@ -35,6 +35,7 @@ struct keeper_take {
 	size_t last_bytes;
 	float **table[2];
 	uint32_t chunk_frames;
+	uint8_t flags;		  /* enum clip_flags */
 	struct keeper_take *next; /* in the keeper's list of pending offers */
 };
 
@@ -45,8 +46,12 @@ struct keeper_slot {
 	uint32_t cap;	   /* entries in the current tables */
 	uint32_t nchunks;  /* chunks mapped */
 	size_t last_bytes; /* mapped bytes of the last chunk (trimmed at finish) */
-	float **undo[2];
+	/* Undo buffers, each undo_n chunks the take's size (its last one
+	 * undo_last bytes), as many as the engine asked for (MEM_UNDO_MORE). */
+	float **undo[GL_UNDO_LEVELS_MAX][2];
+	uint32_t nundo;
 	uint32_t undo_n;
+	size_t undo_last;
 	/* Every table handed over and not yet retired, to free at the end. */
 	float **alive[2][MAX_TABLES];
 };
@@ -229,18 +234,65 @@ static void chunks_free_from(struct keeper *k, struct keeper_slot *s, uint32_t k
 	}
 }
 
-static void undo_free(struct keeper *k, struct keeper_slot *s)
+static void undo_buf_free(struct keeper *k, struct keeper_slot *s, uint32_t b)
 {
 	for (int ch = 0; ch < 2; ch++) {
-		if (!s->undo[ch])
+		if (!s->undo[b][ch])
 			continue;
 		for (uint32_t i = 0; i < s->undo_n; i++)
-			unmap(k, s->undo[ch][i],
-			      i + 1 == s->undo_n ? s->last_bytes : k->chunk_bytes);
-		table_free(k, s->undo[ch]);
-		s->undo[ch] = NULL;
+			unmap(k, s->undo[b][ch][i],
+			      i + 1 == s->undo_n ? s->undo_last : k->chunk_bytes);
+		table_free(k, s->undo[b][ch]);
+		s->undo[b][ch] = NULL;
 	}
+}
+
+static void undo_free(struct keeper *k, struct keeper_slot *s)
+{
+	for (uint32_t b = 0; b < s->nundo; b++)
+		undo_buf_free(k, s, b);
+	s->nundo = 0;
 	s->undo_n = 0;
+}
+
+/* One more undo buffer (undo_n chunks, the last undo_last bytes), replied
+ * as MEM_UNDO_READY, or MEM_UNDO_FAILED with nothing left mapped. */
+static void undo_make(struct keeper *k, struct keeper_slot *s,
+		      const struct mem_request *rq)
+{
+	uint32_t b = s->nundo;
+	bool ok = b < GL_UNDO_LEVELS_MAX && s->undo_n > 0;
+	for (int ch = 0; ch < s->channels && ok; ch++) {
+		s->undo[b][ch] = table_new(k, s->undo_n);
+		ok = s->undo[b][ch] != NULL;
+		for (uint32_t i = 0; ok && i < s->undo_n; i++) {
+			s->undo[b][ch][i] = map_ready(
+			    k, i + 1 == s->undo_n ? s->undo_last : k->chunk_bytes);
+			ok = s->undo[b][ch][i] != NULL;
+		}
+	}
+	if (!ok) {
+		/* Partly made: undo_buf_free() skips the entries still NULL. */
+		if (b < GL_UNDO_LEVELS_MAX)
+			undo_buf_free(k, s, b);
+		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
+		return;
+	}
+	s->nundo = b + 1;
+	reply(k, MEM_UNDO_READY, rq->slot, rq->gen, s->undo_n, s->undo[b][0],
+	      s->undo[b][1]);
+}
+
+/* The engine wants another undo level: only while it holds all the ones
+ * made (nchunks: its count), so a late or repeated request maps nothing. */
+static void serve_undo_more(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	if (rq->nchunks != s->nundo || s->undo_n == 0) {
+		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
+		return;
+	}
+	undo_make(k, s, rq);
 }
 
 static void serve_grow(struct keeper *k, const struct mem_request *rq)
@@ -283,24 +335,9 @@ static void serve_finish(struct keeper *k, const struct mem_request *rq)
 	}
 
 	undo_free(k, s);
-	bool ok = true;
-	for (int ch = 0; ch < s->channels && ok; ch++) {
-		s->undo[ch] = table_new(k, keep);
-		ok = s->undo[ch] != NULL;
-		for (uint32_t i = 0; ok && i < keep; i++) {
-			s->undo[ch][i] =
-			    map_ready(k, i + 1 == keep ? s->last_bytes : k->chunk_bytes);
-			ok = s->undo[ch][i] != NULL;
-			s->undo_n = i + 1 > s->undo_n ? i + 1 : s->undo_n;
-		}
-	}
-	if (!ok) {
-		/* Partly made: undo_free() skips the entries still NULL. */
-		undo_free(k, s);
-		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
-		return;
-	}
-	reply(k, MEM_UNDO_READY, rq->slot, rq->gen, keep, s->undo[0], s->undo[1]);
+	s->undo_n = keep;
+	s->undo_last = s->last_bytes;
+	undo_make(k, s, rq);
 }
 
 static void serve_release(struct keeper *k, const struct mem_request *rq)
@@ -399,7 +436,8 @@ static void send_offers(struct keeper *k)
 				      .slot = (uint8_t)t->slot,
 				      .nchunks = t->nchunks,
 				      .frames = t->frames,
-				      .tables = {t->table[0], t->table[1]}};
+				      .tables = {t->table[0], t->table[1]},
+				      .flags = t->flags};
 		while (!spsc_push(k->replies, &r)) {
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
@@ -446,6 +484,12 @@ int keeper_service(struct keeper *k)
 			break;
 		case MEM_ADOPT_REFUSED:
 			serve_adopt_refused(k, &rq);
+			break;
+		case MEM_UNDO_MORE:
+			serve_undo_more(k, &rq);
+			break;
+		case MEM_UNDO_FREE:
+			undo_free(k, &k->slots[rq.slot]);
 			break;
 		}
 		pthread_mutex_unlock(&k->lock);
@@ -702,6 +746,11 @@ void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const f
 		       (size_t)run * sizeof(float));
 		i += run;
 	}
+}
+
+void keeper_take_set_flags(struct keeper_take *t, uint8_t flags)
+{
+	t->flags = flags;
 }
 
 void keeper_offer_take(struct keeper *k, struct keeper_take *t)

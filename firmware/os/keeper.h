@@ -106,6 +106,8 @@ int keeper_take_channels(const struct keeper_take *t);
 /* Copies n frames of one channel into the take, from frame `from`. */
 void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const float *src,
 		       int64_t n);
+/* The take's saved state (enum clip_flags, clipmem.h), set before the offer. */
+void keeper_take_set_flags(struct keeper_take *t, uint8_t flags);
 void keeper_offer_take(struct keeper *k, struct keeper_take *t); /* the keeper's now */
 void keeper_take_free(struct keeper *k, struct keeper_take *t);	 /* never offered */
 

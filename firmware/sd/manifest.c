@@ -333,6 +333,14 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	    read_whole(&in, "channels", true, 1, 2, "1 or 2", &channels) < 0 ||
 	    read_number(&in, "bars", 0, 1e12, "a number >= 0", &bars) < 0)
 		return -1;
+	bool muted = false, reversed = false;
+	double speed = 1;
+	if (read_bool(&in, "muted", &muted) < 0 ||
+	    read_bool(&in, "reverse", &reversed) < 0 ||
+	    read_number(&in, "speed", 0.5, 2, "0.5, 1 or 2", &speed) < 0)
+		return -1;
+	if (speed != 0.5 && speed != 1 && speed != 2)
+		return wrong(&in, "speed", field(&in, "speed"), "0.5, 1 or 2");
 	if (!manifest_name_ok(file))
 		return wrong(
 		    &in, "file", field(&in, "file"),
@@ -355,6 +363,9 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	c->channels = (int)channels;
 	c->frames = frames;
 	c->bars = bars >= 0 ? bars : bars_of(s, frames);
+	c->muted = muted;
+	c->reversed = reversed;
+	c->speed = speed;
 	copy_text(c->file, sizeof(c->file), file);
 	slot_of[slot] = i;
 	return 0;
@@ -554,7 +565,12 @@ static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 	       cJSON_AddStringToObject(clip, "file", c->file) &&
 	       cJSON_AddNumberToObject(clip, "frames", (double)c->frames) &&
 	       add_decimal(clip, "bars", c->bars, false) &&
-	       cJSON_AddNumberToObject(clip, "channels", c->channels);
+	       cJSON_AddNumberToObject(clip, "channels", c->channels) &&
+	       /* Only when set: older readers' manifests stay as they were. */
+	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true)) &&
+	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true)) &&
+	       ((c->speed != 0.5 && c->speed != 2) ||
+		cJSON_AddNumberToObject(clip, "speed", c->speed));
 }
 
 static bool write_clips(cJSON *root, const struct session *s)

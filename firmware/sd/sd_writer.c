@@ -39,6 +39,9 @@ struct sd_writer {
 	/* Where the engine's clips stand, from its events. */
 	uint8_t state[GL_SLOTS];
 	bool dirty[GL_SLOTS];
+	bool muted[GL_SLOTS];	 /* each clip's own mute and direction, as the */
+	bool reversed[GL_SLOTS]; /* engine has them */
+	double speed[GL_SLOTS];	 /* 0: as recorded */
 	/* The session's entry for the slot is audio this instance holds in
 	 * the engine: it restored it or saved it itself. Only such an entry
 	 * goes when the slot empties (a clear). One it does not hold (not
@@ -347,6 +350,36 @@ static void set_setting(struct sd_writer *w, const struct event *ev)
 	int t = ev->track % GL_TRACKS;
 	bool moved = true;
 	switch (ev->aux) {
+	case CMD_CLIP_MUTE: {
+		/* A take's own: saved with its entry (a new take starts
+		 * unmuted, EV_RECORD_DONE). */
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		w->muted[slot] = v != 0;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && c->muted != (v != 0);
+		if (c->present)
+			c->muted = v != 0;
+		break;
+	}
+	case CMD_REVERSE: {
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		w->reversed[slot] = v != 0;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && c->reversed != (v != 0);
+		if (c->present)
+			c->reversed = v != 0;
+		break;
+	}
+	case CMD_SPEED: {
+		int slot = (ev->scene % GL_SCENES) * GL_TRACKS + t;
+		double sp = v == 0.5 || v == 2 ? v : 1;
+		w->speed[slot] = sp;
+		struct session_clip *c = &s->clips[slot];
+		moved = c->present && (c->speed ? c->speed : 1) != sp;
+		if (c->present)
+			c->speed = sp;
+		break;
+	}
 	case CMD_TRACK_VOLUME:
 		moved = fabsf(s->tracks[t].volume - (float)v) > 1e-6f;
 		s->tracks[t].volume = (float)v;
@@ -397,6 +430,9 @@ static void follow(struct sd_writer *w, const struct event *ev)
 		}
 		break;
 	case EV_RECORD_DONE:
+		w->muted[slot] = w->reversed[slot] = false;
+		w->speed[slot] = 1;
+		/* fall through */
 	case EV_OVERDUB_DONE:
 		w->dirty[slot] = true;
 		changed(w);
@@ -645,6 +681,9 @@ static int save(struct sd_writer *w, bool final)
 			snprintf(unkept, sizeof(unkept), "%s", err);
 			continue;
 		}
+		fresh.muted = w->muted[slot];
+		fresh.reversed = w->reversed[slot];
+		fresh.speed = w->speed[slot];
 		*c = fresh;
 		w->written[slot] = true;
 		w->held[slot] = true;

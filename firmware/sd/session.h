@@ -31,6 +31,9 @@ struct session_clip {
 	int64_t frames; /* loop length at the session's rate */
 	double bars; /* frames in bars at the session's tempo and meter (0: no tempo) */
 	char file[SESSION_NAME_MAX]; /* file name inside the session directory */
+	bool muted;    /* the clip's own mute (CMD_CLIP_MUTE); default false */
+	bool reversed; /* plays backwards (CMD_REVERSE); default false */
+	double speed;  /* 0.5 or 2 (CMD_SPEED); 1, or 0 (unset), as recorded */
 	/* The audio, channels separate (non-interleaved), frames each; NULL in
 	 * a manifest that was only parsed (the files not read yet); audio[1]
 	 * is NULL for mono. Each is its own malloc'ed block, owned by the

@@ -6,6 +6,7 @@
 #include "thread.h"
 #include "log_line.h"
 #include "mono_clock.h"
+#include "clipmem.h"
 #include "session_store.h"
 
 #include <pthread.h>
@@ -114,8 +115,14 @@ static void into_take(void *ctx, int channel, int64_t from, const float *src, in
 	keeper_take_write(ctx, channel, from, src, n);
 }
 
-static void offered(struct session_loader *l, struct keeper_take *take)
+static void offered(struct session_loader *l, struct keeper_take *take, int slot,
+		    const struct source *src)
 {
+	const struct session_clip *c = &src->sess.clips[slot];
+	keeper_take_set_flags(take, (c->muted ? CLIP_FLAG_MUTED : 0) |
+					(c->reversed ? CLIP_FLAG_REVERSE : 0) |
+					(c->speed == 0.5 ? CLIP_FLAG_HALF_SPEED : 0) |
+					(c->speed == 2 ? CLIP_FLAG_DOUBLE_SPEED : 0));
 	keeper_offer_take(l->cfg.keeper, take);
 	pthread_mutex_lock(&l->lock);
 	l->stats.offered++;
@@ -162,7 +169,7 @@ static void restore_clip(struct session_loader *l, struct source *src, int slot)
 			skipped(l, src, slot, err);
 			return;
 		}
-		offered(l, take);
+		offered(l, take, slot, src);
 		return;
 	}
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -180,7 +187,7 @@ static void restore_clip(struct session_loader *l, struct source *src, int slot)
 	} else {
 		for (int ch = 0; ch < keeper_take_channels(take); ch++)
 			keeper_take_write(take, ch, 0, c->audio[ch], c->frames);
-		offered(l, take);
+		offered(l, take, slot, src);
 	}
 	free(c->audio[0]);
 	free(c->audio[1]);
