@@ -35,8 +35,13 @@ per run and channel), so a clip is a slice of exactly one run's one input
 channel, found by position.
 
 THE MODEL (written from the README's rules, not from gridloop's code)
-  Timing. Every run sets its tempo T, meter M and quantise Q in the config
-  and again by the script at frame 0; lat = 512 (the -l option). A bar is
+  Timing. A run that starts a new session sets its tempo T, meter M and
+  quantise Q in the config and again by the script at frame 0; one that
+  restores a session plays at the session's own (R0: "the saved session's
+  settings win over the config's", manual), read back from the manifest
+  after each step like the slots (a run that could not set the session
+  aside, e.g. on a read-only card, leaves it and its settings as they
+  were); lat = 512 (the -l option). A bar is
   M x 60 x rate / T frames, a beat 60 x rate / T; lines are counted from
   frame 0. A record pressed at P starts at B1 = the next bar line (Q=bar),
   the next beat line (Q=beat) or P (Q=off); pressed again at E it ends at
@@ -761,7 +766,8 @@ class Sequence:
                 for m in made:
                     if m[0] is conv[slot]:
                         m[1] = False
-        self.settle(made, sup, log, rate)
+        self.settle(made, sup, log, rate,
+                    ran_at=(self.tempo, self.meter, self.quant) if clean else None)
         self.still_owed(conv, {slot for _, slot, _ in run.clears}, not fault)
         return what
 
@@ -1049,7 +1055,7 @@ class Sequence:
 
     # ---- after each step: the check (the invariant) ----
 
-    def settle(self, made, superseded, log, rate, problems=None):
+    def settle(self, made, superseded, log, rate, problems=None, ran_at=None):
         problems = list(problems or [])
         m, listed, kept, probs, unreadable = self.card.look()
         problems += probs
@@ -1122,8 +1128,33 @@ class Sequence:
             slots[slot] = v
         self.session_slot = slots
         self.rate = m.get("rate") if m else None
+        if m:
+            self.observe_settings(m, problems, ran_at)
         if problems:
             raise Fail("; ".join(problems) + (" (log %s)" % log if log else ""))
+
+    def observe_settings(self, m, problems, ran_at):
+        """R0 by observation: the tempo, meter and quantise the next restore
+        of the session takes are the manifest's (a saved tempo of 0 takes
+        the config's), not the ones the last run was started with: a run
+        that could not set the old session aside (a card fault) left it,
+        and its settings, as they were. After a clean offline run (ran_at:
+        the settings it played at) they must be those: its session, old or
+        new, is what it saved."""
+        tempo, meter, quant = m.get("tempo", 0), m.get("beats_per_bar", 4), \
+            m.get("quantise", "bar")
+        if tempo == 0:
+            tempo = self.cfg[0]
+        if (not isinstance(tempo, (int, float)) or float(tempo) not in (200, 240, 300) or
+                meter not in (3, 4) or quant not in ("off", "beat", "bar")):
+            problems.append("the manifest's tempo %r, beats_per_bar %r, quantise %r are "
+                            "none the runs set" % (tempo, meter, quant))
+            return
+        got = (int(tempo), meter, quant)
+        if ran_at is not None and got != ran_at:
+            problems.append("the manifest says %d BPM %d/4 quantise %s, the run played at "
+                            "%d BPM %d/4 quantise %s (R0)" % (got + ran_at))
+        self.tempo, self.meter, self.quant = got
 
     # ---- diagnostics (not part of the verdict) ----
 
