@@ -80,7 +80,10 @@ THE MODEL (written from the README's rules, not from gridloop's code)
      conversions are "may", and what the session lacks then is owed by the
      next start that restores it (converted from the original, or the
      original itself at its own rate): a must after a stop or a kill (a
-     conversion cut short is resumed), a "may" after a card fault. A
+     conversion cut short is resumed), a "may" after a card fault or on
+     a pad pressed during the restore (the press may have kept the clip
+     out, and a take that then never began leaves the conversion done;
+     one lost by a kill leaves the pad to the resumed conversion). A
      session set aside takes what it is owed with it (R3: kept, not
      restored).
   One requirement per audio: versions found bit for bit the same (a take
@@ -702,18 +705,21 @@ class Sequence:
                 self.unsure.add(slot)
         return slots, conv
 
-    def still_owed(self, conv, left_out, sure):
+    def still_owed(self, conv, left_out, sure, pressed=()):
         """R5 for a run that may have stopped while converting: what its
         conversions did not put into the session (the pad empty there
         now) is owed by the next start that restores the session: a must
         after a stop or a kill (a conversion cut short is resumed), a "may"
         after a fault of the card (R2: the mark of the conversion may not
-        have reached it). One that was "may" and did not come at a
-        clean start is not owed any more (there was no mark to resume)."""
+        have reached it) and on the pads PRESSED during the restore (the
+        press may have kept the clip out: the conversion then counts it
+        as done unless the take was lost with the rest). One that was
+        "may" and did not come at a clean start is not owed any more
+        (there was no mark to resume). LEFT_OUT (cleared) is not owed."""
         self.owed = {slot: self.roots[slot] for slot in conv
                      if slot not in left_out and slot not in self.session_slot and
                      not (sure and slot in self.unsure)}
-        self.owed_unsure = set(self.owed) if not sure else set()
+        self.owed_unsure = set(self.owed) if not sure else set(self.owed) & set(pressed)
 
     def offline(self, fault=None):
         self.nrun += 1
@@ -894,7 +900,7 @@ class Sequence:
         for v in made_b:
             made.append([v, False, None])
         self.settle(made, sup, log, rate, problems)
-        self.still_owed(conv, set(run.pdr), True)
+        self.still_owed(conv, set(), True, pressed=run.pdr)
         return what
 
     def second_instance(self, name, rate, restore, resample, slots, run_a, delay):
