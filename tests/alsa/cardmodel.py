@@ -733,6 +733,9 @@ class Sequence:
             tk = run.takes[-1]
             X = self.rng.randrange(tk["B1"] + LAT + MARGIN, tk["B2"] - MARGIN)
             run.lines = [x for x in run.lines if x[0] < X - PERIOD]
+            # what the script no longer says did not happen: a clear cut
+            # off with it neither ends a clip nor a conversion
+            run.clears = [c for c in run.clears if c[0] < X - PERIOD]
         else:
             X = last + self.rng.randrange(MARGIN, bar)
         raw, chans = noise(self.rng, max([X] + [tk["B2"] + LAT for tk in run.takes]) + 8192)
