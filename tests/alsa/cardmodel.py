@@ -11,7 +11,9 @@ Without --seed, N sequences run with the seeds BASE, BASE+1 ... (BASE is
 random unless given, and printed); --seed N runs that one sequence again,
 the same way (live runs depend on wall time: see below). Each sequence
 prints "ok   seed N: ..." or "FAIL seed N: step K (CLASS): why", and the
-last line is "N passed, N failed".
+last line is "N passed, N failed". A failing sequence's directory stays
+(its logs, scripts, configs and card, without the inputs), since a live
+run's failure may not come again; --keep keeps every directory whole.
 
 Step classes (--no turns a class off; the default run has all of them):
   offline   a run that ends at a frame (the script's exit, or --frames):
@@ -1290,6 +1292,12 @@ def main():
             failed += 1
         if opts.keep or (not good and opts.seed is not None):
             print("     | kept %s" % seq.tmp)
+        elif not good:
+            # a live run's failure may not come again: its logs and card
+            # stay (the inputs are the seed's, made again by a re-run)
+            for raw in glob.glob(os.path.join(seq.tmp, "*.raw")):
+                os.unlink(raw)
+            print("     | kept %s (logs, scripts, configs, card)" % seq.tmp)
         else:
             shutil.rmtree(seq.tmp, ignore_errors=True)
         sys.stdout.flush()
