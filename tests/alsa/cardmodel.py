@@ -11,7 +11,9 @@ Without --seed, N sequences run with the seeds BASE, BASE+1 ... (BASE is
 random unless given, and printed); --seed N runs that one sequence again,
 the same way (live runs depend on wall time: see below). Each sequence
 prints "ok   seed N: ..." or "FAIL seed N: step K (CLASS): why", and the
-last line is "N passed, N failed".
+last line is "N passed, N failed". A failing sequence's directory stays
+(its logs, scripts, configs and card, without the inputs), since a live
+run's failure may not come again; --keep keeps every directory whole.
 
 Step classes (--no turns a class off; the default run has all of them):
   offline   a run that ends at a frame (the script's exit, or --frames):
@@ -35,8 +37,13 @@ per run and channel), so a clip is a slice of exactly one run's one input
 channel, found by position.
 
 THE MODEL (written from the README's rules, not from gridloop's code)
-  Timing. Every run sets its tempo T, meter M and quantise Q in the config
-  and again by the script at frame 0; lat = 512 (the -l option). A bar is
+  Timing. A run that starts a new session sets its tempo T, meter M and
+  quantise Q in the config and again by the script at frame 0; one that
+  restores a session plays at the session's own (R0: "the saved session's
+  settings win over the config's", manual), read back from the manifest
+  after each step like the slots (a run that could not set the session
+  aside, e.g. on a read-only card, leaves it and its settings as they
+  were); lat = 512 (the -l option). A bar is
   M x 60 x rate / T frames, a beat 60 x rate / T; lines are counted from
   frame 0. A record pressed at P starts at B1 = the next bar line (Q=bar),
   the next beat line (Q=beat) or P (Q=off); pressed again at E it ends at
@@ -75,7 +82,10 @@ THE MODEL (written from the README's rules, not from gridloop's code)
      conversions are "may", and what the session lacks then is owed by the
      next start that restores it (converted from the original, or the
      original itself at its own rate): a must after a stop or a kill (a
-     conversion cut short is resumed), a "may" after a card fault. A
+     conversion cut short is resumed), a "may" after a card fault or on
+     a pad pressed during the restore (the press may have kept the clip
+     out, and a take that then never began leaves the conversion done;
+     one lost by a kill leaves the pad to the resumed conversion). A
      session set aside takes what it is owed with it (R3: kept, not
      restored).
   One requirement per audio: versions found bit for bit the same (a take
@@ -705,18 +715,21 @@ class Sequence:
                 self.unsure.add(slot)
         return slots, conv
 
-    def still_owed(self, conv, left_out, sure):
+    def still_owed(self, conv, left_out, sure, pressed=()):
         """R5 for a run that may have stopped while converting: what its
         conversions did not put into the session (the pad empty there
         now) is owed by the next start that restores the session: a must
         after a stop or a kill (a conversion cut short is resumed), a "may"
         after a fault of the card (R2: the mark of the conversion may not
-        have reached it). One that was "may" and did not come at a
-        clean start is not owed any more (there was no mark to resume)."""
+        have reached it) and on the pads PRESSED during the restore (the
+        press may have kept the clip out: the conversion then counts it
+        as done unless the take was lost with the rest). One that was
+        "may" and did not come at a clean start is not owed any more
+        (there was no mark to resume). LEFT_OUT (cleared) is not owed."""
         self.owed = {slot: self.roots[slot] for slot in conv
                      if slot not in left_out and slot not in self.session_slot and
                      not (sure and slot in self.unsure)}
-        self.owed_unsure = set(self.owed) if not sure else set()
+        self.owed_unsure = set(self.owed) if not sure else set(self.owed) & set(pressed)
 
     def offline(self, fault=None):
         self.nrun += 1
@@ -730,6 +743,9 @@ class Sequence:
             tk = run.takes[-1]
             X = self.rng.randrange(tk["B1"] + LAT + MARGIN, tk["B2"] - MARGIN)
             run.lines = [x for x in run.lines if x[0] < X - PERIOD]
+            # what the script no longer says did not happen: a clear cut
+            # off with it neither ends a clip nor a conversion
+            run.clears = [c for c in run.clears if c[0] < X - PERIOD]
         else:
             X = last + self.rng.randrange(MARGIN, bar)
         raw, chans = noise(self.rng, max([X] + [tk["B2"] + LAT for tk in run.takes]) + 8192)
@@ -769,7 +785,8 @@ class Sequence:
                 for m in made:
                     if m[0] is conv[slot]:
                         m[1] = False
-        self.settle(made, sup, log, rate)
+        self.settle(made, sup, log, rate,
+                    ran_at=(self.tempo, self.meter, self.quant) if clean else None)
         self.still_owed(conv, {slot for _, slot, _ in run.clears}, not fault)
         return what
 
@@ -896,7 +913,7 @@ class Sequence:
         for v in made_b:
             made.append([v, False, None])
         self.settle(made, sup, log, rate, problems)
-        self.still_owed(conv, set(run.pdr), True)
+        self.still_owed(conv, set(), True, pressed=run.pdr)
         return what
 
     def second_instance(self, name, rate, restore, resample, slots, run_a, delay):
@@ -1057,7 +1074,7 @@ class Sequence:
 
     # ---- after each step: the check (the invariant) ----
 
-    def settle(self, made, superseded, log, rate, problems=None):
+    def settle(self, made, superseded, log, rate, problems=None, ran_at=None):
         problems = list(problems or [])
         m, listed, kept, probs, unreadable = self.card.look()
         problems += probs
@@ -1130,8 +1147,33 @@ class Sequence:
             slots[slot] = v
         self.session_slot = slots
         self.rate = m.get("rate") if m else None
+        if m:
+            self.observe_settings(m, problems, ran_at)
         if problems:
             raise Fail("; ".join(problems) + (" (log %s)" % log if log else ""))
+
+    def observe_settings(self, m, problems, ran_at):
+        """R0 by observation: the tempo, meter and quantise the next restore
+        of the session takes are the manifest's (a saved tempo of 0 takes
+        the config's), not the ones the last run was started with: a run
+        that could not set the old session aside (a card fault) left it,
+        and its settings, as they were. After a clean offline run (ran_at:
+        the settings it played at) they must be those: its session, old or
+        new, is what it saved."""
+        tempo, meter, quant = m.get("tempo", 0), m.get("beats_per_bar", 4), \
+            m.get("quantise", "bar")
+        if tempo == 0:
+            tempo = self.cfg[0]
+        if (not isinstance(tempo, (int, float)) or float(tempo) not in (200, 240, 300) or
+                meter not in (3, 4) or quant not in ("off", "beat", "bar")):
+            problems.append("the manifest's tempo %r, beats_per_bar %r, quantise %r are "
+                            "none the runs set" % (tempo, meter, quant))
+            return
+        got = (int(tempo), meter, quant)
+        if ran_at is not None and got != ran_at:
+            problems.append("the manifest says %d BPM %d/4 quantise %s, the run played at "
+                            "%d BPM %d/4 quantise %s (R0)" % (got + ran_at))
+        self.tempo, self.meter, self.quant = got
 
     # ---- diagnostics (not part of the verdict) ----
 
@@ -1258,6 +1300,12 @@ def main():
             failed += 1
         if opts.keep or (not good and opts.seed is not None):
             print("     | kept %s" % seq.tmp)
+        elif not good:
+            # a live run's failure may not come again: its logs and card
+            # stay (the inputs are the seed's, made again by a re-run)
+            for raw in glob.glob(os.path.join(seq.tmp, "*.raw")):
+                os.unlink(raw)
+            print("     | kept %s (logs, scripts, configs, card)" % seq.tmp)
         else:
             shutil.rmtree(seq.tmp, ignore_errors=True)
         sys.stdout.flush()
