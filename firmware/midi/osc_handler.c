@@ -818,7 +818,7 @@ static void sl_register(struct osc_handler *h, struct osc_out *out,
 	if (loop == -3)
 		loop = h->selected;
 	why = reg_change(h, aut ? OSC_REG_AUTO : OSC_REG_UPDATE, loop, ctrl,
-			 ms > 1e6 ? 1000000 : (int)ms, url, path, unregister);
+			 !(ms > 0) ? 0 : ms > 1e6 ? 1000000 : (int)ms, url, path, unregister);
 	if (why)
 		refuse(h, out, url_ok(url) ? url : NULL, m->path, why);
 }
