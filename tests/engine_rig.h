@@ -154,4 +154,38 @@ static inline int rig_count_events(struct rig *r, uint8_t type, int64_t value)
 	return n;
 }
 
+/* ---- one-clip tests (the loop operations) ---------------------------------
+ * A free-running engine for one clip at a time: 48 kHz, 64-frame periods,
+ * no tempo set, quantise off, 4096-frame grow,
+ * the given fade and round trip. */
+static inline void rig_loop_config(struct engine_config *cfg, uint32_t fade,
+				   uint32_t latency)
+{
+	engine_config_defaults(cfg, 48000);
+	cfg->max_period = 64;
+	cfg->fade_frames = fade;
+	cfg->tempo = 0;
+	cfg->quantise = QUANTISE_OFF;
+	cfg->grow_frames = 4096;
+	cfg->latency_frames = latency;
+}
+
+/* Records a take of len frames on track 0 scene 0 from frame start and
+ * plays it, up to 2000 frames into its second pass (it plays then). */
+static inline void rig_record_loop(struct rig *r, int64_t start, int64_t len)
+{
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, start);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, start + len);
+	rig_run_to(r, start + 2 * len + 2000);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+}
+
+/* The first len frames of channel 0 of track 0 scene 0, calloc'd. */
+static inline float *rig_clip_now(struct rig *r, int64_t len)
+{
+	float *buf = calloc((size_t)len, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, len), len);
+	return buf;
+}
+
 #endif

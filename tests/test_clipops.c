@@ -18,18 +18,10 @@
 static struct rig *ops_rig(uint32_t fade)
 {
 	struct engine_config cfg;
-	engine_config_defaults(&cfg, 48000);
-	cfg.max_period = 64;
-	cfg.fade_frames = fade;
-	cfg.tempo = 0;
-	cfg.quantise = QUANTISE_OFF;
-	cfg.grow_frames = 4096;
+	rig_loop_config(&cfg, fade, 0);
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
 	assert_non_null(r);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100 + LOOP);
-	rig_run_to(r, 100 + 2 * LOOP + 2000);
-	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_record_loop(r, 100, LOOP);
 	return r;
 }
 
@@ -37,9 +29,7 @@ static const int64_t launch = 100 + LOOP;
 
 static float *clip_now(struct rig *r)
 {
-	float *buf = calloc(LOOP, sizeof(float));
-	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, LOOP), LOOP);
-	return buf;
+	return rig_clip_now(r, LOOP);
 }
 
 static const struct event *find_setting(struct rig *r, int aux)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "keeper.h"
 #include "options.h"
 #include "recorder.h"
+#include "tmp_dir.h"
 
 #define NO_FILE "/nonexistent/gridloop.conf"
 #define END	((char *)NULL) /* ends parse()'s argument list */
@@ -822,8 +824,8 @@ static void put_file(const char *root, const char *rel, const char *text)
 static void test_memory_available(void **state)
 {
 	(void)state;
-	char root[] = "/tmp/test_options_root.XXXXXX";
-	assert_non_null(mkdtemp(root));
+	char root[PATH_MAX];
+	assert_true(tmp_dir_make(root, sizeof(root), "test_options_root"));
 	put_file(root, "proc/meminfo",
 		 "MemTotal:        4000000 kB\nMemFree:  100 kB\n"
 		 "MemAvailable:    2000000 kB\n");
@@ -872,9 +874,7 @@ static void test_memory_available(void **state)
 	sysmem_read("/nonexistent", true, &a);
 	assert_int_equal(a.meminfo, UINT64_MAX);
 	assert_int_equal(a.cgroup, UINT64_MAX);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tmp_dir_remove(root), 0);
 }
 
 static void write_bytes(struct fixture *f, const char *bytes, size_t n)
@@ -1068,8 +1068,8 @@ static void test_hostile_config_text(void **state)
 static void test_hostile_config_files(void **state)
 {
 	struct fixture *f = *state;
-	char dir[] = "/tmp/test_options_dir.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	char dir[PATH_MAX];
+	assert_true(tmp_dir_make(dir, sizeof(dir), "test_options_dir"));
 	assert_error(f, parse(f, "-c", dir, END),
 		     ": cannot read the config file: it is a directory");
 	/* The default file too: only a missing one is no error. */

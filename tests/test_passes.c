@@ -22,20 +22,10 @@
 static struct rig *pass_rig(uint32_t fade)
 {
 	struct engine_config cfg;
-	engine_config_defaults(&cfg, 48000);
-	cfg.max_period = 64;
-	cfg.fade_frames = fade;
-	cfg.tempo = 0;
-	cfg.quantise = QUANTISE_OFF;
-	cfg.grow_frames = 4096;
-	cfg.latency_frames = LAT;
+	rig_loop_config(&cfg, fade, LAT);
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
 	assert_non_null(r);
-	/* A take of LOOP frames, launched at 100 + LOOP. */
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100 + LOOP);
-	rig_run_to(r, 100 + 2 * LOOP + 2000);
-	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_record_loop(r, 100, LOOP); /* a take of LOOP frames, launched at 100 + LOOP */
 	return r;
 }
 
@@ -43,9 +33,7 @@ static const int64_t launch = 100 + LOOP;
 
 static float *clip_now(struct rig *r)
 {
-	float *buf = calloc(LOOP, sizeof(float));
-	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, LOOP), LOOP);
-	return buf;
+	return rig_clip_now(r, LOOP);
 }
 
 static int64_t pos_of_input(int64_t t)

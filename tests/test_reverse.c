@@ -21,27 +21,16 @@
 static struct rig *rev_rig(int64_t L)
 {
 	struct engine_config cfg;
-	engine_config_defaults(&cfg, 48000);
-	cfg.max_period = 64;
-	cfg.fade_frames = 0;
-	cfg.tempo = 0;
-	cfg.quantise = QUANTISE_OFF;
-	cfg.grow_frames = 4096;
-	cfg.latency_frames = LAT;
+	rig_loop_config(&cfg, 0, LAT);
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
 	assert_non_null(r);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100 + L);
-	rig_run_to(r, 100 + 2 * L + 2000);
-	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_record_loop(r, 100, L);
 	return r;
 }
 
 static float *clip_now(struct rig *r, int64_t L)
 {
-	float *buf = calloc((size_t)L, sizeof(float));
-	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, L), L);
-	return buf;
+	return rig_clip_now(r, L);
 }
 
 static int64_t pmod(int64_t a, int64_t m)

@@ -32,30 +32,19 @@ static float sine_in(int64_t t, int c)
 static struct rig *speed_rig(double hz, uint32_t latency)
 {
 	struct engine_config cfg;
-	engine_config_defaults(&cfg, 48000);
-	cfg.max_period = 64;
-	cfg.fade_frames = 0;
-	cfg.tempo = 0;
-	cfg.quantise = QUANTISE_OFF;
-	cfg.grow_frames = 4096;
-	cfg.latency_frames = latency;
+	rig_loop_config(&cfg, 0, latency);
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
 	assert_non_null(r);
 	sine_hz = hz;
 	if (hz > 0)
 		r->input = sine_in;
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, REC0);
-	rig_cmd(r, CMD_PRESS, 0, 0, 0, REC0 + L);
-	rig_run_to(r, REC0 + 2 * L + 2000);
-	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_record_loop(r, REC0, L);
 	return r;
 }
 
 static float *clip_now(struct rig *r)
 {
-	float *buf = calloc(L, sizeof(float));
-	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, L), L);
-	return buf;
+	return rig_clip_now(r, L);
 }
 
 static int count_error(struct rig *r, int64_t err)

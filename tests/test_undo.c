@@ -36,13 +36,7 @@ static int64_t rnd_in(uint64_t *s, int64_t lo, int64_t hi)
 static struct rig *undo_rig(uint32_t levels, uint64_t mb, uint32_t latency)
 {
 	struct engine_config cfg;
-	engine_config_defaults(&cfg, 48000);
-	cfg.max_period = 64;
-	cfg.fade_frames = 32;
-	cfg.tempo = 0;
-	cfg.quantise = QUANTISE_OFF;
-	cfg.grow_frames = 4096;
-	cfg.latency_frames = latency;
+	rig_loop_config(&cfg, 32, latency);
 	cfg.undo_levels = levels;
 	cfg.undo_memory_mb = mb;
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
@@ -54,17 +48,7 @@ static float *clip_now(struct rig *r)
 {
 	int64_t len = engine_clip_length(r->e, 0, 0);
 	assert_int_equal(len, LOOP);
-	float *buf = calloc(LOOP, sizeof(float));
-	assert_int_equal(engine_clip_read(r->e, 0, 0, 0, 0, buf, LOOP), LOOP);
-	return buf;
-}
-
-static int count(struct rig *r, uint8_t type)
-{
-	int n = 0;
-	for (int i = 0; i < r->nev; i++)
-		n += r->ev[i].type == type;
-	return n;
+	return rig_clip_now(r, LOOP);
 }
 
 /* Runs until the clip's audio is final (no pass, no swap) and a little more
@@ -252,9 +236,10 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 		settle(r);
 		check(r, &m, seed, step);
 	}
-	if (count(r, EV_UNDO_DROPPED) != m.dropped)
+	if (rig_count_events(r, EV_UNDO_DROPPED, -1) != m.dropped)
 		fail_msg("seed %#llx: %d levels dropped, the model says %d",
-			 (unsigned long long)seed, count(r, EV_UNDO_DROPPED), m.dropped);
+			 (unsigned long long)seed,
+			 rig_count_events(r, EV_UNDO_DROPPED, -1), m.dropped);
 	for (int i = 0; i < m.n; i++)
 		free(m.st[i]);
 	rig_free(r);
@@ -284,7 +269,7 @@ static void test_undo_memory_bound(void **state)
 	for (int i = 0; i < 18; i++)
 		pass(r, 500);
 	assert_int_equal(r->e->clips[0].nlv, GL_UNDO_LEVELS_MAX);
-	assert_int_equal(count(r, EV_UNDO_DROPPED), 2);
+	assert_int_equal(rig_count_events(r, EV_UNDO_DROPPED, -1), 2);
 	rig_free(r);
 
 	/* A clip of 1 MB in its chunks (262144 frames at 4 bytes): 1 level. */
@@ -306,7 +291,7 @@ static void test_undo_memory_bound(void **state)
 	}
 	assert_int_equal(r->e->clips[0].nlv, 1);
 	assert_int_equal(r->e->clips[0].nbufs, 1);
-	assert_int_equal(count(r, EV_UNDO_DROPPED), 2);
+	assert_int_equal(rig_count_events(r, EV_UNDO_DROPPED, -1), 2);
 	rig_free(r);
 }
 
@@ -535,7 +520,7 @@ static void test_undo_levels_give_way_to_a_recording(void **state)
 	for (int64_t i = 0; i < 30000; i++)
 		assert_true(b[i] == rig_signal(at + i, 0));
 	assert_int_equal(r->e->clips[0].nlv, 0);
-	assert_true(count(r, EV_UNDO_DROPPED) >= 1);
+	assert_true(rig_count_events(r, EV_UNDO_DROPPED, -1) >= 1);
 	/* A is as it was; an undo has nothing to take back. */
 	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
 	settle(r);
