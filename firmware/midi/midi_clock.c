@@ -174,17 +174,21 @@ static int ticks_due(const struct midi_clock_out *c, const struct clock_mark *m)
 	return beats >= 1 && beats <= 16 ? (int)beats * 24 : 24;
 }
 
+int64_t midi_clock_out_next_tick(const struct midi_clock_out *c)
+{
+	if (!c->anchored || c->frames_per_beat <= 0)
+		return INT64_MAX;
+	return c->anchor_frame +
+	       llround(c->ticks_since_anchor * c->frames_per_beat / 24.0);
+}
+
 int midi_clock_out_period(struct midi_clock_out *c, int64_t f0, uint32_t n,
 			  struct midi_clock_msg *out, int max)
 {
 	const int64_t end = f0 + n;
 	struct listing l = {.out = out, .max = max, .f0 = f0};
 	while (l.count < l.max) {
-		bool ticking = c->anchored && c->frames_per_beat > 0;
-		int64_t next_tick =
-		    ticking ? c->anchor_frame + llround(c->ticks_since_anchor *
-							c->frames_per_beat / 24.0)
-			    : INT64_MAX;
+		int64_t next_tick = midi_clock_out_next_tick(c);
 		const struct clock_mark *m =
 		    c->tl_count ? &c->timeline[c->tl_head] : NULL;
 

@@ -99,6 +99,10 @@ void midi_clock_out_event(struct midi_clock_out *c, const struct event *ev);
 void midi_clock_out_start(struct midi_clock_out *c, int64_t frame);
 void midi_clock_out_stop(struct midi_clock_out *c, int64_t frame);
 
+/* The frame of the next tick, or INT64_MAX while the clock does not tick
+ * (no tempo yet). */
+int64_t midi_clock_out_next_tick(const struct midi_clock_out *c);
+
 /* Lists the messages with frames in [f0, f0 + n), in frame order, up to max;
  * returns how many. Call for consecutive periods, after feeding the engine's
  * events with frames below f0 + n (then every tick is exact; without them

@@ -809,17 +809,15 @@ static void leave_controllers(struct seq_alsa *s)
  * slaves keep the tempo), and ticks are listed only up to the horizon, so
  * the horizon must pass each tick's frame soon after the audio thread did:
  * ask it to wake the supervisor after the period that passes the next
- * tick (the formula of midi_clock_out_period()). A tick then goes out
+ * tick (midi_clock_out_next_tick()). A tick then goes out
  * within one period and two wake-ups of its frame, and there are no
  * wake-ups while nothing ticks (no tempo, clock in, no sequencer). */
 static void ask_for_horizon(struct seq_alsa *s, int64_t horizon)
 {
-	const struct midi_clock_out *c = &s->hub.clock_out;
-	int64_t at = GL_NEVER;
-	if (s->hub.cfg.clock_out && s->seq && c->anchored && c->frames_per_beat > 0) {
-		at = c->anchor_frame +
-		     llround(c->ticks_since_anchor * c->frames_per_beat / 24.0);
-		if (at < horizon)
+	int64_t at = GL_NEVER; /* = INT64_MAX, as midi_clock_out_next_tick's "none" */
+	if (s->hub.cfg.clock_out && s->seq) {
+		at = midi_clock_out_next_tick(&s->hub.clock_out);
+		if (at != GL_NEVER && at < horizon)
 			at = horizon; /* listed up to there: the next period */
 	}
 	if (s->cfg.audio && (at != GL_NEVER || s->asked_at != GL_NEVER))
