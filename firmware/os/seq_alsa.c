@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fnmatch.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
