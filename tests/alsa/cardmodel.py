@@ -725,9 +725,12 @@ class Sequence:
         press may have kept the clip out: the conversion then counts it
         as done unless the take was lost with the rest). One that was
         "may" and did not come at a clean start is not owed any more
-        (there was no mark to resume). LEFT_OUT (cleared) is not owed."""
+        (there was no mark to resume). LEFT_OUT (cleared) is not owed,
+        unless the card failed: then the clear may never have reached it,
+        and the resumed conversion brings the clip back (a "may"; seed
+        1006: the first save after the conversion failed with EIO)."""
         self.owed = {slot: self.roots[slot] for slot in conv
-                     if slot not in left_out and slot not in self.session_slot and
+                     if (slot not in left_out or not sure) and slot not in self.session_slot and
                      not (sure and slot in self.unsure)}
         self.owed_unsure = set(self.owed) if not sure else set(self.owed) & set(pressed)
 
