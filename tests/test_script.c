@@ -207,7 +207,8 @@ static void test_errors_name_the_line(void **state)
 			   "set.txt:1: speed '1.5' is not 0.5, 1 or 2");
 	assert_parse_error("speed 0 0 .5\n", "set.txt:1: speed '.5' is not 0.5, 1 or 2");
 	assert_parse_error("speed 0 0\n", "set.txt:1: usage: speed TRACK SCENE 0.5|1|2");
-	assert_parse_error("mute_clip 0 0 maybe\n", "set.txt:1: 'maybe' is not on or off");
+	assert_parse_error("mute_clip 0 0 maybe\n",
+			   "set.txt:1: 'maybe' is not on or off");
 	assert_parse_error("meter 0\n", "set.txt:1: beats per bar '0' is not 1..16");
 	assert_parse_error("quantise half\n",
 			   "set.txt:1: quantise 'half' is not off, beat or bar");
@@ -569,6 +570,44 @@ static void test_feeder_counts_late_commands(void **state)
 	script_free(&s);
 }
 
+/* The feeder sleeps until it is poked with the queue at half: it does not
+ * poll (a pop without a poke, or a poke above half, refills nothing). */
+static void test_feeder_sleeps_until_poked(void **state)
+{
+	(void)state;
+	struct script s = numbered(40);
+	struct spsc q;
+	assert_int_equal(spsc_init(&q, 4, sizeof(struct command)), 0);
+	atomic_int_least64_t now;
+	atomic_init(&now, 0);
+	struct script_feeder *f = script_feeder_create(&s, &q, &now);
+	assert_non_null(f);
+	assert_int_equal(script_feeder_fill(f), 36);
+	struct command c;
+	assert_true(spsc_pop(&q, &c));
+	/* Its first fill (the thread starts with one) tops it up again. */
+	assert_int_equal(script_feeder_start(f), 0);
+	for (int i = 0; i < 2000 && spsc_count(&q) < 4; i++)
+		usleep(1000);
+	assert_int_equal(spsc_count(&q), 4);
+	assert_true(spsc_pop(&q, &c));
+	script_feeder_poke(f, false); /* 3 of 4 left: above half */
+	usleep(20000);
+	assert_int_equal(spsc_count(&q), 3);
+	assert_true(spsc_pop(&q, &c));
+	usleep(20000);
+	assert_int_equal(spsc_count(&q), 2); /* not poked: still asleep */
+	script_feeder_poke(f, false);
+	for (int i = 0; i < 2000 && spsc_count(&q) < 4; i++)
+		usleep(1000);
+	assert_int_equal(spsc_count(&q), 4);
+	assert_true(spsc_pop(&q, &c));
+	assert_true(c.frame == 4000);
+	script_feeder_destroy(f); /* wakes and joins the sleeping thread */
+	spsc_free(&q);
+	script_free(&s);
+}
+
 /* The feeder thread keeps a small queue topped up until everything is in. */
 static void test_feeder_thread(void **state)
 {
@@ -586,6 +625,7 @@ static void test_feeder_thread(void **state)
 		if (spsc_pop(&q, &c)) {
 			assert_true(c.frame == expect);
 			expect += 1000;
+			script_feeder_poke(f, false); /* as the audio thread does */
 		} else {
 			usleep(100);
 		}
@@ -602,6 +642,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_word),
+	    cmocka_unit_test(test_feeder_sleeps_until_poked),
 	    cmocka_unit_test(test_export_and_save),
 	    cmocka_unit_test(test_empty_script),
 	    cmocka_unit_test(test_errors_name_the_line),

@@ -841,8 +841,12 @@ static int build(struct program *p)
 			return fail(1, "cannot set up the script", "out of memory");
 		/* A script that fits in the queue is queued whole before the
 		 * first period; a longer one is fed as the queue empties. */
-		if (script_feeder_fill(p->feeder) > 0 && script_feeder_start(p->feeder))
-			return fail(1, "cannot start the script feeder thread", NULL);
+		if (script_feeder_fill(p->feeder) > 0) {
+			if (script_feeder_start(p->feeder))
+				return fail(1, "cannot start the script feeder thread",
+					    NULL);
+			audio_thread_set_feeder(p->audio, p->feeder);
+		}
 	}
 	if (offline)
 		audio_thread_set_offline(

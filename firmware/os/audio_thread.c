@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "rt_mark.h"
+#include "script_feeder.h"
 #include "thread.h"
 #include "spsc.h"
 
@@ -33,6 +34,7 @@ struct audio_thread {
 	pthread_t thread;
 	bool started;
 	const atomic_int_least64_t *gate; /* offline: the script feeder's horizon */
+	struct script_feeder *feeder;	  /* poked after each period; NULL: none */
 	struct keeper *keeper;		  /* offline: served between periods */
 
 	atomic_bool stop;
@@ -104,6 +106,11 @@ void audio_thread_set_offline(struct audio_thread *t,
 {
 	t->gate = script_horizon;
 	t->keeper = keeper;
+}
+
+void audio_thread_set_feeder(struct audio_thread *t, struct script_feeder *f)
+{
+	t->feeder = f;
 }
 
 void audio_thread_wake_at(struct audio_thread *t, int64_t frame)
@@ -236,13 +243,19 @@ static void wait_for_script(struct audio_thread *t, int64_t period_end)
 {
 	const struct timespec poll = {0, GATE_POLL_NS};
 	struct spsc *queue = engine_commands(t->cfg.engine, SOURCE_SCRIPT);
-	int64_t waited = 0;
+	uint64_t t0 = clock_ns();
 	while (atomic_load_explicit(t->gate, memory_order_acquire) < period_end &&
 	       spsc_count(queue) < spsc_capacity(queue) &&
 	       !atomic_load_explicit(&t->stop, memory_order_relaxed) &&
-	       waited < GATE_GIVE_UP_NS) {
-		nanosleep(&poll, NULL);
-		waited += GATE_POLL_NS;
+	       clock_ns() - t0 < (uint64_t)GATE_GIVE_UP_NS) {
+		if (t->feeder) {
+			/* Woken by its fill; the timeout only covers a poke
+			 * that came as the feeder was about to sleep. */
+			script_feeder_poke(t->feeder, true);
+			script_feeder_wait(t->feeder, 1);
+		} else {
+			nanosleep(&poll, NULL); /* a bare gate (tests) */
+		}
 	}
 }
 
@@ -328,6 +341,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		atomic_store_explicit(&t->now, engine_now(e), memory_order_release);
 		atomic_fetch_add_explicit(&t->periods, 1, memory_order_release);
 		wake_consumers(t, events0, reports0, memory0, engine_now(e));
+		if (t->feeder)
+			script_feeder_poke(t->feeder, false);
 		rt_mark_end();
 
 		err = audio_alsa_write(t->pcm, n);

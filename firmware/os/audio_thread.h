@@ -114,6 +114,12 @@ void audio_thread_set_offline(struct audio_thread *t,
 			      const atomic_int_least64_t *script_horizon,
 			      struct keeper *keeper);
 
+/* The script feeder (script_feeder.h) to poke after each period, so that it
+ * sleeps until the queue has room instead of polling; offline, the gate
+ * waits on it. NULL: none. Set before start. */
+struct script_feeder;
+void audio_thread_set_feeder(struct audio_thread *t, struct script_feeder *f);
+
 /* Wake wake_events once more after the first period that ends past engine
  * frame `frame` (GL_NEVER: no such wake-up; each call replaces the last).
  * The MIDI clock lists ticks only up to the horizon the supervisor

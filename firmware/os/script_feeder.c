@@ -15,6 +15,7 @@
 
 #include "gl_limits.h"
 #include "thread.h"
+#include "wake.h"
 
 /* Reads a whole script file of at most GL_SCRIPT_BYTES_MAX bytes into a
  * malloc'd buffer. Never blocks in open() (a FIFO nobody writes to reads as
@@ -123,13 +124,15 @@ struct script_feeder {
 	atomic_int_least64_t horizon;
 	atomic_uint_least64_t late;
 	atomic_bool stop;
+	/* The feeder sleeps until the audio thread has taken half the queue
+	 * (script_feeder_poke) or a stop: never a timed poll. `asleep` says it
+	 * waits for that (or is about to), so a period wakes it at most once. */
+	atomic_bool asleep;
+	struct wake wake;   /* the feeder sleeps on it */
+	struct wake filled; /* an offline period waits on it (script_feeder_wait) */
 	bool running;
 	pthread_t thread;
 };
-
-/* The feeder looks at the queue this often: long before it could run dry,
- * since queued commands span far more time than that. */
-#define FEED_INTERVAL_NS 2000000L
 
 struct script_feeder *script_feeder_create(const struct script *s, struct spsc *queue,
 					   const atomic_int_least64_t *now)
@@ -137,12 +140,18 @@ struct script_feeder *script_feeder_create(const struct script *s, struct spsc *
 	struct script_feeder *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
+	f->wake.fd = f->filled.fd = -1;
+	if (wake_init(&f->wake) || wake_init(&f->filled)) {
+		script_feeder_destroy(f);
+		return NULL;
+	}
 	f->s = s;
 	f->queue = queue;
 	f->now = now;
 	atomic_init(&f->horizon, s->count ? s->entries[0].cmd.frame : GL_NEVER);
 	atomic_init(&f->late, 0);
 	atomic_init(&f->stop, false);
+	atomic_init(&f->asleep, false);
 	return f;
 }
 
@@ -162,16 +171,46 @@ size_t script_feeder_fill(struct script_feeder *f)
 			      f->next < f->s->count ? f->s->entries[f->next].cmd.frame
 						    : GL_NEVER,
 			      memory_order_release);
+	wake_signal(&f->filled);
 	return f->s->count - f->next;
+}
+
+/* Half a queue: room enough that a refill is worth a wake-up, and the other
+ * half, still queued, spans far more time than the feeder takes to wake. */
+static bool wants_refill(const struct script_feeder *f)
+{
+	return spsc_count(f->queue) <= spsc_capacity(f->queue) / 2;
 }
 
 static void *feeder_main(void *arg)
 {
 	struct script_feeder *f = arg;
-	const struct timespec interval = {0, FEED_INTERVAL_NS};
-	while (!atomic_load(&f->stop) && script_feeder_fill(f) > 0)
-		nanosleep(&interval, NULL);
+	while (!atomic_load(&f->stop) && script_feeder_fill(f) > 0) {
+		atomic_store(&f->asleep, true);
+		/* Dekker with script_feeder_poke: our flag is visible before we
+		 * look at the queue, its pop before it looks at the flag, so one
+		 * of us sees the other and no refill is missed. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (!wants_refill(f) && !atomic_load(&f->stop))
+			wake_wait(&f->wake, -1);
+		atomic_store(&f->asleep, false);
+	}
 	return NULL;
+}
+
+void script_feeder_poke(struct script_feeder *f, bool now)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&f->asleep, memory_order_relaxed) ||
+	    (!now && !wants_refill(f)))
+		return;
+	if (atomic_exchange_explicit(&f->asleep, false, memory_order_relaxed))
+		wake_signal(&f->wake);
+}
+
+int script_feeder_wait(struct script_feeder *f, int timeout_ms)
+{
+	return wake_wait(&f->filled, timeout_ms);
 }
 
 int script_feeder_start(struct script_feeder *f)
@@ -189,6 +228,7 @@ void script_feeder_stop(struct script_feeder *f)
 	if (!f->running)
 		return;
 	atomic_store(&f->stop, true);
+	wake_signal(&f->wake);
 	pthread_join(f->thread, NULL);
 	f->running = false;
 }
@@ -208,5 +248,7 @@ void script_feeder_destroy(struct script_feeder *f)
 	if (!f)
 		return;
 	script_feeder_stop(f);
+	wake_free(&f->wake);
+	wake_free(&f->filled);
 	free(f);
 }

@@ -6,6 +6,7 @@
 #define GRIDLOOP_SCRIPT_FEEDER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,8 @@ int script_parse_file(struct script *s, const char *path, const struct script_mi
 struct script_feeder;
 
 /* now: the engine frame the audio thread has reached (read to spot commands
- * pushed too late to act at their frame). */
+ * pushed too late to act at their frame). NULL when out of memory or
+ * descriptors. */
 struct script_feeder *script_feeder_create(const struct script *s, struct spsc *queue,
 					   const atomic_int_least64_t *now);
 void script_feeder_destroy(struct script_feeder *f); /* stops it first */
@@ -39,8 +41,19 @@ void script_feeder_destroy(struct script_feeder *f); /* stops it first */
  * Called once before the audio starts, so short scripts are queued whole. */
 size_t script_feeder_fill(struct script_feeder *f);
 
-/* A thread that keeps filling until everything is pushed. 0 or -errno. */
+/* A thread that keeps filling until everything is pushed, sleeping until
+ * it is poked in between (no timed poll). 0 or -errno. */
 int script_feeder_start(struct script_feeder *f);
+
+/* The audio thread, after a period: wakes the feeder when the queue has
+ * fallen to half (or at once when now is true: an offline period waits
+ * for it). Real-time safe: at most one wake_signal (wake.h), only when the
+ * feeder sleeps. */
+void script_feeder_poke(struct script_feeder *f, bool now);
+
+/* Offline, off the real-time marks: sleeps until the feeder has filled the
+ * queue again, or timeout_ms pass. 1 when it did, 0 on timeout. */
+int script_feeder_wait(struct script_feeder *f, int timeout_ms);
 void script_feeder_stop(struct script_feeder *f);
 
 /* Every command whose frame is before this one is in the queue (GL_NEVER
