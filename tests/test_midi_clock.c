@@ -391,6 +391,129 @@ static void test_clock_out_start_stop(void **state)
 	assert_int_equal(t.other_frame[3], 288000);
 }
 
+/* The sequencer thread's loop, simulated: it wakes at an engine event (a
+ * beat, a clip) or once the horizon passes the frame it asked for; each
+ * wake lists to the horizon, then ahead (midi_clock_out_reach), then asks
+ * (midi_clock_out_wake_frame). clip_at: a clip is queued there (-1: none). */
+static int run_like_the_seq_thread(struct midi_clock_out *c, const struct transport *tr,
+				   int64_t *next_beat, int64_t from, int64_t to,
+				   uint32_t period, int64_t clip_at, struct ticks *t)
+{
+	struct midi_clock_msg msg[MAXMSG];
+	const int64_t ahead = (int64_t)tr->rate / 5;
+	int64_t ask = from, listed = from;
+	int wakes = 0;
+	for (int64_t f0 = from; f0 < to; f0 += period) {
+		int64_t horizon = f0 + period;
+		bool woke = horizon > ask;
+		while (transport_beat_frame(tr, *next_beat) < horizon) {
+			struct event ev = beat_event(tr, *next_beat);
+			midi_clock_out_event(c, &ev);
+			++*next_beat;
+			woke = true;
+		}
+		if (clip_at >= f0 && clip_at < horizon) {
+			struct event ev = {.type = EV_CLIP_STATE,
+					   .track = 1,
+					   .scene = 1,
+					   .state = CLIP_RECORD_QUEUED,
+					   .frame = clip_at};
+			midi_clock_out_event(c, &ev);
+			woke = true;
+		}
+		if (!woke)
+			continue;
+		wakes++;
+		for (int round = 0; round < 2; round++) {
+			bool capped = false;
+			int64_t until =
+			    round == 0 ? horizon
+				       : midi_clock_out_reach(c, horizon, ahead, &capped);
+			if (until > listed) {
+				int got = midi_clock_out_period(
+				    c, listed, (uint32_t)(until - listed), msg, MAXMSG);
+				assert_true(got < MAXMSG);
+				collect(t, msg, got);
+				listed = until;
+			}
+			if (round == 1)
+				ask =
+				    midi_clock_out_wake_frame(c, horizon, until, capped);
+		}
+	}
+	return wakes;
+}
+
+/* Listed ahead while the transport rests: the same ticks as listed period by
+ * period (to within the frame of a tick predicted past a beat), with about 7 wake-ups a
+ * second plus the beats instead of one a tick; a clip queued meanwhile still gets its
+ * Start on the downbeat, before that downbeat's tick, and from then on ticks wait for the
+ * events (a Stop may come at any frame). */
+static void test_clock_out_listed_ahead_at_rest(void **state)
+{
+	(void)state;
+	static const double tempi[] = {120, 137.3, 61, 300};
+	for (size_t i = 0; i < sizeof(tempi) / sizeof(tempi[0]); i++) {
+		struct transport tr;
+		transport_init(&tr, 48000, tempi[i], 3);
+		struct midi_clock_out c;
+		midi_clock_out_init(&c, 48000);
+		struct event ev = tempo_event(&tr, 0);
+		midi_clock_out_event(&c, &ev);
+		static struct ticks t;
+		memset(&t, 0, sizeof(t));
+		int64_t next_beat = 0;
+		const int64_t seconds = 20, to = 48000 * seconds;
+		int wakes =
+		    run_like_the_seq_thread(&c, &tr, &next_beat, 0, to, 256, -1, &t);
+		double fpb = 60.0 * 48000 / ((double)llround(tempi[i] * 1000) / 1000.0);
+		int beats = (int)(to / fpb);
+		assert_true(t.n >= 24 * beats);
+		for (int g = 0; g < 24 * beats; g++) {
+			int64_t expected = transport_beat_frame(&tr, g / 24) +
+					   llround((g % 24) * fpb / 24.0);
+			/* Predicted past a beat not known yet: within a frame
+			 * (test_clock_out_predicted_ahead), never drifting. */
+			if (llabs(t.frame[g] - expected) > 1)
+				fail_msg("%g BPM: tick %d at %lld, expected %lld",
+					 tempi[i], g, (long long)t.frame[g],
+					 (long long)expected);
+		}
+		assert_int_equal(t.nother, 0);
+		/* 1 / 150 ms for the listing, one a beat for its event and
+		 * one a bar for the downbeat's tick. */
+		double bars = beats / 3.0;
+		if (wakes > 7 * seconds + beats + bars + 2)
+			fail_msg("%g BPM: %d wake-ups in %lld s (%d beats)", tempi[i],
+				 wakes, (long long)seconds, beats);
+		assert_true(wakes < 24 * beats / 2); /* far from one a tick */
+	}
+	/* A clip queued just before a downbeat, inside the listing ahead:
+	 * Start at the downbeat, before its tick, none of its ticks early. */
+	for (int64_t clip_at = 70000; clip_at < 72000; clip_at += 333) {
+		struct transport tr;
+		transport_init(&tr, 48000, 120, 3); /* bar: 72000 frames */
+		struct midi_clock_out c;
+		midi_clock_out_init(&c, 48000);
+		struct event ev = tempo_event(&tr, 0);
+		midi_clock_out_event(&c, &ev);
+		static struct ticks t;
+		memset(&t, 0, sizeof(t));
+		int64_t next_beat = 0;
+		run_like_the_seq_thread(&c, &tr, &next_beat, 0, 100000, 256, clip_at, &t);
+		assert_int_equal(t.nother, 1);
+		assert_int_equal(t.other[0][0], 0xFA);
+		assert_int_equal(t.other_frame[0], 72000);
+		assert_true(c.running);
+		/* Ticks stay exact through the start, 72 before the downbeat. */
+		for (int g = 0; g < t.n; g++)
+			assert_int_equal(t.frame[g], g * 1000);
+		/* running: no listing ahead any more */
+		bool capped;
+		assert_true(midi_clock_out_reach(&c, 100000, 9600, &capped) == 100000);
+	}
+}
+
 static void test_clock_out_tempo_from_beats_alone(void **state)
 {
 	(void)state;
@@ -560,6 +683,7 @@ int main(void)
 	    cmocka_unit_test(test_clock_out_tempo_changes),
 	    cmocka_unit_test(test_clock_out_resumes_when_full),
 	    cmocka_unit_test(test_clock_out_start_stop),
+	    cmocka_unit_test(test_clock_out_listed_ahead_at_rest),
 	    cmocka_unit_test(test_clock_out_tempo_from_beats_alone),
 	    cmocka_unit_test(test_clock_in_follows_jittered_ticks),
 	    cmocka_unit_test(test_clock_in_transport_and_gaps),

@@ -57,6 +57,8 @@ static void apply_mark(struct midi_clock_out *c, const struct clock_mark *m)
 	if (m->type == EV_TEMPO) {
 		if (m->value > 0)
 			c->frames_per_beat = 60.0 * c->rate / ((double)m->value / 1000.0);
+		if (m->aux > 0)
+			c->beats_per_bar = m->aux;
 		return;
 	}
 	if (c->frames_per_beat == 0 && c->anchored && m->value > c->anchor_beat &&
@@ -69,6 +71,7 @@ static void apply_mark(struct midi_clock_out *c, const struct clock_mark *m)
 	c->anchored = true;
 	c->anchor_frame = m->frame;
 	c->anchor_beat = m->value;
+	c->anchor_in_bar = m->aux;
 	c->ticks_since_anchor = 0;
 }
 
@@ -180,6 +183,47 @@ int64_t midi_clock_out_next_tick(const struct midi_clock_out *c)
 		return INT64_MAX;
 	return c->anchor_frame +
 	       llround(c->ticks_since_anchor * c->frames_per_beat / 24.0);
+}
+
+int64_t midi_clock_out_reach(const struct midi_clock_out *c, int64_t horizon,
+			     int64_t ahead, bool *capped)
+{
+	*capped = false;
+	if (c->running || c->start_pending || c->stop_pending || !c->anchored ||
+	    c->frames_per_beat <= 0 || ahead <= 0)
+		return horizon;
+	int beats = 1;
+	if (c->beats_per_bar > 0 && c->anchor_in_bar >= 0 &&
+	    c->anchor_in_bar < c->beats_per_bar)
+		beats = c->beats_per_bar - c->anchor_in_bar;
+	/* Beats predicted past the anchor (their marks not walked yet) are
+	 * whole beats on: the downbeat after the anchor is the first limit,
+	 * then each bar after it. */
+	int64_t bar = (int64_t)llround(c->frames_per_beat *
+				       (c->beats_per_bar > 0 ? c->beats_per_bar : 1));
+	int64_t down = c->anchor_frame + llround(beats * c->frames_per_beat);
+	if (bar > 0 && down < horizon)
+		down += (horizon - down + bar - 1) / bar * bar;
+	int64_t reach = horizon + ahead;
+	if (reach >= down) {
+		reach = down;
+		*capped = true;
+	}
+	return reach > horizon ? reach : horizon;
+}
+
+int64_t midi_clock_out_wake_frame(const struct midi_clock_out *c, int64_t horizon,
+				  int64_t reach, bool capped)
+{
+	int64_t at = midi_clock_out_next_tick(c);
+	if (at == INT64_MAX)
+		return at;
+	/* Listed ahead: again when three quarters of that are used up (the
+	 * rest covers the wake-up's delay); up to a downbeat: once it is
+	 * past (its tick, which waited for it). */
+	if (reach > horizon && !capped)
+		at = reach - (reach - horizon) / 4;
+	return at < horizon ? horizon : at; /* listed up to there: the next period */
 }
 
 int midi_clock_out_period(struct midi_clock_out *c, int64_t f0, uint32_t n,

@@ -68,6 +68,8 @@ struct midi_clock_out {
 	bool anchored;
 	int64_t anchor_frame; /* the last beat walked past */
 	int64_t anchor_beat;
+	int anchor_in_bar;	/* its beat within the bar (EV_BEAT's aux) */
+	int beats_per_bar;	/* from EV_TEMPO; 0: not told (a config tempo) */
 	int ticks_since_anchor; /* ticks listed since that beat */
 	int64_t last_frame;	/* of the last message listed */
 	int64_t listed_until;	/* end of the last period listed in full */
@@ -102,6 +104,26 @@ void midi_clock_out_stop(struct midi_clock_out *c, int64_t frame);
 /* The frame of the next tick, or INT64_MAX while the clock does not tick
  * (no tempo yet). */
 int64_t midi_clock_out_next_tick(const struct midi_clock_out *c);
+
+/* How far past the horizon (the frame below which every engine event is
+ * known) ticks may be listed now, so that the sequencer thread wakes a few
+ * times a second instead of at every tick: while the clock ticks with the
+ * transport at rest (not running, no Start or Stop pending), up to
+ * horizon + ahead, but never onto the next downbeat (the next beat when the
+ * bars are not known), since a Start may have to go out there before its
+ * tick. Otherwise (running: a Stop may come at any frame) the horizon
+ * itself. *capped tells whether the downbeat was the limit. A tempo change
+ * arriving later leaves at most `ahead` frames of ticks at the old tempo. */
+int64_t midi_clock_out_reach(const struct midi_clock_out *c, int64_t horizon,
+			     int64_t ahead, bool *capped);
+
+/* The frame after which the listing must go on (the sequencer thread asks
+ * the audio thread to wake it past it), given the last listing's horizon
+ * and reach (midi_clock_out_reach): the next tick; most of the way through a
+ * listing ahead (three quarters of it); INT64_MAX while nothing ticks. Never below
+ * horizon. */
+int64_t midi_clock_out_wake_frame(const struct midi_clock_out *c, int64_t horizon,
+				  int64_t reach, bool capped);
 
 /* Lists the messages with frames in [f0, f0 + n), in frame order, up to max;
  * returns how many. Call for consecutive periods, after feeding the engine's

@@ -284,6 +284,16 @@ void midi_hub_refresh(struct midi_hub *h, int slot)
 		controller_refresh(&h->ports[slot].ctl);
 }
 
+int64_t midi_hub_clock_reach(const struct midi_hub *h, int64_t horizon, bool *capped)
+{
+	*capped = false;
+	if (!h->cfg.clock_out)
+		return horizon;
+	return midi_clock_out_reach(&h->clock_out, horizon,
+				    (int64_t)h->cfg.rate * MIDI_HUB_CLOCK_AHEAD_MS / 1000,
+				    capped);
+}
+
 int midi_hub_clock(struct midi_hub *h, int64_t until, struct midi_clock_msg *out, int max)
 {
 	if (!h->cfg.clock_out || until <= h->clock_listed)

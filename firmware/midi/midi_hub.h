@@ -155,6 +155,16 @@ void midi_hub_refresh(struct midi_hub *h, int slot);
 int midi_hub_clock(struct midi_hub *h, int64_t until, struct midi_clock_msg *out,
 		   int max);
 
+/* Clock listed ahead of the events while the transport rests (no clip
+ * active): this far, so that the sequencer thread wakes about seven times
+ * a second for it instead of at every tick (48 a second at 120 BPM). */
+#define MIDI_HUB_CLOCK_AHEAD_MS 200
+
+/* Where to list the clock up to now, given the horizon: the horizon, or
+ * up to MIDI_HUB_CLOCK_AHEAD_MS past it (midi_clock_out_reach; *capped:
+ * the next downbeat is the limit). The horizon when clock out is off. */
+int64_t midi_hub_clock_reach(const struct midi_hub *h, int64_t horizon, bool *capped);
+
 /* gridloop is leaving: every connected controller's LEDs go dark and its
  * outro follows (controller_farewell), through midi_hub_output as usual. */
 void midi_hub_farewell(struct midi_hub *h);

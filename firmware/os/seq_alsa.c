@@ -810,14 +810,19 @@ static void leave_controllers(struct seq_alsa *s)
  * ask it to wake the supervisor after the period that passes the next
  * tick (midi_clock_out_next_tick()). A tick then goes out
  * within one period and two wake-ups of its frame, and there are no
- * wake-ups while nothing ticks (no tempo, clock in, no sequencer). */
-static void ask_for_horizon(struct seq_alsa *s, int64_t horizon)
+ * wake-ups while nothing ticks (no tempo, clock in, no sequencer). With
+ * the transport at rest the ticks are listed ahead (midi_hub_clock_reach)
+ * and the kernel's queue sends each at its time: a wake-up every
+ * 3/4 x MIDI_HUB_CLOCK_AHEAD_MS, and at each downbeat. */
+static void ask_for_horizon(struct seq_alsa *s, int64_t horizon, int64_t reach,
+			    bool capped)
 {
 	int64_t at = GL_NEVER; /* = INT64_MAX, as midi_clock_out_next_tick's "none" */
-	if (s->hub.cfg.clock_out && s->seq) {
-		at = midi_clock_out_next_tick(&s->hub.clock_out);
-		if (at != GL_NEVER && at < horizon)
-			at = horizon; /* listed up to there: the next period */
+	/* No wake-ups for ticks nobody receives (the list of receivers is
+	 * made again at the next listing once a subscription changed). */
+	if (s->hub.cfg.clock_out && s->seq &&
+	    (s->nclock_dests > 0 || s->clock_dests_stale)) {
+		at = midi_clock_out_wake_frame(&s->hub.clock_out, horizon, reach, capped);
 	}
 	if (s->cfg.audio && (at != GL_NEVER || s->asked_at != GL_NEVER))
 		audio_thread_wake_at(s->cfg.audio, at);
@@ -861,7 +866,14 @@ static void *seq_main(void *arg)
 			send_leds(s);
 		}
 		send_clock(s, horizon);
-		ask_for_horizon(s, horizon);
+		/* Ahead only where the kernel holds each tick to its time. */
+		bool capped = false;
+		int64_t reach = s->seq && s->queue_ok && s->time_known
+				    ? midi_hub_clock_reach(&s->hub, horizon, &capped)
+				    : horizon;
+		if (reach > horizon)
+			send_clock(s, reach);
+		ask_for_horizon(s, horizon, reach, capped);
 		if (s->seq)
 			flush(s);
 		publish_stats(s);
