@@ -617,12 +617,14 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 		    out,
 		    "gridloop: statistics: MIDI: sequencer %s, thread %s, input stamped "
 		    "%s; controllers %d; commands %u (refused %u); engine events %u "
-		    "(dropped %u); sent %u (clock %u); lost: in %u, out %u\n",
+		    "(dropped %u); sent %u (clock %u); lost: in %u, out %u; woke for "
+		    "events %u, MIDI %u, timeouts %u\n",
 		    q.open ? "open" : "absent",
 		    q.realtime ? "SCHED_FIFO" : "not real-time",
 		    q.queue_stamps ? "by the queue" : "on receipt", q.controllers,
 		    q.commands, q.commands_refused, q.events, q.events_dropped, q.sent,
-		    q.clock_messages, q.input_lost, q.output_lost);
+		    q.clock_messages, q.input_lost, q.output_lost, q.woke_events,
+		    q.woke_midi, q.woke_timeout);
 	}
 	if (s->cfg.osc_server) {
 		struct osc_stats st;

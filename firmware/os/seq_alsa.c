@@ -74,13 +74,14 @@ struct seq_alsa {
 	struct addr clock_sources[CLOCK_SOURCES];
 	int nclock_sources;
 	uint32_t sent, clock_messages, input_lost, output_lost;
+	uint32_t woke_events, woke_midi, woke_timeout; /* wait_for_work's ends */
 	bool said_input_lost;
 
 	/* Read by seq_alsa_get_stats() from other threads. */
 	atomic_bool st_open, st_realtime, st_queue_stamps;
 	atomic_int st_controllers;
 	atomic_uint st_commands, st_refused, st_events, st_sent, st_clock, st_input_lost,
-	    st_output_lost;
+	    st_output_lost, st_woke_events, st_woke_midi, st_woke_timeout;
 };
 
 static int64_t mono_us(void)
@@ -604,6 +605,14 @@ static void open_seq(struct seq_alsa *s, int64_t now)
 		snd_seq_set_client_name(s->seq, SEQ_ALSA_CLIENT);
 		snd_seq_set_output_buffer_size(s->seq, OUTPUT_BUFFER);
 		snd_seq_set_client_pool_output(s->seq, OUTPUT_POOL);
+		/* The kernel wakes a poller of this descriptor each time a
+		 * scheduled event (a clock tick) leaves the pool while at least
+		 * `room` cells are free (half the pool by default), POLLOUT
+		 * asked for or not: 48 wake-ups a second of a thread that then
+		 * sleeps again. With room = the whole pool that is only when the
+		 * pool runs empty (and POLLOUT, asked for when the pool was
+		 * full, then says so). */
+		snd_seq_set_client_pool_output_room(s->seq, OUTPUT_POOL);
 		s->my_client = snd_seq_client_id(s->seq);
 		s->clock_dests_stale = true;
 		step = "queue";
@@ -752,6 +761,9 @@ static void publish_stats(struct seq_alsa *s)
 	atomic_store_explicit(&s->st_clock, s->clock_messages, memory_order_relaxed);
 	atomic_store_explicit(&s->st_input_lost, s->input_lost, memory_order_relaxed);
 	atomic_store_explicit(&s->st_output_lost, s->output_lost, memory_order_relaxed);
+	atomic_store_explicit(&s->st_woke_events, s->woke_events, memory_order_relaxed);
+	atomic_store_explicit(&s->st_woke_midi, s->woke_midi, memory_order_relaxed);
+	atomic_store_explicit(&s->st_woke_timeout, s->woke_timeout, memory_order_relaxed);
 }
 
 /* Sleeps until the supervisor passes events on, MIDI comes in, the kernel
@@ -779,7 +791,13 @@ static void wait_for_work(struct seq_alsa *s, bool holding)
 	int64_t until = (next - now) / 1000 + 1;
 	if (until < timeout)
 		timeout = until > 0 ? (int)until : 0;
-	poll(fds, (nfds_t)n, timeout);
+	int got = poll(fds, (nfds_t)n, timeout);
+	if (got == 0)
+		s->woke_timeout++;
+	else if (got > 0 && (fds[0].revents & POLLIN))
+		s->woke_events++;
+	else if (got > 0)
+		s->woke_midi++;
 }
 
 /* At exit (SIGTERM, systemctl stop, a fatal error: every way out stops
@@ -979,5 +997,9 @@ void seq_alsa_get_stats(const struct seq_alsa *s, struct seq_alsa_stats *st)
 	    .clock_messages = atomic_load_explicit(&s->st_clock, memory_order_relaxed),
 	    .input_lost = atomic_load_explicit(&s->st_input_lost, memory_order_relaxed),
 	    .output_lost = atomic_load_explicit(&s->st_output_lost, memory_order_relaxed),
+	    .woke_events = atomic_load_explicit(&s->st_woke_events, memory_order_relaxed),
+	    .woke_midi = atomic_load_explicit(&s->st_woke_midi, memory_order_relaxed),
+	    .woke_timeout =
+		atomic_load_explicit(&s->st_woke_timeout, memory_order_relaxed),
 	};
 }

@@ -80,6 +80,9 @@ struct seq_alsa_stats {
 	uint32_t clock_messages;
 	uint32_t input_lost;  /* the kernel's input buffer overflowed */
 	uint32_t output_lost; /* events the sequencer refused */
+	/* What woke the thread: engine events (and the audio thread's timed
+	 * wake-ups), MIDI in or the kernel taking output, its own timeout. */
+	uint32_t woke_events, woke_midi, woke_timeout;
 };
 
 /* Not real-time safe: allocates. The strings in cfg must outlive it. NULL:
