@@ -420,6 +420,8 @@ static int examine_card(const struct options *o, struct session *loaded,
 			dir);
 		if (o->restore)
 			resume_conversion(o, loaded, c);
+		else
+			drop_conversion(dir);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode)) { /* never renamed or written into */
@@ -435,6 +437,12 @@ static int examine_card(const struct options *o, struct session *loaded,
 	snprintf(manifest, sizeof(manifest), "%s/%s", dir, MANIFEST_FILE);
 	if (rc > 0) {
 		fprintf(stderr, "gridloop: no saved session in %s yet\n", dir);
+		/* restore = no: an unfinished conversion's rest is not brought
+		 * into the new session by a later start (seed 67843: a
+		 * conversion cut by SIGKILL before its first save, then a start
+		 * with restore = no, then one with restore = yes). */
+		if (!o->restore)
+			drop_conversion(dir);
 	} else if (rc < 0 && access(manifest, F_OK) != 0) {
 		/* A directory that cannot be read (permissions, I/O), not a
 		 * manifest: nothing to set aside; the writer says what it finds. */
