@@ -715,7 +715,7 @@ class Sequence:
                 self.unsure.add(slot)
         return slots, conv
 
-    def still_owed(self, conv, left_out, sure, pressed=()):
+    def still_owed(self, conv, left_out, sure, pressed=(), killed=False):
         """R5 for a run that may have stopped while converting: what its
         conversions did not put into the session (the pad empty there
         now) is owed by the next start that restores the session: a must
@@ -728,11 +728,15 @@ class Sequence:
         (there was no mark to resume). LEFT_OUT (cleared) is not owed,
         unless the card failed: then the clear may never have reached it,
         and the resumed conversion brings the clip back (a "may"; seed
-        1006: the first save after the conversion failed with EIO)."""
+        1006: the first save after the conversion failed with EIO). KILLED
+        (SIGKILL): a run that saved nothing tells nothing of a "may": it
+        stays owed and unsure (seed 67819: the mark was there, the next
+        start resumed it)."""
         self.owed = {slot: self.roots[slot] for slot in conv
                      if (slot not in left_out or not sure) and slot not in self.session_slot and
-                     not (sure and slot in self.unsure)}
-        self.owed_unsure = set(self.owed) if not sure else set(self.owed) & set(pressed)
+                     not (sure and not killed and slot in self.unsure)}
+        self.owed_unsure = set(self.owed) if not sure else set(self.owed) & (
+            set(pressed) | (self.unsure if killed else set()))
 
     def offline(self, fault=None):
         self.nrun += 1
@@ -916,7 +920,7 @@ class Sequence:
         for v in made_b:
             made.append([v, False, None])
         self.settle(made, sup, log, rate, problems)
-        self.still_owed(conv, set(), True, pressed=run.pdr)
+        self.still_owed(conv, set(), True, pressed=run.pdr, killed=sig == signal.SIGKILL)
         return what
 
     def second_instance(self, name, rate, restore, resample, slots, run_a, delay):
