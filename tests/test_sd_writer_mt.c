@@ -1172,6 +1172,48 @@ static void test_recorded_over_kept_across_file_systems(void **state)
 	assert_int_equal(tmp_dir_remove(shm), 0);
 }
 
+/* not-restored/ already holds another clip of the same name (a session
+ * converted to another rate starts its serials again): the clip recorded
+ * over is kept beside it as NAME.2.wav, byte for byte, and the one there
+ * is left as it was (it was taken for "already kept", and the clip was
+ * lost: card model seed 523126). */
+static void test_recorded_over_never_replaces_a_kept_clip(void **state)
+{
+	(void)state;
+	struct card cd;
+	int slots[] = {SLOT_A};
+	card_make(&cd, slots, 1);
+	char dir[300], path[600], name[300];
+	const char *file = cd.sess.clips[SLOT_A].file;
+	snprintf(dir, sizeof(dir), "%s/exports", cd.root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/exports/not-restored", cd.root);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("an older clip of the same name", f);
+	fclose(f);
+	struct bench *b = bench_new_on(NULL, 20, 200, &cd.sess, cd.root);
+	record_bar(b, SLOT_A, 0, 1);
+	until_saved(b, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	size_t n;
+	uint8_t *bytes = file_bytes(path, &n);
+	assert_non_null(bytes);
+	assert_int_equal(n, strlen("an older clip of the same name"));
+	free(bytes);
+	snprintf(name, sizeof(name), "%.*s.2.wav", (int)(strlen(file) - 4), file);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	bytes = file_bytes(path, &n);
+	assert_non_null(bytes);
+	assert_int_equal(n, cd.orig_len[SLOT_A]);
+	assert_memory_equal(bytes, cd.orig[SLOT_A], n);
+	free(bytes);
+	card_free(&cd);
+	bench_free(b);
+}
+
 /* A clip recorded over that cannot be kept at all (not-restored/ cannot be
  * made: a file has its name): it stays in the session, the new take is not
  * saved over it (said; the stop says -1), the other take of the save is
@@ -1385,6 +1427,7 @@ int main(void)
 	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
 	    cmocka_unit_test(test_clip_mute_saved),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
+	    cmocka_unit_test(test_recorded_over_never_replaces_a_kept_clip),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	    cmocka_unit_test(test_conversion_marker_goes_after_the_save),
 	    cmocka_unit_test(test_conversion_marker_stays_without_a_save),

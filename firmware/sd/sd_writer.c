@@ -303,15 +303,73 @@ cleanup:
  * copied, and it survives the old name going; a copy where there are no
  * hard links). 0, or -1 with the reason in err: then the save must not
  * replace it. */
+/* Whether the regular files a and b hold the same bytes (an earlier copy
+ * of a, made by a save that was then retried). */
+static bool same_bytes(const char *a, const char *b)
+{
+	bool same = false;
+	char x[4096], y[4096];
+	int fa = open(a, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	int fb = open(b, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sa, sb;
+	if (fa < 0 || fb < 0 || fstat(fa, &sa) || fstat(fb, &sb) ||
+	    !S_ISREG(sa.st_mode) || !S_ISREG(sb.st_mode) || sa.st_size != sb.st_size)
+		goto cleanup;
+	for (;;) {
+		ssize_t n = read(fa, x, sizeof(x));
+		if (n <= 0) {
+			same = n == 0;
+			break;
+		}
+		if (read(fb, y, (size_t)n) != n || memcmp(x, y, (size_t)n))
+			break;
+	}
+cleanup:
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return same;
+}
+
+/* The name under which `from` (the session's `file`) is kept in dir: the
+ * file's own, or, when dir holds another clip of that name (a session
+ * converted to another rate starts its serials again, so names come back),
+ * NAME.2.wav, NAME.3.wav, ...: a kept clip is never replaced by another.
+ * 1: already kept under *name (the same file, or the same bytes: a save
+ * retried); 0: *name is free; -1: no free name. */
+static int kept_name(const char *dir, const char *file, const char *from, char *name,
+		     size_t namelen)
+{
+	struct stat sf, st;
+	bool have_from = stat(from, &sf) == 0;
+	size_t stem = strlen(file);
+	if (stem > 4 && strcmp(file + stem - 4, ".wav") == 0)
+		stem -= 4;
+	for (int n = 1; n <= 999; n++) {
+		if (n == 1)
+			snprintf(name, namelen, "%s", file);
+		else
+			snprintf(name, namelen, "%.*s.%d.wav", (int)stem, file, n);
+		char path[1500];
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if (lstat(path, &st) != 0)
+			return errno == ENOENT ? 0 : -1;
+		if (have_from && ((st.st_dev == sf.st_dev && st.st_ino == sf.st_ino) ||
+				  same_bytes(from, path)))
+			return 1;
+	}
+	return -1;
+}
+
 static int keep_not_restored(struct sd_writer *w, int slot, char *err, size_t errlen)
 {
 	const struct session_clip *c = &w->sess.clips[slot];
-	char dir[1100], from[1200], to[1200], why[600];
+	char dir[1100], from[1200], to[1500], why[600], name[300];
 	snprintf(dir, sizeof(dir), "%s/not-restored", w->export_dir);
 	(void)mkdir(w->export_dir, 0755); /* else link() says why */
 	(void)mkdir(dir, 0755);
 	snprintf(from, sizeof(from), "%s/%s", w->session_dir, c->file);
-	snprintf(to, sizeof(to), "%s/%s", dir, c->file);
 	struct stat st;
 	if (lstat(from, &st) != 0 && errno == ENOENT) {
 		/* A missing file the restore skipped: nothing to keep. */
@@ -322,11 +380,16 @@ static int keep_not_restored(struct sd_writer *w, int slot, char *err, size_t er
 		return 0;
 	}
 	int rc = 0;
-	if (link(from, to) && errno != EEXIST) {
+	int kept = kept_name(dir, c->file, from, name, sizeof(name));
+	snprintf(to, sizeof(to), "%s/%s", dir, name);
+	if (kept < 0) {
+		rc = -EEXIST;
+		say(why, sizeof(why), "no free name for it there");
+	} else if (kept == 0 && link(from, to)) {
 		rc = -errno;
 		/* No hard links here (FAT), or another file system: a copy. */
 		if (rc == -EXDEV || rc == -EPERM || rc == -EOPNOTSUPP || rc == -EMLINK)
-			rc = copy_file(from, dir, c->file, why, sizeof(why));
+			rc = copy_file(from, dir, name, why, sizeof(why));
 		else
 			say(why, sizeof(why), "%s", atomic_file_why(-rc));
 	}
