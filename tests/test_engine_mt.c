@@ -35,9 +35,16 @@ static void run_paced(struct rig *r, int64_t until)
 		/* As the audio thread does: the keeper sleeps until woken. */
 		wake_signal(keeper_wake(r->k));
 		pace(r->period);
-		for (int i = 0; i < 100000 && spsc_count(engine_memory_requests(r->e));
-		     i++)
+		/* Taken is not answered: wait for the keeper's reply to every
+		 * request so far (under TSan it can lag a whole period). */
+		const struct spsc *q = engine_memory_requests(r->e);
+		struct keeper_stats st;
+		for (int i = 0; i < 100000; i++) {
+			keeper_get_stats(r->k, &st);
+			if (st.requests_served >= atomic_load(&q->head))
+				break;
 			pace(r->period);
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ struct keeper {
 
 	atomic_uint_fast64_t bytes_mapped, chunks_mapped, grows, grow_failures,
 	    pointer_bytes_copied, bytes_trimmed, takes_offered, takes_adopted,
-	    takes_refused;
+	    takes_refused, requests_served;
 	atomic_bool lock_failed;
 };
 
@@ -463,6 +463,7 @@ int keeper_service(struct keeper *k)
 		}
 		served++;
 		if (rq.slot >= GL_SLOTS) {
+			atomic_fetch_add(&k->requests_served, 1);
 			pthread_mutex_unlock(&k->lock);
 			continue;
 		}
@@ -492,6 +493,7 @@ int keeper_service(struct keeper *k)
 			undo_free(k, &k->slots[rq.slot]);
 			break;
 		}
+		atomic_fetch_add(&k->requests_served, 1);
 		pthread_mutex_unlock(&k->lock);
 	}
 	return served;
@@ -624,6 +626,7 @@ void keeper_get_stats(struct keeper *k, struct keeper_stats *st)
 	st->takes_offered = atomic_load(&k->takes_offered);
 	st->takes_adopted = atomic_load(&k->takes_adopted);
 	st->takes_refused = atomic_load(&k->takes_refused);
+	st->requests_served = atomic_load(&k->requests_served);
 }
 
 uint64_t keeper_clip_bytes(struct keeper *k, int track, int scene)

@@ -75,6 +75,7 @@ struct keeper_stats {
 	uint64_t bytes_trimmed;
 	bool lock_failed; /* mlock was refused at least once */
 	uint64_t takes_offered, takes_adopted, takes_refused;
+	uint64_t requests_served; /* the engine's memory requests, answered */
 };
 void keeper_get_stats(struct keeper *k, struct keeper_stats *st);
 
