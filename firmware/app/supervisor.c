@@ -144,7 +144,7 @@ static void log_event(const struct supervisor *s, const struct event *ev)
 			log_line(
 			    "@%lld track %u scene %u: a clip was recorded here while the "
 			    "session loaded; the saved clip is not restored over it",
-			    f, ev->track + 1, ev->scene + 1);
+			    f, ev->track, ev->scene); /* from 0, as every "@" line */
 		else if (v)
 			log_line("@%lld track %u scene %u: restored, %lld frames", f,
 				 ev->track, ev->scene, (long long)ev->value);
