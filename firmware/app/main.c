@@ -483,6 +483,10 @@ static int examine_card(const struct options *o, struct session *loaded,
 			return 0;
 		}
 		snprintf(named, sizeof(named), "%s", aside);
+		/* An earlier conversion still unfinished (cut short, then a
+		 * start at a third rate): its rest stays where it is kept, said,
+		 * before this conversion's mark takes the marker's place. */
+		drop_conversion(dir);
 		if (o->resample)
 			mark_conversion(dir, aside, c);
 		if (session_store_set_aside_as(dir, aside, sizeof(aside))) {
