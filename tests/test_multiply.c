@@ -46,7 +46,8 @@ static int64_t state_frame(struct rig *r, enum clip_state state, int64_t from)
 {
 	for (int i = 0; i < r->nev; i++)
 		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 &&
-		    r->ev[i].scene == 0 && r->ev[i].state == state && r->ev[i].frame >= from)
+		    r->ev[i].scene == 0 && r->ev[i].state == state &&
+		    r->ev[i].frame >= from)
 			return r->ev[i].frame;
 	fail_msg("no state %d after %lld", state, (long long)from);
 	return -1;
@@ -144,10 +145,73 @@ static void test_multiply_matches_the_model(void **state)
 	check_multiply(3000, 3 * LOOP + 17);
 }
 
+/* One insert from p0 to p1 against the model; then undo, redo. */
+static void check_insert(int64_t p0_off, int64_t span)
+{
+	struct rig *r = op_rig(0, NULL);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + p0_off, p1 = p0 + span;
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p0);
+	rig_run_to(r, p0 + 640);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	assert_true(S >= p0 && S < p0 + 640);
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p1);
+	int64_t h = (S - launch) % LOOP, M = up_to(p1 - S, LOOP), N = LOOP + M;
+	int64_t E = S + M;
+	rig_run_to(r, E + LAT + 2 * N + 640);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	assert_int_equal(state_frame(r, CLIP_PLAYING, S), E);
+	settle(r);
+	float *want = malloc((size_t)N * sizeof(float));
+	memcpy(want, orig, (size_t)h * sizeof(float));
+	for (int64_t i = 0; i < M; i++)
+		want[h + i] = rig_signal(S + LAT + i, 0);
+	memcpy(want + h + M, orig + h, (size_t)(LOOP - h) * sizeof(float));
+	float *got = clip_read(r, N);
+	compare("inserted take", got, want, N);
+	/* Heard: A until S, nothing while the cycles go in, then the loop
+	 * from where it was, through the new cycles and round. */
+	for (int64_t f = S - 300; f < S; f++)
+		assert_true(r->out[2 * f] == orig[(f - launch) % LOOP]);
+	for (int64_t f = S; f < E; f++)
+		if (r->out[2 * f] != 0)
+			fail_msg("frame %lld of the insert: heard %g", (long long)f,
+				 r->out[2 * f]);
+	for (int64_t f = E; f < E + 2 * N; f++)
+		if (r->out[2 * f] != want[(f - E + h + M) % N])
+			fail_msg("frame %lld after the insert: %g, not %g", (long long)f,
+				 r->out[2 * f], want[(f - E + h + M) % N]);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *undone = clip_read(r, LOOP);
+	compare("undone", undone, orig, LOOP);
+	rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *redone = clip_read(r, N);
+	compare("redone", redone, want, N);
+	free(orig);
+	free(want);
+	free(got);
+	free(undone);
+	free(redone);
+	rig_free(r);
+}
+
+static void test_insert_matches_the_model(void **state)
+{
+	(void)state;
+	check_insert(1000 + 37, LOOP / 3);    /* one cycle */
+	check_insert(7000, 2 * LOOP + 5);     /* three */
+	check_insert(LOOP - 2000 - 64, LOOP); /* near the loop's end */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_multiply_matches_the_model),
+	    cmocka_unit_test(test_insert_matches_the_model),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

@@ -15,6 +15,7 @@
 #include "engine_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 static int64_t boundary(const struct engine *e, int64_t f)
 {
@@ -182,6 +183,7 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->take_switching = false;
 	c->tk_table[0] = c->tk_table[1] = NULL;
 	c->cycle = 0;
+	c->nseams = c->tk_nseams = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -255,7 +257,7 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	}
 	if (c->rb_queued || (c->rb_pass && !c->rb_switched))
 		rb_discard(e, slot, f); /* nothing of it is kept */
-	c->rb_pass = false; /* after its switch: T' is filled from A */
+	c->rb_pass = false;		/* after its switch: T' is filled from A */
 	if (c->od_writing) {
 		/* The pass ends here (nothing in flight goes in) and is a level. */
 		c->state = CLIP_PLAYING;
@@ -317,6 +319,7 @@ static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then
 	}
 	c->length = length;
 	c->cycle = length;
+	c->nseams = 0;
 	c->queued = then;
 	c->queued_at = end;
 	clip_report(e, slot, f);
@@ -429,6 +432,7 @@ void clip_finish_short(struct engine *e, int slot, int64_t f)
 	 * take, playing or stopped, keeps its state and gets shorter. */
 	if (keep < c->length) {
 		c->length = c->cycle = keep;
+		c->nseams = 0;
 		voice_rejoin(e, slot, f);
 	}
 }
@@ -619,7 +623,8 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 			next = c->speed_at;
 		if (c->rb_queued && c->rb_start > after && c->rb_start < next)
 			next = c->rb_start;
-		if (c->rb_pass && !c->rb_switched && c->rb_end > after && c->rb_end < next)
+		if (c->rb_pass && !c->rb_switched && c->rb_end > after &&
+		    c->rb_end < next)
 			next = c->rb_end;
 	}
 	return next;
@@ -975,7 +980,6 @@ static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t 
 	clip_settle(e, slot); /* a pass cut short with nothing to undo */
 }
 
-
 /* ---- multiply and insert (rebuilds) ----------------------------------- *
  *
  * Why a new take rather than growing A in place: A's last chunk was
@@ -1109,8 +1113,8 @@ static void rb_discard(struct engine *e, int slot, int64_t f)
 	int t = track_of(slot);
 	if (c->state == CLIP_OVERDUBBING) {
 		c->state = CLIP_PLAYING;
-		if (insert && (e->tracks[t].main.slot < 0 ||
-			       e->tracks[t].main.slot == slot)) {
+		if (insert &&
+		    (e->tracks[t].main.slot < 0 || e->tracks[t].main.slot == slot)) {
 			c->launch = f - h;
 			voice_start(e, t, slot, c->launch, f);
 		}
@@ -1124,6 +1128,17 @@ static int64_t next_cycle_line(const struct clip *c, int64_t f)
 {
 	int64_t r = pos_mod(f - c->launch, c->length) % c->cycle;
 	return r ? f + c->cycle - r : f;
+}
+
+/* Where a multiply or insert asked for at f starts: the next boundary
+ * (quantise off: at once); an insert with no seams left to add (two, its
+ * ends, GL_SEAMS_MAX) at the next cycle line, where it adds none. */
+static int64_t rb_start_at(const struct engine *e, const struct clip *c, uint8_t mode,
+			   int64_t f)
+{
+	if (mode == RB_INSERT && c->nseams + 2 > GL_SEAMS_MAX)
+		return next_cycle_line(c, f);
+	return boundary(e, f);
 }
 
 /* T' starting at S: its head is A up to the play position there. */
@@ -1165,9 +1180,11 @@ static void rb_begin(struct engine *e, int slot, int64_t f)
 			rb_discard(e, slot, f);
 			return;
 		}
-		int64_t S = c->rb_mode == RB_INSERT ? next_cycle_line(c, f + 1)
-			    : e->quantise == QUANTISE_OFF ? f + GL_MIN_PERIOD
-							  : boundary(e, f + 1);
+		int64_t S = e->quantise == QUANTISE_OFF
+				? f + GL_MIN_PERIOD
+				: rb_start_at(e, c, c->rb_mode, f + 1);
+		if (c->rb_mode == RB_INSERT && c->nseams + 2 > GL_SEAMS_MAX)
+			S = next_cycle_line(c, f + 1);
 		int64_t p = pos_mod(S - c->launch, c->length);
 		if (p < (int64_t)c->rb_shared * C || p < c->rb_h) {
 			/* Past the loop's end: the head it asked for is wrong. */
@@ -1202,20 +1219,30 @@ static bool rb_fit(struct engine *e, int slot, int64_t g)
 	if (cap > GL_CLIP_FRAMES_MAX)
 		cap = GL_CLIP_FRAMES_MAX;
 	if (c->rb_mode == RB_MULTIPLY) {
-		int64_t n = c->rb_end != GL_NEVER ? c->rb_len
-						  : ((g - c->rb_cs) + cyc - 1) / cyc * cyc;
+		int64_t n = c->rb_end != GL_NEVER
+				? c->rb_len
+				: ((g - c->rb_cs) + cyc - 1) / cyc * cyc;
 		if (n < LA)
 			n = LA;
 		if (n > cap)
 			n = cap / cyc * cyc;
+		if (c->nseams) {
+			/* Each copy of A brings its seams: no more copies than
+			 * the list holds (the first always fits). */
+			int64_t copies = GL_SEAMS_MAX / c->nseams;
+			int64_t most = copies * LA / cyc * cyc;
+			if (n > most)
+				n = most;
+		}
 		if (n < LA)
 			return false;
 		c->rb_len = n;
 		c->rb_m = n - c->rb_h;
 		c->rb_end = c->rb_cs + n;
 	} else {
-		int64_t m = c->rb_end != GL_NEVER ? c->rb_m
-						  : ((g - c->rb_start) + cyc - 1) / cyc * cyc;
+		int64_t m = c->rb_end != GL_NEVER
+				? c->rb_m
+				: ((g - c->rb_start) + cyc - 1) / cyc * cyc;
 		if (m < cyc)
 			m = cyc;
 		if (LA + m > cap)
@@ -1249,6 +1276,36 @@ static void rb_end_decide(struct engine *e, int slot, int64_t g)
 	}
 }
 
+/* The seams of T' off its cycle lines: a multiply's, A's in every copy
+ * (rb_fit keeps them within the list); an insert's, A's moved past the
+ * inserted cycles and its own two ends (unless on a cycle line). */
+static void rb_seams(struct clip *c)
+{
+	int64_t out[GL_SEAMS_MAX];
+	int n = 0;
+	const int64_t LA = c->rb_len_a, N = c->rb_len, h = c->rb_h, m = c->rb_m;
+	if (c->rb_mode == RB_MULTIPLY) {
+		for (int64_t base = 0; base < N; base += LA)
+			for (int i = 0; i < c->nseams && n < GL_SEAMS_MAX; i++)
+				if (base + c->seams[i] < N)
+					out[n++] = base + c->seams[i];
+	} else {
+		for (int i = 0; i < c->nseams && c->seams[i] <= h && n < GL_SEAMS_MAX;
+		     i++)
+			if (c->seams[i] != h)
+				out[n++] = c->seams[i];
+		if (h % c->cycle && n < GL_SEAMS_MAX)
+			out[n++] = h;
+		if ((h + m) % c->cycle && n < GL_SEAMS_MAX)
+			out[n++] = h + m;
+		for (int i = 0; i < c->nseams && n < GL_SEAMS_MAX; i++)
+			if (c->seams[i] > h)
+				out[n++] = c->seams[i] + m;
+	}
+	memcpy(c->seams, out, (size_t)n * sizeof(out[0]));
+	c->nseams = (uint8_t)n;
+}
+
 /* The end boundary (or later, when memory ran out behind the play head):
  * T' is the clip's take; A is kept by the one level left. */
 static void rb_switch(struct engine *e, int slot, int64_t f)
@@ -1270,6 +1327,9 @@ static void rb_switch(struct engine *e, int slot, int64_t f)
 	c->tk_mode = c->rb_mode;
 	c->tk_h = c->rb_h;
 	c->tk_m = c->rb_m;
+	c->tk_nseams = c->nseams;
+	memcpy(c->tk_seams, c->seams, sizeof(c->seams));
+	rb_seams(c);
 	c->lv[0] = (struct undo_level){.take = true};
 	c->nlv = c->applied = 1;
 	c->clear_redo = false;
@@ -1460,12 +1520,12 @@ void clip_rb_built(struct engine *e, const struct mem_reply *r)
 		} else if (c->rb_pass) {
 			int64_t was = c->rb_end;
 			if (!rb_fit(e, r->slot, e->now)) {
-				engine_emit(e, EV_ERROR, r->slot, e->now, ERR_OUT_OF_MEMORY,
-					    0);
+				engine_emit(e, EV_ERROR, r->slot, e->now,
+					    ERR_OUT_OF_MEMORY, 0);
 				rb_discard(e, r->slot, e->now);
 			} else if (c->rb_end != was) {
-				engine_emit(e, EV_ERROR, r->slot, e->now, ERR_OUT_OF_MEMORY,
-					    0);
+				engine_emit(e, EV_ERROR, r->slot, e->now,
+					    ERR_OUT_OF_MEMORY, 0);
 			}
 		}
 	}
@@ -1545,6 +1605,13 @@ static void take_swap(struct engine *e, int slot, int dir, int64_t f)
 	int64_t len = c->length;
 	c->length = c->written = c->tk_length;
 	c->tk_length = len;
+	int64_t sv[GL_SEAMS_MAX];
+	uint8_t ns = c->nseams;
+	memcpy(sv, c->seams, sizeof(sv));
+	memcpy(c->seams, c->tk_seams, sizeof(sv));
+	memcpy(c->tk_seams, sv, sizeof(sv));
+	c->nseams = c->tk_nseams;
+	c->tk_nseams = ns;
 	c->rb_read = c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0];
 	c->applied = dir > 0 ? 0 : 1;
 	c->take_switching = true;
@@ -1614,8 +1681,7 @@ static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
 	if (c->rb_mode != RB_NONE)
 		return; /* cannot be: the drop above ended any fill */
 	c->clear_redo = false;
-	int64_t S = mode == RB_INSERT ? next_cycle_line(c, f) : boundary(e, f);
-	rb_plan(e, slot, mode, S);
+	rb_plan(e, slot, mode, rb_start_at(e, c, mode, f));
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -2062,6 +2128,7 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = c->cycle = r->frames;
+	c->nseams = c->tk_nseams = 0;
 	rb_reset(c);
 	c->take_switching = false;
 	c->tk_table[0] = c->tk_table[1] = NULL;

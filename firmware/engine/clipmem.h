@@ -76,10 +76,10 @@ enum mem_reply_type {
 	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip (one
 			  * more buffer: after MEM_FINISH, the first) */
 	MEM_UNDO_FAILED,
-	MEM_ADOPT, /* a restored take for an empty slot: tables[] hold nchunks
-		    * chunks with `frames` frames of final audio */
-	MEM_BUILT,	  /* build `seq`: tables[] hold nchunks usable chunks */
-	MEM_BUILD_FAILED, /* build `seq`: no more memory; tables[] hold nchunks */
+	MEM_ADOPT,	   /* a restored take for an empty slot: tables[] hold nchunks
+			    * chunks with `frames` frames of final audio */
+	MEM_BUILT,	   /* build `seq`: tables[] hold nchunks usable chunks */
+	MEM_BUILD_FAILED,  /* build `seq`: no more memory; tables[] hold nchunks */
 	MEM_TAKE_SWITCHED, /* the keeper copies the take switched to now */
 };
 

@@ -76,9 +76,9 @@ struct clip {
 	 * swaps the two, so a chain of them is exact bit for bit. */
 	struct undo_level {
 		int64_t rg_start, rg_len;
-		uint8_t buf;  /* index in ubuf */
-		bool take;    /* a multiply or insert: no buffer, but the other
-				 take (only ever lv[0]: see rb_switch) */
+		uint8_t buf; /* index in ubuf */
+		bool take;   /* a multiply or insert: no buffer, but the other
+				take (only ever lv[0]: see rb_switch) */
 	} lv[GL_UNDO_LEVELS_MAX];
 	/* The take a multiply or insert level keeps (the one not playing: A
 	 * while it is applied, T' once it is undone), and how positions map
@@ -106,6 +106,10 @@ struct clip {
 	 * copies and insertions) is at a multiple of it, and playback fades
 	 * there (mix.c). */
 	int64_t cycle;
+	/* Seams off the cycle lines (an insert's ends), sorted; the level's
+	 * other take has its own. */
+	int64_t seams[GL_SEAMS_MAX], tk_seams[GL_SEAMS_MAX];
+	uint8_t nseams, tk_nseams;
 
 	/* A rebuild (multiply, insert): T' is built in chunks of its own (the
 	 * keeper's other take, clipmem.h), its first rb_shared chunks the same
@@ -118,26 +122,26 @@ struct clip {
 	 * (rb_tc: copied so far). What is not written yet is read from A,
 	 * where it is exactly what T' will hold (rb_read), so the copies run a
 	 * budget a period, never the whole loop at once. */
-	uint8_t rb_mode;      /* enum rb_mode */
-	bool rb_queued;	      /* waiting for rb_start */
-	bool rb_pass;	      /* input goes in (rb_start + latency .. end + latency) */
-	bool rb_switched;     /* T' is (or was) made the clip's take */
-	bool rb_read;	      /* the clip's table is T' and parts of it are unwritten */
-	bool rb_pending;      /* MEM_BUILD not answered */
-	bool rb_failed;	      /* the keeper had no more memory */
-	bool take_switching;  /* MEM_TAKE_SWITCH not answered: not final yet */
-	uint32_t rb_seq;      /* the build's number: stale replies are dropped */
-	float **rb_dst[2];    /* T' */
-	float **rb_src[2];    /* A */
-	uint32_t rb_cap;      /* T' chunks handed over */
-	uint32_t rb_shared;   /* chunks T' shares with A */
-	int64_t rb_len_a;     /* A's length */
-	int64_t rb_start;     /* output frame the pass starts (S) */
-	int64_t rb_end;	      /* output frame it ends (E), GL_NEVER: not decided */
-	int64_t rb_cs;	      /* output frame of T' position 0 (multiply) */
-	int64_t rb_h, rb_m;   /* the head's frames; the pass's (once E is known) */
+	uint8_t rb_mode;     /* enum rb_mode */
+	bool rb_queued;	     /* waiting for rb_start */
+	bool rb_pass;	     /* input goes in (rb_start + latency .. end + latency) */
+	bool rb_switched;    /* T' is (or was) made the clip's take */
+	bool rb_read;	     /* the clip's table is T' and parts of it are unwritten */
+	bool rb_pending;     /* MEM_BUILD not answered */
+	bool rb_failed;	     /* the keeper had no more memory */
+	bool take_switching; /* MEM_TAKE_SWITCH not answered: not final yet */
+	uint32_t rb_seq;     /* the build's number: stale replies are dropped */
+	float **rb_dst[2];   /* T' */
+	float **rb_src[2];   /* A */
+	uint32_t rb_cap;     /* T' chunks handed over */
+	uint32_t rb_shared;  /* chunks T' shares with A */
+	int64_t rb_len_a;    /* A's length */
+	int64_t rb_start;    /* output frame the pass starts (S) */
+	int64_t rb_end;	     /* output frame it ends (E), GL_NEVER: not decided */
+	int64_t rb_cs;	     /* output frame of T' position 0 (multiply) */
+	int64_t rb_h, rb_m;  /* the head's frames; the pass's (once E is known) */
 	int64_t rb_hc, rb_w, rb_tc;
-	int64_t rb_len;	      /* T's length, once E is known */
+	int64_t rb_len; /* T's length, once E is known */
 };
 
 enum rb_mode { RB_NONE, RB_MULTIPLY, RB_INSERT };

@@ -136,6 +136,14 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 				seam = fade_gain(cp, fade);
 			else if (cyc - cp < fade)
 				seam = fade_gain(cyc - cp, fade);
+			for (int k = 0; k < c->nseams; k++) {
+				/* An insert's seam at x: between x - 1 and x. */
+				int64_t d = rp - c->seams[k];
+				float sg = d >= 0 && d < fade	 ? fade_gain(d, fade)
+					   : d < 0 && -d <= fade ? fade_gain(-d, fade)
+								 : 1.0f;
+				seam = sg < seam ? sg : seam;
+			}
 			if (f - v->fade_from < fade) {
 				float in = fade_gain(f - v->fade_from, fade);
 				seam = in < seam ? in : seam;

@@ -450,12 +450,14 @@ static void serve_build(struct keeper *k, const struct mem_request *rq)
 				break;
 			}
 			for (int ch = 0; ch < t->channels; ch++) {
-				memcpy(fresh[ch], t->table[ch], t->nchunks * sizeof(float *));
+				memcpy(fresh[ch], t->table[ch],
+				       t->nchunks * sizeof(float *));
 				t->table[ch] = fresh[ch];
 				alive_add(s, ch, fresh[ch]);
 			}
-			atomic_fetch_add(&k->pointer_bytes_copied,
-					 (uint64_t)t->nchunks * t->channels * sizeof(float *));
+			atomic_fetch_add(&k->pointer_bytes_copied, (uint64_t)t->nchunks *
+								       t->channels *
+								       sizeof(float *));
 			t->cap *= 2;
 		}
 		float *c[2] = {NULL, NULL};
@@ -503,8 +505,9 @@ static void serve_take_switch(struct keeper *k, const struct mem_request *rq)
 		uint64_t C = k->chunk_frames;
 		undo_free(k, s);
 		s->undo_n = (uint32_t)(((uint64_t)rq->frames + C - 1) / C);
-		s->undo_last = round_page(
-		    k, ((uint64_t)rq->frames - (uint64_t)(s->undo_n - 1) * C) * sizeof(float));
+		s->undo_last =
+		    round_page(k, ((uint64_t)rq->frames - (uint64_t)(s->undo_n - 1) * C) *
+				      sizeof(float));
 		undo_make(k, s, rq);
 	}
 }
