@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "engine_internal.h"
 #include "engine_rig.h"
@@ -207,11 +208,285 @@ static void test_insert_matches_the_model(void **state)
 	check_insert(LOOP - 2000 - 64, LOOP); /* near the loop's end */
 }
 
+/* ---- memory, hostile presses ------------------------------------------ */
+
+static int count_error(struct rig *r, int64_t err)
+{
+	int n = 0;
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == err)
+			n++;
+	return n;
+}
+
+/* The keeper runs out while the loop grows: the multiply ends at the last
+ * whole cycle its memory holds, with ERR_OUT_OF_MEMORY; the take is A's
+ * copies and the input up to there, and undo gives A back. */
+static void test_multiply_past_the_memory_limit(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	rig_loop_config(&cfg, 0, LAT);
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	/* The take (4 chunks of 3072 frames, 5 while recording), its undo
+	 * buffer (4), and 12 more: about 3 cycles of T'. */
+	kc.memory_limit = st.bytes_mapped + 21 * 3072 * sizeof(float);
+	struct rig *r = op_rig(0, &kc);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + 1000;
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p0); /* never ended: the memory ends it */
+	rig_run_to(r, p0 + 8 * LOOP);
+	settle(r);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	int64_t cs = S - (S - launch) % LOOP, N = engine_clip_length(r->e, 0, 0);
+	if (N <= LOOP || N >= 6 * LOOP || N % LOOP)
+		fail_msg("length %lld after the memory ran out", (long long)N);
+	assert_true(count_error(r, ERR_OUT_OF_MEMORY) >= 1);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	float *want = malloc((size_t)N * sizeof(float));
+	for (int64_t q = 0; q < N; q++)
+		want[q] = orig[q % LOOP];
+	for (int64_t q = S - cs; q < N; q++)
+		want[q] += rig_signal(cs + q + LAT, 0);
+	float *got = clip_read(r, N);
+	compare("multiply cut by memory", got, want, N);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *undone = clip_read(r, LOOP);
+	compare("undone", undone, orig, LOOP);
+	free(orig);
+	free(want);
+	free(got);
+	free(undone);
+	rig_free(r);
+}
+
+/* On an empty slot or a take being recorded: nothing (no state, no memory
+ * asked, the take as pressed); at double speed or reversed: refused with
+ * an event; a speed change asked during a multiply waits for its end. */
+static void test_multiply_insert_hostile_states(void **state)
+{
+	(void)state;
+	struct rig *r = op_rig(0, NULL);
+	int64_t now = engine_now(r->e);
+	rig_cmd(r, CMD_MULTIPLY, 3, 3, 0, now);
+	rig_cmd(r, CMD_INSERT, 3, 4, 0, now);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, now + 100); /* a take on track 1 */
+	rig_cmd(r, CMD_MULTIPLY, 1, 0, 0, now + 3000);
+	rig_cmd(r, CMD_INSERT, 1, 0, 0, now + 3100);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, now + 100 + 9000);
+	rig_run(r, 20000);
+	assert_int_equal(engine_clip_state(r->e, 3, 3), CLIP_EMPTY);
+	assert_int_equal(engine_clip_state(r->e, 3, 4), CLIP_EMPTY);
+	assert_int_equal(r->e->clips[slot_of(3, 3)].rb_mode, RB_NONE);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 9000);
+	assert_int_equal(r->e->clips[slot_of(1, 0)].rb_mode, RB_NONE);
+
+	/* Double speed: refused; back to 1, reversed: refused. */
+	rig_cmd(r, CMD_SPEED, 0, 0, 2, engine_now(r->e));
+	rig_run(r, 640);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, engine_now(r->e));
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_int_equal(count_error(r, ERR_PASS_AT_SPEED), 2);
+	rig_cmd(r, CMD_SPEED, 0, 0, 1, engine_now(r->e));
+	rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_int_equal(count_error(r, ERR_PASS_REVERSED), 1);
+	rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_false(r->e->clips[0].reverse);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+
+	/* A speed change during a multiply: after it, at its end. */
+	int64_t p0 = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p0);
+	rig_cmd(r, CMD_SPEED, 0, 0, 2, p0 + 2000);
+	rig_run_to(r, p0 + 1000);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	int64_t cs = S - pos_mod(S - r->e->clips[0].launch, LOOP);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, cs + LOOP + 500);
+	rig_run_to(r, cs + 2 * LOOP - 200);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+	assert_int_equal(r->e->clips[0].speed_mul, 0);
+	rig_run_to(r, p0 + 4 * LOOP);
+	settle(r);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), 2 * LOOP);
+	assert_int_equal(r->e->clips[0].speed_mul, 4);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_free(r);
+}
+
+/* Undo during the pass takes it back whole (A bit for bit, the loop
+ * playing on); a clear during it keeps A for undo; a multiply's undone
+ * take is gone once a new pass is made; a second multiply keeps one
+ * level (the first's A goes, with EV_UNDO_DROPPED). */
+static void test_undo_and_clear_during_the_pass(void **state)
+{
+	(void)state;
+	for (int op = 0; op < 2; op++) {
+		uint8_t type = op ? CMD_INSERT : CMD_MULTIPLY;
+		struct rig *r = op_rig(0, NULL);
+		float *orig = clip_read(r, LOOP);
+		int64_t p0 = engine_now(r->e) + 500;
+		rig_cmd(r, type, 0, 0, 0, p0);
+		rig_run_to(r, p0 + LOOP + 3000);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+		int64_t u = engine_now(r->e);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, u);
+		rig_run(r, 2 * LOOP);
+		settle(r);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+		float *a = clip_read(r, LOOP);
+		compare("undone mid-pass", a, orig, LOOP);
+		/* Heard again after the undo (an insert had it silent). */
+		float e2 = 0;
+		for (int64_t f = u + 64; f < u + 2000; f++)
+			e2 += r->out[2 * f] * r->out[2 * f];
+		assert_true(e2 > 1.0f);
+		/* A clear during the pass: empty; undo: A. */
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 3000);
+		rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_EMPTY);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_STOPPED);
+		float *b = clip_read(r, LOOP);
+		compare("undone clear", b, orig, LOOP);
+		free(a);
+		free(b);
+		/* Done, undone, then an overdub: the redo is gone. */
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e) + (op ? 4000 : LOOP + 1000));
+		rig_run(r, 4 * LOOP);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), 2 * LOOP);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, engine_now(r->e));
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, engine_now(r->e) + 2000);
+		rig_run(r, 4000);
+		rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+		/* Twice: the second's undo gives the first's take, and no more. */
+		int64_t first = 0;
+		for (int k = 0; k < 2; k++) {
+			rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+			rig_cmd(r, type, 0, 0, 0,
+				engine_now(r->e) + (2 * k + 1) * LOOP + 1000);
+			rig_run(r, 8 * LOOP);
+			settle(r);
+			if (k == 0)
+				first = engine_clip_length(r->e, 0, 0);
+		}
+		int64_t twice = engine_clip_length(r->e, 0, 0);
+		assert_true(first >= 2 * LOOP && twice > first);
+		assert_true(rig_count_events(r, EV_UNDO_DROPPED, -1) >= 1);
+		rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), first);
+		free(orig);
+		rig_free(r);
+	}
+}
+
+/* ---- seams ------------------------------------------------------------ */
+
+static float sine_a(int64_t t, int c)
+{
+	(void)c;
+	return 0.5f * sinf((float)t * 0.0571f); /* 437 Hz */
+}
+
+static float sine_b(int64_t t, int c)
+{
+	(void)c;
+	/* Another, out of phase and off centre: it meets A with a step. */
+	return 0.3f + 0.5f * sinf((float)t * 0.0313f + 1.3f);
+}
+
+/* The largest step between two frames heard over [a, b). */
+static float max_step(const struct rig *r, int64_t a, int64_t b)
+{
+	float m = 0;
+	for (int64_t f = a; f < b; f++) {
+		float d = fabsf(r->out[2 * f] - r->out[2 * f - 2]);
+		m = d > m ? d : m;
+	}
+	return m;
+}
+
+/* With fades on: A's seam (a sine cut anywhere) is now inside the
+ * multiplied take, at every cycle line, and an insert's two ends join
+ * other sines: the output never steps by more than the sines themselves
+ * do (0.5 x 0.0571 a frame) plus a fade's share (0.5 / 144). Without the
+ * fades at cycle lines and seams, the steps are up to the signal's span. */
+static void test_seams_are_click_free(void **state)
+{
+	(void)state;
+	/* Both sines at once (a multiply sums them), and a fade's share of
+	 * each. */
+	const float bound = 0.5f * (0.0571f + 0.0313f) + 1.0f / 144.0f + 1e-4f;
+	for (int op = 0; op < 2; op++) {
+		struct engine_config cfg;
+		rig_loop_config(&cfg, 144, LAT);
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		r->input = sine_a;
+		rig_record_loop(r, 100, LOOP);
+		r->input = sine_b;
+		int64_t p0 = engine_now(r->e) + 4321;
+		uint8_t type = op ? CMD_INSERT : CMD_MULTIPLY;
+		rig_cmd(r, type, 0, 0, 0, p0);
+		rig_cmd(r, type, 0, 0, 0, p0 + LOOP + 100);
+		rig_run_to(r, p0 + 8 * LOOP);
+		settle(r);
+		int64_t len = engine_clip_length(r->e, 0, 0);
+		assert_true(len >= 2 * LOOP);
+		float m = max_step(r, p0 - LOOP, p0 + 8 * LOOP);
+		if (m > bound)
+			fail_msg("%s: a step of %g (bound %g)",
+				 op ? "insert" : "multiply", m, bound);
+		/* And undo's jump back to A, declicked. */
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e) + 777);
+		int64_t u = engine_now(r->e);
+		rig_run(r, 2 * LOOP);
+		m = max_step(r, u, u + 2 * LOOP);
+		if (m > bound)
+			fail_msg("%s undo: a step of %g", op ? "insert" : "multiply", m);
+		rig_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_multiply_matches_the_model),
 	    cmocka_unit_test(test_insert_matches_the_model),
+	    cmocka_unit_test(test_multiply_past_the_memory_limit),
+	    cmocka_unit_test(test_multiply_insert_hostile_states),
+	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
+	    cmocka_unit_test(test_seams_are_click_free),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));

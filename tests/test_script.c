@@ -211,7 +211,8 @@ static void test_errors_name_the_line(void **state)
 			   "set.txt:1: speed '1.5' is not 0.5, 1 or 2");
 	assert_parse_error("speed 0 0 .5\n", "set.txt:1: speed '.5' is not 0.5, 1 or 2");
 	assert_parse_error("speed 0 0\n", "set.txt:1: usage: speed TRACK SCENE 0.5|1|2");
-	assert_parse_error("mute_clip 0 0 maybe\n", "set.txt:1: 'maybe' is not on or off");
+	assert_parse_error("mute_clip 0 0 maybe\n",
+			   "set.txt:1: 'maybe' is not on or off");
 	assert_parse_error("meter 0\n", "set.txt:1: beats per bar '0' is not 1..16");
 	assert_parse_error("quantise half\n",
 			   "set.txt:1: quantise 'half' is not off, beat or bar");

@@ -624,8 +624,9 @@ static void test_ops_on_every_state(void **state)
 				int64_t now = engine_clip_length(r->e, 0, 0);
 				if (now < len || now % len ||
 				    (from == CLIP_PLAYING && now == len))
-					fail_msg("state %d, op %d: length %lld of %lld", from,
-						 ops[op], (long long)now, (long long)len);
+					fail_msg("state %d, op %d: length %lld of %lld",
+						 from, ops[op], (long long)now,
+						 (long long)len);
 				rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
 				rig_run(r, BAR120_FRAMES);
 				assert_int_equal(engine_clip_length(r->e, 0, 0), len);

@@ -1147,6 +1147,7 @@ static void rb_plan(struct engine *e, int slot, uint8_t mode, int64_t S)
 	struct clip *c = &e->clips[slot];
 	const int64_t C = e->chunk_frames, L = c->length;
 	int64_t p = pos_mod(S - c->launch, L);
+	rb_reset(c);
 	c->rb_mode = mode;
 	c->rb_queued = true;
 	c->rb_start = S;
@@ -1160,7 +1161,6 @@ static void rb_plan(struct engine *e, int slot, uint8_t mode, int64_t S)
 	c->rb_tc = c->rb_m = c->rb_len = 0;
 	c->rb_src[0] = c->table[0];
 	c->rb_src[1] = c->table[1];
-	c->rb_seq++;
 	rb_ask(e, slot, p + e->lead_frames);
 }
 
@@ -1477,9 +1477,7 @@ void clip_rb_step(struct engine *e, int slot)
 		return;
 	/* T' is whole: it reads as any take, and is final. */
 	bool current = c->table[0] == c->rb_dst[0];
-	c->rb_mode = RB_NONE;
-	c->rb_read = false;
-	c->rb_dst[0] = c->rb_dst[1] = NULL;
+	rb_reset(c);
 	if (current)
 		settle_done(e, slot, e->now);
 }
