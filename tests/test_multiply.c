@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "engine_internal.h"
+#include "engine_ops.h"
 #include "engine_rig.h"
 
 #define LOOP 12000
@@ -478,6 +479,25 @@ static void test_seams_are_click_free(void **state)
 	}
 }
 
+/* The fuzz target's sequences (engine_ops.h), seeded: the same every run,
+ * so make check always covers them; tests/fuzz/run explores further. */
+static void test_random_op_sequences(void **state)
+{
+	(void)state;
+	uint8_t buf[1 + 3 * 60];
+	uint32_t x = 20261202;
+	for (int seq = 0; seq < 24; seq++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1664525u + 1013904223u;
+			buf[i] = (uint8_t)(x >> 24);
+		}
+		buf[0] = (uint8_t)seq; /* every set-up */
+		for (size_t i = 3; i < sizeof(buf); i += 3)
+			buf[i] %= 64; /* waits up to 1 s: loops of a few seconds */
+		assert_int_equal(ops_run(buf, sizeof(buf)), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(test_multiply_insert_hostile_states),
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
 	    cmocka_unit_test(test_seams_are_click_free),
+	    cmocka_unit_test(test_random_op_sequences),
 	};
 	if (getenv("GL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));
