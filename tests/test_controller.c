@@ -497,9 +497,9 @@ static void test_printed_buttons(void **state)
 	    {2, true, 0x90, 71, CMD_METRONOME, 0}, /* DEVICE */
 	    {2, true, 0x90, 82, CMD_REQUEST, 0},   /* CLIP STOP: export */
 	    {2, true, 0x90, 83, CMD_REQUEST, 0},   /* SOLO: save */
-	    {2, true, 0x90, 85, -1, 0},		   /* MUTE */
-	    {2, true, 0x90, 86, -1, 0},		   /* SELECT */
-	    {2, true, 0x90, 87, -1, 0},		   /* (blank) */
+	    {2, true, 0x90, 85, CMD_MULTIPLY, 0},  /* MUTE */
+	    {2, true, 0x90, 86, CMD_INSERT, 0},	   /* SELECT */
+	    {2, true, 0x90, 87, CMD_REPLACE, 0},   /* (blank) */
 	    {2, true, 0x90, 89, CMD_STOP_ALL, 0},  /* STOP ALL CLIPS */
 	    /* APC mini mk2, Ableton's layout */
 	    {3, false, 0x90, 100, CMD_STOP_TRACK, 0},
@@ -510,9 +510,35 @@ static void test_printed_buttons(void **state)
 	    {3, true, 0x90, 103, CMD_METRONOME, 0},
 	    {3, true, 0x90, 112, CMD_REQUEST, 0},
 	    {3, true, 0x90, 113, CMD_REQUEST, 0},
-	    {3, true, 0x90, 114, -1, 0}, /* mute */
-	    {3, true, 0x90, 116, -1, 0},
-	    {3, true, 0x90, 117, -1, 0},
+	    {3, true, 0x90, 114, CMD_MULTIPLY, 0}, /* mute */
+	    {3, true, 0x90, 116, CMD_INSERT, 0},
+	    {3, true, 0x90, 117, CMD_REPLACE, 0},
+	    /* The APC40s' loop-operation buttons (device control), on the
+	     * selected clip (track 1 at start), and their shift chords. */
+	    {0, false, 0x90, 58, CMD_MULTIPLY, 0},
+	    {0, false, 0x90, 59, CMD_INSERT, 0},
+	    {0, false, 0x90, 60, CMD_REPLACE, 0},
+	    {0, false, 0x90, 61, CMD_SUBSTITUTE, 0},
+	    {0, false, 0x90, 62, CMD_REVERSE, 0},
+	    {0, false, 0x90, 63, CMD_ONESHOT, 0},
+	    {0, true, 0x90, 58, CMD_UNDO_ALL, 0},
+	    {0, true, 0x90, 59, CMD_REDO_ALL, 0},
+	    {0, true, 0x90, 60, CMD_SPEED, 0},
+	    {0, true, 0x90, 61, CMD_SPEED, 0},
+	    {0, true, 0x90, 62, CMD_CLIP_MUTE, 0},
+	    {0, true, 0x90, 63, CMD_TRIGGER, 0},
+	    {1, false, 0x90, 58, CMD_MULTIPLY, 0},
+	    {1, false, 0x90, 59, CMD_INSERT, 0},
+	    {1, false, 0x90, 60, CMD_REPLACE, 0},
+	    {1, false, 0x90, 61, CMD_SUBSTITUTE, 0},
+	    {1, false, 0x90, 62, CMD_REVERSE, 0},
+	    {1, false, 0x90, 63, CMD_ONESHOT, 0},
+	    {1, false, 0x90, 64, CMD_TRIGGER, 0},
+	    {1, false, 0x90, 65, CMD_CLIP_MUTE, 0},
+	    {1, true, 0x90, 58, CMD_UNDO_ALL, 0},
+	    {1, true, 0x90, 59, CMD_REDO_ALL, 0},
+	    {1, true, 0x90, 60, CMD_SPEED, 0},
+	    {1, true, 0x90, 61, CMD_SPEED, 0},
 	    {3, true, 0x90, 119, CMD_STOP_ALL, 0},
 	};
 	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
@@ -774,12 +800,14 @@ static void test_shift_chords(void **state)
 	assert_one(r, CMD_LAUNCH_SCENE, 0, 7, 0);
 	MIDI(r, 0, 0x90, 70, 127);
 	assert_one(r, CMD_STOP_TRACK, 6, 0, 0);
-	/* Shift + the scene buttons without a use (MUTE, SELECT, blank) are
-	 * swallowed, not launched (as Ableton's APC_mini script); shift +
-	 * scene 7 held + pad clears. */
+	/* Shift + MUTE, SELECT, blank: multiply, insert, replace (not a
+	 * launch); shift + scene 7 held + pad clears. */
+	static const uint8_t op_of[3] = {CMD_MULTIPLY, CMD_INSERT, CMD_REPLACE};
 	for (uint8_t note = 85; note <= 87; note++) {
 		MIDI(r, 0, 0x90, 98, 127, 0x90, note, 127, 0x80, note, 0, 0x80, 98, 0);
-		assert_none(r);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->cmd[0].type, op_of[note - 85]);
+		r->n = 0;
 	}
 	MIDI(r, 0, 0x90, 98, 127, 0x90, 88, 127, 0x80, 98, 0);
 	press_pad(r, &models[2], 2, 3, 0);
@@ -802,6 +830,7 @@ static void test_shift_chords(void **state)
 	MIDI(r, 0, 0x90, 106, 127);
 	assert_int_equal(r->c.selected_track, 0);
 	MIDI(r, 0, 0x90, 114, 127);
+	assert_one(r, CMD_MULTIPLY, 0, 0, 0);
 	assert_false(r->c.armed);
 	MIDI(r, 0, 0x90, 115, 127);
 	assert_true(r->c.armed);
@@ -1218,6 +1247,59 @@ static void up(struct rig *r, int64_t ms)
 	MIDI(r, ms * MS, 0xB0, 64, 0);
 }
 
+/* The second switch of a two-button pedal (foot2, CC 68): a tap toggles a
+ * multiply on the selected clip, at the press's frame; a hold undoes, at
+ * hold_ms (by controller_poll, or on a late release); a program change
+ * multiplies at once. */
+static void test_foot2_multiply_and_undo(void **state)
+{
+	(void)state;
+	struct rig *r = foot_rig();
+	MIDI(r, 1000 * MS, 0xB0, 68, 127);
+	assert_none(r);
+	MIDI(r, 1200 * MS, 0xB0, 68, 0);
+	assert_one(r, CMD_MULTIPLY, 0, 0, 1000 * 48);
+	MIDI(r, 2000 * MS, 0xB0, 68, 127);
+	controller_poll(&r->c, 2999 * MS, &r->sink);
+	assert_none(r);
+	controller_poll(&r->c, 3000 * MS, &r->sink);
+	assert_one(r, CMD_UNDO, 0, 0, 3000 * 48);
+	MIDI(r, 3500 * MS, 0xB0, 68, 0);
+	assert_none(r);
+	/* A release after hold_ms that no poll saw: the undo, at hold_ms. */
+	MIDI(r, 5000 * MS, 0xB0, 68, 127, 0xB0, 66, 127); /* and next track */
+	MIDI(r, 6500 * MS, 0xB0, 68, 0);
+	assert_one(r, CMD_UNDO, 0, 0, 6000 * 48);
+	MIDI(r, 7000 * MS, 0xC0, 4);
+	assert_one(r, CMD_MULTIPLY, 1, 0, 7000 * 48);
+	free(r);
+}
+
+/* The speed and clip mute buttons toggle from what they last set for the
+ * clip, forgotten when it empties. */
+static void test_speed_and_mute_toggles(void **state)
+{
+	(void)state;
+	struct rig *r = rig_for(&profiles[0]);
+	MIDI(r, 0, 0x90, 98, 127, 0x90, 60, 127, 0x80, 60, 0);
+	assert_int_equal(r->n, 1);
+	assert_true(r->cmd[0].type == CMD_SPEED && r->cmd[0].value == 0.5f);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 60, 127, 0x80, 60, 0);
+	assert_true(r->n == 1 && r->cmd[0].value == 1.0f);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 61, 127, 0x80, 61, 0);
+	assert_true(r->n == 1 && r->cmd[0].value == 2.0f);
+	r->n = 0;
+	MIDI(r, 0, 0x90, 62, 127, 0x80, 62, 0);
+	assert_true(r->n == 1 && r->cmd[0].type == CMD_CLIP_MUTE && r->cmd[0].value == 1);
+	r->n = 0;
+	set_state(r, 0, 0, CLIP_EMPTY);
+	MIDI(r, 0, 0x90, 61, 127, 0x80, 61, 0, 0x90, 62, 127, 0x80, 62, 0);
+	assert_true(r->n == 2 && r->cmd[0].value == 2.0f && r->cmd[1].value == 1);
+	free(r);
+}
+
 static void test_foot_tap_cycle(void **state)
 {
 	(void)state;
@@ -1525,6 +1607,8 @@ int main(void)
 	    cmocka_unit_test(test_foot_tap_cycle),
 	    cmocka_unit_test(test_foot_double_tap_stops),
 	    cmocka_unit_test(test_foot_hold),
+	    cmocka_unit_test(test_foot2_multiply_and_undo),
+	    cmocka_unit_test(test_speed_and_mute_toggles),
 	    cmocka_unit_test(test_foot_target_and_program_changes),
 	    cmocka_unit_test(test_frames_follow_the_time_map),
 	    cmocka_unit_test(test_bad_midi_is_counted_and_skipped),

@@ -492,9 +492,22 @@ static void test_loop_operations(void **state)
 	assert_true(out.command[0].value == 1.0f);
 	SEND("/sl/0/hit", "s", "mute_off");
 	assert_true(out.command[0].value == 0.0f);
-	const char *missing[] = {"multiply", "insert",	    "replace",	   "substitute",
-				 "reverse",  "oneshot",	    "undo_all",	   "redo_all",
-				 "solo",     "record_solo", "set_sync_pos"};
+	/* The loop operations: on a loop with audio, the engine's commands. */
+	const char *opname[] = {"multiply", "insert",  "replace",  "substitute",
+				"reverse",  "oneshot", "undo_all", "redo_all"};
+	const int optype[] = {CMD_MULTIPLY, CMD_INSERT,	 CMD_REPLACE,  CMD_SUBSTITUTE,
+			      CMD_REVERSE,  CMD_ONESHOT, CMD_UNDO_ALL, CMD_REDO_ALL};
+	for (size_t i = 0; i < sizeof(opname) / sizeof(opname[0]); i++) {
+		SEND("/sl/0/hit", "s", opname[i]);
+		if (out.nreplies)
+			fail_msg("%s: %s", opname[i], reply(0).argv[1].s);
+		assert_command(0, optype[i], 0, 0);
+	}
+	clip_event(0, 0, CLIP_EMPTY);
+	SEND("/sl/0/hit", "s", "multiply");
+	assert_refused("/sl/0/hit", "empty");
+	clip_event(0, 0, CLIP_STOPPED);
+	const char *missing[] = {"solo", "record_solo", "set_sync_pos"};
 	for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
 		SEND("/sl/0/hit", "s", missing[i]);
 		assert_refused("/sl/0/hit", "no such loop operation");

@@ -107,6 +107,8 @@ static void test_every_word(void **state)
 				   "trigger 6 7\n"
 				   "undo_all 1 2\n"
 				   "redo_all 6 9\n"
+				   "multiply 2 5\n"
+				   "insert 7 0\n"
 				   "tap\n"
 				   "volume 2 0.5\n"
 				   "master 1.5\n"
@@ -116,7 +118,7 @@ static void test_every_word(void **state)
 				   "\n"
 				   "   @240000    midi 90 35 7f\n"
 				   "@480000 exit\n");
-	assert_int_equal(s.count, 31);
+	assert_int_equal(s.count, 33);
 	assert_true(s.exit_frame == 480000);
 	size_t i = 0;
 	assert_cmd(&s, i++, 0, CMD_SET_TEMPO, 0, 0, 120.0f);
@@ -144,6 +146,8 @@ static void test_every_word(void **state)
 	assert_cmd(&s, i++, 192000, CMD_TRIGGER, 6, 7, 0);
 	assert_cmd(&s, i++, 192000, CMD_UNDO_ALL, 1, 2, 0);
 	assert_cmd(&s, i++, 192000, CMD_REDO_ALL, 6, 9, 0);
+	assert_cmd(&s, i++, 192000, CMD_MULTIPLY, 2, 5, 0);
+	assert_cmd(&s, i++, 192000, CMD_INSERT, 7, 0, 0);
 	assert_cmd(&s, i++, 192000, CMD_TAP_TEMPO, 0, 0, 0);
 	assert_cmd(&s, i++, 192000, CMD_TRACK_VOLUME, 2, 0, 0.5f);
 	assert_cmd(&s, i++, 192000, CMD_MASTER_VOLUME, 0, 0, 1.5f);
@@ -153,7 +157,7 @@ static void test_every_word(void **state)
 	/* MIDI through the APC40 mk1 profile: pad note 0x35 = 53 on channel 0
 	 * is track 0, scene 0 (tests/alsa/set.txt relies on it). */
 	assert_cmd(&s, i++, 240000, CMD_PRESS, 0, 0, 0);
-	assert_int_equal(s.entries[30].line, 33);
+	assert_int_equal(s.entries[32].line, 35);
 	script_free(&s);
 }
 

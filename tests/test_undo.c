@@ -537,17 +537,20 @@ static void test_undo_levels_give_way_to_a_recording(void **state)
 static void test_ops_on_every_state(void **state)
 {
 	(void)state;
-	enum { OPS = 13 };
+	enum { OPS = 15 };
 	const uint8_t ops[OPS] = {
 	    CMD_UNDO,	 CMD_REDO,    CMD_UNDO_ALL,   CMD_REDO_ALL,  CMD_CLEAR,
 	    CMD_OVERDUB, CMD_REPLACE, CMD_SUBSTITUTE, CMD_CLIP_MUTE, CMD_ONESHOT,
-	    CMD_TRIGGER, CMD_REVERSE, CMD_SPEED};
+	    CMD_TRIGGER, CMD_REVERSE, CMD_SPEED,      CMD_MULTIPLY,  CMD_INSERT};
 	/* Expected state after the op, per starting state (row) and op. A
 	 * pass starts only on a playing clip (a stop queued stays queued:
 	 * the pass ends with the stop), and any pass op ends a pass; a clip
 	 * mute changes no state; one-shot and trigger queue a launch of a
 	 * final take (the next bar), and leave the rest alone; a reverse
-	 * waits for the bar line and changes no state, as a speed (2) does. */
+	 * waits for the bar line and changes no state, as a speed (2) does;
+	 * multiply and insert wait for the bar line too (a playing clip), and
+	 * end a pass (as any pass op). After them, four bars on: a whole
+	 * number of the take's cycles, and undo_all gives the take back. */
 	const enum clip_state E = CLIP_EMPTY, RQ = CLIP_RECORD_QUEUED, R = CLIP_RECORDING,
 			      PQ = CLIP_PLAY_QUEUED, P = CLIP_PLAYING,
 			      O = CLIP_OVERDUBBING, SQ = CLIP_STOP_QUEUED,
@@ -556,14 +559,14 @@ static void test_ops_on_every_state(void **state)
 		enum clip_state from;
 		enum clip_state after[OPS];
 	} table[] = {
-	    {E, {E, E, E, E, E, E, E, E, E, E, E, E, E}},
-	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ, RQ, RQ}},
-	    {R, {R, R, R, R, E, R, R, R, R, R, R, R, R}},
-	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ, PQ, PQ}},
-	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ, P, P}},
-	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ, O, O}},
-	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ, SQ, SQ}},
-	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ, S, S}},
+	    {E, {E, E, E, E, E, E, E, E, E, E, E, E, E, E, E}},
+	    {RQ, {RQ, RQ, RQ, RQ, E, RQ, RQ, RQ, RQ, RQ, RQ, RQ, RQ, RQ, RQ}},
+	    {R, {R, R, R, R, E, R, R, R, R, R, R, R, R, R, R}},
+	    {PQ, {PQ, PQ, PQ, PQ, E, PQ, PQ, PQ, PQ, PQ, PQ, PQ, PQ, PQ, PQ}},
+	    {P, {P, P, P, P, E, O, O, O, P, PQ, PQ, P, P, P, P}},
+	    {O, {P, O, P, O, E, P, P, P, O, PQ, PQ, O, O, P, P}},
+	    {SQ, {SQ, SQ, SQ, SQ, E, SQ, SQ, SQ, SQ, PQ, PQ, SQ, SQ, SQ, SQ}},
+	    {S, {S, S, S, S, E, S, S, S, S, PQ, PQ, S, S, S, S}},
 	};
 	for (size_t row = 0; row < sizeof(table) / sizeof(table[0]); row++)
 		for (int op = 0; op < OPS; op++) {
@@ -613,6 +616,21 @@ static void test_ops_on_every_state(void **state)
 					 table[row].after[op]);
 			if (ops[op] != CMD_CLEAR && from >= CLIP_PLAY_QUEUED)
 				assert_int_equal(engine_clip_length(r->e, 0, 0), len);
+			if ((ops[op] == CMD_MULTIPLY || ops[op] == CMD_INSERT) &&
+			    from >= CLIP_PLAY_QUEUED) {
+				rig_run(r, 4 * BAR120_FRAMES);
+				rig_cmd(r, CMD_PRESS, 0, 0, 0, engine_now(r->e));
+				rig_run(r, 4 * BAR120_FRAMES);
+				int64_t now = engine_clip_length(r->e, 0, 0);
+				if (now < len || now % len ||
+				    (from == CLIP_PLAYING && now == len))
+					fail_msg("state %d, op %d: length %lld of %lld",
+						 from, ops[op], (long long)now,
+						 (long long)len);
+				rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+				rig_run(r, BAR120_FRAMES);
+				assert_int_equal(engine_clip_length(r->e, 0, 0), len);
+			}
 			/* Undo after a clear of a final take: back, as long as it
 			 * was (a take still recording goes at once, as before). */
 			if (ops[op] == CMD_CLEAR && from >= CLIP_PLAYING) {

@@ -18,6 +18,10 @@
 # stop LEDs follow Ableton's _APC session: on while a clip of the track
 # plays, blinking while its stop is queued. A clear is shift + STOP ALL
 # CLIPS held, then the pad (shift + pad only selects, as in Ableton).
+# The loop operations act on the selected clip (the last pad pressed, or
+# shift + pad): the six device-control buttons left of MIDI OVERDUB
+# (notes 58..63, Akai's table: CLIP/TRACK, DEVICE ON/OFF, <-, ->, DETAIL
+# VIEW, REC QUANTIZATION), and with shift six more.
 
 [controller]
 name    = APC40 mk1
@@ -54,6 +58,18 @@ redo         note 100 ch 0                   # nudge +
 undo         note 101 ch 0                   # nudge -
 volume       cc 7 ch 0..7        -> x = ch   # track faders
 master       cc 14 ch 0
+multiply       note 58 ch 0                  # CLIP/TRACK: multiply the selected clip
+insert         note 59 ch 0                  # DEVICE ON/OFF: insert
+replace        note 60 ch 0                  # <- : replace pass
+substitute     note 61 ch 0                  # -> : substitute pass
+reverse        note 62 ch 0                  # DETAIL VIEW: reverse
+oneshot        note 63 ch 0                  # REC QUANTIZATION: play once
+shift+undo_all     note 58 ch 0              # shift + the same six:
+shift+redo_all     note 59 ch 0
+shift+half_speed   note 60 ch 0
+shift+double_speed note 61 ch 0
+shift+mute_clip    note 62 ch 0
+shift+trigger      note 63 ch 0
 foot         cc 64 ch 0                      # foot switch jack 1
 next_scene   cc 67 ch 0                      # foot switch jack 2
 

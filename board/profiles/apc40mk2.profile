@@ -54,6 +54,18 @@ undo         note 100 ch 0                     # nudge -
 redo         note 101 ch 0                     # nudge +
 volume       cc 7 ch 0..7     -> x = ch
 master       cc 14 ch 0
+multiply       note 58 ch 0                    # DEVICE <- : multiply the selected clip
+insert         note 59 ch 0                    # DEVICE -> : insert
+replace        note 60 ch 0                    # BANK <- : replace pass
+substitute     note 61 ch 0                    # BANK -> : substitute pass
+reverse        note 62 ch 0                    # DEV ON/OFF: reverse
+oneshot        note 63 ch 0                    # DEV LOCK: play once
+trigger        note 64 ch 0                    # CLIP/DEV VIEW: from the top
+mute_clip      note 65 ch 0                    # DETAIL VIEW: mute the clip
+shift+undo_all     note 58 ch 0                # shift + DEVICE <- / ->
+shift+redo_all     note 59 ch 0
+shift+half_speed   note 60 ch 0                # shift + BANK <- / ->
+shift+double_speed note 61 ch 0
 foot         cc 64 ch 0                        # foot switch jack
 
 [leds]

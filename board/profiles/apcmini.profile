@@ -49,7 +49,9 @@ shift+redo       note 69 ch 0
 shift+tap_tempo  note 70 ch 0
 shift+metronome  note 71 ch 0
 shift+record_arm note 84 ch 0
-shift+none       note 85..87 ch 0  # MUTE, SELECT, (blank): swallowed
+shift+multiply   note 85 ch 0      # MUTE: multiply the selected clip
+shift+insert     note 86 ch 0      # SELECT: insert
+shift+replace    note 87 ch 0      # (blank): replace pass
 shift+clear      note 88 ch 0      # (blank) held + pad: clear the clip
 shift+stop_all   note 89 ch 0
 shift+export     note 82 ch 0   # shift + scene 1: export the clips

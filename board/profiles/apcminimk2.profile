@@ -50,9 +50,10 @@ shift+bank_up    note 104 ch 0  # shift + track 5..8: up, down, left, right
 shift+bank_down  note 105 ch 0
 shift+prev_track note 106 ch 0
 shift+next_track note 107 ch 0
-shift+none       note 114 ch 0  # scene 3: mute (no such thing here)
+shift+multiply   note 114 ch 0  # scene 3: multiply the selected clip
 shift+record_arm note 115 ch 0  # scene 4: record arm
-shift+none       note 116..117 ch 0  # scene 5, 6: swallowed
+shift+insert     note 116 ch 0  # scene 5: insert
+shift+replace    note 117 ch 0  # scene 6: replace pass
 shift+clear      note 118 ch 0  # scene 7 held + pad: clear the clip
 shift+stop_all   note 119 ch 0  # scene 8: stop all clips
 shift+export     note 112 ch 0  # shift + scene 1: export the clips

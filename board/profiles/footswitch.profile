@@ -5,7 +5,9 @@
 # clip (track 1, scene 1 at start; moved with the other switches):
 #   tap = record -> play -> overdub -> play, double tap = stop,
 #   hold = undo, hold while stopped = clear
-# (the full table is in docs/manual.md). A program change has no release, so a
+# (the full table is in docs/manual.md). A second switch (foot2: CC 68,
+# or program 4): tap = multiply the selected clip (tap again: end it at
+# the cycle), hold = undo. A program change has no release, so a
 # switch that sends one taps but cannot hold. No export or save gesture:
 # tap, double tap and hold are taken, and a stray export on stage is worse
 # than none; a board with a spare switch can add `export cc 68 ch 0..15`.
@@ -27,3 +29,6 @@ foot       pc 0 ch 0..15    # program-change pedal boards: switch 1..4
 next_track pc 1 ch 0..15
 prev_track pc 2 ch 0..15
 next_scene pc 3 ch 0..15
+foot2      cc 68 ch 0..15   # a two-button pedal's second switch: tap =
+                            # multiply (again: end it), hold = undo
+foot2      pc 4 ch 0..15    # (a program change: multiply only)

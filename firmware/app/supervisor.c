@@ -95,8 +95,11 @@ static const char *engine_error_text(int64_t err)
 	case ERR_QUEUE_FULL:
 		return "a memory request could not be queued";
 	case ERR_PASS_AT_SPEED:
-		return "no overdub, replace or substitute at half or double speed (set "
-		       "the clip's speed to 1 first)";
+		return "no overdub, replace, substitute, multiply or insert at half or "
+		       "double speed (set the clip's speed to 1 first)";
+	case ERR_PASS_REVERSED:
+		return "no multiply or insert on a reversed clip (reverse it back "
+		       "first)";
 	case ERR_LOOP_TOO_SHORT:
 		return "the first loop is shorter than one bar at 300 BPM: it loops, "
 		       "but sets no tempo";

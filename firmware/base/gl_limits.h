@@ -81,6 +81,12 @@
 #define GL_UNDO_LEVELS_DEFAULT 8
 #define GL_UNDO_MB_MAX	       (1 << 24)
 
+/* Seams of a take off its cycle lines (an insert's two ends, and their
+ * copies in a multiply), where playback fades as at the loop's seam. An
+ * insert with none left starts at the next cycle line instead; a multiply
+ * stops at the cycle where its copies would have more. */
+#define GL_SEAMS_MAX 16
+
 /* Channels of the playback device (of the capture device: GL_MAX_IN_CH,
  * engine.h); the engine's stereo mix goes to the first two. */
 #define GL_PLAYBACK_CH_MAX 32

@@ -15,6 +15,7 @@
 #include "engine_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 static int64_t boundary(const struct engine *e, int64_t f)
 {
@@ -43,6 +44,17 @@ static void request(struct engine *e, uint8_t type, int slot, uint32_t nchunks,
 				 .frames = frames};
 	engine_request(e, &rq);
 }
+
+static void rb_end_decide(struct engine *e, int slot, int64_t g);
+static void rb_discard(struct engine *e, int slot, int64_t f);
+static void rb_reset(struct clip *c);
+static void levels_discard_redo(struct engine *e, int slot);
+static bool level_drop_take(struct engine *e, int slot, int64_t f);
+static void take_swap(struct engine *e, int slot, int dir, int64_t f);
+static void rb_switch(struct engine *e, int slot, int64_t f);
+static void rb_begin(struct engine *e, int slot, int64_t f);
+static void rb_after_period(struct engine *e, int slot, int64_t end);
+static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f);
 
 /* ---- voices ----------------------------------------------------------- */
 
@@ -80,6 +92,8 @@ static void track_release(struct engine *e, int t, int64_t at, int64_t f)
 		return;
 	struct clip *o = &e->clips[old];
 	if (o->state == CLIP_PLAYING || o->state == CLIP_OVERDUBBING) {
+		if (o->rb_queued || o->rb_pass)
+			rb_end_decide(e, old, at);
 		if (o->od_writing && o->od_in_end == GL_NEVER)
 			o->od_in_end = at + e->cfg.latency_frames;
 		o->state = CLIP_STOPPED;
@@ -165,6 +179,11 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->muted = c->oneshot = c->reverse = false;
 	c->reverse_at = c->speed_at = GL_NEVER;
 	c->speed_mul = 0;
+	rb_reset(c);
+	c->take_switching = false;
+	c->tk_table[0] = c->tk_table[1] = NULL;
+	c->cycle = 0;
+	c->nseams = c->tk_nseams = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -204,7 +223,7 @@ bool clip_reclaim(struct engine *e, int except)
 	for (int s = 0; s < GL_SLOTS; s++) {
 		const struct clip *c = &e->clips[s];
 		if (s != except && c->nbufs > 0 && !c->swapping && !c->od_writing &&
-		    !c->undo_pending &&
+		    !c->undo_pending && c->rb_mode == RB_NONE && !c->take_switching &&
 		    (best < 0 ||
 		     (int64_t)c->nbufs * c->length >
 			 (int64_t)e->clips[best].nbufs * e->clips[best].length))
@@ -213,6 +232,8 @@ bool clip_reclaim(struct engine *e, int except)
 	if (best < 0)
 		return false;
 	struct clip *c = &e->clips[best];
+	if (c->nlv > 0 && c->lv[0].take) /* a multiply's other take goes too */
+		request(e, MEM_TAKE_FREE, best, 0, 0);
 	c->nbufs = c->nlv = c->applied = 0;
 	c->clear_redo = false;
 	c->undo_failed = true; /* asks for none until its next take */
@@ -234,6 +255,9 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 		clip_clear_now(e, slot, f);
 		return;
 	}
+	if (c->rb_queued || (c->rb_pass && !c->rb_switched))
+		rb_discard(e, slot, f); /* nothing of it is kept */
+	c->rb_pass = false;		/* after its switch: T' is filled from A */
 	if (c->od_writing) {
 		/* The pass ends here (nothing in flight goes in) and is a level. */
 		c->state = CLIP_PLAYING;
@@ -242,7 +266,7 @@ static void clip_clear(struct engine *e, int slot, int64_t f)
 	}
 	clip_audio_changing(e, slot);
 	voice_cut(e, slot);
-	c->nlv = c->applied; /* a new action: what was undone is gone */
+	levels_discard_redo(e, slot); /* a new action: what was undone is gone */
 	c->state = CLIP_EMPTY;
 	c->queued = 0;
 	c->queued_at = GL_NEVER;
@@ -294,6 +318,8 @@ static void record_set_end(struct engine *e, int slot, int64_t end, uint8_t then
 		}
 	}
 	c->length = length;
+	c->cycle = length;
+	c->nseams = 0;
 	c->queued = then;
 	c->queued_at = end;
 	clip_report(e, slot, f);
@@ -405,7 +431,8 @@ void clip_finish_short(struct engine *e, int slot, int64_t f)
 	/* Its tail (the input still in flight after the launch) ran short: the
 	 * take, playing or stopped, keeps its state and gets shorter. */
 	if (keep < c->length) {
-		c->length = keep;
+		c->length = c->cycle = keep;
+		c->nseams = 0;
 		voice_rejoin(e, slot, f);
 	}
 }
@@ -449,6 +476,11 @@ static void queue(struct engine *e, int slot, uint8_t target, int64_t f)
 
 static void overdub_end(struct engine *e, struct clip *c, int64_t f, bool cut)
 {
+	if (c->rb_queued || c->rb_pass) {
+		if (!cut)
+			rb_end_decide(e, (int)(c - e->clips), f);
+		return;
+	}
 	if (c->state != CLIP_OVERDUBBING)
 		return;
 	c->state = CLIP_PLAYING;
@@ -562,9 +594,16 @@ static void speed_apply(struct engine *e, int slot, int64_t f)
 void clip_apply_due(struct engine *e, int64_t f)
 {
 	for (int s = 0; s < GL_SLOTS; s++) {
-		if (e->clips[s].reverse_at <= f)
+		struct clip *c = &e->clips[s];
+		if (c->rb_pass && !c->rb_switched && c->rb_end <= f)
+			rb_switch(e, s, f);
+		if (c->rb_queued && c->rb_start <= f)
+			rb_begin(e, s, f);
+		/* A reverse or speed change waits for a multiply or insert. */
+		bool rb = c->rb_queued || c->rb_pass;
+		if (c->reverse_at <= f && !rb)
 			reverse_apply(e, s, f);
-		if (e->clips[s].speed_at <= f)
+		if (c->speed_at <= f && !rb)
 			speed_apply(e, s, f);
 		if (e->clips[s].queued && e->clips[s].queued_at <= f)
 			apply(e, s, f);
@@ -582,6 +621,11 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 			next = c->reverse_at;
 		if (c->speed_at > after && c->speed_at < next)
 			next = c->speed_at;
+		if (c->rb_queued && c->rb_start > after && c->rb_start < next)
+			next = c->rb_start;
+		if (c->rb_pass && !c->rb_switched && c->rb_end > after &&
+		    c->rb_end < next)
+			next = c->rb_end;
 	}
 	return next;
 }
@@ -630,6 +674,8 @@ static int buf_free(const struct clip *c)
 static int level_drop_oldest(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
+	if (c->lv[0].take)
+		return level_drop_take(e, slot, f) ? -1 : -2;
 	int b = c->lv[0].buf;
 	for (int i = 1; i < c->nlv; i++)
 		c->lv[i - 1] = c->lv[i];
@@ -693,7 +739,8 @@ void clip_undo_failed(struct engine *e, int slot)
 static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode mode)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0)
+	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0 ||
+	    c->rb_queued || c->rb_pass || c->rb_read || c->take_switching)
 		return;
 	if (mul_of(c) != 2) { /* input at another speed than the loop's: not yet */
 		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
@@ -701,13 +748,17 @@ static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode 
 	}
 	/* A new pass: what was undone is gone, and it needs a buffer; at the
 	 * bound (or before the keeper answers), the oldest level gives its. */
-	c->nlv = c->applied;
+	levels_discard_redo(e, slot);
 	c->clear_redo = false;
 	int b = buf_free(c);
-	if ((b < 0 || c->nlv >= max_levels(e, c)) && c->nlv > 0) {
+	while ((b < 0 || c->nlv >= max_levels(e, c)) && c->nlv > 0) {
 		int freed = level_drop_oldest(e, slot, f);
+		if (freed == -2)
+			break; /* a multiply's take still being filled stays */
 		if (b < 0)
 			b = freed;
+		if (b >= 0 && c->nlv < max_levels(e, c))
+			break;
 	}
 	c->od_buf = (int8_t)b;
 	c->undo_ready = b >= 0;
@@ -856,8 +907,16 @@ static enum step undo_step(struct engine *e, int slot, int dir, int64_t f)
 		if (c->applied == 0)
 			return STEP_NONE;
 		c->applied--;
+		if (c->lv[c->applied].take) {
+			take_swap(e, slot, 1, f);
+			return STEP_INSTANT;
+		}
 		swap_start(e, slot, c->applied, f);
 		return STEP_SWAP;
+	}
+	if (c->applied < c->nlv && c->lv[c->applied].take) {
+		take_swap(e, slot, -1, f);
+		return STEP_INSTANT;
 	}
 	if (c->applied < c->nlv) {
 		/* Counted first: the swap's first step may end it, and go on
@@ -897,6 +956,16 @@ static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t 
 	struct clip *c = &e->clips[slot];
 	if (c->swapping && !c->cleared)
 		return;
+	if (c->rb_queued || (c->rb_pass && !c->rb_switched)) {
+		/* Undo during a multiply or insert: it is taken back, whole. */
+		if (redo)
+			return;
+		rb_discard(e, slot, f);
+		if (--count == 0)
+			return;
+	}
+	if (!redo)
+		c->rb_pass = false; /* after its switch: the rest is A's copies */
 	if (!redo && c->od_writing) {
 		/* Undo during a pass: the pass ends here and is undone. A
 		 * replace pass had the loop silent: it fades in again. */
@@ -909,6 +978,708 @@ static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t 
 	}
 	undo_chain(e, slot, redo ? -1 : 1, count, f);
 	clip_settle(e, slot); /* a pass cut short with nothing to undo */
+}
+
+/* ---- multiply and insert (rebuilds) ----------------------------------- *
+ *
+ * Why a new take rather than growing A in place: A's last chunk was
+ * trimmed by the keeper when the take ended (its unused pages went back),
+ * and an insert moves everything after the insert point; either would mean
+ * touching the whole loop at once. Instead the keeper hands over T' in
+ * chunks of its own (MEM_BUILD), its first chunks the very pointers of A's
+ * (copied by the keeper, off the real-time thread: A's audio there is T's
+ * too, and stays so, as undo is last in first out), and the engine fills
+ * the rest a budget a period: the pass as the input comes (its own frames
+ * a period), the copies of A ahead of wherever they are needed; what is
+ * not written yet reads from A, where it is the same. At the end boundary
+ * T' becomes the clip's take by a pointer switch, and A the undo level:
+ * undo and redo switch pointers again. Every period's cost is O(period),
+ * whatever the loop's length.
+ *
+ * The level replaces the levels before it (their buffers are the old
+ * take's size; the keeper makes the new take's), so a clip keeps at most
+ * one such level, always its oldest. */
+
+static int64_t rb_budget(const struct engine *e)
+{
+	int64_t b = 4 * (int64_t)e->cfg.max_period;
+	return b < 8192 ? 8192 : b;
+}
+
+static void rb_reset(struct clip *c)
+{
+	c->rb_mode = RB_NONE;
+	c->rb_queued = c->rb_pass = c->rb_switched = c->rb_read = false;
+	c->rb_pending = c->rb_failed = false;
+	c->rb_dst[0] = c->rb_dst[1] = NULL;
+	c->rb_cap = 0;
+	c->rb_seq++; /* replies about it are stale now */
+}
+
+static void rb_ask(struct engine *e, int slot, int64_t frames)
+{
+	struct clip *c = &e->clips[slot];
+	struct mem_request rq = {.type = MEM_BUILD,
+				 .slot = (uint8_t)slot,
+				 .gen = c->gen,
+				 .nchunks = c->rb_shared,
+				 .frames = frames,
+				 .seq = c->rb_seq};
+	c->rb_pending = true;
+	engine_request(e, &rq);
+}
+
+/* The keeper lets the other take go (T' given up, or A dropped), and the
+ * table the engine last held of T' (a grown one may be on its way). */
+static void rb_free_other(struct engine *e, int slot, float **const held[2])
+{
+	request(e, MEM_TAKE_FREE, slot, 0, 0);
+	if (held && (held[0] || held[1])) {
+		struct mem_request rq = {.type = MEM_RETIRE_TABLE,
+					 .slot = (uint8_t)slot,
+					 .tables = {held[0], held[1]}};
+		engine_request(e, &rq);
+	}
+}
+
+/* The oldest level is a multiply or insert's: it goes, and its take
+ * (not while T' plays and is still being filled from A: false). */
+static bool level_drop_take(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->nlv == 0 || !c->lv[0].take)
+		return true;
+	if (c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0])
+		return false;
+	for (int i = 1; i < c->nlv; i++)
+		c->lv[i - 1] = c->lv[i];
+	c->nlv--;
+	if (c->applied > 0)
+		c->applied--;
+	float **held[2] = {NULL, NULL};
+	if (c->rb_mode != RB_NONE) { /* T', still being filled, is the one going */
+		held[0] = c->rb_dst[0];
+		held[1] = c->rb_dst[1];
+		rb_reset(c);
+	}
+	rb_free_other(e, slot, held);
+	c->tk_table[0] = c->tk_table[1] = NULL;
+	engine_emit(e, EV_UNDO_DROPPED, slot, f, c->nlv, 0);
+	return true;
+}
+
+/* When nothing changes the clip's audio any more: final (clip_settle),
+ * and EV_OVERDUB_DONE for whoever saves it. */
+static void settle_done(struct engine *e, int slot, int64_t f)
+{
+	unsigned v = atomic_load_explicit(&e->clip_version[slot], memory_order_relaxed);
+	clip_settle(e, slot);
+	if (atomic_load_explicit(&e->clip_version[slot], memory_order_relaxed) != v)
+		engine_emit(e, EV_OVERDUB_DONE, slot, f, e->clips[slot].length, 0);
+}
+
+/* A new action: what was undone is gone (an undone multiply's take too). */
+static void levels_discard_redo(struct engine *e, int slot)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->applied >= c->nlv)
+		return;
+	if (c->applied == 0 && c->lv[0].take) {
+		float **held[2] = {NULL, NULL};
+		if (c->rb_mode != RB_NONE) {
+			held[0] = c->rb_dst[0];
+			held[1] = c->rb_dst[1];
+			rb_reset(c);
+		}
+		rb_free_other(e, slot, held);
+		c->tk_table[0] = c->tk_table[1] = NULL;
+	}
+	c->nlv = c->applied;
+}
+
+/* Before the switch: T' goes, nothing of the pass is kept (an undo, a
+ * clear, a toggle before it began, no memory). An insert under way had
+ * the loop silent: it plays on from the insert point. */
+static void rb_discard(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	bool was_pass = c->rb_pass, insert = c->rb_mode == RB_INSERT;
+	int64_t h = c->rb_h;
+	float **held[2] = {c->rb_dst[0], c->rb_dst[1]};
+	rb_reset(c);
+	rb_free_other(e, slot, held);
+	if (!was_pass)
+		return;
+	int t = track_of(slot);
+	if (c->state == CLIP_OVERDUBBING) {
+		c->state = CLIP_PLAYING;
+		if (insert &&
+		    (e->tracks[t].main.slot < 0 || e->tracks[t].main.slot == slot)) {
+			c->launch = f - h;
+			voice_start(e, t, slot, c->launch, f);
+		}
+	}
+	clip_report(e, slot, f);
+}
+
+/* The next frame at or after f where the play position is on a cycle
+ * line (a playing clip at speed 1, forwards). */
+static int64_t next_cycle_line(const struct clip *c, int64_t f)
+{
+	int64_t r = pos_mod(f - c->launch, c->length) % c->cycle;
+	return r ? f + c->cycle - r : f;
+}
+
+/* Where a multiply or insert asked for at f starts: the next boundary
+ * (quantise off: at once); an insert with no seams left to add (two, its
+ * ends, GL_SEAMS_MAX) at the next cycle line, where it adds none. */
+static int64_t rb_start_at(const struct engine *e, const struct clip *c, uint8_t mode,
+			   int64_t f)
+{
+	if (mode == RB_INSERT && c->nseams + 2 > GL_SEAMS_MAX)
+		return next_cycle_line(c, f);
+	return boundary(e, f);
+}
+
+/* T' starting at S: its head is A up to the play position there. */
+static void rb_plan(struct engine *e, int slot, uint8_t mode, int64_t S)
+{
+	struct clip *c = &e->clips[slot];
+	const int64_t C = e->chunk_frames, L = c->length;
+	int64_t p = pos_mod(S - c->launch, L);
+	rb_reset(c);
+	c->rb_mode = mode;
+	c->rb_queued = true;
+	c->rb_start = S;
+	c->rb_end = GL_NEVER;
+	c->rb_len_a = L;
+	c->rb_h = p;
+	c->rb_cs = S - p;
+	c->rb_shared = (uint32_t)(p / C);
+	c->rb_hc = (int64_t)c->rb_shared * C;
+	c->rb_w = p;
+	c->rb_tc = c->rb_m = c->rb_len = 0;
+	c->rb_src[0] = c->table[0];
+	c->rb_src[1] = c->table[1];
+	rb_ask(e, slot, p + e->lead_frames);
+}
+
+/* The pass begins at S, if T' has memory for its first frames; if not yet,
+ * it waits (the next boundary, or cycle line for an insert). */
+static void rb_begin(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	const int64_t C = e->chunk_frames;
+	if (c->state != CLIP_PLAYING || c->length != c->rb_len_a) {
+		rb_discard(e, slot, f); /* stopped, relaunched away: not now */
+		return;
+	}
+	if (c->rb_cap * C <= c->rb_h + 1) {
+		if (c->rb_failed) {
+			engine_emit(e, EV_ERROR, slot, f, ERR_OUT_OF_MEMORY, 0);
+			rb_discard(e, slot, f);
+			return;
+		}
+		int64_t S = e->quantise == QUANTISE_OFF
+				? f + GL_MIN_PERIOD
+				: rb_start_at(e, c, c->rb_mode, f + 1);
+		if (c->rb_mode == RB_INSERT && c->nseams + 2 > GL_SEAMS_MAX)
+			S = next_cycle_line(c, f + 1);
+		int64_t p = pos_mod(S - c->launch, c->length);
+		if (p < (int64_t)c->rb_shared * C || p < c->rb_h) {
+			/* Past the loop's end: the head it asked for is wrong. */
+			uint8_t mode = c->rb_mode;
+			rb_discard(e, slot, f);
+			rb_plan(e, slot, mode, S);
+			return;
+		}
+		c->rb_start = S;
+		c->rb_h = c->rb_w = p;
+		c->rb_cs = S - p;
+		return;
+	}
+	c->rb_queued = false;
+	c->rb_pass = true;
+	c->state = CLIP_OVERDUBBING;
+	int t = track_of(slot);
+	if (c->rb_mode == RB_INSERT && e->tracks[t].main.slot == slot)
+		voice_stop(e, t, f, f); /* the loop waits while cycles go in */
+	clip_report(e, slot, f);
+}
+
+/* Multiply: T' spans the whole cycles from its start to the first cycle
+ * line at or after g (never shorter than A); insert: whole cycles from S
+ * to the first at or after g. Both capped by the memory T' got, if the
+ * keeper ran out. false: not one cycle fits. */
+static bool rb_fit(struct engine *e, int slot, int64_t g)
+{
+	struct clip *c = &e->clips[slot];
+	const int64_t cyc = c->cycle, LA = c->rb_len_a;
+	int64_t cap = c->rb_failed ? (int64_t)c->rb_cap * e->chunk_frames : GL_NEVER;
+	if (cap > GL_CLIP_FRAMES_MAX)
+		cap = GL_CLIP_FRAMES_MAX;
+	if (c->rb_mode == RB_MULTIPLY) {
+		int64_t n = c->rb_end != GL_NEVER
+				? c->rb_len
+				: ((g - c->rb_cs) + cyc - 1) / cyc * cyc;
+		if (n < LA)
+			n = LA;
+		if (n > cap)
+			n = cap / cyc * cyc;
+		if (c->nseams) {
+			/* Each copy of A brings its seams: no more copies than
+			 * the list holds (the first always fits). */
+			int64_t copies = GL_SEAMS_MAX / c->nseams;
+			int64_t most = copies * LA / cyc * cyc;
+			if (n > most)
+				n = most;
+		}
+		if (n < LA)
+			return false;
+		c->rb_len = n;
+		c->rb_m = n - c->rb_h;
+		c->rb_end = c->rb_cs + n;
+	} else {
+		int64_t m = c->rb_end != GL_NEVER
+				? c->rb_m
+				: ((g - c->rb_start) + cyc - 1) / cyc * cyc;
+		if (m < cyc)
+			m = cyc;
+		if (LA + m > cap)
+			m = (cap - LA) / cyc * cyc;
+		if (m < cyc)
+			return false;
+		c->rb_m = m;
+		c->rb_len = LA + m;
+		c->rb_end = c->rb_start + m;
+	}
+	return true;
+}
+
+/* Anything that ends the pass (the op again, a press, another pass op,
+ * a stop, a launch) ends it at the next cycle line, rounded up; the input
+ * goes on to there. */
+static void rb_end_decide(struct engine *e, int slot, int64_t g)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->rb_queued) {
+		rb_discard(e, slot, g); /* toggled back before it began */
+		return;
+	}
+	if (!c->rb_pass || c->rb_end != GL_NEVER)
+		return;
+	if (g <= c->rb_start)
+		g = c->rb_start + 1;
+	if (!rb_fit(e, slot, g)) {
+		engine_emit(e, EV_ERROR, slot, g, ERR_OUT_OF_MEMORY, 0);
+		rb_discard(e, slot, g);
+	}
+}
+
+/* The seams of T' off its cycle lines: a multiply's, A's in every copy
+ * (rb_fit keeps them within the list); an insert's, A's moved past the
+ * inserted cycles and its own two ends (unless on a cycle line). */
+static void rb_seams(struct clip *c)
+{
+	int64_t out[GL_SEAMS_MAX];
+	int n = 0;
+	const int64_t LA = c->rb_len_a, N = c->rb_len, h = c->rb_h, m = c->rb_m;
+	if (c->rb_mode == RB_MULTIPLY) {
+		for (int64_t base = 0; base < N; base += LA)
+			for (int i = 0; i < c->nseams && n < GL_SEAMS_MAX; i++)
+				if (base + c->seams[i] < N)
+					out[n++] = base + c->seams[i];
+	} else {
+		for (int i = 0; i < c->nseams && c->seams[i] <= h && n < GL_SEAMS_MAX;
+		     i++)
+			if (c->seams[i] != h)
+				out[n++] = c->seams[i];
+		if (h % c->cycle && n < GL_SEAMS_MAX)
+			out[n++] = h;
+		if ((h + m) % c->cycle && n < GL_SEAMS_MAX)
+			out[n++] = h + m;
+		for (int i = 0; i < c->nseams && n < GL_SEAMS_MAX; i++)
+			if (c->seams[i] > h)
+				out[n++] = c->seams[i] + m;
+	}
+	memcpy(c->seams, out, (size_t)n * sizeof(out[0]));
+	c->nseams = (uint8_t)n;
+}
+
+/* The end boundary (or later, when memory ran out behind the play head):
+ * T' is the clip's take; A is kept by the one level left. */
+static void rb_switch(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	const int t = track_of(slot);
+	struct track *tr = &e->tracks[t];
+	const int64_t LA = c->rb_len_a, E = c->rb_end;
+	clip_audio_changing(e, slot);
+	if (c->nlv || c->nbufs)
+		engine_emit(e, EV_UNDO_DROPPED, slot, f, 1, 0);
+	c->nbufs = 0; /* the keeper frees them, and makes one of T's size */
+	c->undo_pending = true;
+	c->undo_failed = false;
+	c->tk_table[0] = c->table[0];
+	c->tk_table[1] = c->table[1];
+	c->tk_nchunks = c->nchunks;
+	c->tk_length = LA;
+	c->tk_mode = c->rb_mode;
+	c->tk_h = c->rb_h;
+	c->tk_m = c->rb_m;
+	c->tk_nseams = c->nseams;
+	memcpy(c->tk_seams, c->seams, sizeof(c->seams));
+	rb_seams(c);
+	c->lv[0] = (struct undo_level){.take = true};
+	c->nlv = c->applied = 1;
+	c->clear_redo = false;
+	c->table[0] = c->rb_dst[0];
+	c->table[1] = c->rb_dst[1];
+	c->nchunks = c->rb_cap;
+	c->length = c->written = c->rb_len;
+	c->rb_switched = true;
+	c->rb_read = true;
+	c->take_switching = true;
+	struct mem_request rq = {.type = MEM_TAKE_SWITCH,
+				 .slot = (uint8_t)slot,
+				 .gen = c->gen,
+				 .nchunks = 1,
+				 .frames = c->rb_len,
+				 .tables = {c->table[0], c->table[1]}};
+	engine_request(e, &rq);
+	if (c->rb_mode == RB_MULTIPLY) {
+		/* In phase, T' starts again at E, on the seam it shares with A
+		 * (a cycle line), so nothing but the seam's fade is heard. A
+		 * clip launched again during the pass keeps its position, in
+		 * T's first copy of A. */
+		bool aligned = pos_mod(c->launch - c->rb_cs, LA) == 0 && f == E;
+		if (aligned) {
+			c->launch = c->rb_cs;
+		} else {
+			c->launch = f - pos_mod(f - c->launch, LA);
+			voice_rejoin(e, slot, f);
+		}
+		if (tr->main.slot == slot)
+			tr->main.launch = c->launch;
+	} else {
+		/* The loop plays on after the new cycles, faded in. */
+		c->launch = f - (c->rb_h + c->rb_m) - (f - E);
+		if (c->state == CLIP_OVERDUBBING &&
+		    (tr->main.slot < 0 || tr->main.slot == slot))
+			voice_start(e, t, slot, c->launch, f);
+	}
+	if (c->state == CLIP_OVERDUBBING)
+		c->state = CLIP_PLAYING;
+	clip_report(e, slot, f);
+}
+
+/* After the switch with T' still not all written, the keeper out of
+ * memory for its rest: T' cannot be finished, and goes; A plays again. */
+static void rb_abandon(struct engine *e, int slot, int64_t f);
+
+float clip_rb_sample(const struct clip *c, int ch, int64_t p, int64_t C)
+{
+	float **T = c->table[ch], **A = c->rb_src[ch];
+	const int64_t h = c->rb_h, pe = h + c->rb_m;
+	if (p < h) {
+		if (p < c->rb_hc)
+			return T[p / C][p % C];
+		return A[p / C][p % C];
+	}
+	if (p < pe) {
+		if (p < c->rb_w)
+			return T[p / C][p % C];
+		if (c->rb_mode == RB_INSERT)
+			return 0.0f;
+		int64_t q = p % c->rb_len_a;
+		return A[q / C][q % C];
+	}
+	int64_t q = p - pe;
+	if (q < c->rb_tc)
+		return T[p / C][p % C];
+	q += h;
+	return A[q / C][q % C];
+}
+
+/* Copies run frames of A from position `from` to T' position `to`
+ * (multiply's pass region: A's copies, mod its length), within chunks. */
+static int64_t rb_copy(struct clip *c, int64_t C, int64_t from, int64_t to, int64_t run,
+		       bool tiled, bool zero)
+{
+	if (tiled)
+		from %= c->rb_len_a;
+	if (run > C - to % C)
+		run = C - to % C;
+	if (!zero) {
+		if (run > C - from % C)
+			run = C - from % C;
+		if (tiled && run > c->rb_len_a - from)
+			run = c->rb_len_a - from;
+	}
+	for (int ch = 0; ch < c->channels; ch++) {
+		float *d = c->rb_dst[ch][to / C] + to % C;
+		if (zero) {
+			for (int64_t i = 0; i < run; i++)
+				d[i] = 0.0f;
+		} else {
+			const float *s = c->rb_src[ch][from / C] + from % C;
+			for (int64_t i = 0; i < run; i++)
+				d[i] = s[i];
+		}
+	}
+	return run;
+}
+
+/* Once a period: a budget of T's copies of A (its head, the pass region
+ * the input did not reach, an insert's tail), within the memory it has. */
+void clip_rb_step(struct engine *e, int slot)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->rb_mode == RB_NONE || c->rb_cap == 0)
+		return;
+	const int64_t C = e->chunk_frames, cap = (int64_t)c->rb_cap * C;
+	int64_t budget = rb_budget(e);
+	while (budget > 0 && c->rb_hc < c->rb_h && c->rb_hc < cap) {
+		int64_t run = c->rb_h - c->rb_hc;
+		if (run > budget)
+			run = budget;
+		if (run > cap - c->rb_hc)
+			run = cap - c->rb_hc;
+		run = rb_copy(c, C, c->rb_hc, c->rb_hc, run, false, false);
+		c->rb_hc += run;
+		budget -= run;
+	}
+	if (!c->rb_switched)
+		return;
+	const int64_t pe = c->rb_h + c->rb_m;
+	while (!c->rb_pass && budget > 0 && c->rb_w < pe && c->rb_w < cap) {
+		int64_t run = pe - c->rb_w;
+		if (run > budget)
+			run = budget;
+		if (run > cap - c->rb_w)
+			run = cap - c->rb_w;
+		run = rb_copy(c, C, c->rb_w, c->rb_w, run, true, c->rb_mode == RB_INSERT);
+		c->rb_w += run;
+		budget -= run;
+	}
+	const int64_t tail = c->rb_mode == RB_INSERT ? c->rb_len_a - c->rb_h : 0;
+	while (budget > 0 && c->rb_tc < tail && pe + c->rb_tc < cap) {
+		int64_t run = tail - c->rb_tc;
+		if (run > budget)
+			run = budget;
+		if (run > cap - pe - c->rb_tc)
+			run = cap - pe - c->rb_tc;
+		run = rb_copy(c, C, c->rb_h + c->rb_tc, pe + c->rb_tc, run, false, false);
+		c->rb_tc += run;
+		budget -= run;
+	}
+	if (c->rb_pass || c->rb_hc < c->rb_h || c->rb_w < pe || c->rb_tc < tail)
+		return;
+	/* T' is whole: it reads as any take, and is final. */
+	bool current = c->table[0] == c->rb_dst[0];
+	rb_reset(c);
+	if (current)
+		settle_done(e, slot, e->now);
+}
+
+/* The keeper's answer to MEM_BUILD: T's tables (a grown one replaces the
+ * one held, which goes back) and how many chunks. */
+void clip_rb_built(struct engine *e, const struct mem_reply *r)
+{
+	struct clip *c = &e->clips[r->slot];
+	if (r->gen != c->gen || r->seq != c->rb_seq || c->rb_mode == RB_NONE)
+		return; /* a build given up: the keeper frees it (MEM_TAKE_FREE) */
+	struct mem_request rq = {.type = MEM_RETIRE_TABLE, .slot = r->slot};
+	bool retire = false;
+	for (int ch = 0; ch < 2; ch++) {
+		float **old = c->rb_dst[ch];
+		if (!r->tables[ch] || r->tables[ch] == old)
+			continue;
+		if (old) {
+			rq.tables[ch] = old;
+			retire = true;
+			if (c->table[ch] == old)
+				c->table[ch] = r->tables[ch];
+			if (c->tk_table[ch] == old)
+				c->tk_table[ch] = r->tables[ch];
+		}
+		c->rb_dst[ch] = r->tables[ch];
+	}
+	if (retire)
+		engine_request(e, &rq);
+	if (r->nchunks > c->rb_cap)
+		c->rb_cap = r->nchunks;
+	c->rb_pending = false;
+	if (r->type == MEM_BUILD_FAILED) {
+		c->rb_failed = true;
+		if (c->rb_switched) {
+			if ((int64_t)c->rb_cap * e->chunk_frames < c->rb_len)
+				rb_abandon(e, r->slot, e->now);
+		} else if (c->rb_pass) {
+			int64_t was = c->rb_end;
+			if (!rb_fit(e, r->slot, e->now)) {
+				engine_emit(e, EV_ERROR, r->slot, e->now,
+					    ERR_OUT_OF_MEMORY, 0);
+				rb_discard(e, r->slot, e->now);
+			} else if (c->rb_end != was) {
+				engine_emit(e, EV_ERROR, r->slot, e->now,
+					    ERR_OUT_OF_MEMORY, 0);
+			}
+		}
+	}
+}
+
+/* Between periods: T' asks for memory ahead of the pass (and for an
+ * insert's tail), a few chunks at a time, so no request keeps the keeper
+ * long; the pass ends once its last input is in. */
+static void rb_after_period(struct engine *e, int slot, int64_t end)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->rb_mode == RB_NONE)
+		return;
+	const int64_t C = e->chunk_frames, cap = (int64_t)c->rb_cap * C;
+	if (c->rb_pass && c->rb_switched && end >= c->rb_end + e->cfg.latency_frames) {
+		c->rb_pass = false;
+		if (c->rb_w > c->rb_h + c->rb_m)
+			c->rb_w = c->rb_h + c->rb_m;
+	}
+	if (c->rb_failed && c->rb_pass && !c->rb_switched &&
+	    (c->rb_end == GL_NEVER || c->rb_len > cap)) {
+		/* The input outran T's memory (mix.c): it ends where it fits. */
+		if (!rb_fit(e, slot, end)) {
+			engine_emit(e, EV_ERROR, slot, end, ERR_OUT_OF_MEMORY, 0);
+			rb_discard(e, slot, end);
+			return;
+		}
+		engine_emit(e, EV_ERROR, slot, end, ERR_OUT_OF_MEMORY, 0);
+	}
+	if (c->rb_pending || c->rb_failed)
+		return;
+	int64_t need;
+	if (c->rb_end != GL_NEVER)
+		need = c->rb_len;
+	else if (c->rb_queued)
+		need = c->rb_h + e->lead_frames;
+	else
+		need = c->rb_h + (end - c->rb_start) + 2 * e->lead_frames +
+		       (c->rb_mode == RB_INSERT ? c->rb_len_a - c->rb_h : 0);
+	if (need > GL_CLIP_FRAMES_MAX)
+		need = GL_CLIP_FRAMES_MAX;
+	if (cap >= need)
+		return;
+	if (need > cap + 64 * C)
+		need = cap + 64 * C;
+	rb_ask(e, slot, need);
+}
+
+/* Undo (dir 1) or redo (-1) of the multiply or insert level: the two
+ * takes change places (pointers), the play head goes to the matching
+ * position, declicked. */
+static void take_swap(struct engine *e, int slot, int dir, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	const int t = track_of(slot);
+	struct track *tr = &e->tracks[t];
+	bool playing = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING) &&
+		       tr->main.slot == slot;
+	int64_t p = playing ? play_pos(c, f) : 0;
+	const int64_t h = c->tk_h, m = c->tk_m;
+	if (dir > 0) /* T' to A */
+		p = c->tk_mode == RB_MULTIPLY ? p % c->tk_length
+		    : p < h		      ? p
+		    : p < h + m		      ? h
+					      : p - m;
+	else /* A to T' */
+		p = c->tk_mode == RB_MULTIPLY ? p : p < h ? p : p + m;
+	clip_audio_changing(e, slot);
+	for (int ch = 0; ch < 2; ch++) {
+		float **x = c->table[ch];
+		c->table[ch] = c->tk_table[ch];
+		c->tk_table[ch] = x;
+	}
+	uint32_t n = c->nchunks;
+	c->nchunks = c->tk_nchunks;
+	c->tk_nchunks = n;
+	int64_t len = c->length;
+	c->length = c->written = c->tk_length;
+	c->tk_length = len;
+	int64_t sv[GL_SEAMS_MAX];
+	uint8_t ns = c->nseams;
+	memcpy(sv, c->seams, sizeof(sv));
+	memcpy(c->seams, c->tk_seams, sizeof(sv));
+	memcpy(c->tk_seams, sv, sizeof(sv));
+	c->nseams = c->tk_nseams;
+	c->tk_nseams = ns;
+	c->rb_read = c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0];
+	c->applied = dir > 0 ? 0 : 1;
+	c->take_switching = true;
+	struct mem_request rq = {.type = MEM_TAKE_SWITCH,
+				 .slot = (uint8_t)slot,
+				 .gen = c->gen,
+				 .tables = {c->table[0], c->table[1]}};
+	engine_request(e, &rq);
+	if (p >= c->length)
+		p = c->length - 1;
+	int64_t q = c->reverse ? c->length - 1 - p : p;
+	c->launch = f - 2 * q / mul_of(c);
+	if (playing) {
+		tr->main.launch = c->launch;
+		voice_rejoin(e, slot, f);
+	} else if (tr->fading.slot == slot) {
+		voice_cut(e, slot);
+	}
+}
+
+static void rb_abandon(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	engine_emit(e, EV_ERROR, slot, f, ERR_OUT_OF_MEMORY, 0);
+	if (c->applied == 1 && c->table[0] == c->rb_dst[0])
+		take_swap(e, slot, 1, f);
+	c->rb_pass = false;
+	level_drop_take(e, slot, f);
+	settle_done(e, slot, f);
+}
+
+/* The keeper copies the take switched to: the clip may be final now. */
+void clip_take_switched(struct engine *e, int slot)
+{
+	e->clips[slot].take_switching = false;
+	settle_done(e, slot, e->now);
+}
+
+/* CMD_MULTIPLY, CMD_INSERT: a toggle. */
+static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->rb_queued || c->rb_pass) {
+		rb_end_decide(e, slot, f);
+		return;
+	}
+	if (c->state == CLIP_OVERDUBBING) { /* it ends a pass, as any pass op */
+		overdub_end(e, c, f, false);
+		clip_report(e, slot, f);
+		return;
+	}
+	if (c->state != CLIP_PLAYING || c->length <= 0 || c->swapping ||
+	    c->take_switching || c->rb_read || c->cycle <= 0)
+		return;
+	if (mul_of(c) != 2) {
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
+		return;
+	}
+	if (c->reverse || c->reverse_at != GL_NEVER) {
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_REVERSED, 0);
+		return;
+	}
+	levels_discard_redo(e, slot);
+	/* The keeper holds one other take: an older multiply's goes first
+	 * (the oldest level, as the levels' bound drops it). */
+	level_drop_take(e, slot, f);
+	if (c->rb_mode != RB_NONE)
+		return; /* cannot be: the drop above ended any fill */
+	c->clear_redo = false;
+	rb_plan(e, slot, mode, rb_start_at(e, c, mode, f));
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -1023,7 +1794,8 @@ static bool needs_slot(uint8_t type)
 	       type == CMD_OVERDUB || type == CMD_UNDO || type == CMD_REDO ||
 	       type == CMD_UNDO_ALL || type == CMD_REDO_ALL || type == CMD_REPLACE ||
 	       type == CMD_SUBSTITUTE || type == CMD_CLIP_MUTE || type == CMD_ONESHOT ||
-	       type == CMD_TRIGGER || type == CMD_REVERSE || type == CMD_SPEED;
+	       type == CMD_TRIGGER || type == CMD_REVERSE || type == CMD_SPEED ||
+	       type == CMD_MULTIPLY || type == CMD_INSERT;
 }
 
 static bool needs_track(uint8_t type)
@@ -1170,6 +1942,12 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 	case CMD_TRIGGER:
 		launch_from_top(e, slot, cmd->type == CMD_ONESHOT, f);
 		break;
+	case CMD_MULTIPLY:
+		rb_command(e, slot, RB_MULTIPLY, f);
+		break;
+	case CMD_INSERT:
+		rb_command(e, slot, RB_INSERT, f);
+		break;
 	case CMD_UNDO_ALL: /* every level and the clear: at most this many steps */
 		undo_redo(e, slot, false, GL_UNDO_LEVELS_MAX + 1, f);
 		break;
@@ -1274,6 +2052,7 @@ void clip_after_period(struct engine *e, int64_t end)
 			clip_settle(e, s);
 			engine_emit(e, EV_OVERDUB_DONE, s, end, c->length, 0);
 		}
+		rb_after_period(e, s, end);
 		undo_want_more(e, s);
 	}
 }
@@ -1298,7 +2077,7 @@ void clip_settle(struct engine *e, int slot)
 {
 	const struct clip *c = &e->clips[slot];
 	if (c->state == CLIP_EMPTY || c->length <= 0 || c->rec_writing || c->od_writing ||
-	    c->swapping)
+	    c->swapping || c->take_switching || c->rb_read)
 		return;
 	unsigned v = atomic_load_explicit(&e->clip_version[slot], memory_order_relaxed);
 	if (!(v & 1))
@@ -1346,7 +2125,11 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->cleared = c->clear_redo = false;
 	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
-	c->length = c->written = r->frames;
+	c->length = c->written = c->cycle = r->frames;
+	c->nseams = c->tk_nseams = 0;
+	rb_reset(c);
+	c->take_switching = false;
+	c->tk_table[0] = c->tk_table[1] = NULL;
 	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
 	c->reverse = (r->flags & CLIP_FLAG_REVERSE) != 0;
 	c->speed_mul = (r->flags & CLIP_FLAG_HALF_SPEED)     ? 1

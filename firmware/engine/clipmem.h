@@ -12,6 +12,15 @@
  * empty and says which (MEM_ADOPTED or MEM_ADOPT_REFUSED), so a musician
  * who started recording there meanwhile never loses the new take.
  *
+ * Multiply and insert build the new take (T') in memory of its own, while
+ * the old one (A) plays: MEM_BUILD asks for T' (its first `nchunks` chunk
+ * pointers copied from A's table, the rest fresh chunks), again as it
+ * grows. The keeper then holds two takes for the slot: the current one and
+ * the other (T' being built, or the take an undo level keeps); MEM_TAKE_
+ * SWITCH makes the other current (the SD writer copies the current one),
+ * MEM_TAKE_FREE lets the other go. The chunks the two share are freed with
+ * the last of them.
+ *
  * Generations: clearing a clip bumps its generation on the engine side.
  * Replies carry the generation of the request they answer; the engine drops
  * replies of an older generation, so a late answer never lands in a new take.
@@ -50,6 +59,15 @@ enum mem_request_type {
 			    * nchunks: how many the engine holds now */
 	MEM_UNDO_FREE,	   /* the engine let go of all the slot's undo buffers
 			    * (for a take being recorded): free them */
+	MEM_BUILD,	   /* build (or grow) the other take, `seq` its build:
+			    * nchunks leading chunk pointers shared with the
+			    * current take, fresh chunks up to `frames` frames */
+	MEM_TAKE_SWITCH,   /* the other take (tables[]) is the current one now;
+			    * nchunks 1: its first switch (a multiply or insert
+			    * done): the undo buffers go, and one of `frames`
+			    * frames is made (MEM_UNDO_READY) */
+	MEM_TAKE_FREE,	   /* the engine let go of the other take: free it
+			    * (but the chunks the current one shares) */
 };
 
 enum mem_reply_type {
@@ -58,8 +76,11 @@ enum mem_reply_type {
 	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip (one
 			  * more buffer: after MEM_FINISH, the first) */
 	MEM_UNDO_FAILED,
-	MEM_ADOPT, /* a restored take for an empty slot: tables[] hold nchunks
-		    * chunks with `frames` frames of final audio */
+	MEM_ADOPT,	   /* a restored take for an empty slot: tables[] hold nchunks
+			    * chunks with `frames` frames of final audio */
+	MEM_BUILT,	   /* build `seq`: tables[] hold nchunks usable chunks */
+	MEM_BUILD_FAILED,  /* build `seq`: no more memory; tables[] hold nchunks */
+	MEM_TAKE_SWITCHED, /* the keeper copies the take switched to now */
 };
 
 struct mem_request {
@@ -68,7 +89,8 @@ struct mem_request {
 	uint32_t gen;
 	uint32_t nchunks;
 	int64_t frames;
-	float **tables[2]; /* MEM_RETIRE_TABLE */
+	float **tables[2]; /* MEM_RETIRE_TABLE, MEM_TAKE_SWITCH */
+	uint32_t seq;	   /* MEM_BUILD */
 };
 
 struct mem_reply {
@@ -79,6 +101,7 @@ struct mem_reply {
 	int64_t frames; /* MEM_ADOPT */
 	float **tables[2];
 	uint8_t flags; /* MEM_ADOPT: enum clip_flags, the take's saved state */
+	uint32_t seq;  /* MEM_BUILT, MEM_BUILD_FAILED */
 };
 
 /* A restored take's state, as saved with it (the manifest). */

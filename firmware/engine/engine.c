@@ -285,6 +285,14 @@ static void drain_replies(struct engine *e)
 		case MEM_ADOPT:
 			clip_adopt(e, &r);
 			break;
+		case MEM_BUILT:
+		case MEM_BUILD_FAILED:
+			clip_rb_built(e, &r);
+			break;
+		case MEM_TAKE_SWITCHED:
+			if (r.gen == c->gen)
+				clip_take_switched(e, r.slot);
+			break;
 		}
 	}
 }
@@ -352,9 +360,12 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 		memset(e->click_out, 0, (size_t)frames * sizeof(float));
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
-	for (int s = 0; s < GL_SLOTS; s++)
+	for (int s = 0; s < GL_SLOTS; s++) {
 		if (e->clips[s].swapping)
 			clip_swap_step(e, s);
+		if (e->clips[s].rb_mode != RB_NONE)
+			clip_rb_step(e, s); /* a multiply's or insert's copies */
+	}
 
 	int64_t f = start;
 	while (f < end) {
@@ -458,6 +469,11 @@ int64_t engine_clip_read(const struct engine *e, int track, int scene, int chann
 		return 0;
 	if (n > have - from)
 		n = have - from;
+	if (c->rb_read) { /* a multiply's or insert's take, partly still A's */
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = clip_sample(c, channel, from + i, e->chunk_frames);
+		return n;
+	}
 	for (int64_t i = 0; i < n;) {
 		int64_t pos = from + i;
 		int64_t off = pos % e->chunk_frames;

@@ -90,6 +90,15 @@ enum command_type {
 			    * (a final take only; a pass under way ends there) */
 	CMD_UNDO_ALL,	   /* track, scene: undo every level (and a clear) */
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
+	CMD_MULTIPLY,	   /* track, scene: toggle a multiply (from the next
+			    * boundary): the loop grows by whole cycles while
+			    * the pass overdubs repeated copies of it, ending
+			    * at the cycle boundary at or after the end press */
+	CMD_INSERT,	   /* track, scene: toggle an insert (from the next cycle
+			    * boundary of the play position): whole cycles of
+			    * new material go in there, the loop plays on after
+			    * them; ends at the cycle boundary at or after the
+			    * end press */
 	CMD_TYPE_COUNT
 };
 
@@ -112,7 +121,8 @@ struct command {
 enum event_type {
 	EV_CLIP_STATE,	 /* track, scene, state = enum clip_state */
 	EV_RECORD_DONE,	 /* track, scene, value = length in frames: audio final */
-	EV_OVERDUB_DONE, /* track, scene: an overdub pass ended, audio final */
+	EV_OVERDUB_DONE, /* track, scene: an overdub pass ended (or a multiply,
+			    insert, undo, redo), audio final; value = length */
 	EV_TEMPO,	 /* value = BPM x 1000, aux = beats per bar */
 	EV_BAR,		 /* value = bar number (from 0), at a bar's first frame */
 	EV_ERROR,	 /* value = enum engine_error, track/scene where it applies */
@@ -155,8 +165,11 @@ enum engine_error {
 	ERR_LOOP_TOO_SHORT,    /* a first loop shorter than one bar at the highest
 				  tempo (GL_FIRST_LOOP_MIN_FRAMES): it loops as
 				  it is, but sets no tempo */
-	ERR_PASS_AT_SPEED,     /* an overdub, replace or substitute asked of a
-				  clip at half or double speed: refused */
+	ERR_PASS_AT_SPEED,     /* an overdub, replace, substitute, multiply or
+				  insert asked of a clip at half or double
+				  speed: refused */
+	ERR_PASS_REVERSED,     /* a multiply or insert asked of a reversed clip:
+				  refused */
 };
 
 struct event {

@@ -77,7 +77,17 @@ struct clip {
 	struct undo_level {
 		int64_t rg_start, rg_len;
 		uint8_t buf; /* index in ubuf */
+		bool take;   /* a multiply or insert: no buffer, but the other
+				take (only ever lv[0]: see rb_switch) */
 	} lv[GL_UNDO_LEVELS_MAX];
+	/* The take a multiply or insert level keeps (the one not playing: A
+	 * while it is applied, T' once it is undone), and how positions map
+	 * between the two (rb_mode, h, m: see "rebuild" below). */
+	float **tk_table[2];
+	uint32_t tk_nchunks;
+	int64_t tk_length;
+	uint8_t tk_mode;
+	int64_t tk_h, tk_m;
 	uint8_t nlv, applied;
 	/* A clear keeps the take (the slot shows empty) until the slot records
 	 * again: undo brings it back; clear_redo: redo clears it again. */
@@ -90,7 +100,51 @@ struct clip {
 	bool swap_down;	 /* the swap walks down the region (a reversed clip) */
 	bool swap_defer; /* a chained swap starts stepping next period */
 	int8_t swap_more;
+
+	/* The take's cycle: its length when recorded. Multiply and insert add
+	 * whole cycles, so every seam (the loop's own, and those of the
+	 * copies and insertions) is at a multiple of it, and playback fades
+	 * there (mix.c). */
+	int64_t cycle;
+	/* Seams off the cycle lines (an insert's ends), sorted; the level's
+	 * other take has its own. */
+	int64_t seams[GL_SEAMS_MAX], tk_seams[GL_SEAMS_MAX];
+	uint8_t nseams, tk_nseams;
+
+	/* A rebuild (multiply, insert): T' is built in chunks of its own (the
+	 * keeper's other take, clipmem.h), its first rb_shared chunks the same
+	 * as A's, while A plays; at the end boundary T' becomes the clip's
+	 * take (a pointer switch: O(1)) and A the level undo swaps back.
+	 * T' positions: [0, h) are A's [0, h) (rb_hc: copied so far, from the
+	 * shared chunks on); then the pass, [h, h + m): multiply: A's copies
+	 * (position mod A's length) with the input summed in, insert: the
+	 * input alone (rb_w: written so far); insert then has A's [h, L_A)
+	 * (rb_tc: copied so far). What is not written yet is read from A,
+	 * where it is exactly what T' will hold (rb_read), so the copies run a
+	 * budget a period, never the whole loop at once. */
+	uint8_t rb_mode;     /* enum rb_mode */
+	bool rb_queued;	     /* waiting for rb_start */
+	bool rb_pass;	     /* input goes in (rb_start + latency .. end + latency) */
+	bool rb_switched;    /* T' is (or was) made the clip's take */
+	bool rb_read;	     /* the clip's table is T' and parts of it are unwritten */
+	bool rb_pending;     /* MEM_BUILD not answered */
+	bool rb_failed;	     /* the keeper had no more memory */
+	bool take_switching; /* MEM_TAKE_SWITCH not answered: not final yet */
+	uint32_t rb_seq;     /* the build's number: stale replies are dropped */
+	float **rb_dst[2];   /* T' */
+	float **rb_src[2];   /* A */
+	uint32_t rb_cap;     /* T' chunks handed over */
+	uint32_t rb_shared;  /* chunks T' shares with A */
+	int64_t rb_len_a;    /* A's length */
+	int64_t rb_start;    /* output frame the pass starts (S) */
+	int64_t rb_end;	     /* output frame it ends (E), GL_NEVER: not decided */
+	int64_t rb_cs;	     /* output frame of T' position 0 (multiply) */
+	int64_t rb_h, rb_m;  /* the head's frames; the pass's (once E is known) */
+	int64_t rb_hc, rb_w, rb_tc;
+	int64_t rb_len; /* T's length, once E is known */
 };
+
+enum rb_mode { RB_NONE, RB_MULTIPLY, RB_INSERT };
 
 /* What a pass does with its input: sum it in (overdub), or write it over
  * the loop (replace: the loop is silent where it is replaced; substitute:
@@ -175,6 +229,17 @@ static inline int64_t pos_mod(int64_t a, int64_t m)
 	int64_t r = a % m;
 	return r < 0 ? r + m : r;
 }
+/* One stored sample of a clip's take, at position p: T' may still be
+ * partly unwritten after a multiply or insert switched to it, and then the
+ * part not written yet comes from A, where it is the same (clip.c). */
+float clip_rb_sample(const struct clip *c, int ch, int64_t p, int64_t C);
+static inline float clip_sample(const struct clip *c, int ch, int64_t p, int64_t C)
+{
+	if (c->rb_read)
+		return clip_rb_sample(c, ch, p, C);
+	return c->table[ch][p / C][p % C];
+}
+
 /* engine.c */
 void engine_emit(struct engine *e, uint8_t type, int slot, int64_t frame, int64_t value,
 		 int32_t aux);
@@ -188,6 +253,9 @@ int64_t clip_next_due(const struct engine *e, int64_t after);
 void clip_finish_short(struct engine *e, int slot, int64_t f);
 void clip_after_period(struct engine *e, int64_t end);
 void clip_swap_step(struct engine *e, int slot);
+void clip_rb_step(struct engine *e, int slot);
+void clip_rb_built(struct engine *e, const struct mem_reply *r);
+void clip_take_switched(struct engine *e, int slot);
 void clip_audio_changing(struct engine *e, int slot);
 void clip_settle(struct engine *e, int slot);
 void clip_adopt(struct engine *e, const struct mem_reply *r);
@@ -199,5 +267,7 @@ bool clip_reclaim(struct engine *e, int except);
 float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t);
 void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint32_t n);
 void mix_click_start(struct engine *e, bool downbeat);
+void mix_rebuild_input(struct engine *e, struct clip *c, const struct track_input *ti,
+		       const float *in, int64_t f0, uint32_t n);
 
 #endif

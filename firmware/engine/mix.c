@@ -47,7 +47,7 @@ float mix_pass_gain(const struct engine *e, const struct clip *c, int64_t t)
 
 static inline float sample_at(const struct clip *c, int ch, int64_t p, int64_t C)
 {
-	return c->table[ch][p / C][p % C];
+	return clip_sample(c, ch, p, C);
 }
 
 /* Halfway between positions p and p + 1 of a loop (half speed): the
@@ -70,9 +70,12 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 		v->slot = -1;
 		return;
 	}
+	/* Seams: the loop's own, and (after a multiply or insert) every
+	 * cycle line, where copies and insertions meet. */
+	const int64_t cyc = c->cycle > 0 && c->cycle < L ? c->cycle : L;
 	int64_t fade = e->cfg.fade_frames;
-	if (fade > L / 2)
-		fade = L / 2;
+	if (fade > cyc / 2)
+		fade = cyc / 2;
 	const int right = c->channels > 1;
 	/* Frames [0, written) are recorded and in chunks the keeper gave
 	 * (written never passes them); nothing else is ever read. While the
@@ -128,10 +131,19 @@ static void render_voice(struct engine *e, struct voice *v, float *trk, int64_t 
 			/* The lower of the seam's fade and the fade-in from a
 			 * start off the seam: at a seam they are the same. */
 			float seam = 1.0f;
-			if (rp < fade)
-				seam = fade_gain(rp, fade);
-			else if (L - rp < fade)
-				seam = fade_gain(L - rp, fade);
+			const int64_t cp = cyc < L ? rp % cyc : rp;
+			if (cp < fade)
+				seam = fade_gain(cp, fade);
+			else if (cyc - cp < fade)
+				seam = fade_gain(cyc - cp, fade);
+			for (int k = 0; k < c->nseams; k++) {
+				/* An insert's seam at x: between x - 1 and x. */
+				int64_t d = rp - c->seams[k];
+				float sg = d >= 0 && d < fade	 ? fade_gain(d, fade)
+					   : d < 0 && -d <= fade ? fade_gain(-d, fade)
+								 : 1.0f;
+				seam = sg < seam ? sg : seam;
+			}
 			if (f - v->fade_from < fade) {
 				float in = fade_gain(f - v->fade_from, fade);
 				seam = in < seam ? in : seam;
@@ -214,6 +226,43 @@ static void write_overdub(struct engine *e, struct clip *c, const struct track_i
 				*dst = *dst * (1.0f - g) + src[ch] * g;
 		}
 		c->od_covered++;
+	}
+}
+
+/* A multiply's or insert's input, into T' (clip.c, "rebuilds"): input
+ * frame t is at T' position h + (t - latency - S); a multiply sums it
+ * into A's copy there (faded in at the pass's start, as an overdub), an
+ * insert writes it as it came. Beyond the memory T' has, nothing is
+ * written: the pass ends where it fits (rb_failed). */
+void mix_rebuild_input(struct engine *e, struct clip *c, const struct track_input *ti,
+		       const float *in, int64_t f0, uint32_t n)
+{
+	const int64_t C = e->chunk_frames, ich = e->cfg.input_channels;
+	const int64_t lat = e->cfg.latency_frames, fade = e->cfg.fade_frames;
+	const int64_t in0 = c->rb_start + lat;
+	int64_t a = f0 > in0 ? f0 : in0, b = f0 + (int64_t)n;
+	if (c->rb_end != GL_NEVER && b > c->rb_end + lat)
+		b = c->rb_end + lat;
+	const int64_t cap = (int64_t)c->rb_cap * C, LA = c->rb_len_a;
+	const bool sum = c->rb_mode == RB_MULTIPLY;
+	for (int64_t t = a; t < b; t++) {
+		int64_t pos = c->rb_h + (t - in0);
+		if (pos >= cap) {
+			c->rb_failed = true;
+			return;
+		}
+		const float *src = in + (t - f0) * ich + ti->first_channel;
+		float g = fade && t - in0 < fade ? fade_gain(t - in0 + 1, fade) : 1.0f;
+		for (int ch = 0; ch < c->channels; ch++) {
+			float *dst = c->rb_dst[ch][pos / C] + pos % C;
+			if (sum) {
+				int64_t q = pos % LA;
+				*dst = c->rb_src[ch][q / C][q % C] + src[ch] * g;
+			} else {
+				*dst = src[ch];
+			}
+		}
+		c->rb_w = pos + 1;
 	}
 }
 
@@ -322,6 +371,8 @@ void mix_segment(struct engine *e, const float *in, float *out, int64_t f0, uint
 			struct clip *c = &e->clips[slot_of(t, s)];
 			if (c->rec_writing && !c->rec_short)
 				write_recording(e, c, ti, in, f0, n);
+			if (c->rb_pass && !c->rb_failed)
+				mix_rebuild_input(e, c, ti, in, f0, n);
 		}
 		bool busy = tr->main.slot >= 0 || tr->fading.slot >= 0 || tr->monitor ||
 			    tr->declick_left;

@@ -190,6 +190,45 @@ static void foot_release(struct controller *c, int64_t us, int64_t frame,
 	}
 }
 
+/* The second switch: a tap (released before hold_ms) toggles a multiply
+ * on the selected clip, a hold undoes its last level. A switch without a
+ * release (a program change) multiplies at once. */
+static void foot2_press(struct controller *c, bool has_release, int64_t us,
+			int64_t frame, const struct command_sink *sink)
+{
+	struct controller_foot2 *f = &c->foot2;
+	if (f->down)
+		return;
+	f->track = (uint8_t)c->selected_track;
+	f->scene = (uint8_t)c->selected_scene;
+	if (!has_release) {
+		send(c, sink, CMD_MULTIPLY, f->track, f->scene, 0, frame);
+		return;
+	}
+	f->down = true;
+	f->hold_done = false;
+	f->down_us = us;
+}
+
+static void foot2_release(struct controller *c, int64_t us, int64_t frame,
+			  const struct command_sink *sink)
+{
+	struct controller_foot2 *f = &c->foot2;
+	if (!f->down)
+		return;
+	f->down = false;
+	if (f->hold_done)
+		return;
+	int64_t hold_us = (int64_t)c->profile->hold_ms * 1000;
+	if (us - f->down_us >= hold_us)
+		send(c, sink, CMD_UNDO, f->track, f->scene, 0,
+		     time_map_frame(&c->time, f->down_us + hold_us));
+	else /* the tap's frame: when it was pressed */
+		send(c, sink, CMD_MULTIPLY, f->track, f->scene, 0,
+		     time_map_frame(&c->time, f->down_us));
+	(void)frame;
+}
+
 void controller_poll(struct controller *c, int64_t now_us,
 		     const struct command_sink *sink)
 {
@@ -198,6 +237,67 @@ void controller_poll(struct controller *c, int64_t now_us,
 	c->now_us = now_us;
 	if (f->down && !f->hold_done && now_us - f->down_us >= hold_us)
 		foot_hold(c, time_map_frame(&c->time, f->down_us + hold_us), sink);
+	struct controller_foot2 *f2 = &c->foot2;
+	if (f2->down && !f2->hold_done && now_us - f2->down_us >= hold_us) {
+		f2->hold_done = true;
+		send(c, sink, CMD_UNDO, f2->track, f2->scene, 0,
+		     time_map_frame(&c->time, f2->down_us + hold_us));
+	}
+}
+
+/* The loop-operation buttons: the command for the selected clip (undo_all
+ * and redo_all: the last overdubbed one, as undo and redo). */
+static void loop_op(struct controller *c, enum profile_action a, int64_t frame,
+		    const struct command_sink *sink)
+{
+	int t = c->selected_track, s = c->selected_scene;
+	if (t < 0 || t >= GL_TRACKS || s < 0 || s >= GL_SCENES)
+		return;
+	switch (a) {
+	case ACT_MULTIPLY:
+		send(c, sink, CMD_MULTIPLY, t, s, 0, frame);
+		break;
+	case ACT_INSERT:
+		send(c, sink, CMD_INSERT, t, s, 0, frame);
+		break;
+	case ACT_REPLACE:
+		send(c, sink, CMD_REPLACE, t, s, 0, frame);
+		break;
+	case ACT_SUBSTITUTE:
+		send(c, sink, CMD_SUBSTITUTE, t, s, 0, frame);
+		break;
+	case ACT_REVERSE:
+		send(c, sink, CMD_REVERSE, t, s, 0, frame);
+		break;
+	case ACT_ONESHOT:
+		send(c, sink, CMD_ONESHOT, t, s, 0, frame);
+		break;
+	case ACT_TRIGGER:
+		send(c, sink, CMD_TRIGGER, t, s, 0, frame);
+		break;
+	case ACT_UNDO_ALL:
+	case ACT_REDO_ALL: {
+		bool last = c->overdub_track >= 0;
+		send(c, sink, a == ACT_UNDO_ALL ? CMD_UNDO_ALL : CMD_REDO_ALL,
+		     last ? c->overdub_track : t, last ? c->overdub_scene : s, 0, frame);
+		break;
+	}
+	case ACT_HALF_SPEED:
+	case ACT_DOUBLE_SPEED: {
+		uint8_t want = a == ACT_HALF_SPEED ? 1 : 4;
+		uint8_t now = c->speed[t][s] == want ? 2 : want;
+		c->speed[t][s] = now;
+		send(c, sink, CMD_SPEED, t, s, (float)now / 2.0f, frame);
+		break;
+	}
+	case ACT_MUTE_CLIP:
+		c->clip_muted[t][s] = !c->clip_muted[t][s];
+		send(c, sink, CMD_CLIP_MUTE, t, s, c->clip_muted[t][s] ? 1.0f : 0.0f,
+		     frame);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- controls ---------------------------------------------------------------- */
@@ -329,6 +429,23 @@ static void press(struct controller *c, const struct profile_rule *r, int x, int
 	case ACT_SAVE:
 		send(c, sink, CMD_REQUEST, 0, 0, REQUEST_SAVE, frame);
 		break;
+	case ACT_MULTIPLY:
+	case ACT_INSERT:
+	case ACT_REPLACE:
+	case ACT_SUBSTITUTE:
+	case ACT_REVERSE:
+	case ACT_ONESHOT:
+	case ACT_TRIGGER:
+	case ACT_UNDO_ALL:
+	case ACT_REDO_ALL:
+	case ACT_HALF_SPEED:
+	case ACT_DOUBLE_SPEED:
+	case ACT_MUTE_CLIP:
+		loop_op(c, (enum profile_action)r->action, frame, sink);
+		break;
+	case ACT_FOOT2:
+		foot2_press(c, r->kind != KIND_PROGRAM, us, frame, sink);
+		break;
 	case ACT_NONE:
 	case ACT_VOLUME: /* faders: handled with their value */
 	case ACT_MASTER:
@@ -400,6 +517,8 @@ static void message(struct controller *c, uint8_t status, uint8_t d1, uint8_t d2
 		c->shift = false;
 	} else if (r->action == ACT_FOOT) {
 		foot_release(c, us, frame, sink);
+	} else if (r->action == ACT_FOOT2) {
+		foot2_release(c, us, frame, sink);
 	}
 }
 
@@ -498,6 +617,11 @@ void controller_engine_event(struct controller *c, const struct event *ev)
 	    ev->scene >= GL_SCENES || ev->state >= CLIP_STATE_COUNT)
 		return;
 	c->clip_state[ev->track][ev->scene] = ev->state;
+	if (ev->state == CLIP_EMPTY || ev->state == CLIP_RECORDING) {
+		/* A new take plays at speed 1, unmuted. */
+		c->speed[ev->track][ev->scene] = 0;
+		c->clip_muted[ev->track][ev->scene] = false;
+	}
 	if (ev->state == CLIP_OVERDUBBING) {
 		c->overdub_track = ev->track;
 		c->overdub_scene = ev->scene;

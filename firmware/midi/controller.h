@@ -69,6 +69,13 @@ struct controller_foot {
 	uint8_t track, scene; /* the clip the gesture acts on */
 };
 
+/* The second foot switch (ACT_FOOT2): tap multiply, hold undo. */
+struct controller_foot2 {
+	bool down, hold_done;
+	int64_t down_us;
+	uint8_t track, scene;
+};
+
 struct controller {
 	const struct profile *profile;
 	struct time_map
@@ -87,6 +94,11 @@ struct controller {
 	int selected_track, selected_scene;
 	int overdub_track, overdub_scene; /* last overdubbed clip; -1: none */
 	struct controller_foot foot;
+	struct controller_foot2 foot2;
+	/* What the speed and clip mute buttons toggle from, per clip (half
+	   frames a frame: 2 as recorded); forgotten when the clip empties. */
+	uint8_t speed[GL_TRACKS][GL_SCENES];
+	bool clip_muted[GL_TRACKS][GL_SCENES];
 	uint8_t storage; /* enum storage_status, the last EV_STORAGE */
 
 	/* The clear button held (ACT_CLEAR), and which control holds it: its

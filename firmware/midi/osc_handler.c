@@ -607,6 +607,23 @@ static const char *sl_hit(struct osc_handler *h, struct osc_out *out, int t,
 		}
 		return "pause: the loop is neither playing nor paused";
 	}
+	/* The loop operations of issue 11, as the engine defines them (a
+	 * loop without audio: refused here, as undo is). */
+	static const struct {
+		const char *name;
+		uint8_t type;
+	} ops[] = {{"multiply", CMD_MULTIPLY},	   {"insert", CMD_INSERT},
+		   {"replace", CMD_REPLACE},	   {"substitute", CMD_SUBSTITUTE},
+		   {"reverse", CMD_REVERSE},	   {"oneshot", CMD_ONESHOT},
+		   {"undo_all", CMD_UNDO_ALL},	   {"redo_all", CMD_REDO_ALL}};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(cmd, ops[i].name))
+			continue;
+		if (!has_audio(st))
+			return "the loop is empty";
+		command(h, out, (enum command_type)ops[i].type, t, s, 0);
+		return NULL;
+	}
 	if (!strcmp(cmd, "mute") || !strcmp(cmd, "mute_on") || !strcmp(cmd, "mute_off")) {
 		bool on = cmd[4] ? cmd[6] == 'n' : !h->muted[t];
 		command(h, out, CMD_MUTE, t, 0, on ? 1.0f : 0.0f);
@@ -616,15 +633,7 @@ static const char *sl_hit(struct osc_handler *h, struct osc_out *out, int t,
 	return ""; /* not a command gridloop has: the caller says so */
 }
 
-static const char *const sl_missing[] = {"multiply",
-					 "insert",
-					 "replace",
-					 "reverse",
-					 "oneshot",
-					 "substitute",
-					 "undo_all",
-					 "redo_all",
-					 "solo",
+static const char *const sl_missing[] = {"solo",
 					 "solo_next",
 					 "solo_prev",
 					 "record_solo",

@@ -45,6 +45,19 @@ static const char *const action_names[ACT_COUNT] = {
     [ACT_SAVE] = "save",
     [ACT_CLEAR] = "clear",
     [ACT_NONE] = "none",
+    [ACT_MULTIPLY] = "multiply",
+    [ACT_INSERT] = "insert",
+    [ACT_REPLACE] = "replace",
+    [ACT_SUBSTITUTE] = "substitute",
+    [ACT_REVERSE] = "reverse",
+    [ACT_ONESHOT] = "oneshot",
+    [ACT_TRIGGER] = "trigger",
+    [ACT_UNDO_ALL] = "undo_all",
+    [ACT_REDO_ALL] = "redo_all",
+    [ACT_HALF_SPEED] = "half_speed",
+    [ACT_DOUBLE_SPEED] = "double_speed",
+    [ACT_MUTE_CLIP] = "mute_clip",
+    [ACT_FOOT2] = "foot2",
 };
 
 static const char *const state_names[CLIP_STATE_COUNT] = {

@@ -58,6 +58,21 @@ enum profile_action {
 	ACT_SAVE,	  /* CMD_REQUEST REQUEST_SAVE: save the session now */
 	ACT_CLEAR,	  /* held: a pad pressed meanwhile is cleared */
 	ACT_NONE,	  /* swallowed: e.g. a shift legend gridloop has no use for */
+	/* Loop operations on the selected clip (the last pad pressed, or
+	 * selected with shift + pad): */
+	ACT_MULTIPLY,	  /* toggle a multiply */
+	ACT_INSERT,	  /* toggle an insert */
+	ACT_REPLACE,	  /* toggle a replace pass */
+	ACT_SUBSTITUTE,	  /* toggle a substitute pass */
+	ACT_REVERSE,	  /* toggle reverse (at the next boundary) */
+	ACT_ONESHOT,	  /* play once from the top */
+	ACT_TRIGGER,	  /* (re)start from the top */
+	ACT_UNDO_ALL,	  /* undo every level (the last overdubbed clip, as undo) */
+	ACT_REDO_ALL,	  /* */
+	ACT_HALF_SPEED,	  /* toggle half speed (and back to 1) */
+	ACT_DOUBLE_SPEED, /* toggle double speed (and back to 1) */
+	ACT_MUTE_CLIP,	  /* toggle the clip's mute */
+	ACT_FOOT2,	  /* a second foot switch: tap multiply, hold undo */
 	ACT_COUNT
 };
 

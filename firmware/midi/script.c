@@ -65,6 +65,8 @@ static const struct word words[] = {
     {"trigger", ARGS_TRACK_SCENE, CMD_TRIGGER},
     {"undo_all", ARGS_TRACK_SCENE, CMD_UNDO_ALL},
     {"redo_all", ARGS_TRACK_SCENE, CMD_REDO_ALL},
+    {"multiply", ARGS_TRACK_SCENE, CMD_MULTIPLY},
+    {"insert", ARGS_TRACK_SCENE, CMD_INSERT},
     {"tap", ARGS_NONE, CMD_TAP_TEMPO},
     {"tempo", ARGS_TEMPO, CMD_SET_TEMPO},
     {"meter", ARGS_METER, CMD_SET_METER},

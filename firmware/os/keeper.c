@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define TABLE_HEADER 16 /* bytes before a table: its mapped size */
-#define MAX_TABLES   40 /* tables alive per slot and channel (they double) */
+#define MAX_TABLES   64 /* tables alive per slot and channel (they double; two takes) */
 #define FIRST_TABLE  16 /* entries of a slot's first chunk table */
 
 /* A restored clip on its way into a slot (keeper.h). */
@@ -36,6 +36,7 @@ struct keeper_take {
 	float **table[2];
 	uint32_t chunk_frames;
 	uint8_t flags;		  /* enum clip_flags */
+	uint32_t seq;		  /* a slot's other take: the build it was made for */
 	struct keeper_take *next; /* in the keeper's list of pending offers */
 };
 
@@ -54,6 +55,11 @@ struct keeper_slot {
 	size_t undo_last;
 	/* Every table handed over and not yet retired, to free at the end. */
 	float **alive[2][MAX_TABLES];
+	/* A multiply's or insert's other take (clipmem.h): T' being built, or
+	 * the take its undo level keeps; its first `shared` chunks are the
+	 * current take's too. */
+	struct keeper_take *other;
+	uint32_t shared;
 };
 
 struct keeper {
@@ -152,11 +158,15 @@ static void alive_add(struct keeper_slot *s, int ch, float **t)
 		}
 }
 
-static void alive_remove(struct keeper_slot *s, int ch, float **t)
+static bool alive_remove(struct keeper_slot *s, int ch, float **t)
 {
+	bool found = false;
 	for (int i = 0; i < MAX_TABLES; i++)
-		if (s->alive[ch][i] == t)
+		if (t && s->alive[ch][i] == t) {
 			s->alive[ch][i] = NULL;
+			found = true;
+		}
+	return found;
 }
 
 static void reply(struct keeper *k, uint8_t type, int slot, uint32_t gen, uint32_t n,
@@ -340,9 +350,172 @@ static void serve_finish(struct keeper *k, const struct mem_request *rq)
 	undo_make(k, s, rq);
 }
 
+/* ---- the other take (multiply, insert) ---------------------------------- */
+
+/* The other take goes, but the chunks it shares with the current one. */
+static void other_free(struct keeper *k, struct keeper_slot *s)
+{
+	struct keeper_take *t = s->other;
+	if (!t)
+		return;
+	for (int ch = 0; ch < t->channels; ch++) {
+		if (!t->table[ch])
+			continue;
+		for (uint32_t i = s->shared; i < t->nchunks; i++)
+			unmap(k, t->table[ch][i],
+			      i + 1 == t->nchunks ? t->last_bytes : k->chunk_bytes);
+		if (alive_remove(s, ch, t->table[ch]))
+			table_free(k, t->table[ch]);
+	}
+	if (t->nchunks > s->shared)
+		atomic_fetch_sub(&k->chunks_mapped, t->nchunks - s->shared);
+	free(t);
+	s->other = NULL;
+	s->shared = 0;
+}
+
+static void build_reply(struct keeper *k, uint8_t type, const struct mem_request *rq,
+			const struct keeper_take *t)
+{
+	struct mem_reply r = {.type = type,
+			      .slot = rq->slot,
+			      .gen = rq->gen,
+			      .nchunks = t ? t->nchunks : 0,
+			      .tables = {t ? t->table[0] : NULL, t ? t->table[1] : NULL},
+			      .seq = rq->seq};
+	while (!spsc_push(k->replies, &r)) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* MEM_BUILD: T' made (its first chunk pointers copied from the current
+ * take's table) or grown, fresh chunks up to rq->frames; on a full table,
+ * a table twice the size (the engine gives the old one back). */
+static void serve_build(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	struct keeper_take *t = s->other;
+	if (t && t->seq != rq->seq) {
+		other_free(k, s); /* the engine let it go: cannot be still here */
+		t = NULL;
+	}
+	uint64_t C = k->chunk_frames;
+	uint64_t need = ((uint64_t)(rq->frames > 0 ? rq->frames : 1) + C - 1) / C;
+	if (!t) {
+		uint32_t sh = rq->nchunks < s->nchunks ? rq->nchunks : s->nchunks;
+		if (need < (uint64_t)sh + 1)
+			need = (uint64_t)sh + 1;
+		t = calloc(1, sizeof(*t));
+		if (!t) {
+			build_reply(k, MEM_BUILD_FAILED, rq, NULL);
+			return;
+		}
+		t->slot = rq->slot;
+		t->channels = s->channels;
+		t->chunk_frames = k->chunk_frames;
+		t->seq = rq->seq;
+		t->last_bytes = k->chunk_bytes;
+		t->cap = FIRST_TABLE;
+		while (t->cap < need && t->cap < (1u << 30))
+			t->cap *= 2;
+		for (int ch = 0; ch < t->channels; ch++) {
+			t->table[ch] = table_new(k, t->cap);
+			if (!t->table[ch]) {
+				if (ch && alive_remove(s, 0, t->table[0]))
+					table_free(k, t->table[0]);
+				free(t);
+				build_reply(k, MEM_BUILD_FAILED, rq, NULL);
+				return;
+			}
+			memcpy(t->table[ch], s->table[ch], sh * sizeof(float *));
+			alive_add(s, ch, t->table[ch]);
+		}
+		atomic_fetch_add(&k->pointer_bytes_copied,
+				 (uint64_t)sh * t->channels * sizeof(float *));
+		t->nchunks = sh;
+		s->shared = sh;
+		s->other = t;
+	}
+	bool ok = true;
+	while (ok && t->nchunks < need) {
+		if (t->nchunks == t->cap) {
+			float **fresh[2] = {NULL, NULL};
+			for (int ch = 0; ch < t->channels && ok; ch++) {
+				fresh[ch] = table_new(k, t->cap * 2);
+				ok = fresh[ch] != NULL;
+			}
+			if (!ok) {
+				table_free(k, fresh[0]);
+				break;
+			}
+			for (int ch = 0; ch < t->channels; ch++) {
+				memcpy(fresh[ch], t->table[ch],
+				       t->nchunks * sizeof(float *));
+				t->table[ch] = fresh[ch];
+				alive_add(s, ch, fresh[ch]);
+			}
+			atomic_fetch_add(&k->pointer_bytes_copied, (uint64_t)t->nchunks *
+								       t->channels *
+								       sizeof(float *));
+			t->cap *= 2;
+		}
+		float *c[2] = {NULL, NULL};
+		for (int ch = 0; ch < t->channels && ok; ch++) {
+			c[ch] = map_ready(k, k->chunk_bytes);
+			ok = c[ch] != NULL;
+		}
+		if (!ok) {
+			if (c[0])
+				unmap(k, c[0], k->chunk_bytes);
+			break;
+		}
+		for (int ch = 0; ch < t->channels; ch++)
+			t->table[ch][t->nchunks] = c[ch];
+		t->nchunks++;
+		atomic_fetch_add(&k->chunks_mapped, 1);
+	}
+	build_reply(k, ok ? MEM_BUILT : MEM_BUILD_FAILED, rq, t);
+}
+
+/* MEM_TAKE_SWITCH: the other take is the current one (what the SD writer
+ * copies); on a multiply's or insert's own switch, undo buffers of its
+ * size replace the old ones. */
+static void serve_take_switch(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	struct keeper_take *t = s->other;
+	if (t && t->table[0] == rq->tables[0]) {
+		for (int ch = 0; ch < 2; ch++) {
+			float **x = s->table[ch];
+			s->table[ch] = t->table[ch];
+			t->table[ch] = x;
+		}
+		uint32_t cap = s->cap, n = s->nchunks;
+		size_t last = s->last_bytes;
+		s->cap = t->cap;
+		s->nchunks = t->nchunks;
+		s->last_bytes = t->last_bytes;
+		t->cap = cap;
+		t->nchunks = n;
+		t->last_bytes = last;
+	}
+	reply(k, MEM_TAKE_SWITCHED, rq->slot, rq->gen, 0, NULL, NULL);
+	if (rq->nchunks == 1 && rq->frames > 0) {
+		uint64_t C = k->chunk_frames;
+		undo_free(k, s);
+		s->undo_n = (uint32_t)(((uint64_t)rq->frames + C - 1) / C);
+		s->undo_last =
+		    round_page(k, ((uint64_t)rq->frames - (uint64_t)(s->undo_n - 1) * C) *
+				      sizeof(float));
+		undo_make(k, s, rq);
+	}
+}
+
 static void serve_release(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
+	other_free(k, s);
 	undo_free(k, s);
 	chunks_free_from(k, s, rq->nchunks); /* 1: the engine kept chunk 0 */
 	struct mem_request arm = *rq;
@@ -354,10 +527,10 @@ static void serve_retire(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
 	for (int ch = 0; ch < 2; ch++) {
-		if (!rq->tables[ch])
-			continue;
-		alive_remove(s, ch, rq->tables[ch]);
-		table_free(k, rq->tables[ch]);
+		/* Only a table still alive: a build given up may have been
+		 * freed with its take already. */
+		if (alive_remove(s, ch, rq->tables[ch]))
+			table_free(k, rq->tables[ch]);
 	}
 }
 
@@ -384,6 +557,7 @@ static void serve_adopted(struct keeper *k, const struct mem_request *rq)
 	if (!t || t->table[0] != rq->tables[0])
 		return; /* cannot happen: one offer per slot at a time */
 	s->offered = NULL;
+	other_free(k, s);
 	undo_free(k, s);
 	chunks_free_from(k, s, 0);
 	for (int ch = 0; ch < 2; ch++)
@@ -491,6 +665,15 @@ int keeper_service(struct keeper *k)
 			break;
 		case MEM_UNDO_FREE:
 			undo_free(k, &k->slots[rq.slot]);
+			break;
+		case MEM_BUILD:
+			serve_build(k, &rq);
+			break;
+		case MEM_TAKE_SWITCH:
+			serve_take_switch(k, &rq);
+			break;
+		case MEM_TAKE_FREE:
+			other_free(k, &k->slots[rq.slot]);
 			break;
 		}
 		atomic_fetch_add(&k->requests_served, 1);
@@ -603,6 +786,7 @@ void keeper_destroy(struct keeper *k)
 		struct keeper_slot *s = &k->slots[slot];
 		if (s->offered) /* offered, never answered: the engine is gone too */
 			take_unmap(k, s->offered);
+		other_free(k, s);
 		undo_free(k, s);
 		chunks_free_from(k, s, 0);
 		for (int ch = 0; ch < 2; ch++)

@@ -17,6 +17,9 @@
  * (keeper_take_new ... keeper_offer_take) carry restored audio into empty
  * slots (clipmem.h, "Restoring").
  *
+ * Multiply and insert: the keeper builds the new take (MEM_BUILD) beside
+ * the current one, its first chunks shared, and keeps both (clipmem.h).
+ *
  * The keeper also trims the last chunk when a recording ends (the unused
  * tail pages go back to the system), allocates the undo buffer for overdubs,
  * and releases a cleared clip's memory once the engine no longer reads it.

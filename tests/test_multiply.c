@@ -1,0 +1,515 @@
+/* test_multiply.c -- multiply and insert (issue 11), against models written
+ * here, bit for bit (fades off where the model checks samples):
+ *
+ *   multiply from S to the end press g: the new take is the whole cycles
+ *   (A's length L, for a fresh take) from cs, the start of the loop pass
+ *   S falls in, to the first cycle line at or after g (never shorter than
+ *   A); position q holds A[q mod L], plus input frame t = cs + q + latency
+ *   where t is in the pass [S + latency, E + latency).
+ *
+ *   insert at S (play position h) to g: M = whole cycles from S to the
+ *   first cycle line at or after g; the new take is A[0, h), then input
+ *   frames S + latency .. + M as they came, then A[h, L). The loop is
+ *   silent from S to E, and plays on after the inserted cycles.
+ *
+ * Undo gives A back exactly, redo the new take; the memory limit ends a
+ * multiply at a whole cycle with an event. Every period runs under the
+ * real-time guard's marks (engine_rig.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "engine_internal.h"
+#include "engine_ops.h"
+#include "engine_rig.h"
+
+#define LOOP 12000
+#define LAT  300
+
+static const int64_t launch = 100 + LOOP;
+
+static struct rig *op_rig(uint32_t fade, const struct keeper_config *kc)
+{
+	struct engine_config cfg;
+	rig_loop_config(&cfg, fade, LAT);
+	struct rig *r = rig_new_with(&cfg, kc, 64);
+	assert_non_null(r);
+	rig_record_loop(r, 100, LOOP);
+	return r;
+}
+
+/* The frame the clip's state last became `state` at or after `from`. */
+static int64_t state_frame(struct rig *r, enum clip_state state, int64_t from)
+{
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 &&
+		    r->ev[i].scene == 0 && r->ev[i].state == state &&
+		    r->ev[i].frame >= from)
+			return r->ev[i].frame;
+	fail_msg("no state %d after %lld", state, (long long)from);
+	return -1;
+}
+
+static float *clip_read(struct rig *r, int64_t len)
+{
+	assert_int_equal(engine_clip_length(r->e, 0, 0), len);
+	return rig_clip_now(r, len);
+}
+
+static void settle(struct rig *r)
+{
+	for (int i = 0; i < 400 && engine_clip_version(r->e, 0, 0) % 2; i++)
+		rig_run(r, 64);
+	assert_int_equal(engine_clip_version(r->e, 0, 0) % 2, 0);
+}
+
+static int64_t up_to(int64_t x, int64_t m)
+{
+	return (x + m - 1) / m * m;
+}
+
+static void compare(const char *what, const float *got, const float *want, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		if (got[i] != want[i])
+			fail_msg("%s: position %lld is %g, not %g", what, (long long)i,
+				 got[i], want[i]);
+}
+
+/* One multiply from p0 to p1 against the model; then undo, redo. */
+static void check_multiply(int64_t p0_off, int64_t span)
+{
+	struct rig *r = op_rig(0, NULL);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + p0_off, p1 = p0 + span;
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p0);
+	rig_run_to(r, p0 + 640);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	assert_true(S >= p0 && S < p0 + 640);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p1);
+	int64_t cs = S - (S - launch) % LOOP;
+	int64_t N = up_to(p1 - cs, LOOP);
+	if (N < LOOP)
+		N = LOOP;
+	int64_t E = cs + N;
+	rig_run_to(r, E - 64);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+	rig_run_to(r, E + LAT + 2 * N + 640);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	assert_int_equal(state_frame(r, CLIP_PLAYING, S), E);
+	settle(r);
+
+	float *want = malloc((size_t)N * sizeof(float));
+	for (int64_t q = 0; q < N; q++)
+		want[q] = orig[q % LOOP];
+	for (int64_t t = S + LAT; t < E + LAT; t++)
+		want[t - LAT - cs] = orig[(t - LAT - cs) % LOOP] + rig_signal(t, 0);
+	float *got = clip_read(r, N);
+	compare("multiplied take", got, want, N);
+	/* Heard: A as it was until E, the new take from E on. */
+	for (int64_t f = S - 300; f < E; f++)
+		if (r->out[2 * f] != orig[(f - launch) % LOOP])
+			fail_msg("frame %lld before the end: not A", (long long)f);
+	for (int64_t f = E; f < E + 2 * N; f++)
+		if (r->out[2 * f] != want[(f - cs) % N])
+			fail_msg("frame %lld after the end: %g, not %g", (long long)f,
+				 r->out[2 * f], want[(f - cs) % N]);
+	/* Undo: A exactly; redo: the new take exactly. */
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *undone = clip_read(r, LOOP);
+	compare("undone", undone, orig, LOOP);
+	rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *redone = clip_read(r, N);
+	compare("redone", redone, want, N);
+	free(orig);
+	free(want);
+	free(got);
+	free(undone);
+	free(redone);
+	rig_free(r);
+}
+
+static void test_multiply_matches_the_model(void **state)
+{
+	(void)state;
+	check_multiply(1000 + 37, LOOP + LOOP / 2); /* rounded up: 3 cycles */
+	check_multiply(5000, 200);		    /* ended in its first cycle */
+	check_multiply(3000, 3 * LOOP + 17);
+}
+
+/* One insert from p0 to p1 against the model; then undo, redo. */
+static void check_insert(int64_t p0_off, int64_t span)
+{
+	struct rig *r = op_rig(0, NULL);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + p0_off, p1 = p0 + span;
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p0);
+	rig_run_to(r, p0 + 640);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	assert_true(S >= p0 && S < p0 + 640);
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p1);
+	int64_t h = (S - launch) % LOOP, M = up_to(p1 - S, LOOP), N = LOOP + M;
+	int64_t E = S + M;
+	rig_run_to(r, E + LAT + 2 * N + 640);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	assert_int_equal(state_frame(r, CLIP_PLAYING, S), E);
+	settle(r);
+	float *want = malloc((size_t)N * sizeof(float));
+	memcpy(want, orig, (size_t)h * sizeof(float));
+	for (int64_t i = 0; i < M; i++)
+		want[h + i] = rig_signal(S + LAT + i, 0);
+	memcpy(want + h + M, orig + h, (size_t)(LOOP - h) * sizeof(float));
+	float *got = clip_read(r, N);
+	compare("inserted take", got, want, N);
+	/* Heard: A until S, nothing while the cycles go in, then the loop
+	 * from where it was, through the new cycles and round. */
+	for (int64_t f = S - 300; f < S; f++)
+		assert_true(r->out[2 * f] == orig[(f - launch) % LOOP]);
+	for (int64_t f = S; f < E; f++)
+		if (r->out[2 * f] != 0)
+			fail_msg("frame %lld of the insert: heard %g", (long long)f,
+				 r->out[2 * f]);
+	for (int64_t f = E; f < E + 2 * N; f++)
+		if (r->out[2 * f] != want[(f - E + h + M) % N])
+			fail_msg("frame %lld after the insert: %g, not %g", (long long)f,
+				 r->out[2 * f], want[(f - E + h + M) % N]);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *undone = clip_read(r, LOOP);
+	compare("undone", undone, orig, LOOP);
+	rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *redone = clip_read(r, N);
+	compare("redone", redone, want, N);
+	free(orig);
+	free(want);
+	free(got);
+	free(undone);
+	free(redone);
+	rig_free(r);
+}
+
+static void test_insert_matches_the_model(void **state)
+{
+	(void)state;
+	check_insert(1000 + 37, LOOP / 3);    /* one cycle */
+	check_insert(7000, 2 * LOOP + 5);     /* three */
+	check_insert(LOOP - 2000 - 64, LOOP); /* near the loop's end */
+}
+
+/* ---- memory, hostile presses ------------------------------------------ */
+
+static int count_error(struct rig *r, int64_t err)
+{
+	int n = 0;
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == err)
+			n++;
+	return n;
+}
+
+/* The keeper runs out while the loop grows: the multiply ends at the last
+ * whole cycle its memory holds, with ERR_OUT_OF_MEMORY; the take is A's
+ * copies and the input up to there, and undo gives A back. */
+static void test_multiply_past_the_memory_limit(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	rig_loop_config(&cfg, 0, LAT);
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct engine *probe = engine_create(&cfg, NULL);
+	struct keeper *pk = keeper_create(probe, &kc, NULL);
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	/* The take (4 chunks of 3072 frames, 5 while recording), its undo
+	 * buffer (4), and 12 more: about 3 cycles of T'. */
+	kc.memory_limit = st.bytes_mapped + 21 * 3072 * sizeof(float);
+	struct rig *r = op_rig(0, &kc);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + 1000;
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p0); /* never ended: the memory ends it */
+	rig_run_to(r, p0 + 8 * LOOP);
+	settle(r);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	int64_t cs = S - (S - launch) % LOOP, N = engine_clip_length(r->e, 0, 0);
+	if (N <= LOOP || N >= 6 * LOOP || N % LOOP)
+		fail_msg("length %lld after the memory ran out", (long long)N);
+	assert_true(count_error(r, ERR_OUT_OF_MEMORY) >= 1);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	float *want = malloc((size_t)N * sizeof(float));
+	for (int64_t q = 0; q < N; q++)
+		want[q] = orig[q % LOOP];
+	for (int64_t q = S - cs; q < N; q++)
+		want[q] += rig_signal(cs + q + LAT, 0);
+	float *got = clip_read(r, N);
+	compare("multiply cut by memory", got, want, N);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle(r);
+	float *undone = clip_read(r, LOOP);
+	compare("undone", undone, orig, LOOP);
+	free(orig);
+	free(want);
+	free(got);
+	free(undone);
+	rig_free(r);
+}
+
+/* On an empty slot or a take being recorded: nothing (no state, no memory
+ * asked, the take as pressed); at double speed or reversed: refused with
+ * an event; a speed change asked during a multiply waits for its end. */
+static void test_multiply_insert_hostile_states(void **state)
+{
+	(void)state;
+	struct rig *r = op_rig(0, NULL);
+	int64_t now = engine_now(r->e);
+	rig_cmd(r, CMD_MULTIPLY, 3, 3, 0, now);
+	rig_cmd(r, CMD_INSERT, 3, 4, 0, now);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, now + 100); /* a take on track 1 */
+	rig_cmd(r, CMD_MULTIPLY, 1, 0, 0, now + 3000);
+	rig_cmd(r, CMD_INSERT, 1, 0, 0, now + 3100);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, now + 100 + 9000);
+	rig_run(r, 20000);
+	assert_int_equal(engine_clip_state(r->e, 3, 3), CLIP_EMPTY);
+	assert_int_equal(engine_clip_state(r->e, 3, 4), CLIP_EMPTY);
+	assert_int_equal(r->e->clips[slot_of(3, 3)].rb_mode, RB_NONE);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 9000);
+	assert_int_equal(r->e->clips[slot_of(1, 0)].rb_mode, RB_NONE);
+
+	/* Double speed: refused; back to 1, reversed: refused. */
+	rig_cmd(r, CMD_SPEED, 0, 0, 2, engine_now(r->e));
+	rig_run(r, 640);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, engine_now(r->e));
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_int_equal(count_error(r, ERR_PASS_AT_SPEED), 2);
+	rig_cmd(r, CMD_SPEED, 0, 0, 1, engine_now(r->e));
+	rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_int_equal(count_error(r, ERR_PASS_REVERSED), 1);
+	rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	assert_false(r->e->clips[0].reverse);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+
+	/* A speed change during a multiply: after it, at its end. */
+	int64_t p0 = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, p0);
+	rig_cmd(r, CMD_SPEED, 0, 0, 2, p0 + 2000);
+	rig_run_to(r, p0 + 1000);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	int64_t cs = S - pos_mod(S - r->e->clips[0].launch, LOOP);
+	rig_cmd(r, CMD_MULTIPLY, 0, 0, 0, cs + LOOP + 500);
+	rig_run_to(r, cs + 2 * LOOP - 200);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+	assert_int_equal(r->e->clips[0].speed_mul, 0);
+	rig_run_to(r, p0 + 4 * LOOP);
+	settle(r);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), 2 * LOOP);
+	assert_int_equal(r->e->clips[0].speed_mul, 4);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_free(r);
+}
+
+/* Undo during the pass takes it back whole (A bit for bit, the loop
+ * playing on); a clear during it keeps A for undo; a multiply's undone
+ * take is gone once a new pass is made; a second multiply keeps one
+ * level (the first's A goes, with EV_UNDO_DROPPED). */
+static void test_undo_and_clear_during_the_pass(void **state)
+{
+	(void)state;
+	for (int op = 0; op < 2; op++) {
+		uint8_t type = op ? CMD_INSERT : CMD_MULTIPLY;
+		struct rig *r = op_rig(0, NULL);
+		float *orig = clip_read(r, LOOP);
+		int64_t p0 = engine_now(r->e) + 500;
+		rig_cmd(r, type, 0, 0, 0, p0);
+		rig_run_to(r, p0 + LOOP + 3000);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+		int64_t u = engine_now(r->e);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, u);
+		rig_run(r, 2 * LOOP);
+		settle(r);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+		float *a = clip_read(r, LOOP);
+		compare("undone mid-pass", a, orig, LOOP);
+		/* Heard again after the undo (an insert had it silent). */
+		float e2 = 0;
+		for (int64_t f = u + 64; f < u + 2000; f++)
+			e2 += r->out[2 * f] * r->out[2 * f];
+		assert_true(e2 > 1.0f);
+		/* A clear during the pass: empty; undo: A. */
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 3000);
+		rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_EMPTY);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_STOPPED);
+		float *b = clip_read(r, LOOP);
+		compare("undone clear", b, orig, LOOP);
+		free(a);
+		free(b);
+		/* Done, undone, then an overdub: the redo is gone. */
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+		rig_cmd(r, type, 0, 0, 0, engine_now(r->e) + (op ? 4000 : LOOP + 1000));
+		rig_run(r, 4 * LOOP);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), 2 * LOOP);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, engine_now(r->e));
+		rig_cmd(r, CMD_OVERDUB, 0, 0, 0, engine_now(r->e) + 2000);
+		rig_run(r, 4000);
+		rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+		/* Twice: the second's undo gives the first's take, and no more. */
+		int64_t first = 0;
+		for (int k = 0; k < 2; k++) {
+			rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
+			rig_cmd(r, type, 0, 0, 0,
+				engine_now(r->e) + (2 * k + 1) * LOOP + 1000);
+			rig_run(r, 8 * LOOP);
+			settle(r);
+			if (k == 0)
+				first = engine_clip_length(r->e, 0, 0);
+		}
+		int64_t twice = engine_clip_length(r->e, 0, 0);
+		assert_true(first >= 2 * LOOP && twice > first);
+		assert_true(rig_count_events(r, EV_UNDO_DROPPED, -1) >= 1);
+		rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		assert_int_equal(engine_clip_length(r->e, 0, 0), first);
+		free(orig);
+		rig_free(r);
+	}
+}
+
+/* ---- seams ------------------------------------------------------------ */
+
+static float sine_a(int64_t t, int c)
+{
+	(void)c;
+	return 0.5f * sinf((float)t * 0.0571f); /* 437 Hz */
+}
+
+static float sine_b(int64_t t, int c)
+{
+	(void)c;
+	/* Another, out of phase and off centre: it meets A with a step. */
+	return 0.3f + 0.5f * sinf((float)t * 0.0313f + 1.3f);
+}
+
+/* The largest step between two frames heard over [a, b). */
+static float max_step(const struct rig *r, int64_t a, int64_t b)
+{
+	float m = 0;
+	for (int64_t f = a; f < b; f++) {
+		float d = fabsf(r->out[2 * f] - r->out[2 * f - 2]);
+		m = d > m ? d : m;
+	}
+	return m;
+}
+
+/* With fades on: A's seam (a sine cut anywhere) is now inside the
+ * multiplied take, at every cycle line, and an insert's two ends join
+ * other sines: the output never steps by more than the sines themselves
+ * do (0.5 x 0.0571 a frame) plus a fade's share (0.5 / 144). Without the
+ * fades at cycle lines and seams, the steps are up to the signal's span. */
+static void test_seams_are_click_free(void **state)
+{
+	(void)state;
+	/* Both sines at once (a multiply sums them), and a fade's share of
+	 * each. */
+	const float bound = 0.5f * (0.0571f + 0.0313f) + 1.0f / 144.0f + 1e-4f;
+	for (int op = 0; op < 2; op++) {
+		struct engine_config cfg;
+		rig_loop_config(&cfg, 144, LAT);
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		r->input = sine_a;
+		rig_record_loop(r, 100, LOOP);
+		r->input = sine_b;
+		int64_t p0 = engine_now(r->e) + 4321;
+		uint8_t type = op ? CMD_INSERT : CMD_MULTIPLY;
+		rig_cmd(r, type, 0, 0, 0, p0);
+		rig_cmd(r, type, 0, 0, 0, p0 + LOOP + 100);
+		rig_run_to(r, p0 + 8 * LOOP);
+		settle(r);
+		int64_t len = engine_clip_length(r->e, 0, 0);
+		assert_true(len >= 2 * LOOP);
+		float m = max_step(r, p0 - LOOP, p0 + 8 * LOOP);
+		if (m > bound)
+			fail_msg("%s: a step of %g (bound %g)",
+				 op ? "insert" : "multiply", m, bound);
+		/* And undo's jump back to A, declicked. */
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e) + 777);
+		int64_t u = engine_now(r->e);
+		rig_run(r, 2 * LOOP);
+		m = max_step(r, u, u + 2 * LOOP);
+		if (m > bound)
+			fail_msg("%s undo: a step of %g", op ? "insert" : "multiply", m);
+		rig_free(r);
+	}
+}
+
+/* The fuzz target's sequences (engine_ops.h), seeded: the same every run,
+ * so make check always covers them; tests/fuzz/run explores further. */
+static void test_random_op_sequences(void **state)
+{
+	(void)state;
+	uint8_t buf[1 + 3 * 60];
+	uint32_t x = 20261202;
+	for (int seq = 0; seq < 24; seq++) {
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			x = x * 1664525u + 1013904223u;
+			buf[i] = (uint8_t)(x >> 24);
+		}
+		buf[0] = (uint8_t)seq; /* every set-up */
+		for (size_t i = 3; i < sizeof(buf); i += 3)
+			buf[i] %= 64; /* waits up to 1 s: loops of a few seconds */
+		assert_int_equal(ops_run(buf, sizeof(buf)), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_multiply_matches_the_model),
+	    cmocka_unit_test(test_insert_matches_the_model),
+	    cmocka_unit_test(test_multiply_past_the_memory_limit),
+	    cmocka_unit_test(test_multiply_insert_hostile_states),
+	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
+	    cmocka_unit_test(test_seams_are_click_free),
+	    cmocka_unit_test(test_random_op_sequences),
+	};
+	if (getenv("GL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
