@@ -465,8 +465,11 @@ static uint8_t *file_bytes(const char *path, size_t *len)
 	for (int c; (c = fgetc(f)) != EOF;) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
+			uint8_t *more = realloc(buf, cap);
+			if (!more)
+				free(buf);
+			assert_non_null(more);
+			buf = more;
 		}
 		buf[n++] = (uint8_t)c;
 	}

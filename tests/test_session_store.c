@@ -894,7 +894,8 @@ static void test_set_aside_of_a_mount_point(void **state)
 	char *last = o.text; /* the child's last line: "0 ASIDE" */
 	for (char *nl = strchr(o.text, '\n'); nl && nl[1]; nl = strchr(nl + 1, '\n'))
 		last = nl + 1;
-	sscanf(last, "%d %s", &r, aside);
+	_Static_assert(sizeof(aside) == PATH_MAX - 64, "the width below");
+	sscanf(last, "%d %4031s", &r, aside); /* PATH_MAX - 65 */
 	if (r != 0) {
 		print_message("set aside: %s\n", o.text);
 		fail();
