@@ -659,7 +659,8 @@ static void test_waste_bounded_and_tail_trimmed(void **state)
 		int64_t w = engine_unused_recording_bytes(r->e);
 		most = w > most ? w : most;
 	}
-	assert_true(most <= 48000 * (int64_t)sizeof(float));
+	/* Under two increments (clipmem_record_lead_frames). */
+	assert_true(most < 2 * 48000 * (int64_t)sizeof(float));
 	assert_true(most > 0);
 	int64_t len = 10 * 48000 + 4321;
 	rig_cmd(r, CMD_PRESS, 0, 0, 0, len);

@@ -2042,7 +2042,7 @@ void clip_after_period(struct engine *e, int64_t end)
 		if (c->rec_writing && !c->grow_pending && !c->grow_failed) {
 			int64_t capacity = (int64_t)c->nchunks * e->chunk_frames;
 			bool enough = c->length > 0 && capacity >= c->length;
-			if (!enough && capacity - c->written < e->lead_frames) {
+			if (!enough && capacity - c->written < e->record_lead_frames) {
 				c->grow_pending = true;
 				request(e, MEM_GROW, s, c->nchunks + 1, 0);
 			}

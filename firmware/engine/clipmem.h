@@ -45,6 +45,17 @@ static inline uint32_t clipmem_lead_frames(uint32_t grow_frames)
 	return grow_frames - clipmem_chunk_frames(grow_frames);
 }
 
+/* A take being recorded asks for its next chunk earlier: when a whole
+ * increment is left (a chunk and the lead), so the keeper has the time of
+ * an increment (1 s by default) to answer. The lead alone, a quarter of it,
+ * was not enough on a busy machine (the card model's live runs with both
+ * cores taken by other work: "recording memory came too late", a take cut
+ * short). Its committed but unwritten memory stays under two increments. */
+static inline uint32_t clipmem_record_lead_frames(uint32_t grow_frames)
+{
+	return grow_frames;
+}
+
 enum mem_request_type {
 	MEM_GROW,	   /* give slot `slot` chunk number `nchunks` (one more) */
 	MEM_FINISH,	   /* recording done at `frames`: trim, and make undo room */

@@ -80,6 +80,7 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 	e->cfg = *cfg;
 	e->chunk_frames = clipmem_chunk_frames(cfg->grow_frames);
 	e->lead_frames = clipmem_lead_frames(cfg->grow_frames);
+	e->record_lead_frames = clipmem_record_lead_frames(cfg->grow_frames);
 	transport_init(&e->tr, cfg->rate, cfg->tempo, cfg->beats_per_bar);
 	e->quantise = cfg->quantise;
 	e->metronome = cfg->metronome;

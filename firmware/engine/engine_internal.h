@@ -174,7 +174,7 @@ struct track {
 
 struct engine {
 	struct engine_config cfg;
-	uint32_t chunk_frames, lead_frames;
+	uint32_t chunk_frames, lead_frames, record_lead_frames;
 	int64_t now;
 	struct transport tr;
 	enum quantise quantise;

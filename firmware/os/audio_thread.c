@@ -259,6 +259,24 @@ static void wait_for_script(struct audio_thread *t, int64_t period_end)
 	}
 }
 
+/* Offline runs: the engine's events are never dropped for want of time.
+ * A period may push up to a command queue's worth (a script flooding one
+ * frame), so before each one the supervisor is given the time to take all
+ * but a quarter of the queue (woken, then looked at every GATE_POLL_NS: the
+ * producer's side, offline only; a live run never waits). */
+static void wait_for_events(struct audio_thread *t)
+{
+	const struct timespec poll = {0, GATE_POLL_NS};
+	struct spsc *q = engine_events(t->cfg.engine);
+	uint64_t t0 = clock_ns();
+	while (spsc_count(q) > spsc_capacity(q) / 4 &&
+	       !atomic_load_explicit(&t->stop, memory_order_relaxed) &&
+	       clock_ns() - t0 < (uint64_t)GATE_GIVE_UP_NS) {
+		wake_signal(t->cfg.wake_events);
+		nanosleep(&poll, NULL);
+	}
+}
+
 /* An xrun or a suspend: count it, then do what latency.c does. false when
  * the device cannot be restarted. */
 static bool recover(struct audio_thread *t, int err)
@@ -316,6 +334,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 			n = (uint32_t)(stop_at - now);
 		if (t->gate)
 			wait_for_script(t, now + n);
+		if (t->keeper)
+			wait_for_events(t);
 
 		err = audio_alsa_read(t->pcm, n);
 		if (audio_alsa_is_xrun(err)) {

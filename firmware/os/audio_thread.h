@@ -108,7 +108,9 @@ void audio_thread_set_stop_frame(struct audio_thread *t, int64_t frame);
  *    due in it has been queued (the feeder's horizon, script.h);
  *  - keeper: serve the buffer keeper after each period (keeper_service), in
  *    place of the keeper's own thread, so that recording memory is never
- *    late. Either may be NULL. A live run sets neither: it never waits. Set
+ *    late; and before each period let the events' consumer take all but a
+ *    quarter of the engine's event queue, so that none is dropped.
+ *    Either may be NULL. A live run sets neither: it never waits. Set
  *    before start. */
 void audio_thread_set_offline(struct audio_thread *t,
 			      const atomic_int_least64_t *script_horizon,
