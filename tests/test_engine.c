@@ -303,6 +303,32 @@ static void test_beat_quantise_and_meter(void **state)
 	rig_free(r);
 }
 
+/* A restored session's settings arrive mid-bar and are the ones in use (the
+ * config's): the bar lines stay where they were. A meter of the same value
+ * restarted the bar count at the current beat, and every take after it
+ * started a beat late (card model seed 209133). A real change still moves
+ * them as before. */
+static void test_same_meter_and_tempo_move_nothing(void **state)
+{
+	(void)state;
+	struct rig *r = rig_new(64, 0, 120);	     /* 4/4: a bar is 96000 frames */
+	rig_cmd(r, CMD_SET_TEMPO, 0, 0, 120, 30000); /* inside beat 1 */
+	rig_cmd(r, CMD_SET_METER, 0, 0, 4, 30000);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 40000); /* the next bar: 96000 */
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100000);
+	rig_run_to(r, 96000 + 96000 + 64);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 0, CLIP_RECORDING), 96000);
+	assert_int_equal(event_frame(r, EV_BAR, -1, 0, 1), 96000);
+	assert_int_equal(rig_count_events(r, EV_TEMPO, -1), 0);
+	/* 3/4 from inside beat 9 (216000..240000): the count restarts there. */
+	rig_cmd(r, CMD_SET_METER, 0, 0, 3, 230000);
+	rig_cmd(r, CMD_PRESS, 0, 1, 0, 230000);
+	rig_run_to(r, 216000 + 72000 + 64);
+	assert_int_equal(event_frame(r, EV_CLIP_STATE, 0, 1, CLIP_RECORDING),
+			 216000 + 72000);
+	rig_free(r);
+}
+
 /* ---- clip states ------------------------------------------------------ */
 
 static void expect_state(struct rig *r, int t, int s, enum clip_state st)
@@ -981,6 +1007,7 @@ int main(void)
 	    cmocka_unit_test(test_stereo_track),
 	    cmocka_unit_test(test_rates_and_period_sizes),
 	    cmocka_unit_test(test_beat_quantise_and_meter),
+	    cmocka_unit_test(test_same_meter_and_tempo_move_nothing),
 	    cmocka_unit_test(test_every_press_transition),
 	    cmocka_unit_test(test_one_clip_per_track_and_scenes),
 	    cmocka_unit_test(test_clear_while_playing),

@@ -1963,6 +1963,10 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
 			break;
 		}
+		/* The tempo it has already (a restored session's, the same
+		 * as the config's): nothing moves, the grid is not re-anchored. */
+		if (e->tr.has_tempo && fabs(e->tr.bpm - cmd->value) < 1e-4)
+			break;
 		transport_set_tempo(&e->tr, cmd->value, f);
 		tempo_changed(e, f);
 		break;
@@ -1971,6 +1975,11 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
 			break;
 		}
+		/* The meter it has already: the bar count must not restart at
+		 * the current beat (a restore arriving mid-bar moved every bar
+		 * line by the beats since the downbeat: card model seed 209133). */
+		if ((uint32_t)cmd->value == e->tr.beats_per_bar)
+			break;
 		transport_set_meter(&e->tr, (uint32_t)cmd->value, f);
 		if (e->tr.has_tempo)
 			tempo_changed(e, f);
