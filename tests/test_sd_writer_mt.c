@@ -1082,6 +1082,40 @@ static void test_saves_with_undo_levels_and_an_undone_clear(void **state)
 	bench_free(b);
 }
 
+/* A finished take goes to the card at once (FINISHED_SAVE_MS), not after
+ * the quiet time (here a minute): a musician who starts an overdub within
+ * it would otherwise have the take off the card until that pass ends,
+ * however long (the card model: "session saved: 0 clips" during an
+ * overdub right after the take). */
+static void test_finished_take_saved_without_the_quiet_time(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new_with(NULL, 60000, 60000);
+	record_bar(b, 0, 0, 1);
+	struct sd_writer_stats st;
+	for (int i = 0; i < 2000; i++) { /* 2 s at most */
+		sd_writer_get_stats(b->w, &st);
+		if (st.saves > 0)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(st.saves, 1);
+	int64_t n;
+	float *card = card_copy(b->session, 0, 0, &n);
+	assert_non_null(card);
+	assert_int_equal(n, BAR120);
+	free(card);
+	/* A volume is not a take: it waits for the quiet time. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_TRACK_VOLUME, 0, 0, 0.5f,
+		    engine_now(b->r->e));
+	run(b, 256);
+	usleep(300000);
+	sd_writer_get_stats(b->w, &st);
+	assert_int_equal(st.saves, 1);
+	assert_int_equal(sd_writer_stop(b->w), 0); /* the stop saves it */
+	bench_free(b);
+}
+
 /* A clip's own mute is saved with its entry and changes nothing else; a
  * new take recorded in the slot is saved unmuted. */
 static void test_clip_mute_saved(void **state)
@@ -1429,6 +1463,7 @@ int main(void)
 	    cmocka_unit_test(test_undo_swapping_at_stop),
 	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
 	    cmocka_unit_test(test_clip_mute_saved),
+	    cmocka_unit_test(test_finished_take_saved_without_the_quiet_time),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_recorded_over_never_replaces_a_kept_clip),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),

@@ -67,6 +67,10 @@ struct sd_writer {
 	 * yet, so the commit is owed (retried as a change). */
 	bool uncommitted;
 	int64_t first_change_ms, last_change_ms; /* 0: nothing unsaved */
+	/* A take or a pass finished: saved this soon, not after the quiet
+	 * time (an overdub begun meanwhile would keep it off the card until
+	 * that pass ends: the version is odd while it runs). 0: none. */
+	int64_t finished_due_ms;
 	bool save_asked, export_asked;
 	atomic_bool export_signalled;
 
@@ -218,6 +222,9 @@ static void changed(struct sd_writer *w)
 }
 
 #define COPY_BLOCK 65536
+/* A finished take is saved this soon (takes ending on the same bar line
+ * go in one save); the quiet time is for the rest (volumes, mutes). */
+#define FINISHED_SAVE_MS 100
 
 /* A message into err (cut to fit: paths are long). */
 static void say(char *err, size_t errlen, const char *fmt, ...)
@@ -499,6 +506,8 @@ static void follow(struct sd_writer *w, const struct event *ev)
 	case EV_OVERDUB_DONE:
 		w->dirty[slot] = true;
 		changed(w);
+		if (!w->finished_due_ms)
+			w->finished_due_ms = mono_ms() + FINISHED_SAVE_MS;
 		break;
 	case EV_RESTORED:
 		w->answers++;
@@ -776,6 +785,7 @@ static int save(struct sd_writer *w, bool final)
 		log_line("the SD card works again: session saved");
 	w->fault = false;
 	w->first_change_ms = w->last_change_ms = 0;
+	w->finished_due_ms = 0;
 	set_status(w, STORAGE_IDLE);
 	int64_t took = mono_ms() - t0;
 	pthread_mutex_lock(&w->stats_lock);
@@ -862,6 +872,8 @@ static int64_t next_deadline(const struct sd_writer *w)
 		int64_t quiet = w->last_change_ms + w->cfg.quiet_ms;
 		int64_t latest = w->first_change_ms + w->cfg.max_delay_ms;
 		d = quiet < latest ? quiet : latest;
+		if (w->finished_due_ms && w->finished_due_ms < d)
+			d = w->finished_due_ms;
 		if (w->fault && w->retry_at_ms > d)
 			d = w->retry_at_ms;
 	}
