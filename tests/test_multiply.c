@@ -479,6 +479,34 @@ static void test_seams_are_click_free(void **state)
 	}
 }
 
+/* Shut down just after an insert's end (its input still in flight, the
+ * loop's tail not all copied): engine_settle finishes it, so the last save
+ * gets the new take whole. */
+static void test_settle_finishes_an_insert(void **state)
+{
+	(void)state;
+	struct rig *r = op_rig(0, NULL);
+	float *orig = clip_read(r, LOOP);
+	int64_t p0 = engine_now(r->e) + 500;
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p0);
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, p0 + 1000);
+	rig_run_to(r, p0 + 640);
+	int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+	rig_run_to(r, S + LOOP + 1);
+	const struct clip *c = &r->e->clips[0];
+	assert_true(c->rb_switched && c->rb_mode == RB_INSERT);
+	engine_settle(r->e);
+	assert_int_equal(c->rb_mode, RB_NONE);
+	assert_int_equal(engine_clip_version(r->e, 0, 0) % 2, 0);
+	int64_t h = (S - launch) % LOOP;
+	float *got = clip_read(r, 2 * LOOP);
+	compare("head", got, orig, h);
+	compare("tail", got + h + LOOP, orig + h, LOOP - h);
+	free(orig);
+	free(got);
+	rig_free(r);
+}
+
 /* The fuzz target's sequences (engine_ops.h), seeded: the same every run,
  * so make check always covers them; tests/fuzz/run explores further. */
 static void test_random_op_sequences(void **state)
@@ -507,6 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_multiply_insert_hostile_states),
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
 	    cmocka_unit_test(test_seams_are_click_free),
+	    cmocka_unit_test(test_settle_finishes_an_insert),
 	    cmocka_unit_test(test_random_op_sequences),
 	};
 	if (getenv("GL_TEST_FILTER"))

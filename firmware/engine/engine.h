@@ -237,8 +237,10 @@ void engine_set_click_out(struct engine *e, float *click);
 /* Not real-time: only once the audio thread has stopped for good (before
  * the last save). Finishes what the engine spreads over periods and that
  * leaves a clip's stored audio neither the old nor the new one: an undo or
- * redo swap under way is completed (its EV_OVERDUB_DONE is queued), so the
- * last save gets the take as it was asked for, never half of each. */
+ * redo swap under way is completed (its EV_OVERDUB_DONE is queued), and so
+ * are the copies of a finished multiply or insert (and the keeper's answers
+ * waiting are taken), so the last save gets the take as it was asked for,
+ * never half of each. */
 void engine_settle(struct engine *e);
 
 /* Queues (see the top of this file). */
