@@ -479,6 +479,63 @@ static void test_seams_are_click_free(void **state)
 	}
 }
 
+/* A stereo track: both channels multiplied and inserted, each against
+ * the model (channel c of input frame t is rig_signal(t, c)). */
+static void test_stereo(void **state)
+{
+	(void)state;
+	for (int op = 0; op < 2; op++) {
+		struct engine_config cfg;
+		rig_loop_config(&cfg, 0, LAT);
+		cfg.input_channels = 2;
+		cfg.track_input[0] =
+		    (struct track_input){.first_channel = 0, .stereo = 1};
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		rig_record_loop(r, 100, LOOP);
+		float *orig[2];
+		for (int ch = 0; ch < 2; ch++) {
+			orig[ch] = malloc(LOOP * sizeof(float));
+			assert_int_equal(
+			    engine_clip_read(r->e, 0, 0, ch, 0, orig[ch], LOOP), LOOP);
+		}
+		int64_t p0 = engine_now(r->e) + 4100;
+		rig_cmd(r, op ? CMD_INSERT : CMD_MULTIPLY, 0, 0, 0, p0);
+		rig_run_to(r, p0 + 640);
+		int64_t S = state_frame(r, CLIP_OVERDUBBING, p0);
+		rig_cmd(r, op ? CMD_INSERT : CMD_MULTIPLY, 0, 0, 0, p0 + LOOP);
+		rig_run_to(r, p0 + 5 * LOOP);
+		settle(r);
+		int64_t N = engine_clip_length(r->e, 0, 0), h = (S - launch) % LOOP;
+		int64_t cs = S - h;
+		assert_int_equal(N, 2 * LOOP);
+		float *want = malloc((size_t)N * sizeof(float));
+		float *got = malloc((size_t)N * sizeof(float));
+		for (int ch = 0; ch < 2; ch++) {
+			for (int64_t q = 0; q < N; q++) {
+				if (!op) /* multiply: A's copies, the input from S on */
+					want[q] = orig[ch][q % LOOP] +
+						  (q >= h ? rig_signal(cs + q + LAT, ch)
+							  : 0.0f);
+				else /* insert: head, input, tail */
+					want[q] = q < h ? orig[ch][q]
+						  : q < h + LOOP
+						      ? rig_signal(S + LAT + q - h, ch)
+						      : orig[ch][q - LOOP];
+			}
+			if (!op)
+				for (int64_t q = 0; q < h; q++)
+					want[q] = orig[ch][q];
+			assert_int_equal(engine_clip_read(r->e, 0, 0, ch, 0, got, N), N);
+			compare(op ? "stereo insert" : "stereo multiply", got, want, N);
+		}
+		free(want);
+		free(got);
+		free(orig[0]);
+		free(orig[1]);
+		rig_free(r);
+	}
+}
+
 /* Shut down just after an insert's end (its input still in flight, the
  * loop's tail not all copied): engine_settle finishes it, so the last save
  * gets the new take whole. */
@@ -535,6 +592,7 @@ int main(void)
 	    cmocka_unit_test(test_multiply_insert_hostile_states),
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
 	    cmocka_unit_test(test_seams_are_click_free),
+	    cmocka_unit_test(test_stereo),
 	    cmocka_unit_test(test_settle_finishes_an_insert),
 	    cmocka_unit_test(test_random_op_sequences),
 	};
