@@ -15,7 +15,8 @@
  *           this wait (a slow keeper: answers come late)
  *   where   bit 0 track, bit 1 scene; bits 2-3 a value (speed 0.5|1|2,
  *           mute on/off, quantise)
- *   wait    periods of 64 frames to run before the next one, x 16
+ *   wait    periods of 64 frames to run before the next one, x 8 (at
+ *           most OPS_PERIODS_MAX in all, so one input stays quick)
  */
 #ifndef GRIDLOOP_ENGINE_OPS_H
 #define GRIDLOOP_ENGINE_OPS_H
@@ -28,7 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPS_PERIOD 64
+#define OPS_PERIOD	64
+#define OPS_PERIODS_MAX 40000
 
 static const uint8_t ops_types[] = {
     CMD_PRESS,	      CMD_PRESS,	CMD_MULTIPLY, CMD_INSERT,     CMD_MULTIPLY,
@@ -124,7 +126,8 @@ static int ops_run(const uint8_t *data, size_t size)
 		ops_fail("keeper_create", -1, 0, 0);
 	float *in = calloc((size_t)OPS_PERIOD * cfg.input_channels, sizeof(float));
 	float *out = calloc((size_t)OPS_PERIOD * 2, sizeof(float));
-	for (size_t i = 1; i + 3 <= size && i < 1 + 3 * 200; i += 3) {
+	int64_t budget = OPS_PERIODS_MAX;
+	for (size_t i = 1; i + 3 <= size && i < 1 + 3 * 200 && budget > 0; i += 3) {
 		uint8_t type = ops_types[(data[i] & 0x7f) % OPS_COUNT];
 		int track = data[i + 1] & 1, scene = (data[i + 1] >> 1) & 1;
 		int v = (data[i + 1] >> 2) & 3;
@@ -137,7 +140,11 @@ static int ops_run(const uint8_t *data, size_t size)
 			value = (float)(v % 3);
 		engine_send(e, SOURCE_SCRIPT, (enum command_type)type, track, scene,
 			    value, engine_now(e));
-		ops_periods(e, k, in, out, 1 + (int64_t)data[i + 2] * 16, data[i] & 0x80);
+		int64_t wait = 1 + (int64_t)data[i + 2] * 8;
+		if (wait > budget)
+			wait = budget;
+		budget -= wait;
+		ops_periods(e, k, in, out, wait, data[i] & 0x80);
 	}
 	/* Everything ends: the keeper catches up, passes end, copies finish. */
 	engine_send(e, SOURCE_SCRIPT, CMD_STOP_ALL, 0, 0, 0, engine_now(e));
