@@ -9,7 +9,8 @@
  * each an undo level, undone and redone by swapping with its buffer a
  * budget of frames a period; a clear kept for undo until the slot records;
  * a clip's mute, one-shot, retrigger, reverse and speed (the last two at a
- * boundary too: reverse_at, speed_at); count-in.
+ * boundary too: reverse_at, speed_at); count-in; multiply and insert, which
+ * build a new take beside the old one (see "multiply and insert" below).
  * Runs on the real-time thread: no allocation, no waiting.
  */
 #include "engine_internal.h"
