@@ -536,6 +536,30 @@ static void test_stereo(void **state)
 	}
 }
 
+/* A restored take with a saved cycle (a multiplied one): the engine takes
+ * the cycle, so playback fades at every cycle line; one that does not
+ * divide the take is ignored (the take is one cycle). */
+static void test_restored_take_keeps_its_cycle(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	rig_loop_config(&cfg, 0, 0);
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	const int64_t cycles[2] = {4000, 3999};
+	for (int i = 0; i < 2; i++) {
+		struct keeper_take *t = keeper_take_new(r->k, i, 0, 12000);
+		assert_non_null(t);
+		keeper_take_set_cycle(t, cycles[i]);
+		keeper_offer_take(r->k, t);
+	}
+	rig_run(r, 640);
+	assert_int_equal(r->e->clips[slot_of(0, 0)].cycle, 4000);
+	assert_int_equal(r->e->clips[slot_of(1, 0)].cycle, 12000);
+	assert_int_equal(engine_clip_final_cycle(r->e, 0, 0), 4000);
+	assert_int_equal(engine_clip_final_cycle(r->e, 1, 0), 12000);
+	rig_free(r);
+}
+
 /* Shut down just after an insert's end (its input still in flight, the
  * loop's tail not all copied): engine_settle finishes it, so the last save
  * gets the new take whole. */
@@ -591,6 +615,7 @@ int main(void)
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
 	    cmocka_unit_test(test_seams_are_click_free),
 	    cmocka_unit_test(test_stereo),
+	    cmocka_unit_test(test_restored_take_keeps_its_cycle),
 	    cmocka_unit_test(test_settle_finishes_an_insert),
 	    cmocka_unit_test(test_random_op_sequences),
 	};

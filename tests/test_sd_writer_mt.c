@@ -1138,6 +1138,51 @@ static void test_clip_mute_saved(void **state)
 	bench_free(b);
 }
 
+/* A multiplied take is saved with its cycle (the take's length as
+ * recorded), so a restore fades at every cycle line again; its undo saves
+ * the take from before, one cycle. */
+static void test_multiplied_take_saved_with_its_cycle(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 1, 0, 1);
+	until_saved(b, 1);
+	int64_t len = engine_clip_length(b->r->e, 1, 0);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_MULTIPLY, 1, 0, 0, engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_MULTIPLY, 1, 0, 0,
+		    engine_now(b->r->e) + 2 * len + len / 2);
+	run(b, 6 * len);
+	int64_t grown = engine_clip_length(b->r->e, 1, 0);
+	assert_true(grown > len && grown % len == 0);
+	static struct session sess;
+	uint64_t serial;
+	char err[512];
+	struct sd_writer_stats st;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(
+		    session_store_load(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == grown)
+			break;
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+	}
+	assert_int_equal(sess.clips[1].frames, grown);
+	assert_int_equal(sess.clips[1].cycle, len);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_UNDO, 1, 0, 0, engine_now(b->r->e));
+	for (int i = 0; i < 50; i++) {
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+		assert_int_equal(
+		    session_store_load(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == len)
+			break;
+	}
+	assert_int_equal(sess.clips[1].frames, len);
+	assert_int_equal(sess.clips[1].cycle, 0);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
 /* The export directory on another file system than the card's session
  * (or a card without hard links, FAT): the clip recorded over is copied
  * into not-restored/, byte for byte. */
@@ -1384,6 +1429,7 @@ int main(void)
 	    cmocka_unit_test(test_undo_swapping_at_stop),
 	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
 	    cmocka_unit_test(test_clip_mute_saved),
+	    cmocka_unit_test(test_multiplied_take_saved_with_its_cycle),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),
 	    cmocka_unit_test(test_conversion_marker_goes_after_the_save),

@@ -2085,6 +2085,8 @@ void clip_settle(struct engine *e, int slot)
 		return;
 	atomic_store_explicit(&e->clip_final_length[slot], c->length,
 			      memory_order_relaxed);
+	atomic_store_explicit(&e->clip_final_cycle[slot],
+			      c->cycle > 0 ? c->cycle : c->length, memory_order_relaxed);
 	atomic_store_explicit(&e->clip_version[slot], v + 1, memory_order_release);
 }
 
@@ -2127,6 +2129,10 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = c->cycle = r->frames;
+	/* Its cycle, as saved (a multiplied or inserted take): seams fade at
+	 * every cycle line again. Anything else: the take is one cycle. */
+	if (r->cycle > 0 && r->cycle < r->frames && r->frames % r->cycle == 0)
+		c->cycle = r->cycle;
 	c->nseams = c->tk_nseams = 0;
 	rb_reset(c);
 	c->take_switching = false;

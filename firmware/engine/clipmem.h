@@ -102,6 +102,7 @@ struct mem_reply {
 	float **tables[2];
 	uint8_t flags; /* MEM_ADOPT: enum clip_flags, the take's saved state */
 	uint32_t seq;  /* MEM_BUILT, MEM_BUILD_FAILED */
+	int64_t cycle; /* MEM_ADOPT: the take's saved cycle (0: its length) */
 };
 
 /* A restored take's state, as saved with it (the manifest). */

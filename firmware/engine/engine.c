@@ -524,6 +524,14 @@ int64_t engine_clip_final_length(const struct engine *e, int track, int scene)
 				    memory_order_relaxed);
 }
 
+int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 0;
+	return atomic_load_explicit(&e->clip_final_cycle[slot_of(track, scene)],
+				    memory_order_relaxed);
+}
+
 bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v)
 {
 	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)

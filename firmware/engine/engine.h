@@ -288,6 +288,9 @@ int64_t engine_clip_read(const struct engine *e, int track, int scene, int chann
  * a change throws its copy away. */
 uint32_t engine_clip_version(const struct engine *e, int track, int scene);
 int64_t engine_clip_final_length(const struct engine *e, int track, int scene);
+/* The final take's cycle (its length as recorded; a multiply or insert
+ * makes the take whole cycles of it), read as the final length is. */
+int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene);
 bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v);
 double engine_tempo(const struct engine *e); /* 0 when not known yet */
 uint32_t engine_beats_per_bar(const struct engine *e);

@@ -188,6 +188,7 @@ struct engine {
 	/* Clip versions (engine.h): written by the real-time thread only. */
 	atomic_uint clip_version[GL_SLOTS];
 	atomic_int_least64_t clip_final_length[GL_SLOTS];
+	atomic_int_least64_t clip_final_cycle[GL_SLOTS];
 	struct track tracks[GL_TRACKS];
 	float master, master_target;
 

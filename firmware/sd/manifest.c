@@ -341,6 +341,13 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 		return -1;
 	if (speed != 0.5 && speed != 1 && speed != 2)
 		return wrong(&in, "speed", field(&in, "speed"), "0.5, 1 or 2");
+	int64_t cycle = 0;
+	if (read_whole(&in, "cycle", false, 1, FRAMES_MAX,
+		       "a whole number > 0 that divides frames", &cycle) < 0)
+		return -1;
+	if (cycle && (cycle > frames || frames % cycle))
+		return wrong(&in, "cycle", field(&in, "cycle"),
+			     "a whole number > 0 that divides frames");
 	if (!manifest_name_ok(file))
 		return wrong(
 		    &in, "file", field(&in, "file"),
@@ -366,6 +373,7 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	c->muted = muted;
 	c->reversed = reversed;
 	c->speed = speed;
+	c->cycle = cycle < frames ? cycle : 0;
 	copy_text(c->file, sizeof(c->file), file);
 	slot_of[slot] = i;
 	return 0;
@@ -570,7 +578,9 @@ static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true)) &&
 	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true)) &&
 	       ((c->speed != 0.5 && c->speed != 2) ||
-		cJSON_AddNumberToObject(clip, "speed", c->speed));
+		cJSON_AddNumberToObject(clip, "speed", c->speed)) &&
+	       (c->cycle <= 0 || c->cycle >= c->frames || c->frames % c->cycle ||
+		cJSON_AddNumberToObject(clip, "cycle", (double)c->cycle));
 }
 
 static bool write_clips(cJSON *root, const struct session *s)

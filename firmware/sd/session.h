@@ -34,6 +34,8 @@ struct session_clip {
 	bool muted;    /* the clip's own mute (CMD_CLIP_MUTE); default false */
 	bool reversed; /* plays backwards (CMD_REVERSE); default false */
 	double speed;  /* 0.5 or 2 (CMD_SPEED); 1, or 0 (unset), as recorded */
+	int64_t cycle; /* a multiplied or inserted take's cycle (its length as
+			  recorded: frames is whole cycles); 0: frames */
 	/* The audio, channels separate (non-interleaved), frames each; NULL in
 	 * a manifest that was only parsed (the files not read yet); audio[1]
 	 * is NULL for mono. Each is its own malloc'ed block, owned by the
