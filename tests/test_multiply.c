@@ -550,6 +550,9 @@ static void test_restored_take_keeps_its_cycle(void **state)
 		struct keeper_take *t = keeper_take_new(r->k, i, 0, 12000);
 		assert_non_null(t);
 		keeper_take_set_cycle(t, cycles[i]);
+		const int64_t seams[3] = {100, 5000,
+					  4000}; /* the third: not increasing */
+		keeper_take_set_seams(t, seams, 3);
 		keeper_offer_take(r->k, t);
 	}
 	rig_run(r, 640);
@@ -557,6 +560,9 @@ static void test_restored_take_keeps_its_cycle(void **state)
 	assert_int_equal(r->e->clips[slot_of(1, 0)].cycle, 12000);
 	assert_int_equal(engine_clip_final_cycle(r->e, 0, 0), 4000);
 	assert_int_equal(engine_clip_final_cycle(r->e, 1, 0), 12000);
+	int64_t got[GL_SEAMS_MAX];
+	assert_int_equal(engine_clip_final_seams(r->e, 0, 0, got), 2);
+	assert_true(got[0] == 100 && got[1] == 5000);
 	rig_free(r);
 }
 

@@ -1179,6 +1179,27 @@ static void test_multiplied_take_saved_with_its_cycle(void **state)
 	}
 	assert_int_equal(sess.clips[1].frames, len);
 	assert_int_equal(sess.clips[1].cycle, 0);
+	/* An insert off the cycle line (quantise off): its two ends saved. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF,
+		    engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_INSERT, 1, 0, 0,
+		    engine_now(b->r->e) + len / 3);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_INSERT, 1, 0, 0,
+		    engine_now(b->r->e) + len / 2);
+	run(b, 3 * len);
+	assert_int_equal(engine_clip_length(b->r->e, 1, 0), 2 * len);
+	for (int i = 0; i < 50; i++) {
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+		assert_int_equal(
+		    session_store_load(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == 2 * len)
+			break;
+	}
+	assert_int_equal(sess.clips[1].frames, 2 * len);
+	assert_int_equal(sess.clips[1].cycle, len);
+	assert_int_equal(sess.clips[1].nseams, 2);
+	assert_int_equal(sess.clips[1].seams[1] - sess.clips[1].seams[0], len);
 	assert_int_equal(sd_writer_stop(b->w), 0);
 	bench_free(b);
 }

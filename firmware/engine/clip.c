@@ -2087,6 +2087,11 @@ void clip_settle(struct engine *e, int slot)
 			      memory_order_relaxed);
 	atomic_store_explicit(&e->clip_final_cycle[slot],
 			      c->cycle > 0 ? c->cycle : c->length, memory_order_relaxed);
+	for (int i = 0; i < c->nseams; i++)
+		atomic_store_explicit(&e->clip_final_seams[slot][i], c->seams[i],
+				      memory_order_relaxed);
+	atomic_store_explicit(&e->clip_final_nseams[slot], c->nseams,
+			      memory_order_relaxed);
 	atomic_store_explicit(&e->clip_version[slot], v + 1, memory_order_release);
 }
 
@@ -2133,7 +2138,15 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	 * every cycle line again. Anything else: the take is one cycle. */
 	if (r->cycle > 0 && r->cycle < r->frames && r->frames % r->cycle == 0)
 		c->cycle = r->cycle;
+	/* And an insert's seams, as saved: increasing, inside the take. */
 	c->nseams = c->tk_nseams = 0;
+	for (int i = 0; r->seams && i < r->nseams && i < GL_SEAMS_MAX; i++) {
+		int64_t x = r->seams[i];
+		if (x <= 0 || x >= r->frames ||
+		    (c->nseams && x <= c->seams[c->nseams - 1]))
+			break;
+		c->seams[c->nseams++] = x;
+	}
 	rb_reset(c);
 	c->take_switching = false;
 	c->tk_table[0] = c->tk_table[1] = NULL;

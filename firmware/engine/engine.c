@@ -524,6 +524,20 @@ int64_t engine_clip_final_length(const struct engine *e, int track, int scene)
 				    memory_order_relaxed);
 }
 
+int engine_clip_final_seams(const struct engine *e, int track, int scene, int64_t *out)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 0;
+	int slot = slot_of(track, scene);
+	int n = atomic_load_explicit(&e->clip_final_nseams[slot], memory_order_relaxed);
+	if (n < 0 || n > GL_SEAMS_MAX)
+		return 0;
+	for (int i = 0; i < n; i++)
+		out[i] = atomic_load_explicit(&e->clip_final_seams[slot][i],
+					      memory_order_relaxed);
+	return n;
+}
+
 int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene)
 {
 	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)

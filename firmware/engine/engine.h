@@ -291,6 +291,9 @@ int64_t engine_clip_final_length(const struct engine *e, int track, int scene);
 /* The final take's cycle (its length as recorded; a multiply or insert
  * makes the take whole cycles of it), read as the final length is. */
 int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene);
+/* Its seams off the cycle lines (an insert's ends: playback fades there),
+ * increasing, into out (GL_SEAMS_MAX); returns how many. */
+int engine_clip_final_seams(const struct engine *e, int track, int scene, int64_t *out);
 bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v);
 double engine_tempo(const struct engine *e); /* 0 when not known yet */
 uint32_t engine_beats_per_bar(const struct engine *e);

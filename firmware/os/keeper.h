@@ -115,6 +115,8 @@ void keeper_take_set_flags(struct keeper_take *t, uint8_t flags);
  * recorded), set before the offer; 0, or one that does not divide the
  * take: the take is one cycle. */
 void keeper_take_set_cycle(struct keeper_take *t, int64_t cycle);
+/* Its saved seams (an insert's ends), increasing, at most GL_SEAMS_MAX. */
+void keeper_take_set_seams(struct keeper_take *t, const int64_t *seams, int n);
 void keeper_offer_take(struct keeper *k, struct keeper_take *t); /* the keeper's now */
 void keeper_take_free(struct keeper *k, struct keeper_take *t);	 /* never offered */
 

@@ -122,6 +122,7 @@ static void offered(struct session_loader *l, struct keeper_take *take, int slot
 {
 	const struct session_clip *c = &src->sess.clips[slot];
 	keeper_take_set_cycle(take, same_rate ? c->cycle : 0);
+	keeper_take_set_seams(take, c->seams, same_rate ? c->nseams : 0);
 	keeper_take_set_flags(take, (c->muted ? CLIP_FLAG_MUTED : 0) |
 					(c->reversed ? CLIP_FLAG_REVERSE : 0) |
 					(c->speed == 0.5 ? CLIP_FLAG_HALF_SPEED : 0) |
