@@ -348,7 +348,7 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	if (cycle && (cycle > frames || frames % cycle))
 		return wrong(&in, "cycle", field(&in, "cycle"),
 			     "a whole number > 0 that divides frames");
-	int64_t seams[GL_SEAMS_MAX];
+	int64_t seams[GL_SEAMS_MAX] = {0};
 	int nseams = 0;
 	const cJSON *sv = field(&in, "seams");
 	if (sv) {
