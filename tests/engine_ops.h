@@ -15,7 +15,8 @@
  *           this wait (a slow keeper: answers come late)
  *   where   bit 0 track, bit 1 scene; bits 2-3 a value (speed 0.5|1|2,
  *           mute on/off, quantise)
- *   wait    periods of 64 frames to run before the next one, x 16
+ *   wait    periods of 64 frames to run before the next one, x 8 (at
+ *           most OPS_PERIODS_MAX in all, so one input stays quick)
  */
 #ifndef GRIDLOOP_ENGINE_OPS_H
 #define GRIDLOOP_ENGINE_OPS_H
@@ -28,21 +29,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPS_PERIOD 64
+#define OPS_PERIOD	64
+#define OPS_PERIODS_MAX 40000
 
 static const uint8_t ops_types[] = {
-    CMD_PRESS,	    CMD_PRESS,	    CMD_MULTIPLY,   CMD_INSERT,	  CMD_MULTIPLY,
-    CMD_INSERT,	    CMD_OVERDUB,    CMD_REPLACE,    CMD_SUBSTITUTE, CMD_UNDO,
-    CMD_REDO,	    CMD_UNDO_ALL,   CMD_REDO_ALL,   CMD_CLEAR,	  CMD_STOP_CLIP,
-    CMD_REVERSE,    CMD_SPEED,	    CMD_TRIGGER,    CMD_ONESHOT,  CMD_CLIP_MUTE,
+    CMD_PRESS,	      CMD_PRESS,	CMD_MULTIPLY, CMD_INSERT,     CMD_MULTIPLY,
+    CMD_INSERT,	      CMD_OVERDUB,	CMD_REPLACE,  CMD_SUBSTITUTE, CMD_UNDO,
+    CMD_REDO,	      CMD_UNDO_ALL,	CMD_REDO_ALL, CMD_CLEAR,      CMD_STOP_CLIP,
+    CMD_REVERSE,      CMD_SPEED,	CMD_TRIGGER,  CMD_ONESHOT,    CMD_CLIP_MUTE,
     CMD_LAUNCH_SCENE, CMD_SET_QUANTISE, CMD_STOP_ALL,
 };
 #define OPS_COUNT (sizeof(ops_types) / sizeof(ops_types[0]))
 
 static void ops_fail(const char *what, int slot, int64_t a, int64_t b)
 {
-	fprintf(stderr, "engine_ops: %s (slot %d: %lld, %lld)\n", what, slot, (long long)a,
-		(long long)b);
+	fprintf(stderr, "engine_ops: %s (slot %d: %lld, %lld)\n", what, slot,
+		(long long)a, (long long)b);
 	__builtin_trap();
 }
 
@@ -64,10 +66,10 @@ static void ops_check(const struct engine *e)
 		if (c->nseams > GL_SEAMS_MAX)
 			ops_fail("too many seams", s, c->nseams, 0);
 		if (c->rb_read && c->table[0] != c->rb_dst[0])
-			ops_fail("reading a take being built that is not the clip's", s, 0,
-				 0);
-		if (c->finished && !c->cleared && c->state != CLIP_EMPTY && c->length > 0 &&
-		    c->cycle > 0 && c->length % c->cycle)
+			ops_fail("reading a take being built that is not the clip's", s,
+				 0, 0);
+		if (c->finished && !c->cleared && c->state != CLIP_EMPTY &&
+		    c->length > 0 && c->cycle > 0 && c->length % c->cycle)
 			ops_fail("a take not whole cycles", s, c->length, c->cycle);
 	}
 }
@@ -81,7 +83,8 @@ static void ops_periods(struct engine *e, struct keeper *k, float *in, float *ou
 		for (uint32_t i = 0; i < OPS_PERIOD; i++)
 			for (uint32_t c = 0; c < cfg->input_channels; c++)
 				in[i * cfg->input_channels + c] =
-				    (float)(((t0 + i + 1000 * c) * 7919) % 65536) / 65536.0f -
+				    (float)(((t0 + i + 1000 * c) * 7919) % 65536) /
+					65536.0f -
 				    0.5f;
 		rt_mark_begin();
 		engine_process(e, in, out, OPS_PERIOD);
@@ -123,7 +126,8 @@ static int ops_run(const uint8_t *data, size_t size)
 		ops_fail("keeper_create", -1, 0, 0);
 	float *in = calloc((size_t)OPS_PERIOD * cfg.input_channels, sizeof(float));
 	float *out = calloc((size_t)OPS_PERIOD * 2, sizeof(float));
-	for (size_t i = 1; i + 3 <= size && i < 1 + 3 * 200; i += 3) {
+	int64_t budget = OPS_PERIODS_MAX;
+	for (size_t i = 1; i + 3 <= size && i < 1 + 3 * 200 && budget > 0; i += 3) {
 		uint8_t type = ops_types[(data[i] & 0x7f) % OPS_COUNT];
 		int track = data[i + 1] & 1, scene = (data[i + 1] >> 1) & 1;
 		int v = (data[i + 1] >> 2) & 3;
@@ -134,9 +138,13 @@ static int ops_run(const uint8_t *data, size_t size)
 			value = (float)(v & 1);
 		else if (type == CMD_SET_QUANTISE)
 			value = (float)(v % 3);
-		engine_send(e, SOURCE_SCRIPT, (enum command_type)type, track, scene, value,
-			    engine_now(e));
-		ops_periods(e, k, in, out, 1 + (int64_t)data[i + 2] * 16, data[i] & 0x80);
+		engine_send(e, SOURCE_SCRIPT, (enum command_type)type, track, scene,
+			    value, engine_now(e));
+		int64_t wait = 1 + (int64_t)data[i + 2] * 8;
+		if (wait > budget)
+			wait = budget;
+		budget -= wait;
+		ops_periods(e, k, in, out, wait, data[i] & 0x80);
 	}
 	/* Everything ends: the keeper catches up, passes end, copies finish. */
 	engine_send(e, SOURCE_SCRIPT, CMD_STOP_ALL, 0, 0, 0, engine_now(e));
@@ -145,8 +153,8 @@ static int ops_run(const uint8_t *data, size_t size)
 		bool busy = false;
 		for (int s = 0; s < GL_SLOTS; s++) {
 			const struct clip *c = &e->clips[s];
-			busy |= c->rb_mode != RB_NONE || c->swapping || c->take_switching ||
-				c->od_writing || c->rec_writing;
+			busy |= c->rb_mode != RB_NONE || c->swapping ||
+				c->take_switching || c->od_writing || c->rec_writing;
 		}
 		if (!busy)
 			break;
@@ -168,7 +176,8 @@ static int ops_run(const uint8_t *data, size_t size)
 			ops_fail("a take does not read back whole", s, n, 0);
 		free(buf);
 		/* The keeper holds as much as the engine plays. */
-		if (keeper_clip_bytes(k, t, sc) < (uint64_t)n * sizeof(float) * c->channels)
+		if (keeper_clip_bytes(k, t, sc) <
+		    (uint64_t)n * sizeof(float) * c->channels)
 			ops_fail("the keeper holds less than the take", s, n,
 				 (int64_t)keeper_clip_bytes(k, t, sc));
 	}

@@ -169,6 +169,10 @@ static void assert_same_session(const struct session *a, const struct session *b
 		assert_int_equal(x->muted, y->muted);
 		assert_int_equal(x->reversed, y->reversed);
 		assert_true((x->speed ? x->speed : 1) == y->speed);
+		assert_int_equal(x->cycle, y->cycle);
+		assert_int_equal(x->nseams, y->nseams);
+		for (int k = 0; k < x->nseams; k++)
+			assert_int_equal(x->seams[k], y->seams[k]);
 		assert_null(y->audio[0]);
 		assert_null(y->audio[1]);
 	}
@@ -212,8 +216,14 @@ static void test_round_trip_full(void **state)
 	s.clips[4 * GL_TRACKS + 3].reversed = true;
 	s.clips[4 * GL_TRACKS + 3].speed = 0.5;
 	s.clips[9 * GL_TRACKS + 7].speed = 2;
+	s.clips[0].cycle = 32000; /* a multiplied take: 3 cycles */
+	s.clips[0].nseams = 2;	  /* with an insert's two ends */
+	s.clips[0].seams[0] = 17;
+	s.clips[0].seams[1] = 95999;
 	snprintf(s.saved_at, sizeof(s.saved_at), "2026-11-26T01:23:45Z");
 	round_trip(&s);
+	assert_int_equal(sess.clips[0].cycle, 32000);
+	assert_int_equal(sess.clips[7].cycle, 0);
 	assert_true(sess.clips[6 * GL_TRACKS + 5].muted);
 	assert_true(sess.clips[4 * GL_TRACKS + 3].reversed);
 	assert_false(sess.clips[6 * GL_TRACKS + 5].reversed);
@@ -273,6 +283,8 @@ static void test_written_shape(void **state)
 	assert_null(strstr(text, "\"muted\""));
 	assert_null(strstr(text, "\"reverse\""));
 	assert_null(strstr(text, "\"speed\""));
+	assert_null(strstr(text, "\"cycle\""));
+	assert_null(strstr(text, "\"seams\""));
 	free(text);
 }
 
@@ -537,6 +549,20 @@ static const struct bad_case bad_cases[] = {
      "clips[0].muted: must be true or false (got 1)"},
     {HEAD "\"clips\": [" CLIP ", \"reverse\": \"yes\"}]}",
      "clips[0].reverse: must be true or false"},
+    {HEAD "\"clips\": [" CLIP ", \"seams\": [5, 5]}]}",
+     "clips[0].seams: must be an array of at most 16 increasing whole numbers"},
+    {HEAD "\"clips\": [" CLIP ", \"seams\": [0]}]}", "clips[0].seams:"},
+    {HEAD "\"clips\": [" CLIP ", \"seams\": [192000]}]}", "clips[0].seams:"},
+    {HEAD "\"clips\": [" CLIP ", \"seams\": 5}]}", "clips[0].seams:"},
+    {HEAD "\"clips\": [" CLIP ", \"seams\": [1.5]}]}", "clips[0].seams:"},
+    {HEAD "\"clips\": [" CLIP
+	  ", \"seams\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}",
+     "clips[0].seams:"},
+    {HEAD "\"clips\": [" CLIP ", \"cycle\": 7}]}",
+     "clips[0].cycle: must be a whole number > 0 that divides frames"},
+    {HEAD "\"clips\": [" CLIP ", \"cycle\": 0}]}", "clips[0].cycle:"},
+    {HEAD "\"clips\": [" CLIP ", \"cycle\": 96001}]}", "clips[0].cycle:"},
+    {HEAD "\"clips\": [" CLIP ", \"cycle\": 1.5}]}", "clips[0].cycle:"},
     {HEAD "\"clips\": [" CLIP ", \"speed\": 1.5}]}",
      "clips[0].speed: must be 0.5, 1 or 2 (got 1.5)"},
     {HEAD "\"clips\": [" CLIP ", \"speed\": 4}]}", "clips[0].speed: must be 0.5, 1 or 2"},

@@ -42,6 +42,18 @@ struct bench_setup {
 	const char *marker;  /* conversion_marker */
 };
 
+/* The card's manifest, read as an export reads it: never a sweep. The
+ * writer runs beside the test, and session_store_load's sweep of unlisted
+ * files took the clip it had just written before its commit (a save failed
+ * with ENOENT, over and over). */
+static int read_card(const char *dir, struct session *s, uint64_t *serial, char *err,
+		     size_t errlen)
+{
+	if (serial)
+		*serial = 0;
+	return session_store_read(dir, s, err, errlen);
+}
+
 static struct bench *bench_make(const char *session_dir, uint32_t quiet_ms,
 				uint32_t max_delay_ms, const struct bench_setup *setup,
 				const char *root)
@@ -177,7 +189,7 @@ static float *card_copy(const char *dir, int t, int s, int64_t *len)
 	static struct session sess;
 	uint64_t serial;
 	char err[512];
-	int rc = session_store_load(dir, &sess, &serial, err, sizeof(err));
+	int rc = read_card(dir, &sess, &serial, err, sizeof(err));
 	if (rc)
 		fail_msg("load: %d %s", rc, err);
 	int slot = s * GL_TRACKS + t;
@@ -561,7 +573,7 @@ static int where_original(const struct card *cd, const struct bench *b, int slot
 	char err[512], path[600];
 	int got = 0;
 	const char *name = cd->sess.clips[slot].file;
-	if (session_store_load(b->session, &now, &serial, err, sizeof(err)) == 0 &&
+	if (read_card(b->session, &now, &serial, err, sizeof(err)) == 0 &&
 	    now.clips[slot].present && !strcmp(now.clips[slot].file, name)) {
 		size_t n;
 		snprintf(path, sizeof(path), "%s/%s", b->session, name);
@@ -699,7 +711,7 @@ static void test_new_session_has_the_configured_settings(void **state)
 	static struct session got;
 	uint64_t serial;
 	char err[512];
-	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)),
 			 0);
 	assert_true(got.tempo == 120.0);
 	assert_int_equal(got.beats_per_bar, 3);
@@ -724,7 +736,7 @@ static void test_restored_session_without_tempo_takes_the_engines(void **state)
 	static struct session got;
 	uint64_t serial;
 	char err[512];
-	assert_int_equal(session_store_load(b->session, &got, &serial, err, sizeof(err)),
+	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)),
 			 0);
 	assert_true(got.tempo == 120.0);
 	assert_true(got.clips[0].bars == 1.0);
@@ -908,7 +920,7 @@ static int hostile_check(const struct hostile_case *hc, const char *mode, struct
 	static struct session now;
 	uint64_t serial;
 	char err[512];
-	if (session_store_load(b->session, &now, &serial, err, sizeof(err))) {
+	if (read_card(b->session, &now, &serial, err, sizeof(err))) {
 		print_error("%s (%s): the session cannot be loaded: %s\n", hc->name, mode,
 			    err);
 		return 1;
@@ -1135,7 +1147,7 @@ static void test_clip_mute_saved(void **state)
 	char err[512];
 	for (int i = 0; i < 50; i++) {
 		assert_int_equal(
-		    session_store_load(b->session, &sess, &serial, err, sizeof(err)), 0);
+		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
 		if (sess.clips[2 * GL_TRACKS + 5].reversed &&
 		    sess.clips[2 * GL_TRACKS + 5].speed == 2)
 			break;
@@ -1145,7 +1157,7 @@ static void test_clip_mute_saved(void **state)
 	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLIP_MUTE, 5, 2, 1, engine_now(b->r->e));
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
 			 0);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].muted);
@@ -1158,19 +1170,85 @@ static void test_clip_mute_saved(void **state)
 	 * finished), and would be counted as the new take's save. */
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
 			 0);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].present);
 	int64_t bar = (engine_now(b->r->e) + BAR120 - 1) / BAR120 + 1;
 	record_bar(b, 5, 2, (int)bar);
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(session_store_load(b->session, &sess, &serial, err, sizeof(err)),
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
 			 0);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].muted);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].reversed);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].speed == 1);
+	assert_int_equal(sd_writer_stop(b->w), 0);
+	bench_free(b);
+}
+
+/* A multiplied take is saved with its cycle (the take's length as
+ * recorded), so a restore fades at every cycle line again; its undo saves
+ * the take from before, one cycle. */
+static void test_multiplied_take_saved_with_its_cycle(void **state)
+{
+	(void)state;
+	struct bench *b = bench_new(NULL);
+	record_bar(b, 1, 0, 1);
+	until_saved(b, 1);
+	int64_t len = engine_clip_length(b->r->e, 1, 0);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_MULTIPLY, 1, 0, 0, engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_MULTIPLY, 1, 0, 0,
+		    engine_now(b->r->e) + 2 * len + len / 2);
+	run(b, 6 * len);
+	int64_t grown = engine_clip_length(b->r->e, 1, 0);
+	assert_true(grown > len && grown % len == 0);
+	static struct session sess;
+	uint64_t serial;
+	char err[512];
+	struct sd_writer_stats st;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(
+		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == grown)
+			break;
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+	}
+	assert_int_equal(sess.clips[1].frames, grown);
+	assert_int_equal(sess.clips[1].cycle, len);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_UNDO, 1, 0, 0, engine_now(b->r->e));
+	for (int i = 0; i < 50; i++) {
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+		assert_int_equal(
+		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == len)
+			break;
+	}
+	assert_int_equal(sess.clips[1].frames, len);
+	assert_int_equal(sess.clips[1].cycle, 0);
+	/* An insert off the cycle line (quantise off): its two ends saved. */
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_SET_QUANTISE, 0, 0, QUANTISE_OFF,
+		    engine_now(b->r->e));
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_INSERT, 1, 0, 0,
+		    engine_now(b->r->e) + len / 3);
+	engine_send(b->r->e, SOURCE_SCRIPT, CMD_INSERT, 1, 0, 0,
+		    engine_now(b->r->e) + len / 2);
+	run(b, 3 * len);
+	assert_int_equal(engine_clip_length(b->r->e, 1, 0), 2 * len);
+	for (int i = 0; i < 50; i++) {
+		sd_writer_get_stats(b->w, &st);
+		until_saved(b, st.saves + 1);
+		assert_int_equal(
+		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		if (sess.clips[1].frames == 2 * len)
+			break;
+	}
+	assert_int_equal(sess.clips[1].frames, 2 * len);
+	assert_int_equal(sess.clips[1].cycle, len);
+	assert_int_equal(sess.clips[1].nseams, 2);
+	assert_int_equal(sess.clips[1].seams[1] - sess.clips[1].seams[0], len);
 	assert_int_equal(sd_writer_stop(b->w), 0);
 	bench_free(b);
 }
@@ -1464,6 +1542,7 @@ int main(void)
 	    cmocka_unit_test(test_saves_with_undo_levels_and_an_undone_clear),
 	    cmocka_unit_test(test_clip_mute_saved),
 	    cmocka_unit_test(test_finished_take_saved_without_the_quiet_time),
+	    cmocka_unit_test(test_multiplied_take_saved_with_its_cycle),
 	    cmocka_unit_test(test_recorded_over_kept_across_file_systems),
 	    cmocka_unit_test(test_recorded_over_never_replaces_a_kept_clip),
 	    cmocka_unit_test(test_unkeepable_clip_stays_and_the_rest_is_saved),

@@ -9,7 +9,8 @@
  * each an undo level, undone and redone by swapping with its buffer a
  * budget of frames a period; a clear kept for undo until the slot records;
  * a clip's mute, one-shot, retrigger, reverse and speed (the last two at a
- * boundary too: reverse_at, speed_at); count-in.
+ * boundary too: reverse_at, speed_at); count-in; multiply and insert, which
+ * build a new take beside the old one (see "multiply and insert" below).
  * Runs on the real-time thread: no allocation, no waiting.
  */
 #include "engine_internal.h"
@@ -2093,6 +2094,13 @@ void clip_settle(struct engine *e, int slot)
 		return;
 	atomic_store_explicit(&e->clip_final_length[slot], c->length,
 			      memory_order_relaxed);
+	atomic_store_explicit(&e->clip_final_cycle[slot],
+			      c->cycle > 0 ? c->cycle : c->length, memory_order_relaxed);
+	for (int i = 0; i < c->nseams; i++)
+		atomic_store_explicit(&e->clip_final_seams[slot][i], c->seams[i],
+				      memory_order_relaxed);
+	atomic_store_explicit(&e->clip_final_nseams[slot], c->nseams,
+			      memory_order_relaxed);
 	atomic_store_explicit(&e->clip_version[slot], v + 1, memory_order_release);
 }
 
@@ -2135,7 +2143,19 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->swap_more = 0;
 	c->od_writing = c->swapping = c->rec_short = false;
 	c->length = c->written = c->cycle = r->frames;
+	/* Its cycle, as saved (a multiplied or inserted take): seams fade at
+	 * every cycle line again. Anything else: the take is one cycle. */
+	if (r->cycle > 0 && r->cycle < r->frames && r->frames % r->cycle == 0)
+		c->cycle = r->cycle;
+	/* And an insert's seams, as saved: increasing, inside the take. */
 	c->nseams = c->tk_nseams = 0;
+	for (int i = 0; r->seams && i < r->nseams && i < GL_SEAMS_MAX; i++) {
+		int64_t x = r->seams[i];
+		if (x <= 0 || x >= r->frames ||
+		    (c->nseams && x <= c->seams[c->nseams - 1]))
+			break;
+		c->seams[c->nseams++] = x;
+	}
 	rb_reset(c);
 	c->take_switching = false;
 	c->tk_table[0] = c->tk_table[1] = NULL;

@@ -111,8 +111,12 @@ struct mem_reply {
 	uint32_t nchunks;
 	int64_t frames; /* MEM_ADOPT */
 	float **tables[2];
-	uint8_t flags; /* MEM_ADOPT: enum clip_flags, the take's saved state */
-	uint32_t seq;  /* MEM_BUILT, MEM_BUILD_FAILED */
+	uint8_t flags;	      /* MEM_ADOPT: enum clip_flags, the take's saved state */
+	uint32_t seq;	      /* MEM_BUILT, MEM_BUILD_FAILED */
+	int64_t cycle;	      /* MEM_ADOPT: the take's saved cycle (0: its length) */
+	const int64_t *seams; /* MEM_ADOPT: its saved seams (the take's own
+			       * memory, until MEM_ADOPTED or _REFUSED) */
+	uint8_t nseams;
 };
 
 /* A restored take's state, as saved with it (the manifest). */

@@ -440,9 +440,30 @@ int64_t engine_clip_length(const struct engine *e, int track, int scene)
 
 void engine_settle(struct engine *e)
 {
-	for (int s = 0; s < GL_SLOTS; s++)
-		while (e->clips[s].swapping)
+	/* Answers the keeper gave since the last period (a take switch it
+	 * made: the clip may be final now). */
+	flush_outbox(e);
+	drain_replies(e);
+	for (int s = 0; s < GL_SLOTS; s++) {
+		struct clip *c = &e->clips[s];
+		while (c->swapping)
 			clip_swap_step(e, s);
+		/* A multiply or insert switched to its new take: no more input
+		 * comes, its copies of the old take are finished (as far as
+		 * the memory it got reaches; not at all: it stays unsettled,
+		 * and the last save keeps what was saved before). */
+		if (c->rb_mode != RB_NONE && c->rb_switched) {
+			c->rb_pass = false;
+			for (int64_t i = 0;
+			     c->rb_mode != RB_NONE && i < (1LL << 40) / 8192; i++) {
+				int64_t before = c->rb_hc + c->rb_w + c->rb_tc;
+				clip_rb_step(e, s);
+				if (c->rb_mode != RB_NONE &&
+				    c->rb_hc + c->rb_w + c->rb_tc == before)
+					break; /* memory never came for the rest */
+			}
+		}
+	}
 }
 
 int64_t engine_clip_stored_length(const struct engine *e, int track, int scene)
@@ -501,6 +522,28 @@ int64_t engine_clip_final_length(const struct engine *e, int track, int scene)
 	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
 		return 0;
 	return atomic_load_explicit(&e->clip_final_length[slot_of(track, scene)],
+				    memory_order_relaxed);
+}
+
+int engine_clip_final_seams(const struct engine *e, int track, int scene, int64_t *out)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 0;
+	int slot = slot_of(track, scene);
+	int n = atomic_load_explicit(&e->clip_final_nseams[slot], memory_order_relaxed);
+	if (n < 0 || n > GL_SEAMS_MAX)
+		return 0;
+	for (int i = 0; i < n; i++)
+		out[i] = atomic_load_explicit(&e->clip_final_seams[slot][i],
+					      memory_order_relaxed);
+	return n;
+}
+
+int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene)
+{
+	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)
+		return 0;
+	return atomic_load_explicit(&e->clip_final_cycle[slot_of(track, scene)],
 				    memory_order_relaxed);
 }
 

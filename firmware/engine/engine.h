@@ -237,8 +237,10 @@ void engine_set_click_out(struct engine *e, float *click);
 /* Not real-time: only once the audio thread has stopped for good (before
  * the last save). Finishes what the engine spreads over periods and that
  * leaves a clip's stored audio neither the old nor the new one: an undo or
- * redo swap under way is completed (its EV_OVERDUB_DONE is queued), so the
- * last save gets the take as it was asked for, never half of each. */
+ * redo swap under way is completed (its EV_OVERDUB_DONE is queued), and so
+ * are the copies of a finished multiply or insert (and the keeper's answers
+ * waiting are taken), so the last save gets the take as it was asked for,
+ * never half of each. */
 void engine_settle(struct engine *e);
 
 /* Queues (see the top of this file). */
@@ -286,6 +288,12 @@ int64_t engine_clip_read(const struct engine *e, int track, int scene, int chann
  * a change throws its copy away. */
 uint32_t engine_clip_version(const struct engine *e, int track, int scene);
 int64_t engine_clip_final_length(const struct engine *e, int track, int scene);
+/* The final take's cycle (its length as recorded; a multiply or insert
+ * makes the take whole cycles of it), read as the final length is. */
+int64_t engine_clip_final_cycle(const struct engine *e, int track, int scene);
+/* Its seams off the cycle lines (an insert's ends: playback fades there),
+ * increasing, into out (GL_SEAMS_MAX); returns how many. */
+int engine_clip_final_seams(const struct engine *e, int track, int scene, int64_t *out);
 bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v);
 double engine_tempo(const struct engine *e); /* 0 when not known yet */
 uint32_t engine_beats_per_bar(const struct engine *e);

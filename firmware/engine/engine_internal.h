@@ -188,6 +188,9 @@ struct engine {
 	/* Clip versions (engine.h): written by the real-time thread only. */
 	atomic_uint clip_version[GL_SLOTS];
 	atomic_int_least64_t clip_final_length[GL_SLOTS];
+	atomic_int_least64_t clip_final_cycle[GL_SLOTS];
+	atomic_int_least64_t clip_final_seams[GL_SLOTS][GL_SEAMS_MAX];
+	atomic_int clip_final_nseams[GL_SLOTS];
 	struct track tracks[GL_TRACKS];
 	float master, master_target;
 

@@ -193,8 +193,8 @@ static void foot_release(struct controller *c, int64_t us, int64_t frame,
 /* The second switch: a tap (released before hold_ms) toggles a multiply
  * on the selected clip, a hold undoes its last level. A switch without a
  * release (a program change) multiplies at once. */
-static void foot2_press(struct controller *c, bool has_release, int64_t us,
-			int64_t frame, const struct command_sink *sink)
+static void foot2_press(struct controller *c, bool has_release, int64_t us, int64_t frame,
+			const struct command_sink *sink)
 {
 	struct controller_foot2 *f = &c->foot2;
 	if (f->down)

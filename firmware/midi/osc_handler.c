@@ -612,10 +612,10 @@ static const char *sl_hit(struct osc_handler *h, struct osc_out *out, int t,
 	static const struct {
 		const char *name;
 		uint8_t type;
-	} ops[] = {{"multiply", CMD_MULTIPLY},	   {"insert", CMD_INSERT},
-		   {"replace", CMD_REPLACE},	   {"substitute", CMD_SUBSTITUTE},
-		   {"reverse", CMD_REVERSE},	   {"oneshot", CMD_ONESHOT},
-		   {"undo_all", CMD_UNDO_ALL},	   {"redo_all", CMD_REDO_ALL}};
+	} ops[] = {{"multiply", CMD_MULTIPLY}, {"insert", CMD_INSERT},
+		   {"replace", CMD_REPLACE},   {"substitute", CMD_SUBSTITUTE},
+		   {"reverse", CMD_REVERSE},   {"oneshot", CMD_ONESHOT},
+		   {"undo_all", CMD_UNDO_ALL}, {"redo_all", CMD_REDO_ALL}};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (strcmp(cmd, ops[i].name))
 			continue;
@@ -633,15 +633,10 @@ static const char *sl_hit(struct osc_handler *h, struct osc_out *out, int t,
 	return ""; /* not a command gridloop has: the caller says so */
 }
 
-static const char *const sl_missing[] = {"solo",
-					 "solo_next",
-					 "solo_prev",
-					 "record_solo",
-					 "record_solo_next",
-					 "record_solo_prev",
-					 "set_sync_pos",
-					 "reset_sync_pos",
-					 NULL};
+static const char *const sl_missing[] = {
+    "solo",	    "solo_next",	"solo_prev",
+    "record_solo",  "record_solo_next", "record_solo_prev",
+    "set_sync_pos", "reset_sync_pos",	NULL};
 
 static void sl_command(struct osc_handler *h, struct osc_out *out,
 		       const struct osc_msg *m, int n, const char *op)
@@ -827,7 +822,10 @@ static void sl_register(struct osc_handler *h, struct osc_out *out,
 	if (loop == -3)
 		loop = h->selected;
 	why = reg_change(h, aut ? OSC_REG_AUTO : OSC_REG_UPDATE, loop, ctrl,
-			 !(ms > 0) ? 0 : ms > 1e6 ? 1000000 : (int)ms, url, path, unregister);
+			 !(ms > 0)  ? 0
+			 : ms > 1e6 ? 1000000
+				    : (int)ms,
+			 url, path, unregister);
 	if (why)
 		refuse(h, out, url_ok(url) ? url : NULL, m->path, why);
 }

@@ -35,8 +35,11 @@ struct keeper_take {
 	size_t last_bytes;
 	float **table[2];
 	uint32_t chunk_frames;
-	uint8_t flags;		  /* enum clip_flags */
-	uint32_t seq;		  /* a slot's other take: the build it was made for */
+	uint8_t flags;		     /* enum clip_flags */
+	uint32_t seq;		     /* a slot's other take: the build it was made for */
+	int64_t cycle;		     /* a restored take's saved cycle, 0: its length */
+	int64_t seams[GL_SEAMS_MAX]; /* and seams */
+	uint8_t nseams;
 	struct keeper_take *next; /* in the keeper's list of pending offers */
 };
 
@@ -611,7 +614,10 @@ static void send_offers(struct keeper *k)
 				      .nchunks = t->nchunks,
 				      .frames = t->frames,
 				      .tables = {t->table[0], t->table[1]},
-				      .flags = t->flags};
+				      .flags = t->flags,
+				      .cycle = t->cycle,
+				      .seams = t->seams,
+				      .nseams = t->nseams};
 		while (!spsc_push(k->replies, &r)) {
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
@@ -938,6 +944,18 @@ void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const f
 void keeper_take_set_flags(struct keeper_take *t, uint8_t flags)
 {
 	t->flags = flags;
+}
+
+void keeper_take_set_cycle(struct keeper_take *t, int64_t cycle)
+{
+	t->cycle = cycle;
+}
+
+void keeper_take_set_seams(struct keeper_take *t, const int64_t *seams, int n)
+{
+	t->nseams = 0;
+	for (int i = 0; i < n && i < GL_SEAMS_MAX; i++)
+		t->seams[t->nseams++] = seams[i];
 }
 
 void keeper_offer_take(struct keeper *k, struct keeper_take *t)

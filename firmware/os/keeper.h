@@ -112,6 +112,12 @@ void keeper_take_write(struct keeper_take *t, int channel, int64_t from, const f
 		       int64_t n);
 /* The take's saved state (enum clip_flags, clipmem.h), set before the offer. */
 void keeper_take_set_flags(struct keeper_take *t, uint8_t flags);
+/* The take's saved cycle (a multiplied or inserted take: its length as
+ * recorded), set before the offer; 0, or one that does not divide the
+ * take: the take is one cycle. */
+void keeper_take_set_cycle(struct keeper_take *t, int64_t cycle);
+/* Its saved seams (an insert's ends), increasing, at most GL_SEAMS_MAX. */
+void keeper_take_set_seams(struct keeper_take *t, const int64_t *seams, int n);
 void keeper_offer_take(struct keeper *k, struct keeper_take *t); /* the keeper's now */
 void keeper_take_free(struct keeper *k, struct keeper_take *t);	 /* never offered */
 

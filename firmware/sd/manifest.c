@@ -341,6 +341,31 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 		return -1;
 	if (speed != 0.5 && speed != 1 && speed != 2)
 		return wrong(&in, "speed", field(&in, "speed"), "0.5, 1 or 2");
+	int64_t cycle = 0;
+	if (read_whole(&in, "cycle", false, 1, FRAMES_MAX,
+		       "a whole number > 0 that divides frames", &cycle) < 0)
+		return -1;
+	if (cycle && (cycle > frames || frames % cycle))
+		return wrong(&in, "cycle", field(&in, "cycle"),
+			     "a whole number > 0 that divides frames");
+	int64_t seams[GL_SEAMS_MAX] = {0};
+	int nseams = 0;
+	const cJSON *sv = field(&in, "seams");
+	if (sv) {
+		static const char rule[] = "an array of at most 16 increasing whole "
+					   "numbers between 0 and frames";
+		if (!cJSON_IsArray(sv) || cJSON_GetArraySize(sv) > GL_SEAMS_MAX)
+			return wrong(&in, "seams", sv, rule);
+		const cJSON *x;
+		cJSON_ArrayForEach(x, sv)
+		{
+			if (!cJSON_IsNumber(x) || !is_whole(x->valuedouble) ||
+			    x->valuedouble <= 0 || x->valuedouble >= (double)frames ||
+			    (nseams && (int64_t)x->valuedouble <= seams[nseams - 1]))
+				return wrong(&in, "seams", sv, rule);
+			seams[nseams++] = (int64_t)x->valuedouble;
+		}
+	}
 	if (!manifest_name_ok(file))
 		return wrong(
 		    &in, "file", field(&in, "file"),
@@ -366,6 +391,9 @@ static int read_clip(const struct reader *r, int i, struct session *s, int *slot
 	c->muted = muted;
 	c->reversed = reversed;
 	c->speed = speed;
+	c->cycle = cycle < frames ? cycle : 0;
+	memcpy(c->seams, seams, (size_t)nseams * sizeof(seams[0]));
+	c->nseams = nseams;
 	copy_text(c->file, sizeof(c->file), file);
 	slot_of[slot] = i;
 	return 0;
@@ -554,6 +582,18 @@ static bool write_tracks(cJSON *root, const struct session *s)
 	return true;
 }
 
+static bool write_seams(cJSON *clip, const struct session_clip *c)
+{
+	cJSON *a = cJSON_AddArrayToObject(clip, "seams");
+	for (int i = 0; a && i < c->nseams && i < GL_SEAMS_MAX; i++) {
+		cJSON *x = cJSON_CreateNumber((double)c->seams[i]);
+		if (!x)
+			return false;
+		cJSON_AddItemToArray(a, x);
+	}
+	return a != NULL;
+}
+
 static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 {
 	cJSON *clip = cJSON_CreateObject();
@@ -570,7 +610,10 @@ static bool write_clip(cJSON *clips, const struct session_clip *c, int slot)
 	       (!c->muted || cJSON_AddBoolToObject(clip, "muted", true)) &&
 	       (!c->reversed || cJSON_AddBoolToObject(clip, "reverse", true)) &&
 	       ((c->speed != 0.5 && c->speed != 2) ||
-		cJSON_AddNumberToObject(clip, "speed", c->speed));
+		cJSON_AddNumberToObject(clip, "speed", c->speed)) &&
+	       (c->cycle <= 0 || c->cycle >= c->frames || c->frames % c->cycle ||
+		cJSON_AddNumberToObject(clip, "cycle", (double)c->cycle)) &&
+	       (c->nseams <= 0 || write_seams(clip, c));
 }
 
 static bool write_clips(cJSON *root, const struct session *s)

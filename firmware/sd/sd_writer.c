@@ -645,6 +645,9 @@ static int write_clip(struct sd_writer *w, int slot, struct session_clip *out, b
 	c->channels = engine_clip_channels(e, t, sc);
 	c->frames = len;
 	c->bars = bars_of(&w->sess, len);
+	int64_t cycle = engine_clip_final_cycle(e, t, sc);
+	c->cycle = v & 1 || cycle <= 0 || cycle >= len || len % cycle ? 0 : cycle;
+	c->nseams = v & 1 ? 0 : engine_clip_final_seams(e, t, sc, c->seams);
 	struct keeper_source src = {.keeper = w->cfg.keeper, .track = t, .scene = sc};
 	int rc = session_store_write_clip_from(
 	    w->session_dir, &w->sess, slot, from_keeper, &src, &w->serial, err, errlen);

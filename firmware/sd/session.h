@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gl_limits.h"
 #include "grid.h"
 
 struct engine_config; /* engine.h */
@@ -34,6 +35,10 @@ struct session_clip {
 	bool muted;    /* the clip's own mute (CMD_CLIP_MUTE); default false */
 	bool reversed; /* plays backwards (CMD_REVERSE); default false */
 	double speed;  /* 0.5 or 2 (CMD_SPEED); 1, or 0 (unset), as recorded */
+	int64_t cycle; /* a multiplied or inserted take's cycle (its length as
+			  recorded: frames is whole cycles); 0: frames */
+	int64_t seams[GL_SEAMS_MAX]; /* an insert's seams, increasing, 0 < x < frames */
+	int nseams;
 	/* The audio, channels separate (non-interleaved), frames each; NULL in
 	 * a manifest that was only parsed (the files not read yet); audio[1]
 	 * is NULL for mono. Each is its own malloc'ed block, owned by the
