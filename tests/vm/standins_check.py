@@ -151,6 +151,12 @@ def device(c, out, name, model, intro, outro, controls, ident, take, after_take,
             'SysEx: %s' % [hexs(m) for m in sx1])
     if k < 0:
         return
+    raw = rd(out, name + '1.bin')
+    at = raw.find(bytes(intro))
+    c.check(raw[:at].count(0xF8) == 0 and raw[at:].count(0xF8) > 0,
+            '%s: no MIDI clock while the port had the APC40 mk1 profile (no clock = yes), '
+            'clock (F8) once its own profile took over (clock = yes)' % model,
+            'F8 bytes before its mode SysEx %d, after %d' % (raw[:at].count(0xF8), raw[at:].count(0xF8)))
     l1 = leds(m1[k:])
     f = firsts(l1, ident)
     missing = [x for x in controls if x not in f]
