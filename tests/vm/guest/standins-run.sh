@@ -52,14 +52,15 @@ raw=/dev/snd/midiC1D0
 # send HEX...: bytes from the stand-in controller
 send() {
 	s=
-	for b in "$@"; do s="$s\\$(printf '%03o' 0x$b)"; done
+	for b in "$@"; do s="$s\\$(printf '%03o' "0x$b")"; done
+	# shellcheck disable=SC2059 # the escapes are the bytes
 	printf "$s" >"$raw"
 	echo "sent $* @$(cut -d' ' -f1 /proc/uptime)" >>"$res"
 }
 # note NOTE / cc CC: a press and its release, as the devices send them
 # (the Launchpads release with a note-on of velocity 0)
-note() { send 90 $1 7f; sleep 0.05; send 90 $1 00; }
-cc() { send b0 $1 7f; sleep 0.05; send b0 $1 00; }
+note() { send 90 "$1" 7f; sleep 0.05; send 90 "$1" 00; }
+cc() { send b0 "$1" 7f; sleep 0.05; send b0 "$1" 00; }
 # answer FILE REPLY...: the stand-in's answer to the device inquiry
 # (F0 7E <ch> 06 01 F7) once it shows in FILE, the bytes gridloop sent it
 answer() {
@@ -80,7 +81,7 @@ answer() {
 afmt="-t raw -f FLOAT_LE -c 2 -r 48000 --period-size=$period --buffer-size=$((period * 8))"
 capture() { timeout 10 arecord -q -D hw:Loopback,1,1 $afmt -s "$2" "/out/$1.raw" 2>>/out/audio.log; }
 
-# plug NAME REPLY...: the reader, then gridloop (if not running), the answer
+# plug_first NAME REPLY...: the reader, then gridloop, then the answer
 plug_first() {
 	name=$1
 	shift
@@ -91,7 +92,7 @@ plug_first() {
 	answer "/out/${name}1.bin" "$@"
 	sleep 1
 }
-# unplug NAME REPLY...: the reader, the subscriptions and the card go; the
+# replug NAME REPLY...: unplugged: the reader, the subscriptions and the card go; the
 # card comes back with gridloop held (SIGSTOP) until the new reader has the
 # raw device open, or its LEDs would be dropped before anyone reads them;
 # then the stand-in answers the inquiry again, as a device does.
