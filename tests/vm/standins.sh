@@ -23,7 +23,13 @@
 #     and every LED again, as the clip left them;
 #   - at SIGTERM: every LED dark on its static channel (which ends an
 #     animation), then the mode left (APC40 mkII: mode 40, Generic;
-#     Launchpad: Live mode), nothing after it.
+#     Launchpad: Live mode), nothing after it;
+#   - which ports of a device (tests/tools/vb_seqports: sequencer clients
+#     named as snd-usb-audio names real ones): of an APC mini mk2's two
+#     ports only the first (pads, buttons, faders) is connected and gets
+#     LEDs, with the device's jack names ("... Contr", not "... Notes") and
+#     without ("MIDI 1", not "MIDI 2", plugged in while gridloop runs); an
+#     APC mini mk1 beside it is still one.
 # KEEP_OUT=DIR keeps the board's output. Prints ok/FAIL lines
 # (tests/lib/harness.sh) and "N passed, N failed". Run by
 # scripts/test-virtual-board.
@@ -38,8 +44,8 @@ PERIOD=256
 # ok, bad, info, check, tally, summary: the one harness of the tests.
 . "$ROOT/tests/lib/harness.sh"
 
-if [ ! -x "$BIN/gridloop" ]; then
-	bad "$BIN/gridloop is built (run make first)"
+if [ ! -x "$BIN/gridloop" ] || [ ! -x "$BIN/tools/vb_seqports" ]; then
+	bad "$BIN/gridloop and $BIN/tools/vb_seqports are built (run make first)"
 	summary
 	exit 1
 fi
@@ -61,7 +67,7 @@ PY
 
 t0=$(date +%s)
 rc=0
-"$VB" run --timeout 120 --smp 1 --hrtimer $PERIOD --bin "$BIN/gridloop" \
+"$VB" run --timeout 120 --smp 1 --hrtimer $PERIOD --bin "$BIN/gridloop" --bin "$BIN/tools/vb_seqports" \
 	--in "$tmp/in" --out "$tmp/out" -- sh standins-run.sh $PERIOD \
 	>"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 secs=$(($(date +%s) - t0))

@@ -13,6 +13,7 @@ of its output while the take plays) for NAME = mk2, lpx; result.txt.
 import array
 import math
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -305,6 +306,40 @@ def main():
            lambda x: (x[0], 0, x[2]), lpx_take, lpx_after,
            {('n', 0, Q): (2, 21), ('c', 0, 89): (0, 21), ('c', 0, 96): (0, 3)},
            lambda x: x[0] == 'c' and x[2] == 98)  # the status LED, the logo row's last
+
+    # ---- which ports of a device
+    counts = {}
+    for f in ('ports-a.txt', 'ports-b.txt', 'ports-c.txt'):
+        for x in rd(out, f).decode(errors='replace').splitlines():
+            m = re.match(r"port \d+ '(.*)': events (\d+), notes (\d+), sysex (\d+), clock (\d+)", x)
+            if m:
+                counts[m.group(1)] = tuple(int(m.group(i)) for i in (2, 3, 5))
+    glog = rd(out, 'ports.log.gl').decode(errors='replace')
+    conn = [x for x in glog.splitlines() if 'controller connected' in x]
+    c.info('ports: %s' % counts)
+    for port, model, yes in (('APC mini mk2 APC mini mk2 Contr', 'APC mini mk2', True),
+                             ('APC mini mk2 APC mini mk2 Notes', 'APC mini mk2', False),
+                             ('APC mini mk2 MIDI 1', 'APC mini mk2', True),
+                             ('APC mini mk2 MIDI 2', 'APC mini mk2', False),
+                             ('APC MINI MIDI 1', 'APC mini', True)):
+        said = [x for x in conn if port in x]
+        got = counts.get(port)
+        if yes:
+            c.check(got is not None and got[1] >= 64 and len(said) == 1 and "'%s'" % model in said[0],
+                    "ports: '%s' connected as the %s, its LEDs sent there" % (port, model),
+                    'events, notes, clock: %s; log: %s' % (got, said))
+            c.check(got is not None and (got[2] > 0) == (model == 'APC mini mk2'),
+                    "ports: MIDI clock to '%s' only if its profile says clock = yes (%s: %s)"
+                    % (port, model, 'yes' if model == 'APC mini mk2' else 'no'),
+                    'clock ticks: %s' % (got[2] if got else None))
+        else:
+            c.check(got is not None and got[0] == 0 and not said,
+                    "ports: '%s' (the device's second port) not connected, nothing sent to it" % port,
+                    'events, notes, clock: %s; log: %s' % (got, said))
+    c.check(len(conn) == 3, 'ports: gridloop connected 3 controllers, no other port',
+            ' | '.join(conn))
+    c.check('ports_gridloop_status=0' in rd(out, 'result.txt').decode(errors='replace'),
+            'ports: SIGTERM stopped gridloop cleanly (status 0)')
     print('\n'.join(c.lines))
 
 

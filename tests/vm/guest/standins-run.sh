@@ -164,5 +164,27 @@ send b0 62 00
 sleep 0.3                            # SIGTERM with the stop queued (or just done)
 finish lpx
 
+# ---- which of a device's ports: an APC mini mk2's two USB ports as
+# snd-usb-audio names them with the device's jack names (started before
+# gridloop) and without them (plugged in while it runs), and an APC mini
+# mk1, as sequencer clients of vb_seqports; the config names no port.
+sed '/^\[controller\]/,$d' controller.conf >/tmp/ports.conf
+config=/tmp/ports.conf
+vb_seqports "APC mini mk2" "APC mini mk2 APC mini mk2 Contr" "APC mini mk2 APC mini mk2 Notes" \
+	>/out/ports-a.txt 2>>/out/ports.log &
+p1=$!
+vb_seqports "APC MINI" "APC MINI MIDI 1" >/out/ports-c.txt 2>>/out/ports.log &
+p3=$!
+sleep 0.3
+start_gridloop /out/ports.log.gl || exit 1
+sleep 0.5
+vb_seqports "APC mini mk2" "APC mini mk2 MIDI 1" "APC mini mk2 MIDI 2" >/out/ports-b.txt 2>>/out/ports.log &
+p2=$!
+sleep 1.5
+aconnect -l >/out/ports-aconnect.txt 2>&1
+stop_gridloop ports
+kill "$p1" "$p2" "$p3"
+wait "$p1" "$p2" "$p3"
+
 kill "$a_pid" 2>/dev/null
 exit 0
