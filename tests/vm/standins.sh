@@ -18,7 +18,8 @@
 #     stop LED (1, blinking 2, off), METRONOME (1); on the Launchpad the
 #     pulse channel 2 (recording 5, playing 21), the flash channel 1 (a
 #     queued stop: 9 then 0 on channel 1), the scene column as CC (89: 21),
-#     metronome CC 96 (3), shift + scene 8 = stop all;
+#     metronome CC 96 (3), shift + scene 8 = stop all; its pads press with
+#     their pressure (polyphonic aftertouch) between press and release;
 #   - the mkII's session on a read-only card: the save fails, and MASTER
 #     (the SD card's LED, only off/on in Akai's table) blinks 1/0 by
 #     gridloop's own timing, before and after the replug; its exit status

@@ -62,6 +62,9 @@ send() {
 # note NOTE / cc CC: a press and its release, as the devices send them
 # (the Launchpads release with a note-on of velocity 0)
 note() { send 90 "$1" 7f; sleep 0.05; send 90 "$1" 00; }
+# pad NOTE: a Launchpad pad's press: its pressure (polyphonic aftertouch)
+# while held, then the release
+pad() { send 90 "$1" 7f a0 "$1" 40 a0 "$1" 10; sleep 0.05; send a0 "$1" 00 90 "$1" 00; }
 cc() { send b0 "$1" 7f; sleep 0.05; send b0 "$1" 00; }
 # answer FILE REPLY...: the stand-in's answer to the device inquiry
 # (F0 7E <ch> 06 01 F7) once it shows in FILE, the bytes gridloop sent it
@@ -167,9 +170,9 @@ gl_args=
 LPX_REPLY="f0 7e 00 06 02 00 20 29 03 01 00 00 00 04 05 01 f7"
 # shellcheck disable=SC2086
 plug_first lpx $LPX_REPLY || exit 1
-note 51                              # pad note 81 (top left): track 0, scene 0: record
+pad 51                               # pad note 81 (top left): track 0, scene 0: record
 sleep 2.2
-note 51                              # end the take, then play
+pad 51                               # end the take, then play
 sleep 2.5
 capture lpx-playing 48000
 cc 60                                # CC 96: metronome on
