@@ -308,8 +308,12 @@ def main():
                    'per half cycle, %d changes' % (when, half, len(vals)))
 
     def mk2_after(c, l, log):
-        c.check('SD card is read-only' in log,
+        c.check('SD card is read-only' in log and 'cannot save' in log,
                 'APC40 mkII: its session on a read-only card: gridloop said the save failed')
+        lock = [x for x in log.splitlines() if 'cannot lock' in x]
+        c.check(bool(lock) and all('read-only' in x and 'not mounted' not in x for x in lock),
+                'APC40 mkII: ... and that its lock cannot be taken because the card is read-only '
+                '(not "not mounted": the directory is there)', ' | '.join(lock))
         master(c, rd(out, 'mk21.bin'), 'after the failed save')
         master(c, rd(out, 'mk22.bin'), 'after the replug still')
 
