@@ -29,6 +29,8 @@
 #   - at SIGTERM: every LED dark on its static channel (which ends an
 #     animation), then the mode left (APC40 mkII: mode 40, Generic;
 #     Launchpad: Live mode), nothing after it;
+#   - a stand-in Launchpad Mini mk3 (family 13 01), briefly: its profile,
+#     programmer mode (02 0D 0E 01), LEDs dark, at SIGTERM Live mode;
 #   - which ports of a device (tests/tools/vb_seqports: sequencer clients
 #     named as snd-usb-audio names real ones): of an APC mini mk2's two
 #     ports only the first (pads, buttons, faders) is connected and gets

@@ -366,6 +366,27 @@ def main():
            {('n', 0, Q): (2, 21), ('c', 0, 89): (0, 21), ('c', 0, 96): (0, 3)},
            lambda x: x[0] == 'c' and x[2] == 98)  # the status LED, the logo row's last
 
+    # ---- Launchpad Mini mk3: identified, programmer mode, dark at exit
+    LPM_INTRO = (0xF0, 0x00, 0x20, 0x29, 0x02, 0x0D, 0x0E, 0x01, 0xF7)
+    LPM_OUTRO = LPM_INTRO[:7] + (0x00, 0xF7)
+    log = rd(out, 'lpm.log').decode(errors='replace')
+    m = parse(rd(out, 'lpm1.bin'))
+    c.check("identified by its inquiry reply: 'Launchpad Mini mk3'" in log,
+            'Launchpad Mini mk3: its inquiry reply (00 20 29 13 01) made gridloop take its profile',
+            ' | '.join(x for x in log.splitlines() if 'controller' in x)[:300])
+    k = m.index(LPM_INTRO) if LPM_INTRO in m else -1
+    f = firsts(leds(m[k:]), lambda x: (x[0], 0, x[2])) if k >= 0 else {}
+    c.check(k >= 0 and all(f.get(x, (0, 1))[1] == 0 for x in lpx),
+            'Launchpad Mini mk3: programmer mode (f0 00 20 29 02 0d 0e 01 f7), then all %d LEDs dark'
+            % len(lpx), 'SysEx: %s; missing or lit: %s'
+            % ([hexs(x) for x in m if x[0] == 0xF0], [x for x in lpx if f.get(x, (0, 1))[1]][:8]))
+    last = {}
+    for x in leds(m[k:] if k >= 0 else []):
+        last[(x[0], x[2])] = x
+    c.check(bool(m) and m[-1] == LPM_OUTRO and all(x[3] == 0 and x[1] == 0 for x in last.values()),
+            'Launchpad Mini mk3: at SIGTERM dark, then Live mode (f0 00 20 29 02 0d 0e 00 f7) last',
+            'last: %s' % [hexs(x) for x in m[-3:]])
+
     # ---- which ports of a device
     counts = {}
     for f in ('ports-a.txt', 'ports-b.txt', 'ports-c.txt'):

@@ -185,6 +185,13 @@ send b0 62 00
 sleep 0.3                            # SIGTERM with the stop queued (or just done)
 finish lpx
 
+# ---- Launchpad Mini mk3, briefly: identified (family 13 01), programmer
+# mode, LEDs, SIGTERM; no unplug
+LPM_REPLY="f0 7e 00 06 02 00 20 29 13 01 00 00 00 04 03 07 f7"
+# shellcheck disable=SC2086
+plug_first lpm $LPM_REPLY || exit 1
+finish lpm
+
 # ---- which of a device's ports: an APC mini mk2's two USB ports as
 # snd-usb-audio names them with the device's jack names (started before
 # gridloop) and without them (plugged in while it runs), and an APC mini
