@@ -172,7 +172,8 @@ static void test_apc_minis(void **state)
 	assert_int_equal(profile_match_port(both, 2, "APC MINI MIDI 1"), 1);
 }
 
-/* The Launchpads from Novation's programmer's reference guides: programmer
+/* The Launchpads from Novation's programmer's reference guides (the family
+ * codes of their inquiry replies as Ableton's scripts read them): programmer
  * mode in and out, notes 11..88, the scene column CC 89..19, device inquiry
  * ids. */
 static void test_launchpads(void **state)
@@ -707,6 +708,22 @@ static void test_match_port_and_inquiry(void **state)
 	assert_int_equal(profile_match_inquiry(ps, n, other, sizeof(other)), -1);
 	static const uint8_t not_reply[] = {0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7};
 	assert_int_equal(profile_match_inquiry(ps, n, not_reply, sizeof(not_reply)), -1);
+	/* The three Launchpads told apart by their family codes as Ableton's
+	 * scripts read them (sysex_ids.py: X (3, 1), Mini mk3 (19, 1), Pro mk3
+	 * (35, 1)); Novation's X and Pro mk3 guides print the Mini's 13h 01h,
+	 * which therefore names a Mini mk3. A Launchpad in its bootloader
+	 * (model byte 11h) is no controller: no profile. */
+	uint8_t lp[] = {0xF0, 0x7E, 0x00, 0x06, 0x02, 0x00, 0x20, 0x29, 0x13,
+			0x01, 0x00, 0x00, 0x00, 0x04, 0x05, 0x01, 0xF7};
+	assert_int_equal(profile_match_inquiry(ps, n, lp, sizeof(lp)), 5);
+	lp[8] = 0x23;
+	assert_int_equal(profile_match_inquiry(ps, n, lp, sizeof(lp)), 6);
+	lp[8] = 0x03;
+	assert_int_equal(profile_match_inquiry(ps, n, lp, sizeof(lp)), 7);
+	lp[9] = 0x11;
+	assert_int_equal(profile_match_inquiry(ps, n, lp, sizeof(lp)), -1);
+	lp[8] = 0x13;
+	assert_int_equal(profile_match_inquiry(ps, n, lp, sizeof(lp)), -1);
 }
 
 static void test_names(void **state)

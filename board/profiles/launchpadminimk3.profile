@@ -11,8 +11,11 @@
 # 1 flashes it between the colour last sent on channel 0 and this one,
 # channel 2 pulses it. Flashing and pulsing follow the MIDI clock the
 # Launchpad receives (120 BPM without one): clock = yes. The device
-# inquiry reply is F0 7E <id> 06 02 00 20 29 13 01 ... F7. The LPMiniMK3 MIDI
-# port is the one programmer mode speaks on (the DAW port is Live's).
+# inquiry reply is F0 7E <id> 06 02 00 20 29 13 01 ... F7 (Novation's
+# guide, "Device Inquiry message", and Ableton's Launchpad_Mini_MK3 script,
+# sysex_ids.py: LP_MINI_MK3_FAMILY_CODE = (19, 1), LP_MINI_MK3_ID = 13, the
+# 0D of the SysEx header). The LPMiniMK3 MIDI port is the one programmer
+# mode speaks on (the DAW port is Live's).
 #
 # The same LED meanings as on the APCs: amber stopped, green playing
 # (pulsing), red recording (pulsing), blinking against black while queued;

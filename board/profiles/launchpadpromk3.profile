@@ -11,8 +11,12 @@
 # 1 flashes it between the colour last sent on channel 0 and this one,
 # channel 2 pulses it. Flashing and pulsing follow the MIDI clock the
 # Launchpad receives (120 BPM without one): clock = yes. The device
-# inquiry reply is F0 7E <id> 06 02 00 20 29 23 01 ... F7. The LPProMK3 MIDI
-# port is the one programmer mode speaks on (the DAW port is Live's).
+# inquiry reply is F0 7E <id> 06 02 00 20 29 23 01 ... F7: family 23 01 as
+# Ableton's Launchpad_Pro_MK3 script identifies it (sysex_ids.py:
+# LP_PRO_MK3_FAMILY_CODE = (35, 1), LP_PRO_MK3_ID = 14, the 0E of the
+# SysEx header); Novation's Pro mk3 guide prints 13h 01h, the Mini mk3's
+# (see launchpadx.profile). The LPProMK3 MIDI port is the one programmer
+# mode speaks on (the DAW port is Live's).
 #
 # The same LED meanings as on the APCs: amber stopped, green playing
 # (pulsing), red recording (pulsing), blinking against black while queued;

@@ -11,8 +11,14 @@
 # 1 flashes it between the colour last sent on channel 0 and this one,
 # channel 2 pulses it. Flashing and pulsing follow the MIDI clock the
 # Launchpad receives (120 BPM without one): clock = yes. The device
-# inquiry reply is F0 7E <id> 06 02 00 20 29 03 01 ... F7. The LPX MIDI
-# port is the one programmer mode speaks on (the DAW port is Live's).
+# inquiry reply is F0 7E <id> 06 02 00 20 29 03 01 ... F7: family 03 01 as
+# Ableton's own Launchpad_X script identifies the device
+# (Launchpad_X/sysex_ids.py: LP_X_FAMILY_CODE = (3, 1), LP_X_ID = 12, the
+# 0C of the SysEx header). Novation's Launchpad X programmer's reference
+# ("Device Inquiry message") prints 13h 01h there, the Mini mk3's family
+# code, as its Mini mk3 and Pro mk3 guides do: taken as a copying slip, as
+# Ableton's script, which must tell the three apart, reads 03 01. The LPX
+# MIDI port is the one programmer mode speaks on (the DAW port is Live's).
 #
 # The same LED meanings as on the APCs: amber stopped, green playing
 # (pulsing), red recording (pulsing), blinking against black while queued;

@@ -1029,8 +1029,15 @@ int session_store_lock(const char *dir, bool shared, pid_t *holder, char *err,
 	if (session_store_beside(dir, ".lock", path, sizeof(path)))
 		return say(-2, err, errlen, "session directory path too long");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
-	if (fd < 0 && (errno == EROFS || errno == EACCES))
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		/* A card that cannot be written may still hold a lock file to
+		   read; when it holds none, why it cannot be written is the
+		   news, not that the file is missing. */
+		int first = errno;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0 && errno == ENOENT)
+			errno = first;
+	}
 	struct stat st;
 	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
 		close(fd);

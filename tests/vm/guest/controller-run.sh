@@ -63,7 +63,13 @@ r_pid=$!
 sleep 0.2
 start_gridloop /out/gl.log -v || { echo "start_failed=1" >>"$res"; exit 1; }
 # the musician: a 1 kHz tone into input 1 for the whole set
-aplay -q -D hw:Loopback,0,0 $afmt /in/tone.raw 2>>/out/audio.log &
+# (aplay started again if it fails: the loopback gives EIO when a busy host
+# stalls the board)
+(while [ ! -e /tmp/tone-end ]; do
+	aplay -q -D hw:Loopback,0,0 $afmt /in/tone.raw 2>>/out/audio.log
+	echo "aplay ended @$(cut -d' ' -f1 /proc/uptime)" >>/out/audio.log
+	sleep 0.2
+done) &
 a_pid=$!
 sleep 1.5
 aconnect -l >/out/aconnect1.txt 2>&1
@@ -101,7 +107,9 @@ kill -CONT "$gl_pid"
 sleep 2
 aconnect -l >/out/aconnect2.txt 2>&1
 stop_gridloop gl
-kill "$a_pid" 2>/dev/null
+touch /tmp/tone-end
+killall aplay 2>/dev/null
+wait "$a_pid" 2>/dev/null
 kill "$r_pid" 2>/dev/null
 wait "$r_pid" 2>/dev/null
 exit 0
