@@ -711,8 +711,7 @@ static void test_new_session_has_the_configured_settings(void **state)
 	static struct session got;
 	uint64_t serial;
 	char err[512];
-	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)),
-			 0);
+	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)), 0);
 	assert_true(got.tempo == 120.0);
 	assert_int_equal(got.beats_per_bar, 3);
 	assert_int_equal(got.quantise, QUANTISE_OFF);
@@ -736,8 +735,7 @@ static void test_restored_session_without_tempo_takes_the_engines(void **state)
 	static struct session got;
 	uint64_t serial;
 	char err[512];
-	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)),
-			 0);
+	assert_int_equal(read_card(b->session, &got, &serial, err, sizeof(err)), 0);
 	assert_true(got.tempo == 120.0);
 	assert_true(got.clips[0].bars == 1.0);
 	bench_free(b);
@@ -1146,8 +1144,8 @@ static void test_clip_mute_saved(void **state)
 	uint64_t serial;
 	char err[512];
 	for (int i = 0; i < 50; i++) {
-		assert_int_equal(
-		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
+				 0);
 		if (sess.clips[2 * GL_TRACKS + 5].reversed &&
 		    sess.clips[2 * GL_TRACKS + 5].speed == 2)
 			break;
@@ -1157,8 +1155,7 @@ static void test_clip_mute_saved(void **state)
 	engine_send(b->r->e, SOURCE_SCRIPT, CMD_CLIP_MUTE, 5, 2, 1, engine_now(b->r->e));
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
-			 0);
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].muted);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].reversed);
@@ -1170,15 +1167,13 @@ static void test_clip_mute_saved(void **state)
 	 * finished), and would be counted as the new take's save. */
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
-			 0);
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].present);
 	int64_t bar = (engine_now(b->r->e) + BAR120 - 1) / BAR120 + 1;
 	record_bar(b, 5, 2, (int)bar);
 	sd_writer_get_stats(b->w, &st);
 	until_saved(b, st.saves + 1);
-	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
-			 0);
+	assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
 	assert_true(sess.clips[2 * GL_TRACKS + 5].present);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].muted);
 	assert_false(sess.clips[2 * GL_TRACKS + 5].reversed);
@@ -1208,8 +1203,8 @@ static void test_multiplied_take_saved_with_its_cycle(void **state)
 	char err[512];
 	struct sd_writer_stats st;
 	for (int i = 0; i < 50; i++) {
-		assert_int_equal(
-		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
+				 0);
 		if (sess.clips[1].frames == grown)
 			break;
 		sd_writer_get_stats(b->w, &st);
@@ -1221,8 +1216,8 @@ static void test_multiplied_take_saved_with_its_cycle(void **state)
 	for (int i = 0; i < 50; i++) {
 		sd_writer_get_stats(b->w, &st);
 		until_saved(b, st.saves + 1);
-		assert_int_equal(
-		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
+				 0);
 		if (sess.clips[1].frames == len)
 			break;
 	}
@@ -1240,8 +1235,8 @@ static void test_multiplied_take_saved_with_its_cycle(void **state)
 	for (int i = 0; i < 50; i++) {
 		sd_writer_get_stats(b->w, &st);
 		until_saved(b, st.saves + 1);
-		assert_int_equal(
-		    read_card(b->session, &sess, &serial, err, sizeof(err)), 0);
+		assert_int_equal(read_card(b->session, &sess, &serial, err, sizeof(err)),
+				 0);
 		if (sess.clips[1].frames == 2 * len)
 			break;
 	}
