@@ -262,9 +262,45 @@ static void test_click_out(void **state)
 	assert_true(peak_own > 0.3f * 0.5f * 0.95f && peak_own <= 0.3f * 0.5f + 1e-6f);
 }
 
+/* An overdubbing clip says which pass it runs (EV_CLIP_STATE's aux): a
+ * client shows a multiply or an insert, a replace or a substitute as
+ * SooperLooper does, not all as an overdub. */
+static void test_clip_state_says_the_pass(void **state)
+{
+	(void)state;
+	static const struct {
+		enum command_type cmd;
+		int pass;
+	} ops[] = {{CMD_OVERDUB, CLIP_PASS_OVERDUB},
+		   {CMD_REPLACE, CLIP_PASS_REPLACE},
+		   {CMD_SUBSTITUTE, CLIP_PASS_SUBSTITUTE},
+		   {CMD_MULTIPLY, CLIP_PASS_MULTIPLY},
+		   {CMD_INSERT, CLIP_PASS_INSERT}};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		struct engine_config cfg;
+		rig_loop_config(&cfg, 0, 0);
+		struct rig *r = rig_new_with(&cfg, NULL, 64);
+		rig_record_loop(r, 100, 9600);
+		int64_t f = engine_now(r->e) + 64;
+		rig_cmd(r, ops[i].cmd, 0, 0, 0, f);
+		rig_run_to(r, f + 2048);
+		assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+		int got = -1;
+		for (int k = 0; k < r->nev; k++)
+			if (r->ev[k].type == EV_CLIP_STATE &&
+			    r->ev[k].value == CLIP_OVERDUBBING)
+				got = r->ev[k].aux;
+		if (got != ops[i].pass)
+			fail_msg("command %d: pass %d, want %d", ops[i].cmd, got,
+				 ops[i].pass);
+		rig_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_clip_state_says_the_pass),
 	    cmocka_unit_test(test_clip_mute_glides),
 	    cmocka_unit_test(test_oneshot_and_trigger),
 	    cmocka_unit_test(test_oneshot_trigger_without_a_take),

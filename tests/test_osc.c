@@ -552,6 +552,17 @@ static void test_state_codes(void **state)
 	clip_event(3, 0, CLIP_EMPTY);
 	assert_true(get_value(3, "state") == 20.0f);
 	assert_int_equal(osc_sl_state(&h, 3), 20);
+	/* The pass an overdubbing clip runs: SooperLooper's own codes. */
+	static const int pass_code[] = {5, 8, 13, 6, 7};
+	for (int p = 0; p <= CLIP_PASS_INSERT; p++) {
+		struct event ev = {.type = EV_CLIP_STATE,
+				   .track = 3,
+				   .value = CLIP_OVERDUBBING,
+				   .state = CLIP_OVERDUBBING,
+				   .aux = p};
+		osc_handler_event(&h, &ev);
+		assert_int_equal(osc_sl_state(&h, 3), pass_code[p]);
+	}
 	/* Events out of range are ignored. */
 	clip_event(8, 0, CLIP_PLAYING);
 	clip_event(0, 10, CLIP_PLAYING);

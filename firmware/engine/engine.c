@@ -186,9 +186,17 @@ void clip_report(struct engine *e, int slot, int64_t frame)
 {
 	struct clip *c = &e->clips[slot];
 	uint8_t st = (uint8_t)engine_clip_state(e, track_of(slot), scene_of(slot));
-	if (st != c->reported) {
+	uint8_t pass = 0;
+	if (st == CLIP_OVERDUBBING)
+		pass = c->rb_mode == RB_MULTIPLY       ? CLIP_PASS_MULTIPLY
+		       : c->rb_mode == RB_INSERT       ? CLIP_PASS_INSERT
+		       : c->od_mode == PASS_REPLACE    ? CLIP_PASS_REPLACE
+		       : c->od_mode == PASS_SUBSTITUTE ? CLIP_PASS_SUBSTITUTE
+						       : CLIP_PASS_OVERDUB;
+	if (st != c->reported || pass != c->reported_pass) {
 		c->reported = st;
-		engine_emit(e, EV_CLIP_STATE, slot, frame, st, 0);
+		c->reported_pass = pass;
+		engine_emit(e, EV_CLIP_STATE, slot, frame, st, pass);
 	}
 }
 

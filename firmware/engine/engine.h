@@ -118,8 +118,20 @@ struct command {
 	uint8_t scene; /* 0..9 */
 };
 
+/* What kind of pass a clip in CLIP_OVERDUBBING runs (EV_CLIP_STATE's aux),
+ * so that a client can tell a multiply from an overdub (SooperLooper's
+ * state codes do). */
+enum clip_pass {
+	CLIP_PASS_OVERDUB,
+	CLIP_PASS_REPLACE,
+	CLIP_PASS_SUBSTITUTE,
+	CLIP_PASS_MULTIPLY,
+	CLIP_PASS_INSERT,
+};
+
 enum event_type {
-	EV_CLIP_STATE,	 /* track, scene, state = enum clip_state */
+	EV_CLIP_STATE,	 /* track, scene, state = enum clip_state; aux = enum
+			    clip_pass while overdubbing */
 	EV_RECORD_DONE,	 /* track, scene, value = length in frames: audio final */
 	EV_OVERDUB_DONE, /* track, scene: an overdub pass ended (or a multiply,
 			    insert, undo, redo), audio final; value = length */

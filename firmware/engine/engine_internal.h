@@ -21,6 +21,7 @@ struct clip {
 	uint8_t state;	  /* settled: EMPTY, RECORDING, PLAYING, OVERDUBBING, STOPPED */
 	uint8_t queued;	  /* 0, or the state it becomes at queued_at */
 	uint8_t reported; /* public state last sent as an event */
+	uint8_t reported_pass; /* and its enum clip_pass */
 	uint8_t channels;
 	int64_t queued_at;
 	bool muted;	    /* CMD_CLIP_MUTE: a property of the take, until cleared */

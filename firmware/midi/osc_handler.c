@@ -267,6 +267,8 @@ void osc_handler_event(struct osc_handler *h, const struct event *ev)
 			return;
 		sl->prev = sl->state;
 		sl->state = (uint8_t)ev->value;
+		sl->pass =
+		    ev->aux >= 0 && ev->aux <= CLIP_PASS_INSERT ? (uint8_t)ev->aux : 0;
 		/* A new pass from the clip's start: after its recording, or
 		 * launched; an overdub or a cancelled stop keeps the phase. */
 		if (sl->state == CLIP_PLAYING && sl->prev != CLIP_OVERDUBBING &&
@@ -314,13 +316,23 @@ enum sl_state {
 	SL_WAIT_STOP = 3,
 	SL_PLAYING = 4,
 	SL_OVERDUBBING = 5,
+	SL_MULTIPLYING = 6,
+	SL_INSERTING = 7,
+	SL_REPLACING = 8,
 	SL_MUTED = 10,
+	SL_SUBSTITUTE = 13,
 	SL_PAUSED = 14,
 	SL_OFF_MUTED = 20,
 };
 
-static int sl_code(const struct osc_handler *h, int t, uint8_t st, uint8_t prev)
+static int sl_code(const struct osc_handler *h, int t, uint8_t st, uint8_t prev,
+		   uint8_t pass)
 {
+	static const int pass_code[] = {[CLIP_PASS_OVERDUB] = SL_OVERDUBBING,
+					[CLIP_PASS_REPLACE] = SL_REPLACING,
+					[CLIP_PASS_SUBSTITUTE] = SL_SUBSTITUTE,
+					[CLIP_PASS_MULTIPLY] = SL_MULTIPLYING,
+					[CLIP_PASS_INSERT] = SL_INSERTING};
 	switch (st) {
 	case CLIP_RECORD_QUEUED:
 		return SL_WAIT_START;
@@ -332,7 +344,7 @@ static int sl_code(const struct osc_handler *h, int t, uint8_t st, uint8_t prev)
 	case CLIP_STOP_QUEUED:
 		return h->muted[t] ? SL_MUTED : SL_PLAYING;
 	case CLIP_OVERDUBBING:
-		return SL_OVERDUBBING;
+		return pass <= CLIP_PASS_INSERT ? pass_code[pass] : SL_OVERDUBBING;
 	case CLIP_STOPPED:
 		return SL_PAUSED;
 	default:
@@ -343,7 +355,7 @@ static int sl_code(const struct osc_handler *h, int t, uint8_t st, uint8_t prev)
 int osc_sl_state(const struct osc_handler *h, int track)
 {
 	const struct osc_slot *sl = &h->slot[track][h->cur_scene[track]];
-	return sl_code(h, track, sl->state, sl->prev);
+	return sl_code(h, track, sl->state, sl->prev, sl->pass);
 }
 
 static int sl_next_state(const struct osc_handler *h, int t)

@@ -141,6 +141,7 @@ struct osc_reg {
 
 struct osc_slot {
 	uint8_t state, prev; /* enum clip_state */
+	uint8_t pass;	     /* enum clip_pass, while overdubbing */
 	int64_t length;	     /* frames, once recorded */
 	int64_t play_from;   /* engine frame its current pass started */
 };
