@@ -297,10 +297,41 @@ static void test_clip_state_says_the_pass(void **state)
 	}
 }
 
+/* A pass pressed while an undo still swaps (a budget of frames a period):
+ * refused with ERR_PASS_BUSY, said, never silently dropped; once the swap
+ * is through, the same press starts the pass. */
+static void test_pass_while_swapping_is_refused_and_said(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	rig_loop_config(&cfg, 0, 0);
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	const int64_t len = 4 * 48000; /* swapped 8192 frames a period: ~24 */
+	rig_record_loop(r, 100, len);
+	int64_t f = engine_now(r->e) + 64;
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, f);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, f + len);
+	rig_run_to(r, f + len + 2 * 64 + 2000);
+	f = engine_now(r->e) + 64;
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, f);
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, f + 128);
+	rig_run_to(r, f + 1024);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_PASS_BUSY), 1);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+	rig_run_to(r, f + 60 * 64 + 1024);
+	f = engine_now(r->e) + 64;
+	rig_cmd(r, CMD_OVERDUB, 0, 0, 0, f);
+	rig_run_to(r, f + 1024);
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_OVERDUBBING);
+	assert_int_equal(rig_count_events(r, EV_ERROR, ERR_PASS_BUSY), 1);
+	rig_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_clip_state_says_the_pass),
+	    cmocka_unit_test(test_pass_while_swapping_is_refused_and_said),
 	    cmocka_unit_test(test_clip_mute_glides),
 	    cmocka_unit_test(test_oneshot_and_trigger),
 	    cmocka_unit_test(test_oneshot_trigger_without_a_take),

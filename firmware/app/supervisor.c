@@ -97,6 +97,9 @@ static const char *engine_error_text(int64_t err)
 	case ERR_PASS_AT_SPEED:
 		return "no overdub, replace, substitute, multiply or insert at half or "
 		       "double speed (set the clip's speed to 1 first)";
+	case ERR_PASS_BUSY:
+		return "the clip is still being put in place (an undo, a multiply or "
+		       "an insert): the pass is not started, press again";
 	case ERR_PASS_REVERSED:
 		return "no multiply or insert on a reversed clip (reverse it back "
 		       "first)";

@@ -740,9 +740,14 @@ void clip_undo_failed(struct engine *e, int slot)
 static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode mode)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->state != CLIP_PLAYING || c->swapping || c->od_writing || c->length <= 0 ||
-	    c->rb_queued || c->rb_pass || c->rb_read || c->take_switching)
+	if (c->state != CLIP_PLAYING || c->od_writing || c->length <= 0 || c->rb_queued ||
+	    c->rb_pass)
 		return;
+	if (c->swapping || c->rb_read || c->take_switching) {
+		/* Said, never silently dropped: the musician presses again. */
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_BUSY, 0);
+		return;
+	}
 	if (mul_of(c) != 2) { /* input at another speed than the loop's: not yet */
 		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
 		return;
@@ -1662,9 +1667,12 @@ static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
 		clip_report(e, slot, f);
 		return;
 	}
-	if (c->state != CLIP_PLAYING || c->length <= 0 || c->swapping ||
-	    c->take_switching || c->rb_read || c->cycle <= 0)
+	if (c->state != CLIP_PLAYING || c->length <= 0 || c->cycle <= 0)
 		return;
+	if (c->swapping || c->take_switching || c->rb_read) {
+		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_BUSY, 0);
+		return;
+	}
 	if (mul_of(c) != 2) {
 		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
 		return;

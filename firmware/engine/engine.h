@@ -182,6 +182,9 @@ enum engine_error {
 				  speed: refused */
 	ERR_PASS_REVERSED,     /* a multiply or insert asked of a reversed clip:
 				  refused */
+	ERR_PASS_BUSY,	       /* a pass asked while an undo's swap or a multiply's
+				  or insert's copy is still going on (seconds
+				  for an hour-long loop): refused */
 };
 
 struct event {
