@@ -759,7 +759,18 @@ const struct wake *keeper_wake(const struct keeper *k)
 int keeper_start(struct keeper *k)
 {
 	atomic_store(&k->running, true);
-	int err = background_start(&k->thread, keeper_main, k, "gl-keeper");
+	/* SCHED_FIFO at the lowest priority, under the sequencer and audio
+	 * threads but above every ordinary process: a take's next chunk is
+	 * due within a grow increment, and on a busy machine (builds, a
+	 * virtual board beside it) a SCHED_OTHER keeper was late by more
+	 * than that ("recording memory came too late"). It sleeps until
+	 * woken, so it takes nothing from anyone between requests. Refused
+	 * (no RLIMIT_RTPRIO): an ordinary thread, as before. */
+	int err = thread_start(&k->thread,
+			       &(struct thread_spec){.name = "gl-keeper", .priority = 1},
+			       keeper_main, k);
+	if (err == -EPERM)
+		err = background_start(&k->thread, keeper_main, k, "gl-keeper");
 	if (err) {
 		atomic_store(&k->running, false);
 		return err;

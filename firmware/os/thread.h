@@ -8,9 +8,10 @@
  * there to serve, and a real-time one would silently ignore its attributes.
  *
  * Threads: gl-audio (SCHED_FIFO, the duplex loop), gl-seq (SCHED_FIFO below
- * it, the controllers), and at SCHED_OTHER gl-keeper, gl-sd-writer,
- * gl-restore, gl-recorder, gl-script, gl-watchdog, gl-osc; the supervisor is the
- * main thread.
+ * it, the controllers), gl-keeper (SCHED_FIFO 1 where allowed: a take's
+ * memory is due in time), and at SCHED_OTHER gl-sd-writer, gl-restore,
+ * gl-recorder, gl-script, gl-watchdog, gl-osc; the supervisor is the main
+ * thread.
  */
 #ifndef GRIDLOOP_THREAD_H
 #define GRIDLOOP_THREAD_H
@@ -30,8 +31,9 @@ struct thread_spec {
 int thread_start(pthread_t *thread, const struct thread_spec *spec, void *(*main)(void *),
 		 void *arg);
 
-/* A low-priority thread (SCHED_OTHER) with this name: the keeper, the SD
- * writer, the session loader, the recorder's disk thread. 0 or -errno. */
+/* A low-priority thread (SCHED_OTHER) with this name: the SD writer, the
+ * session loader, the recorder's disk thread (and the keeper where
+ * SCHED_FIFO is refused). 0 or -errno. */
 static inline int background_start(pthread_t *thread, void *(*main)(void *), void *arg,
 				   const char *name)
 {
