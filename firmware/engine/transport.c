@@ -114,6 +114,24 @@ void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t b
 	t->origin_beat = 0;
 }
 
+void transport_align(struct transport *t, double bpm, int64_t f)
+{
+	int64_t bar_beat = 0;
+	if (t->has_tempo) {
+		int64_t bpb = t->beats_per_bar;
+		int64_t k = transport_beat_at(t, f);
+		/* The nearest bar line of the old grid names the new one. */
+		if ((double)(f - transport_beat_frame(t, k)) > t->frames_per_beat / 2)
+			k++;
+		bar_beat = floor_div(k + bpb / 2, bpb) * bpb;
+	}
+	t->bpm = clamp_bpm(bpm);
+	t->frames_per_beat = 60.0 * t->rate / t->bpm;
+	t->has_tempo = true;
+	t->origin = f;
+	t->origin_beat = bar_beat;
+}
+
 bool transport_tap(struct transport *t, int64_t f)
 {
 	/* Taps more than 2 s apart start a new measurement. */
