@@ -93,7 +93,7 @@ enum command_type {
 	CMD_REDO_ALL,	   /* track, scene: redo every undone level */
 	CMD_SYNC_GRID,	   /* value = BPM (30..300), at its frame: a bar line
 			    * falls there and the grid runs at that tempo from
-			    * it (the bar count goes on from the nearest bar of
+			    * it (the bar count goes on from the next bar of
 			    * the old grid). Ableton Link's session grid. */
 	CMD_TYPE_COUNT
 };

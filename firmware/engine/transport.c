@@ -118,12 +118,14 @@ void transport_align(struct transport *t, double bpm, int64_t f)
 {
 	int64_t bar_beat = 0;
 	if (t->has_tempo) {
+		/* The next bar number of the old grid (its own, when f is
+		 * exactly its line), so bar numbers never repeat or go back. */
 		int64_t bpb = t->beats_per_bar;
 		int64_t k = transport_beat_at(t, f);
-		/* The nearest bar line of the old grid names the new one. */
-		if ((double)(f - transport_beat_frame(t, k)) > t->frames_per_beat / 2)
-			k++;
-		bar_beat = floor_div(k + bpb / 2, bpb) * bpb;
+		if (k % bpb == 0 && transport_beat_frame(t, k) == f)
+			bar_beat = k;
+		else
+			bar_beat = (floor_div(k, bpb) + 1) * bpb;
 	}
 	t->bpm = clamp_bpm(bpm);
 	t->frames_per_beat = 60.0 * t->rate / t->bpm;
