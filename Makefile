@@ -28,7 +28,8 @@
 #           performance recorder (libsndfile, cJSON, libsamplerate)
 #   app     the program: options, the supervisor, export CLI; main.c apart
 #
-# A new .c in a layer's folder needs no Makefile change. The pure layers are
+# A new .c (or .cpp: only the os layer has one, link.cpp) in a layer's folder
+# needs no Makefile change. The pure layers are
 # checked by `make check-purity` (part of make check): their archives may not
 # need any symbol of alsa-lib, libsndfile, libsystemd, cJSON, libsamplerate,
 # nor a file, thread, sleep or memory-mapping call (scripts/check-purity),

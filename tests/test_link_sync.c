@@ -111,6 +111,37 @@ static void test_joining_adopts_tempo_and_phase_at_the_next_bar(void **state)
 	assert_int_equal(s.aligns, 1);
 }
 
+/* A tempo of gridloop's own while an alignment is on its way is not lost:
+ * proposed at once; the landed alignment is then corrected by the next. */
+static void test_own_change_during_a_pending_alignment(void **state)
+{
+	(void)state;
+	struct link_sync s;
+	struct link_sync_out out;
+	link_sync_init(&s, true, true);
+	struct link_sync_in in = input(0, 120, 0.0, 1, 120, 0);
+	link_sync_period(&s, &in, &out);
+	in = input(256, 122, 1.0, 1, 120, 96000);
+	link_sync_period(&s, &in, &out);
+	assert_true(out.align);
+	int64_t bar = out.align_frame;
+	/* A script sets 131 before the bar. */
+	in = input(512, 122, 1.01, 1, 131, 96000);
+	link_sync_period(&s, &in, &out);
+	assert_true(out.propose);
+	assert_true(fabs(out.propose_bpm - 131) < 1e-9);
+	assert_false(out.align);
+	/* Once only. */
+	in = input(768, 131, 1.02, 1, 131, 96000);
+	link_sync_period(&s, &in, &out);
+	assert_false(out.propose);
+	/* The alignment lands (122); the session now says 131: aligned. */
+	in = input(bar + 256, 131, 0.05, 1, 122, bar + 94000);
+	link_sync_period(&s, &in, &out);
+	assert_true(out.align);
+	assert_true(fabs(out.align_bpm - 131) < 1e-9);
+}
+
 static void test_phase_drift_is_corrected_beyond_a_millisecond(void **state)
 {
 	(void)state;
@@ -300,6 +331,7 @@ int main(void)
 	    cmocka_unit_test(test_engine_beat_inverts_bar_frame),
 	    cmocka_unit_test(test_bar_offset_wraps),
 	    cmocka_unit_test(test_joining_adopts_tempo_and_phase_at_the_next_bar),
+	    cmocka_unit_test(test_own_change_during_a_pending_alignment),
 	    cmocka_unit_test(test_phase_drift_is_corrected_beyond_a_millisecond),
 	    cmocka_unit_test(test_first_loop_proposes_its_tempo_and_phase),
 	    cmocka_unit_test(test_midi_leads_never_follows_link),

@@ -53,8 +53,23 @@ static bool same_bpm(double a, double b)
 static void tempo_and_phase(struct link_sync *s, const struct link_sync_in *in,
 			    struct link_sync_out *out)
 {
-	if (in->frame <= s->align_due)
-		return; /* an alignment is on its way: let it land first */
+	if (in->frame <= s->align_due) {
+		/* An alignment is on its way: let it land first. A change of
+		 * the engine's own meanwhile (its tempo neither the one before
+		 * nor the one coming) still goes to the session, which the
+		 * next alignment then brings back. */
+		if (in->engine_bpm > 0 && !same_bpm(in->engine_bpm, s->before_bpm) &&
+		    !same_bpm(in->engine_bpm, s->expected_bpm)) {
+			s->before_bpm = in->engine_bpm;
+			out->propose = true;
+			out->propose_bpm = in->engine_bpm;
+			out->propose_beat = link_sync_engine_beat(
+			    in->frame, in->engine_next_bar, in->engine_bpm,
+			    in->beats_per_bar, in->rate);
+			s->proposals++;
+		}
+		return;
+	}
 	bool usable = in->link_bpm >= GL_TEMPO_MIN && in->link_bpm <= GL_TEMPO_MAX;
 	/* The engine changed its tempo itself (a first loop, tap tempo, a set
 	 * tempo, MIDI clock in): the session gets it, with gridloop's phase. */
@@ -86,6 +101,7 @@ static void tempo_and_phase(struct link_sync *s, const struct link_sync_in *in,
 	out->align_bpm = in->link_bpm;
 	out->align_frame = bar;
 	s->align_due = bar;
+	s->before_bpm = in->engine_bpm;
 	s->expected_bpm = in->link_bpm;
 	s->aligns++;
 }

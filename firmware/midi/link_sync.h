@@ -63,6 +63,7 @@ struct link_sync {
 	bool primed;
 	double expected_bpm; /* the engine's tempo as this module last left it */
 	int64_t align_due;   /* an alignment queued for this frame: wait */
+	double before_bpm;   /* the engine's tempo when it was queued */
 	bool link_playing, engine_active;
 	uint64_t aligns, proposals; /* counted */
 };
