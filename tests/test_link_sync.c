@@ -160,6 +160,7 @@ static void test_phase_drift_is_corrected_beyond_a_millisecond(void **state)
 	link_sync_period(&s, &in, &out);
 	assert_true(out.align);
 	assert_int_equal(out.align_frame, 96000);
+	assert_int_equal(s.worst_offset, 60);
 }
 
 static void test_first_loop_proposes_its_tempo_and_phase(void **state)

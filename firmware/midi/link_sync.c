@@ -92,8 +92,10 @@ static void tempo_and_phase(struct link_sync *s, const struct link_sync_in *in,
 	bool off = in->engine_bpm == 0 || !same_bpm(in->engine_bpm, in->link_bpm);
 	if (!off) {
 		double bar_frames = 60.0 * in->rate / in->link_bpm * in->beats_per_bar;
-		off = link_sync_bar_offset(bar, in->engine_next_bar, bar_frames) >
-		      llround(LINK_SYNC_PHASE_MS * in->rate / 1000.0);
+		int64_t d = link_sync_bar_offset(bar, in->engine_next_bar, bar_frames);
+		if (d > s->worst_offset)
+			s->worst_offset = d;
+		off = d > llround(LINK_SYNC_PHASE_MS * in->rate / 1000.0);
 	}
 	if (!off)
 		return;

@@ -55,6 +55,7 @@ struct audio_thread {
 	struct link_sync sync;
 	int64_t link_latency_us; /* from the output of a period to its sound */
 	atomic_uint_least64_t link_aligns, link_proposals;
+	atomic_int_least64_t link_worst_offset;
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -159,6 +160,7 @@ void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s)
 	s->realtime = atomic_load(&t->realtime);
 	s->link_aligns = atomic_load(&t->link_aligns);
 	s->link_proposals = atomic_load(&t->link_proposals);
+	s->link_worst_offset = atomic_load(&t->link_worst_offset);
 }
 
 bool audio_thread_running(const struct audio_thread *t)
@@ -353,6 +355,8 @@ static void link_period(struct audio_thread *t, int64_t now)
 	if (out.start && t->cfg.link_start_scene >= 0)
 		sync_command(t, CMD_LAUNCH_SCENE, t->cfg.link_start_scene, 0, now);
 	gl_link_commit(l);
+	atomic_store_explicit(&t->link_worst_offset, t->sync.worst_offset,
+			      memory_order_relaxed);
 }
 
 static enum audio_ending duplex_loop(struct audio_thread *t)

@@ -92,11 +92,12 @@ struct audio_stats {
 	uint64_t periods;
 	uint64_t xruns;
 	uint64_t slow_periods;
-	uint64_t worst_ns;	 /* longest processing time of one period */
-	uint64_t busy_ns;	 /* processing time, summed */
-	bool realtime;		 /* the running thread got SCHED_FIFO */
-	uint64_t link_aligns;	 /* the engine's grid set to the session's */
-	uint64_t link_proposals; /* gridloop's tempo given to the session */
+	uint64_t worst_ns;	   /* longest processing time of one period */
+	uint64_t busy_ns;	   /* processing time, summed */
+	bool realtime;		   /* the running thread got SCHED_FIFO */
+	uint64_t link_aligns;	   /* the engine's grid set to the session's */
+	uint64_t link_proposals;   /* gridloop's tempo given to the session */
+	int64_t link_worst_offset; /* frames: link_sync's worst_offset */
 };
 
 struct audio_thread;
