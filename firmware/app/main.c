@@ -1008,9 +1008,11 @@ int main(int argc, char **argv)
 			fprintf(
 			    stderr,
 			    "gridloop: statistics: Link peers %zu; grid aligned to the "
-			    "session %llu times; tempo proposed %llu times\n",
+			    "session %llu times; tempo proposed %llu times; worst bar "
+			    "line offset from the session %.3f ms\n",
 			    gl_link_peers(p.link), (unsigned long long)as.link_aligns,
-			    (unsigned long long)as.link_proposals);
+			    (unsigned long long)as.link_proposals,
+			    1000.0 * (double)as.link_worst_offset / p.opt.rate);
 	}
 	tear_down(&p);
 	return status;

@@ -75,6 +75,7 @@ static void tempo_and_phase(struct link_sync *s, const struct link_sync_in *in,
 	 * tempo, MIDI clock in): the session gets it, with gridloop's phase. */
 	if (in->engine_bpm > 0 && !same_bpm(in->engine_bpm, s->expected_bpm)) {
 		s->expected_bpm = in->engine_bpm;
+		s->in_phase = false;
 		out->propose = true;
 		out->propose_bpm = in->engine_bpm;
 		out->propose_beat =
@@ -85,20 +86,29 @@ static void tempo_and_phase(struct link_sync *s, const struct link_sync_in *in,
 	}
 	/* Follow the session when there is one, and Link leads. Alone,
 	 * gridloop's own tempo (or none, until a first loop) stands. */
-	if (!s->link_leads || in->peers == 0 || !usable)
+	if (!s->link_leads || in->peers == 0 || !usable) {
+		s->in_phase = false;
 		return;
+	}
 	int64_t bar = link_sync_bar_frame(in->frame, in->link_beat, in->link_bpm,
 					  in->beats_per_bar, in->rate);
 	bool off = in->engine_bpm == 0 || !same_bpm(in->engine_bpm, in->link_bpm);
 	if (!off) {
 		double bar_frames = 60.0 * in->rate / in->link_bpm * in->beats_per_bar;
 		int64_t d = link_sync_bar_offset(bar, in->engine_next_bar, bar_frames);
-		if (d > s->worst_offset)
+		/* Measured in steady state only: the period before was in
+		 * phase (a proposal or a session change is a new grid, not
+		 * an error; it is aligned at its next bar). */
+		if (s->in_phase && d > s->worst_offset)
 			s->worst_offset = d;
 		off = d > llround(LINK_SYNC_PHASE_MS * in->rate / 1000.0);
+		s->in_phase = !off;
+	} else {
+		s->in_phase = false;
 	}
 	if (!off)
 		return;
+	s->in_phase = false;
 	out->align = true;
 	out->align_bpm = in->link_bpm;
 	out->align_frame = bar;

@@ -67,10 +67,12 @@ struct link_sync {
 	bool link_playing, engine_active;
 	uint64_t aligns, proposals; /* counted */
 	/* The largest distance (frames) seen between the engine's next bar
-	 * line and the session's while both ran at the same tempo and no
-	 * alignment was on its way: gridloop's phase error at its output
+	 * line and the session's while both ran at the same tempo, the
+	 * period before was in phase and no alignment was on its way:
+	 * gridloop's steady-state phase error at its output
 	 * against the session, measured every period with peers. */
 	int64_t worst_offset;
+	bool in_phase; /* the last period's grid was within the tolerance */
 };
 
 void link_sync_init(struct link_sync *s, bool link_leads, bool start_stop);
