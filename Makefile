@@ -28,7 +28,8 @@
 #           performance recorder (libsndfile, cJSON, libsamplerate)
 #   app     the program: options, the supervisor, export CLI; main.c apart
 #
-# A new .c in a layer's folder needs no Makefile change. The pure layers are
+# A new .c (or .cpp: only the os layer has one, link.cpp) in a layer's folder
+# needs no Makefile change. The pure layers are
 # checked by `make check-purity` (part of make check): their archives may not
 # need any symbol of alsa-lib, libsndfile, libsystemd, cJSON, libsamplerate,
 # nor a file, thread, sleep or memory-mapping call (scripts/check-purity),
@@ -41,6 +42,13 @@ AR       ?= ar
 SAN      ?=
 OPT      ?= -O2
 PKGS     := alsa inih sndfile libsystemd libcjson samplerate
+# The one C++ file (firmware/os/link.cpp: Ableton Link, header-only, from
+# ableton-link-dev + libasio-dev) is compiled by the C compiler's C++ twin.
+# LINK=no (or no ableton/Link.hpp for this compiler) builds it without
+# Link: the program then refuses [sync] link = yes with a clear message.
+CXX      := $(if $(filter clang,$(CC)),clang++,$(if $(filter %-gcc,$(CC)),$(CC:%-gcc=%-g++),g++))
+LINK     ?= $(if $(shell echo '\#include <ableton/Link.hpp>' | $(CXX) -std=c++14 -DLINK_PLATFORM_LINUX=1 -E -x c++ - >/dev/null 2>&1 && echo y),yes,no)
+LINK_FLAGS := $(if $(filter yes,$(LINK)),-DLINK_PLATFORM_LINUX=1,-DGRIDLOOP_NO_LINK)
 PREFIX      ?= /usr
 PROFILE_DIR ?= $(PREFIX)/share/gridloop/profiles
 LAYERS   := base engine midi os sd app
@@ -51,10 +59,13 @@ CFLAGS   := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -Wshadow \
             -DGRIDLOOP_PROFILE_DIR='"$(PROFILE_DIR)"' \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDFLAGS  := -pthread $(SAN) $(EXTRA_LDFLAGS)
-OS_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+CXXFLAGS := -std=c++14 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -pthread \
+            -Ifirmware/os $(SAN) $(LINK_FLAGS) $(EXTRA_CFLAGS)
+OS_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lstdc++ -latomic
 PURE_LIBS := -lm
 
-layer_obj = $(patsubst %.c,$(O)/%.o,$(filter-out firmware/app/main.c,$(wildcard firmware/$(1)/*.c)))
+layer_obj = $(patsubst %.c,$(O)/%.o,$(filter-out firmware/app/main.c,$(wildcard firmware/$(1)/*.c))) \
+            $(patsubst %.cpp,$(O)/%.o,$(wildcard firmware/$(1)/*.cpp))
 layer_lib = $(O)/lib/libgl_$(1).a
 # Archives in link order: each layer before the ones it uses.
 ALL_LIBS  := $(foreach l,app sd os midi engine base,$(call layer_lib,$(l)))
@@ -69,7 +80,7 @@ PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
 # their link line.
 PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
               test_midi_hub test_profile test_script test_spsc test_spsc_mt \
-              test_engine_mt test_osc
+              test_engine_mt test_osc test_link_sync
 RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o wake.o profile_files.o \
                 script_feeder.o)
 
@@ -102,6 +113,10 @@ benches: $(BENCH_BIN)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 # What each archive is made of: every .c of its folder.
 $(foreach l,$(LAYERS),$(eval $(call layer_lib,$(l)): $(call layer_obj,$(l))))

@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "mono_clock.h"
 #include "options.h"
+#include "link.h"
 #include "osc.h"
 #include "profile.h"
 #include "recorder.h"
@@ -65,6 +66,7 @@ struct program {
 	struct fanout osc_events; /* engine events for the OSC server */
 	bool osc_events_ready;
 	struct osc_server *osc; /* [osc] port set, else NULL */
+	struct gl_link *link;	/* [sync] link = yes, else NULL */
 	int64_t start_ns;
 	struct session_loader *loader;
 	struct sd_writer *writer;
@@ -206,7 +208,8 @@ static int build_seq(struct program *p)
 		    .metronome = p->opt.metronome,
 		    .clock_out = !p->opt.clock_external,
 		    .song_position = p->opt.song_position,
-		    .clock_in = p->opt.clock_external,
+		    .clock_in =
+			p->opt.clock_external && !(p->opt.link && p->opt.link_leads),
 		},
 	    .device = "default",
 	    .ports = (const char *const *)p->opt.ports,
@@ -792,6 +795,25 @@ static void remove_pid_file(struct program *p)
 		unlink(p->opt.pid_file);
 }
 
+/* Ableton Link, when [sync] link = yes: made and enabled here, off the
+ * audio thread, which then only captures and commits its state. */
+static int build_link(struct program *p)
+{
+	if (!p->opt.link)
+		return 0;
+	char why[256];
+	double bpm = p->opt.tempo > 0 ? p->opt.tempo : 120.0;
+	p->link = gl_link_create(bpm, p->opt.link_start_stop, why, sizeof(why));
+	if (!p->link)
+		return fail(EXIT_USAGE, "cannot use [sync] link", why);
+	gl_link_enable(p->link, true);
+	fprintf(stderr, "gridloop: Ableton Link on (%s leads%s)\n",
+		p->opt.clock_external && !p->opt.link_leads ? "MIDI clock in"
+							    : "the session",
+		p->opt.link_start_stop ? ", start/stop sync" : "");
+	return 0;
+}
+
 static int build(struct program *p)
 {
 	const char *why = NULL;
@@ -822,6 +844,9 @@ static int build(struct program *p)
 	}
 
 	build_recorder(p);
+	int lrc = build_link(p);
+	if (lrc)
+		return lrc;
 
 	struct audio_thread_config ac = {
 	    .engine = p->engine,
@@ -836,6 +861,10 @@ static int build(struct program *p)
 	    /* Offline, the audio thread serves the keeper itself. */
 	    .wake_memory = offline ? NULL : keeper_wake(p->keeper),
 	    .click_out = p->opt.click_channel != 0,
+	    .link = p->link,
+	    .link_leads = !p->opt.clock_external || p->opt.link_leads,
+	    .link_start_stop = p->opt.link_start_stop,
+	    .link_start_scene = -1,
 	};
 	p->audio = audio_thread_create(&ac);
 	if (!p->audio)
@@ -929,6 +958,7 @@ static void tear_down(struct program *p)
 	if (p->fanout_ready)
 		fanout_free(&p->fanout);
 	audio_thread_destroy(p->audio);
+	gl_link_destroy(p->link); /* after the audio thread that used it */
 	if (p->keeper_running)
 		keeper_stop(p->keeper);
 	keeper_destroy(p->keeper);
@@ -990,6 +1020,15 @@ int main(int argc, char **argv)
 		audio_thread_get_stats(p.audio, &as);
 		if (as.periods > 0) /* nothing to tell if audio never ran */
 			supervisor_print_stats(p.supervisor, stderr);
+		if (p.link)
+			fprintf(
+			    stderr,
+			    "gridloop: statistics: Link peers %zu; grid aligned to the "
+			    "session %llu times; tempo proposed %llu times; worst bar "
+			    "line offset from the session %.3f ms\n",
+			    gl_link_peers(p.link), (unsigned long long)as.link_aligns,
+			    (unsigned long long)as.link_proposals,
+			    1000.0 * (double)as.link_worst_offset / p.opt.rate);
 	}
 	tear_down(&p);
 	return status;

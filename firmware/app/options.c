@@ -58,6 +58,9 @@ enum key_id {
 	K_CLOCK_IN_PORT,
 	K_CLOCK_OUT_PORT,
 	K_SONG_POSITION,
+	K_LINK,
+	K_LEADER,
+	K_LINK_START_STOP,
 	K_SESSION_DIR,
 	K_RESTORE,
 	K_MOUNT_POINT,
@@ -168,6 +171,9 @@ static const struct key_word clock_words[] = {
 static const struct key_names rate_names = {.words = rate_words};
 static const struct key_names quantise_names = {.words = quantise_words};
 static const struct key_names clock_names = {.words = clock_words};
+static const struct key_word leader_words[] = {
+    {"midi", false}, {"link", true}, {NULL, 0}};
+static const struct key_names leader_names = {.words = leader_words};
 
 /* The sample formats are audio_alsa's (FLOAT_LE, S16_LE too); the export
  * formats export.c's (case-sensitive; wav and flac too). */
@@ -283,6 +289,11 @@ static const struct key keys[] = {
      STRING(clock_out_port)},
     {"sync", "song_position", NULL, 0, "BOOL", K_SONG_POSITION, NULL,
      BOOL(song_position)},
+    {"sync", "link", "link", 0, "BOOL", K_LINK,
+     "join the Ableton Link session on the network (default no)", BOOL(link)},
+    {"sync", "leader", NULL, 0, "SOURCE", K_LEADER, NULL, ENUM(link_leads, leader_names)},
+    {"sync", "link_start_stop", NULL, 0, "BOOL", K_LINK_START_STOP, NULL,
+     BOOL(link_start_stop)},
     {"session", "dir", "session", 0, "DIR", K_SESSION_DIR,
      "session directory on the SD card (default none: nothing is saved)",
      STRING(session_dir)},
@@ -358,6 +369,7 @@ void options_defaults(struct options *o)
 	o->script_profile = strdup(OPTIONS_DEFAULT_PROFILE);
 	o->config_path = strdup(OPTIONS_DEFAULT_CONFIG);
 	o->restore = true;
+	o->link_start_stop = true;
 	o->resample = true;
 	o->save_quiet_ms = 1500;
 	o->export_format = EXPORT_WAV24;

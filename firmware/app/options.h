@@ -80,6 +80,10 @@ struct options {
 	char *clock_in_port;  /* pattern, or NULL: any port */
 	char *clock_out_port; /* pattern, or NULL: subscribers only */
 	bool song_position;
+	bool link;	      /* join the Ableton Link session */
+	bool link_leads;      /* with clock_external: Link wins, MIDI clock in is
+				 not followed (leader = link); else MIDI wins */
+	bool link_start_stop; /* Link's start/stop sync */
 	/* [session] */
 	char *session_dir;	/* NULL: sessions are not saved or restored */
 	bool restore;		/* load the last session at start */

@@ -1979,6 +1979,14 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		transport_set_tempo(&e->tr, cmd->value, f);
 		tempo_changed(e, f);
 		break;
+	case CMD_SYNC_GRID:
+		if (!in_range(cmd->value, GL_TEMPO_MIN, GL_TEMPO_MAX)) {
+			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
+			break;
+		}
+		transport_align(&e->tr, cmd->value, f);
+		tempo_changed(e, f);
+		break;
 	case CMD_SET_METER:
 		if (!in_range(cmd->value, GL_BEATS_MIN, GL_BEATS_MAX)) {
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);

@@ -571,6 +571,11 @@ double engine_tempo(const struct engine *e)
 	return e->tr.has_tempo ? e->tr.bpm : 0;
 }
 
+int64_t engine_next_bar(const struct engine *e, int64_t f)
+{
+	return e->tr.has_tempo ? transport_next_bar(&e->tr, f) : GL_NEVER;
+}
+
 uint32_t engine_beats_per_bar(const struct engine *e)
 {
 	return e->tr.beats_per_bar;

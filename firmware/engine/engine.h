@@ -24,7 +24,7 @@
 #include "grid.h"
 #include "spsc.h"
 
-#define GL_CMD_SOURCES 5 /* command producers: see enum command_source */
+#define GL_CMD_SOURCES 6 /* command producers: see enum command_source */
 #define GL_NEVER       INT64_MAX
 
 enum clip_state {
@@ -47,6 +47,7 @@ enum command_source {
 	SOURCE_SYSTEM,	   /* the supervisor: signals (export) */
 	SOURCE_SESSION,	   /* the session loader: restored settings */
 	SOURCE_OSC,	   /* the OSC server's thread (gl-osc): remote clients */
+	SOURCE_SYNC,	   /* the audio thread itself: Ableton Link (link_sync.h) */
 };
 
 enum command_type {
@@ -99,6 +100,10 @@ enum command_type {
 			    * new material go in there, the loop plays on after
 			    * them; ends at the cycle boundary at or after the
 			    * end press */
+	CMD_SYNC_GRID,	   /* value = BPM (30..300), at its frame: a bar line
+			    * falls there and the grid runs at that tempo from
+			    * it (the bar count goes on from the next bar of
+			    * the old grid). Ableton Link's session grid. */
 	CMD_TYPE_COUNT
 };
 
@@ -312,6 +317,9 @@ int engine_clip_final_seams(const struct engine *e, int track, int scene, int64_
 bool engine_clip_version_still(const struct engine *e, int track, int scene, uint32_t v);
 double engine_tempo(const struct engine *e); /* 0 when not known yet */
 uint32_t engine_beats_per_bar(const struct engine *e);
+/* The first bar line at or after frame f; GL_NEVER without a tempo. On the
+ * engine's thread (the audio thread's Link sync). */
+int64_t engine_next_bar(const struct engine *e, int64_t f);
 /* Committed recording memory not yet written, summed over recording clips. */
 int64_t engine_unused_recording_bytes(const struct engine *e);
 uint32_t engine_events_dropped(const struct engine *e);

@@ -114,6 +114,26 @@ void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t b
 	t->origin_beat = 0;
 }
 
+void transport_align(struct transport *t, double bpm, int64_t f)
+{
+	int64_t bar_beat = 0;
+	if (t->has_tempo) {
+		/* The next bar number of the old grid (its own, when f is
+		 * exactly its line), so bar numbers never repeat or go back. */
+		int64_t bpb = t->beats_per_bar;
+		int64_t k = transport_beat_at(t, f);
+		if (k % bpb == 0 && transport_beat_frame(t, k) == f)
+			bar_beat = k;
+		else
+			bar_beat = (floor_div(k, bpb) + 1) * bpb;
+	}
+	t->bpm = clamp_bpm(bpm);
+	t->frames_per_beat = 60.0 * t->rate / t->bpm;
+	t->has_tempo = true;
+	t->origin = f;
+	t->origin_beat = bar_beat;
+}
+
 bool transport_tap(struct transport *t, int64_t f)
 {
 	/* Taps more than 2 s apart start a new measurement. */

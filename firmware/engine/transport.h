@@ -50,6 +50,10 @@ void transport_set_meter(struct transport *t, uint32_t beats_per_bar, int64_t f)
  * caller picks bars so that the tempo is in range (the BPM reported is
  * clamped to it regardless). */
 void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t bars);
+/* A bar line at frame f, and bpm (clamped) from it: an outside grid
+ * (Ableton Link). The bar count goes on from the old grid's next bar;
+ * without a tempo so far, bar 0 starts at f. */
+void transport_align(struct transport *t, double bpm, int64_t f);
 /* Tap at frame f; returns true when the tempo changed. */
 bool transport_tap(struct transport *t, int64_t f);
 

@@ -53,6 +53,11 @@ struct audio_thread {
 	atomic_int_least64_t clock_ns;
 	atomic_int_least64_t clock_frame;
 	atomic_int_least64_t wake_at; /* audio_thread_wake_at(); GL_NEVER: none */
+	/* Ableton Link (cfg.link): this thread's own. */
+	struct link_sync sync;
+	int64_t link_latency_us; /* from the output of a period to its sound */
+	atomic_uint_least64_t link_aligns, link_proposals;
+	atomic_int_least64_t link_worst_offset;
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -160,6 +165,9 @@ void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s)
 	s->worst_ns = atomic_load(&t->worst_ns);
 	s->busy_ns = atomic_load(&t->busy_ns);
 	s->realtime = atomic_load(&t->realtime);
+	s->link_aligns = atomic_load(&t->link_aligns);
+	s->link_proposals = atomic_load(&t->link_proposals);
+	s->link_worst_offset = atomic_load(&t->link_worst_offset);
 }
 
 bool audio_thread_running(const struct audio_thread *t)
@@ -315,6 +323,73 @@ static void account(struct audio_thread *t, uint64_t ns, uint32_t frames)
 	}
 }
 
+/* Any clip queued, recording or playing: what Link's start/stop state
+ * says of gridloop. */
+static bool engine_active(const struct engine *e)
+{
+	for (int tr = 0; tr < GL_TRACKS; tr++)
+		for (int sc = 0; sc < GL_SCENES; sc++) {
+			enum clip_state st = engine_clip_state(e, tr, sc);
+			if (st != CLIP_EMPTY && st != CLIP_STOPPED)
+				return true;
+		}
+	return false;
+}
+
+static void sync_command(struct audio_thread *t, uint8_t type, int scene, float value,
+			 int64_t frame)
+{
+	struct command c = {
+	    .frame = frame, .value = value, .type = type, .scene = (uint8_t)scene};
+	spsc_push(engine_commands(t->cfg.engine, SOURCE_SYNC), &c);
+}
+
+/* Once per period, before the engine runs it: Link's audio session state
+ * at the time this period's first frame will be heard, against the
+ * engine's grid (link_sync.h); the answer goes to the engine as commands
+ * on this thread's own queue, and to Link in the same commit. */
+static void link_period(struct audio_thread *t, int64_t now)
+{
+	struct gl_link *l = t->cfg.link;
+	struct engine *e = t->cfg.engine;
+	uint32_t bpb = engine_beats_per_bar(e);
+	int64_t heard_us = gl_link_clock_us(l) + t->link_latency_us;
+	gl_link_capture(l);
+	double bpm = engine_tempo(e);
+	struct link_sync_in in = {
+	    .frame = now,
+	    .rate = t->cfg.rate,
+	    .link_bpm = gl_link_tempo(l),
+	    .link_beat = gl_link_beat_at(l, heard_us, bpb),
+	    .link_playing = gl_link_playing(l),
+	    .peers = gl_link_peers(l),
+	    .engine_bpm = bpm,
+	    .engine_next_bar = engine_next_bar(e, now),
+	    .beats_per_bar = bpb,
+	    .engine_active = engine_active(e),
+	};
+	struct link_sync_out out;
+	link_sync_period(&t->sync, &in, &out);
+	if (out.propose) {
+		gl_link_set_tempo(l, out.propose_bpm, heard_us);
+		gl_link_request_beat(l, out.propose_beat, heard_us, bpb);
+		atomic_fetch_add_explicit(&t->link_proposals, 1, memory_order_relaxed);
+	}
+	if (out.align) {
+		sync_command(t, CMD_SYNC_GRID, 0, (float)out.align_bpm, out.align_frame);
+		atomic_fetch_add_explicit(&t->link_aligns, 1, memory_order_relaxed);
+	}
+	if (out.set_playing)
+		gl_link_set_playing(l, out.playing, heard_us);
+	if (out.stop)
+		sync_command(t, CMD_STOP_ALL, 0, 0, now);
+	if (out.start && t->cfg.link_start_scene >= 0)
+		sync_command(t, CMD_LAUNCH_SCENE, t->cfg.link_start_scene, 0, now);
+	gl_link_commit(l);
+	atomic_store_explicit(&t->link_worst_offset, t->sync.worst_offset,
+			      memory_order_relaxed);
+}
+
 static enum audio_ending duplex_loop(struct audio_thread *t)
 {
 	struct engine *e = t->cfg.engine;
@@ -352,6 +427,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		uint64_t t0 = clock_ns();
 		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
+		if (t->cfg.link)
+			link_period(t, now);
 		engine_process(e, t->in, t->out, n);
 		if (t->cfg.output_tap)
 			t->cfg.output_tap(t->cfg.output_tap_ctx, t->out, n);
@@ -413,6 +490,15 @@ int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_
 {
 	t->pcm = pcm;
 	atomic_store(&t->stop, false);
+	if (t->cfg.link) {
+		struct audio_alsa_setup su;
+		audio_alsa_get_setup(pcm, &su);
+		uint32_t queued = su.buffer_frames > t->cfg.period
+				      ? su.buffer_frames - t->cfg.period
+				      : 0;
+		t->link_latency_us = (int64_t)queued * 1000000 / t->cfg.rate;
+		link_sync_init(&t->sync, t->cfg.link_leads, t->cfg.link_start_stop);
+	}
 	*rt_refused = false;
 	int rc = spawn(t, true);
 	if (rc == EPERM) {

@@ -20,6 +20,8 @@
 #include "audio_alsa.h"
 #include "engine.h"
 #include "keeper.h"
+#include "link.h"
+#include "link_sync.h"
 #include "wake.h"
 
 enum audio_report_type {
@@ -70,6 +72,19 @@ struct audio_thread_config {
 	/* The metronome on its own playback channels (audio_alsa_params'
 	 * click_channel): the thread gives the engine a buffer for it. */
 	bool click_out;
+	/* Ableton Link ([sync] link): NULL, off. Made, enabled and destroyed
+	 * by the caller, off this thread; this one captures and commits its
+	 * audio session state once per period (link_sync.h decides), with
+	 * the output latency (the playback buffer less one period, as the
+	 * device agreed) added, so that the session's beats are heard on
+	 * gridloop's. link_leads: follow the session's tempo and phase (else
+	 * only tell it gridloop's: MIDI clock in leads). link_start_scene:
+	 * the scene launched when the session starts (-1: none; a stop
+	 * always stops every clip when link_start_stop). */
+	struct gl_link *link;
+	bool link_leads;
+	bool link_start_stop;
+	int link_start_scene;
 };
 
 struct audio_stats {
@@ -77,9 +92,12 @@ struct audio_stats {
 	uint64_t periods;
 	uint64_t xruns;
 	uint64_t slow_periods;
-	uint64_t worst_ns; /* longest processing time of one period */
-	uint64_t busy_ns;  /* processing time, summed */
-	bool realtime;	   /* the running thread got SCHED_FIFO */
+	uint64_t worst_ns;	   /* longest processing time of one period */
+	uint64_t busy_ns;	   /* processing time, summed */
+	bool realtime;		   /* the running thread got SCHED_FIFO */
+	uint64_t link_aligns;	   /* the engine's grid set to the session's */
+	uint64_t link_proposals;   /* gridloop's tempo given to the session */
+	int64_t link_worst_offset; /* frames: link_sync's worst_offset */
 };
 
 struct audio_thread;

@@ -1,0 +1,84 @@
+/* link_sync.h -- what gridloop and an Ableton Link session say to each other
+ * once per period: pure arithmetic and a small state machine, so that the
+ * audio thread only reads Link (link.h), calls link_sync_period(), and does
+ * what it answers (a command for the engine, a change for Link).
+ *
+ * Pure: no Link, no clock, no allocation. All times are engine frames; the
+ * caller gives Link's beat at the time the period's first output frame is
+ * heard (the output latency already added), so the grid it maps onto
+ * frames is the one the session hears. Quantum = the meter's beats per bar.
+ */
+#ifndef GRIDLOOP_LINK_SYNC_H
+#define GRIDLOOP_LINK_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LINK_SYNC_BPM_TOLERANCE 0.005 /* BPM: closer is the same tempo */
+#define LINK_SYNC_PHASE_MS	1.0   /* a bar line off by more is re-aligned */
+
+/* The frame of the first bar line (Link phase 0 at quantum) at or after
+ * `frame`, where `beat` is Link's beat at `frame` and bpm its tempo. */
+int64_t link_sync_bar_frame(int64_t frame, double beat, double bpm, uint32_t quantum,
+			    uint32_t rate);
+
+/* The beat (0 <= beat < quantum) that gridloop's grid is at on `frame`,
+ * given its next bar line's frame (>= frame): what it asks Link for. */
+double link_sync_engine_beat(int64_t frame, int64_t next_bar, double bpm,
+			     uint32_t quantum, uint32_t rate);
+
+/* How far apart two bar grids of bar_frames are, in frames (0 .. bar/2). */
+int64_t link_sync_bar_offset(int64_t bar_a, int64_t bar_b, double bar_frames);
+
+struct link_sync_in {
+	int64_t frame; /* the period's first engine frame */
+	uint32_t rate;
+	double link_bpm;
+	double link_beat; /* Link's beat (quantum = beats_per_bar) at `frame` */
+	bool link_playing;
+	size_t peers;
+	double engine_bpm;	 /* 0: no tempo yet */
+	int64_t engine_next_bar; /* the engine's next bar line >= frame */
+	uint32_t beats_per_bar;
+	bool engine_active; /* a clip queued, recording or playing */
+};
+
+struct link_sync_out {
+	bool propose; /* set Link's tempo and ask for this beat at `frame` */
+	double propose_bpm;
+	double propose_beat;
+	bool align; /* the engine: this tempo, a bar line at align_frame */
+	double align_bpm;
+	int64_t align_frame;
+	bool set_playing; /* Link's start/stop state */
+	bool playing;
+	bool start; /* the session started: start gridloop (launch a scene) */
+	bool stop;  /* the session stopped: stop gridloop's clips */
+};
+
+struct link_sync {
+	bool link_leads; /* false: MIDI clock in leads; never follow Link */
+	bool start_stop; /* start/stop sync */
+	bool primed;
+	double expected_bpm; /* the engine's tempo as this module last left it */
+	int64_t align_due;   /* an alignment queued for this frame: wait */
+	double before_bpm;   /* the engine's tempo when it was queued */
+	bool link_playing, engine_active;
+	uint64_t aligns, proposals; /* counted */
+	/* The largest distance (frames) seen between the engine's next bar
+	 * line and the session's while both ran at the same tempo, the
+	 * period before was in phase and no alignment was on its way:
+	 * gridloop's steady-state phase error at its output
+	 * against the session, measured every period with peers. */
+	int64_t worst_offset;
+	bool in_phase; /* the last period's grid was within the tolerance */
+};
+
+void link_sync_init(struct link_sync *s, bool link_leads, bool start_stop);
+
+/* One period: what to change where (out is overwritten). */
+void link_sync_period(struct link_sync *s, const struct link_sync_in *in,
+		      struct link_sync_out *out);
+
+#endif
