@@ -9,6 +9,11 @@
 #   make bench      benchmarks that print figures (never timed assertions)
 #   make install    the program and the controller profiles (DESTDIR, PREFIX,
 #                   PROFILE_DIR)
+#   make image      the SD-card image of the appliance (arm64, Debian 12):
+#                   build/image/gridloop-arm64.img (scripts/build-image; root)
+#   make check-board  that image booted under qemu-system-aarch64 with systemd
+#                   as PID 1: the service, watchdog, hardening, power cuts
+#                   (scripts/test-image; ~20 min, not part of make check)
 #   make deb        the Debian package for the Pi (arm64; DEB_ARCH=amd64 for a PC),
 #                   build/deb/gridloop_<version>_<arch>.deb (scripts/build-deb)
 #
@@ -95,7 +100,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 .SECONDARY:
 
 .PHONY: all setup program libs tests tools benches check check-unit check-asan \
-        check-tsan check-arm64 check-alsa check-vm check-purity check-fuzz demo \
+        check-tsan check-arm64 check-alsa check-vm check-purity check-fuzz demo image check-board \
         bench format lint clean install
 
 all: setup
@@ -174,7 +179,15 @@ install: program
 deb:
 	@scripts/build-deb $(or $(DEB_ARCH),arm64)
 
+image:
+	@scripts/build-image
+
 # ---- checks --------------------------------------------------------------
+
+# The image booted (slow: TCG emulation of an arm64 board): CI runs it
+# after make check.
+check-board:
+	@scripts/test-image
 
 check: setup
 	@scripts/check
