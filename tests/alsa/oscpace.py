@@ -127,7 +127,7 @@ def client(port):
     me = "osc.udp://127.0.0.1:%d/" % srv.port
     target = liblo.Address("127.0.0.1", port)
     srv.send(target, "/nope", "x")
-    srv.send(target, "/sl/0/hit", "multiply")
+    srv.send(target, "/sl/0/hit", "solo")  # SooperLooper has it, gridloop not
     srv.send(target, "/ping", me, "/pong")
     end = time.monotonic() + 3
     while time.monotonic() < end and len(got) < 3:
