@@ -253,28 +253,20 @@ static void loop_op(struct controller *c, enum profile_action a, int64_t frame,
 	int t = c->selected_track, s = c->selected_scene;
 	if (t < 0 || t >= GL_TRACKS || s < 0 || s >= GL_SCENES)
 		return;
+	/* The ops that are one command on the selected clip, nothing more. */
+	static const struct {
+		enum profile_action action;
+		enum command_type cmd;
+	} plain[] = {{ACT_MULTIPLY, CMD_MULTIPLY}, {ACT_INSERT, CMD_INSERT},
+		     {ACT_REPLACE, CMD_REPLACE},   {ACT_SUBSTITUTE, CMD_SUBSTITUTE},
+		     {ACT_REVERSE, CMD_REVERSE},   {ACT_ONESHOT, CMD_ONESHOT},
+		     {ACT_TRIGGER, CMD_TRIGGER}};
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		if (plain[i].action == a) {
+			send(c, sink, plain[i].cmd, t, s, 0, frame);
+			return;
+		}
 	switch (a) {
-	case ACT_MULTIPLY:
-		send(c, sink, CMD_MULTIPLY, t, s, 0, frame);
-		break;
-	case ACT_INSERT:
-		send(c, sink, CMD_INSERT, t, s, 0, frame);
-		break;
-	case ACT_REPLACE:
-		send(c, sink, CMD_REPLACE, t, s, 0, frame);
-		break;
-	case ACT_SUBSTITUTE:
-		send(c, sink, CMD_SUBSTITUTE, t, s, 0, frame);
-		break;
-	case ACT_REVERSE:
-		send(c, sink, CMD_REVERSE, t, s, 0, frame);
-		break;
-	case ACT_ONESHOT:
-		send(c, sink, CMD_ONESHOT, t, s, 0, frame);
-		break;
-	case ACT_TRIGGER:
-		send(c, sink, CMD_TRIGGER, t, s, 0, frame);
-		break;
 	case ACT_UNDO_ALL:
 	case ACT_REDO_ALL: {
 		bool last = c->overdub_track >= 0;
