@@ -41,6 +41,9 @@ static const uint8_t ops_types[] = {
 };
 #define OPS_COUNT (sizeof(ops_types) / sizeof(ops_types[0]))
 
+/* OPS_TRACE=1 in the environment: each command and event on stderr. */
+static bool ops_trace;
+
 static void ops_fail(const char *what, int slot, int64_t a, int64_t b)
 {
 	fprintf(stderr, "engine_ops: %s (slot %d: %lld, %lld)\n", what, slot,
@@ -93,7 +96,11 @@ static void ops_periods(struct engine *e, struct keeper *k, float *in, float *ou
 			keeper_service(k);
 		struct event ev;
 		while (spsc_pop(engine_events(e), &ev))
-			;
+			if (ops_trace && ev.type != EV_BAR && ev.type != EV_BEAT)
+				fprintf(stderr,
+					"  %8lld ev %d t%d s%d state %d value %lld aux %d\n",
+					(long long)ev.frame, ev.type, ev.track, ev.scene,
+					ev.state, (long long)ev.value, (int)ev.aux);
 		ops_check(e);
 	}
 }
@@ -103,6 +110,7 @@ static int ops_run(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	ops_trace = getenv("OPS_TRACE") != NULL;
 	struct engine_config cfg;
 	engine_config_defaults(&cfg, 48000);
 	cfg.max_period = OPS_PERIOD;
@@ -138,6 +146,10 @@ static int ops_run(const uint8_t *data, size_t size)
 			value = (float)(v & 1);
 		else if (type == CMD_SET_QUANTISE)
 			value = (float)(v % 3);
+		if (ops_trace)
+			fprintf(stderr, "%8lld cmd %d t%d s%d value %g%s\n",
+				(long long)engine_now(e), type, track, scene, value,
+				data[i] & 0x80 ? " (keeper paused)" : "");
 		engine_send(e, SOURCE_SCRIPT, (enum command_type)type, track, scene,
 			    value, engine_now(e));
 		int64_t wait = 1 + (int64_t)data[i + 2] * 8;
@@ -147,9 +159,18 @@ static int ops_run(const uint8_t *data, size_t size)
 		ops_periods(e, k, in, out, wait, data[i] & 0x80);
 	}
 	/* Everything ends: the keeper catches up, passes end, copies finish. */
+	if (ops_trace)
+		fprintf(stderr, "%8lld cmd stop all (the end)\n", (long long)engine_now(e));
 	engine_send(e, SOURCE_SCRIPT, CMD_STOP_ALL, 0, 0, 0, engine_now(e));
 	ops_periods(e, k, in, out, 200, false);
-	for (int round = 0; round < 2000; round++) {
+	/* A pass the stop ended goes on to its next cycle line: as long as
+	 * the longest take, and a bar, at most. */
+	int64_t longest = 0;
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (e->clips[s].length > longest)
+			longest = e->clips[s].length;
+	int64_t rounds = 2000 + 2 * (longest + 96000) / OPS_PERIOD;
+	for (int64_t round = 0; round < rounds; round++) {
 		bool busy = false;
 		for (int s = 0; s < GL_SLOTS; s++) {
 			const struct clip *c = &e->clips[s];

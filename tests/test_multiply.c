@@ -594,6 +594,39 @@ static void test_settle_finishes_an_insert(void **state)
 	rig_free(r);
 }
 
+/* A stop asked while an insert waits to begin, due at the same frame as
+ * it: the insert never begins (begun, the stop would end it a cycle later,
+ * recording on into the stopped clip: the fuzzer's find, kept in
+ * tests/fuzz/corpus/engine, replayed here too). */
+static void test_stop_before_an_insert_begins(void **state)
+{
+	(void)state;
+	static const uint8_t found[] = {0x0a, 0x00, 0x07, 0xe0, 0xff,
+					0xff, 0xbf, 0xf6, 0xff, 0xdf};
+	assert_int_equal(ops_run(found, sizeof(found)), 0);
+
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct rig *r = op_rig(0, &kc);
+	rig_cmd(r, CMD_SET_QUANTISE, 0, 0, QUANTISE_BAR, engine_now(r->e));
+	rig_run(r, 64);
+	int64_t now = engine_now(r->e);
+	rig_cmd(r, CMD_INSERT, 0, 0, 0, now);
+	rig_cmd(r, CMD_STOP_CLIP, 0, 0, 0, now + 64);
+	rig_run(r, 4 * 96000);
+	const struct clip *c = &r->e->clips[0];
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_STOPPED);
+	assert_int_equal(c->rb_mode, RB_NONE);
+	assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_CLIP_STATE && r->ev[i].track == 0 &&
+		    r->ev[i].scene == 0 && r->ev[i].state == CLIP_OVERDUBBING &&
+		    r->ev[i].frame >= now)
+			fail_msg("the insert began at %lld", (long long)r->ev[i].frame);
+	rig_free(r);
+}
+
 /* The fuzz target's sequences (engine_ops.h), seeded: the same every run,
  * so make check always covers them; tests/fuzz/run explores further. */
 static void test_random_op_sequences(void **state)
@@ -623,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_stereo),
 	    cmocka_unit_test(test_restored_take_keeps_its_cycle),
 	    cmocka_unit_test(test_settle_finishes_an_insert),
+	    cmocka_unit_test(test_stop_before_an_insert_begins),
 	    cmocka_unit_test(test_random_op_sequences),
 	};
 	if (getenv("GL_TEST_FILTER"))
