@@ -97,10 +97,11 @@ static void ops_periods(struct engine *e, struct keeper *k, float *in, float *ou
 		struct event ev;
 		while (spsc_pop(engine_events(e), &ev))
 			if (ops_trace && ev.type != EV_BAR && ev.type != EV_BEAT)
-				fprintf(stderr,
-					"  %8lld ev %d t%d s%d state %d value %lld aux %d\n",
-					(long long)ev.frame, ev.type, ev.track, ev.scene,
-					ev.state, (long long)ev.value, (int)ev.aux);
+				fprintf(
+				    stderr,
+				    "  %8lld ev %d t%d s%d state %d value %lld aux %d\n",
+				    (long long)ev.frame, ev.type, ev.track, ev.scene,
+				    ev.state, (long long)ev.value, (int)ev.aux);
 		ops_check(e);
 	}
 }
@@ -160,7 +161,8 @@ static int ops_run(const uint8_t *data, size_t size)
 	}
 	/* Everything ends: the keeper catches up, passes end, copies finish. */
 	if (ops_trace)
-		fprintf(stderr, "%8lld cmd stop all (the end)\n", (long long)engine_now(e));
+		fprintf(stderr, "%8lld cmd stop all (the end)\n",
+			(long long)engine_now(e));
 	engine_send(e, SOURCE_SCRIPT, CMD_STOP_ALL, 0, 0, 0, engine_now(e));
 	ops_periods(e, k, in, out, 200, false);
 	/* A pass the stop ended goes on to its next cycle line: as long as
