@@ -701,6 +701,65 @@ static void test_resampled_96000_to_48000(void **state)
 	expect_resampled_sine(96000, 48000, 96000);
 }
 
+/* A multiplied take (three cycles of a sine, an insert's seam in the
+ * second) saved at 44100 Hz, read at 48000: the converted length is whole
+ * cycles (the rate's own length, 32656.3, is not: 32655), the cycles alike,
+ * the loop's own seam clean, the insert's seam where its time is, the one
+ * that lands on a cycle line gone. */
+static void test_resampled_take_keeps_its_cycles(void **state)
+{
+	(void)state;
+	const int64_t cyc = 10001, frames = 3 * cyc;
+	struct session a, s;
+	session_init(&a, 44100);
+	set_clip(&a, SLOT(1, 1), 1, frames, 1);
+	struct session_clip *m = &a.clips[SLOT(1, 1)];
+	for (int64_t i = 0; i < frames; i++)
+		m->audio[0][i] = (float)(0.5 * sin(2 * M_PI * 100.0 * (double)(i % cyc) /
+						   (double)cyc));
+	m->cycle = cyc;
+	m->seams[0] = 15000;
+	m->seams[1] = 2 * cyc + 1; /* just past a line: it stays */
+	m->nseams = 2;
+	save_ok(&a);
+	load_ok(&s);
+	assert_int_equal(s.clips[SLOT(1, 1)].cycle, cyc);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 48000, 1, err, sizeof(err)), 0);
+	const struct session_clip *c = &s.clips[SLOT(1, 1)];
+	assert_int_equal(c->frames, 32655);
+	assert_int_equal(c->cycle, 10885);
+	assert_int_equal(c->nseams, 2);
+	assert_int_equal(c->seams[0], llround(15000.0 * 32655 / frames));
+	assert_int_equal(c->seams[1], llround((2.0 * cyc + 1) * 32655 / frames));
+	double alike = 0, step = 0;
+	for (int64_t i = 0; i < c->frames; i++) {
+		if (i + c->cycle < c->frames)
+			alike =
+			    fmax(alike, fabs(c->audio[0][i] - c->audio[0][i + c->cycle]));
+		step =
+		    fmax(step, fabs(c->audio[0][(i + 1) % c->frames] - c->audio[0][i]));
+	}
+	/* 100 periods in 10885 frames: a step of 0.5 * 2 pi * 100 / 10885 =
+	 * 0.029 at most; a click at the seam would be far more. */
+	if (alike > 1e-2 || step > 0.032) {
+		print_message("cycles differ by %g, largest step %g\n", alike, step);
+		fail();
+	}
+	/* A seam that lands on a cycle line is dropped. */
+	m->seams[0] = 1; /* the manifest's rule: 0 < x < frames */
+	m->seams[1] = cyc;
+	save_ok(&a);
+	session_free_audio(&s);
+	load_ok(&s);
+	assert_int_equal(
+	    session_store_read_clip(dir, &s, SLOT(1, 1), 48000, 1, err, sizeof(err)), 0);
+	assert_int_equal(s.clips[SLOT(1, 1)].nseams, 1);
+	assert_int_equal(s.clips[SLOT(1, 1)].seams[0], 1);
+	session_free_audio(&s);
+	session_free_audio(&a);
+}
+
 /* ---- the card failing ----------------------------------------------------------- */
 
 /* B saved under a card fault: the save fails saying why, A stays. */
@@ -1101,6 +1160,7 @@ int main(int argc, char **argv)
 	    T(test_stream_clip),
 	    T(test_resampled_44100_to_48000),
 	    T(test_resampled_48000_to_44100),
+	    T(test_resampled_take_keeps_its_cycles),
 	    T(test_resampled_96000_to_48000),
 	    T(test_card_full),
 	    T(test_card_io_error),

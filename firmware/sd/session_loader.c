@@ -115,14 +115,14 @@ static void into_take(void *ctx, int channel, int64_t from, const float *src, in
 	keeper_take_write(ctx, channel, from, src, n);
 }
 
-/* same_rate: the take is the file's frames, so its saved cycle holds (a
- * converted one is one cycle). */
+/* The clip's cycle and seams as saved, or as the conversion made them
+ * (session_store_read_clip: whole cycles still). */
 static void offered(struct session_loader *l, struct keeper_take *take, int slot,
-		    const struct source *src, bool same_rate)
+		    const struct source *src)
 {
 	const struct session_clip *c = &src->sess.clips[slot];
-	keeper_take_set_cycle(take, same_rate ? c->cycle : 0);
-	keeper_take_set_seams(take, c->seams, same_rate ? c->nseams : 0);
+	keeper_take_set_cycle(take, c->cycle);
+	keeper_take_set_seams(take, c->seams, c->nseams);
 	keeper_take_set_flags(take, (c->muted ? CLIP_FLAG_MUTED : 0) |
 					(c->reversed ? CLIP_FLAG_REVERSE : 0) |
 					(c->speed == 0.5 ? CLIP_FLAG_HALF_SPEED : 0) |
@@ -173,7 +173,7 @@ static void restore_clip(struct session_loader *l, struct source *src, int slot)
 			skipped(l, src, slot, err);
 			return;
 		}
-		offered(l, take, slot, src, true);
+		offered(l, take, slot, src);
 		return;
 	}
 	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -191,7 +191,7 @@ static void restore_clip(struct session_loader *l, struct source *src, int slot)
 	} else {
 		for (int ch = 0; ch < keeper_take_channels(take); ch++)
 			keeper_take_write(take, ch, 0, c->audio[ch], c->frames);
-		offered(l, take, slot, src, false);
+		offered(l, take, slot, src);
 	}
 	free(c->audio[0]);
 	free(c->audio[1]);

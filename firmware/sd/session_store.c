@@ -752,13 +752,22 @@ static uint64_t gcd(uint64_t a, uint64_t b)
  * wrapped around by `pad` frames on both sides, a whole number of output
  * frames, so output frame i is input time i * from / to with no shift. */
 static float *resample_loop(const float *in, int64_t frames, uint32_t from, uint32_t to,
-			    int64_t out_frames)
+			    int64_t out_frames, bool stretch)
 {
 	uint64_t step = from / gcd(from, to); /* input frames per whole output frame */
 	int64_t pad = (int64_t)(step * ((LOOP_PAD + step - 1) / step));
 	int64_t pad_out = pad * (int64_t)to / (int64_t)from;
+	double ratio = (double)to / from;
+	if (stretch) {
+		/* The loop onto exactly out_frames (a few frames from the
+		 * rate's own length: whole cycles); the start shifts by less
+		 * than one output frame. */
+		pad = LOOP_PAD;
+		ratio = (double)out_frames / (double)frames;
+		pad_out = llround((double)pad * ratio);
+	}
 	int64_t ext = frames + 2 * pad;
-	int64_t ext_out = llround((double)ext * to / from) + 64;
+	int64_t ext_out = llround((double)ext * ratio) + 64;
 	float *wrapped = malloc((size_t)ext * sizeof(float));
 	float *conv = malloc((size_t)ext_out * sizeof(float));
 	float *out = malloc((size_t)out_frames * sizeof(float));
@@ -770,7 +779,7 @@ static float *resample_loop(const float *in, int64_t frames, uint32_t from, uint
 		      .data_out = conv,
 		      .input_frames = (long)ext,
 		      .output_frames = (long)ext_out,
-		      .src_ratio = (double)to / from};
+		      .src_ratio = ratio};
 	if (src_simple(&d, SRC_SINC_BEST_QUALITY, 1) != 0 || d.output_frames_gen <= 0)
 		goto failed;
 	/* Exact length: the converter may give a frame less at the very end. */
@@ -788,13 +797,21 @@ failed:
 	return NULL;
 }
 
-static int resample(struct audio *a, uint32_t from, uint32_t to)
+/* cycles: the loop is that many whole cycles (a multiplied or inserted
+ * take), and stays so: its converted length a multiple of it. */
+static int resample(struct audio *a, uint32_t from, uint32_t to, int64_t cycles)
 {
 	int64_t out_frames = llround((double)a->frames * to / from);
+	bool stretch = false;
+	if (cycles > 1 && out_frames % cycles) {
+		out_frames = cycles * llround((double)out_frames / (double)cycles);
+		stretch = true;
+	}
 	if (out_frames < 1)
 		out_frames = 1;
 	for (int c = 0; c < a->channels; c++) {
-		float *out = resample_loop(a->ch[c], a->frames, from, to, out_frames);
+		float *out =
+		    resample_loop(a->ch[c], a->frames, from, to, out_frames, stretch);
 		if (!out)
 			return -1;
 		free(a->ch[c]);
@@ -825,6 +842,24 @@ static int to_stereo(struct audio *a)
 	return 0;
 }
 
+/* A converted clip's cycle and seams, at its new length (frames, whole
+ * cycles): the cycle its share of the length; each seam where its time now
+ * is, dropped if it lands on a cycle line or on the one before it. */
+static void scale_cycle(struct session_clip *c, int64_t old_frames, int64_t cycles)
+{
+	c->cycle = cycles > 1 ? c->frames / cycles : 0;
+	int n = 0;
+	for (int i = 0; i < c->nseams; i++) {
+		int64_t x =
+		    llround((double)c->seams[i] * (double)c->frames / (double)old_frames);
+		if (x <= 0 || x >= c->frames || (c->cycle && x % c->cycle == 0) ||
+		    (n && x <= c->seams[n - 1]))
+			continue;
+		c->seams[n++] = x;
+	}
+	c->nseams = n;
+}
+
 int session_store_read_clip(const char *dir, struct session *s, int slot, uint32_t rate,
 			    int channels, char *err, size_t errlen)
 {
@@ -840,7 +875,10 @@ int session_store_read_clip(const char *dir, struct session *s, int slot, uint32
 		return -1;
 	if (channels < a.channels)
 		to_mono(&a); /* before resampling: half the work */
-	if ((rate != s->rate && resample(&a, s->rate, rate) != 0) ||
+	const int64_t file_frames = a.frames;
+	const int64_t cycles =
+	    c->cycle > 0 && file_frames % c->cycle == 0 ? file_frames / c->cycle : 1;
+	if ((rate != s->rate && resample(&a, s->rate, rate, cycles) != 0) ||
 	    (channels > a.channels && to_stereo(&a) != 0)) {
 		audio_free(&a);
 		return say(-1, err, errlen, "%s: out of memory converting it", c->file);
@@ -851,6 +889,8 @@ int session_store_read_clip(const char *dir, struct session *s, int slot, uint32
 	c->audio[1] = a.ch[1];
 	c->channels = a.channels;
 	c->frames = a.frames;
+	if (a.frames != file_frames)
+		scale_cycle(c, file_frames, cycles);
 	return 0;
 }
 
