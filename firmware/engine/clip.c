@@ -598,15 +598,16 @@ void clip_apply_due(struct engine *e, int64_t f)
 		struct clip *c = &e->clips[s];
 		if (c->rb_pass && !c->rb_switched && c->rb_end <= f)
 			rb_switch(e, s, f);
-		/* A stop due now, asked before a multiply or insert due now
-		 * began, wins: the pass never begins (begun, the stop would
-		 * only end it a whole cycle later, recording on into a
-		 * stopped clip). */
-		if (c->rb_queued && c->rb_start <= f && c->queued == CLIP_STOPPED &&
-		    c->queued_at <= f)
-			apply(e, s, f);
-		if (c->rb_queued && c->rb_start <= f)
-			rb_begin(e, s, f);
+		if (c->rb_queued && c->rb_start <= f) {
+			/* A stop due now wins over a multiply or insert due
+			 * now: applied first, it discards the pass before it
+			 * begins (begun, the stop would only end it a whole
+			 * cycle later, recording on into a stopped clip). */
+			if (c->queued == CLIP_STOPPED && c->queued_at <= f)
+				apply(e, s, f);
+			if (c->rb_queued)
+				rb_begin(e, s, f);
+		}
 		/* A reverse or speed change waits for a multiply or insert. */
 		bool rb = c->rb_queued || c->rb_pass;
 		if (c->reverse_at <= f && !rb)

@@ -750,14 +750,13 @@ static uint64_t gcd(uint64_t a, uint64_t b)
 /* One channel of a loop from rate `from` to `to`, exactly out_frames long
  * (malloc'ed; NULL when out of memory or the converter fails). The input is
  * wrapped around by `pad` frames on both sides, a whole number of output
- * frames, so output frame i is input time i * from / to with no shift. */
+ * frames, so output frame i is input time i * from / to with no shift;
+ * stretch: out_frames is not the rate's own length (resample). */
 static float *resample_loop(const float *in, int64_t frames, uint32_t from, uint32_t to,
 			    int64_t out_frames, bool stretch)
 {
-	uint64_t step = from / gcd(from, to); /* input frames per whole output frame */
-	int64_t pad = (int64_t)(step * ((LOOP_PAD + step - 1) / step));
-	int64_t pad_out = pad * (int64_t)to / (int64_t)from;
-	double ratio = (double)to / from;
+	int64_t pad, pad_out;
+	double ratio;
 	if (stretch) {
 		/* The loop onto exactly out_frames (a few frames from the
 		 * rate's own length: whole cycles); the start shifts by less
@@ -765,6 +764,12 @@ static float *resample_loop(const float *in, int64_t frames, uint32_t from, uint
 		pad = LOOP_PAD;
 		ratio = (double)out_frames / (double)frames;
 		pad_out = llround((double)pad * ratio);
+	} else {
+		/* input frames per whole output frame */
+		uint64_t step = from / gcd(from, to);
+		pad = (int64_t)(step * ((LOOP_PAD + step - 1) / step));
+		ratio = (double)to / from;
+		pad_out = pad * (int64_t)to / (int64_t)from;
 	}
 	int64_t ext = frames + 2 * pad;
 	int64_t ext_out = llround((double)ext * ratio) + 64;
@@ -844,7 +849,7 @@ static int to_stereo(struct audio *a)
 
 /* A converted clip's cycle and seams, at its new length (frames, whole
  * cycles): the cycle its share of the length; each seam where its time now
- * is, dropped if it lands on a cycle line or on the one before it. */
+ * is, dropped if it lands on a cycle line or on the seam before it. */
 static void scale_cycle(struct session_clip *c, int64_t old_frames, int64_t cycles)
 {
 	c->cycle = cycles > 1 ? c->frames / cycles : 0;
