@@ -237,7 +237,9 @@ static void drain_reports(struct supervisor *s)
 				s->last_xrun_log_ns = t;
 				log_line(
 				    "@%lld xrun (%s): streams restarted; %llu so far", f,
-				    r.value == -ESTRPIPE ? "suspended" : "over/underrun",
+				    r.value == -ESTRPIPE ? "suspended"
+				    : r.value == -EIO	 ? "stalled: Input/output error"
+							 : "over/underrun",
 				    (unsigned long long)s->xruns_logged);
 			}
 			break;
@@ -600,18 +602,19 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 	double worst_ms = (double)as.worst_ns / 1e6;
 	fprintf(out,
 		"gridloop: statistics: %lld frames (%.1f s) in %llu periods; xruns %llu; "
-		"periods over time %llu; worst period %.3f ms of %.3f ms (%.1f %%); "
-		"average load %.2f %%\n",
+		"stalls %llu; periods over time %llu; worst period %.3f ms of %.3f ms "
+		"(%.1f %%); average load %.2f %%\n",
 		(long long)as.frames, seconds, (unsigned long long)as.periods,
-		(unsigned long long)as.xruns, (unsigned long long)as.slow_periods,
-		worst_ms, period_ms, 100.0 * worst_ms / period_ms, load);
+		(unsigned long long)as.xruns, (unsigned long long)as.stalls,
+		(unsigned long long)as.slow_periods, worst_ms, period_ms,
+		100.0 * worst_ms / period_ms, load);
 	fprintf(
 	    out,
-	    "gridloop: statistics: device reopens %llu; late script commands %llu; "
-	    "engine "
+	    "gridloop: statistics: device reopens %llu; dropouts %llu; late script "
+	    "commands %llu; engine "
 	    "events dropped %u; recording memory %.1f MiB in %llu chunks (grows %llu, "
 	    "failures %llu)\n",
-	    (unsigned long long)s->reopens,
+	    (unsigned long long)s->reopens, (unsigned long long)(as.xruns + s->reopens),
 	    (unsigned long long)(s->cfg.feeder ? script_feeder_late(s->cfg.feeder) : 0),
 	    engine_events_dropped(s->cfg.engine), (double)ks.bytes_mapped / 1048576.0,
 	    (unsigned long long)ks.chunks_mapped, (unsigned long long)ks.grows,
