@@ -795,7 +795,9 @@ static void pass_close(struct clip *c)
 
 /* Between periods: a final take keeps one undo buffer free for its next
  * pass, of its length, as long as its bounds allow and the keeper has
- * memory. Spares too short for it go back. When the bounds leave no room
+ * memory (spares too short for it went back where they came about:
+ * release_unfit_spares' callers, so no period walks the pool twice). When
+ * the bounds leave no room
  * for one, the oldest level gives its buffer at the next pass; if that
  * buffer is too short (or the oldest level keeps a take), the oldest
  * levels go now, with EV_UNDO_DROPPED, until there is room (not while
@@ -805,7 +807,6 @@ static void undo_want_more(struct engine *e, int slot)
 	struct clip *c = &e->clips[slot];
 	if (!c->finished || c->cleared || c->state == CLIP_EMPTY || c->length <= 0)
 		return;
-	release_unfit_spares(e, slot);
 	if (c->undo_pending || c->undo_failed || buf_free(c) >= 0)
 		return;
 	for (;;) {
@@ -837,6 +838,7 @@ void clip_undo_ready(struct engine *e, int slot, float **const tables[2], int64_
 	c->ubuf[c->nbufs][1] = tables[1];
 	c->ubuf_frames[c->nbufs] = frames;
 	c->nbufs++;
+	release_unfit_spares(e, slot); /* asked for before a multiply ended */
 }
 
 void clip_undo_failed(struct engine *e, int slot)
@@ -1202,6 +1204,7 @@ static void levels_discard_redo(struct engine *e, int slot)
 		take_free(e, slot, c->lv[i].tk.id, held);
 	}
 	c->nlv = c->applied;
+	release_unfit_spares(e, slot); /* the undone levels' buffers are spares */
 }
 
 /* Before the switch: T' goes, nothing of the pass is kept (an undo, a
@@ -1732,6 +1735,7 @@ static void take_swap(struct engine *e, int slot, int i, int dir, int64_t f)
 	k->nseams = ns;
 	c->rb_read = c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0];
 	c->take_switching = true;
+	release_unfit_spares(e, slot);
 	struct mem_request rq = {.type = MEM_TAKE_SWITCH,
 				 .slot = (uint8_t)slot,
 				 .gen = c->gen,
