@@ -584,7 +584,7 @@ static int lmodel_dropped; /* levels the bounds dropped, over every run */
 
 /* A run of `steps` random operations, or of `script`'s: o overdub, m
  * multiply, i insert, c clear, u undo, r redo, U undo all, R redo all. */
-static void undo_through_rebuilds(uint64_t seed, uint32_t levels, int steps,
+static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, int steps,
 				  const char *script)
 {
 	static const char ops[] = "omicurUR";
@@ -593,9 +593,12 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, int steps,
 	struct engine_config cfg;
 	rig_loop_config(&cfg, 0, LAT);
 	cfg.undo_levels = levels;
+	cfg.undo_memory_mb = mb;
 	struct rig *r = rig_new_with(&cfg, NULL, 64);
 	assert_non_null(r);
 	r->discard_output = true;
+	const struct clip *c = &r->e->clips[0];
+	const int64_t C = r->e->chunk_frames;
 	rig_record_loop(r, 100, LOOP);
 	settle_all(r);
 	struct lmodel m = {.st = {clip_read(r, LOOP)}, .len = {LOOP}, .n = 1};
@@ -675,6 +678,22 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, int steps,
 				lmodel_drop_oldest(&m), lmodel_dropped++;
 		r->nev = 0;
 		lmodel_check(r, &m, seed, step);
+		/* The bounds: buffers and kept takes at most `levels`, their
+		 * memory (whole chunks; a kept take as the longer of its two)
+		 * at most `mb`, unless only one is held. */
+		int held = c->nbufs;
+		uint64_t bytes = 0;
+		for (int b = 0; b < c->nbufs; b++)
+			bytes += (uint64_t)((c->ubuf_frames[b] + C - 1) / C * C) * 4;
+		for (int i = 0; i < c->nlv; i++)
+			if (c->lv[i].take) {
+				held++;
+				bytes += (uint64_t)((c->lv[i].len + C - 1) / C * C) * 4;
+			}
+		if (held > (int)levels || (mb && held > 1 && bytes > (mb << 20)))
+			fail_msg("seed %#llx step %d: %d held for undo, %llu bytes",
+				 (unsigned long long)seed, step, held,
+				 (unsigned long long)bytes);
 	}
 	for (int i = 0; i < m.n; i++)
 		free(m.st[i]);
@@ -694,13 +713,16 @@ static void test_undo_through_multiply_and_insert(void **state)
 	    "omcuoiuuuuurrrrrUR", /* undo a clear, go on, and back */
 	};
 	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
-		undo_through_rebuilds(0x3a1d0000 + i, 8, 0, chains[i]);
+		undo_through_rebuilds(0x3a1d0000 + i, 8, 0, 0, chains[i]);
 	const char *runs_env = getenv("GL_UNDO_RUNS");
 	int runs = runs_env ? atoi(runs_env) : 6;
 	for (int i = 0; i < runs; i++) {
 		uint64_t seed = 0x3a1d0001 + (uint64_t)i * 104729;
+		/* Levels 2..5, or 16; every third run a 1 MB bound too (a
+		 * copy is 48 KiB to 288 KiB here). */
 		uint32_t levels = i % 2 ? GL_UNDO_LEVELS_MAX : (uint32_t)(2 + i % 4);
-		undo_through_rebuilds(seed, levels, runs_env ? 120 : 40, NULL);
+		undo_through_rebuilds(seed, levels, i % 3 == 2 ? 1 : 0,
+				      runs_env ? 120 : 40, NULL);
 	}
 	printf("undo through multiply and insert: %zu chains, %d random runs, levels "
 	       "dropped by the bounds: %d\n",

@@ -657,7 +657,9 @@ static uint64_t copy_bytes(const struct engine *e, const struct clip *c, int64_t
 }
 
 /* What the clip holds for undo: every buffer (a level's or a spare), and
- * the take each multiply or insert level keeps. */
+ * for each multiply or insert level a copy of the longer of its two takes
+ * (T', the one after it), so an undo or redo of it changes nothing here
+ * (it keeps A while applied, T' once undone). */
 static uint64_t undo_bytes(const struct engine *e, const struct clip *c)
 {
 	uint64_t n = 0;
@@ -665,7 +667,7 @@ static uint64_t undo_bytes(const struct engine *e, const struct clip *c)
 		n += copy_bytes(e, c, c->ubuf_frames[b]);
 	for (int i = 0; i < c->nlv; i++)
 		if (c->lv[i].take)
-			n += copy_bytes(e, c, c->lv[i].tk.length);
+			n += copy_bytes(e, c, c->lv[i].len);
 	return n;
 }
 
@@ -713,32 +715,37 @@ static int buf_free(const struct clip *c)
 	return -1;
 }
 
+/* Buffer b (not in use) goes back to the keeper; the last buffer takes
+ * its index. */
+static void release_buf(struct engine *e, int slot, int b)
+{
+	struct clip *c = &e->clips[slot];
+	struct mem_request rq = {.type = MEM_UNDO_FREE,
+				 .slot = (uint8_t)slot,
+				 .gen = c->gen,
+				 .tables = {c->ubuf[b][0], c->ubuf[b][1]}};
+	engine_request(e, &rq);
+	int last = --c->nbufs;
+	if (b == last)
+		return;
+	c->ubuf[b][0] = c->ubuf[last][0];
+	c->ubuf[b][1] = c->ubuf[last][1];
+	c->ubuf_frames[b] = c->ubuf_frames[last];
+	for (int i = 0; i < c->nlv; i++)
+		if (!c->lv[i].take && c->lv[i].buf == last)
+			c->lv[i].buf = (uint8_t)b;
+	if (c->od_writing && c->od_buf == last)
+		c->od_buf = (int8_t)b;
+}
+
 /* Spare buffers too short for the clip's take (its length grew by a
- * multiply or insert) go back to the keeper; the last buffer takes the
- * freed index. */
+ * multiply or insert) go back to the keeper. */
 static void release_unfit_spares(struct engine *e, int slot)
 {
 	struct clip *c = &e->clips[slot];
-	for (int b = c->nbufs - 1; b >= 0; b--) {
-		if (buf_in_use(c, b) || buf_fits(c, b))
-			continue;
-		struct mem_request rq = {.type = MEM_UNDO_FREE,
-					 .slot = (uint8_t)slot,
-					 .gen = c->gen,
-					 .tables = {c->ubuf[b][0], c->ubuf[b][1]}};
-		engine_request(e, &rq);
-		int last = --c->nbufs;
-		if (b != last) {
-			c->ubuf[b][0] = c->ubuf[last][0];
-			c->ubuf[b][1] = c->ubuf[last][1];
-			c->ubuf_frames[b] = c->ubuf_frames[last];
-			for (int i = 0; i < c->nlv; i++)
-				if (!c->lv[i].take && c->lv[i].buf == last)
-					c->lv[i].buf = (uint8_t)b;
-			if (c->od_writing && c->od_buf == last)
-				c->od_buf = (int8_t)b;
-		}
-	}
+	for (int b = c->nbufs - 1; b >= 0; b--)
+		if (!buf_in_use(c, b) && !buf_fits(c, b))
+			release_buf(e, slot, b);
 }
 
 /* The oldest level goes, with an event: a pass's buffer stays in the pool
@@ -1443,17 +1450,23 @@ static void rb_switch(struct engine *e, int slot, int64_t f)
 	c->nchunks = c->rb_cap;
 	c->length = c->written = c->rb_len;
 	c->take_id = c->rb_seq;
-	/* The levels before it stay, within the bounds with A counted: the
+	/* The levels before it stay, within the bounds with it counted: the
 	 * oldest go first; spares too short for T' go back, and the keeper
 	 * is asked for T's (undo_want_more). */
 	c->undo_failed = false;
 	release_unfit_spares(e, slot);
 	while (c->nlv > 0 && (c->nlv >= GL_UNDO_LEVELS_MAX ||
-			      undo_over(e, c, copy_bytes(e, c, LA), 1))) {
+			      undo_over(e, c, copy_bytes(e, c, c->length), 1))) {
 		if (level_drop_oldest(e, slot, f) == -2)
 			break;
 		release_unfit_spares(e, slot);
 	}
+	/* No level left to drop (or T' as long as A): spares give way. */
+	for (int b = c->nbufs - 1; b >= 0 && undo_count(c) > 0 &&
+				   undo_over(e, c, copy_bytes(e, c, c->length), 1);
+	     b--)
+		if (!buf_in_use(c, b))
+			release_buf(e, slot, b);
 	c->lv[c->nlv++] = l;
 	c->applied = c->nlv;
 	c->clear_redo = false;
