@@ -730,6 +730,82 @@ static void test_undo_through_multiply_and_insert(void **state)
 	assert_true(lmodel_dropped > 0); /* the bounds were reached */
 }
 
+/* A take, an overdub, a multiply, an overdub: three levels, one of them
+ * keeping the take from before the multiply. */
+static struct rig *levels_rig(const struct keeper_config *kc)
+{
+	struct rig *r = op_rig(0, kc);
+	settle_all(r);
+	for (int k = 0; k < 3; k++) {
+		uint8_t type = k == 1 ? CMD_MULTIPLY : CMD_OVERDUB;
+		int64_t at = engine_now(r->e) + 17;
+		rig_cmd(r, type, 0, 0, 0, at);
+		rig_cmd(r, type, 0, 0, 0, at + (k == 1 ? LOOP + 1000 : 2000));
+		rig_run(r, 128);
+		settle_all(r);
+	}
+	assert_int_equal(r->e->clips[0].nlv, 3);
+	return r;
+}
+
+/* Out of memory, a take being recorded takes the undo memory of the clip
+ * holding the most, the take a multiply level keeps included (the
+ * manual's rule): the recording is whole, the multiplied clip keeps its
+ * audio as it is and has no level left. */
+static void test_multiply_levels_give_way_to_a_recording(void **state)
+{
+	(void)state;
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct rig *probe = levels_rig(&kc);
+	struct keeper_stats st;
+	keeper_get_stats(probe->k, &st);
+	rig_free(probe);
+	/* Room for 3 chunks more: the 30000-frame take needs 10. */
+	kc.memory_limit = st.bytes_mapped + 3 * 3072 * sizeof(float);
+	struct rig *r = levels_rig(&kc);
+	int64_t len = engine_clip_length(r->e, 0, 0);
+	float *a = clip_read(r, len);
+	r->nev = 0;
+	struct keeper_stats before;
+	keeper_get_stats(r->k, &before);
+	int64_t at = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at + 30000);
+	rig_run_to(r, at + 70000);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == ERR_OUT_OF_MEMORY)
+			fail_msg("the take ran out of memory at %lld",
+				 (long long)r->ev[i].frame);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 30000);
+	float *b = calloc(30000, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, 1, 0, 0, 0, b, 30000), 30000);
+	for (int64_t i = 0; i < 30000; i++)
+		if (b[i] != rig_signal(at + LAT + i, 0))
+			fail_msg("the new take differs at %lld", (long long)i);
+	assert_int_equal(r->e->clips[0].nlv, 0);
+	assert_true(rig_count_events(r, EV_UNDO_DROPPED, 0) >= 1);
+	/* The take the multiply level kept went too: the new take's 9 chunks
+	 * more (one was armed) less A's own (those T' does not share). */
+	struct keeper_stats after;
+	keeper_get_stats(r->k, &after);
+	printf("take chunks: %llu before the recording, %llu after\n",
+	       (unsigned long long)before.chunks_mapped,
+	       (unsigned long long)after.chunks_mapped);
+	assert_true(after.chunks_mapped < before.chunks_mapped + 9);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle_all(r);
+	float *a2 = clip_read(r, len);
+	compare("the multiplied clip after the recording", a2, a, len);
+	assert_true(keeper_clip_bytes(r->k, 0, 0) >= (uint64_t)len * sizeof(float));
+	free(a);
+	free(a2);
+	free(b);
+	rig_free(r);
+}
+
 /* ---- seams ------------------------------------------------------------ */
 
 static float sine_a(int64_t t, int c)
@@ -971,6 +1047,7 @@ int main(void)
 	    cmocka_unit_test(test_multiply_insert_hostile_states),
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
 	    cmocka_unit_test(test_undo_through_multiply_and_insert),
+	    cmocka_unit_test(test_multiply_levels_give_way_to_a_recording),
 	    cmocka_unit_test(test_seams_are_click_free),
 	    cmocka_unit_test(test_stereo),
 	    cmocka_unit_test(test_restored_take_keeps_its_cycle),
