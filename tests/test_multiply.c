@@ -27,6 +27,7 @@
 #include "engine_internal.h"
 #include "engine_ops.h"
 #include "engine_rig.h"
+#include "undo_model.h"
 
 #define LOOP 12000
 #define LAT  300
@@ -439,77 +440,12 @@ static void test_undo_and_clear_during_the_pass(void **state)
 
 /* ---- undo through multiplies and inserts: an independent model ------- *
  *
- * The model keeps every state the clip was in (its length and audio, read
- * when the operation ended) and a cursor, as tests/test_undo.c's: an undo
- * moves the cursor back, a redo forward, a new pass, multiply or insert
- * cuts what was ahead and adds a state, a clear hides the clip until an
- * undo. The engine's EV_UNDO_DROPPED events say when the bound dropped the
+ * The model (tests/undo_model.h, tests/test_undo.c's too) keeps every
+ * state the clip was in (its length and audio, read when the operation
+ * ended) and a cursor. The engine's EV_UNDO_DROPPED events say when the bound dropped the
  * oldest level: the model drops its oldest state then, and the engine's
  * level count must be the model's. After every step the clip must hold the
  * state at the cursor bit for bit, whatever length it has. */
-
-struct lmodel {
-	float *st[GL_UNDO_LEVELS_MAX + 2];
-	int64_t len[GL_UNDO_LEVELS_MAX + 2];
-	int n, cur;
-	bool cleared, clear_redo;
-};
-
-static void lmodel_cut(struct lmodel *m)
-{
-	for (int i = m->cur + 1; i < m->n; i++)
-		free(m->st[i]);
-	m->n = m->cur + 1;
-}
-
-static void lmodel_push(struct lmodel *m, float *state, int64_t len)
-{
-	lmodel_cut(m);
-	m->clear_redo = false;
-	assert_true(m->n < GL_UNDO_LEVELS_MAX + 2);
-	m->st[m->n] = state;
-	m->len[m->n++] = len;
-	m->cur = m->n - 1;
-}
-
-static void lmodel_drop_oldest(struct lmodel *m)
-{
-	assert_true(m->cur > 0);
-	free(m->st[0]);
-	memmove(m->st, m->st + 1, (size_t)(m->n - 1) * sizeof(m->st[0]));
-	memmove(m->len, m->len + 1, (size_t)(m->n - 1) * sizeof(m->len[0]));
-	m->n--;
-	m->cur--;
-}
-
-static bool lmodel_undo(struct lmodel *m)
-{
-	if (m->cleared) {
-		m->cleared = false;
-		m->clear_redo = true;
-		return true;
-	}
-	if (m->cur == 0)
-		return false;
-	m->cur--;
-	return true;
-}
-
-static bool lmodel_redo(struct lmodel *m)
-{
-	if (m->cleared)
-		return false;
-	if (m->cur + 1 < m->n) {
-		m->cur++;
-		return true;
-	}
-	if (m->clear_redo) {
-		m->cleared = true;
-		m->clear_redo = false;
-		return true;
-	}
-	return false;
-}
 
 /* Until nothing changes the clip's audio: no pass, swap, copy or switch. */
 static void settle_all(struct rig *r)
@@ -538,7 +474,7 @@ static void ensure_playing(struct rig *r)
 	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
 }
 
-static void lmodel_check(struct rig *r, struct lmodel *m, uint64_t seed, int step)
+static void model_check(struct rig *r, struct undo_model *m, uint64_t seed, int step)
 {
 	const struct clip *c = &r->e->clips[0];
 	if (m->cleared) {
@@ -580,7 +516,7 @@ static int64_t lrnd_in(uint64_t *s, int64_t lo, int64_t hi)
 	return lo + (int64_t)(lrnd(s) % (uint64_t)(hi - lo + 1));
 }
 
-static int lmodel_dropped; /* levels the bounds dropped, over every run */
+static int levels_dropped; /* levels the bounds dropped, over every run */
 
 /* A run of `steps` random operations, or of `script`'s: o overdub, m
  * multiply, i insert, c clear, u undo, r redo, U undo all, R redo all. */
@@ -601,7 +537,8 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, i
 	const int64_t C = r->e->chunk_frames;
 	rig_record_loop(r, 100, LOOP);
 	settle_all(r);
-	struct lmodel m = {.st = {clip_read(r, LOOP)}, .len = {LOOP}, .n = 1};
+	struct undo_model m = {0};
+	undo_model_push(&m, clip_read(r, LOOP), LOOP);
 	r->nev = 0;
 	if (script)
 		steps = (int)strlen(script);
@@ -629,24 +566,20 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, i
 			rig_cmd(r, type, 0, 0, 0, at + lrnd_in(&rs, 100, 2 * LOOP));
 		} else if (pick < 40) {
 			rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
-			if (!m.cleared) {
-				lmodel_cut(&m);
-				m.cleared = true;
-				m.clear_redo = false;
-			}
+			undo_model_clear(&m);
 		} else if (pick < 62) {
 			rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
-			lmodel_undo(&m);
+			undo_model_undo(&m);
 		} else if (pick < 82) {
 			rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
-			lmodel_redo(&m);
+			undo_model_redo(&m);
 		} else if (pick < 91) {
 			rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
-			while (lmodel_undo(&m))
+			while (undo_model_undo(&m))
 				;
 		} else {
 			rig_cmd(r, CMD_REDO_ALL, 0, 0, 0, engine_now(r->e));
-			while (lmodel_redo(&m))
+			while (undo_model_redo(&m))
 				;
 		}
 		rig_run(r, 128);
@@ -661,7 +594,7 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, i
 				fail_msg("seed %#llx step %d: op %d made %lld of %lld",
 					 (unsigned long long)seed, step, type,
 					 (long long)got, (long long)len);
-			lmodel_push(&m, clip_read(r, got), got);
+			assert_true(undo_model_push(&m, clip_read(r, got), got));
 		}
 		if (getenv("LM_TRACE")) {
 			fprintf(stderr, "step %d pick %lld type %d len %lld\n", step,
@@ -674,10 +607,13 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, i
 		}
 		for (int i = 0; i < r->nev; i++)
 			if (r->ev[i].type == EV_UNDO_DROPPED && r->ev[i].track == 0 &&
-			    r->ev[i].scene == 0)
-				lmodel_drop_oldest(&m), lmodel_dropped++;
+			    r->ev[i].scene == 0) {
+				assert_true(m.cur > 0);
+				undo_model_drop_oldest(&m);
+				levels_dropped++;
+			}
 		r->nev = 0;
-		lmodel_check(r, &m, seed, step);
+		model_check(r, &m, seed, step);
 		/* The bounds: buffers and kept takes at most `levels`, their
 		 * memory (whole chunks; a kept take as the longer of its two)
 		 * at most `mb`, unless only one is held. */
@@ -695,8 +631,7 @@ static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, i
 				 (unsigned long long)seed, step, held,
 				 (unsigned long long)bytes);
 	}
-	for (int i = 0; i < m.n; i++)
-		free(m.st[i]);
+	undo_model_free(&m);
 	rig_free(r);
 }
 
@@ -726,8 +661,8 @@ static void test_undo_through_multiply_and_insert(void **state)
 	}
 	printf("undo through multiply and insert: %zu chains, %d random runs, levels "
 	       "dropped by the bounds: %d\n",
-	       sizeof(chains) / sizeof(chains[0]), runs, lmodel_dropped);
-	assert_true(lmodel_dropped > 0); /* the bounds were reached */
+	       sizeof(chains) / sizeof(chains[0]), runs, levels_dropped);
+	assert_true(levels_dropped > 0); /* the bounds were reached */
 }
 
 /* A take, an overdub, a multiply, an overdub: three levels, one of them

@@ -17,6 +17,7 @@
 
 #include "engine_internal.h"
 #include "engine_rig.h"
+#include "undo_model.h"
 
 #define LOOP	      12000 /* frames: a loop without a tempo (it sets none) */
 #define BAR120_FRAMES 96000 /* a 4/4 bar at 120 BPM, 48 kHz */
@@ -87,75 +88,7 @@ static void pass(struct rig *r, int64_t len)
 	settle(r);
 }
 
-struct model {
-	float *st[GL_UNDO_LEVELS_MAX + 2];
-	int n, cur; /* states, and the one the clip holds */
-	bool cleared, clear_redo;
-	int dropped;
-	int levels;
-};
-
-static void model_cut(struct model *m)
-{
-	for (int i = m->cur + 1; i < m->n; i++)
-		free(m->st[i]);
-	m->n = m->cur + 1;
-}
-
-static void model_push(struct model *m, float *state)
-{
-	model_cut(m);
-	m->clear_redo = false;
-	m->st[m->n++] = state;
-	m->cur = m->n - 1;
-	if (m->n - 1 > m->levels) {
-		free(m->st[0]);
-		memmove(m->st, m->st + 1, (size_t)(m->n - 1) * sizeof(m->st[0]));
-		m->n--;
-		m->cur--;
-		m->dropped++;
-	}
-}
-
-static bool model_undo(struct model *m)
-{
-	if (m->cleared) {
-		m->cleared = false;
-		m->clear_redo = true;
-		return true;
-	}
-	if (m->cur == 0)
-		return false;
-	m->cur--;
-	return true;
-}
-
-static bool model_redo(struct model *m)
-{
-	if (m->cleared)
-		return false;
-	if (m->cur + 1 < m->n) {
-		m->cur++;
-		return true;
-	}
-	if (m->clear_redo) {
-		m->cleared = true;
-		m->clear_redo = false;
-		return true;
-	}
-	return false;
-}
-
-static void model_clear(struct model *m)
-{
-	if (m->cleared)
-		return;
-	model_cut(m);
-	m->cleared = true;
-	m->clear_redo = false;
-}
-
-static void check(struct rig *r, struct model *m, uint64_t seed, int step)
+static void check(struct rig *r, struct undo_model *m, uint64_t seed, int step)
 {
 	if (m->cleared) {
 		if (engine_clip_state(r->e, 0, 0) != CLIP_EMPTY ||
@@ -181,13 +114,13 @@ static void check(struct rig *r, struct model *m, uint64_t seed, int step)
 		free(now);
 }
 
-static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int steps)
+static void run_against_model(uint64_t seed, uint32_t levels, uint32_t latency, int steps)
 {
 	uint64_t rs = seed;
 	struct rig *r = undo_rig(levels, 0, latency);
 	record_take(r);
-	struct model m = {.levels = (int)levels};
-	m.st[m.n++] = clip_now(r);
+	struct undo_model m = {.levels = (int)levels};
+	undo_model_push(&m, clip_now(r), LOOP);
 	r->nev = 0;
 	for (int step = 0; step < steps; step++) {
 		int64_t pick = rnd_in(&rs, 0, 99);
@@ -195,7 +128,7 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 			pick = 40; /* no pass on a cleared slot: undo instead */
 		if (pick < 35) {
 			pass(r, rnd_in(&rs, 100, LOOP + LOOP / 2));
-			model_push(&m, clip_now(r));
+			undo_model_push(&m, clip_now(r), LOOP);
 		} else if (pick < 40) {
 			/* Undo during a pass: it ends and is undone (redo brings
 			 * back what it wrote, which the model learns then). */
@@ -209,21 +142,21 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 				at + latency + rnd_in(&rs, 64, LOOP));
 			rig_run_to(r, at + latency + LOOP + 64);
 			settle(r);
-			model_push(&m, NULL);
-			model_undo(&m);
+			undo_model_push(&m, NULL, LOOP);
+			undo_model_undo(&m);
 		} else if (pick < 62) {
 			rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
-			model_undo(&m);
+			undo_model_undo(&m);
 		} else if (pick < 80) {
 			rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
-			model_redo(&m);
+			undo_model_redo(&m);
 		} else if (pick < 86) {
 			rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
-			while (model_undo(&m))
+			while (undo_model_undo(&m))
 				;
 		} else if (pick < 92) {
 			rig_cmd(r, CMD_REDO_ALL, 0, 0, 0, engine_now(r->e));
-			while (model_redo(&m))
+			while (undo_model_redo(&m))
 				;
 		} else if (pick < 96) {
 			/* Reverse changes no stored audio; passes and undos go
@@ -231,7 +164,7 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 			rig_cmd(r, CMD_REVERSE, 0, 0, 0, engine_now(r->e));
 		} else {
 			rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
-			model_clear(&m);
+			undo_model_clear(&m);
 		}
 		settle(r);
 		check(r, &m, seed, step);
@@ -240,8 +173,7 @@ static void undo_model_run(uint64_t seed, uint32_t levels, uint32_t latency, int
 		fail_msg("seed %#llx: %d levels dropped, the model says %d",
 			 (unsigned long long)seed,
 			 rig_count_events(r, EV_UNDO_DROPPED, -1), m.dropped);
-	for (int i = 0; i < m.n; i++)
-		free(m.st[i]);
+	undo_model_free(&m);
 	rig_free(r);
 }
 
@@ -253,7 +185,7 @@ static void test_undo_chains_match_the_model(void **state)
 	for (int i = 0; i < runs; i++) {
 		uint64_t seed = 0x0d0e0001 + (uint64_t)i * 7919;
 		uint32_t levels = i % 3 == 0 ? GL_UNDO_LEVELS_MAX : (uint32_t)(1 + i % 4);
-		undo_model_run(seed, levels, i % 2 ? 0 : 300, runs_env ? 300 : 100);
+		run_against_model(seed, levels, i % 2 ? 0 : 300, runs_env ? 300 : 100);
 	}
 }
 
