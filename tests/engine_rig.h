@@ -154,6 +154,24 @@ static inline int rig_count_events(struct rig *r, uint8_t type, int64_t value)
 	return n;
 }
 
+/* The bytes a keeper maps for cfg's engine before any recording (the armed
+ * slots): a memory_limit of this plus N chunks leaves room for N chunks. */
+static inline uint64_t rig_keeper_mapped(const struct engine_config *cfg,
+					 const struct keeper_config *kc)
+{
+	struct engine *probe = engine_create(cfg, NULL);
+	if (!probe)
+		abort();
+	struct keeper *pk = keeper_create(probe, kc, NULL);
+	if (!pk)
+		abort();
+	struct keeper_stats st;
+	keeper_get_stats(pk, &st);
+	keeper_destroy(pk);
+	engine_destroy(probe);
+	return st.bytes_mapped;
+}
+
 /* ---- one-clip tests (the loop operations) ---------------------------------
  * A free-running engine for one clip at a time: 48 kHz, 64-frame periods,
  * no tempo set, quantise off, 4096-frame grow,

@@ -707,18 +707,13 @@ static void test_out_of_memory_stops_recording_cleanly(void **state)
 	cfg.max_period = 64;
 	cfg.fade_frames = 0;
 	cfg.grow_frames = 4096; /* 3072-frame chunks */
-	struct engine *probe = engine_create(&cfg, NULL);
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	struct keeper *pk = keeper_create(probe, &kc, NULL);
-	struct keeper_stats st;
-	keeper_get_stats(pk, &st);
-	keeper_destroy(pk);
-	engine_destroy(probe);
+	uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
 
 	/* Room for the armed slots and three more chunks, nothing else. */
-	kc.memory_limit = st.bytes_mapped + 3 * 12288 + 100;
+	kc.memory_limit = mapped + 3 * 12288 + 100;
 	struct rig *r = rig_new_with(&cfg, &kc, 64);
 	rig_cmd(r, CMD_PRESS, 4, 0, 0, 0);
 	rig_run(r, 48000);
@@ -934,16 +929,11 @@ static void test_start_after_out_of_memory_fades_in(void **state)
 	cfg.grow_frames = 4096; /* 3072-frame chunks */
 	cfg.tempo = 300;
 	cfg.beats_per_bar = 1; /* 9600-frame bars: whole bars of what is there */
-	struct engine *probe = engine_create(&cfg, NULL);
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	struct keeper *pk = keeper_create(probe, &kc, NULL);
-	struct keeper_stats st;
-	keeper_get_stats(pk, &st);
-	keeper_destroy(pk);
-	engine_destroy(probe);
-	kc.memory_limit = st.bytes_mapped + 4 * 12288 + 100; /* 5 chunks: 15360 */
+	uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
+	kc.memory_limit = mapped + 4 * 12288 + 100; /* 5 chunks: 15360 */
 	struct rig *r = rig_new_with(&cfg, &kc, 64);
 	rig_cmd(r, CMD_PRESS, 4, 0, 0, 100); /* records from bar 1: 9600 */
 	rig_run_to(r, 9600 + 4 * 9600);

@@ -286,17 +286,10 @@ static void adversary_run(uint64_t seed, double seconds)
 	kc.lock_memory = false;
 	if (rnd_in(&rs, 0, 3) == 0) {
 		/* Tight memory: the armed slots and a few chunks more. */
-		struct engine *probe = engine_create(&cfg, NULL);
-		assert_non_null(probe);
-		struct keeper *pk = keeper_create(probe, &kc, NULL);
-		struct keeper_stats st;
-		keeper_get_stats(pk, &st);
-		keeper_destroy(pk);
-		engine_destroy(probe);
-		kc.memory_limit =
-		    st.bytes_mapped + (uint64_t)rnd_in(&rs, 0, 12) *
-					  clipmem_chunk_frames(cfg.grow_frames) *
-					  sizeof(float);
+		uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
+		kc.memory_limit = mapped + (uint64_t)rnd_in(&rs, 0, 12) *
+					       clipmem_chunk_frames(cfg.grow_frames) *
+					       sizeof(float);
 	}
 	struct rig *r = rig_new_with(&cfg, &kc, P);
 	assert_non_null(r);

@@ -232,15 +232,10 @@ static void test_multiply_past_the_memory_limit(void **state)
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	struct engine *probe = engine_create(&cfg, NULL);
-	struct keeper *pk = keeper_create(probe, &kc, NULL);
-	struct keeper_stats st;
-	keeper_get_stats(pk, &st);
-	keeper_destroy(pk);
-	engine_destroy(probe);
+	uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
 	/* The take (4 chunks of 3072 frames, 5 while recording), its undo
 	 * buffer (4), and 12 more: about 3 cycles of T'. */
-	kc.memory_limit = st.bytes_mapped + 21 * 3072 * sizeof(float);
+	kc.memory_limit = mapped + 21 * 3072 * sizeof(float);
 	struct rig *r = op_rig(0, &kc);
 	float *orig = clip_read(r, LOOP);
 	int64_t p0 = engine_now(r->e) + 1000;

@@ -371,13 +371,8 @@ static void test_cleared_take_gives_way_to_a_recording(void **state)
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	struct engine *probe = engine_create(&cfg, NULL);
-	struct keeper *pk = keeper_create(probe, &kc, NULL);
-	struct keeper_stats st;
-	keeper_get_stats(pk, &st);
-	keeper_destroy(pk);
-	engine_destroy(probe);
-	kc.memory_limit = st.bytes_mapped + 12 * 3072 * sizeof(float);
+	uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
+	kc.memory_limit = mapped + 12 * 3072 * sizeof(float);
 	struct rig *r = rig_new_with(&cfg, &kc, 64);
 	/* A: 8 chunks (its undo room does not fit: no level). */
 	rig_cmd(r, CMD_PRESS, 0, 0, 0, 100);
@@ -424,13 +419,8 @@ static void test_undo_levels_give_way_to_a_recording(void **state)
 	struct keeper_config kc;
 	keeper_config_defaults(&kc);
 	kc.lock_memory = false;
-	struct engine *probe = engine_create(&cfg, NULL);
-	struct keeper *pk = keeper_create(probe, &kc, NULL);
-	struct keeper_stats st;
-	keeper_get_stats(pk, &st);
-	keeper_destroy(pk);
-	engine_destroy(probe);
-	kc.memory_limit = st.bytes_mapped + 16 * 3072 * sizeof(float);
+	uint64_t mapped = rig_keeper_mapped(&cfg, &kc);
+	kc.memory_limit = mapped + 16 * 3072 * sizeof(float);
 	struct rig *r = rig_new_with(&cfg, &kc, 64);
 	record_take(r); /* A: 12000 frames, 4 chunks */
 	pass(r, 2000);

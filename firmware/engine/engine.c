@@ -421,6 +421,22 @@ const struct engine_config *engine_config(const struct engine *e)
 	return &e->cfg;
 }
 
+static const char *const clip_state_names[CLIP_STATE_COUNT] = {
+    [CLIP_EMPTY] = "empty",
+    [CLIP_RECORD_QUEUED] = "record_queued",
+    [CLIP_RECORDING] = "recording",
+    [CLIP_PLAY_QUEUED] = "play_queued",
+    [CLIP_PLAYING] = "playing",
+    [CLIP_OVERDUBBING] = "overdubbing",
+    [CLIP_STOP_QUEUED] = "stop_queued",
+    [CLIP_STOPPED] = "stopped",
+};
+
+const char *engine_clip_state_name(enum clip_state s)
+{
+	return (unsigned)s < CLIP_STATE_COUNT ? clip_state_names[s] : "?";
+}
+
 enum clip_state engine_clip_state(const struct engine *e, int track, int scene)
 {
 	if (track < 0 || track >= GL_TRACKS || scene < 0 || scene >= GL_SCENES)

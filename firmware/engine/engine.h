@@ -282,6 +282,9 @@ bool engine_send(struct engine *e, enum command_source src, enum command_type ty
 int64_t engine_now(const struct engine *e); /* first frame of the next period */
 const struct engine_config *engine_config(const struct engine *e);
 enum clip_state engine_clip_state(const struct engine *e, int track, int scene);
+/* A state's name, as profile files ([leds] keys) and OSC's grid namespace
+ * write it ("empty", "record_queued", ... "stopped"); "?" out of range. */
+const char *engine_clip_state_name(enum clip_state s);
 int64_t engine_clip_length(const struct engine *e, int track, int scene);
 /* The frames of stored audio the clip holds now: its length, or for a take
  * still being recorded (its end pressed or not) the frames written so far.

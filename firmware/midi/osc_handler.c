@@ -987,17 +987,6 @@ static void ping(struct osc_handler *h, struct osc_out *out, const struct osc_ms
 
 /* ---- gridloop's own namespace ---------------------------------------------- */
 
-static const char *const grid_state_names[CLIP_STATE_COUNT] = {
-    [CLIP_EMPTY] = "empty",
-    [CLIP_RECORD_QUEUED] = "record_queued",
-    [CLIP_RECORDING] = "recording",
-    [CLIP_PLAY_QUEUED] = "play_queued",
-    [CLIP_PLAYING] = "playing",
-    [CLIP_OVERDUBBING] = "overdubbing",
-    [CLIP_STOP_QUEUED] = "stop_queued",
-    [CLIP_STOPPED] = "stopped",
-};
-
 static void grid_clip(struct osc_handler *h, struct osc_out *out, const struct osc_msg *m)
 {
 	int t, s;
@@ -1177,7 +1166,7 @@ static void tick_reg(struct osc_handler *h, struct osc_reg *r, struct osc_out *o
 			double secs =
 			    (double)sl->length / (h->cfg.rate ? h->cfg.rate : 48000);
 			if (!REPLY(h, out, r->url, r->path, "iisf", (int32_t)t,
-				   (int32_t)s, grid_state_names[sl->state], secs))
+				   (int32_t)s, engine_clip_state_name(sl->state), secs))
 				return; /* the rest on the next tick */
 			r->sent[i] = 1;
 			r->grid_last[i] = sl->state;

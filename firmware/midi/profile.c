@@ -60,17 +60,6 @@ static const char *const action_names[ACT_COUNT] = {
     [ACT_FOOT2] = "foot2",
 };
 
-static const char *const state_names[CLIP_STATE_COUNT] = {
-    [CLIP_EMPTY] = "empty",
-    [CLIP_RECORD_QUEUED] = "record_queued",
-    [CLIP_RECORDING] = "recording",
-    [CLIP_PLAY_QUEUED] = "play_queued",
-    [CLIP_PLAYING] = "playing",
-    [CLIP_OVERDUBBING] = "overdubbing",
-    [CLIP_STOP_QUEUED] = "stop_queued",
-    [CLIP_STOPPED] = "stopped",
-};
-
 /* In [leds] each is written storage_<name>. */
 static const char *const storage_names[PROFILE_STORAGE_STATES] = {
     [STORAGE_IDLE] = "idle",	     [STORAGE_RESTORING] = "restoring",
@@ -114,7 +103,7 @@ const char *profile_action_name(enum profile_action a)
 
 const char *profile_state_name(enum clip_state s)
 {
-	return (unsigned)s < CLIP_STATE_COUNT ? state_names[s] : "?";
+	return engine_clip_state_name(s);
 }
 
 const char *profile_storage_name(enum storage_status s)
@@ -535,7 +524,7 @@ static bool leds_line(struct parser *ps, const char *key)
 {
 	struct profile *p = ps->p;
 	for (int s = 0; s < CLIP_STATE_COUNT; s++)
-		if (strcmp(key, state_names[s]) == 0) {
+		if (strcmp(key, engine_clip_state_name(s)) == 0) {
 			if (ps->state_line[s])
 				return fail(ps,
 					    "LED for %s given twice (first on line %d)",
@@ -865,7 +854,7 @@ static bool check_leds(struct parser *ps)
 		for (int s = 0; s < CLIP_STATE_COUNT; s++)
 			if (!ps->state_line[s])
 				return fail_at(ps, at, "[leds] has no LED for %s",
-					       state_names[s]);
+					       engine_clip_state_name(s));
 	if (!ps->outside_line)
 		p->outside_led = p->state_led[CLIP_EMPTY];
 	int buttons = 0;
