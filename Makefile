@@ -100,7 +100,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(O)/bench/%)
 # Keep object files of test and tool binaries between runs.
 .SECONDARY:
 
-.PHONY: all setup program libs tests tools benches check check-unit check-asan \
+.PHONY: all setup program libs tests tools benches soak check check-unit check-asan \
         check-tsan check-arm64 check-alsa check-vm check-purity check-fuzz demo image check-board \
         bench format lint clean install
 
@@ -224,6 +224,12 @@ demo: all
 
 bench: all
 	@scripts/bench
+
+# A long run on the virtual board, its dropouts counted (not in check).
+MINUTES ?= 10
+soak: all
+	@scripts/setup-host vm
+	@scripts/soak-vb $(MINUTES)
 
 format:
 	clang-format -i firmware/*/*.c firmware/*/*.h tests/*.c tests/*/*.c tests/*/*.h

@@ -63,9 +63,40 @@ static void ops_check(const struct engine *e)
 		if (c->nlv > GL_UNDO_LEVELS_MAX || c->applied > c->nlv ||
 		    c->nbufs > GL_UNDO_LEVELS_MAX)
 			ops_fail("undo levels out of range", s, c->nlv, c->applied);
-		for (int i = 1; i < c->nlv; i++)
-			if (c->lv[i].take)
-				ops_fail("a take level above the oldest", s, i, c->nlv);
+		/* Levels: each buffer long enough for the take its level
+		 * applies to, in one level only; the levels next to the
+		 * cursor (the one an undo takes back, the one a redo brings)
+		 * apply to the clip's take as it is. */
+		for (int i = 0; i < c->nlv; i++) {
+			const struct undo_level *l = &c->lv[i];
+			if (l->take) {
+				if (l->tk.length <= 0 || !l->tk.table[0])
+					ops_fail("a take level without its take", s, i,
+						 l->tk.length);
+				continue;
+			}
+			if (l->buf >= c->nbufs || c->ubuf_frames[l->buf] < l->len ||
+			    l->rg_len <= 0 || l->rg_len > l->len || l->rg_start < 0 ||
+			    l->rg_start >= l->len)
+				ops_fail("a level's buffer or region does not fit", s, i,
+					 l->len);
+			for (int j = 0; j < i; j++)
+				if (!c->lv[j].take && c->lv[j].buf == l->buf)
+					ops_fail("two levels share a buffer", s, j, i);
+		}
+		if (c->applied > 0 && c->lv[c->applied - 1].len != c->length)
+			ops_fail("the level to undo is of another take", s,
+				 c->lv[c->applied - 1].len, c->length);
+		/* (A take level undone keeps T', of its length, and the
+		 * clip's take is A.) */
+		if (c->applied < c->nlv && !c->lv[c->applied].take &&
+		    c->lv[c->applied].len != c->length)
+			ops_fail("the level to redo is of another take", s,
+				 c->lv[c->applied].len, c->length);
+		if (c->applied < c->nlv && c->lv[c->applied].take &&
+		    c->lv[c->applied].tk.length != c->lv[c->applied].len)
+			ops_fail("an undone take level does not keep its take", s,
+				 c->lv[c->applied].tk.length, c->lv[c->applied].len);
 		if (c->nseams > GL_SEAMS_MAX)
 			ops_fail("too many seams", s, c->nseams, 0);
 		if (c->rb_read && c->table[0] != c->rb_dst[0])

@@ -193,16 +193,18 @@ static void check_invariants(struct rig *r, const char *what, int events)
 				 e->cfg.undo_levels);
 		for (int i = 0; i < c->nlv; i++) {
 			const struct undo_level *l = &c->lv[i];
-			if (l->buf >= c->nbufs || l->rg_len <= 0 ||
-			    l->rg_len > c->length || l->rg_start < 0 ||
-			    l->rg_start >= c->length)
+			if (l->take)
+				continue; /* a multiply's or insert's: no buffer */
+			if (l->buf >= c->nbufs || c->ubuf_frames[l->buf] < l->len ||
+			    l->rg_len <= 0 || l->rg_len > l->len || l->rg_start < 0 ||
+			    l->rg_start >= l->len)
 				fail_msg("%s: clip %d level %d: buffer %d of %d, region "
 					 "%lld+%lld of %lld",
 					 what, s, i, l->buf, c->nbufs,
 					 (long long)l->rg_start, (long long)l->rg_len,
 					 (long long)c->length);
 			for (int j = 0; j < i; j++)
-				if (c->lv[j].buf == l->buf)
+				if (!c->lv[j].take && c->lv[j].buf == l->buf)
 					fail_msg("%s: clip %d levels %d and %d share a "
 						 "buffer",
 						 what, s, j, i);

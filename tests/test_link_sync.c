@@ -325,6 +325,87 @@ static void test_engine_sync_grid_without_tempo(void **state)
 	rig_free(r);
 }
 
+static void test_link_watch_rejoins_after_peers_are_lost(void **state)
+{
+	(void)state;
+	struct link_watch w = {0};
+	/* Alone from the start: the first count is news, then nothing. */
+	assert_int_equal(link_watch_step(&w, 0, 0), LINK_WATCH_CHANGED);
+	assert_int_equal(link_watch_step(&w, 500000, 0), 0);
+	assert_int_equal(link_watch_step(&w, 500100, 2), LINK_WATCH_CHANGED);
+	assert_int_equal(link_watch_step(&w, 500200, 2), 0);
+	/* Lost at 600000: 8 s, then 16, 32, 60, 60 s between tries. */
+	assert_int_equal(link_watch_step(&w, 600000, 0), LINK_WATCH_CHANGED);
+	assert_int_equal(link_watch_step(&w, 607999, 0), 0);
+	assert_int_equal(link_watch_step(&w, 608000, 0), LINK_WATCH_REJOIN);
+	assert_int_equal(link_watch_step(&w, 608001, 0), 0);
+	assert_int_equal(link_watch_step(&w, 623999, 0), 0);
+	assert_int_equal(link_watch_step(&w, 624500, 0), LINK_WATCH_REJOIN);
+	assert_int_equal(link_watch_step(&w, 624500 + 32000, 0), LINK_WATCH_REJOIN);
+	assert_int_equal(link_watch_step(&w, 656500 + 60000, 0), LINK_WATCH_REJOIN);
+	assert_int_equal(link_watch_step(&w, 716500 + 59999, 0), 0);
+	assert_int_equal(link_watch_step(&w, 716500 + 60000, 0), LINK_WATCH_REJOIN);
+	assert_int_equal(w.rejoins, 5);
+	/* Back: the next loss starts from 8 s again. */
+	assert_int_equal(link_watch_step(&w, 800000, 1), LINK_WATCH_CHANGED);
+	assert_int_equal(link_watch_step(&w, 801000, 0), LINK_WATCH_CHANGED);
+	assert_int_equal(link_watch_step(&w, 808999, 0), 0);
+	assert_int_equal(link_watch_step(&w, 809000, 0), LINK_WATCH_REJOIN);
+	/* Lost at time 0 of the caller's clock is a loss too. */
+	struct link_watch z = {0};
+	link_watch_step(&z, 0, 3);
+	link_watch_step(&z, 0, 0);
+	assert_int_equal(link_watch_step(&z, 7999, 0), 0);
+	assert_int_equal(link_watch_step(&z, 8000, 0), LINK_WATCH_REJOIN);
+}
+
+/* Seeded random counts and times against a model written from the contract:
+ * news when the count differs; each stretch at 0 after some peer has its
+ * tries due at loss + 8 s, then waits of 16, 32, 60, 60... s, each taken by
+ * the first step at or after it. */
+static void test_link_watch_against_a_model(void **state)
+{
+	(void)state;
+	uint32_t seed = 12345;
+	uint64_t total = 0;
+	for (int run = 0; run < 200; run++) {
+		struct link_watch w = {0};
+		int64_t now = (int64_t)(seed % 1000);
+		bool had = false, lost = false;
+		int64_t due = 0, wait = 0;
+		size_t last = (size_t)-1;
+		uint64_t rejoins = 0;
+		for (int i = 0; i < 400; i++) {
+			seed = seed * 1103515245u + 12345u;
+			now += (seed >> 8) % 3000;
+			seed = seed * 1103515245u + 12345u;
+			/* mostly 0 (long stretches), sometimes peers, huge too */
+			size_t peers = (seed >> 9) % 10 < 8 ? 0 : (seed >> 5) % 4;
+			if ((seed >> 3) % 97 == 0)
+				peers = (size_t)-2;
+			unsigned want = peers != last ? LINK_WATCH_CHANGED : 0;
+			last = peers;
+			if (peers) {
+				had = true;
+				lost = false;
+			} else if (had && !lost) {
+				lost = true;
+				wait = 8000;
+				due = now + wait;
+			} else if (had && now >= due) {
+				want |= LINK_WATCH_REJOIN;
+				rejoins++;
+				wait = wait >= 30000 ? 60000 : wait * 2;
+				due = now + wait;
+			}
+			assert_int_equal(link_watch_step(&w, now, peers), want);
+		}
+		assert_int_equal(w.rejoins, rejoins);
+		total += rejoins;
+	}
+	assert_true(total > 200); /* the sequences did reach the tries */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +421,8 @@ int main(void)
 	    cmocka_unit_test(test_start_stop_both_ways_without_echo),
 	    cmocka_unit_test(test_engine_sync_grid),
 	    cmocka_unit_test(test_engine_sync_grid_without_tempo),
+	    cmocka_unit_test(test_link_watch_rejoins_after_peers_are_lost),
+	    cmocka_unit_test(test_link_watch_against_a_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,8 +331,8 @@ static void test_multiply_insert_hostile_states(void **state)
 
 /* Undo during the pass takes it back whole (A bit for bit, the loop
  * playing on); a clear during it keeps A for undo; a multiply's undone
- * take is gone once a new pass is made; a second multiply keeps one
- * level (the first's A goes, with EV_UNDO_DROPPED). */
+ * take is gone once a new pass is made; after a second multiply both
+ * levels are kept, and the levels before them. */
 static void test_undo_and_clear_during_the_pass(void **state)
 {
 	(void)state;
@@ -389,27 +389,421 @@ static void test_undo_and_clear_during_the_pass(void **state)
 		rig_run(r, 640);
 		settle(r);
 		assert_int_equal(engine_clip_length(r->e, 0, 0), LOOP);
-		/* Twice: the second's undo gives the first's take, and no more. */
+		/* Twice: the older levels stay. The second's undo gives the
+		 * first's take, bit for bit; the first's, the take before both;
+		 * redo all the second's again. */
+		float *before = clip_read(r, LOOP);
 		int64_t first = 0;
+		float *firsts = NULL, *seconds = NULL;
 		for (int k = 0; k < 2; k++) {
 			rig_cmd(r, type, 0, 0, 0, engine_now(r->e));
 			rig_cmd(r, type, 0, 0, 0,
 				engine_now(r->e) + (2 * k + 1) * LOOP + 1000);
 			rig_run(r, 8 * LOOP);
 			settle(r);
-			if (k == 0)
+			if (k == 0) {
 				first = engine_clip_length(r->e, 0, 0);
+				firsts = clip_read(r, first);
+			}
 		}
 		int64_t twice = engine_clip_length(r->e, 0, 0);
+		seconds = clip_read(r, twice);
 		assert_true(first >= 2 * LOOP && twice > first);
-		assert_true(rig_count_events(r, EV_UNDO_DROPPED, -1) >= 1);
-		rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+		int dropped = rig_count_events(r, EV_UNDO_DROPPED, -1);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
 		rig_run(r, 640);
 		settle(r);
-		assert_int_equal(engine_clip_length(r->e, 0, 0), first);
+		float *x = clip_read(r, first);
+		compare("the second undone", x, firsts, first);
+		free(x);
+		rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		x = clip_read(r, LOOP);
+		compare("both undone", x, before, LOOP);
+		free(x);
+		rig_cmd(r, CMD_REDO_ALL, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 640);
+		settle(r);
+		x = clip_read(r, twice);
+		compare("both redone", x, seconds, twice);
+		free(x);
+		assert_int_equal(rig_count_events(r, EV_UNDO_DROPPED, -1), dropped);
+		free(before);
+		free(firsts);
+		free(seconds);
 		free(orig);
 		rig_free(r);
 	}
+}
+
+/* ---- undo through multiplies and inserts: an independent model ------- *
+ *
+ * The model keeps every state the clip was in (its length and audio, read
+ * when the operation ended) and a cursor, as tests/test_undo.c's: an undo
+ * moves the cursor back, a redo forward, a new pass, multiply or insert
+ * cuts what was ahead and adds a state, a clear hides the clip until an
+ * undo. The engine's EV_UNDO_DROPPED events say when the bound dropped the
+ * oldest level: the model drops its oldest state then, and the engine's
+ * level count must be the model's. After every step the clip must hold the
+ * state at the cursor bit for bit, whatever length it has. */
+
+struct lmodel {
+	float *st[GL_UNDO_LEVELS_MAX + 2];
+	int64_t len[GL_UNDO_LEVELS_MAX + 2];
+	int n, cur;
+	bool cleared, clear_redo;
+};
+
+static void lmodel_cut(struct lmodel *m)
+{
+	for (int i = m->cur + 1; i < m->n; i++)
+		free(m->st[i]);
+	m->n = m->cur + 1;
+}
+
+static void lmodel_push(struct lmodel *m, float *state, int64_t len)
+{
+	lmodel_cut(m);
+	m->clear_redo = false;
+	assert_true(m->n < GL_UNDO_LEVELS_MAX + 2);
+	m->st[m->n] = state;
+	m->len[m->n++] = len;
+	m->cur = m->n - 1;
+}
+
+static void lmodel_drop_oldest(struct lmodel *m)
+{
+	assert_true(m->cur > 0);
+	free(m->st[0]);
+	memmove(m->st, m->st + 1, (size_t)(m->n - 1) * sizeof(m->st[0]));
+	memmove(m->len, m->len + 1, (size_t)(m->n - 1) * sizeof(m->len[0]));
+	m->n--;
+	m->cur--;
+}
+
+static bool lmodel_undo(struct lmodel *m)
+{
+	if (m->cleared) {
+		m->cleared = false;
+		m->clear_redo = true;
+		return true;
+	}
+	if (m->cur == 0)
+		return false;
+	m->cur--;
+	return true;
+}
+
+static bool lmodel_redo(struct lmodel *m)
+{
+	if (m->cleared)
+		return false;
+	if (m->cur + 1 < m->n) {
+		m->cur++;
+		return true;
+	}
+	if (m->clear_redo) {
+		m->cleared = true;
+		m->clear_redo = false;
+		return true;
+	}
+	return false;
+}
+
+/* Until nothing changes the clip's audio: no pass, swap, copy or switch. */
+static void settle_all(struct rig *r)
+{
+	const struct clip *c = &r->e->clips[0];
+	for (int i = 0; i < 20000; i++) {
+		bool busy =
+		    c->od_writing || c->swapping || c->rb_mode != RB_NONE ||
+		    c->take_switching || c->state == CLIP_OVERDUBBING ||
+		    (c->state != CLIP_EMPTY && (engine_clip_version(r->e, 0, 0) & 1));
+		if (!busy)
+			break;
+		rig_run(r, 64);
+	}
+	rig_run(r, 640); /* and the keeper's answers */
+	assert_false(c->od_writing || c->swapping || c->rb_mode != RB_NONE ||
+		     c->take_switching);
+}
+
+static void ensure_playing(struct rig *r)
+{
+	if (engine_clip_state(r->e, 0, 0) != CLIP_PLAYING) {
+		rig_cmd(r, CMD_PRESS, 0, 0, 0, engine_now(r->e));
+		rig_run(r, 128);
+	}
+	assert_int_equal(engine_clip_state(r->e, 0, 0), CLIP_PLAYING);
+}
+
+static void lmodel_check(struct rig *r, struct lmodel *m, uint64_t seed, int step)
+{
+	const struct clip *c = &r->e->clips[0];
+	if (m->cleared) {
+		if (engine_clip_state(r->e, 0, 0) != CLIP_EMPTY)
+			fail_msg("seed %#llx step %d: cleared, but state %d",
+				 (unsigned long long)seed, step,
+				 engine_clip_state(r->e, 0, 0));
+	} else {
+		int64_t len = engine_clip_length(r->e, 0, 0);
+		if (len != m->len[m->cur])
+			fail_msg("seed %#llx step %d: length %lld, the model's state %d "
+				 "of %d is %lld",
+				 (unsigned long long)seed, step, (long long)len, m->cur,
+				 m->n, (long long)m->len[m->cur]);
+		float *now = rig_clip_now(r, len);
+		for (int64_t i = 0; i < len; i++)
+			if (now[i] != m->st[m->cur][i])
+				fail_msg("seed %#llx step %d: state %d of %d (length "
+					 "%lld) differs at frame %lld",
+					 (unsigned long long)seed, step, m->cur, m->n,
+					 (long long)len, (long long)i);
+		free(now);
+	}
+	if (c->nlv != m->n - 1 || c->applied != m->cur)
+		fail_msg("seed %#llx step %d: %d levels, %d applied; the model: %d, %d",
+			 (unsigned long long)seed, step, c->nlv, c->applied, m->n - 1,
+			 m->cur);
+}
+
+static uint64_t lrnd(uint64_t *s) /* splitmix64 */
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static int64_t lrnd_in(uint64_t *s, int64_t lo, int64_t hi)
+{
+	return lo + (int64_t)(lrnd(s) % (uint64_t)(hi - lo + 1));
+}
+
+static int lmodel_dropped; /* levels the bounds dropped, over every run */
+
+/* A run of `steps` random operations, or of `script`'s: o overdub, m
+ * multiply, i insert, c clear, u undo, r redo, U undo all, R redo all. */
+static void undo_through_rebuilds(uint64_t seed, uint32_t levels, uint64_t mb, int steps,
+				  const char *script)
+{
+	static const char ops[] = "omicurUR";
+	static const int64_t op_pick[] = {0, 20, 30, 35, 45, 62, 82, 95};
+	uint64_t rs = seed;
+	struct engine_config cfg;
+	rig_loop_config(&cfg, 0, LAT);
+	cfg.undo_levels = levels;
+	cfg.undo_memory_mb = mb;
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	assert_non_null(r);
+	r->discard_output = true;
+	const struct clip *c = &r->e->clips[0];
+	const int64_t C = r->e->chunk_frames;
+	rig_record_loop(r, 100, LOOP);
+	settle_all(r);
+	struct lmodel m = {.st = {clip_read(r, LOOP)}, .len = {LOOP}, .n = 1};
+	r->nev = 0;
+	if (script)
+		steps = (int)strlen(script);
+	for (int step = 0; step < steps; step++) {
+		int64_t pick = lrnd_in(&rs, 0, 99);
+		if (script)
+			pick = op_pick[strchr(ops, script[step]) - ops];
+		int64_t len = engine_clip_length(r->e, 0, 0);
+		if (m.cleared && pick < 45)
+			pick = 45 + pick % 10; /* nothing to play over: undo */
+		if ((pick >= 20 && pick < 35) && len > 6 * LOOP)
+			pick = 5; /* long enough: an overdub instead */
+		uint8_t type = 0;
+		if (pick < 20) {
+			ensure_playing(r);
+			int64_t at = engine_now(r->e) + 17;
+			rig_cmd(r, CMD_OVERDUB, 0, 0, 0, at);
+			rig_cmd(r, CMD_OVERDUB, 0, 0, 0, at + lrnd_in(&rs, 200, len));
+			type = CMD_OVERDUB;
+		} else if (pick < 35) {
+			ensure_playing(r);
+			type = pick < 28 ? CMD_MULTIPLY : CMD_INSERT;
+			int64_t at = engine_now(r->e) + 17;
+			rig_cmd(r, type, 0, 0, 0, at);
+			rig_cmd(r, type, 0, 0, 0, at + lrnd_in(&rs, 100, 2 * LOOP));
+		} else if (pick < 40) {
+			rig_cmd(r, CMD_CLEAR, 0, 0, 0, engine_now(r->e));
+			if (!m.cleared) {
+				lmodel_cut(&m);
+				m.cleared = true;
+				m.clear_redo = false;
+			}
+		} else if (pick < 62) {
+			rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+			lmodel_undo(&m);
+		} else if (pick < 82) {
+			rig_cmd(r, CMD_REDO, 0, 0, 0, engine_now(r->e));
+			lmodel_redo(&m);
+		} else if (pick < 91) {
+			rig_cmd(r, CMD_UNDO_ALL, 0, 0, 0, engine_now(r->e));
+			while (lmodel_undo(&m))
+				;
+		} else {
+			rig_cmd(r, CMD_REDO_ALL, 0, 0, 0, engine_now(r->e));
+			while (lmodel_redo(&m))
+				;
+		}
+		rig_run(r, 128);
+		settle_all(r);
+		if (type) {
+			int64_t got = engine_clip_length(r->e, 0, 0);
+			/* A multiply is whole cycles, never shorter; an insert
+			 * adds whole cycles (LOOP: the take as recorded). */
+			if (got % LOOP || got < len ||
+			    (type == CMD_INSERT && got == len) ||
+			    (type == CMD_OVERDUB && got != len))
+				fail_msg("seed %#llx step %d: op %d made %lld of %lld",
+					 (unsigned long long)seed, step, type,
+					 (long long)got, (long long)len);
+			lmodel_push(&m, clip_read(r, got), got);
+		}
+		if (getenv("LM_TRACE")) {
+			fprintf(stderr, "step %d pick %lld type %d len %lld\n", step,
+				(long long)pick, type, (long long)len);
+			for (int i = 0; i < r->nev; i++)
+				fprintf(stderr, "  ev %d state %d value %lld at %lld\n",
+					r->ev[i].type, r->ev[i].state,
+					(long long)r->ev[i].value,
+					(long long)r->ev[i].frame);
+		}
+		for (int i = 0; i < r->nev; i++)
+			if (r->ev[i].type == EV_UNDO_DROPPED && r->ev[i].track == 0 &&
+			    r->ev[i].scene == 0)
+				lmodel_drop_oldest(&m), lmodel_dropped++;
+		r->nev = 0;
+		lmodel_check(r, &m, seed, step);
+		/* The bounds: buffers and kept takes at most `levels`, their
+		 * memory (whole chunks; a kept take as the longer of its two)
+		 * at most `mb`, unless only one is held. */
+		int held = c->nbufs;
+		uint64_t bytes = 0;
+		for (int b = 0; b < c->nbufs; b++)
+			bytes += (uint64_t)((c->ubuf_frames[b] + C - 1) / C * C) * 4;
+		for (int i = 0; i < c->nlv; i++)
+			if (c->lv[i].take) {
+				held++;
+				bytes += (uint64_t)((c->lv[i].len + C - 1) / C * C) * 4;
+			}
+		if (held > (int)levels || (mb && held > 1 && bytes > (mb << 20)))
+			fail_msg("seed %#llx step %d: %d held for undo, %llu bytes",
+				 (unsigned long long)seed, step, held,
+				 (unsigned long long)bytes);
+	}
+	for (int i = 0; i < m.n; i++)
+		free(m.st[i]);
+	rig_free(r);
+}
+
+/* The chains first, then seeded random ones (GL_UNDO_RUNS more). */
+static void test_undo_through_multiply_and_insert(void **state)
+{
+	(void)state;
+	static const char *chains[] = {
+	    "oomouuuurrrr",	  /* overdub, overdub, multiply, overdub */
+	    "ooiouuuurrrr",	  /* the same with an insert */
+	    "ommouuuurrrr",	  /* two multiplies in a row */
+	    "oimiouuuuuRUR",	  /* multiplies and inserts mixed */
+	    "omocuuuuurrrrr",	  /* a clear among them */
+	    "omcuoiuuuuurrrrrUR", /* undo a clear, go on, and back */
+	};
+	for (size_t i = 0; i < sizeof(chains) / sizeof(chains[0]); i++)
+		undo_through_rebuilds(0x3a1d0000 + i, 8, 0, 0, chains[i]);
+	const char *runs_env = getenv("GL_UNDO_RUNS");
+	int runs = runs_env ? atoi(runs_env) : 6;
+	for (int i = 0; i < runs; i++) {
+		uint64_t seed = 0x3a1d0001 + (uint64_t)i * 104729;
+		/* Levels 2..5, or 16; every third run a 1 MB bound too (a
+		 * copy is 48 KiB to 288 KiB here). */
+		uint32_t levels = i % 2 ? GL_UNDO_LEVELS_MAX : (uint32_t)(2 + i % 4);
+		undo_through_rebuilds(seed, levels, i % 3 == 2 ? 1 : 0,
+				      runs_env ? 120 : 40, NULL);
+	}
+	printf("undo through multiply and insert: %zu chains, %d random runs, levels "
+	       "dropped by the bounds: %d\n",
+	       sizeof(chains) / sizeof(chains[0]), runs, lmodel_dropped);
+	assert_true(lmodel_dropped > 0); /* the bounds were reached */
+}
+
+/* A take, an overdub, a multiply, an overdub: three levels, one of them
+ * keeping the take from before the multiply. */
+static struct rig *levels_rig(const struct keeper_config *kc)
+{
+	struct rig *r = op_rig(0, kc);
+	settle_all(r);
+	for (int k = 0; k < 3; k++) {
+		uint8_t type = k == 1 ? CMD_MULTIPLY : CMD_OVERDUB;
+		int64_t at = engine_now(r->e) + 17;
+		rig_cmd(r, type, 0, 0, 0, at);
+		rig_cmd(r, type, 0, 0, 0, at + (k == 1 ? LOOP + 1000 : 2000));
+		rig_run(r, 128);
+		settle_all(r);
+	}
+	assert_int_equal(r->e->clips[0].nlv, 3);
+	return r;
+}
+
+/* Out of memory, a take being recorded takes the undo memory of the clip
+ * holding the most, the take a multiply level keeps included (the
+ * manual's rule): the recording is whole, the multiplied clip keeps its
+ * audio as it is and has no level left. */
+static void test_multiply_levels_give_way_to_a_recording(void **state)
+{
+	(void)state;
+	struct keeper_config kc;
+	keeper_config_defaults(&kc);
+	kc.lock_memory = false;
+	struct rig *probe = levels_rig(&kc);
+	struct keeper_stats st;
+	keeper_get_stats(probe->k, &st);
+	rig_free(probe);
+	/* Room for 3 chunks more: the 30000-frame take needs 10. */
+	kc.memory_limit = st.bytes_mapped + 3 * 3072 * sizeof(float);
+	struct rig *r = levels_rig(&kc);
+	int64_t len = engine_clip_length(r->e, 0, 0);
+	float *a = clip_read(r, len);
+	r->nev = 0;
+	struct keeper_stats before;
+	keeper_get_stats(r->k, &before);
+	int64_t at = engine_now(r->e) + 100;
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at);
+	rig_cmd(r, CMD_PRESS, 1, 0, 0, at + 30000);
+	rig_run_to(r, at + 70000);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == ERR_OUT_OF_MEMORY)
+			fail_msg("the take ran out of memory at %lld",
+				 (long long)r->ev[i].frame);
+	assert_int_equal(engine_clip_length(r->e, 1, 0), 30000);
+	float *b = calloc(30000, sizeof(float));
+	assert_int_equal(engine_clip_read(r->e, 1, 0, 0, 0, b, 30000), 30000);
+	for (int64_t i = 0; i < 30000; i++)
+		if (b[i] != rig_signal(at + LAT + i, 0))
+			fail_msg("the new take differs at %lld", (long long)i);
+	assert_int_equal(r->e->clips[0].nlv, 0);
+	assert_true(rig_count_events(r, EV_UNDO_DROPPED, 0) >= 1);
+	/* The take the multiply level kept went too: the new take's 9 chunks
+	 * more (one was armed) less A's own (those T' does not share). */
+	struct keeper_stats after;
+	keeper_get_stats(r->k, &after);
+	printf("take chunks: %llu before the recording, %llu after\n",
+	       (unsigned long long)before.chunks_mapped,
+	       (unsigned long long)after.chunks_mapped);
+	assert_true(after.chunks_mapped < before.chunks_mapped + 9);
+	rig_cmd(r, CMD_UNDO, 0, 0, 0, engine_now(r->e));
+	rig_run(r, 640);
+	settle_all(r);
+	float *a2 = clip_read(r, len);
+	compare("the multiplied clip after the recording", a2, a, len);
+	assert_true(keeper_clip_bytes(r->k, 0, 0) >= (uint64_t)len * sizeof(float));
+	free(a);
+	free(a2);
+	free(b);
+	rig_free(r);
 }
 
 /* ---- seams ------------------------------------------------------------ */
@@ -652,6 +1046,8 @@ int main(void)
 	    cmocka_unit_test(test_multiply_past_the_memory_limit),
 	    cmocka_unit_test(test_multiply_insert_hostile_states),
 	    cmocka_unit_test(test_undo_and_clear_during_the_pass),
+	    cmocka_unit_test(test_undo_through_multiply_and_insert),
+	    cmocka_unit_test(test_multiply_levels_give_way_to_a_recording),
 	    cmocka_unit_test(test_seams_are_click_free),
 	    cmocka_unit_test(test_stereo),
 	    cmocka_unit_test(test_restored_take_keeps_its_cycle),

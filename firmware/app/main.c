@@ -910,6 +910,7 @@ static int build(struct program *p)
 	    .wake = &p->supervisor_wake,
 	    .osc = p->osc ? &p->osc_events : NULL,
 	    .osc_server = p->osc,
+	    .link = p->link,
 	    .start_ns = p->start_ns,
 	    .latency_frames = options_latency_frames(&p->opt),
 	    .wait_for_device = p->opt.wait_for_device,
@@ -1020,15 +1021,6 @@ int main(int argc, char **argv)
 		audio_thread_get_stats(p.audio, &as);
 		if (as.periods > 0) /* nothing to tell if audio never ran */
 			supervisor_print_stats(p.supervisor, stderr);
-		if (p.link)
-			fprintf(
-			    stderr,
-			    "gridloop: statistics: Link peers %zu; grid aligned to the "
-			    "session %llu times; tempo proposed %llu times; worst bar "
-			    "line offset from the session %.3f ms\n",
-			    gl_link_peers(p.link), (unsigned long long)as.link_aligns,
-			    (unsigned long long)as.link_proposals,
-			    1000.0 * (double)as.link_worst_offset / p.opt.rate);
 	}
 	tear_down(&p);
 	return status;

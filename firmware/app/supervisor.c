@@ -27,6 +27,7 @@
  * an engine event reaches the sequencer thread one period + a wake-up after
  * its frame, and idle nothing wakes. */
 #define REOPEN_INTERVAL_NS   500000000LL
+#define LINK_WATCH_NS	     250000000LL  /* Link's peer count looked at */
 #define XRUN_LOG_INTERVAL_NS 1000000000LL /* one xrun line a second at most */
 
 struct supervisor {
@@ -49,6 +50,9 @@ struct supervisor {
 	pthread_t watchdog;
 	bool watchdog_running;
 	uint64_t watchdog_interval_us;
+
+	struct link_watch link_watch; /* only this thread's */
+	int64_t next_link_watch;      /* ns */
 };
 
 static void signal_set(sigset_t *set)
@@ -237,7 +241,9 @@ static void drain_reports(struct supervisor *s)
 				s->last_xrun_log_ns = t;
 				log_line(
 				    "@%lld xrun (%s): streams restarted; %llu so far", f,
-				    r.value == -ESTRPIPE ? "suspended" : "over/underrun",
+				    r.value == -ESTRPIPE ? "suspended"
+				    : r.value == -EIO	 ? "stalled: Input/output error"
+							 : "over/underrun",
 				    (unsigned long long)s->xruns_logged);
 			}
 			break;
@@ -471,9 +477,14 @@ static int wait_for_work(struct supervisor *s, int sigfd, int64_t next_open)
 	struct pollfd fds[2] = {
 	    {.fd = sigfd, .events = POLLIN},
 	    {.fd = s->cfg.wake ? wake_fd(s->cfg.wake) : -1, .events = POLLIN}};
+	int64_t until = INT64_MAX;
+	if (!s->pcm)
+		until = next_open;
+	if (s->cfg.link && s->next_link_watch < until)
+		until = s->next_link_watch;
 	int timeout = -1;
-	if (!s->pcm) {
-		int64_t ms = (next_open - mono_ns()) / 1000000 + 1;
+	if (until != INT64_MAX) {
+		int64_t ms = (until - mono_ns()) / 1000000 + 1;
 		timeout = ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
 	}
 	if (poll(fds, 2, timeout) <= 0)
@@ -484,6 +495,32 @@ static int wait_for_work(struct supervisor *s, int sigfd, int64_t next_open)
 	if (fds[0].revents && read(sigfd, &info, sizeof(info)) == (ssize_t)sizeof(info))
 		return (int)info.ssi_signo;
 	return 0;
+}
+
+/* Link's peer count, a few times a second: logged when it changes, and
+ * Link left and rejoined when the peers were lost and stay away (Link
+ * 3.0.6 does not always find its way back by itself: link_sync.h). Here,
+ * never on the audio thread: enable is not real-time safe. */
+static void watch_link(struct supervisor *s)
+{
+	int64_t now = mono_ns();
+	if (!s->cfg.link || now < s->next_link_watch)
+		return;
+	s->next_link_watch = now + LINK_WATCH_NS;
+	size_t peers = gl_link_peers(s->cfg.link);
+	unsigned what = link_watch_step(&s->link_watch, now / 1000000, peers);
+	if (what & LINK_WATCH_CHANGED)
+		log_line("Link: %zu peer%s in the session", peers, peers == 1 ? "" : "s");
+	if (what & LINK_WATCH_REJOIN) {
+		log_line("Link: no peers for %.0f s since they were lost: leaving and "
+			 "rejoining the network session (rejoin %llu; next try in %lld "
+			 "s)",
+			 (double)(now / 1000000 - s->link_watch.zero_since) / 1000.0,
+			 (unsigned long long)s->link_watch.rejoins,
+			 (long long)(s->link_watch.wait / 1000));
+		gl_link_enable(s->cfg.link, false);
+		gl_link_enable(s->cfg.link, true);
+	}
 }
 
 int supervisor_run(struct supervisor *s)
@@ -558,6 +595,7 @@ int supervisor_run(struct supervisor *s)
 		drain_reports(s);
 		drain_seq_reports(s);
 		pass_storage_status(s);
+		watch_link(s);
 		struct audio_stats as;
 		audio_thread_get_stats(s->cfg.audio, &as);
 		if (!s->ready_sent && as.periods > 0) {
@@ -600,18 +638,19 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 	double worst_ms = (double)as.worst_ns / 1e6;
 	fprintf(out,
 		"gridloop: statistics: %lld frames (%.1f s) in %llu periods; xruns %llu; "
-		"periods over time %llu; worst period %.3f ms of %.3f ms (%.1f %%); "
-		"average load %.2f %%\n",
+		"stalls %llu; periods over time %llu; worst period %.3f ms of %.3f ms "
+		"(%.1f %%); average load %.2f %%\n",
 		(long long)as.frames, seconds, (unsigned long long)as.periods,
-		(unsigned long long)as.xruns, (unsigned long long)as.slow_periods,
-		worst_ms, period_ms, 100.0 * worst_ms / period_ms, load);
+		(unsigned long long)as.xruns, (unsigned long long)as.stalls,
+		(unsigned long long)as.slow_periods, worst_ms, period_ms,
+		100.0 * worst_ms / period_ms, load);
 	fprintf(
 	    out,
-	    "gridloop: statistics: device reopens %llu; late script commands %llu; "
-	    "engine "
+	    "gridloop: statistics: device reopens %llu; dropouts %llu; late script "
+	    "commands %llu; engine "
 	    "events dropped %u; recording memory %.1f MiB in %llu chunks (grows %llu, "
 	    "failures %llu)\n",
-	    (unsigned long long)s->reopens,
+	    (unsigned long long)s->reopens, (unsigned long long)(as.xruns + s->reopens),
 	    (unsigned long long)(s->cfg.feeder ? script_feeder_late(s->cfg.feeder) : 0),
 	    engine_events_dropped(s->cfg.engine), (double)ks.bytes_mapped / 1048576.0,
 	    (unsigned long long)ks.chunks_mapped, (unsigned long long)ks.grows,
@@ -668,6 +707,16 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 			(unsigned long long)w.exports,
 			(unsigned long long)w.export_failures);
 	}
+	if (s->cfg.link)
+		fprintf(
+		    out,
+		    "gridloop: statistics: Link peers %zu; rejoins %llu; grid aligned "
+		    "to the session %llu times; tempo proposed %llu times; worst bar "
+		    "line offset from the session %.3f ms\n",
+		    gl_link_peers(s->cfg.link), (unsigned long long)s->link_watch.rejoins,
+		    (unsigned long long)as.link_aligns,
+		    (unsigned long long)as.link_proposals,
+		    1000.0 * (double)as.link_worst_offset / rate);
 	fprintf(
 	    out, "gridloop: statistics: audio thread %s; memory %s; real-time guard %s\n",
 	    as.realtime ? "SCHED_FIFO" : "not real-time",

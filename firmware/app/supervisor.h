@@ -21,6 +21,8 @@
 #include "engine.h"
 #include "fanout.h"
 #include "keeper.h"
+#include "link.h"
+#include "link_sync.h"
 #include "osc.h"
 #include "script_feeder.h"
 #include "sd_writer.h"
@@ -40,7 +42,11 @@ struct supervisor_config {
 	const struct wake *wake;
 	struct fanout *osc;	       /* and the OSC server (osc.h); or NULL */
 	struct osc_server *osc_server; /* its statistics, or NULL */
-	int64_t start_ns;	       /* CLOCK_MONOTONIC at program start, or 0 */
+	/* Ableton Link, or NULL: its peer count is watched (logged when it
+	 * changes, in the statistics), and Link left and rejoined when the
+	 * peers were lost and do not come back (link_sync.h, link_watch). */
+	struct gl_link *link;
+	int64_t start_ns; /* CLOCK_MONOTONIC at program start, or 0 */
 	struct audio_alsa_params pcm;
 	uint32_t latency_frames; /* as configured, for the start-up line */
 	bool wait_for_device;	 /* at start; a device lost later is always awaited */

@@ -50,8 +50,9 @@ static void rb_end_decide(struct engine *e, int slot, int64_t g);
 static void rb_discard(struct engine *e, int slot, int64_t f);
 static void rb_reset(struct clip *c);
 static void levels_discard_redo(struct engine *e, int slot);
-static bool level_drop_take(struct engine *e, int slot, int64_t f);
-static void take_swap(struct engine *e, int slot, int dir, int64_t f);
+static int level_drop_oldest(struct engine *e, int slot, int64_t f);
+static void take_free(struct engine *e, int slot, uint32_t id, float **const held[2]);
+static void take_swap(struct engine *e, int slot, int i, int dir, int64_t f);
 static void rb_switch(struct engine *e, int slot, int64_t f);
 static void rb_begin(struct engine *e, int slot, int64_t f);
 static void rb_after_period(struct engine *e, int slot, int64_t end);
@@ -182,9 +183,9 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	c->speed_mul = 0;
 	rb_reset(c);
 	c->take_switching = false;
-	c->tk_table[0] = c->tk_table[1] = NULL;
+	c->take_id = 0; /* the keeper's next take is a recorded one */
 	c->cycle = 0;
-	c->nseams = c->tk_nseams = 0;
+	c->nseams = 0;
 	if (had_memory) {
 		/* New generation: late answers about the old take are dropped.
 		 * The keeper frees the take but its first chunk, which stays
@@ -204,10 +205,13 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 
 static void pass_close(struct clip *c);
 
+static uint64_t undo_bytes(const struct engine *e, const struct clip *c);
+
 /* Memory ran out for a take being recorded: what is kept only for undo
  * gives way, so the keeper can give its memory to the take. First a
  * cleared take (the largest) goes for good; else the undo levels of the
- * clip holding the most buffers (one not swapping, in a pass or waiting
+ * clip holding the most undo memory, buffers and takes kept by multiply
+ * and insert levels (one not swapping, in a pass, rebuilding or waiting
  * for a buffer: nothing of them is in use), with EV_UNDO_DROPPED. false:
  * there is nothing to let go. */
 bool clip_reclaim(struct engine *e, int except)
@@ -221,20 +225,22 @@ bool clip_reclaim(struct engine *e, int except)
 		clip_clear_now(e, best, e->now);
 		return true;
 	}
+	uint64_t most = 0;
 	for (int s = 0; s < GL_SLOTS; s++) {
 		const struct clip *c = &e->clips[s];
-		if (s != except && c->nbufs > 0 && !c->swapping && !c->od_writing &&
-		    !c->undo_pending && c->rb_mode == RB_NONE && !c->take_switching &&
-		    (best < 0 ||
-		     (int64_t)c->nbufs * c->length >
-			 (int64_t)e->clips[best].nbufs * e->clips[best].length))
+		uint64_t held = undo_bytes(e, c);
+		if (s != except && held > most && !c->swapping && !c->od_writing &&
+		    !c->undo_pending && c->rb_mode == RB_NONE && !c->take_switching) {
 			best = s;
+			most = held;
+		}
 	}
 	if (best < 0)
 		return false;
 	struct clip *c = &e->clips[best];
-	if (c->nlv > 0 && c->lv[0].take) /* a multiply's other take goes too */
-		request(e, MEM_TAKE_FREE, best, 0, 0);
+	for (int i = 0; i < c->nlv; i++) /* a multiply's other take goes too */
+		if (c->lv[i].take)
+			take_free(e, best, c->lv[i].tk.id, NULL);
 	c->nbufs = c->nlv = c->applied = 0;
 	c->clear_redo = false;
 	c->undo_failed = true; /* asks for none until its next take */
@@ -643,22 +649,46 @@ int64_t clip_next_due(const struct engine *e, int64_t after)
 
 /* ---- undo levels ------------------------------------------------------ */
 
-/* Levels the clip may keep: undo_levels, and no more than undo_memory_mb
- * holds copies of it (at least one). */
-static int max_levels(const struct engine *e, const struct clip *c)
+/* What a copy of `frames` frames of the clip takes, in whole chunks. */
+static uint64_t copy_bytes(const struct engine *e, const struct clip *c, int64_t frames)
 {
-	int n = (int)e->cfg.undo_levels;
-	if (e->cfg.undo_memory_mb && c->length > 0) {
-		uint64_t chunks =
-		    (uint64_t)((c->length + e->chunk_frames - 1) / e->chunk_frames);
-		uint64_t per = chunks * e->chunk_frames * c->channels * sizeof(float);
-		uint64_t fit = (e->cfg.undo_memory_mb << 20) / per;
-		if (fit < 1)
-			fit = 1;
-		if (fit < (uint64_t)n)
-			n = (int)fit;
-	}
+	uint64_t C = e->chunk_frames;
+	return ((uint64_t)frames + C - 1) / C * C * c->channels * sizeof(float);
+}
+
+/* What the clip holds for undo: every buffer (a level's or a spare), and
+ * for each multiply or insert level a copy of the longer of its two takes
+ * (T', the one after it), so an undo or redo of it changes nothing here
+ * (it keeps A while applied, T' once undone). */
+static uint64_t undo_bytes(const struct engine *e, const struct clip *c)
+{
+	uint64_t n = 0;
+	for (int b = 0; b < c->nbufs; b++)
+		n += copy_bytes(e, c, c->ubuf_frames[b]);
+	for (int i = 0; i < c->nlv; i++)
+		if (c->lv[i].take)
+			n += copy_bytes(e, c, c->lv[i].len);
 	return n;
+}
+
+static int undo_count(const struct clip *c)
+{
+	int n = c->nbufs;
+	for (int i = 0; i < c->nlv; i++)
+		n += c->lv[i].take;
+	return n;
+}
+
+/* Whether what the clip holds for undo, with `count` more of `bytes`
+ * more, is past its bounds: undo_levels (buffers and kept takes), and
+ * undo_memory_mb. */
+static bool undo_over(const struct engine *e, const struct clip *c, uint64_t bytes,
+		      int count)
+{
+	if (undo_count(c) + count > (int)e->cfg.undo_levels)
+		return true;
+	return e->cfg.undo_memory_mb &&
+	       undo_bytes(e, c) + bytes > (e->cfg.undo_memory_mb << 20);
 }
 
 static bool buf_in_use(const struct clip *c, int b)
@@ -666,26 +696,80 @@ static bool buf_in_use(const struct clip *c, int b)
 	if (c->od_writing && c->od_buf == b)
 		return true;
 	for (int i = 0; i < c->nlv; i++)
-		if (c->lv[i].buf == b)
+		if (!c->lv[i].take && c->lv[i].buf == b)
 			return true;
 	return false;
+}
+
+/* A buffer serves a pass on the clip's take if it holds its length. */
+static bool buf_fits(const struct clip *c, int b)
+{
+	return c->ubuf_frames[b] >= c->length;
 }
 
 static int buf_free(const struct clip *c)
 {
 	for (int b = 0; b < c->nbufs; b++)
-		if (!buf_in_use(c, b))
+		if (!buf_in_use(c, b) && buf_fits(c, b))
 			return b;
 	return -1;
 }
 
-/* The oldest level goes (its buffer is the new pass's), with an event. */
+/* Buffer b (not in use) goes back to the keeper; the last buffer takes
+ * its index. */
+static void release_buf(struct engine *e, int slot, int b)
+{
+	struct clip *c = &e->clips[slot];
+	struct mem_request rq = {.type = MEM_UNDO_FREE,
+				 .slot = (uint8_t)slot,
+				 .gen = c->gen,
+				 .tables = {c->ubuf[b][0], c->ubuf[b][1]}};
+	engine_request(e, &rq);
+	int last = --c->nbufs;
+	if (b == last)
+		return;
+	c->ubuf[b][0] = c->ubuf[last][0];
+	c->ubuf[b][1] = c->ubuf[last][1];
+	c->ubuf_frames[b] = c->ubuf_frames[last];
+	for (int i = 0; i < c->nlv; i++)
+		if (!c->lv[i].take && c->lv[i].buf == last)
+			c->lv[i].buf = (uint8_t)b;
+	if (c->od_writing && c->od_buf == last)
+		c->od_buf = (int8_t)b;
+}
+
+/* Spare buffers too short for the clip's take (its length grew by a
+ * multiply or insert) go back to the keeper. */
+static void release_unfit_spares(struct engine *e, int slot)
+{
+	struct clip *c = &e->clips[slot];
+	for (int b = c->nbufs - 1; b >= 0; b--)
+		if (!buf_in_use(c, b) && !buf_fits(c, b))
+			release_buf(e, slot, b);
+}
+
+/* The oldest level goes, with an event: a pass's buffer stays in the pool
+ * (its index returned), a multiply's or insert's take goes to the keeper
+ * (-1); -2: it cannot go (the take it keeps is A, which T', the clip's
+ * take, is still being filled from). */
 static int level_drop_oldest(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->lv[0].take)
-		return level_drop_take(e, slot, f) ? -1 : -2;
-	int b = c->lv[0].buf;
+	int b = -1;
+	if (c->lv[0].take) {
+		bool filling = c->rb_mode != RB_NONE && c->rb_switched && c->nlv == 1;
+		if (filling && c->table[0] == c->rb_dst[0])
+			return -2;
+		float **held[2] = {NULL, NULL};
+		if (filling) { /* T', undone and still being filled, goes */
+			held[0] = c->rb_dst[0];
+			held[1] = c->rb_dst[1];
+			rb_reset(c);
+		}
+		take_free(e, slot, c->lv[0].tk.id, held);
+	} else {
+		b = c->lv[0].buf;
+	}
 	for (int i = 1; i < c->nlv; i++)
 		c->lv[i - 1] = c->lv[i];
 	c->nlv--;
@@ -709,6 +793,7 @@ static void pass_close(struct clip *c)
 	if (c->od_buf >= 0 && c->rg_len > 0 && c->nlv < GL_UNDO_LEVELS_MAX) {
 		c->lv[c->nlv++] = (struct undo_level){.rg_start = c->rg_start,
 						      .rg_len = c->rg_len,
+						      .len = c->length,
 						      .buf = (uint8_t)c->od_buf};
 		c->applied = c->nlv;
 	}
@@ -716,19 +801,41 @@ static void pass_close(struct clip *c)
 }
 
 /* Between periods: a final take keeps one undo buffer free for its next
- * pass, as long as its bound allows and the keeper has memory. */
+ * pass, of its length, as long as its bounds allow and the keeper has
+ * memory (spares too short for it went back where they came about:
+ * release_unfit_spares' callers, so no period walks the pool twice). When
+ * the bounds leave no room
+ * for one, the oldest level gives its buffer at the next pass; if that
+ * buffer is too short (or the oldest level keeps a take), the oldest
+ * levels go now, with EV_UNDO_DROPPED, until there is room (not while
+ * there are levels to redo: the next pass drops those first). */
 static void undo_want_more(struct engine *e, int slot)
 {
 	struct clip *c = &e->clips[slot];
-	if (!c->finished || c->cleared || c->state == CLIP_EMPTY || c->undo_pending ||
-	    c->undo_failed || c->length <= 0 || c->nbufs >= GL_UNDO_LEVELS_MAX ||
-	    c->nbufs >= max_levels(e, c) || buf_free(c) >= 0)
+	if (!c->finished || c->cleared || c->state == CLIP_EMPTY || c->length <= 0)
 		return;
-	c->undo_pending = true;
-	request(e, MEM_UNDO_MORE, slot, c->nbufs, c->length);
+	if (c->undo_pending || c->undo_failed || buf_free(c) >= 0)
+		return;
+	for (;;) {
+		if (c->nbufs >= GL_UNDO_LEVELS_MAX)
+			return;
+		if (undo_count(c) == 0 ||
+		    !undo_over(e, c, copy_bytes(e, c, c->length), 1)) {
+			c->undo_pending = true;
+			request(e, MEM_UNDO_MORE, slot, c->nbufs, c->length);
+			return;
+		}
+		if (c->nlv == 0 || (!c->lv[0].take && buf_fits(c, c->lv[0].buf)))
+			return; /* the next pass takes the oldest level's */
+		if (c->applied < c->nlv || c->swapping || c->od_writing)
+			return;
+		if (level_drop_oldest(e, slot, e->now) == -2)
+			return;
+		release_unfit_spares(e, slot);
+	}
 }
 
-void clip_undo_ready(struct engine *e, int slot, float **const tables[2])
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2], int64_t frames)
 {
 	struct clip *c = &e->clips[slot];
 	c->undo_pending = false;
@@ -736,7 +843,9 @@ void clip_undo_ready(struct engine *e, int slot, float **const tables[2])
 		return;
 	c->ubuf[c->nbufs][0] = tables[0];
 	c->ubuf[c->nbufs][1] = tables[1];
+	c->ubuf_frames[c->nbufs] = frames;
 	c->nbufs++;
+	release_unfit_spares(e, slot); /* asked for before a multiply ended */
 }
 
 void clip_undo_failed(struct engine *e, int slot)
@@ -760,19 +869,22 @@ static void overdub_start(struct engine *e, int slot, int64_t f, enum pass_mode 
 		engine_emit(e, EV_ERROR, slot, f, ERR_PASS_AT_SPEED, 0);
 		return;
 	}
-	/* A new pass: what was undone is gone, and it needs a buffer; at the
-	 * bound (or before the keeper answers), the oldest level gives its. */
+	/* A new pass: what was undone is gone, and it needs a buffer of the
+	 * take's length; at the bounds (or before the keeper answers), the
+	 * oldest level gives its, if it is long enough. */
 	levels_discard_redo(e, slot);
 	c->clear_redo = false;
-	int b = buf_free(c);
-	while ((b < 0 || c->nlv >= max_levels(e, c)) && c->nlv > 0) {
-		int freed = level_drop_oldest(e, slot, f);
-		if (freed == -2)
-			break; /* a multiply's take still being filled stays */
-		if (b < 0)
-			b = freed;
-		if (b >= 0 && c->nlv < max_levels(e, c))
+	int b;
+	for (;;) {
+		release_unfit_spares(e, slot);
+		b = buf_free(c);
+		if (c->nlv == 0)
 			break;
+		bool over = undo_over(e, c, 0, 0);
+		if (!over && (b >= 0 || c->lv[0].take || !buf_fits(c, c->lv[0].buf)))
+			break;
+		if (level_drop_oldest(e, slot, f) == -2)
+			break; /* a multiply's take still being filled stays */
 	}
 	c->od_buf = (int8_t)b;
 	c->undo_ready = b >= 0;
@@ -920,16 +1032,23 @@ static enum step undo_step(struct engine *e, int slot, int dir, int64_t f)
 	if (dir > 0) {
 		if (c->applied == 0)
 			return STEP_NONE;
+		if (c->rb_mode != RB_NONE && c->rb_switched && c->applied < c->nlv) {
+			/* Undone, T' is still being filled from A: A stays as it
+			 * is until then (said: the musician presses again). */
+			engine_emit(e, EV_ERROR, slot, f, ERR_PASS_BUSY, 0);
+			return STEP_NONE;
+		}
 		c->applied--;
 		if (c->lv[c->applied].take) {
-			take_swap(e, slot, 1, f);
+			take_swap(e, slot, c->applied, 1, f);
 			return STEP_INSTANT;
 		}
 		swap_start(e, slot, c->applied, f);
 		return STEP_SWAP;
 	}
 	if (c->applied < c->nlv && c->lv[c->applied].take) {
-		take_swap(e, slot, -1, f);
+		take_swap(e, slot, c->applied, -1, f);
+		c->applied++;
 		return STEP_INSTANT;
 	}
 	if (c->applied < c->nlv) {
@@ -1010,9 +1129,12 @@ static void undo_redo(struct engine *e, int slot, bool redo, int count, int64_t 
  * undo and redo switch pointers again. Every period's cost is O(period),
  * whatever the loop's length.
  *
- * The level replaces the levels before it (their buffers are the old
- * take's size; the keeper makes the new take's), so a clip keeps at most
- * one such level, always its oldest. */
+ * The level goes on top of the levels before it, which stay: they apply
+ * to A, and undo reaches them only with A the clip's take again (last in
+ * first out). A pass on T' changes the chunks T' shares with A, and its
+ * undo gives them back before A is switched back to, so A is as it was.
+ * Passes on T' need buffers of T's length: the keeper makes them, asked
+ * for between periods (undo_want_more), as any buffer. */
 
 static int64_t rb_budget(const struct engine *e)
 {
@@ -1027,7 +1149,9 @@ static void rb_reset(struct clip *c)
 	c->rb_pending = c->rb_failed = false;
 	c->rb_dst[0] = c->rb_dst[1] = NULL;
 	c->rb_cap = 0;
-	c->rb_seq++; /* replies about it are stale now */
+	/* Replies about it are stale now; never 0, the recorded take's id. */
+	if (++c->rb_seq == 0)
+		c->rb_seq = 1;
 }
 
 static void rb_ask(struct engine *e, int slot, int64_t frames)
@@ -1043,43 +1167,22 @@ static void rb_ask(struct engine *e, int slot, int64_t frames)
 	engine_request(e, &rq);
 }
 
-/* The keeper lets the other take go (T' given up, or A dropped), and the
- * table the engine last held of T' (a grown one may be on its way). */
-static void rb_free_other(struct engine *e, int slot, float **const held[2])
+/* The keeper lets the other take `id` go (T' given up, or a level's take
+ * dropped), and the table the engine last held of T' (a grown one may be
+ * on its way). */
+static void take_free(struct engine *e, int slot, uint32_t id, float **const held[2])
 {
-	request(e, MEM_TAKE_FREE, slot, 0, 0);
+	struct mem_request rq = {.type = MEM_TAKE_FREE,
+				 .slot = (uint8_t)slot,
+				 .gen = e->clips[slot].gen,
+				 .seq = id};
+	engine_request(e, &rq);
 	if (held && (held[0] || held[1])) {
-		struct mem_request rq = {.type = MEM_RETIRE_TABLE,
+		struct mem_request rt = {.type = MEM_RETIRE_TABLE,
 					 .slot = (uint8_t)slot,
 					 .tables = {held[0], held[1]}};
-		engine_request(e, &rq);
+		engine_request(e, &rt);
 	}
-}
-
-/* The oldest level is a multiply or insert's: it goes, and its take
- * (not while T' plays and is still being filled from A: false). */
-static bool level_drop_take(struct engine *e, int slot, int64_t f)
-{
-	struct clip *c = &e->clips[slot];
-	if (c->nlv == 0 || !c->lv[0].take)
-		return true;
-	if (c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0])
-		return false;
-	for (int i = 1; i < c->nlv; i++)
-		c->lv[i - 1] = c->lv[i];
-	c->nlv--;
-	if (c->applied > 0)
-		c->applied--;
-	float **held[2] = {NULL, NULL};
-	if (c->rb_mode != RB_NONE) { /* T', still being filled, is the one going */
-		held[0] = c->rb_dst[0];
-		held[1] = c->rb_dst[1];
-		rb_reset(c);
-	}
-	rb_free_other(e, slot, held);
-	c->tk_table[0] = c->tk_table[1] = NULL;
-	engine_emit(e, EV_UNDO_DROPPED, slot, f, c->nlv, 0);
-	return true;
 }
 
 /* When nothing changes the clip's audio any more: final (clip_settle),
@@ -1096,19 +1199,19 @@ static void settle_done(struct engine *e, int slot, int64_t f)
 static void levels_discard_redo(struct engine *e, int slot)
 {
 	struct clip *c = &e->clips[slot];
-	if (c->applied >= c->nlv)
-		return;
-	if (c->applied == 0 && c->lv[0].take) {
+	for (int i = c->applied; i < c->nlv; i++) {
+		if (!c->lv[i].take)
+			continue; /* its buffer is a spare again */
 		float **held[2] = {NULL, NULL};
-		if (c->rb_mode != RB_NONE) {
-			held[0] = c->rb_dst[0];
+		if (c->rb_mode != RB_NONE && c->rb_switched && i == c->nlv - 1) {
+			held[0] = c->rb_dst[0]; /* T', still being filled */
 			held[1] = c->rb_dst[1];
 			rb_reset(c);
 		}
-		rb_free_other(e, slot, held);
-		c->tk_table[0] = c->tk_table[1] = NULL;
+		take_free(e, slot, c->lv[i].tk.id, held);
 	}
 	c->nlv = c->applied;
+	release_unfit_spares(e, slot); /* the undone levels' buffers are spares */
 }
 
 /* Before the switch: T' goes, nothing of the pass is kept (an undo, a
@@ -1120,8 +1223,9 @@ static void rb_discard(struct engine *e, int slot, int64_t f)
 	bool was_pass = c->rb_pass, insert = c->rb_mode == RB_INSERT;
 	int64_t h = c->rb_h;
 	float **held[2] = {c->rb_dst[0], c->rb_dst[1]};
+	uint32_t id = c->rb_seq;
 	rb_reset(c);
-	rb_free_other(e, slot, held);
+	take_free(e, slot, id, held);
 	if (!was_pass)
 		return;
 	int t = track_of(slot);
@@ -1329,37 +1433,50 @@ static void rb_switch(struct engine *e, int slot, int64_t f)
 	struct track *tr = &e->tracks[t];
 	const int64_t LA = c->rb_len_a, E = c->rb_end;
 	clip_audio_changing(e, slot);
-	if (c->nlv || c->nbufs)
-		engine_emit(e, EV_UNDO_DROPPED, slot, f, 1, 0);
-	c->nbufs = 0; /* the keeper frees them, and makes one of T's size */
-	c->undo_pending = true;
-	c->undo_failed = false;
-	c->tk_table[0] = c->table[0];
-	c->tk_table[1] = c->table[1];
-	c->tk_nchunks = c->nchunks;
-	c->tk_length = LA;
-	c->tk_mode = c->rb_mode;
-	c->tk_h = c->rb_h;
-	c->tk_m = c->rb_m;
-	c->tk_nseams = c->nseams;
-	memcpy(c->tk_seams, c->seams, sizeof(c->seams));
+	struct undo_level l = {.take = true, .len = c->rb_len};
+	l.tk.table[0] = c->table[0];
+	l.tk.table[1] = c->table[1];
+	l.tk.nchunks = c->nchunks;
+	l.tk.id = c->take_id;
+	l.tk.length = LA;
+	l.tk.mode = c->rb_mode;
+	l.tk.h = c->rb_h;
+	l.tk.m = c->rb_m;
+	l.tk.nseams = c->nseams;
+	memcpy(l.tk.seams, c->seams, sizeof(c->seams));
 	rb_seams(c);
-	c->lv[0] = (struct undo_level){.take = true};
-	c->nlv = c->applied = 1;
-	c->clear_redo = false;
 	c->table[0] = c->rb_dst[0];
 	c->table[1] = c->rb_dst[1];
 	c->nchunks = c->rb_cap;
 	c->length = c->written = c->rb_len;
+	c->take_id = c->rb_seq;
+	/* The levels before it stay, within the bounds with it counted: the
+	 * oldest go first; spares too short for T' go back, and the keeper
+	 * is asked for T's (undo_want_more). */
+	c->undo_failed = false;
+	release_unfit_spares(e, slot);
+	while (c->nlv > 0 && (c->nlv >= GL_UNDO_LEVELS_MAX ||
+			      undo_over(e, c, copy_bytes(e, c, c->length), 1))) {
+		if (level_drop_oldest(e, slot, f) == -2)
+			break;
+		release_unfit_spares(e, slot);
+	}
+	/* No level left to drop (or T' as long as A): spares give way. */
+	for (int b = c->nbufs - 1; b >= 0 && undo_count(c) > 0 &&
+				   undo_over(e, c, copy_bytes(e, c, c->length), 1);
+	     b--)
+		if (!buf_in_use(c, b))
+			release_buf(e, slot, b);
+	c->lv[c->nlv++] = l;
+	c->applied = c->nlv;
+	c->clear_redo = false;
 	c->rb_switched = true;
 	c->rb_read = true;
 	c->take_switching = true;
 	struct mem_request rq = {.type = MEM_TAKE_SWITCH,
 				 .slot = (uint8_t)slot,
 				 .gen = c->gen,
-				 .nchunks = 1,
-				 .frames = c->rb_len,
-				 .tables = {c->table[0], c->table[1]}};
+				 .seq = c->take_id};
 	engine_request(e, &rq);
 	if (c->rb_mode == RB_MULTIPLY) {
 		/* In phase, T' starts again at E, on the seam it shares with A
@@ -1514,8 +1631,9 @@ void clip_rb_built(struct engine *e, const struct mem_reply *r)
 			retire = true;
 			if (c->table[ch] == old)
 				c->table[ch] = r->tables[ch];
-			if (c->tk_table[ch] == old)
-				c->tk_table[ch] = r->tables[ch];
+			for (int i = 0; i < c->nlv; i++)
+				if (c->lv[i].take && c->lv[i].tk.table[ch] == old)
+					c->lv[i].tk.table[ch] = r->tables[ch];
 		}
 		c->rb_dst[ch] = r->tables[ch];
 	}
@@ -1586,51 +1704,55 @@ static void rb_after_period(struct engine *e, int slot, int64_t end)
 	rb_ask(e, slot, need);
 }
 
-/* Undo (dir 1) or redo (-1) of the multiply or insert level: the two
- * takes change places (pointers), the play head goes to the matching
- * position, declicked. */
-static void take_swap(struct engine *e, int slot, int dir, int64_t f)
+/* Undo (dir 1) or redo (-1) of multiply or insert level i: the clip's take
+ * and the level's change places (pointers), the play head goes to the
+ * matching position, declicked. */
+static void take_swap(struct engine *e, int slot, int i, int dir, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
+	struct kept_take *k = &c->lv[i].tk;
 	const int t = track_of(slot);
 	struct track *tr = &e->tracks[t];
 	bool playing = (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING) &&
 		       tr->main.slot == slot;
 	int64_t p = playing ? play_pos(c, f) : 0;
-	const int64_t h = c->tk_h, m = c->tk_m;
+	const int64_t h = k->h, m = k->m;
 	if (dir > 0) /* T' to A */
-		p = c->tk_mode == RB_MULTIPLY ? p % c->tk_length
-		    : p < h		      ? p
-		    : p < h + m		      ? h
-					      : p - m;
+		p = k->mode == RB_MULTIPLY ? p % k->length
+		    : p < h		   ? p
+		    : p < h + m		   ? h
+					   : p - m;
 	else /* A to T' */
-		p = c->tk_mode == RB_MULTIPLY ? p : p < h ? p : p + m;
+		p = k->mode == RB_MULTIPLY ? p : p < h ? p : p + m;
 	clip_audio_changing(e, slot);
 	for (int ch = 0; ch < 2; ch++) {
 		float **x = c->table[ch];
-		c->table[ch] = c->tk_table[ch];
-		c->tk_table[ch] = x;
+		c->table[ch] = k->table[ch];
+		k->table[ch] = x;
 	}
 	uint32_t n = c->nchunks;
-	c->nchunks = c->tk_nchunks;
-	c->tk_nchunks = n;
+	c->nchunks = k->nchunks;
+	k->nchunks = n;
+	uint32_t id = c->take_id;
+	c->take_id = k->id;
+	k->id = id;
 	int64_t len = c->length;
-	c->length = c->written = c->tk_length;
-	c->tk_length = len;
+	c->length = c->written = k->length;
+	k->length = len;
 	int64_t sv[GL_SEAMS_MAX];
 	uint8_t ns = c->nseams;
 	memcpy(sv, c->seams, sizeof(sv));
-	memcpy(c->seams, c->tk_seams, sizeof(sv));
-	memcpy(c->tk_seams, sv, sizeof(sv));
-	c->nseams = c->tk_nseams;
-	c->tk_nseams = ns;
+	memcpy(c->seams, k->seams, sizeof(sv));
+	memcpy(k->seams, sv, sizeof(sv));
+	c->nseams = k->nseams;
+	k->nseams = ns;
 	c->rb_read = c->rb_mode != RB_NONE && c->table[0] == c->rb_dst[0];
-	c->applied = dir > 0 ? 0 : 1;
 	c->take_switching = true;
+	release_unfit_spares(e, slot);
 	struct mem_request rq = {.type = MEM_TAKE_SWITCH,
 				 .slot = (uint8_t)slot,
 				 .gen = c->gen,
-				 .tables = {c->table[0], c->table[1]}};
+				 .seq = c->take_id};
 	engine_request(e, &rq);
 	if (p >= c->length)
 		p = c->length - 1;
@@ -1644,14 +1766,27 @@ static void take_swap(struct engine *e, int slot, int dir, int64_t f)
 	}
 }
 
+/* T' cannot be finished: A is the clip's take again, and T's level (the
+ * newest, as long as T' is being filled) goes with T'. */
 static void rb_abandon(struct engine *e, int slot, int64_t f)
 {
 	struct clip *c = &e->clips[slot];
 	engine_emit(e, EV_ERROR, slot, f, ERR_OUT_OF_MEMORY, 0);
-	if (c->applied == 1 && c->table[0] == c->rb_dst[0])
-		take_swap(e, slot, 1, f);
+	if (c->applied == c->nlv && c->table[0] == c->rb_dst[0]) {
+		c->applied--;
+		take_swap(e, slot, c->applied, 1, f);
+	}
 	c->rb_pass = false;
-	level_drop_take(e, slot, f);
+	if (c->nlv > 0 && c->lv[c->nlv - 1].take) {
+		float **held[2] = {c->rb_dst[0], c->rb_dst[1]};
+		uint32_t id = c->lv[c->nlv - 1].tk.id;
+		rb_reset(c);
+		take_free(e, slot, id, held);
+		c->nlv--;
+		if (c->applied > c->nlv)
+			c->applied = c->nlv;
+		engine_emit(e, EV_UNDO_DROPPED, slot, f, c->nlv, 0);
+	}
 	settle_done(e, slot, f);
 }
 
@@ -1690,11 +1825,8 @@ static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
 		return;
 	}
 	levels_discard_redo(e, slot);
-	/* The keeper holds one other take: an older multiply's goes first
-	 * (the oldest level, as the levels' bound drops it). */
-	level_drop_take(e, slot, f);
 	if (c->rb_mode != RB_NONE)
-		return; /* cannot be: the drop above ended any fill */
+		return; /* cannot be: the discard above ended any fill */
 	c->clear_redo = false;
 	rb_plan(e, slot, mode, rb_start_at(e, c, mode, f));
 }
@@ -2172,7 +2304,7 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	if (r->cycle > 0 && r->cycle < r->frames && r->frames % r->cycle == 0)
 		c->cycle = r->cycle;
 	/* And an insert's seams, as saved: increasing, inside the take. */
-	c->nseams = c->tk_nseams = 0;
+	c->nseams = 0;
 	for (int i = 0; r->seams && i < r->nseams && i < GL_SEAMS_MAX; i++) {
 		int64_t x = r->seams[i];
 		if (x <= 0 || x >= r->frames ||
@@ -2182,7 +2314,7 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	}
 	rb_reset(c);
 	c->take_switching = false;
-	c->tk_table[0] = c->tk_table[1] = NULL;
+	c->take_id = 0;
 	c->muted = (r->flags & CLIP_FLAG_MUTED) != 0;
 	c->reverse = (r->flags & CLIP_FLAG_REVERSE) != 0;
 	c->speed_mul = (r->flags & CLIP_FLAG_HALF_SPEED)     ? 1

@@ -15,11 +15,18 @@
  * Multiply and insert build the new take (T') in memory of its own, while
  * the old one (A) plays: MEM_BUILD asks for T' (its first `nchunks` chunk
  * pointers copied from A's table, the rest fresh chunks), again as it
- * grows. The keeper then holds two takes for the slot: the current one and
- * the other (T' being built, or the take an undo level keeps); MEM_TAKE_
- * SWITCH makes the other current (the SD writer copies the current one),
- * MEM_TAKE_FREE lets the other go. The chunks the two share are freed with
- * the last of them.
+ * grows. The keeper then holds, besides the slot's current take, other
+ * takes: T' being built, and the takes the clip's undo levels keep (one a
+ * multiply or insert level, as many as the levels). Each take has an id,
+ * `seq` in the messages: 0 the recorded (or restored) take, a build's seq
+ * the take it built. MEM_TAKE_SWITCH makes the take `seq` current (the SD
+ * writer copies the current one), MEM_TAKE_FREE lets the other take `seq`
+ * go. A chunk two takes share (always at the same index: T's first chunks
+ * are A's) is freed with the last take that holds it.
+ *
+ * Undo buffers are each of the size asked for (MEM_UNDO_MORE `frames`,
+ * the take's length when asked), so a clip holds buffers of every length
+ * its takes had; MEM_UNDO_FREE lets one go (tables[0]) or all (NULL).
  *
  * Generations: clearing a clip bumps its generation on the engine side.
  * Replies carry the generation of the request they answer; the engine drops
@@ -68,23 +75,20 @@ enum mem_request_type {
 	MEM_ADOPT_REFUSED, /* the slot was not empty: free the offered take */
 	MEM_UNDO_MORE,	   /* one more undo buffer of the take's size (`frames`);
 			    * nchunks: how many the engine holds now */
-	MEM_UNDO_FREE,	   /* the engine let go of all the slot's undo buffers
-			    * (for a take being recorded): free them */
-	MEM_BUILD,	   /* build (or grow) the other take, `seq` its build:
+	MEM_UNDO_FREE,	   /* the engine let go of the undo buffer tables[0],
+			    * or (NULL) of all the slot's: free them */
+	MEM_BUILD,	   /* build (or grow) the take `seq` (a build's id):
 			    * nchunks leading chunk pointers shared with the
 			    * current take, fresh chunks up to `frames` frames */
-	MEM_TAKE_SWITCH,   /* the other take (tables[]) is the current one now;
-			    * nchunks 1: its first switch (a multiply or insert
-			    * done): the undo buffers go, and one of `frames`
-			    * frames is made (MEM_UNDO_READY) */
-	MEM_TAKE_FREE,	   /* the engine let go of the other take: free it
-			    * (but the chunks the current one shares) */
+	MEM_TAKE_SWITCH,   /* the other take `seq` is the current one now */
+	MEM_TAKE_FREE,	   /* the engine let go of the other take `seq`: free
+			    * it (but the chunks another take still holds) */
 };
 
 enum mem_reply_type {
 	MEM_GROWN,	 /* tables[] hold nchunks usable chunks */
 	MEM_GROW_FAILED, /* no memory (or over the limit) */
-	MEM_UNDO_READY,	 /* undo tables[] hold room for the whole clip (one
+	MEM_UNDO_READY,	 /* undo tables[] hold room for `frames` frames (one
 			  * more buffer: after MEM_FINISH, the first) */
 	MEM_UNDO_FAILED,
 	MEM_ADOPT,	   /* a restored take for an empty slot: tables[] hold nchunks
@@ -100,8 +104,8 @@ struct mem_request {
 	uint32_t gen;
 	uint32_t nchunks;
 	int64_t frames;
-	float **tables[2]; /* MEM_RETIRE_TABLE, MEM_TAKE_SWITCH */
-	uint32_t seq;	   /* MEM_BUILD */
+	float **tables[2]; /* MEM_RETIRE_TABLE, MEM_UNDO_FREE */
+	uint32_t seq;	   /* MEM_BUILD, MEM_TAKE_SWITCH, MEM_TAKE_FREE */
 };
 
 struct mem_reply {
@@ -109,7 +113,7 @@ struct mem_reply {
 	uint8_t slot;
 	uint32_t gen;
 	uint32_t nchunks;
-	int64_t frames; /* MEM_ADOPT */
+	int64_t frames; /* MEM_ADOPT; MEM_UNDO_READY: the buffer's frames */
 	float **tables[2];
 	uint8_t flags;	      /* MEM_ADOPT: enum clip_flags, the take's saved state */
 	uint32_t seq;	      /* MEM_BUILT, MEM_BUILD_FAILED */

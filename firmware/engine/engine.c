@@ -285,7 +285,7 @@ static void drain_replies(struct engine *e)
 			break;
 		case MEM_UNDO_READY:
 			if (r.gen == c->gen)
-				clip_undo_ready(e, r.slot, r.tables);
+				clip_undo_ready(e, r.slot, r.tables, r.frames);
 			break;
 		case MEM_UNDO_FAILED:
 			if (r.gen == c->gen)

@@ -158,8 +158,10 @@ enum event_type {
 			    writer's state on with the engine's events, to the LEDs.
 			    value = enum storage_status */
 	EV_UNDO_DROPPED, /* track, scene: the clip's oldest undo level was
-			    dropped to make room for a new pass (the levels or
-			    MB bound); value = levels still kept */
+			    dropped to make room for a new pass, multiply or
+			    insert, or for a buffer of the take's new length
+			    (the levels or MB bound), or all of them for a
+			    recording out of memory; value = levels still kept */
 };
 
 enum storage_status {

@@ -42,9 +42,13 @@ struct clip {
 	uint32_t nchunks;
 	bool grow_pending;
 	bool grow_failed;
-	/* Undo buffers (a pool): each a copy of the clip's size, handed over by
-	 * the keeper one at a time (MEM_UNDO_MORE), freed with the take. */
+	/* Undo buffers (a pool): each handed over by the keeper one at a time
+	 * (MEM_UNDO_MORE), of the size asked for (the take's length then), so
+	 * after a multiply or insert the pool holds buffers of both lengths;
+	 * ubuf_frames: how many frames each holds. Freed with the take, or one
+	 * by one when it fits no take of the clip's any more. */
 	float **ubuf[GL_UNDO_LEVELS_MAX][2];
+	int64_t ubuf_frames[GL_UNDO_LEVELS_MAX];
 	uint8_t nbufs;
 	bool undo_pending; /* MEM_UNDO_MORE (or MEM_FINISH) not answered yet */
 	bool undo_failed;  /* the keeper had no memory: ask no more */
@@ -71,24 +75,36 @@ struct clip {
 	int64_t od_covered; /* frames of this pass written (undo saved < length) */
 	int64_t od_first_pos;
 
-	/* Undo/redo levels, oldest first: level i's buffer holds, over its
-	 * region, the audio from before its pass while it is applied (i <
-	 * applied), the pass's audio once it is undone; an undo or a redo
-	 * swaps the two, so a chain of them is exact bit for bit. */
+	/* Undo/redo levels, oldest first, of two kinds. A pass's (overdub,
+	 * replace, substitute): its buffer holds, over its region, the audio
+	 * from before the pass while it is applied (i < applied), the pass's
+	 * audio once it is undone; an undo or a redo swaps the two, so a chain
+	 * of them is exact bit for bit. A multiply's or insert's (take): the
+	 * other take, whole (A while it is applied, T' once it is undone), and
+	 * how positions map between the two (mode, h, m: see "rebuild"
+	 * below); undo and redo switch pointers. Undo is last in first out,
+	 * so a level is applied or undone only while the take it was made on
+	 * is the clip's (len: that take's length), and a take level's other
+	 * take shares its first chunks with the clip's take as it did then. */
 	struct undo_level {
 		int64_t rg_start, rg_len;
+		int64_t len; /* the length of the take the level applies to */
 		uint8_t buf; /* index in ubuf */
-		bool take;   /* a multiply or insert: no buffer, but the other
-				take (only ever lv[0]: see rb_switch) */
+		bool take;   /* a multiply or insert: no buffer, the other take */
+		struct kept_take {
+			float **table[2];
+			uint32_t nchunks;
+			uint32_t id; /* the keeper's name for it (clipmem.h) */
+			int64_t length;
+			uint8_t mode;
+			int64_t h, m;
+			int64_t seams[GL_SEAMS_MAX];
+			uint8_t nseams;
+		} tk;
 	} lv[GL_UNDO_LEVELS_MAX];
-	/* The take a multiply or insert level keeps (the one not playing: A
-	 * while it is applied, T' once it is undone), and how positions map
-	 * between the two (rb_mode, h, m: see "rebuild" below). */
-	float **tk_table[2];
-	uint32_t tk_nchunks;
-	int64_t tk_length;
-	uint8_t tk_mode;
-	int64_t tk_h, tk_m;
+	uint32_t take_id; /* the keeper's name for the clip's take: 0 a recorded
+			     (or restored) one, a multiply's or insert's its
+			     build's rb_seq */
 	uint8_t nlv, applied;
 	/* A clear keeps the take (the slot shows empty) until the slot records
 	 * again: undo brings it back; clear_redo: redo clears it again. */
@@ -107,10 +123,10 @@ struct clip {
 	 * copies and insertions) is at a multiple of it, and playback fades
 	 * there (mix.c). */
 	int64_t cycle;
-	/* Seams off the cycle lines (an insert's ends), sorted; the level's
-	 * other take has its own. */
-	int64_t seams[GL_SEAMS_MAX], tk_seams[GL_SEAMS_MAX];
-	uint8_t nseams, tk_nseams;
+	/* Seams off the cycle lines (an insert's ends), sorted; a take
+	 * level's other take has its own. */
+	int64_t seams[GL_SEAMS_MAX];
+	uint8_t nseams;
 
 	/* A rebuild (multiply, insert): T' is built in chunks of its own (the
 	 * keeper's other take, clipmem.h), its first rb_shared chunks the same
@@ -263,7 +279,7 @@ void clip_take_switched(struct engine *e, int slot);
 void clip_audio_changing(struct engine *e, int slot);
 void clip_settle(struct engine *e, int slot);
 void clip_adopt(struct engine *e, const struct mem_reply *r);
-void clip_undo_ready(struct engine *e, int slot, float **const tables[2]);
+void clip_undo_ready(struct engine *e, int slot, float **const tables[2], int64_t frames);
 void clip_undo_failed(struct engine *e, int slot);
 bool clip_reclaim(struct engine *e, int except);
 

@@ -149,3 +149,31 @@ void link_sync_period(struct link_sync *s, const struct link_sync_in *in,
 		}
 	}
 }
+
+unsigned link_watch_step(struct link_watch *w, int64_t now_ms, size_t peers)
+{
+	unsigned r = 0;
+	if (!w->seen || peers != w->peers)
+		r |= LINK_WATCH_CHANGED;
+	w->seen = true;
+	w->peers = peers;
+	if (peers > 0) {
+		w->had_peers = true;
+		w->zero_since = w->next_try = w->wait = 0;
+		return r;
+	}
+	if (!w->had_peers)
+		return r; /* alone from the start: nothing was lost */
+	if (!w->zero_since) {
+		w->zero_since = now_ms ? now_ms : 1;
+		w->wait = LINK_WATCH_FIRST_MS;
+		w->next_try = now_ms + w->wait;
+	} else if (now_ms >= w->next_try) {
+		r |= LINK_WATCH_REJOIN;
+		w->rejoins++;
+		w->wait =
+		    w->wait * 2 > LINK_WATCH_MAX_MS ? LINK_WATCH_MAX_MS : w->wait * 2;
+		w->next_try = now_ms + w->wait;
+	}
+	return r;
+}

@@ -81,4 +81,37 @@ void link_sync_init(struct link_sync *s, bool link_leads, bool start_stop);
 void link_sync_period(struct link_sync *s, const struct link_sync_in *in,
 		      struct link_sync_out *out);
 
+/* The session's peer count, watched off the real-time path (the supervisor,
+ * a few times a second): when it changed (to be logged), and when to leave
+ * and rejoin the network session. Ableton Link 3.0.6 can stay split from
+ * the session for good after its own sends failed (sendto refused locally,
+ * e.g. by a firewall rule): its network gateway is torn down and rebuilt
+ * while it measures the session, that measurement never answers, and the
+ * session, still listed as "being measured", is never measured again; its
+ * peers are heard but never joined (0 peers). Leaving and rejoining resets
+ * that (Link's own enable), and joins the session as a newcomer does.
+ * So: after the peers were lost (there were some, now none) for
+ * LINK_WATCH_FIRST_MS, rejoin; while still none, again after twice the
+ * wait, up to LINK_WATCH_MAX_MS between tries. Any peer resets it. */
+#define LINK_WATCH_FIRST_MS 8000
+#define LINK_WATCH_MAX_MS   60000
+/* What link_watch_step() answers: the count is new (differs from the last,
+ * or is the first), and/or leave and rejoin the network session now. */
+#define LINK_WATCH_CHANGED 1u
+#define LINK_WATCH_REJOIN  2u
+
+struct link_watch {
+	bool seen;	    /* a count was given */
+	bool had_peers;	    /* some peer since the start */
+	size_t peers;	    /* the last count */
+	int64_t zero_since; /* ms: when the peers were lost (0: not lost) */
+	int64_t next_try;   /* ms: the next rejoin while none came back */
+	int64_t wait;	    /* ms: what the last wait was */
+	uint64_t rejoins;   /* counted */
+};
+
+/* Zero-initialised is the start. `now_ms` must not go back; `peers` is
+ * Link's count now. Returns LINK_WATCH_ flags. */
+unsigned link_watch_step(struct link_watch *w, int64_t now_ms, size_t peers);
+
 #endif

@@ -354,8 +354,14 @@ int audio_alsa_read(struct audio_alsa *a, uint32_t frames)
 			continue;
 		if (n < 0)
 			return (int)n;
-		if (n == 0) /* a newer file plugin's input at its end */
+		if (n == 0) {
+			/* A newer file plugin's input at its end: the stream still
+			 * runs (its slave, the null PCM, does). A device's capture
+			 * stream that stopped without an error: a stall. */
+			if (snd_pcm_state(a->capture) != SND_PCM_STATE_RUNNING)
+				return -EIO;
 			return -ENODATA;
+		}
 		buf += (size_t)n * a->capture_frame_bytes;
 		frames -= (uint32_t)n;
 	}

@@ -71,8 +71,9 @@ int audio_alsa_start(struct audio_alsa *a);
 int audio_alsa_restart(struct audio_alsa *a);
 
 /* Blocking: read frames (<= period) captured frames into the raw buffer.
- * 0, or -EPIPE / -ESTRPIPE (xrun, suspend: restart), -ENODATA (a file
- * input ran out), other -errno (the device is gone or broken). */
+ * 0, or -EPIPE / -ESTRPIPE (xrun, suspend: restart), -EIO (a stall:
+ * restart, audio_alsa_is_stall), -ENODATA (a file input ran out), other
+ * -errno (the device is gone or broken). */
 int audio_alsa_read(struct audio_alsa *a, uint32_t frames);
 /* The raw buffer as frames x capture_channels interleaved floats. */
 void audio_alsa_capture_to_float(const struct audio_alsa *a, float *in, uint32_t frames);
@@ -86,6 +87,17 @@ int audio_alsa_write(struct audio_alsa *a, uint32_t frames);
 static inline bool audio_alsa_is_xrun(int err)
 {
 	return err == -EPIPE || err == -ESTRPIPE;
+}
+
+/* A stall: the device stopped delivering without an xrun. The kernel's
+ * wait for a period gives up with -EIO after max(100 ms, 1.1 x the
+ * buffer) while the stream still reads as running (a board or bus stall of
+ * that length), and a capture stream found stopped after a read of 0
+ * frames is given as -EIO too. Both are ridden out as an xrun (restart),
+ * not taken for a lost device. */
+static inline bool audio_alsa_is_stall(int err)
+{
+	return err == -EIO;
 }
 
 #endif

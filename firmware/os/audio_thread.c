@@ -23,6 +23,9 @@
 #define REPORT_QUEUE_SIZE    256
 #define GATE_POLL_NS	     50000L	  /* offline script gate */
 #define GATE_GIVE_UP_NS	     2000000000LL /* a stuck feeder must not hang the run */
+/* Stalls ridden out one after the other with no period completed between
+ * them, before the device is taken for lost (and reopened). */
+#define STALLS_BEFORE_LOST 3
 
 struct audio_thread {
 	struct audio_thread_config cfg;
@@ -44,7 +47,9 @@ struct audio_thread {
 	atomic_int_least64_t stop_frame;
 	atomic_int_least64_t now;
 	atomic_uint_least64_t periods;
-	atomic_uint_least64_t xruns;
+	atomic_uint_least64_t xruns;  /* stalls included */
+	atomic_uint_least64_t stalls; /* audio_alsa_is_stall() */
+	unsigned stalls_in_a_row;     /* the audio thread's own */
 	atomic_uint_least64_t slow_periods;
 	atomic_uint_least64_t worst_ns;
 	atomic_uint_least64_t busy_ns;
@@ -161,6 +166,7 @@ void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s)
 	s->frames = atomic_load(&t->now);
 	s->periods = atomic_load(&t->periods);
 	s->xruns = atomic_load(&t->xruns);
+	s->stalls = atomic_load(&t->stalls);
 	s->slow_periods = atomic_load(&t->slow_periods);
 	s->worst_ns = atomic_load(&t->worst_ns);
 	s->busy_ns = atomic_load(&t->busy_ns);
@@ -285,8 +291,8 @@ static void wait_for_events(struct audio_thread *t)
 	}
 }
 
-/* An xrun or a suspend: count it, then do what latency.c does. false when
- * the device cannot be restarted. */
+/* An xrun, a suspend or a stall: count it, then do what latency.c does.
+ * false when the device cannot be restarted. */
 static bool recover(struct audio_thread *t, int err)
 {
 	atomic_fetch_add_explicit(&t->xruns, 1, memory_order_relaxed);
@@ -300,7 +306,7 @@ static bool recover(struct audio_thread *t, int err)
 	return true;
 }
 
-/* The end of the loop for a PCM error other than an xrun. */
+/* The end of the loop for a PCM error that is not ridden out. */
 static enum audio_ending pcm_failed(struct audio_thread *t, int err)
 {
 	if (err == -ENODATA) {
@@ -309,6 +315,30 @@ static enum audio_ending pcm_failed(struct audio_thread *t, int err)
 	}
 	report(t, AUDIO_DEVICE_ERROR, err);
 	return AUDIO_ENDED_DEVICE_LOST;
+}
+
+/* A PCM read or write failed. An xrun or a suspend is restarted, and so is
+ * a stall (a board or device that stopped for a while is not a lost
+ * device) unless STALLS_BEFORE_LOST of them came with no period completed
+ * between them: true, go on. Anything else, or a restart that fails: false,
+ * *ending says how the loop ends. */
+static bool ride_out(struct audio_thread *t, int err, enum audio_ending *ending)
+{
+	if (audio_alsa_is_stall(err)) {
+		atomic_fetch_add_explicit(&t->stalls, 1, memory_order_relaxed);
+		if (++t->stalls_in_a_row > STALLS_BEFORE_LOST) {
+			*ending = pcm_failed(t, err);
+			return false;
+		}
+	} else if (!audio_alsa_is_xrun(err)) {
+		*ending = pcm_failed(t, err);
+		return false;
+	}
+	if (!recover(t, err)) {
+		*ending = AUDIO_ENDED_DEVICE_LOST;
+		return false;
+	}
+	return true;
 }
 
 static void account(struct audio_thread *t, uint64_t ns, uint32_t frames)
@@ -393,6 +423,8 @@ static void link_period(struct audio_thread *t, int64_t now)
 static enum audio_ending duplex_loop(struct audio_thread *t)
 {
 	struct engine *e = t->cfg.engine;
+	enum audio_ending ending;
+	t->stalls_in_a_row = 0;
 	int err = audio_alsa_start(t->pcm);
 	if (err < 0)
 		return pcm_failed(t, err);
@@ -413,13 +445,11 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 			wait_for_events(t);
 
 		err = audio_alsa_read(t->pcm, n);
-		if (audio_alsa_is_xrun(err)) {
-			if (!recover(t, err))
-				return AUDIO_ENDED_DEVICE_LOST;
+		if (err < 0) {
+			if (!ride_out(t, err, &ending))
+				return ending;
 			continue;
 		}
-		if (err < 0)
-			return pcm_failed(t, err);
 
 		rt_mark_begin();
 		size_t events0 = pushed(engine_events(e)), reports0 = pushed(&t->reports),
@@ -443,11 +473,11 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		rt_mark_end();
 
 		err = audio_alsa_write(t->pcm, n);
-		if (audio_alsa_is_xrun(err)) {
-			if (!recover(t, err))
-				return AUDIO_ENDED_DEVICE_LOST;
-		} else if (err < 0) {
-			return pcm_failed(t, err);
+		if (err < 0) {
+			if (!ride_out(t, err, &ending))
+				return ending;
+		} else {
+			t->stalls_in_a_row = 0; /* a period went through */
 		}
 		if (t->keeper)
 			keeper_service(t->keeper);

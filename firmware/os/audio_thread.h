@@ -25,7 +25,7 @@
 #include "wake.h"
 
 enum audio_report_type {
-	AUDIO_XRUN,	    /* value = -EPIPE or -ESTRPIPE; restarted at once */
+	AUDIO_XRUN, /* value = -EPIPE, -ESTRPIPE or -EIO (a stall); restarted at once */
 	AUDIO_SLOW_PERIOD,  /* value = ns of processing, longer than the period */
 	AUDIO_DEVICE_ERROR, /* value = -errno; the thread ends */
 	AUDIO_INPUT_ENDED,  /* a file input ran out; the thread ends */
@@ -90,7 +90,8 @@ struct audio_thread_config {
 struct audio_stats {
 	int64_t frames; /* engine frames processed */
 	uint64_t periods;
-	uint64_t xruns;
+	uint64_t xruns;	 /* stalls included */
+	uint64_t stalls; /* -EIO or a stopped capture, ridden out as xruns */
 	uint64_t slow_periods;
 	uint64_t worst_ns;	   /* longest processing time of one period */
 	uint64_t busy_ns;	   /* processing time, summed */

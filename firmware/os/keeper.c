@@ -23,9 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TABLE_HEADER 16 /* bytes before a table: its mapped size */
-#define MAX_TABLES   64 /* tables alive per slot and channel (they double; two takes) */
-#define FIRST_TABLE  16 /* entries of a slot's first chunk table */
+#define TABLE_HEADER 16	 /* bytes before a table: its mapped size */
+#define MAX_TABLES   128 /* tables alive per slot and channel (they double; the takes) */
+#define MAX_OTHERS   (GL_UNDO_LEVELS_MAX + 2) /* other takes: the levels', a build */
+#define FIRST_TABLE  16			      /* entries of a slot's first chunk table */
 
 /* A restored clip on its way into a slot (keeper.h). */
 struct keeper_take {
@@ -36,7 +37,7 @@ struct keeper_take {
 	float **table[2];
 	uint32_t chunk_frames;
 	uint8_t flags;		     /* enum clip_flags */
-	uint32_t seq;		     /* a slot's other take: the build it was made for */
+	uint32_t seq;		     /* a slot's take: its id (clipmem.h) */
 	int64_t cycle;		     /* a restored take's saved cycle, 0: its length */
 	int64_t seams[GL_SEAMS_MAX]; /* and seams */
 	uint8_t nseams;
@@ -50,19 +51,22 @@ struct keeper_slot {
 	uint32_t cap;	   /* entries in the current tables */
 	uint32_t nchunks;  /* chunks mapped */
 	size_t last_bytes; /* mapped bytes of the last chunk (trimmed at finish) */
-	/* Undo buffers, each undo_n chunks the take's size (its last one
-	 * undo_last bytes), as many as the engine asked for (MEM_UNDO_MORE). */
-	float **undo[GL_UNDO_LEVELS_MAX][2];
+	uint32_t seq;	   /* the current take's id */
+	/* Undo buffers, as many as the engine asked for (MEM_UNDO_MORE), each
+	 * of the size asked for: n chunks, the last one `last` bytes. */
+	struct undo_buf {
+		float **table[2];
+		uint32_t n;
+		size_t last;
+	} undo[GL_UNDO_LEVELS_MAX];
 	uint32_t nundo;
-	uint32_t undo_n;
-	size_t undo_last;
 	/* Every table handed over and not yet retired, to free at the end. */
 	float **alive[2][MAX_TABLES];
-	/* A multiply's or insert's other take (clipmem.h): T' being built, or
-	 * the take its undo level keeps; its first `shared` chunks are the
-	 * current take's too. */
-	struct keeper_take *other;
-	uint32_t shared;
+	/* The other takes (clipmem.h): T' being built, and the takes the
+	 * multiply and insert levels keep; a chunk may be in several of them
+	 * and in the current take, always at the same index. */
+	struct keeper_take *others[MAX_OTHERS];
+	uint32_t nothers;
 };
 
 struct keeper {
@@ -249,14 +253,15 @@ static void chunks_free_from(struct keeper *k, struct keeper_slot *s, uint32_t k
 
 static void undo_buf_free(struct keeper *k, struct keeper_slot *s, uint32_t b)
 {
+	struct undo_buf *u = &s->undo[b];
 	for (int ch = 0; ch < 2; ch++) {
-		if (!s->undo[b][ch])
+		if (!u->table[ch])
 			continue;
-		for (uint32_t i = 0; i < s->undo_n; i++)
-			unmap(k, s->undo[b][ch][i],
-			      i + 1 == s->undo_n ? s->undo_last : k->chunk_bytes);
-		table_free(k, s->undo[b][ch]);
-		s->undo[b][ch] = NULL;
+		for (uint32_t i = 0; i < u->n; i++)
+			unmap(k, u->table[ch][i],
+			      i + 1 == u->n ? u->last : k->chunk_bytes);
+		table_free(k, u->table[ch]);
+		u->table[ch] = NULL;
 	}
 }
 
@@ -265,35 +270,77 @@ static void undo_free(struct keeper *k, struct keeper_slot *s)
 	for (uint32_t b = 0; b < s->nundo; b++)
 		undo_buf_free(k, s, b);
 	s->nundo = 0;
-	s->undo_n = 0;
 }
 
-/* One more undo buffer (undo_n chunks, the last undo_last bytes), replied
- * as MEM_UNDO_READY, or MEM_UNDO_FAILED with nothing left mapped. */
+/* MEM_UNDO_FREE: the buffer whose channel 0 table is `t` (NULL: all). */
+static void serve_undo_free(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	if (!rq->tables[0]) {
+		undo_free(k, s);
+		return;
+	}
+	for (uint32_t b = 0; b < s->nundo; b++)
+		if (s->undo[b].table[0] == rq->tables[0]) {
+			undo_buf_free(k, s, b);
+			s->undo[b] = s->undo[--s->nundo];
+			s->undo[s->nundo] = (struct undo_buf){0};
+			return;
+		}
+}
+
+/* One more undo buffer of `frames` frames (whole chunks, the last one
+ * only the pages it needs), replied as MEM_UNDO_READY with the frames it
+ * holds, or MEM_UNDO_FAILED with nothing left mapped. */
 static void undo_make(struct keeper *k, struct keeper_slot *s,
-		      const struct mem_request *rq)
+		      const struct mem_request *rq, int64_t frames)
 {
 	uint32_t b = s->nundo;
-	bool ok = b < GL_UNDO_LEVELS_MAX && s->undo_n > 0;
+	uint64_t C = k->chunk_frames;
+	bool ok = b < GL_UNDO_LEVELS_MAX && frames > 0;
+	struct undo_buf u = {0};
+	if (ok) {
+		u.n = (uint32_t)(((uint64_t)frames + C - 1) / C);
+		u.last = round_page(k, ((uint64_t)frames - (uint64_t)(u.n - 1) * C) *
+					   sizeof(float));
+		if (u.last > k->chunk_bytes)
+			u.last = k->chunk_bytes;
+	}
+	if (ok)
+		s->undo[b] = u;
 	for (int ch = 0; ch < s->channels && ok; ch++) {
-		s->undo[b][ch] = table_new(k, s->undo_n);
-		ok = s->undo[b][ch] != NULL;
-		for (uint32_t i = 0; ok && i < s->undo_n; i++) {
-			s->undo[b][ch][i] = map_ready(
-			    k, i + 1 == s->undo_n ? s->undo_last : k->chunk_bytes);
-			ok = s->undo[b][ch][i] != NULL;
+		s->undo[b].table[ch] = table_new(k, u.n);
+		ok = s->undo[b].table[ch] != NULL;
+		for (uint32_t i = 0; ok && i < u.n; i++) {
+			s->undo[b].table[ch][i] =
+			    map_ready(k, i + 1 == u.n ? u.last : k->chunk_bytes);
+			ok = s->undo[b].table[ch][i] != NULL;
 		}
 	}
 	if (!ok) {
 		/* Partly made: undo_buf_free() skips the entries still NULL. */
-		if (b < GL_UNDO_LEVELS_MAX)
+		if (b < GL_UNDO_LEVELS_MAX) {
 			undo_buf_free(k, s, b);
+			s->undo[b] = (struct undo_buf){0};
+		}
 		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
 		return;
 	}
 	s->nundo = b + 1;
-	reply(k, MEM_UNDO_READY, rq->slot, rq->gen, s->undo_n, s->undo[b][0],
-	      s->undo[b][1]);
+	int64_t held =
+	    (int64_t)(u.n - 1) * (int64_t)C + (int64_t)(u.last / sizeof(float));
+	if (held > (int64_t)u.n * (int64_t)C)
+		held = (int64_t)u.n * (int64_t)C;
+	struct mem_reply r = {.type = MEM_UNDO_READY,
+			      .slot = rq->slot,
+			      .gen = rq->gen,
+			      .nchunks = u.n,
+			      .frames = held,
+			      .tables = {s->undo[b].table[0], s->undo[b].table[1]}};
+	while (!spsc_push(k->replies, &r)) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* The engine wants another undo level: only while it holds all the ones
@@ -301,11 +348,11 @@ static void undo_make(struct keeper *k, struct keeper_slot *s,
 static void serve_undo_more(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
-	if (rq->nchunks != s->nundo || s->undo_n == 0) {
+	if (rq->nchunks != s->nundo || rq->frames <= 0) {
 		reply(k, MEM_UNDO_FAILED, rq->slot, rq->gen, 0, NULL, NULL);
 		return;
 	}
-	undo_make(k, s, rq);
+	undo_make(k, s, rq, rq->frames);
 }
 
 static void serve_grow(struct keeper *k, const struct mem_request *rq)
@@ -348,33 +395,66 @@ static void serve_finish(struct keeper *k, const struct mem_request *rq)
 	}
 
 	undo_free(k, s);
-	s->undo_n = keep;
-	s->undo_last = s->last_bytes;
-	undo_make(k, s, rq);
+	undo_make(k, s, rq, rq->frames);
 }
 
 /* ---- the other take (multiply, insert) ---------------------------------- */
 
-/* The other take goes, but the chunks it shares with the current one. */
-static void other_free(struct keeper *k, struct keeper_slot *s)
+/* Whether chunk i of channel ch, `p`, is held by a take of the slot other
+ * than `t` (the current one, or another other take). */
+static bool chunk_held_elsewhere(const struct keeper_slot *s, const struct keeper_take *t,
+				 int ch, uint32_t i, const float *p)
 {
-	struct keeper_take *t = s->other;
-	if (!t)
-		return;
-	for (int ch = 0; ch < t->channels; ch++) {
-		if (!t->table[ch])
-			continue;
-		for (uint32_t i = s->shared; i < t->nchunks; i++)
-			unmap(k, t->table[ch][i],
-			      i + 1 == t->nchunks ? t->last_bytes : k->chunk_bytes);
-		if (alive_remove(s, ch, t->table[ch]))
-			table_free(k, t->table[ch]);
+	if (i < s->nchunks && s->table[ch] && s->table[ch][i] == p)
+		return true;
+	for (uint32_t j = 0; j < s->nothers; j++) {
+		const struct keeper_take *o = s->others[j];
+		if (o != t && i < o->nchunks && o->table[ch] && o->table[ch][i] == p)
+			return true;
 	}
-	if (t->nchunks > s->shared)
-		atomic_fetch_sub(&k->chunks_mapped, t->nchunks - s->shared);
+	return false;
+}
+
+/* Other take j goes, but the chunks another take still holds. */
+static void other_free(struct keeper *k, struct keeper_slot *s, uint32_t j)
+{
+	struct keeper_take *t = s->others[j];
+	uint32_t freed = 0;
+	for (uint32_t i = 0; i < t->nchunks; i++) {
+		bool held = false;
+		for (int ch = 0; ch < t->channels; ch++)
+			held |= t->table[ch] &&
+				chunk_held_elsewhere(s, t, ch, i, t->table[ch][i]);
+		if (held)
+			continue;
+		for (int ch = 0; ch < t->channels; ch++)
+			if (t->table[ch])
+				unmap(k, t->table[ch][i],
+				      i + 1 == t->nchunks ? t->last_bytes
+							  : k->chunk_bytes);
+		freed++;
+	}
+	for (int ch = 0; ch < t->channels; ch++)
+		if (t->table[ch] && alive_remove(s, ch, t->table[ch]))
+			table_free(k, t->table[ch]);
+	atomic_fetch_sub(&k->chunks_mapped, freed);
 	free(t);
-	s->other = NULL;
-	s->shared = 0;
+	s->others[j] = s->others[--s->nothers];
+	s->others[s->nothers] = NULL;
+}
+
+static void others_free(struct keeper *k, struct keeper_slot *s)
+{
+	while (s->nothers)
+		other_free(k, s, s->nothers - 1);
+}
+
+static int other_find(const struct keeper_slot *s, uint32_t seq)
+{
+	for (uint32_t j = 0; j < s->nothers; j++)
+		if (s->others[j]->seq == seq)
+			return (int)j;
+	return -1;
 }
 
 static void build_reply(struct keeper *k, uint8_t type, const struct mem_request *rq,
@@ -398,18 +478,16 @@ static void build_reply(struct keeper *k, uint8_t type, const struct mem_request
 static void serve_build(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
-	struct keeper_take *t = s->other;
-	if (t && t->seq != rq->seq) {
-		other_free(k, s); /* the engine let it go: cannot be still here */
-		t = NULL;
-	}
+	int j = other_find(s, rq->seq);
+	struct keeper_take *t = j >= 0 ? s->others[j] : NULL;
 	uint64_t C = k->chunk_frames;
 	uint64_t need = ((uint64_t)(rq->frames > 0 ? rq->frames : 1) + C - 1) / C;
 	if (!t) {
 		uint32_t sh = rq->nchunks < s->nchunks ? rq->nchunks : s->nchunks;
 		if (need < (uint64_t)sh + 1)
 			need = (uint64_t)sh + 1;
-		t = calloc(1, sizeof(*t));
+		t = s->nothers < MAX_OTHERS && rq->seq != s->seq ? calloc(1, sizeof(*t))
+								 : NULL;
 		if (!t) {
 			build_reply(k, MEM_BUILD_FAILED, rq, NULL);
 			return;
@@ -437,8 +515,7 @@ static void serve_build(struct keeper *k, const struct mem_request *rq)
 		atomic_fetch_add(&k->pointer_bytes_copied,
 				 (uint64_t)sh * t->channels * sizeof(float *));
 		t->nchunks = sh;
-		s->shared = sh;
-		s->other = t;
+		s->others[s->nothers++] = t;
 	}
 	bool ok = true;
 	while (ok && t->nchunks < need) {
@@ -481,46 +558,48 @@ static void serve_build(struct keeper *k, const struct mem_request *rq)
 	build_reply(k, ok ? MEM_BUILT : MEM_BUILD_FAILED, rq, t);
 }
 
-/* MEM_TAKE_SWITCH: the other take is the current one (what the SD writer
- * copies); on a multiply's or insert's own switch, undo buffers of its
- * size replace the old ones. */
+/* MEM_TAKE_SWITCH: the other take `seq` is the current one (what the SD
+ * writer copies), and the current one an other take. */
 static void serve_take_switch(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
-	struct keeper_take *t = s->other;
-	if (t && t->table[0] == rq->tables[0]) {
+	int j = other_find(s, rq->seq);
+	if (j >= 0) {
+		struct keeper_take *t = s->others[j];
 		for (int ch = 0; ch < 2; ch++) {
 			float **x = s->table[ch];
 			s->table[ch] = t->table[ch];
 			t->table[ch] = x;
 		}
-		uint32_t cap = s->cap, n = s->nchunks;
+		uint32_t cap = s->cap, n = s->nchunks, seq = s->seq;
 		size_t last = s->last_bytes;
 		s->cap = t->cap;
 		s->nchunks = t->nchunks;
 		s->last_bytes = t->last_bytes;
+		s->seq = t->seq;
 		t->cap = cap;
 		t->nchunks = n;
 		t->last_bytes = last;
+		t->seq = seq;
 	}
 	reply(k, MEM_TAKE_SWITCHED, rq->slot, rq->gen, 0, NULL, NULL);
-	if (rq->nchunks == 1 && rq->frames > 0) {
-		uint64_t C = k->chunk_frames;
-		undo_free(k, s);
-		s->undo_n = (uint32_t)(((uint64_t)rq->frames + C - 1) / C);
-		s->undo_last =
-		    round_page(k, ((uint64_t)rq->frames - (uint64_t)(s->undo_n - 1) * C) *
-				      sizeof(float));
-		undo_make(k, s, rq);
-	}
+}
+
+static void serve_take_free(struct keeper *k, const struct mem_request *rq)
+{
+	struct keeper_slot *s = &k->slots[rq->slot];
+	int j = other_find(s, rq->seq);
+	if (j >= 0)
+		other_free(k, s, (uint32_t)j);
 }
 
 static void serve_release(struct keeper *k, const struct mem_request *rq)
 {
 	struct keeper_slot *s = &k->slots[rq->slot];
-	other_free(k, s);
+	others_free(k, s);
 	undo_free(k, s);
 	chunks_free_from(k, s, rq->nchunks); /* 1: the engine kept chunk 0 */
+	s->seq = 0;			     /* the next take is a recorded one */
 	struct mem_request arm = *rq;
 	arm.nchunks = 1;
 	serve_grow(k, &arm); /* armed again (nothing to do if chunk 0 stayed) */
@@ -560,7 +639,7 @@ static void serve_adopted(struct keeper *k, const struct mem_request *rq)
 	if (!t || t->table[0] != rq->tables[0])
 		return; /* cannot happen: one offer per slot at a time */
 	s->offered = NULL;
-	other_free(k, s);
+	others_free(k, s);
 	undo_free(k, s);
 	chunks_free_from(k, s, 0);
 	for (int ch = 0; ch < 2; ch++)
@@ -576,6 +655,7 @@ static void serve_adopted(struct keeper *k, const struct mem_request *rq)
 	s->cap = t->cap;
 	s->nchunks = t->nchunks;
 	s->last_bytes = t->last_bytes;
+	s->seq = 0;
 	atomic_fetch_add(&k->chunks_mapped, t->nchunks);
 	atomic_fetch_add(&k->takes_adopted, 1);
 	free(t);
@@ -670,7 +750,7 @@ int keeper_service(struct keeper *k)
 			serve_undo_more(k, &rq);
 			break;
 		case MEM_UNDO_FREE:
-			undo_free(k, &k->slots[rq.slot]);
+			serve_undo_free(k, &rq);
 			break;
 		case MEM_BUILD:
 			serve_build(k, &rq);
@@ -679,7 +759,7 @@ int keeper_service(struct keeper *k)
 			serve_take_switch(k, &rq);
 			break;
 		case MEM_TAKE_FREE:
-			other_free(k, &k->slots[rq.slot]);
+			serve_take_free(k, &rq);
 			break;
 		}
 		atomic_fetch_add(&k->requests_served, 1);
@@ -803,7 +883,7 @@ void keeper_destroy(struct keeper *k)
 		struct keeper_slot *s = &k->slots[slot];
 		if (s->offered) /* offered, never answered: the engine is gone too */
 			take_unmap(k, s->offered);
-		other_free(k, s);
+		others_free(k, s);
 		undo_free(k, s);
 		chunks_free_from(k, s, 0);
 		for (int ch = 0; ch < 2; ch++)

@@ -13,6 +13,9 @@ looper written from the rules, not from the code.
   fixture.py expect IN OUT FORMAT PREFILL LATENCY
                                        compare OUT with the model, sample for
                                        sample; exit 0 when equal
+  fixture.py expect-stalls IN OUT PREFILL LATENCY FROM END [STALL..]
+                                       tests/alsa/replug.txt through stalls
+                                       ridden out as xruns (restart, prefill)
   fixture.py expect-replug IN OUT1 OUT2 PREFILL LATENCY UNPLUG END
                                        the same for tests/alsa/replug.txt,
                                        whose device is lost at frame UNPLUG:
@@ -278,6 +281,32 @@ def cmd_expect_replug(in_path, out1, out2, prefill, lat, unplug, end):
     return 0
 
 
+def cmd_expect_stalls(in_path, out, prefill, lat, start, end, stalls):
+    """tests/alsa/replug.txt from engine frame `start` to `end` (a device
+    file: its prefill first), the device stalled (an xrun) at each engine
+    frame of `stalls`: there the restart's own prefill of silence, and the
+    loop going on from exactly the frame it was at."""
+    with open(in_path, "rb") as f:
+        in0 = decode(f.read(), "FLOAT")[0::2]
+    a = array.array("f", in0[BAR + lat:2 * BAR + lat])
+
+    def loop(f):
+        return a[(f - 2 * BAR) % BAR] if f >= 2 * BAR else 0.0
+
+    want = [0.0] * prefill
+    at = start
+    for s in stalls:
+        want += [loop(f) for f in range(at, s)] + [0.0] * prefill
+        at = s
+    want += [loop(f) for f in range(at, end)]
+    with open(out, "rb") as f:
+        got = ints(f.read(), "FLOAT")
+    if compare(got, want, out):
+        return 1
+    print("%d frames, %d stalls: equal" % (len(want), len(stalls)))
+    return 0
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "signal" and len(argv) == 5:
@@ -290,6 +319,9 @@ def main(argv):
         return cmd_last_sound(argv[2], argv[3])
     if cmd == "first-sound" and len(argv) == 4:
         return cmd_first_sound(argv[2], argv[3])
+    if cmd == "expect-stalls" and len(argv) >= 8:
+        return cmd_expect_stalls(argv[2], argv[3], *map(int, argv[4:8]),
+                                 [int(x) for x in argv[8:]])
     if cmd == "expect-replug" and len(argv) == 9:
         return cmd_expect_replug(argv[2], argv[3], argv[4], *map(int, argv[5:9]))
     if cmd == "expect" and len(argv) == 7:
