@@ -12,8 +12,9 @@
 #   make image      the SD-card image of the appliance (arm64, Debian 12):
 #                   build/image/gridloop-arm64.img (scripts/build-image; root)
 #   make check-board  that image booted under qemu-system-aarch64 with systemd
-#                   as PID 1: the service, watchdog, hardening, power cuts
-#                   (scripts/test-image; ~20 min, not part of make check)
+#                   as PID 1: the service, watchdog, hardening, a stand-in
+#                   controller's LEDs, replugs, an 80-clip session, power cuts
+#                   (scripts/test-image; ~12-20 min, not part of make check)
 #   make deb        the Debian package for the Pi (arm64; DEB_ARCH=amd64 for a PC),
 #                   build/deb/gridloop_<version>_<arch>.deb (scripts/build-deb)
 #
