@@ -19,6 +19,11 @@
 h_passed=0
 h_failed=0
 
+# stat_field KEY FILE: the number after KEY in the last of FILE's lines
+# that have it ("-": standard input), e.g. stat_field xruns gl.log on
+# gridloop's "statistics: ... xruns 3; ..." lines; nothing when none has.
+stat_field() { grep -o "$1 [0-9.]*" "$2" 2>/dev/null | tail -n 1 | awk '{ print $NF }'; }
+
 # ok NAME: one check passed.
 ok() {
 	echo "ok   $*"

@@ -60,7 +60,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vb-standins.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/in"
-cp "$GUEST/standins-run.sh" "$tmp/in/"
+cp "$GUEST/standins-run.sh" "$GUEST/lib.sh" "$tmp/in/"
 cp -r "$ROOT/board/profiles" "$tmp/in/profiles"
 cp "$ROOT/tests/vm/apc40-board.conf" "$tmp/in/controller.conf"
 python3 - "$tmp/in/tone.raw" <<'PY'

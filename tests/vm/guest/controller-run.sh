@@ -12,48 +12,11 @@ period=$1
 config=controller.conf
 res=/out/result.txt
 : >"$res"
-# gridloop as tests/vm/guest/lib.sh runs it (the appliance's settings), on
-# hw:Loopback: captures from 1,0 (what aplay plays into 0,0), plays into 0,1
-# (recorded from 1,1). Kept here, not sourced, so this test stands alone.
-status_file=/proc/asound/Loopback/pcm1c/sub0/status
-gl_pin=
-[ "$(nproc)" -gt 1 ] && gl_pin="taskset -c 1"
-start_gridloop() { # LOG ARGS...: start it, wait until its streams run
-	gl_log=$1
-	shift
-	$gl_pin gridloop -c "$config" --profiles /in/profiles -C hw:Loopback,1,0 -P hw:Loopback,0,1 \
-		-p "$period" -n 2 "$@" >"$gl_log" 2>&1 &
-	gl_pid=$!
-	n=0
-	until grep -q RUNNING "$status_file" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -ge 200 ] || ! kill -0 "$gl_pid" 2>/dev/null; then
-			echo "gridloop did not start" >&2
-			cat "$gl_log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-stop_gridloop() { # NAME: SIGTERM, SIGKILL 5 s later; records NAME_gridloop_status
-	kill -TERM "$gl_pid" 2>/dev/null
-	n=0
-	while kill -0 "$gl_pid" 2>/dev/null && [ $n -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -0 "$gl_pid" 2>/dev/null && kill -KILL "$gl_pid"
-	wait "$gl_pid"
-	echo "$1_gridloop_status=$?" >>"$res"
-}
-raw=/dev/snd/midiC1D0
-# send HEX...: bytes from the stand-in controller
-send() {
-	s=
-	for b in "$@"; do s="$s\\$(printf '%03o' 0x$b)"; done
-	printf "$s" >"$raw"
-	echo "sent $* @$(cut -d' ' -f1 /proc/uptime)" >>"$res"
-}
+# gridloop as the appliance runs it, on hw:Loopback (tests/vm/guest/lib.sh:
+# captures from 1,0, what aplay plays into 0,0; plays into 0,1, recorded
+# from 1,1): start_gridloop, stop_gridloop, send.
+# shellcheck source=tests/vm/guest/lib.sh
+. ./lib.sh
 press() { send 9$1 $2 7f; sleep 0.05; send 8$1 $2 00; }
 afmt="-t raw -f FLOAT_LE -c 2 -r 48000 --period-size=$period --buffer-size=$((period * 8))"
 capture() { timeout 10 arecord -q -D hw:Loopback,1,1 $afmt -s "$2" "/out/$1.raw" 2>>/out/audio.log; }

@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # lib.sh -- shared by the guest scripts that run the real gridloop on the
-# virtual board (gridloop-run.sh, demo.sh); sourced, not run. The caller
+# virtual board (gridloop-run.sh, demo.sh, session-run.sh, soak-run.sh, controller-run.sh,
+# standins-run.sh); sourced, not run. The caller
 # sets: period (frames), config (gridloop's config file), and res (a file
 # that collects key=value results).
 # shellcheck disable=SC2034,SC2154 # variables shared with the caller
@@ -87,6 +88,18 @@ stop_gridloop() {
 	fi
 	wait "$gl_pid"
 	echo "$1_gridloop_status=$?" >>"$res"
+}
+
+# send HEX...: bytes from a stand-in controller on the VirMIDI raw device
+# $raw (tests/vm/controller.sh, standins.sh), each send noted in $res with
+# the guest's uptime.
+raw=/dev/snd/midiC1D0
+send() {
+	s=
+	for b in "$@"; do s="$s\\$(printf '%03o' "0x$b")"; done
+	# shellcheck disable=SC2059 # the escapes are the bytes
+	printf "$s" >"$raw"
+	echo "sent $* @$(cut -d' ' -f1 /proc/uptime)" >>"$res"
 }
 
 # duplex NAME LOG TIMEOUT ARGS...: vb_duplex in the background until it has

@@ -19,46 +19,9 @@ period=$1
 config=controller.conf
 res=/out/result.txt
 : >"$res"
-status_file=/proc/asound/Loopback/pcm1c/sub0/status
-gl_pin=
-[ "$(nproc)" -gt 1 ] && gl_pin="taskset -c 1"
-start_gridloop() { # LOG [ARG...]: start it, wait until its streams run
-	gl_log=$1
-	shift
-	$gl_pin gridloop -c "$config" --profiles /in/profiles -C hw:Loopback,1,0 -P hw:Loopback,0,1 \
-		-p "$period" -n 2 -v "$@" >"$gl_log" 2>&1 &
-	gl_pid=$!
-	n=0
-	until grep -q RUNNING "$status_file" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -ge 200 ] || ! kill -0 "$gl_pid" 2>/dev/null; then
-			echo "gridloop did not start" >&2
-			cat "$gl_log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-stop_gridloop() { # NAME: SIGTERM, SIGKILL 5 s later; records NAME_gridloop_status
-	kill -TERM "$gl_pid" 2>/dev/null
-	n=0
-	while kill -0 "$gl_pid" 2>/dev/null && [ $n -lt 50 ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	kill -0 "$gl_pid" 2>/dev/null && kill -KILL "$gl_pid"
-	wait "$gl_pid"
-	echo "$1_gridloop_status=$?" >>"$res"
-}
-raw=/dev/snd/midiC1D0
-# send HEX...: bytes from the stand-in controller
-send() {
-	s=
-	for b in "$@"; do s="$s\\$(printf '%03o' "0x$b")"; done
-	# shellcheck disable=SC2059 # the escapes are the bytes
-	printf "$s" >"$raw"
-	echo "sent $* @$(cut -d' ' -f1 /proc/uptime)" >>"$res"
-}
+# start_gridloop, stop_gridloop, send: tests/vm/guest/lib.sh
+# shellcheck source=tests/vm/guest/lib.sh
+. ./lib.sh
 # note NOTE / cc CC: a press and its release, as the devices send them
 # (the Launchpads release with a note-on of velocity 0)
 note() { send 90 "$1" 7f; sleep 0.05; send 90 "$1" 00; }
@@ -94,7 +57,7 @@ plug_first() {
 	r_pid=$!
 	sleep 0.2
 	# shellcheck disable=SC2086 # words or nothing
-	start_gridloop "/out/$name.log" $gl_args || { echo "${name}_start_failed=1" >>"$res"; return 1; }
+	start_gridloop "/out/$name.log" -v $gl_args || { echo "${name}_start_failed=1" >>"$res"; return 1; }
 	answer "/out/${name}1.bin" "$@"
 	sleep 1
 }
@@ -204,7 +167,7 @@ p1=$!
 vb_seqports "APC MINI" "APC MINI MIDI 1" >/out/ports-c.txt 2>>/out/ports.log &
 p3=$!
 sleep 0.3
-start_gridloop /out/ports.log.gl || exit 1
+start_gridloop /out/ports.log.gl -v || exit 1
 sleep 0.5
 vb_seqports "APC mini mk2" "APC mini mk2 MIDI 1" "APC mini mk2 MIDI 2" >/out/ports-b.txt 2>>/out/ports.log &
 p2=$!
