@@ -406,6 +406,196 @@ static void test_link_watch_against_a_model(void **state)
 	assert_true(total > 200); /* the sequences did reach the tries */
 }
 
+/* ---- link_heard: when a period is heard --------------------------------- */
+
+#define PERIOD	     256
+#define HEARD_BLOCK  (RATE * LINK_HEARD_WINDOW_MS / 1000 / LINK_HEARD_BLOCKS)
+#define READINGS     20000
+#define READINGS_MAX (2 * READINGS)
+
+static uint32_t next_rand(uint32_t *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 8;
+}
+
+/* A device against a model: the true time frame f is heard is
+ * f / rate + offset (us). Each period wakes at a device cycle plus a small
+ * lateness (0..300 us), or, in 15 % of the periods, one or two whole
+ * periods late (the device has played those meanwhile: the delay is that
+ * much smaller); 5 % of the readings fail; half the periods give a second
+ * reading (before the write) 0.1..2.1 ms later, a device cycle on when it
+ * passed one; the offset steps up or down by up to three periods now and
+ * then (an xrun-free latency change). Checked every period: the estimate
+ * lies between the smallest reading of the frames surely in the window and
+ * that of those perhaps in it (a brute model of the contract), is never
+ * later than the truth by more than the small lateness, and equals the
+ * truth within it once a window has passed since the last step up. */
+struct heard_model {
+	uint32_t seed;
+	int64_t offset;	 /* us: the truth */
+	int64_t last_up; /* the frame of the last step up */
+	uint64_t late, steps_up, steps_down, failed;
+	uint64_t settled;   /* periods checked against the truth both ways */
+	double naive_worst; /* the clock now plus the nominal latency, off by */
+	int n;		    /* readings kept, since the start */
+	int64_t frames[READINGS_MAX];
+	double offsets[READINGS_MAX];
+};
+
+static void model_keep(struct heard_model *m, int64_t f, int64_t clock, int64_t delay)
+{
+	m->frames[m->n] = f;
+	m->offsets[m->n++] =
+	    (double)clock + (double)delay * 1e6 / RATE - (double)f * 1e6 / RATE;
+}
+
+static void model_step(struct heard_model *m, int64_t f)
+{
+	if (next_rand(&m->seed) % 1000)
+		return;
+	int64_t step = (int64_t)(next_rand(&m->seed) % 3 + 1) * PERIOD * 1000000 / RATE;
+	if (next_rand(&m->seed) % 2) {
+		m->offset += step;
+		m->last_up = f;
+		m->steps_up++;
+	} else {
+		m->offset -= step;
+		m->steps_down++;
+	}
+}
+
+/* The estimate for frame f (heard), against the kept readings and the truth. */
+static void model_check(struct heard_model *m, int64_t f, int64_t heard, int64_t clock,
+			int64_t nominal, bool ok)
+{
+	double est = (double)heard - (double)f * 1e6 / RATE;
+	double lo = INFINITY, hi = INFINITY; /* over what may be in, what surely is */
+	for (int k = m->n - 1;
+	     k >= 0 && m->frames[k] > f - LINK_HEARD_BLOCKS * HEARD_BLOCK; k--) {
+		lo = fmin(lo, m->offsets[k]);
+		if (m->frames[k] >= f - (LINK_HEARD_BLOCKS - 1) * HEARD_BLOCK)
+			hi = fmin(hi, m->offsets[k]);
+	}
+	if (lo == INFINITY) {
+		assert_int_equal(heard, clock + nominal);
+		return;
+	}
+	assert_true(est >= lo - 1.0);
+	assert_true(est <= hi + 1.0);
+	/* Against the truth, with this period's own reading in. */
+	double err = est - (double)m->offset;
+	if (ok)
+		assert_true(err <= 301.0);
+	if (ok && f - m->last_up > LINK_HEARD_BLOCKS * HEARD_BLOCK) {
+		assert_true(err >= -1.0);
+		m->settled++;
+	}
+}
+
+static void test_heard_against_a_model(void **state)
+{
+	(void)state;
+	static struct heard_model m;
+	m = (struct heard_model){.seed = 4242};
+	const double p_us = PERIOD * 1e6 / RATE;
+	const int64_t nominal = 2 * PERIOD * 1000000LL / RATE;
+	for (int run = 0; run < 4; run++) {
+		struct link_heard h;
+		link_heard_init(&h, RATE, nominal, RATE);
+		/* runs 2, 3: far from frame 0 (a day, a year of frames) */
+		int64_t f0 = run < 2	? 0
+			     : run == 2 ? 86400LL * RATE
+					: 365LL * 86400 * RATE;
+		m.offset = 1000000 + (int64_t)(next_rand(&m.seed) % 1000000);
+		m.last_up = f0;
+		m.n = 0;
+		for (int i = 0; i < READINGS; i++) {
+			int64_t f = f0 + (int64_t)i * PERIOD;
+			model_step(&m, f);
+			/* The cycle before the wake-up: the delay then was q. */
+			const int64_t q = 2 * PERIOD;
+			double cycle =
+			    (double)f * 1e6 / RATE + (double)m.offset - q * 1e6 / RATE;
+			int64_t small = (int64_t)(next_rand(&m.seed) % 300);
+			int whole = 0;
+			if (next_rand(&m.seed) % 100 < 15)
+				whole = 1 + (int)(next_rand(&m.seed) % 2);
+			m.late += whole > 0;
+			int64_t clock = llround(cycle + whole * p_us) + small;
+			int64_t delay = q - whole * PERIOD;
+			bool ok = next_rand(&m.seed) % 100 >= 5;
+			m.failed += !ok;
+			m.naive_worst =
+			    fmax(m.naive_worst, fabs((double)(clock + nominal) -
+						     (cycle + q * 1e6 / RATE)));
+			int64_t heard =
+			    link_heard_period(&h, f, clock, ok, ok ? delay : -7);
+			if (ok)
+				model_keep(&m, f, clock, delay);
+			model_check(&m, f, heard, clock, nominal, ok);
+			/* The second reading, for the periods to come. */
+			if (next_rand(&m.seed) % 2) {
+				int64_t later =
+				    100 + (int64_t)(next_rand(&m.seed) % 2000);
+				int64_t d2 = delay;
+				if (small + later >
+				    (int64_t)p_us) /* the device's next cycle */
+					d2 -= PERIOD;
+				link_heard_read(&h, f, clock + later, true, d2);
+				model_keep(&m, f, clock + later, d2);
+			}
+		}
+	}
+	/* The sequences were what they say: wake-ups a period or more late
+	 * that the wall clock alone would have put a period off, failures,
+	 * and steps both ways. */
+	assert_true(m.late > 4 * READINGS / 10);
+	assert_true(m.naive_worst >= p_us);
+	assert_true(m.failed > 4 * READINGS / 40);
+	assert_true(m.steps_up > 20 && m.steps_down > 20);
+	assert_true(m.settled > READINGS);
+}
+
+static void test_heard_fallback_reset_and_hostile_delays(void **state)
+{
+	(void)state;
+	struct link_heard h;
+	link_heard_init(&h, RATE, 5333, 4 * PERIOD);
+	/* No reading yet: the clock plus the nominal latency. */
+	assert_int_equal(link_heard_period(&h, 0, 1000000, false, 0), 1000000 + 5333);
+	/* Hostile delays are failures too. */
+	assert_int_equal(link_heard_period(&h, 256, 1005333, true, -1), 1005333 + 5333);
+	assert_int_equal(link_heard_period(&h, 512, 1010667, true, 4 * PERIOD + 1),
+			 1010667 + 5333);
+	assert_int_equal(link_heard_period(&h, 768, 1016000, true, INT64_MAX),
+			 1016000 + 5333);
+	assert_int_equal(h.failed, 4);
+	assert_int_equal(h.readings, 0);
+	/* A reading: heard at the clock plus the delay (1024 frames:
+	 * 21333.3 us), exactly. */
+	int64_t f = 1024, c = 2000000;
+	assert_int_equal(link_heard_period(&h, f, c, true, 1024), c + 21333);
+	/* Later periods that failed: still that offset, frame by frame. */
+	assert_int_equal(link_heard_period(&h, f + 12000, c + 7, false, 0),
+			 c + 21333 + 250000);
+	/* A larger reading (a late wake-up) changes nothing... */
+	assert_int_equal(link_heard_period(&h, f + 12256, c + 255333 + 900, true, 1024),
+			 c + 276667); /* frame 13280: 276666.7 us */
+	/* ...until a reset: then it is all there is. */
+	link_heard_reset(&h);
+	assert_int_equal(link_heard_period(&h, f + 12512, c + 260667 + 900, true, 1024),
+			 c + 21333 + 260667 + 900);
+	/* Every reading gone from the window (a window of failures): the
+	 * nominal latency again. */
+	int64_t g = f + 12512 + (int64_t)RATE * LINK_HEARD_WINDOW_MS / 1000;
+	assert_int_equal(link_heard_period(&h, g, 9000000, false, 0), 9000000 + 5333);
+	assert_true(h.last_latency_us == 5333.0);
+	/* A zero rate is taken as 1 (no division by zero). */
+	link_heard_init(&h, 0, 10, 5);
+	assert_int_equal(link_heard_period(&h, 3, 100, true, 2), 100 + 2000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +613,8 @@ int main(void)
 	    cmocka_unit_test(test_engine_sync_grid_without_tempo),
 	    cmocka_unit_test(test_link_watch_rejoins_after_peers_are_lost),
 	    cmocka_unit_test(test_link_watch_against_a_model),
+	    cmocka_unit_test(test_heard_against_a_model),
+	    cmocka_unit_test(test_heard_fallback_reset_and_hostile_delays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

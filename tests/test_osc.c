@@ -670,6 +670,27 @@ static void test_global_sets_and_gets(void **state)
 	SEND("/get", "sss", "dry", URL, "/v");
 	assert_refused("/get", "no such global");
 	assert_string_equal(out.reply[0].url, URL);
+	/* Link's peer count, as the server last set it; without Link, an
+	 * error that says so (not a 0 that looks like an empty session). */
+	SEND("/get", "sss", "link_peers", URL, "/v");
+	assert_refused("/get", "[sync] link = no");
+	h.cfg.link = true;
+	assert_true(get_value(OSC_LOOP_GLOBAL, "link_peers") == 0.0f);
+	h.link_peers = 9;
+	assert_true(get_value(OSC_LOOP_GLOBAL, "link_peers") == 9.0f);
+	SEND("/set", "sf", "link_peers", 3.0);
+	assert_refused("/set", "no such global");
+	/* register_update pushes it when it changes. */
+	SEND("/register_update", "sss", "link_peers", URL, "/lp");
+	tick();
+	assert_int_equal(out.nreplies, 1);
+	assert_true(reply(0).argv[2].f == 9.0f);
+	tick();
+	assert_int_equal(out.nreplies, 0);
+	h.link_peers = 8;
+	tick();
+	assert_int_equal(out.nreplies, 1);
+	assert_true(reply(0).argv[2].f == 8.0f);
 }
 
 static void test_save_session(void **state)

@@ -247,6 +247,7 @@ static int build_osc(struct program *p)
 	    .listen = p->opt.osc_listen,
 	    .port = (uint16_t)p->opt.osc_port,
 	    .max_packets_per_s = p->opt.osc_max_packets,
+	    .link = p->link,
 	    .handler =
 		{
 		    .rate = p->opt.rate,

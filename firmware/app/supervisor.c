@@ -712,11 +712,15 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 		    out,
 		    "gridloop: statistics: Link peers %zu; rejoins %llu; grid aligned "
 		    "to the session %llu times; tempo proposed %llu times; worst bar "
-		    "line offset from the session %.3f ms\n",
+		    "line offset from the session %.3f ms; output latency %.3f ms "
+		    "(nominal %.3f; no delay read in %llu periods)\n",
 		    gl_link_peers(s->cfg.link), (unsigned long long)s->link_watch.rejoins,
 		    (unsigned long long)as.link_aligns,
 		    (unsigned long long)as.link_proposals,
-		    1000.0 * (double)as.link_worst_offset / rate);
+		    1000.0 * (double)as.link_worst_offset / rate,
+		    (double)as.link_latency_us / 1000.0,
+		    (double)as.link_nominal_us / 1000.0,
+		    (unsigned long long)as.link_delay_failed);
 	fprintf(
 	    out, "gridloop: statistics: audio thread %s; memory %s; real-time guard %s\n",
 	    as.realtime ? "SCHED_FIFO" : "not real-time",

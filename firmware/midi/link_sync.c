@@ -177,3 +177,69 @@ unsigned link_watch_step(struct link_watch *w, int64_t now_ms, size_t peers)
 	}
 	return r;
 }
+
+void link_heard_init(struct link_heard *h, uint32_t rate, int64_t nominal_us,
+		     int64_t max_delay)
+{
+	*h = (struct link_heard){
+	    .rate = rate ? rate : 1, .nominal_us = nominal_us, .max_delay = max_delay};
+	h->block_frames =
+	    (int64_t)h->rate * LINK_HEARD_WINDOW_MS / 1000 / LINK_HEARD_BLOCKS;
+	if (h->block_frames < 1)
+		h->block_frames = 1;
+	link_heard_reset(h);
+}
+
+void link_heard_reset(struct link_heard *h)
+{
+	for (int i = 0; i < LINK_HEARD_BLOCKS; i++)
+		h->b[i].block = INT64_MIN;
+}
+
+/* frame's block number, rounded down (frames may be negative in tests). */
+static int64_t heard_block(const struct link_heard *h, int64_t frame)
+{
+	int64_t q = frame / h->block_frames;
+	return frame < 0 && q * h->block_frames != frame ? q - 1 : q;
+}
+
+void link_heard_read(struct link_heard *h, int64_t frame, int64_t clock_us, bool ok,
+		     int64_t delay_frames)
+{
+	double frame_us = (double)frame * 1e6 / h->rate;
+	int64_t block = heard_block(h, frame);
+	if (ok && delay_frames >= 0 && delay_frames <= h->max_delay) {
+		double offset =
+		    (double)clock_us + (double)delay_frames * 1e6 / h->rate - frame_us;
+		int i = (int)(((block % LINK_HEARD_BLOCKS) + LINK_HEARD_BLOCKS) %
+			      LINK_HEARD_BLOCKS);
+		if (h->b[i].block != block || offset < h->b[i].offset) {
+			h->b[i].block = block;
+			h->b[i].offset = offset;
+		}
+		h->readings++;
+	} else {
+		h->failed++;
+	}
+}
+
+int64_t link_heard_period(struct link_heard *h, int64_t frame, int64_t clock_us, bool ok,
+			  int64_t delay_frames)
+{
+	link_heard_read(h, frame, clock_us, ok, delay_frames);
+	double frame_us = (double)frame * 1e6 / h->rate;
+	int64_t block = heard_block(h, frame);
+	bool have = false;
+	double best = 0;
+	for (int i = 0; i < LINK_HEARD_BLOCKS; i++) {
+		int64_t b = h->b[i].block;
+		if (b == INT64_MIN || b > block || b <= block - LINK_HEARD_BLOCKS)
+			continue;
+		if (!have || h->b[i].offset < best)
+			best = h->b[i].offset;
+		have = true;
+	}
+	int64_t heard = have ? llround(frame_us + best) : clock_us + h->nominal_us;
+	h->last_latency_us = (double)(heard - clock_us);
+	return heard;
+}

@@ -114,4 +114,58 @@ struct link_watch {
  * Link's count now. Returns LINK_WATCH_ flags. */
 unsigned link_watch_step(struct link_watch *w, int64_t now_ms, size_t peers);
 
+/* ---- When a period is heard: the output clock ---------------------------
+ * The time (Link's clock, us) the first frame of a period is heard: what
+ * the audio thread gives Link as the period's time. A reading is the
+ * playback stream's delay (frames queued before the next written frame,
+ * the period's first) and the clock then, taken between the capture read
+ * and the playback write (the audio thread takes two: after the read, and
+ * before the write). clock + delay - frame (in us) is the offset of the
+ * device's clock from the engine's frames; a wake-up late, or a delay
+ * counted only once a device cycle, only ever makes a reading larger,
+ * never smaller. On alsa-lib's jack plugin (capture and playback two JACK
+ * clients, their callbacks in either order) a reading taken after this
+ * cycle's capture but before its playback is a whole period larger, and
+ * in scripts/test-link four readings in five were: the smaller ones came
+ * at most 2.4 s apart. So the estimate is the smallest reading of the last
+ * LINK_HEARD_WINDOW_MS (in LINK_HEARD_BLOCKS blocks of frames: a fixed
+ * size whatever the period): a real step of the latency down is taken at
+ * once, one up after at most the window. A reading that failed (the
+ * device has no delay, an error) is left out; with none in the window,
+ * the period is heard at the clock now plus the nominal latency (the
+ * buffer less one period), as before the readings. An xrun, a restart or
+ * another device: link_heard_reset(), the old readings say nothing of the
+ * new queue. */
+#define LINK_HEARD_WINDOW_MS 3000
+#define LINK_HEARD_BLOCKS    16
+
+struct link_heard {
+	uint32_t rate;
+	int64_t nominal_us;   /* from a reading to the sound, when no delay */
+	int64_t block_frames; /* LINK_HEARD_WINDOW_MS / LINK_HEARD_BLOCKS */
+	int64_t max_delay;    /* frames: a larger delay is not believed */
+	struct {
+		int64_t block; /* frame / block_frames; INT64_MIN: empty */
+		double offset; /* us: the smallest reading in that block */
+	} b[LINK_HEARD_BLOCKS];
+	uint64_t readings, failed; /* counted */
+	double last_latency_us;	   /* of the last period: heard - clock */
+};
+
+/* rate (> 0) frames a second, nominal_us the fallback latency, max_delay
+ * the largest delay (frames) taken as a reading. Starts empty. */
+void link_heard_init(struct link_heard *h, uint32_t rate, int64_t nominal_us,
+		     int64_t max_delay);
+/* Forgets every reading (an xrun, a restart). */
+void link_heard_reset(struct link_heard *h);
+/* A reading for the period whose first frame is `frame` (never less than a
+ * frame given before, since the last reset): `ok` a delay was read, of
+ * delay_frames at clock_us (Link's clock); not ok: counted, left out. */
+void link_heard_read(struct link_heard *h, int64_t frame, int64_t clock_us, bool ok,
+		     int64_t delay_frames);
+/* link_heard_read(), then the time (Link's clock, us) `frame` is heard;
+ * not ok: clock_us is the clock now. */
+int64_t link_heard_period(struct link_heard *h, int64_t frame, int64_t clock_us, bool ok,
+			  int64_t delay_frames);
+
 #endif

@@ -435,7 +435,12 @@ static bool global_get(const struct osc_handler *h, const char *ctrl, float *v,
 		*v = h->master;
 	else if (!strcmp(ctrl, "output_midi_clock"))
 		*v = h->cfg.clock_external ? 0.0f : 1.0f;
-	else {
+	else if (!strcmp(ctrl, "link_peers") && h->cfg.link)
+		*v = (float)h->link_peers;
+	else if (!strcmp(ctrl, "link_peers")) {
+		*why = "Ableton Link is off ([sync] link = no)";
+		return false;
+	} else {
 		*why = "gridloop has no such global control";
 		return false;
 	}

@@ -82,6 +82,7 @@ struct osc_handler_config {
 	enum quantise quantise;
 	bool clock_external;		  /* [sync] clock = external */
 	bool can_save;			  /* a session directory is set */
+	bool link;			  /* [sync] link = yes: link_peers */
 	char self_url[GL_OSC_STRING_MAX]; /* the server's own, for /ping */
 };
 
@@ -155,10 +156,11 @@ struct osc_handler {
 	float master;
 	double tempo;
 	uint32_t beats_per_bar;
-	int quantise;	/* enum quantise */
-	int selected;	/* selected_loop_num: -1 all, 0..7 */
-	int64_t now;	/* engine frame, as last told */
-	int64_t now_ms; /* as last told */
+	int quantise;	   /* enum quantise */
+	int selected;	   /* selected_loop_num: -1 all, 0..7 */
+	size_t link_peers; /* Link's peer count: the caller sets it (cfg.link) */
+	int64_t now;	   /* engine frame, as last told */
+	int64_t now_ms;	   /* as last told */
 	struct osc_reg reg[GL_OSC_CLIENTS_MAX];
 	struct osc_stats stats;
 };

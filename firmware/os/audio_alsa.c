@@ -368,6 +368,16 @@ int audio_alsa_read(struct audio_alsa *a, uint32_t frames)
 	return 0;
 }
 
+int audio_alsa_playback_delay(struct audio_alsa *a, int64_t *frames)
+{
+	snd_pcm_sframes_t d = 0;
+	int rc = snd_pcm_delay(a->playback, &d);
+	if (rc < 0)
+		return rc;
+	*frames = d;
+	return 0;
+}
+
 int audio_alsa_write(struct audio_alsa *a, uint32_t frames)
 {
 	return write_all(a->playback, a->playback_raw, a->playback_frame_bytes, frames);

@@ -81,6 +81,13 @@ void audio_alsa_capture_to_float(const struct audio_alsa *a, float *in, uint32_t
 /* click: the engine's own click (engine_set_click_out), mono, or NULL. */
 void audio_alsa_float_to_playback(struct audio_alsa *a, const float *out,
 				  const float *click, uint32_t frames);
+/* The playback stream's delay: frames queued before the next frame written
+ * is heard (snd_pcm_delay: what the driver counts; the jack plugin counts
+ * its ring, updated once a JACK cycle). Never blocks on the device, but
+ * takes alsa-lib's lock of the PCM as read and write do: call it next to
+ * them, outside the real-time marks. 0, or -errno (the device has none,
+ * an xrun): then *frames is unchanged. */
+int audio_alsa_playback_delay(struct audio_alsa *a, int64_t *frames);
 /* Blocking: write the raw buffer. 0 or -errno as for read. */
 int audio_alsa_write(struct audio_alsa *a, uint32_t frames);
 

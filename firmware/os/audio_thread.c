@@ -60,9 +60,10 @@ struct audio_thread {
 	atomic_int_least64_t wake_at; /* audio_thread_wake_at(); GL_NEVER: none */
 	/* Ableton Link (cfg.link): this thread's own. */
 	struct link_sync sync;
-	int64_t link_latency_us; /* from the output of a period to its sound */
-	atomic_uint_least64_t link_aligns, link_proposals;
-	atomic_int_least64_t link_worst_offset;
+	struct link_heard heard; /* when a period is heard */
+	int64_t link_nominal_us; /* the playback buffer less one period */
+	atomic_uint_least64_t link_aligns, link_proposals, link_delay_failed;
+	atomic_int_least64_t link_worst_offset, link_latency_us;
 };
 
 struct audio_thread *audio_thread_create(const struct audio_thread_config *cfg)
@@ -174,6 +175,9 @@ void audio_thread_get_stats(const struct audio_thread *t, struct audio_stats *s)
 	s->link_aligns = atomic_load(&t->link_aligns);
 	s->link_proposals = atomic_load(&t->link_proposals);
 	s->link_worst_offset = atomic_load(&t->link_worst_offset);
+	s->link_latency_us = atomic_load(&t->link_latency_us);
+	s->link_nominal_us = t->link_nominal_us;
+	s->link_delay_failed = atomic_load(&t->link_delay_failed);
 }
 
 bool audio_thread_running(const struct audio_thread *t)
@@ -297,6 +301,8 @@ static bool recover(struct audio_thread *t, int err)
 {
 	atomic_fetch_add_explicit(&t->xruns, 1, memory_order_relaxed);
 	report(t, AUDIO_XRUN, err);
+	/* The restart queues a new prefill: the old delays say nothing. */
+	link_heard_reset(&t->heard);
 	wake_signal(t->cfg.wake_events);
 	int rc = audio_alsa_restart(t->pcm);
 	if (rc < 0) {
@@ -374,16 +380,37 @@ static void sync_command(struct audio_thread *t, uint8_t type, int scene, float 
 	spsc_push(engine_commands(t->cfg.engine, SOURCE_SYNC), &c);
 }
 
+/* What link_period() is given of the period: the playback delay read
+ * after the capture read (outside the real-time marks: alsa-lib locks),
+ * and Link's clock then. A second reading before the write goes straight
+ * to link_heard (link_sync.h: on JACK it is the smaller one more often). */
+struct link_reading {
+	bool ok; /* the delay was read */
+	int64_t delay_frames;
+	int64_t clock_us;
+};
+
+static void link_read(struct audio_thread *t, struct link_reading *r)
+{
+	r->ok = audio_alsa_playback_delay(t->pcm, &r->delay_frames) == 0;
+	r->clock_us = gl_link_clock_us(t->cfg.link);
+}
+
 /* Once per period, before the engine runs it: Link's audio session state
- * at the time this period's first frame will be heard, against the
- * engine's grid (link_sync.h); the answer goes to the engine as commands
- * on this thread's own queue, and to Link in the same commit. */
-static void link_period(struct audio_thread *t, int64_t now)
+ * at the time this period's first frame will be heard (link_heard), against
+ * the engine's grid (link_sync.h); the answer goes to the engine as
+ * commands on this thread's own queue, and to Link in the same commit. */
+static void link_period(struct audio_thread *t, int64_t now, const struct link_reading *r)
 {
 	struct gl_link *l = t->cfg.link;
 	struct engine *e = t->cfg.engine;
 	uint32_t bpb = engine_beats_per_bar(e);
-	int64_t heard_us = gl_link_clock_us(l) + t->link_latency_us;
+	int64_t heard_us =
+	    link_heard_period(&t->heard, now, r->clock_us, r->ok, r->delay_frames);
+	if (!r->ok)
+		atomic_fetch_add_explicit(&t->link_delay_failed, 1, memory_order_relaxed);
+	atomic_store_explicit(&t->link_latency_us, heard_us - r->clock_us,
+			      memory_order_relaxed);
 	gl_link_capture(l);
 	double bpm = engine_tempo(e);
 	struct link_sync_in in = {
@@ -425,6 +452,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 	struct engine *e = t->cfg.engine;
 	enum audio_ending ending;
 	t->stalls_in_a_row = 0;
+	struct link_reading reading = {0};
 	int err = audio_alsa_start(t->pcm);
 	if (err < 0)
 		return pcm_failed(t, err);
@@ -450,6 +478,8 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 				return ending;
 			continue;
 		}
+		if (t->cfg.link)
+			link_read(t, &reading);
 
 		rt_mark_begin();
 		size_t events0 = pushed(engine_events(e)), reports0 = pushed(&t->reports),
@@ -458,7 +488,7 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		publish_clock(t, t0, now);
 		audio_alsa_capture_to_float(t->pcm, t->in, n);
 		if (t->cfg.link)
-			link_period(t, now);
+			link_period(t, now, &reading);
 		engine_process(e, t->in, t->out, n);
 		if (t->cfg.output_tap)
 			t->cfg.output_tap(t->cfg.output_tap_ctx, t->out, n);
@@ -471,6 +501,11 @@ static enum audio_ending duplex_loop(struct audio_thread *t)
 		if (t->feeder)
 			script_feeder_poke(t->feeder, false);
 		rt_mark_end();
+		if (t->cfg.link) {
+			link_read(t, &reading);
+			link_heard_read(&t->heard, now, reading.clock_us, reading.ok,
+					reading.delay_frames);
+		}
 
 		err = audio_alsa_write(t->pcm, n);
 		if (err < 0) {
@@ -526,7 +561,9 @@ int audio_thread_start(struct audio_thread *t, struct audio_alsa *pcm, bool *rt_
 		uint32_t queued = su.buffer_frames > t->cfg.period
 				      ? su.buffer_frames - t->cfg.period
 				      : 0;
-		t->link_latency_us = (int64_t)queued * 1000000 / t->cfg.rate;
+		t->link_nominal_us = (int64_t)queued * 1000000 / t->cfg.rate;
+		/* A delay of more than a second is no device's. */
+		link_heard_init(&t->heard, t->cfg.rate, t->link_nominal_us, t->cfg.rate);
 		link_sync_init(&t->sync, t->cfg.link_leads, t->cfg.link_start_stop);
 	}
 	*rt_refused = false;

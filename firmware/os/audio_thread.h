@@ -74,13 +74,15 @@ struct audio_thread_config {
 	bool click_out;
 	/* Ableton Link ([sync] link): NULL, off. Made, enabled and destroyed
 	 * by the caller, off this thread; this one captures and commits its
-	 * audio session state once per period (link_sync.h decides), with
-	 * the output latency (the playback buffer less one period, as the
-	 * device agreed) added, so that the session's beats are heard on
-	 * gridloop's. link_leads: follow the session's tempo and phase (else
-	 * only tell it gridloop's: MIDI clock in leads). link_start_scene:
-	 * the scene launched when the session starts (-1: none; a stop
-	 * always stops every clip when link_start_stop). */
+	 * audio session state once per period (link_sync.h decides), at
+	 * the time the period is heard (link_heard: the playback delay read
+	 * after each capture read, the smallest of the last half second;
+	 * the playback buffer less one period where the device gives none),
+	 * so that the session's beats are heard on gridloop's. link_leads:
+	 * follow the session's tempo and phase (else only tell it
+	 * gridloop's: MIDI clock in leads). link_start_scene: the scene
+	 * launched when the session starts (-1: none; a stop always stops
+	 * every clip when link_start_stop). */
 	struct gl_link *link;
 	bool link_leads;
 	bool link_start_stop;
@@ -93,12 +95,15 @@ struct audio_stats {
 	uint64_t xruns;	 /* stalls included */
 	uint64_t stalls; /* -EIO or a stopped capture, ridden out as xruns */
 	uint64_t slow_periods;
-	uint64_t worst_ns;	   /* longest processing time of one period */
-	uint64_t busy_ns;	   /* processing time, summed */
-	bool realtime;		   /* the running thread got SCHED_FIFO */
-	uint64_t link_aligns;	   /* the engine's grid set to the session's */
-	uint64_t link_proposals;   /* gridloop's tempo given to the session */
-	int64_t link_worst_offset; /* frames: link_sync's worst_offset */
+	uint64_t worst_ns;	    /* longest processing time of one period */
+	uint64_t busy_ns;	    /* processing time, summed */
+	bool realtime;		    /* the running thread got SCHED_FIFO */
+	uint64_t link_aligns;	    /* the engine's grid set to the session's */
+	uint64_t link_proposals;    /* gridloop's tempo given to the session */
+	int64_t link_worst_offset;  /* frames: link_sync's worst_offset */
+	int64_t link_latency_us;    /* the last period's: heard less read */
+	int64_t link_nominal_us;    /* the fallback: buffer less one period */
+	uint64_t link_delay_failed; /* periods with no delay read */
 };
 
 struct audio_thread;

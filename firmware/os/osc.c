@@ -106,6 +106,7 @@ struct osc_server *osc_server_create(const struct osc_server_config *cfg, char *
 	snprintf(s->cfg.handler.self_url, sizeof(s->cfg.handler.self_url),
 		 strchr(host, ':') ? "osc.udp://[%s]:%u/" : "osc.udp://%s:%u/", host,
 		 s->cfg.port);
+	s->cfg.handler.link = s->cfg.link != NULL;
 	osc_handler_init(&s->h, &s->cfg.handler);
 	return s;
 fail:
@@ -214,6 +215,8 @@ static void *osc_main(void *arg)
 		struct event ev;
 		while (fanout_pop(s->cfg.events, &ev))
 			osc_handler_event(&s->h, &ev);
+		if (s->cfg.link) /* Link's own atomic: never waits */
+			s->h.link_peers = gl_link_peers(s->cfg.link);
 		read_packets(s);
 		int64_t ms = now_ms();
 		if (ms >= next_tick) {

@@ -21,6 +21,7 @@
 
 #include "engine.h"
 #include "fanout.h"
+#include "link.h"
 #include "osc_handler.h"
 
 struct osc_server_config {
@@ -30,6 +31,9 @@ struct osc_server_config {
 	const char *listen;		 /* address to bind: numeric or a host name */
 	uint16_t port;			 /* 0: one the kernel chooses (tests) */
 	uint32_t max_packets_per_s;
+	/* Ableton Link, or NULL: its peer count (gl_link_peers: an atomic
+	 * of Link's own, read on this thread) answers global link_peers. */
+	const struct gl_link *link;
 	struct osc_handler_config handler; /* self_url is filled in */
 };
 
