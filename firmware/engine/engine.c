@@ -368,6 +368,9 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 	if (e->click_out)
 		memset(e->click_out, 0, (size_t)frames * sizeof(float));
 
+	/* Loops that waited to follow a grid moved under them (clip.c). */
+	clip_follow_grid(e, start);
+
 	/* An undo/redo swap in progress moves ahead of the play head first. */
 	for (int s = 0; s < GL_SLOTS; s++) {
 		if (e->clips[s].swapping)
