@@ -676,6 +676,94 @@ static void test_overdub_waits_for_its_pass(void **state)
 	rig_free(r);
 }
 
+/* Runs n periods and compares track 0's stem, away from seams and from
+ * half-way samples, with a loop of L frames recorded from input frame ws,
+ * launched at `launch`, mul half frames a frame (speed 0.5: 1, 2: 4). */
+static void speed_stems(struct rig *r, const float *stems, int64_t launch, int64_t L,
+			int64_t mul, int64_t ws, int n, int64_t fade)
+{
+	int64_t compared = 0;
+	for (int k = 0; k < n; k++) {
+		int64_t t0 = engine_now(r->e);
+		rig_run(r, r->period);
+		for (uint32_t i = 0; i < r->period; i++) {
+			int64_t f = t0 + (int64_t)i;
+			int64_t h = (((f - launch) * mul) % (2 * L) + 2 * L) % (2 * L);
+			int64_t p = h >> 1;
+			if ((h & 1) || p < fade || p > L - fade)
+				continue;
+			float s = stems[(size_t)i * GL_STEM_CH];
+			if (s != tri(ws + p)) {
+				fprintf(stderr,
+					"frame %lld: %g, want position %lld: %g\n",
+					(long long)f, s, (long long)p, tri(ws + p));
+				fail();
+			}
+			compared++;
+		}
+	}
+	assert_true(compared > n * (int64_t)r->period / 4);
+}
+
+/* At another speed the loop comes round in another time: a move is
+ * folded to that (half speed: twice the length, double: half of it), so
+ * a move of a whole period there is none, and one of half a loop at
+ * half speed is a quarter of its audio. */
+static void test_speed_folds_to_the_loops_period(void **state)
+{
+	(void)state;
+	/* Double speed: a bar of 96000 at 120 BPM comes round in 48000. */
+	struct rig *r = rig_new(128, 64, 120);
+	r->input = input;
+	float *stems = calloc(128 * GL_STEM_CH, sizeof(float));
+	engine_set_stems(r->e, stems);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 97000); /* 96000 .. 192000 */
+	rig_cmd(r, CMD_SPEED, 0, 0, 2.0f, 200000);
+	rig_run_to(r, 300000); /* double speed from 288000 */
+	int64_t launch = 288000, ws = 96000;
+	/* Three moves of 47900 (each 100 short of a period): -100 each, the
+	 * third past the bound. */
+	for (int i = 0; i < 3; i++) {
+		int64_t at = engine_next_bar(r->e, engine_now(r->e)) + 47900;
+		rig_cmd(r, CMD_SYNC_GRID, 0, 0, 120, at);
+		rig_run_to(r, at);
+		if (i == 2)
+			launch -= 300;
+		rig_run(r, 256); /* the crossfade */
+		speed_stems(r, stems, launch, 96000, 4, ws, 400, 64);
+	}
+	free(stems);
+	rig_free(r);
+	/* Half speed: a bar of 9600 at 300 BPM, one beat a bar, comes round
+	 * in 19200; a move of 9600 (at 30 BPM) is half of that. */
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, RATE);
+	cfg.max_period = 128;
+	cfg.fade_frames = 64;
+	cfg.tempo = 300;
+	cfg.beats_per_bar = 1;
+	cfg.grow_frames = 4096;
+	r = rig_new_with(&cfg, NULL, 128);
+	r->input = input;
+	stems = calloc(128 * GL_STEM_CH, sizeof(float));
+	engine_set_stems(r->e, stems);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 9700); /* 9600 .. 19200 */
+	rig_cmd(r, CMD_SPEED, 0, 0, 0.5f, 20000);
+	rig_cmd(r, CMD_SYNC_GRID, 0, 0, 30, 38400); /* on a bar line: no move */
+	rig_run_to(r, 40000);
+	launch = 28800;
+	ws = 9600;
+	speed_stems(r, stems, launch, 9600, 1, ws, 200, 64);
+	int64_t at = engine_next_bar(r->e, engine_now(r->e)) + 9600;
+	rig_cmd(r, CMD_SYNC_GRID, 0, 0, 30, at);
+	rig_run_to(r, at + 256);
+	speed_stems(r, stems, launch + 9600, 9600, 1, ws, 400, 64);
+	free(stems);
+	rig_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +771,7 @@ int main(void)
 	    cmocka_unit_test(test_take_follows_moves_made_while_recorded),
 	    cmocka_unit_test(test_queued_launch_moves_with_the_grid),
 	    cmocka_unit_test(test_overdub_waits_for_its_pass),
+	    cmocka_unit_test(test_speed_folds_to_the_loops_period),
 	    cmocka_unit_test(test_random_sequences_against_the_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
