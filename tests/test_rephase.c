@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "engine_rig.h"
+#include "transport.h"
 
 #define RATE   48000
 #define TRACKS 8
@@ -244,6 +245,45 @@ static int m_public(const struct mclip *c)
 	       : c->st == M_RECORDING ? CLIP_RECORDING
 	       : c->st == M_PLAYING   ? CLIP_PLAYING
 				      : CLIP_STOPPED;
+}
+
+/* transport_bar_move against a search of the bar lines near f. */
+static void test_bar_move(void **state)
+{
+	(void)state;
+	struct transport t;
+	transport_init(&t, RATE, 0, 4);
+	assert_int_equal(transport_bar_move(&t, 12345), 0); /* no grid: no move */
+	transport_init(&t, RATE, 120, 4);
+	assert_int_equal(transport_bar_move(&t, 0), 0);
+	assert_int_equal(transport_bar_move(&t, 96000), 0);
+	assert_int_equal(transport_bar_move(&t, 100), 100);
+	assert_int_equal(transport_bar_move(&t, 95900), -100);
+	assert_int_equal(transport_bar_move(&t, 48000), 48000); /* a tie: later */
+	assert_int_equal(transport_bar_move(&t, 48001), -47999);
+	assert_int_equal(transport_bar_move(&t, -100), -100);
+	uint32_t seed = 99;
+	for (int i = 0; i < 20000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		if (i % 50 == 0) { /* a new grid now and then, any tempo and meter */
+			double bpm = GL_TEMPO_MIN + (seed >> 8) % 27001 / 100.0;
+			t.beats_per_bar = 1 + (seed >> 4) % 16;
+			transport_align(&t, bpm, (int64_t)((seed >> 6) % 10000000));
+		}
+		int64_t f = t.origin - 2000000 + (int64_t)((seed >> 3) % 6000000);
+		int64_t best = INT64_MAX, bpb = t.beats_per_bar;
+		int64_t k0 = t.origin_beat +
+			     (int64_t)floor((double)(f - t.origin) / t.frames_per_beat);
+		for (int64_t k = k0 - 2 * bpb; k <= k0 + 2 * bpb; k++) {
+			if (((k % bpb) + bpb) % bpb)
+				continue;
+			int64_t d = f - transport_beat_frame(&t, k);
+			if (llabs(d) < llabs(best) ||
+			    (llabs(d) == llabs(best) && d > best))
+				best = d;
+		}
+		assert_int_equal(transport_bar_move(&t, f), best);
+	}
 }
 
 /* ---- the bench ---------------------------------------------------------- */
@@ -767,6 +807,7 @@ static void test_speed_folds_to_the_loops_period(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bar_move),
 	    cmocka_unit_test(test_small_corrections_add_up_to_one_move),
 	    cmocka_unit_test(test_take_follows_moves_made_while_recorded),
 	    cmocka_unit_test(test_queued_launch_moves_with_the_grid),
