@@ -804,6 +804,44 @@ static void test_speed_folds_to_the_loops_period(void **state)
 	rig_free(r);
 }
 
+/* A one-shot's stop at its end goes with the loop, not the grid: a move
+ * longer than half the loop brings the loop round to its start (-2600
+ * for a move of 7000 in a loop of 9600), and the one-shot ends there. */
+static void test_oneshot_ends_where_its_loop_does(void **state)
+{
+	(void)state;
+	struct engine_config cfg;
+	engine_config_defaults(&cfg, RATE);
+	cfg.max_period = 64;
+	cfg.fade_frames = 32;
+	cfg.tempo = 300;
+	cfg.beats_per_bar = 1;
+	cfg.grow_frames = 4096;
+	struct rig *r = rig_new_with(&cfg, NULL, 64);
+	r->input = input;
+	float *stems = calloc(64 * GL_STEM_CH, sizeof(float));
+	engine_set_stems(r->e, stems);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 10);
+	rig_cmd(r, CMD_PRESS, 0, 0, 0, 9700);	     /* 9600 .. 19200 */
+	rig_cmd(r, CMD_SYNC_GRID, 0, 0, 30, 28800);  /* on a bar line: no move */
+	rig_cmd(r, CMD_ONESHOT, 0, 0, 0, 30000);     /* from 124800 to 134400 */
+	rig_cmd(r, CMD_SYNC_GRID, 0, 0, 30, 131800); /* a move of +7000 */
+	int64_t heard_last = -1;
+	while (engine_now(r->e) < 150000) {
+		int64_t t0 = engine_now(r->e);
+		rig_run(r, 64);
+		for (int i = 0; i < 64; i++)
+			if (stems[(size_t)i * GL_STEM_CH] != 0.0f)
+				heard_last = t0 + i;
+	}
+	printf("rephase one-shot: last frame heard %lld (its end 131800)\n",
+	       (long long)heard_last);
+	assert_int_equal(rig_state(r, 0, 0), CLIP_STOPPED);
+	assert_true(heard_last >= 131800 - 64 && heard_last < 131800 + 32);
+	free(stems);
+	rig_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,6 +851,7 @@ int main(void)
 	    cmocka_unit_test(test_queued_launch_moves_with_the_grid),
 	    cmocka_unit_test(test_overdub_waits_for_its_pass),
 	    cmocka_unit_test(test_speed_folds_to_the_loops_period),
+	    cmocka_unit_test(test_oneshot_ends_where_its_loop_does),
 	    cmocka_unit_test(test_random_sequences_against_the_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -543,6 +543,7 @@ static void apply(struct engine *e, int slot, int64_t f)
 			c->oneshot = false;
 			c->queued = CLIP_STOPPED;
 			c->queued_at = at + 2 * c->length / mul_of(c);
+			c->oneshot_end = c->queued_at;
 		}
 		rephase(e, slot, f);
 		break;
@@ -1857,7 +1858,8 @@ static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
  * line moved by d frames (transport_bar_move, |d| <= half a bar; a tempo
  * change comes on top, from f on). What was quantised to the old grid and
  * is still to come moves by d too (a launch, stop, record start, reverse
- * or speed change queued after f; never to before f). A loop playing, or a
+ * or speed change queued after f; never to before f; a one-shot's stop at
+ * its end goes with the loop instead). A loop playing, or a
  * take being recorded, keeps its phase against the bar lines: its position
  * should move by d (launch + d), modulo the time it takes to come round
  * (its length at speed 1). gridloop has no time-stretch: at a new tempo a
@@ -1890,6 +1892,19 @@ static int64_t loop_period(const struct clip *c)
 	return m == 4 && L % 2 == 0 ? L / 2 : L;
 }
 
+static int64_t moved_at(int64_t at, int64_t d, int64_t f)
+{
+	if (at == GL_NEVER || at <= f)
+		return at;
+	return at + d > f ? at + d : f;
+}
+
+/* A one-shot's stop at its end is queued (not a stop pressed). */
+static bool oneshot_ending(const struct clip *c)
+{
+	return c->queued == CLIP_STOPPED && c->queued_at == c->oneshot_end;
+}
+
 /* The clip follows the moves kept for it, if they put it more than
  * GL_REPHASE_MS off and nothing under way maps its positions (f: the
  * frame being rendered). */
@@ -1910,6 +1925,8 @@ static void rephase(struct engine *e, int slot, int64_t f)
 	}
 	c->grid_shift = 0;
 	c->launch += d;
+	if (oneshot_ending(c))
+		c->queued_at = c->oneshot_end = moved_at(c->queued_at, d, f);
 	struct track *tr = &e->tracks[track_of(slot)];
 	if (tr->main.slot != slot)
 		return;
@@ -1921,13 +1938,6 @@ static void rephase(struct engine *e, int slot, int64_t f)
 	tr->main = v;
 }
 
-static int64_t moved_at(int64_t at, int64_t d, int64_t f)
-{
-	if (at == GL_NEVER || at <= f)
-		return at;
-	return at + d > f ? at + d : f;
-}
-
 /* The grid's bar lines moved by d at f (CMD_SYNC_GRID). */
 static void grid_moved(struct engine *e, int64_t d, int64_t f)
 {
@@ -1937,8 +1947,9 @@ static void grid_moved(struct engine *e, int64_t d, int64_t f)
 	}
 	for (int s = 0; s < GL_SLOTS; s++) {
 		struct clip *c = &e->clips[s];
-		/* A take's end is whole bars from its start: it stays. */
-		if (c->queued && c->state != CLIP_RECORDING)
+		/* A take's end is whole bars from its start: it stays; a
+		 * one-shot's end goes with its loop (rephase). */
+		if (c->queued && c->state != CLIP_RECORDING && !oneshot_ending(c))
 			c->queued_at = moved_at(c->queued_at, d, f);
 		c->reverse_at = moved_at(c->reverse_at, d, f);
 		c->speed_at = moved_at(c->speed_at, d, f);

@@ -96,6 +96,7 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 		c->state = c->reported = CLIP_EMPTY;
 		c->channels = cfg->track_input[track_of(s)].stereo ? 2 : 1;
 		c->queued_at = GL_NEVER;
+		c->oneshot_end = GL_NEVER;
 		c->reverse_at = GL_NEVER;
 		c->speed_at = GL_NEVER;
 		atomic_init(&e->clip_version[s], 1); /* odd: nothing final yet */

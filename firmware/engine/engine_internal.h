@@ -69,6 +69,9 @@ struct clip {
 	 * not followed yet: launch + grid_shift is where the grid says it
 	 * should be (clip.c, "following the grid"). */
 	int64_t grid_shift;
+	int64_t oneshot_end; /* the stop a one-shot queued at its end: it goes
+				with the loop when the grid moves, not with the
+				grid (while queued_at is still this) */
 
 	/* Overdub: the input-time window being written in, and the pass. */
 	int64_t od_in_start, od_in_end;
