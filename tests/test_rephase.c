@@ -7,7 +7,8 @@
  * after each align every playing loop is where the model put it against
  * the bar lines); no step between two frames of a stem may be larger than
  * a crossfade's (no click); every take is its input frame for frame; the
- * engine's grid and clip states are the model's. Scripted cases through
+ * engine's grid and clip states are the model's; one-shots and triggers
+ * too (a one-shot's end goes with its loop). Scripted cases through
  * the same bench: small corrections add up before one move, a move smaller
  * than the bound is never made, a take follows the moves made while it
  * was recorded, a queued launch moves with the grid; and an overdub keeps
@@ -54,13 +55,15 @@ struct mclip {
 	int64_t q_at;
 	int64_t rec_start, len;
 	int64_t launch, shift;
-	int64_t changed; /* the last frame the track's sound changed (a fade) */
-	bool checked;	 /* the take was read back */
+	bool oneshot;	     /* the queued launch plays once */
+	int64_t oneshot_end; /* the stop a one-shot queued at its end */
+	int64_t changed;     /* the last frame the track's sound changed (a fade) */
+	bool checked;	     /* the take was read back */
 };
 
 struct mcmd {
 	int64_t frame;
-	int type; /* CMD_PRESS or CMD_SYNC_GRID */
+	int type; /* CMD_PRESS, CMD_ONESHOT, CMD_TRIGGER or CMD_SYNC_GRID */
 	int track;
 	float bpm;
 };
@@ -75,8 +78,8 @@ struct model {
 	int ncmd;
 	uint32_t latency, fade;
 	int64_t moves, rephases, aligns, takes; /* counted, for the test's own checks */
-	int64_t biggest_move, beyond,
-	    refused; /* beyond: moves longer than a loop playing */
+	int64_t biggest_move, refused, oneshots, oneshot_moves;
+	int64_t beyond; /* moves longer than a loop playing */
 };
 
 static int64_t m_bar(const struct model *m, int64_t j)
@@ -110,6 +113,18 @@ static int64_t fold(int64_t x, int64_t L)
 }
 
 /* A loop playing follows what it was kept, once more than NEAR off. */
+static int64_t m_moved(int64_t at, int64_t d, int64_t f)
+{
+	if (at <= f)
+		return at;
+	return at + d > f ? at + d : f;
+}
+
+static bool m_oneshot_ending(const struct mclip *c)
+{
+	return c->q == M_STOPPED && c->q_at == c->oneshot_end;
+}
+
 static void m_rephase(struct model *m, int t, int64_t f)
 {
 	struct mclip *c = &m->c[t];
@@ -124,6 +139,11 @@ static void m_rephase(struct model *m, int t, int64_t f)
 	c->launch += d;
 	c->changed = f;
 	m->rephases++;
+	/* A one-shot still ends where its loop does. */
+	if (m_oneshot_ending(c)) {
+		c->q_at = c->oneshot_end = m_moved(c->q_at, d, f);
+		m->oneshot_moves++;
+	}
 	if (trace)
 		fprintf(stderr, "%lld: track %d moves %lld, launch %lld\n", (long long)f,
 			t, (long long)d, (long long)c->launch);
@@ -150,8 +170,8 @@ static void m_align(struct model *m, int64_t f, float bpm)
 		m->biggest_move = llabs(d);
 	for (int t = 0; t < TRACKS; t++) {
 		struct mclip *c = &m->c[t];
-		if (c->q && c->st != M_RECORDING && c->q_at > f)
-			c->q_at = c->q_at + d > f ? c->q_at + d : f;
+		if (c->q && c->st != M_RECORDING && !m_oneshot_ending(c))
+			c->q_at = m_moved(c->q_at, d, f);
 		if (c->st == M_PLAYING || c->st == M_RECORDING) {
 			if (c->st == M_PLAYING && llabs(d) > c->len)
 				m->beyond++;
@@ -161,17 +181,32 @@ static void m_align(struct model *m, int64_t f, float bpm)
 	}
 }
 
+static void m_queue(struct model *m, struct mclip *c, int q, int64_t f)
+{
+	c->q = q;
+	c->q_at = m_next_bar(m, f);
+	c->oneshot = false;
+}
+
+/* Trigger and one-shot: from the top at the next bar, a final take only. */
+static void m_from_top(struct model *m, int t, bool once, int64_t f)
+{
+	struct mclip *c = &m->c[t];
+	if (c->st != M_PLAYING && c->st != M_STOPPED)
+		return;
+	m_queue(m, c, M_PLAYING, f);
+	c->oneshot = once;
+}
+
 static void m_press(struct model *m, int t, int64_t f)
 {
 	struct mclip *c = &m->c[t];
 	switch (c->st) {
 	case M_EMPTY:
-		if (c->q) {
+		if (c->q)
 			c->q = 0;
-		} else {
-			c->q = M_RECORDING;
-			c->q_at = m_next_bar(m, f);
-		}
+		else
+			m_queue(m, c, M_RECORDING, f);
 		break;
 	case M_RECORDING:
 		if (!c->q) {
@@ -192,12 +227,10 @@ static void m_press(struct model *m, int t, int64_t f)
 		break;
 	case M_PLAYING:
 	case M_STOPPED:
-		if (c->q) {
+		if (c->q)
 			c->q = 0;
-		} else {
-			c->q = c->st == M_PLAYING ? M_STOPPED : M_PLAYING;
-			c->q_at = m_next_bar(m, f);
-		}
+		else
+			m_queue(m, c, c->st == M_PLAYING ? M_STOPPED : M_PLAYING, f);
 		break;
 	}
 }
@@ -222,6 +255,12 @@ static void m_due(struct model *m, int t, int64_t f)
 		bool take = c->st == M_RECORDING;
 		c->st = M_PLAYING;
 		c->launch = at;
+		if (c->oneshot) { /* once through, then a stop at its end */
+			c->oneshot = false;
+			c->q = M_STOPPED;
+			c->q_at = c->oneshot_end = at + c->len;
+			m->oneshots++;
+		}
 		if (take) {
 			m->takes++;
 			m_rephase(m, t, f);
@@ -358,6 +397,8 @@ static void bench_frame(struct bench *b, int64_t f, const float *stem)
 		const struct mcmd *c = &m->cmd[done++];
 		if (c->type == CMD_SYNC_GRID) {
 			m_align(m, f, c->bpm);
+		} else if (c->type == CMD_ONESHOT || c->type == CMD_TRIGGER) {
+			m_from_top(m, c->track, c->type == CMD_ONESHOT, f);
 		} else {
 			if (trace)
 				fprintf(stderr, "%lld: press track %d\n", (long long)f,
@@ -516,7 +557,9 @@ static void run_seed(uint32_t seed, struct bench *total)
 				bench_send(&b, CMD_SYNC_GRID, 0, random_bpm(&s, cur), at);
 		} else {
 			int t = (int)(rnd(&s) % TRACKS);
-			bench_send(&b, CMD_PRESS, t, 0,
+			uint32_t j = rnd(&s) % 8;
+			int type = j < 2 ? CMD_ONESHOT : j == 2 ? CMD_TRIGGER : CMD_PRESS;
+			bench_send(&b, type, t, 0,
 				   now + (int64_t)(rnd(&s) % (uint32_t)bar));
 		}
 		/* Long enough for takes to come round; at most two bars (at
@@ -531,6 +574,8 @@ static void run_seed(uint32_t seed, struct bench *total)
 	total->m.takes += b.m.takes;
 	total->m.beyond += b.m.beyond;
 	total->m.refused += b.m.refused;
+	total->m.oneshots += b.m.oneshots;
+	total->m.oneshot_moves += b.m.oneshot_moves;
 	if (b.m.biggest_move > total->m.biggest_move)
 		total->m.biggest_move = b.m.biggest_move;
 	total->checked += b.checked;
@@ -555,6 +600,8 @@ static void test_random_sequences_against_the_model(void **state)
 	       (long long)total.m.biggest_move);
 	printf("rephase model: moves longer than a loop playing: %lld\n",
 	       (long long)total.m.beyond);
+	printf("rephase model: one-shots: %lld (ends moved with their loop: %lld)\n",
+	       (long long)total.m.oneshots, (long long)total.m.oneshot_moves);
 	printf("rephase model: aligns refused (out of range): %lld\n",
 	       (long long)total.m.refused);
 	printf("rephase model: frames compared exactly: %lld\n",
@@ -566,6 +613,8 @@ static void test_random_sequences_against_the_model(void **state)
 	assert_true(total.checked > 1000000);
 	assert_true(total.m.biggest_move > 48000);
 	assert_true(total.m.beyond > 0);
+	assert_true(total.m.oneshots > 10);
+	assert_true(total.m.oneshot_moves > 0);
 }
 
 /* ---- scripted cases ------------------------------------------------------ */
@@ -854,5 +903,7 @@ int main(void)
 	    cmocka_unit_test(test_oneshot_ends_where_its_loop_does),
 	    cmocka_unit_test(test_random_sequences_against_the_model),
 	};
+	if (getenv("GL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("GL_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
