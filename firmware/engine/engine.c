@@ -241,9 +241,9 @@ static void take_tables(struct engine *e, struct clip *c, int slot,
 				rq.tables[ch] = c->table[ch];
 				retire = true;
 			}
-			/* A multiply or insert planned on a take whose tail is
-			 * still coming in reads A through the table being
-			 * retired: it reads the new one. */
+			/* A multiply or insert planned before a grow's late
+			 * answer reads A through the table being retired:
+			 * it reads the new one. */
 			if (c->rb_mode != RB_NONE && c->rb_src[ch] == c->table[ch])
 				c->rb_src[ch] = tables[ch];
 			c->table[ch] = tables[ch];
