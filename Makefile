@@ -86,7 +86,7 @@ PURE_ARCH := $(foreach l,midi engine base,$(call layer_lib,$(l)))
 # their link line.
 PURE_TESTS := test_controller test_engine test_clip_store test_midi_clock \
               test_midi_hub test_profile test_script test_spsc test_spsc_mt \
-              test_engine_mt test_osc test_link_sync
+              test_engine_mt test_osc test_link_sync test_rephase
 RIG_OBJ    := $(addprefix $(O)/firmware/os/,keeper.o rt_mark.o thread.o wake.o profile_files.o \
                 script_feeder.o)
 

@@ -10,7 +10,10 @@
  *
  * Input: byte 0 picks the set-up (bit 0: a memory limit a few takes deep;
  * bit 1: bar quantise at 120 BPM, else quantise off; bit 2: a 300-frame
- * round trip; bit 3: fades on); then 3 bytes an operation:
+ * round trip; bit 3: fades on; bit 4: the grid is moved under the loops,
+ * as Ableton Link does: after each operation whose wait byte is odd, a
+ * CMD_SYNC_GRID within its wait, at 120, 120.3, 90 or 240 BPM by bits 4-5
+ * of its where byte); then 3 bytes an operation:
  *   op      what (op % OPS_COUNT, below); bit 7: the keeper pauses for
  *           this wait (a slow keeper: answers come late)
  *   where   bit 0 track, bit 1 scene; bits 2-3 a value (speed 0.5|1|2,
@@ -184,6 +187,16 @@ static int ops_run(const uint8_t *data, size_t size)
 				data[i] & 0x80 ? " (keeper paused)" : "");
 		engine_send(e, SOURCE_SCRIPT, (enum command_type)type, track, scene,
 			    value, engine_now(e));
+		if ((data[0] & 16) && (data[i + 2] & 1)) {
+			static const float bpm[] = {120.0f, 120.3f, 90.0f, 240.0f};
+			float b = bpm[(data[i + 1] >> 4) & 3];
+			int64_t at =
+			    engine_now(e) + (int64_t)data[i + 2] * 8 * OPS_PERIOD / 2;
+			if (ops_trace)
+				fprintf(stderr, "%8lld cmd sync grid %g at %lld\n",
+					(long long)engine_now(e), b, (long long)at);
+			engine_send(e, SOURCE_SCRIPT, CMD_SYNC_GRID, 0, 0, b, at);
+		}
 		int64_t wait = 1 + (int64_t)data[i + 2] * 8;
 		if (wait > budget)
 			wait = budget;

@@ -11,6 +11,8 @@
  * a clip's mute, one-shot, retrigger, reverse and speed (the last two at a
  * boundary too: reverse_at, speed_at); count-in; multiply and insert, which
  * build a new take beside the old one (see "multiply and insert" below).
+ * A grid moved under the loops (Ableton Link) is followed: "following the
+ * grid" below.
  * Runs on the real-time thread: no allocation, no waiting.
  */
 #include "engine_internal.h"
@@ -58,7 +60,11 @@ static void rb_begin(struct engine *e, int slot, int64_t f);
 static void rb_after_period(struct engine *e, int slot, int64_t end);
 static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f);
 
+static void rephase(struct engine *e, int slot, int64_t f);
+
 /* ---- voices ----------------------------------------------------------- */
+
+static void track_declick(struct engine *e, struct track *tr, const float last[2]);
 
 /* The track's main voice fades out from `at`, or from f (the frame being
  * rendered) if `at` is already past: a fade-out is never skipped. */
@@ -67,6 +73,10 @@ static void voice_stop(struct engine *e, int t, int64_t at, int64_t f)
 	struct track *tr = &e->tracks[t];
 	if (tr->main.slot < 0)
 		return;
+	/* A voice still fading out gives way: it ramps out from its last
+	 * values instead of stopping dead. */
+	if (tr->fading.slot >= 0)
+		track_declick(e, tr, tr->fading.last);
 	tr->fading = tr->main;
 	tr->fading.stop_at = at > f ? at : f;
 	tr->main.slot = -1;
@@ -200,6 +210,7 @@ static void clip_clear_now(struct engine *e, int slot, int64_t f)
 	}
 	c->finished = false;
 	c->length = c->written = 0;
+	c->grid_shift = 0;
 	clip_report(e, slot, f);
 }
 
@@ -403,6 +414,7 @@ static void record_start(struct engine *e, int slot, int64_t at, int64_t f)
 	c->rec_start = at;
 	c->written = 0;
 	c->length = 0;
+	c->grid_shift = 0;
 	c->muted = c->oneshot = c->reverse = false; /* a new take */
 	c->reverse_at = c->speed_at = GL_NEVER;
 	c->speed_mul = 0;
@@ -516,16 +528,24 @@ static void apply(struct engine *e, int slot, int64_t f)
 		if (rec >= 0)
 			record_end_decide(e, rec, at, CLIP_STOPPED);
 		overdub_end(e, c, at, false);
+		/* A take launched at its end keeps the grid's moves made while
+		 * it was recorded (its start was on the old grid); any other
+		 * launch is on the grid as it is. */
+		bool take = c->state == CLIP_RECORDING;
 		voice_start(e, t, slot, at, f);
 		c->state = CLIP_PLAYING;
 		c->launch = at;
+		if (!take)
+			c->grid_shift = 0;
 		if (c->oneshot && c->length > 0) {
 			/* Once through, then a stop at its end (a press before
 			 * then cancels the stop: it goes on looping). */
 			c->oneshot = false;
 			c->queued = CLIP_STOPPED;
 			c->queued_at = at + 2 * c->length / mul_of(c);
+			c->oneshot_end = c->queued_at;
 		}
+		rephase(e, slot, f);
 		break;
 	}
 	case CLIP_STOPPED:
@@ -593,6 +613,7 @@ static void speed_apply(struct engine *e, int slot, int64_t f)
 	int t = track_of(slot);
 	if (c->state == CLIP_PLAYING && e->tracks[t].main.slot == slot) {
 		c->launch = f;
+		c->grid_shift = 0; /* from the top at a boundary of the grid */
 		voice_start(e, t, slot, f, f);
 	}
 	clip_setting_event(e, CMD_SPEED, slot, (double)mul_of(c) / 2.0, f);
@@ -1831,6 +1852,123 @@ static void rb_command(struct engine *e, int slot, uint8_t mode, int64_t f)
 	rb_plan(e, slot, mode, rb_start_at(e, c, mode, f));
 }
 
+/* ---- following the grid ------------------------------------------------ *
+ *
+ * CMD_SYNC_GRID puts a bar line at its frame f: the old grid's nearest bar
+ * line moved by d frames (transport_bar_move, |d| <= half a bar; a tempo
+ * change comes on top, from f on). What was quantised to the old grid and
+ * is still to come moves by d too (a launch, stop, record start, reverse
+ * or speed change queued after f; never to before f; a one-shot's stop at
+ * its end goes with the loop instead). A loop playing, or a
+ * take being recorded, keeps its phase against the bar lines: its position
+ * should move by d (launch + d), modulo the time it takes to come round
+ * (its length at speed 1). gridloop has no time-stretch: at a new tempo a
+ * loop keeps its length, starts again at the phase it had at the old bar
+ * line, and drifts against the new grid by the difference from there.
+ *
+ * The move is kept in grid_shift and made only when the loop is more than
+ * GL_REPHASE_MS from where the grid says (folded to the nearest way
+ * round): the session's small corrections (1 ms and more) add up there,
+ * and cancel when they go back and forth, instead of a crossfade each.
+ * Cost: a loop may stay up to GL_REPHASE_MS off the session's bar lines.
+ * A move is a crossfade over fade_frames: the voice at the old position
+ * fades out while the new one fades in (a voice still fading on the
+ * track ramps out from its last value), so no jump is heard.
+ *
+ * Nothing recorded or being recorded changes: a take keeps every frame
+ * from its start (its length, whole bars from it, as before), and once it
+ * plays at its end it follows the moves made while it was recorded. A
+ * clip being overdubbed (a pass's input still coming in, a multiply or
+ * insert queued or under way) or in an undo's swap waits until that ends,
+ * then follows: the input goes where the musician heard it. */
+
+/* Frames until the clip's play position comes round again: its length at
+ * speed 1, twice it at half speed, half of an even one at double. */
+static int64_t loop_period(const struct clip *c)
+{
+	int64_t L = c->length, m = mul_of(c);
+	if (m == 1)
+		return 2 * L;
+	return m == 4 && L % 2 == 0 ? L / 2 : L;
+}
+
+static int64_t moved_at(int64_t at, int64_t d, int64_t f)
+{
+	if (at == GL_NEVER || at <= f)
+		return at;
+	return at + d > f ? at + d : f;
+}
+
+/* A one-shot's stop at its end is queued (not a stop pressed). */
+static bool oneshot_ending(const struct clip *c)
+{
+	return c->queued == CLIP_STOPPED && c->queued_at == c->oneshot_end;
+}
+
+/* The clip follows the moves kept for it, if they put it more than
+ * GL_REPHASE_MS off and nothing under way maps its positions (f: the
+ * frame being rendered). */
+static void rephase(struct engine *e, int slot, int64_t f)
+{
+	struct clip *c = &e->clips[slot];
+	if (c->grid_shift == 0 || c->state != CLIP_PLAYING || c->length <= 0 ||
+	    c->od_writing || c->rb_queued || c->rb_pass || c->swapping)
+		return;
+	const int64_t P = loop_period(c);
+	int64_t d = pos_mod(c->grid_shift, P);
+	if (d > P / 2)
+		d -= P;
+	const int64_t near = (int64_t)e->cfg.rate * GL_REPHASE_MS / 1000;
+	if (d >= -near && d <= near) {
+		c->grid_shift = d; /* folded: it stays small */
+		return;
+	}
+	c->grid_shift = 0;
+	c->launch += d;
+	if (oneshot_ending(c))
+		c->queued_at = c->oneshot_end = moved_at(c->queued_at, d, f);
+	struct track *tr = &e->tracks[track_of(slot)];
+	if (tr->main.slot != slot)
+		return;
+	/* The old position fades out, the new one in: a crossfade. */
+	struct voice v = tr->main;
+	voice_stop(e, track_of(slot), f, f);
+	v.launch = c->launch;
+	v.fade_from = f;
+	tr->main = v;
+}
+
+/* The grid's bar lines moved by d at f (CMD_SYNC_GRID). */
+static void grid_moved(struct engine *e, int64_t d, int64_t f)
+{
+	if (e->countin_until > f) {
+		e->countin_from = moved_at(e->countin_from, d, f);
+		e->countin_until = moved_at(e->countin_until, d, f);
+	}
+	for (int s = 0; s < GL_SLOTS; s++) {
+		struct clip *c = &e->clips[s];
+		/* A take's end is whole bars from its start: it stays; a
+		 * one-shot's end goes with its loop (rephase). */
+		if (c->queued && c->state != CLIP_RECORDING && !oneshot_ending(c))
+			c->queued_at = moved_at(c->queued_at, d, f);
+		c->reverse_at = moved_at(c->reverse_at, d, f);
+		c->speed_at = moved_at(c->speed_at, d, f);
+		if (c->state == CLIP_PLAYING || c->state == CLIP_OVERDUBBING ||
+		    c->state == CLIP_RECORDING) {
+			c->grid_shift += d;
+			rephase(e, s, f);
+		}
+	}
+}
+
+/* Once a period: clips that waited (a pass, a swap) follow now. */
+void clip_follow_grid(struct engine *e, int64_t f)
+{
+	for (int s = 0; s < GL_SLOTS; s++)
+		if (e->clips[s].grid_shift)
+			rephase(e, s, f);
+}
+
 /* ---- commands --------------------------------------------------------- */
 
 static void press(struct engine *e, int slot, int64_t f)
@@ -2119,14 +2257,18 @@ void clip_command(struct engine *e, const struct command *cmd, int64_t f)
 		transport_set_tempo(&e->tr, cmd->value, f);
 		tempo_changed(e, f);
 		break;
-	case CMD_SYNC_GRID:
+	case CMD_SYNC_GRID: {
 		if (!in_range(cmd->value, GL_TEMPO_MIN, GL_TEMPO_MAX)) {
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
 			break;
 		}
+		int64_t moved = transport_bar_move(&e->tr, f);
 		transport_align(&e->tr, cmd->value, f);
 		tempo_changed(e, f);
+		if (moved)
+			grid_moved(e, moved, f);
 		break;
+	}
 	case CMD_SET_METER:
 		if (!in_range(cmd->value, GL_BEATS_MIN, GL_BEATS_MAX)) {
 			engine_emit(e, EV_ERROR, -1, f, ERR_BAD_COMMAND, cmd->type);
@@ -2324,6 +2466,7 @@ void clip_adopt(struct engine *e, const struct mem_reply *r)
 	c->oneshot = false;
 	c->finished = true;
 	c->launch = e->now;
+	c->grid_shift = 0;
 	c->state = CLIP_STOPPED;
 	rq.type = MEM_ADOPTED;
 	rq.gen = c->gen;

@@ -96,6 +96,7 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 		c->state = c->reported = CLIP_EMPTY;
 		c->channels = cfg->track_input[track_of(s)].stereo ? 2 : 1;
 		c->queued_at = GL_NEVER;
+		c->oneshot_end = GL_NEVER;
 		c->reverse_at = GL_NEVER;
 		c->speed_at = GL_NEVER;
 		atomic_init(&e->clip_version[s], 1); /* odd: nothing final yet */
@@ -240,6 +241,11 @@ static void take_tables(struct engine *e, struct clip *c, int slot,
 				rq.tables[ch] = c->table[ch];
 				retire = true;
 			}
+			/* A multiply or insert planned before a grow's late
+			 * answer reads A through the table being retired:
+			 * it reads the new one. */
+			if (c->rb_mode != RB_NONE && c->rb_src[ch] == c->table[ch])
+				c->rb_src[ch] = tables[ch];
 			c->table[ch] = tables[ch];
 		}
 	}
@@ -367,6 +373,9 @@ void engine_process(struct engine *e, const float *in, float *out, uint32_t fram
 		memset(e->stems, 0, (size_t)frames * GL_STEM_CH * sizeof(float));
 	if (e->click_out)
 		memset(e->click_out, 0, (size_t)frames * sizeof(float));
+
+	/* Loops that waited to follow a grid moved under them (clip.c). */
+	clip_follow_grid(e, start);
 
 	/* An undo/redo swap in progress moves ahead of the play head first. */
 	for (int s = 0; s < GL_SLOTS; s++) {

@@ -26,6 +26,9 @@
 
 #define GL_CMD_SOURCES 6 /* command producers: see enum command_source */
 #define GL_NEVER       INT64_MAX
+/* A loop follows a grid moved under it (CMD_SYNC_GRID) once it is more
+ * than this far from where the grid says it should be (clip.c). */
+#define GL_REPHASE_MS 5
 
 enum clip_state {
 	CLIP_EMPTY,
@@ -103,7 +106,11 @@ enum command_type {
 	CMD_SYNC_GRID,	   /* value = BPM (30..300), at its frame: a bar line
 			    * falls there and the grid runs at that tempo from
 			    * it (the bar count goes on from the next bar of
-			    * the old grid). Ableton Link's session grid. */
+			    * the old grid). Ableton Link's session grid. The
+			    * old grid's nearest bar line moved by some frames:
+			    * changes queued for later move as much, and loops
+			    * playing (or being recorded) follow, crossfaded,
+			    * once GL_REPHASE_MS off (clip.c). */
 	CMD_TYPE_COUNT
 };
 

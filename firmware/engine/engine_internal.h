@@ -65,6 +65,13 @@ struct clip {
 	bool finished;	  /* MEM_FINISH sent: the keeper may have trimmed */
 	int64_t length;	  /* loop length; known once the end is decided */
 	int64_t launch;	  /* output frame at which position 0 played */
+	/* Frames the grid moved under the loop (CMD_SYNC_GRID) that it has
+	 * not followed yet: launch + grid_shift is where the grid says it
+	 * should be (clip.c, "following the grid"). */
+	int64_t grid_shift;
+	int64_t oneshot_end; /* the stop a one-shot queued at its end: it goes
+				with the loop when the grid moves, not with the
+				grid (while queued_at is still this) */
 
 	/* Overdub: the input-time window being written in, and the pass. */
 	int64_t od_in_start, od_in_end;
@@ -269,6 +276,7 @@ void clip_report(struct engine *e, int slot, int64_t frame);
 /* clip.c */
 void clip_command(struct engine *e, const struct command *cmd, int64_t f);
 void clip_apply_due(struct engine *e, int64_t f);
+void clip_follow_grid(struct engine *e, int64_t f);
 int64_t clip_next_due(const struct engine *e, int64_t after);
 void clip_finish_short(struct engine *e, int slot, int64_t f);
 void clip_after_period(struct engine *e, int64_t end);

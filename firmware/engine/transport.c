@@ -134,6 +134,17 @@ void transport_align(struct transport *t, double bpm, int64_t f)
 	t->origin_beat = bar_beat;
 }
 
+int64_t transport_bar_move(const struct transport *t, int64_t f)
+{
+	if (!t->has_tempo)
+		return 0;
+	int64_t bpb = t->beats_per_bar;
+	int64_t bar_beat = floor_div(transport_beat_at(t, f), bpb) * bpb;
+	int64_t before = transport_beat_frame(t, bar_beat);
+	int64_t after = transport_beat_frame(t, bar_beat + bpb);
+	return f - before <= after - f ? f - before : f - after;
+}
+
 bool transport_tap(struct transport *t, int64_t f)
 {
 	/* Taps more than 2 s apart start a new measurement. */

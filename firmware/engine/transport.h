@@ -54,6 +54,10 @@ void transport_fit(struct transport *t, int64_t start, int64_t frames, int64_t b
  * (Ableton Link). The bar count goes on from the old grid's next bar;
  * without a tempo so far, bar 0 starts at f. */
 void transport_align(struct transport *t, double bpm, int64_t f);
+/* How far a bar line put at f (transport_align) moves the grid: f less the
+ * old grid's bar line nearest to f (the earlier one of two as near), so
+ * -bar/2 <= move <= bar/2; 0 without a tempo or with a bar line at f. */
+int64_t transport_bar_move(const struct transport *t, int64_t f);
 /* Tap at frame f; returns true when the tempo changed. */
 bool transport_tap(struct transport *t, int64_t f);
 
