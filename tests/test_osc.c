@@ -691,6 +691,16 @@ static void test_global_sets_and_gets(void **state)
 	tick();
 	assert_int_equal(out.nreplies, 1);
 	assert_true(reply(0).argv[2].f == 8.0f);
+	/* sync_source: MIDI clock in (-2) only when it is followed; with
+	 * leader = link the session leads, which is none of SooperLooper's
+	 * sources: internal (-3). Link off: MIDI clock in leads. */
+	h.cfg.clock_external = true;
+	assert_true(get_value(OSC_LOOP_GLOBAL, "sync_source") == -2.0f);
+	h.cfg.link_leads = true;
+	assert_true(get_value(OSC_LOOP_GLOBAL, "sync_source") == -3.0f);
+	h.cfg.link = false;
+	assert_true(get_value(OSC_LOOP_GLOBAL, "sync_source") == -2.0f);
+	assert_true(get_value(OSC_LOOP_GLOBAL, "output_midi_clock") == 0.0f);
 }
 
 static void test_save_session(void **state)

@@ -255,6 +255,7 @@ static int build_osc(struct program *p)
 		    .beats_per_bar = p->opt.beats_per_bar,
 		    .quantise = p->opt.quantise,
 		    .clock_external = p->opt.clock_external,
+		    .link_leads = p->opt.link_leads,
 		    .can_save = p->opt.session_dir != NULL,
 		},
 	};

@@ -428,7 +428,10 @@ static bool global_get(const struct osc_handler *h, const char *ctrl, float *v,
 	else if (!strcmp(ctrl, "eighth_per_cycle"))
 		*v = (float)(2 * h->beats_per_bar);
 	else if (!strcmp(ctrl, "sync_source"))
-		*v = h->cfg.clock_external ? -2.0f : -3.0f; /* MIDI, internal */
+		/* MIDI, internal: Link is none of SooperLooper's sources;
+		 * the session's tempo is gridloop's own then. */
+		*v = h->cfg.clock_external && !(h->cfg.link && h->cfg.link_leads) ? -2.0f
+										  : -3.0f;
 	else if (!strcmp(ctrl, "selected_loop_num"))
 		*v = (float)h->selected;
 	else if (!strcmp(ctrl, "wet"))

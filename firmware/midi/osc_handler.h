@@ -80,9 +80,11 @@ struct osc_handler_config {
 	double tempo;  /* as configured (0: set by the first loop) */
 	uint32_t beats_per_bar;
 	enum quantise quantise;
-	bool clock_external;		  /* [sync] clock = external */
-	bool can_save;			  /* a session directory is set */
-	bool link;			  /* [sync] link = yes: link_peers */
+	bool clock_external; /* [sync] clock = external */
+	bool can_save;	     /* a session directory is set */
+	bool link;	     /* [sync] link = yes: link_peers */
+	bool link_leads;     /* with clock_external and link: leader = link (MIDI
+				clock in not followed: sync_source internal) */
 	char self_url[GL_OSC_STRING_MAX]; /* the server's own, for /ping */
 };
 
