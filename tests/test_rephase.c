@@ -568,6 +568,11 @@ static void run_seed(uint32_t seed, struct bench *total)
 		bench_run_to(&b, now + wait);
 	}
 	bench_run_to(&b, engine_now(b.r->e) + 4 * (int64_t)bar_frames(&b) / 3);
+	/* The statistics' count of loops moved is the model's. */
+	if (engine_loops_moved(b.r->e) != (uint64_t)b.m.rephases)
+		fail_msg("seed %u: the engine counts %llu loops moved, the model %lld",
+			 seed, (unsigned long long)engine_loops_moved(b.r->e),
+			 (long long)b.m.rephases);
 	total->m.moves += b.m.moves;
 	total->m.rephases += b.m.rephases;
 	total->m.aligns += b.m.aligns;

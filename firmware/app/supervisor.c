@@ -711,11 +711,13 @@ void supervisor_print_stats(struct supervisor *s, FILE *out)
 		fprintf(
 		    out,
 		    "gridloop: statistics: Link peers %zu; rejoins %llu; grid aligned "
-		    "to the session %llu times; tempo proposed %llu times; worst bar "
+		    "to the session %llu times; loops moved with it %llu times; tempo "
+		    "proposed %llu times; worst bar "
 		    "line offset from the session %.3f ms; output latency %.3f ms "
 		    "(nominal %.3f; no delay read in %llu periods)\n",
 		    gl_link_peers(s->cfg.link), (unsigned long long)s->link_watch.rejoins,
 		    (unsigned long long)as.link_aligns,
+		    (unsigned long long)engine_loops_moved(s->cfg.engine),
 		    (unsigned long long)as.link_proposals,
 		    1000.0 * (double)as.link_worst_offset / rate,
 		    (double)as.link_latency_us / 1000.0,

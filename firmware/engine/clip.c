@@ -1925,6 +1925,10 @@ static void rephase(struct engine *e, int slot, int64_t f)
 	}
 	c->grid_shift = 0;
 	c->launch += d;
+	atomic_store_explicit(
+	    &e->loops_moved,
+	    atomic_load_explicit(&e->loops_moved, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
 	if (oneshot_ending(c))
 		c->queued_at = c->oneshot_end = moved_at(c->queued_at, d, f);
 	struct track *tr = &e->tracks[track_of(slot)];

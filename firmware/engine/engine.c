@@ -102,6 +102,7 @@ struct engine *engine_create(const struct engine_config *cfg, const char **why)
 		atomic_init(&e->clip_version[s], 1); /* odd: nothing final yet */
 		atomic_init(&e->clip_final_length[s], 0);
 	}
+	atomic_init(&e->loops_moved, 0);
 	e->scratch = calloc((size_t)cfg->max_period * GL_OUT_CH, sizeof(float));
 	if (!e->scratch)
 		goto nomem;
@@ -440,6 +441,11 @@ static const char *const clip_state_names[CLIP_STATE_COUNT] = {
     [CLIP_STOP_QUEUED] = "stop_queued",
     [CLIP_STOPPED] = "stopped",
 };
+
+uint64_t engine_loops_moved(const struct engine *e)
+{
+	return atomic_load_explicit(&e->loops_moved, memory_order_relaxed);
+}
 
 const char *engine_clip_state_name(enum clip_state s)
 {

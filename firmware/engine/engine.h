@@ -292,6 +292,9 @@ enum clip_state engine_clip_state(const struct engine *e, int track, int scene);
 /* A state's name, as profile files ([leds] keys) and OSC's grid namespace
  * write it ("empty", "record_queued", ... "stopped"); "?" out of range. */
 const char *engine_clip_state_name(enum clip_state s);
+/* How often a loop playing was moved to keep its place against a grid the
+ * session moved (CMD_SYNC_GRID; each one a crossfade). Any thread. */
+uint64_t engine_loops_moved(const struct engine *e);
 int64_t engine_clip_length(const struct engine *e, int track, int scene);
 /* The frames of stored audio the clip holds now: its length, or for a take
  * still being recorded (its end pressed or not) the frames written so far.

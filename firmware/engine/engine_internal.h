@@ -215,6 +215,9 @@ struct engine {
 	atomic_int_least64_t clip_final_cycle[GL_SLOTS];
 	atomic_int_least64_t clip_final_seams[GL_SLOTS][GL_SEAMS_MAX];
 	atomic_int clip_final_nseams[GL_SLOTS];
+	/* Loops moved to follow a moved grid (rephase): written by the
+	 * real-time thread only, read by the statistics. */
+	atomic_uint_least64_t loops_moved;
 	struct track tracks[GL_TRACKS];
 	float master, master_target;
 
