@@ -25,6 +25,9 @@ struct audio_alsa {
 	unsigned char *capture_raw;  /* one period, device format */
 	unsigned char *playback_raw; /* one period, device format */
 	unsigned char *silence;	     /* one buffer of playback silence */
+	/* How long a read or write waits for the device, in ms; -1: as long
+	 * as the driver lets it (a kernel device: its own timeout, EIO). */
+	int wait_ms;
 };
 
 static const struct {
@@ -267,6 +270,14 @@ int audio_alsa_open(struct audio_alsa **out, const struct audio_alsa_params *p, 
 	 * start them one after the other, which is what latency.c's link would
 	 * have done in the kernel anyway. */
 	a->setup.linked = snd_pcm_link(a->capture, a->playback) == 0;
+	/* The kernel's own bound on a wait for a period, max(100 ms, 1.1 x
+	 * the buffer), for the plugins' waits too. */
+	a->wait_ms = -1;
+	if (snd_pcm_type(a->capture) != SND_PCM_TYPE_HW ||
+	    snd_pcm_type(a->playback) != SND_PCM_TYPE_HW) {
+		uint64_t ms = (uint64_t)buffer * 1100 / (p->rate ? p->rate : 48000);
+		a->wait_ms = ms < 100 ? 100 : ms > 10000 ? 10000 : (int)ms;
+	}
 	*out = a;
 	return 0;
 }
@@ -298,10 +309,28 @@ void audio_alsa_close(struct audio_alsa *a)
 	free(a);
 }
 
+/* A plugin device's wait, bounded as the kernel bounds its own (a JACK
+ * server that died leaves the jack plugin's poll waiting for good, and a
+ * stop then never ends): 1 ready, 0 after wait_ms (a stall: -EIO to the
+ * caller, as the kernel says it), or -errno (an xrun, a suspend). A kernel
+ * device (wait_ms -1) returns 1 at once: its read or write waits. */
+static int wait_ready(snd_pcm_t *pcm, int wait_ms)
+{
+	if (wait_ms < 0)
+		return 1;
+	int rc = snd_pcm_wait(pcm, wait_ms);
+	return rc == -EINTR ? 1 : rc;
+}
+
 static int write_all(snd_pcm_t *pcm, const unsigned char *buf, unsigned frame_bytes,
-		     uint32_t frames)
+		     uint32_t frames, int wait_ms)
 {
 	while (frames > 0) {
+		int w = wait_ready(pcm, wait_ms);
+		if (w == 0)
+			return -EIO;
+		if (w < 0)
+			return w;
 		snd_pcm_sframes_t n = snd_pcm_writei(pcm, buf, frames);
 		if (n == -EAGAIN || n == -EINTR)
 			continue;
@@ -316,7 +345,7 @@ static int write_all(snd_pcm_t *pcm, const unsigned char *buf, unsigned frame_by
 int audio_alsa_start(struct audio_alsa *a)
 {
 	int rc = write_all(a->playback, a->silence, a->playback_frame_bytes,
-			   a->setup.buffer_frames);
+			   a->setup.buffer_frames, a->wait_ms);
 	if (rc < 0)
 		return rc;
 	if (a->setup.linked)
@@ -349,6 +378,11 @@ int audio_alsa_read(struct audio_alsa *a, uint32_t frames)
 	 * silence then, not the last period again. */
 	memset(buf, 0, (size_t)frames * a->capture_frame_bytes);
 	while (frames > 0) {
+		int w = wait_ready(a->capture, a->wait_ms);
+		if (w == 0)
+			return -EIO;
+		if (w < 0)
+			return w;
 		snd_pcm_sframes_t n = snd_pcm_readi(a->capture, buf, frames);
 		if (n == -EAGAIN || n == -EINTR)
 			continue;
@@ -380,7 +414,8 @@ int audio_alsa_playback_delay(struct audio_alsa *a, int64_t *frames)
 
 int audio_alsa_write(struct audio_alsa *a, uint32_t frames)
 {
-	return write_all(a->playback, a->playback_raw, a->playback_frame_bytes, frames);
+	return write_all(a->playback, a->playback_raw, a->playback_frame_bytes, frames,
+			 a->wait_ms);
 }
 
 /* ---- Sample conversion: pure arithmetic, on the real-time thread. ------

@@ -72,8 +72,10 @@ int audio_alsa_restart(struct audio_alsa *a);
 
 /* Blocking: read frames (<= period) captured frames into the raw buffer.
  * 0, or -EPIPE / -ESTRPIPE (xrun, suspend: restart), -EIO (a stall:
- * restart, audio_alsa_is_stall), -ENODATA (a file input ran out), other
- * -errno (the device is gone or broken). */
+ * restart, audio_alsa_is_stall; a plugin device that gave nothing for as
+ * long as the kernel waits, max(100 ms, 1.1 x the buffer), says it too),
+ * -ENODATA (a file input ran out), other -errno (the device is gone or
+ * broken). */
 int audio_alsa_read(struct audio_alsa *a, uint32_t frames);
 /* The raw buffer as frames x capture_channels interleaved floats. */
 void audio_alsa_capture_to_float(const struct audio_alsa *a, float *in, uint32_t frames);
