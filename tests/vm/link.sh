@@ -17,7 +17,9 @@
 #   - clicks recorded from both (4 s: 8 each), as many from B as from A,
 #     one more or less;
 #   - the median difference of B's clicks from A's at the outputs within
-#     1 ms (a period is 5.3 ms), when the run was clean: neither gridloop
+#     half a period (2.6 ms: the error looked for is a whole period, the
+#     race of alsa-lib's jack plugin; clean runs gave 0.04-0.73 ms, a run
+#     just after an xrun 1.17 ms), when the run was clean: neither gridloop
 #     counted an xrun from before the recording to its end, arecord
 #     reported no overrun, and A's and B's click gaps agree to 1 ms (the
 #     two cables lost the same ticks of the board's clock, if any). Else
@@ -114,7 +116,7 @@ while :; do
 		break
 	fi
 	info "run $n was not clean (an xrun or a step of the board's clock around the recording; host load $(cut -d' ' -f1-3 /proc/loadavg)): once more"
-	grep -h "xrun\|overrun" "$o"/*.log 2>/dev/null | head -n 4 | sed 's/^/  | /'
+	grep -h "xrun (\|overrun" "$o"/*.log 2>/dev/null | head -n 4 | sed 's/^/  | /'
 	sed -n 's/^onset_\(diffs\|gaps\)/  | &/p' "$o/onsets.txt" 2>/dev/null || true
 done
 [ -z "${KEEP_OUT:-}" ] || { mkdir -p "$KEEP_OUT" && cp -r "$o/." "$KEEP_OUT/"; }
@@ -177,8 +179,8 @@ around=0
 is_clean || around=1
 info "vb_link_xruns_around_recording: A $(xruns_at a 1)..$(xruns_at a 2), B $(xruns_at b 1)..$(xruns_at b 2), arecord overruns $(grep -c overrun "$o/rec.log" 2>/dev/null || true)"
 if [ $around = 0 ]; then
-	check "the median difference of B's clicks from A's at the outputs within 1 ms (${m:-?} ms)" \
-		awk -v w="${m:-99}" 'BEGIN { exit !(w <= 1.0 && w >= -1.0) }'
+	check "the median difference of B's clicks from A's at the outputs within half a period, 2.6 ms (${m:-?} ms)" \
+		awk -v w="${m:-99}" 'BEGIN { exit !(w <= 2.6 && w >= -2.6) }'
 else
 	skip "the median click difference: an xrun or a step of the board's clock around the recording in $n runs, no verdict (${m:-?} ms)"
 fi
