@@ -154,6 +154,41 @@ static inline int rig_count_events(struct rig *r, uint8_t type, int64_t value)
 	return n;
 }
 
+/* Records a take of len frames on track's scene 0 (pressed at frame at and
+ * at + len) and runs 40000 frames past its end; then checks it: no
+ * out-of-memory error on the way, len frames long, and each frame the
+ * input of frame at + latency + i. NULL when it holds, else what failed,
+ * with the frame in *where. */
+static inline const char *rig_new_take_fails(struct rig *r, int track, int64_t at,
+					     int64_t len, int64_t latency, int64_t *where)
+{
+	rig_cmd(r, CMD_PRESS, track, 0, 0, at);
+	rig_cmd(r, CMD_PRESS, track, 0, 0, at + len);
+	rig_run_to(r, at + len + 40000);
+	for (int i = 0; i < r->nev; i++)
+		if (r->ev[i].type == EV_ERROR && r->ev[i].value == ERR_OUT_OF_MEMORY) {
+			*where = r->ev[i].frame;
+			return "out of memory";
+		}
+	*where = engine_clip_length(r->e, track, 0);
+	if (*where != len)
+		return "a length other than the one recorded";
+	float *b = calloc((size_t)len, sizeof(float));
+	if (!b || engine_clip_read(r->e, track, 0, 0, 0, b, len) != len) {
+		free(b);
+		*where = 0;
+		return "unreadable";
+	}
+	const char *why = NULL;
+	for (int64_t i = 0; i < len && !why; i++)
+		if (b[i] != rig_signal(at + latency + i, 0)) {
+			*where = i;
+			why = "audio other than the input";
+		}
+	free(b);
+	return why;
+}
+
 /* The bytes a keeper maps for cfg's engine before any recording (the armed
  * slots): a memory_limit of this plus N chunks leaves room for N chunks. */
 static inline uint64_t rig_keeper_mapped(const struct engine_config *cfg,
